@@ -1,0 +1,161 @@
+use leptos::{form::ActionForm, prelude::*};
+use leptos_router::hooks::use_params_map;
+
+use crate::{
+    components::{
+        form::{form_error, ErrorBanner, SubmitButton, TextField},
+        layout::{with_page_context, AuthCard, NoticeBanner},
+    },
+    error::AppError,
+    validation::EmailAddress,
+};
+
+/// Confirms the e-mail address with the 6-digit code from the mail (spaces and dashes are fine).
+#[server(prefix = "/api", endpoint = "confirm_with_code")]
+pub async fn confirm_with_code(email: String, code: String) -> Result<(), AppError> {
+    use crate::{
+        context::{Flash, Notice},
+        server_ctx,
+    };
+    let ctx = server_ctx::request()?;
+    let result = async {
+        let st = server_ctx::state()?;
+        let parsed = EmailAddress::parse(&email).map_err(|m| AppError::field("email", m))?;
+        crate::validation::parse_code6(&code).map_err(|m| AppError::field("code", m))?;
+        crate::backend::accounts::confirm_by_code(&st, &ctx, &parsed, &code)
+            .await
+            .map_err(|e| server_ctx::account_error(&ctx, e))?;
+        let mut flash = Flash {
+            notice: Some(Notice::Confirmed),
+            ..Default::default()
+        };
+        flash.values.insert("email".into(), parsed.to_string());
+        Ok(("/users/log-in".to_string(), flash))
+    }
+    .await;
+    server_ctx::finish_form(&ctx, result, "/users/confirm", &[("email", &email)])
+}
+
+/// Confirms with the token from the mailed link. Only a POST does this: mail scanners that fetch the link change
+/// nothing.
+#[server(prefix = "/api", endpoint = "confirm_with_link")]
+pub async fn confirm_with_link(token: String) -> Result<(), AppError> {
+    use crate::{
+        context::{Flash, Notice},
+        server_ctx,
+    };
+    let ctx = server_ctx::request()?;
+    let result = async {
+        let st = server_ctx::state()?;
+        crate::backend::accounts::confirm_by_token(&st, &ctx, &token)
+            .await
+            .map_err(|e| server_ctx::account_error(&ctx, e))?;
+        Ok((
+            "/users/log-in".to_string(),
+            Flash {
+                notice: Some(Notice::Confirmed),
+                ..Default::default()
+            },
+        ))
+    }
+    .await;
+    server_ctx::finish_form(&ctx, result, "/users/confirm", &[])
+}
+
+/// Sends a new confirmation mail. Same answer for every address; rate-limited per address and per client.
+#[server(prefix = "/api", endpoint = "resend_confirmation")]
+pub async fn resend_confirmation(email: String) -> Result<(), AppError> {
+    use crate::{
+        context::{Flash, Notice},
+        server_ctx,
+    };
+    let ctx = server_ctx::request()?;
+    let result = async {
+        let st = server_ctx::state()?;
+        let parsed = EmailAddress::parse(&email).map_err(|m| AppError::field("email", m))?;
+        crate::backend::accounts::resend_confirmation(&st, &ctx, &parsed)
+            .await
+            .map_err(|e| server_ctx::account_error(&ctx, e))?;
+        let mut flash = Flash {
+            notice: Some(Notice::ConfirmationResent),
+            ..Default::default()
+        };
+        flash.values.insert("email".into(), parsed.to_string());
+        Ok(("/users/confirm".to_string(), flash))
+    }
+    .await;
+    server_ctx::finish_form(&ctx, result, "/users/confirm", &[("email", &email)])
+}
+
+#[component]
+pub fn ConfirmPage() -> impl IntoView {
+    with_page_context(|page| {
+        let confirm = ServerAction::<ConfirmWithCode>::new();
+        let resend = ServerAction::<ResendConfirmation>::new();
+        let error = form_error(move || confirm.value().get(), page.flash.clone());
+        let resend_error = form_error(move || resend.value().get(), Default::default());
+        let email = page.flash.value("email");
+        let resend_email = email.clone();
+        view! {
+            <AuthCard
+                title="Confirm your e-mail"
+                lead="We sent you a link and a 6-digit code. Open the link, or enter the code here."
+            >
+                <NoticeBanner notice=page.flash.notice/>
+                <ErrorBanner error/>
+                <ActionForm action=confirm>
+                    <TextField label="E-mail" name="email" kind="email" autocomplete="username" value=email error required=true/>
+                    <TextField
+                        label="Code"
+                        name="code"
+                        autocomplete="one-time-code"
+                        inputmode="numeric"
+                        hint="6 digits; spaces and dashes are fine."
+                        error
+                        required=true
+                        autofocus=true
+                    />
+                    <SubmitButton label="Confirm" pending_label="Confirming…" pending=confirm.pending()/>
+                </ActionForm>
+                <details class="resend">
+                    <summary>"No mail? Send a new one"</summary>
+                    <ErrorBanner error=resend_error/>
+                    <ActionForm action=resend>
+                        <TextField
+                            label="E-mail for the new code"
+                            name="email"
+                            id="resend-email"
+                            kind="email"
+                            autocomplete="username"
+                            value=resend_email
+                            error=resend_error
+                            required=true
+                        />
+                        <SubmitButton label="Send a new code" pending_label="Sending…" pending=resend.pending() secondary=true/>
+                    </ActionForm>
+                </details>
+            </AuthCard>
+        }
+    })
+}
+
+/// The page a mailed link opens. It only shows a button; the button's POST confirms.
+#[component]
+pub fn ConfirmLinkPage() -> impl IntoView {
+    let params = use_params_map();
+    let token = move || params.read().get("token").unwrap_or_default();
+    with_page_context(move |page| {
+        let action = ServerAction::<ConfirmWithLink>::new();
+        let error = form_error(move || action.value().get(), page.flash.clone());
+        view! {
+            <AuthCard title="Confirm your e-mail" lead="One click and your address is confirmed.">
+                <ErrorBanner error/>
+                <ActionForm action>
+                    <input type="hidden" name="token" value=token()/>
+                    <SubmitButton label="Confirm my e-mail" pending_label="Confirming…" pending=action.pending()/>
+                </ActionForm>
+                <p class="alt-action">"Have a code instead? " <a href="/users/confirm">"Enter it here"</a></p>
+            </AuthCard>
+        }
+    })
+}

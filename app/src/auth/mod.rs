@@ -1,0 +1,3 @@
+pub mod confirm;
+pub mod login;
+pub mod register;

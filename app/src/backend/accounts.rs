@@ -1,0 +1,294 @@
+//! Registration, confirmation and the password sign-in path.
+use super::{
+    audit::{self, Event},
+    crypto::new_id,
+    jobs::{self, Job},
+    passwords::Verified,
+    rate_limit::RetryAfter,
+    request::RequestContext,
+    sessions::{self, FirstFactor, GateOutcome, NewSession},
+    tokens::{self, Purpose},
+    AppState, Unexpected,
+};
+use crate::validation::{normalize_password, parse_code6, EmailAddress, NewPassword};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    #[error("e-mail not confirmed")]
+    Unconfirmed,
+    #[error("invalid or expired token")]
+    InvalidToken,
+    #[error("rate limited")]
+    RateLimited(RetryAfter),
+    #[error(transparent)]
+    Unexpected(#[from] Unexpected),
+}
+
+impl From<sqlx::Error> for AccountError {
+    fn from(e: sqlx::Error) -> Self {
+        AccountError::Unexpected(e.into())
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct UserRow {
+    id: String,
+    password_hash: Option<String>,
+    confirmed_at: Option<i64>,
+}
+
+async fn find_user(st: &AppState, email: &EmailAddress) -> Result<Option<UserRow>, sqlx::Error> {
+    sqlx::query_as("SELECT id, password_hash, confirmed_at FROM users WHERE email = $1")
+        .bind(email.as_str())
+        .fetch_optional(&st.db.pool)
+        .await
+}
+
+/// Registers `email`, answering the same way whether or not it already has an account: the new user gets a
+/// confirmation mail, an existing owner a "someone tried to register" mail (both out of band, both hashed for the
+/// same cost). Mail to one address is rate-limited; past the limit the request still succeeds and sends nothing.
+pub async fn register(
+    st: &AppState,
+    ctx: &RequestContext,
+    email: &EmailAddress,
+    password: &NewPassword,
+) -> Result<(), AccountError> {
+    let hash = st.hasher.hash(password.expose()).await?;
+    let may_mail = st.limits.mail(email.as_str(), ctx.ip).is_ok();
+    let now = st.clock.now();
+    let mut tx = st.db.begin().await?;
+    let existing: Option<(String,)> = sqlx::query_as("SELECT id FROM users WHERE email = $1")
+        .bind(email.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+    let mut job_ids = Vec::new();
+    match existing {
+        Some((user_id,)) => {
+            audit::record(
+                &mut tx,
+                ctx,
+                now,
+                Event::failed("user.register", Some(&user_id)).detail("email already registered"),
+            )
+            .await?;
+            if may_mail {
+                job_ids
+                    .push(jobs::enqueue(&mut tx, st, &Job::AlreadyRegistered { user_id }).await?);
+            }
+        }
+        None => {
+            let user_id = new_id();
+            sqlx::query(
+                "INSERT INTO users (id, email, password_hash, failed_logins, created_at, updated_at) VALUES ($1, $2, $3, 0, $4, $4)",
+            )
+            .bind(&user_id)
+            .bind(email.as_str())
+            .bind(&hash)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            audit::record(&mut tx, ctx, now, Event::by_user("user.register", &user_id)).await?;
+            if may_mail {
+                job_ids.push(jobs::enqueue(&mut tx, st, &Job::ConfirmEmail { user_id }).await?);
+            }
+        }
+    }
+    tx.commit().await?;
+    jobs::after_commit(st, &job_ids).await;
+    Ok(())
+}
+
+/// Sends a new confirmation mail if the address has an unconfirmed account. Same answer either way.
+pub async fn resend_confirmation(
+    st: &AppState,
+    ctx: &RequestContext,
+    email: &EmailAddress,
+) -> Result<(), AccountError> {
+    st.limits
+        .mail(email.as_str(), ctx.ip)
+        .map_err(AccountError::RateLimited)?;
+    let Some(user) = find_user(st, email).await? else {
+        return Ok(());
+    };
+    if user.confirmed_at.is_some() {
+        return Ok(());
+    }
+    let mut tx = st.db.begin().await?;
+    let id = jobs::enqueue(
+        &mut tx,
+        st,
+        &Job::ConfirmEmail {
+            user_id: user.id.clone(),
+        },
+    )
+    .await?;
+    audit::record(
+        &mut tx,
+        ctx,
+        st.clock.now(),
+        Event::by_user("user.confirmation_resent", &user.id),
+    )
+    .await?;
+    tx.commit().await?;
+    jobs::after_commit(st, &[id]).await;
+    Ok(())
+}
+
+/// Whether a confirmation link is live, for the landing page (which must not consume it).
+pub async fn confirmation_link_is_live(st: &AppState, token: &str) -> Result<bool, AccountError> {
+    Ok(
+        tokens::find_by_link(&st.db.pool, token, Purpose::Confirm, st.clock.now())
+            .await?
+            .is_some(),
+    )
+}
+
+/// Confirms by the link's token (POSTed from the landing page).
+pub async fn confirm_by_token(
+    st: &AppState,
+    ctx: &RequestContext,
+    token: &str,
+) -> Result<(), AccountError> {
+    let now = st.clock.now();
+    let live = tokens::find_by_link(&st.db.pool, token, Purpose::Confirm, now)
+        .await?
+        .ok_or(AccountError::InvalidToken)?;
+    let mut tx = st.db.begin().await?;
+    confirm_in(&mut tx, ctx, &live, now, "link").await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Confirms by the 6-digit code (spaces and dashes allowed). Wrong codes count against the live tokens.
+pub async fn confirm_by_code(
+    st: &AppState,
+    ctx: &RequestContext,
+    email: &EmailAddress,
+    code: &str,
+) -> Result<(), AccountError> {
+    let code = parse_code6(code).map_err(|_| AccountError::InvalidToken)?;
+    let now = st.clock.now();
+    let Some(user) = find_user(st, email).await? else {
+        return Err(AccountError::InvalidToken);
+    };
+    let mut tx = st.db.begin().await?;
+    let matched = tokens::match_code(
+        &mut tx,
+        st.config.secret_key.expose(),
+        &user.id,
+        Purpose::Confirm,
+        &code,
+        now,
+    )
+    .await?;
+    let result = match matched {
+        Some(live) => confirm_in(&mut tx, ctx, &live, now, "code").await,
+        None => {
+            audit::record(
+                &mut tx,
+                ctx,
+                now,
+                Event::failed("user.confirm", Some(&user.id)).detail("wrong code"),
+            )
+            .await?;
+            Err(AccountError::InvalidToken)
+        }
+    };
+    // Commit in both cases: a miss must count.
+    tx.commit().await?;
+    result
+}
+
+async fn confirm_in(
+    tx: &mut super::db::Tx,
+    ctx: &RequestContext,
+    live: &tokens::Live,
+    now: i64,
+    how: &str,
+) -> Result<(), AccountError> {
+    if !tokens::consume(tx, &live.id, now).await? {
+        return Err(AccountError::InvalidToken);
+    }
+    // The token is bound to the address it was sent to: an e-mail change since then voids it.
+    let r = sqlx::query("UPDATE users SET confirmed_at = COALESCE(confirmed_at, $1), updated_at = $1 WHERE id = $2 AND email = $3")
+        .bind(now)
+        .bind(&live.user_id)
+        .bind(&live.sent_to)
+        .execute(&mut **tx)
+        .await?;
+    if r.rows_affected() != 1 {
+        return Err(AccountError::InvalidToken);
+    }
+    tokens::revoke_all(tx, &live.user_id, Purpose::Confirm, now).await?;
+    audit::record(
+        tx,
+        ctx,
+        now,
+        Event::by_user("user.confirm", &live.user_id).detail(how),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The password sign-in path: one generic failure, a dummy hash for unknown e-mails, then the gate.
+pub async fn log_in_with_password(
+    st: &AppState,
+    ctx: &RequestContext,
+    email: &str,
+    password: &str,
+    remember_me: bool,
+) -> Result<NewSession, AccountError> {
+    let email = EmailAddress::parse(email).ok();
+    let user = match &email {
+        Some(e) => find_user(st, e).await?,
+        None => None,
+    };
+    let password = zeroize::Zeroizing::new(normalize_password(password));
+    let verified = st
+        .hasher
+        .verify(
+            &password,
+            user.as_ref().and_then(|u| u.password_hash.as_deref()),
+        )
+        .await?;
+    let now = st.clock.now();
+    let user = match (user, verified) {
+        (Some(u), Verified::Yes | Verified::YesNeedsRehash) => {
+            if verified == Verified::YesNeedsRehash {
+                let new_hash = st.hasher.hash(&password).await?;
+                sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+                    .bind(new_hash)
+                    .bind(now)
+                    .bind(&u.id)
+                    .execute(&st.db.pool)
+                    .await?;
+            }
+            u
+        }
+        (u, _) => {
+            let mut tx = st.db.begin().await?;
+            audit::record(
+                &mut tx,
+                ctx,
+                now,
+                Event::failed("user.log_in", u.as_ref().map(|u| u.id.as_str())).detail("password"),
+            )
+            .await?;
+            tx.commit().await?;
+            return Err(AccountError::InvalidCredentials);
+        }
+    };
+    if st.config.require_confirmed_email && user.confirmed_at.is_none() {
+        return Err(AccountError::Unconfirmed);
+    }
+    let GateOutcome::SignedIn(grant) = sessions::gate(FirstFactor {
+        user_id: user.id,
+        method: "password",
+    });
+    let mut tx = st.db.begin().await?;
+    let session = sessions::create(&mut tx, st, ctx, grant, remember_me).await?;
+    tx.commit().await?;
+    Ok(session)
+}

@@ -1,0 +1,77 @@
+//! Security events. Written inside the transaction of the change they record, so neither exists without the other.
+use super::{crypto::new_id, db::Tx, request::RequestContext};
+
+pub struct Event<'a> {
+    pub action: &'a str,
+    pub outcome: Outcome,
+    pub actor_user_id: Option<&'a str>,
+    pub target_user_id: Option<&'a str>,
+    pub detail: Option<&'a str>,
+}
+
+#[derive(Clone, Copy)]
+pub enum Outcome {
+    Success,
+    Failure,
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Failure => "failure",
+        }
+    }
+}
+
+impl<'a> Event<'a> {
+    /// An action by a user on their own account.
+    pub fn by_user(action: &'a str, user_id: &'a str) -> Self {
+        Self {
+            action,
+            outcome: Outcome::Success,
+            actor_user_id: Some(user_id),
+            target_user_id: Some(user_id),
+            detail: None,
+        }
+    }
+
+    pub fn failed(action: &'a str, target_user_id: Option<&'a str>) -> Self {
+        Self {
+            action,
+            outcome: Outcome::Failure,
+            actor_user_id: None,
+            target_user_id,
+            detail: None,
+        }
+    }
+
+    pub fn detail(mut self, detail: &'a str) -> Self {
+        self.detail = Some(detail);
+        self
+    }
+}
+
+pub async fn record(
+    tx: &mut Tx,
+    ctx: &RequestContext,
+    now: i64,
+    e: Event<'_>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO audit_events (id, at, action, outcome, actor_user_id, target_user_id, ip, user_agent, detail) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(new_id())
+    .bind(now)
+    .bind(e.action)
+    .bind(e.outcome.as_str())
+    .bind(e.actor_user_id)
+    .bind(e.target_user_id)
+    .bind(ctx.ip.to_string())
+    .bind(ctx.user_agent.as_deref().map(|ua| ua.chars().take(256).collect::<String>()))
+    .bind(e.detail)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

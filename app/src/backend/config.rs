@@ -1,0 +1,414 @@
+//! Typed configuration, read once from the environment at start-up.
+//!
+//! Every variable is listed, with its default, in `.env.example`. Development needs nothing set; `APP_ENV=production`
+//! refuses to start with a weak secret, a plain-http base URL or the development mailbox, naming the variable at fault.
+use std::{collections::HashMap, fmt, net::SocketAddr, path::PathBuf};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AppEnv {
+    Development,
+    Production,
+    Test,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MailTransportKind {
+    /// Kept in memory and shown at `/dev/mailbox`.
+    DevMailbox,
+    /// Real SMTP delivery (`SMTP_URL`).
+    Smtp,
+    /// Kept in memory for tests; not browsable.
+    Capture,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MailDelivery {
+    /// Sent right after the request commits; on failure the durable job retries it.
+    Inline,
+    /// Left to the background worker (any instance may claim it).
+    Queue,
+}
+
+/// A value that never prints.
+#[derive(Clone)]
+pub struct Secret<T>(T);
+
+impl<T> Secret<T> {
+    pub fn new(value: T) -> Self {
+        Self(value)
+    }
+    pub fn expose(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> fmt::Debug for Secret<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub app_env: AppEnv,
+    pub app_name: String,
+    /// Public origin, no trailing slash, e.g. `https://auth.example.com`.
+    pub base_url: String,
+    pub bind_addr: SocketAddr,
+    pub database_url: String,
+    pub secret_key: Secret<Vec<u8>>,
+    pub mail_transport: MailTransportKind,
+    pub smtp_url: Option<Secret<String>>,
+    pub mail_delivery: MailDelivery,
+    pub mail_from: String,
+    pub require_confirmed_email: bool,
+    pub trust_proxy: bool,
+    /// Anonymous POSTs allowed per IP (or IPv6 /64) per minute.
+    pub rate_limit_anonymous_per_minute: u32,
+    /// Mail-sending actions allowed per e-mail address per hour.
+    pub rate_limit_mail_per_hour: u32,
+    pub job_max_attempts: i64,
+    pub job_retry_base_secs: i64,
+    pub job_poll_interval_ms: u64,
+    pub argon2_m_kib: u32,
+    pub argon2_t: u32,
+    pub argon2_p: u32,
+    pub hash_concurrency: usize,
+    pub body_limit_bytes: usize,
+    pub session_idle_secs: i64,
+    pub session_absolute_secs: i64,
+    pub remember_me_idle_secs: i64,
+    pub remember_me_absolute_secs: i64,
+    pub site_root: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error in {var}: {reason}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub reason: String,
+}
+
+fn err(var: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError {
+        var,
+        reason: reason.into(),
+    }
+}
+
+/// The well-known development key: refused in production.
+const DEV_SECRET: &str = "portcullis-development-secret-key-do-not-use-in-production";
+
+impl Config {
+    /// Reads the process environment (after `.env` in development, loaded by the binary).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_map(&std::env::vars().collect())
+    }
+
+    pub fn from_map(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let get = |k: &str| {
+            vars.get(k)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let app_env = match get("APP_ENV").as_deref() {
+            None | Some("development") | Some("dev") => AppEnv::Development,
+            Some("production") | Some("prod") => AppEnv::Production,
+            Some("test") => AppEnv::Test,
+            Some(other) => {
+                return Err(err(
+                    "APP_ENV",
+                    format!("expected development, production or test, got {other:?}"),
+                ))
+            }
+        };
+        let prod = app_env == AppEnv::Production;
+
+        let bind_addr: SocketAddr = parse(&get, "BIND_ADDR", "127.0.0.1:3000")?;
+        let base_url = get("BASE_URL").unwrap_or_else(|| format!("http://{bind_addr}"));
+        let base_url = base_url.trim_end_matches('/').to_string();
+        if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+            return Err(err("BASE_URL", "must start with http:// or https://"));
+        }
+        if prod && !base_url.starts_with("https://") {
+            return Err(err("BASE_URL", "must be an https:// URL in production"));
+        }
+
+        let secret_key = match get("SECRET_KEY") {
+            Some(s) => {
+                if s == DEV_SECRET {
+                    if prod {
+                        return Err(err(
+                            "SECRET_KEY",
+                            "the development key cannot be used in production",
+                        ));
+                    }
+                } else if s.len() < 64 {
+                    return Err(err(
+                        "SECRET_KEY",
+                        "must be at least 64 characters (try: openssl rand -hex 32)",
+                    ));
+                }
+                let distinct: std::collections::HashSet<char> = s.chars().collect();
+                if distinct.len() < 10 {
+                    return Err(err(
+                        "SECRET_KEY",
+                        "is not random enough (too few distinct characters)",
+                    ));
+                }
+                s.into_bytes()
+            }
+            None if prod => {
+                return Err(err(
+                    "SECRET_KEY",
+                    "must be set in production (try: openssl rand -hex 32)",
+                ))
+            }
+            None => DEV_SECRET.as_bytes().to_vec(),
+        };
+
+        let mail_transport = match get("MAIL_TRANSPORT").as_deref() {
+            None if prod => MailTransportKind::Smtp,
+            None => MailTransportKind::DevMailbox,
+            Some("dev") | Some("dev-mailbox") => MailTransportKind::DevMailbox,
+            Some("smtp") => MailTransportKind::Smtp,
+            Some("capture") => MailTransportKind::Capture,
+            Some(o) => {
+                return Err(err(
+                    "MAIL_TRANSPORT",
+                    format!("expected dev, smtp or capture, got {o:?}"),
+                ))
+            }
+        };
+        if prod && mail_transport != MailTransportKind::Smtp {
+            return Err(err("MAIL_TRANSPORT", "must be smtp in production"));
+        }
+        let smtp_url = get("SMTP_URL").map(Secret::new);
+        if mail_transport == MailTransportKind::Smtp && smtp_url.is_none() {
+            return Err(err(
+                "SMTP_URL",
+                "must be set when MAIL_TRANSPORT=smtp (e.g. smtp://user:pass@host:587)",
+            ));
+        }
+        let mail_delivery = match get("MAIL_DELIVERY").as_deref() {
+            None if prod => MailDelivery::Queue,
+            None => MailDelivery::Inline,
+            Some("inline") => MailDelivery::Inline,
+            Some("queue") => MailDelivery::Queue,
+            Some(o) => {
+                return Err(err(
+                    "MAIL_DELIVERY",
+                    format!("expected inline or queue, got {o:?}"),
+                ))
+            }
+        };
+        let app_name = get("APP_NAME").unwrap_or_else(|| "Portcullis".into());
+        let mail_from =
+            get("MAIL_FROM").unwrap_or_else(|| format!("{app_name} <no-reply@localhost>"));
+        if mail_from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(err(
+                "MAIL_FROM",
+                "is not a valid mailbox (e.g. \"Portcullis <no-reply@example.com>\")",
+            ));
+        }
+
+        let database_url =
+            get("DATABASE_URL").unwrap_or_else(|| "sqlite://data/portcullis.db".into());
+        if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres")) {
+            return Err(err(
+                "DATABASE_URL",
+                "must start with sqlite: or postgres://",
+            ));
+        }
+
+        let hash_concurrency = match get("HASH_CONCURRENCY") {
+            Some(_) => parse(&get, "HASH_CONCURRENCY", "0")?,
+            None => std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+        };
+        let cfg = Config {
+            app_env,
+            app_name,
+            base_url,
+            bind_addr,
+            database_url,
+            secret_key: Secret::new(secret_key),
+            mail_transport,
+            smtp_url,
+            mail_delivery,
+            mail_from,
+            require_confirmed_email: parse(&get, "REQUIRE_CONFIRMED_EMAIL", "false")?,
+            trust_proxy: parse(&get, "TRUST_PROXY", "false")?,
+            rate_limit_anonymous_per_minute: parse(&get, "RATE_LIMIT_ANONYMOUS_PER_MINUTE", "30")?,
+            rate_limit_mail_per_hour: parse(&get, "RATE_LIMIT_MAIL_PER_HOUR", "5")?,
+            job_max_attempts: parse(&get, "JOB_MAX_ATTEMPTS", "8")?,
+            job_retry_base_secs: parse(&get, "JOB_RETRY_BASE_SECS", "30")?,
+            job_poll_interval_ms: parse(&get, "JOB_POLL_INTERVAL_MS", "1000")?,
+            argon2_m_kib: parse(&get, "ARGON2_M_KIB", "19456")?,
+            argon2_t: parse(&get, "ARGON2_T", "2")?,
+            argon2_p: parse(&get, "ARGON2_P", "1")?,
+            hash_concurrency: hash_concurrency.max(1),
+            body_limit_bytes: parse(&get, "BODY_LIMIT_BYTES", "65536")?,
+            session_idle_secs: parse(&get, "SESSION_IDLE_SECS", "3600")?,
+            session_absolute_secs: parse(&get, "SESSION_ABSOLUTE_SECS", "86400")?,
+            remember_me_idle_secs: parse(&get, "REMEMBER_ME_IDLE_SECS", "604800")?,
+            remember_me_absolute_secs: parse(&get, "REMEMBER_ME_ABSOLUTE_SECS", "2592000")?,
+            site_root: get("LEPTOS_SITE_ROOT")
+                .unwrap_or_else(|| "target/site".into())
+                .into(),
+        };
+        if cfg.argon2_m_kib < 19456 && prod {
+            return Err(err(
+                "ARGON2_M_KIB",
+                "must be at least 19456 (OWASP) in production",
+            ));
+        }
+        if cfg.rate_limit_anonymous_per_minute == 0 {
+            return Err(err("RATE_LIMIT_ANONYMOUS_PER_MINUTE", "must be at least 1"));
+        }
+        if cfg.rate_limit_mail_per_hour == 0 {
+            return Err(err("RATE_LIMIT_MAIL_PER_HOUR", "must be at least 1"));
+        }
+        if cfg.job_max_attempts < 1 {
+            return Err(err("JOB_MAX_ATTEMPTS", "must be at least 1"));
+        }
+        Ok(cfg)
+    }
+
+    /// A valid configuration for tests: capture mailbox, small Argon2 cost, the given database.
+    pub fn for_tests(database_url: &str) -> Self {
+        let mut vars = HashMap::new();
+        vars.insert("APP_ENV".into(), "test".into());
+        vars.insert("DATABASE_URL".into(), database_url.into());
+        vars.insert("MAIL_TRANSPORT".into(), "capture".into());
+        vars.insert("BIND_ADDR".into(), "127.0.0.1:0".into());
+        vars.insert("BASE_URL".into(), "http://localhost:3000".into());
+        vars.insert("ARGON2_M_KIB".into(), "8192".into());
+        vars.insert("ARGON2_T".into(), "1".into());
+        vars.insert("JOB_RETRY_BASE_SECS".into(), "1".into());
+        vars.insert("JOB_POLL_INTERVAL_MS".into(), "100".into());
+        Self::from_map(&vars).expect("test configuration is valid")
+    }
+
+    pub fn is_production(&self) -> bool {
+        self.app_env == AppEnv::Production
+    }
+
+    /// Cookies are `Secure` and `__Host-` prefixed whenever the site is served over https.
+    pub fn secure_cookies(&self) -> bool {
+        self.base_url.starts_with("https://")
+    }
+
+    pub fn session_cookie_name(&self) -> &'static str {
+        if self.secure_cookies() {
+            "__Host-portcullis_session"
+        } else {
+            "portcullis_session"
+        }
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        self.database_url.starts_with("sqlite:")
+    }
+}
+
+fn parse<T: std::str::FromStr>(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: &str,
+) -> Result<T, ConfigError>
+where
+    T::Err: fmt::Display,
+{
+    let raw = get(var).unwrap_or_else(|| default.to_string());
+    raw.parse::<T>()
+        .map_err(|e| err(var, format!("cannot parse {raw:?}: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prod(extra: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let mut m: HashMap<String, String> = [
+            ("APP_ENV", "production"),
+            ("BASE_URL", "https://auth.example.com"),
+            (
+                "SECRET_KEY",
+                "3f9c2a7e51b84d06a9e1c5f7d2b8e4a01c6f3e9d7b5a2c8e4f1d6b9a3c7e5f2a",
+            ),
+            ("SMTP_URL", "smtp://mail.example.com:587"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        for (k, v) in extra {
+            m.insert(k.to_string(), v.to_string());
+        }
+        Config::from_map(&m)
+    }
+
+    #[test]
+    fn development_needs_nothing_set() {
+        let c = Config::from_map(&HashMap::new()).unwrap();
+        assert_eq!(c.app_env, AppEnv::Development);
+        assert_eq!(c.mail_transport, MailTransportKind::DevMailbox);
+        assert_eq!(c.base_url, "http://127.0.0.1:3000");
+    }
+
+    #[test]
+    fn production_accepts_a_strong_configuration() {
+        let c = prod(&[]).unwrap();
+        assert!(c.secure_cookies());
+        assert_eq!(c.session_cookie_name(), "__Host-portcullis_session");
+        assert_eq!(c.mail_delivery, MailDelivery::Queue);
+    }
+
+    #[test]
+    fn production_refuses_http_base_url_and_names_it() {
+        let e = prod(&[("BASE_URL", "http://auth.example.com")]).unwrap_err();
+        assert_eq!(e.var, "BASE_URL");
+    }
+
+    #[test]
+    fn production_refuses_weak_or_missing_secret_and_names_it() {
+        assert_eq!(
+            prod(&[("SECRET_KEY", "short")]).unwrap_err().var,
+            "SECRET_KEY"
+        );
+        assert_eq!(
+            prod(&[("SECRET_KEY", DEV_SECRET)]).unwrap_err().var,
+            "SECRET_KEY"
+        );
+        assert_eq!(
+            prod(&[("SECRET_KEY", &"a".repeat(80))]).unwrap_err().var,
+            "SECRET_KEY"
+        );
+        let mut m = HashMap::new();
+        m.insert("APP_ENV".to_string(), "production".to_string());
+        m.insert("BASE_URL".to_string(), "https://x.example".to_string());
+        assert_eq!(Config::from_map(&m).unwrap_err().var, "SECRET_KEY");
+    }
+
+    #[test]
+    fn production_refuses_the_dev_mailbox() {
+        assert_eq!(
+            prod(&[("MAIL_TRANSPORT", "dev")]).unwrap_err().var,
+            "MAIL_TRANSPORT"
+        );
+    }
+
+    #[test]
+    fn unparsable_values_name_the_variable() {
+        let mut m = HashMap::new();
+        m.insert(
+            "RATE_LIMIT_ANONYMOUS_PER_MINUTE".to_string(),
+            "lots".to_string(),
+        );
+        assert_eq!(
+            Config::from_map(&m).unwrap_err().var,
+            "RATE_LIMIT_ANONYMOUS_PER_MINUTE"
+        );
+    }
+}

@@ -1,0 +1,242 @@
+//! A durable job queue in the application's own database, worked by a loop in the same process.
+//!
+//! Jobs are enqueued inside the transaction of the change that needs them, carry ids only (a mail job makes its
+//! token when it runs), retry with exponential backoff and end `dead` after `JOB_MAX_ATTEMPTS`. Claiming is safe
+//! with several instances: PostgreSQL uses `FOR UPDATE SKIP LOCKED`; SQLite has a single writer, and the claim is one
+//! `UPDATE … RETURNING` inside a write transaction. A job whose worker died is claimed again when its lock lapses.
+use serde::{Deserialize, Serialize};
+
+use super::{
+    config::MailDelivery,
+    crypto::new_id,
+    db::{DbKind, Tx},
+    mail::templates,
+    tokens::{self, Purpose},
+    AppState, Unexpected,
+};
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Job {
+    /// Confirmation link and code to the user's address; the token is made when the job runs.
+    ConfirmEmail { user_id: String },
+    /// "Someone tried to register with your e-mail" to an existing account.
+    AlreadyRegistered { user_id: String },
+}
+
+/// How long a claimed job is held before another worker may take it over.
+const LOCK_SECS: i64 = 300;
+const MAX_BACKOFF_SECS: i64 = 6 * 3600;
+
+/// Queues `job` in `tx`. Returns its id: pass it to [`after_commit`] once the transaction is committed.
+pub async fn enqueue(tx: &mut Tx, st: &AppState, job: &Job) -> Result<String, sqlx::Error> {
+    let id = new_id();
+    let now = st.clock.now();
+    sqlx::query(
+        "INSERT INTO jobs (id, kind, payload, state, attempts, max_attempts, run_at, created_at, updated_at) \
+         VALUES ($1, 'mail', $2, 'queued', 0, $3, $4, $4, $4)",
+    )
+    .bind(&id)
+    .bind(serde_json::to_string(job).expect("jobs serialize"))
+    .bind(st.config.job_max_attempts)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(id)
+}
+
+/// After the enqueuing transaction committed: with inline delivery the job runs now, in this request;
+/// with queue delivery the worker is woken. Failures stay in the queue for retry.
+pub async fn after_commit(st: &AppState, job_ids: &[String]) {
+    match st.config.mail_delivery {
+        MailDelivery::Inline => {
+            for id in job_ids {
+                if let Err(e) = run_by_id(st, id).await {
+                    tracing::error!(job_id = %id, error = %e.0, "inline job failed to run");
+                }
+            }
+        }
+        MailDelivery::Queue => st.jobs_wakeup.notify_one(),
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct Claimed {
+    id: String,
+    payload: String,
+    attempts: i64,
+    max_attempts: i64,
+}
+
+const RETURNING: &str = "RETURNING id, payload, attempts, max_attempts";
+
+async fn claim_next(st: &AppState) -> Result<Option<Claimed>, sqlx::Error> {
+    let now = st.clock.now();
+    let skip_locked = if st.db.kind == DbKind::Postgres {
+        "FOR UPDATE SKIP LOCKED"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_until = $1, updated_at = $2 \
+         WHERE id = (SELECT id FROM jobs WHERE (state = 'queued' AND run_at <= $2) OR (state = 'running' AND locked_until < $2) \
+         ORDER BY run_at LIMIT 1 {skip_locked}) {RETURNING}"
+    );
+    let mut tx = st.db.begin().await?;
+    let claimed = sqlx::query_as(&sql)
+        .bind(now + LOCK_SECS)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(claimed)
+}
+
+async fn claim_by_id(st: &AppState, id: &str) -> Result<Option<Claimed>, sqlx::Error> {
+    let now = st.clock.now();
+    let sql = format!(
+        "UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_until = $1, updated_at = $2 \
+         WHERE id = $3 AND state = 'queued' {RETURNING}"
+    );
+    let mut tx = st.db.begin().await?;
+    let claimed = sqlx::query_as(&sql)
+        .bind(now + LOCK_SECS)
+        .bind(now)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(claimed)
+}
+
+pub async fn run_by_id(st: &AppState, id: &str) -> Result<bool, Unexpected> {
+    match claim_by_id(st, id).await? {
+        Some(job) => {
+            finish(st, job).await?;
+            Ok(true)
+        }
+        None => Ok(false),
+    }
+}
+
+/// Runs every due job, one at a time. Returns how many ran.
+pub async fn run_due(st: &AppState) -> Result<usize, Unexpected> {
+    let mut n = 0;
+    while let Some(job) = claim_next(st).await? {
+        finish(st, job).await?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+async fn finish(st: &AppState, job: Claimed) -> Result<(), Unexpected> {
+    let now = st.clock.now();
+    let outcome = match serde_json::from_str::<Job>(&job.payload) {
+        Ok(j) => execute(st, &j).await,
+        Err(e) => Err(format!("unreadable payload: {e}")),
+    };
+    match outcome {
+        Ok(()) => {
+            sqlx::query("UPDATE jobs SET state = 'done', locked_until = NULL, last_error = NULL, updated_at = $1 WHERE id = $2")
+                .bind(now)
+                .bind(&job.id)
+                .execute(&st.db.pool)
+                .await?;
+        }
+        Err(error) => {
+            let dead = job.attempts >= job.max_attempts;
+            let backoff = (st.config.job_retry_base_secs.max(1) << (job.attempts - 1).clamp(0, 20))
+                .min(MAX_BACKOFF_SECS);
+            tracing::warn!(job_id = %job.id, attempts = job.attempts, dead, %error, "job failed");
+            sqlx::query(
+                "UPDATE jobs SET state = $1, run_at = $2, locked_until = NULL, last_error = $3, updated_at = $4 WHERE id = $5",
+            )
+            .bind(if dead { "dead" } else { "queued" })
+            .bind(now + backoff)
+            .bind(error.chars().take(1000).collect::<String>())
+            .bind(now)
+            .bind(&job.id)
+            .execute(&st.db.pool)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+async fn execute(st: &AppState, job: &Job) -> Result<(), String> {
+    let app = &st.config.app_name;
+    let base = &st.config.base_url;
+    let mail = match job {
+        Job::ConfirmEmail { user_id } => {
+            let Some(email) = user_email(st, user_id, true).await? else {
+                return Ok(()); // confirmed or deleted meanwhile: nothing to send
+            };
+            let mut tx = st.db.begin().await.map_err(|e| e.to_string())?;
+            let issued = tokens::issue(
+                &mut tx,
+                st.config.secret_key.expose(),
+                user_id,
+                &email,
+                Purpose::Confirm,
+                true,
+                st.clock.now(),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            tx.commit().await.map_err(|e| e.to_string())?;
+            let link = format!("{base}/users/confirm/{}", issued.token);
+            templates::confirm_email(
+                app,
+                &email,
+                &link,
+                issued.code.as_deref().unwrap_or_default(),
+            )
+        }
+        Job::AlreadyRegistered { user_id } => {
+            let Some(email) = user_email(st, user_id, false).await? else {
+                return Ok(());
+            };
+            templates::already_registered(app, &email, &format!("{base}/users/log-in"))
+        }
+    };
+    st.mailer.send(mail).await.map_err(|e| e.to_string())
+}
+
+async fn user_email(
+    st: &AppState,
+    user_id: &str,
+    only_unconfirmed: bool,
+) -> Result<Option<String>, String> {
+    let row: Option<(String, Option<i64>)> =
+        sqlx::query_as("SELECT email, confirmed_at FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_optional(&st.db.pool)
+            .await
+            .map_err(|e| e.to_string())?;
+    Ok(row
+        .filter(|(_, c)| !(only_unconfirmed && c.is_some()))
+        .map(|(e, _)| e))
+}
+
+/// The worker: runs due jobs, then sleeps until woken or the poll interval passes. Stops when `shutdown` fires.
+pub async fn worker(st: AppState, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    let poll = std::time::Duration::from_millis(st.config.job_poll_interval_ms);
+    let mut sweeps = 0u32;
+    loop {
+        if let Err(e) = run_due(&st).await {
+            tracing::error!(error = %e.0, "job worker error");
+        }
+        sweeps += 1;
+        if sweeps % 600 == 0 {
+            st.limits.sweep();
+        }
+        tokio::select! {
+            _ = st.jobs_wakeup.notified() => {}
+            _ = tokio::time::sleep(poll) => {}
+            _ = shutdown.changed() => return,
+        }
+        if *shutdown.borrow() {
+            return;
+        }
+    }
+}

@@ -1,0 +1,71 @@
+//! Every mail as HTML and text. Values are escaped; links point at pages whose button POSTs.
+use super::OutgoingMail;
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+fn layout(app: &str, title: &str, body_html: &str) -> String {
+    format!(
+        "<!doctype html><html><body style=\"font-family:system-ui,sans-serif;background:#f4f5f7;padding:24px;color:#111\">\
+         <div style=\"max-width:520px;margin:auto;background:#fff;border-radius:12px;padding:28px\">\
+         <p style=\"font-weight:700;font-size:18px;margin:0 0 16px\">{app}</p><h1 style=\"font-size:20px\">{title}</h1>{body_html}\
+         <p style=\"color:#555;font-size:13px;margin-top:28px\">If you did not expect this mail, you can ignore it.</p></div></body></html>",
+        app = esc(app),
+        title = esc(title)
+    )
+}
+
+pub fn confirm_email(app: &str, to: &str, link: &str, code: &str) -> OutgoingMail {
+    let spaced = format!("{} {}", &code[..3], &code[3..]);
+    let subject = format!("Confirm your e-mail for {app}");
+    let text = format!(
+        "Welcome to {app}!\n\nConfirm your e-mail address by opening this link:\n\n{link}\n\n\
+         or by entering this code on the confirmation page: {spaced}\n\nThe link and the code work once and expire in 48 hours.\n"
+    );
+    let html = layout(
+        app,
+        "Confirm your e-mail",
+        &format!(
+            "<p>Confirm your e-mail address with the button below.</p>\
+             <p><a href=\"{l}\" style=\"display:inline-block;background:#3446d4;color:#fff;padding:10px 18px;border-radius:8px;text-decoration:none\">Confirm my e-mail</a></p>\
+             <p>Or enter this code on the confirmation page:</p><p style=\"font-size:26px;letter-spacing:4px;font-weight:700\">{c}</p>\
+             <p style=\"color:#555;font-size:13px\">The link and the code work once and expire in 48 hours.</p>",
+            l = esc(link),
+            c = esc(&spaced)
+        ),
+    );
+    OutgoingMail {
+        to: to.into(),
+        subject,
+        text,
+        html,
+    }
+}
+
+pub fn already_registered(app: &str, to: &str, log_in: &str) -> OutgoingMail {
+    let subject = format!("Someone tried to register with your e-mail on {app}");
+    let text = format!(
+        "Someone (maybe you) tried to create a {app} account with this e-mail address, which already has one.\n\n\
+         If it was you, log in here: {log_in}\n\nIf it was not, nothing has changed and you can ignore this mail.\n"
+    );
+    let html = layout(
+        app,
+        "You already have an account",
+        &format!(
+            "<p>Someone (maybe you) tried to create an account with this e-mail address, which already has one.</p>\
+             <p>If it was you, <a href=\"{l}\">log in here</a>. If it was not, nothing has changed.</p>",
+            l = esc(log_in)
+        ),
+    );
+    OutgoingMail {
+        to: to.into(),
+        subject,
+        text,
+        html,
+    }
+}

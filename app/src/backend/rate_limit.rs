@@ -1,0 +1,114 @@
+//! In-process rate limits (governor). Keys are IPs (IPv6 by /64, since one host holds a whole /64) and e-mail
+//! addresses. With several instances each counts on its own: the effective limit is multiplied by the count.
+use std::{net::IpAddr, num::NonZeroU32, time::Duration};
+
+use governor::{clock::DefaultClock, state::keyed::DefaultKeyedStateStore, Quota, RateLimiter};
+
+use super::config::Config;
+
+type Keyed<K> = RateLimiter<K, DefaultKeyedStateStore<K>, DefaultClock>;
+
+pub struct RateLimits {
+    anonymous_post: Keyed<IpAddr>,
+    mail_per_address: Keyed<String>,
+    mail_per_ip: Keyed<IpAddr>,
+}
+
+/// Seconds until the caller may try again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryAfter(pub u64);
+
+/// The key for an address: IPv4 as is, IPv6 cut to its /64.
+pub fn ip_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return IpAddr::V4(v4);
+            }
+            let mut s = v6.segments();
+            s[4..].iter_mut().for_each(|x| *x = 0);
+            IpAddr::V6(s.into())
+        }
+    }
+}
+
+fn nz(n: u32) -> NonZeroU32 {
+    NonZeroU32::new(n.max(1)).expect("at least 1")
+}
+
+fn check<K: std::hash::Hash + Eq + Clone>(l: &Keyed<K>, k: &K) -> Result<(), RetryAfter> {
+    l.check_key(k).map_err(|not_until| {
+        let wait = not_until.wait_time_from(governor::clock::Clock::now(&DefaultClock::default()));
+        RetryAfter(wait.as_secs().max(1))
+    })
+}
+
+impl RateLimits {
+    pub fn new(config: &Config) -> Self {
+        let per_min = nz(config.rate_limit_anonymous_per_minute);
+        let mail = nz(config.rate_limit_mail_per_hour);
+        Self {
+            anonymous_post: RateLimiter::keyed(Quota::per_minute(per_min).allow_burst(per_min)),
+            mail_per_address: RateLimiter::keyed(
+                Quota::with_period(Duration::from_secs(3600) / mail.get())
+                    .expect("non-zero period")
+                    .allow_burst(mail),
+            ),
+            mail_per_ip: RateLimiter::keyed(
+                Quota::with_period(Duration::from_secs(3600) / (mail.get() * 4))
+                    .expect("non-zero period")
+                    .allow_burst(nz(mail.get() * 4)),
+            ),
+        }
+    }
+
+    /// Every POST without a session, per client address.
+    pub fn anonymous_post(&self, ip: IpAddr) -> Result<(), RetryAfter> {
+        check(&self.anonymous_post, &ip_key(ip))
+    }
+
+    /// Any action that sends mail to `address`, limited per address and per client address.
+    pub fn mail(&self, address: &str, ip: IpAddr) -> Result<(), RetryAfter> {
+        check(&self.mail_per_ip, &ip_key(ip))?;
+        check(&self.mail_per_address, &address.to_string())
+    }
+
+    /// Drops idle keys so memory stays bounded.
+    pub fn sweep(&self) {
+        self.anonymous_post.retain_recent();
+        self.mail_per_address.retain_recent();
+        self.mail_per_ip.retain_recent();
+        self.anonymous_post.shrink_to_fit();
+        self.mail_per_address.shrink_to_fit();
+        self.mail_per_ip.shrink_to_fit();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_addresses_share_a_key_per_64() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
+        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(ip_key(a), ip_key(b));
+        assert_ne!(ip_key(a), ip_key(c));
+    }
+
+    #[test]
+    fn anonymous_posts_are_limited_per_address() {
+        let mut c = Config::for_tests("sqlite::memory:");
+        c.rate_limit_anonymous_per_minute = 3;
+        let l = RateLimits::new(&c);
+        let ip: IpAddr = "203.0.113.7".parse().unwrap();
+        for _ in 0..3 {
+            assert!(l.anonymous_post(ip).is_ok());
+        }
+        let RetryAfter(secs) = l.anonymous_post(ip).unwrap_err();
+        assert!((1..=60).contains(&secs));
+        assert!(l.anonymous_post("203.0.113.8".parse().unwrap()).is_ok());
+    }
+}

@@ -1,0 +1,41 @@
+//! What the server's middleware learns about a request, handed to pages and server functions.
+use std::net::IpAddr;
+
+/// The signed-in user of this request, from a valid, unexpired session row.
+#[derive(Clone, Debug)]
+pub struct CurrentSession {
+    pub session_id: String,
+    pub user_id: String,
+    pub email: String,
+    pub confirmed: bool,
+    pub remember_me: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct RequestContext {
+    pub request_id: String,
+    pub ip: IpAddr,
+    pub user_agent: Option<String>,
+    pub session: Option<CurrentSession>,
+    /// Digest of the session cookie presented, valid or not: replaced at log in so a planted id dies.
+    pub presented_session_digest: Option<String>,
+    /// CSP nonce for this response's inline scripts.
+    pub nonce: String,
+    /// A plain browser form post or page load (not the server-function client).
+    pub wants_html: bool,
+}
+
+impl RequestContext {
+    /// For jobs and tests: no client behind it.
+    pub fn system() -> Self {
+        Self {
+            request_id: "system".into(),
+            ip: IpAddr::from([127, 0, 0, 1]),
+            user_agent: None,
+            session: None,
+            presented_session_digest: None,
+            nonce: String::new(),
+            wants_html: false,
+        }
+    }
+}

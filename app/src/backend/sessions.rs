@@ -1,0 +1,195 @@
+//! Sessions: one row per signed-in device, found by the digest of the cookie's random token.
+//!
+//! The only way to create a session is [`create`], and it takes a [`SignInGrant`], which only [`gate`] can make.
+//! Every sign-in path (password today; magic link, MFA, passkeys and OAuth later) must pass the gate, so a path
+//! that skips it does not compile.
+use super::{
+    audit::{self, Event},
+    crypto::{new_id, random_token, token_digest},
+    db::Tx,
+    request::{CurrentSession, RequestContext},
+    AppState,
+};
+
+/// Proof that a first factor was verified for this user. Made by the sign-in paths.
+pub struct FirstFactor {
+    pub user_id: String,
+    pub method: &'static str,
+}
+
+/// Proof that the user passed every check a sign-in needs. Its field is private: only [`gate`] makes one.
+pub struct SignInGrant {
+    user_id: String,
+    method: &'static str,
+    _sealed: (),
+}
+
+pub enum GateOutcome {
+    SignedIn(SignInGrant),
+}
+
+/// The one gate between a verified first factor and a session. MFA joins here: a user with a second factor will
+/// get a pending challenge instead of a grant.
+pub fn gate(first: FirstFactor) -> GateOutcome {
+    GateOutcome::SignedIn(SignInGrant {
+        user_id: first.user_id,
+        method: first.method,
+        _sealed: (),
+    })
+}
+
+impl SignInGrant {
+    pub fn user_id(&self) -> &str {
+        &self.user_id
+    }
+}
+
+/// A fresh session: the clear token goes in the cookie and nowhere else.
+pub struct NewSession {
+    pub token: String,
+    pub max_age_secs: Option<i64>,
+}
+
+/// Creates the session in `tx`, replacing the session the browser presented (a new id at every sign-in), and
+/// records the sign-in in the audit log in the same transaction.
+pub async fn create(
+    tx: &mut Tx,
+    st: &AppState,
+    ctx: &RequestContext,
+    grant: SignInGrant,
+    remember_me: bool,
+) -> Result<NewSession, sqlx::Error> {
+    let now = st.clock.now();
+    let c = &st.config;
+    let (idle, absolute) = if remember_me {
+        (c.remember_me_idle_secs, c.remember_me_absolute_secs)
+    } else {
+        (c.session_idle_secs, c.session_absolute_secs)
+    };
+    if let Some(old) = &ctx.presented_session_digest {
+        sqlx::query("DELETE FROM sessions WHERE token_digest = $1")
+            .bind(old)
+            .execute(&mut **tx)
+            .await?;
+    }
+    let token = random_token();
+    let id = new_id();
+    sqlx::query(
+        "INSERT INTO sessions (id, user_id, token_digest, remember_me, ip, user_agent, created_at, last_active_at, \
+         idle_expires_at, absolute_expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9)",
+    )
+    .bind(&id)
+    .bind(&grant.user_id)
+    .bind(token_digest(&token))
+    .bind(remember_me as i64)
+    .bind(ctx.ip.to_string())
+    .bind(ctx.user_agent.as_deref().map(|ua| ua.chars().take(256).collect::<String>()))
+    .bind(now)
+    .bind((now + idle).min(now + absolute))
+    .bind(now + absolute)
+    .execute(&mut **tx)
+    .await?;
+    audit::record(
+        tx,
+        ctx,
+        now,
+        Event::by_user("user.log_in", &grant.user_id).detail(grant.method),
+    )
+    .await?;
+    Ok(NewSession {
+        token,
+        max_age_secs: remember_me.then_some(absolute),
+    })
+}
+
+/// Looks up the session behind a cookie token. Expired rows are deleted; a live one has its idle deadline moved
+/// (at most once a minute, to keep reads cheap).
+pub async fn find_current(
+    st: &AppState,
+    token: &str,
+) -> Result<Option<CurrentSession>, sqlx::Error> {
+    let now = st.clock.now();
+    let digest = token_digest(token);
+    let row: Option<(String, String, String, Option<i64>, i64, i64, i64, i64)> = sqlx::query_as(
+        "SELECT s.id, s.user_id, u.email, u.confirmed_at, s.remember_me, s.last_active_at, s.idle_expires_at, \
+         s.absolute_expires_at FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_digest = $1",
+    )
+    .bind(&digest)
+    .fetch_optional(&st.db.pool)
+    .await?;
+    let Some((id, user_id, email, confirmed_at, remember, last_active, idle_exp, abs_exp)) = row
+    else {
+        return Ok(None);
+    };
+    if now >= idle_exp || now >= abs_exp {
+        sqlx::query("DELETE FROM sessions WHERE id = $1")
+            .bind(&id)
+            .execute(&st.db.pool)
+            .await?;
+        return Ok(None);
+    }
+    if now - last_active >= 60 {
+        let idle = if remember == 1 {
+            st.config.remember_me_idle_secs
+        } else {
+            st.config.session_idle_secs
+        };
+        sqlx::query("UPDATE sessions SET last_active_at = $1, idle_expires_at = $2 WHERE id = $3")
+            .bind(now)
+            .bind((now + idle).min(abs_exp))
+            .bind(&id)
+            .execute(&st.db.pool)
+            .await?;
+    }
+    Ok(Some(CurrentSession {
+        session_id: id,
+        user_id,
+        email,
+        confirmed: confirmed_at.is_some(),
+        remember_me: remember == 1,
+    }))
+}
+
+/// Ends this session server-side: the cookie, if replayed, finds nothing.
+pub async fn end(
+    st: &AppState,
+    ctx: &RequestContext,
+    session: &CurrentSession,
+) -> Result<(), sqlx::Error> {
+    let mut tx = st.db.begin().await?;
+    sqlx::query("DELETE FROM sessions WHERE id = $1")
+        .bind(&session.session_id)
+        .execute(&mut *tx)
+        .await?;
+    audit::record(
+        &mut tx,
+        ctx,
+        st.clock.now(),
+        Event::by_user("user.log_out", &session.user_id),
+    )
+    .await?;
+    tx.commit().await
+}
+
+/// The `Set-Cookie` value for a session token (or for clearing it, with `None`).
+pub fn cookie(config: &super::config::Config, session: Option<&NewSession>) -> String {
+    let name = config.session_cookie_name();
+    let secure = if config.secure_cookies() {
+        "; Secure"
+    } else {
+        ""
+    };
+    match session {
+        Some(s) => {
+            let max_age = s
+                .max_age_secs
+                .map(|a| format!("; Max-Age={a}"))
+                .unwrap_or_default();
+            format!(
+                "{name}={}; Path=/; HttpOnly; SameSite=Lax{secure}{max_age}",
+                s.token
+            )
+        }
+        None => format!("{name}=; Path=/; HttpOnly; SameSite=Lax{secure}; Max-Age=0"),
+    }
+}

@@ -1,0 +1,38 @@
+use std::sync::Arc;
+
+use super::{
+    clock::Clock, config::Config, db::Db, mail::Mailer, passwords::Hasher, rate_limit::RateLimits,
+};
+
+/// Everything a request or a job needs. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: Db,
+    pub clock: Clock,
+    pub hasher: Arc<Hasher>,
+    pub mailer: Arc<Mailer>,
+    pub limits: Arc<RateLimits>,
+    /// Wakes the background worker when a job is queued.
+    pub jobs_wakeup: Arc<tokio::sync::Notify>,
+}
+
+impl AppState {
+    /// Connects to the database, applies migrations and builds the services the config names.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let db = Db::connect(&config.database_url).await?;
+        db.migrate().await?;
+        let hasher = Hasher::new(&config)?;
+        let mailer = Mailer::new(&config)?;
+        let limits = RateLimits::new(&config);
+        Ok(Self {
+            config: Arc::new(config),
+            db,
+            clock: Clock::default(),
+            hasher: Arc::new(hasher),
+            mailer: Arc::new(mailer),
+            limits: Arc::new(limits),
+            jobs_wakeup: Arc::new(tokio::sync::Notify::new()),
+        })
+    }
+}

@@ -1,0 +1,134 @@
+//! Form parts: labelled fields with their error beside them, a banner for the rest, a submit button with a
+//! pending state.
+use leptos::prelude::*;
+
+use crate::{context::Flash, error::AppError};
+
+/// The error to show for a form: the action's latest result (WASM) or the flash of a plain form post.
+pub fn form_error(
+    value: impl Fn() -> Option<Result<(), AppError>> + Send + Sync + 'static,
+    flash: Flash,
+) -> Signal<Option<AppError>> {
+    Signal::derive(move || match value() {
+        Some(Err(e)) => Some(e),
+        Some(Ok(_)) => None,
+        None => flash.error.clone(),
+    })
+}
+
+#[component]
+pub fn TextField(
+    label: &'static str,
+    name: &'static str,
+    #[prop(default = "text")] kind: &'static str,
+    #[prop(optional)] autocomplete: Option<&'static str>,
+    #[prop(optional, into)] value: String,
+    #[prop(optional)] hint: Option<&'static str>,
+    #[prop(into)] error: Signal<Option<AppError>>,
+    #[prop(optional)] required: bool,
+    #[prop(optional)] autofocus: bool,
+    #[prop(optional)] inputmode: Option<&'static str>,
+    /// Element id, when one form page has two fields of the same name.
+    #[prop(optional)]
+    id: Option<&'static str>,
+) -> impl IntoView {
+    let id = id
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("field-{name}"));
+    let err_id = format!("{id}-error");
+    let hint_id = format!("{id}-hint");
+    let message = move || error.get().and_then(|e| e.field_error(name));
+    let describedby = {
+        let (err_id, hint_id) = (err_id.clone(), hint_id.clone());
+        move || {
+            let mut ids = Vec::new();
+            if hint.is_some() {
+                ids.push(hint_id.clone());
+            }
+            if message().is_some() {
+                ids.push(err_id.clone());
+            }
+            (!ids.is_empty()).then(|| ids.join(" "))
+        }
+    };
+    let is_password = kind == "password";
+    let (shown, set_shown) = signal(false);
+    let input_type = move || {
+        if is_password && shown.get() {
+            "text"
+        } else {
+            kind
+        }
+    };
+    view! {
+        <div class="field" class:field-invalid=move || message().is_some()>
+            <label for=id.clone()>{label}</label>
+            {hint.map(|h| view! { <p class="hint" id=hint_id.clone()>{h}</p> })}
+            <div class="input-row">
+                <input
+                    id=id.clone()
+                    name=name
+                    type=input_type
+                    autocomplete=autocomplete
+                    inputmode=inputmode
+                    value=value
+                    required=required
+                    autofocus=autofocus
+                    aria-invalid=move || if message().is_some() { "true" } else { "false" }
+                    aria-describedby=describedby
+                />
+                {is_password
+                    .then(|| {
+                        view! {
+                            <button
+                                type="button"
+                                class="toggle-visibility"
+                                aria-controls=id.clone()
+                                aria-pressed=move || if shown.get() { "true" } else { "false" }
+                                on:click=move |_| set_shown.update(|s| *s = !*s)
+                            >
+                                {move || if shown.get() { "Hide" } else { "Show" }}
+                            </button>
+                        }
+                    })}
+            </div>
+            <p class="field-error" id=err_id.clone() role="alert" aria-live="polite">
+                {message}
+            </p>
+        </div>
+    }
+}
+
+/// One banner for errors that belong to no field.
+#[component]
+pub fn ErrorBanner(#[prop(into)] error: Signal<Option<AppError>>) -> impl IntoView {
+    let text = move || match error.get() {
+        None | Some(AppError::Validation { .. }) => None,
+        Some(e) => Some(e.banner()),
+    };
+    view! {
+        <div class="banner banner-error" role="alert" aria-live="assertive" hidden=move || text().is_none()>
+            {text}
+        </div>
+    }
+}
+
+#[component]
+pub fn SubmitButton(
+    label: &'static str,
+    pending_label: &'static str,
+    #[prop(into)] pending: Signal<bool>,
+    #[prop(optional)] secondary: bool,
+) -> impl IntoView {
+    view! {
+        <button
+            type="submit"
+            class=if secondary { "button button-secondary" } else { "button" }
+            disabled=move || pending.get()
+            aria-busy=move || if pending.get() { "true" } else { "false" }
+        >
+            <span class="spinner" aria-hidden="true" hidden=move || !pending.get()></span>
+            {move || if pending.get() { pending_label } else { label }}
+        </button>
+    }
+}

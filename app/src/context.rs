@@ -1,0 +1,59 @@
+//! Wire types every page shares: who is signed in, and the one-shot flash a redirect carries.
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct PageContext {
+    pub user: Option<UserView>,
+    pub flash: Flash,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct UserView {
+    pub email: String,
+    pub confirmed: bool,
+}
+
+/// A one-shot message carried across a redirect: a notice after success, or for browsers without JavaScript the
+/// form's error and the input to put back (never a password).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Flash {
+    pub notice: Option<Notice>,
+    pub error: Option<AppError>,
+    pub values: BTreeMap<String, String>,
+}
+
+impl Flash {
+    pub fn value(&self, name: &str) -> String {
+        self.values.get(name).cloned().unwrap_or_default()
+    }
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub enum Notice {
+    Registered,
+    ConfirmationResent,
+    Confirmed,
+    LoggedIn,
+    LoggedOut,
+}
+
+impl Notice {
+    pub fn text(self) -> &'static str {
+        match self {
+            Notice::Registered => {
+                "Thanks! If this address can be registered, we have sent it a confirmation link and a 6-digit code. \
+                 Check your inbox."
+            }
+            Notice::ConfirmationResent => {
+                "If that address has an unconfirmed account, a new confirmation mail is on its way."
+            }
+            Notice::Confirmed => "Your e-mail address is confirmed. You can log in now.",
+            Notice::LoggedIn => "Welcome back! You are logged in.",
+            Notice::LoggedOut => "You have been logged out.",
+        }
+    }
+}

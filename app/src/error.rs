@@ -1,0 +1,83 @@
+//! The one error type that crosses the wire from server functions to pages.
+use leptos::{
+    prelude::{FromServerFnError, ServerFnErrorErr},
+    server_fn::codec::JsonEncoding,
+};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum AppError {
+    /// Bad input: a message per field, and the input to keep.
+    #[error("Please correct the highlighted fields.")]
+    Validation { fields: BTreeMap<String, String> },
+    #[error("Invalid e-mail or password.")]
+    InvalidCredentials,
+    #[error("That link or code is invalid or has expired.")]
+    InvalidToken,
+    #[error("Please log in to continue.")]
+    Unauthenticated,
+    #[error("You are not allowed to do that.")]
+    Forbidden,
+    #[error("Not found.")]
+    NotFound,
+    #[error("Too many attempts. Try again in {retry_after_secs} seconds.")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("Something went wrong on our side (reference {request_id}). Please try again.")]
+    Internal { request_id: String },
+    /// Transport-level failure of a server function (network down, bad encoding).
+    #[error("The request could not be completed: {0}")]
+    ServerFn(String),
+}
+
+impl AppError {
+    pub fn field(name: &str, message: impl Into<String>) -> Self {
+        let mut fields = BTreeMap::new();
+        fields.insert(name.to_string(), message.into());
+        AppError::Validation { fields }
+    }
+
+    pub fn field_error(&self, name: &str) -> Option<String> {
+        match self {
+            AppError::Validation { fields } => fields.get(name).cloned(),
+            _ => None,
+        }
+    }
+
+    /// The banner text: none for validation errors, whose messages sit beside their fields.
+    pub fn banner(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        AppError::ServerFn(value.to_string())
+    }
+}
+
+/// Collects per-field messages; `finish` turns them into one `Validation` error.
+#[derive(Default)]
+pub struct FieldErrors(BTreeMap<String, String>);
+
+impl FieldErrors {
+    pub fn check<T, E: ToString>(&mut self, field: &str, r: Result<T, E>) -> Option<T> {
+        match r {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.0.insert(field.to_string(), e.to_string());
+                None
+            }
+        }
+    }
+
+    pub fn finish(self) -> Result<(), AppError> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(AppError::Validation { fields: self.0 })
+        }
+    }
+}

@@ -1,0 +1,42 @@
+use leptos::prelude::*;
+
+use crate::components::layout::{with_page_context, NoticeBanner};
+
+#[component]
+pub fn HomePage() -> impl IntoView {
+    with_page_context(|page| {
+        let notice = page.flash.notice;
+        match page.user {
+            Some(user) => view! {
+                <section class="card" aria-labelledby="page-title">
+                    <NoticeBanner notice/>
+                    {(!user.confirmed).then(|| view! {
+                        <div class="banner banner-warn" role="status">
+                            "Your e-mail address is not confirmed yet. "
+                            <a href="/users/confirm">"Confirm it"</a>
+                            " to keep access to your account."
+                        </div>
+                    })}
+                    <h1 id="page-title">"Your dashboard"</h1>
+                    <p>"You are signed in as " <strong>{user.email}</strong> "."</p>
+                    <p class="muted">"This is the page a fork turns into its product. Everything account-related is already here."</p>
+                </section>
+            }
+            .into_any(),
+            None => view! {
+                <section class="hero" aria-labelledby="page-title">
+                    <NoticeBanner notice/>
+                    <h1 id="page-title">"Accounts, done right."</h1>
+                    <p class="lead">
+                        "Registration, confirmation and sessions with secure defaults: rate limits, no account enumeration, hashed tokens."
+                    </p>
+                    <p class="hero-actions">
+                        <a class="button" href="/users/register">"Create an account"</a>
+                        <a class="button button-secondary" href="/users/log-in">"Log in"</a>
+                    </p>
+                </section>
+            }
+            .into_any(),
+        }
+    })
+}

@@ -1,0 +1,114 @@
+//! Portcullis: pages and server functions, shared by the server (feature `ssr`) and the browser (`hydrate`).
+#![recursion_limit = "256"]
+
+pub mod auth;
+pub mod components;
+pub mod context;
+pub mod error;
+pub mod home;
+pub mod validation;
+
+#[cfg(feature = "ssr")]
+pub mod backend;
+#[cfg(feature = "ssr")]
+pub mod server_ctx;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::{
+    components::{Route, Router, Routes},
+    path, SsrMode,
+};
+
+use crate::{
+    auth::{
+        confirm::{ConfirmLinkPage, ConfirmPage},
+        login::LoginPage,
+        register::RegisterPage,
+    },
+    components::layout::{provide_page_context, Header},
+    home::HomePage,
+};
+
+/// The HTML document around the app, rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(ctx) = use_context::<axum::http::request::Parts>().and_then(|p| {
+        p.extensions
+            .get::<backend::request::RequestContext>()
+            .cloned()
+    }) {
+        provide_context(leptos::nonce::Nonce::from_value(ctx.nonce.clone()));
+    }
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="color-scheme" content="light dark"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    // Marks the page once the WASM bundle has taken over (browser tests wait for it).
+    #[cfg(feature = "hydrate")]
+    Effect::new(|_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+    view! {
+        <Stylesheet id="leptos" href="/pkg/portcullis.css"/>
+        <Title text="Portcullis"/>
+        <Router>
+            <PageFrame/>
+        </Router>
+    }
+}
+
+#[component]
+fn PageFrame() -> impl IntoView {
+    provide_page_context();
+    view! {
+        <a class="skip-link" href="#main">"Skip to content"</a>
+        <Header/>
+        <main id="main" class="site-main">
+            <Routes fallback=NotFound>
+                <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
+                <Route path=path!("/users/register") view=RegisterPage ssr=SsrMode::Async/>
+                <Route path=path!("/users/log-in") view=LoginPage ssr=SsrMode::Async/>
+                <Route path=path!("/users/confirm") view=ConfirmPage ssr=SsrMode::Async/>
+                <Route path=path!("/users/confirm/:token") view=ConfirmLinkPage ssr=SsrMode::Async/>
+            </Routes>
+        </main>
+        <footer class="site-footer">
+            <p>"Portcullis · accounts done right"</p>
+        </footer>
+    }
+}
+
+#[component]
+fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
+        res.set_status(axum::http::StatusCode::NOT_FOUND);
+    }
+    view! {
+        <section class="card auth-card">
+            <h1>"Page not found"</h1>
+            <p>"There is nothing at this address."</p>
+            <p><a href="/">"Go to the home page"</a></p>
+        </section>
+    }
+}

@@ -1,0 +1,21 @@
+import { expect } from '@playwright/test';
+
+export const PASSWORD = 'correct horse battery staple';
+
+export function uniqueEmail(tag) {
+  return `${tag}-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.com`;
+}
+
+/** Waits until the WASM bundle has hydrated the page (App marks <body data-hydrated>). */
+export async function waitForHydration(page) {
+  await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1, { timeout: 20_000 });
+}
+
+/** Opens the newest mail to `email` in the development mailbox and returns the confirmation link in it. */
+export async function confirmationLinkFromMailbox(page, email) {
+  await page.goto('/dev/mailbox');
+  await page.getByRole('link', { name: new RegExp(email.replace(/[.+]/g, '\\$&')) }).first().click();
+  await expect(page.getByRole('heading', { name: /Confirm your e-mail/ })).toBeVisible();
+  const link = page.getByRole('link', { name: /\/users\/confirm\// });
+  return await link.getAttribute('href');
+}

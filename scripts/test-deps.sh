@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs and is not there yet: Chromium (Debian), PostgreSQL (Debian), the SMTP sink
+# (aiosmtpd from PyPI, in a venv under target/), Playwright (npm, no browser download).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [[ "$(id -u)" == 0 ]]; then "$@"; else sudo "$@"; fi; }
+
+need=()
+command -v chromium >/dev/null || need+=(chromium)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+if ((${#need[@]})); then
+  echo "==> apt-get install ${need[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+venv=target/smtp-sink-venv
+if [[ ! -x "$venv/bin/python" ]] || ! "$venv/bin/python" -c 'import aiosmtpd' 2>/dev/null; then
+  echo "==> installing the SMTP sink (aiosmtpd) in $venv"
+  mkdir -p target
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q aiosmtpd
+fi
+
+if [[ ! -d end2end/node_modules/@playwright/test ]]; then
+  echo "==> npm ci (Playwright test runner; Chromium comes from Debian)"
+  (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+fi

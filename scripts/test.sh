@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The whole test suite: unit and integration tests on SQLite and on PostgreSQL, then the browser journeys in
+# Chromium on both. Installs what it lacks (see scripts/test-deps.sh) and starts/stops its own servers.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+start=$(date +%s)
+
+scripts/test-deps.sh
+scripts/build.sh
+
+source scripts/pg.sh
+trap pg_stop EXIT
+pg_start
+
+export SMTP_SINK_PYTHON="$PWD/target/smtp-sink-venv/bin/python"
+
+echo "==> Rust tests on SQLite"
+cargo test --workspace --no-fail-fast
+
+echo "==> Rust integration tests on PostgreSQL"
+TEST_DATABASE_URL="$PG_URL" cargo test -p server --test it --no-fail-fast
+
+echo "==> Browser tests in Chromium (SQLite, then PostgreSQL)"
+E2E_POSTGRES_URL="$PG_URL" end2end/run.sh
+
+echo "==> all tests passed in $(( $(date +%s) - start )) s"

@@ -1,0 +1,161 @@
+//! The server: configuration → state → router → serve, plus the job worker. Tests build the same router.
+pub mod cli;
+pub mod middleware;
+pub mod routes;
+
+use std::net::SocketAddr;
+
+use app::{
+    backend::{
+        config::{Config, MailTransportKind},
+        jobs, AppState,
+    },
+    shell, App,
+};
+use axum::{
+    body::Body,
+    extract::{FromRef, Request, State},
+    middleware::from_fn_with_state,
+    response::IntoResponse,
+    routing::get,
+    Router,
+};
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower_http::limit::RequestBodyLimitLayer;
+
+#[derive(Clone)]
+pub struct ServerState {
+    pub app: AppState,
+    pub leptos: LeptosOptions,
+}
+
+impl FromRef<ServerState> for LeptosOptions {
+    fn from_ref(s: &ServerState) -> Self {
+        s.leptos.clone()
+    }
+}
+
+impl FromRef<ServerState> for AppState {
+    fn from_ref(s: &ServerState) -> Self {
+        s.app.clone()
+    }
+}
+
+pub fn leptos_options(config: &Config) -> LeptosOptions {
+    LeptosOptions::builder()
+        .output_name("portcullis")
+        .site_root(config.site_root.to_string_lossy().to_string())
+        .site_pkg_dir("pkg")
+        .site_addr(config.bind_addr)
+        .build()
+}
+
+async fn not_found(State(st): State<ServerState>, req: Request<Body>) -> axum::response::Response {
+    let app = st.app.clone();
+    let options = st.leptos.clone();
+    let handler = leptos_axum::render_app_to_stream_with_context(
+        move || provide_context(app.clone()),
+        move || shell(options.clone()),
+    );
+    handler(req).await.into_response()
+}
+
+/// The whole HTTP surface with its middleware, for `serve` and for tests. `leptos_routes_with_context` mounts
+/// the pages and every server function (`/api/...`), each with the app state in context.
+pub fn router(state: AppState) -> Router {
+    let leptos = leptos_options(&state.config);
+    let routes = generate_route_list(App);
+    let st = ServerState {
+        app: state.clone(),
+        leptos: leptos.clone(),
+    };
+    let mut router: Router<ServerState> = Router::new()
+        .leptos_routes_with_context(
+            &st,
+            routes,
+            {
+                let app = state.clone();
+                move || provide_context(app.clone())
+            },
+            {
+                let leptos = leptos.clone();
+                move || shell(leptos.clone())
+            },
+        )
+        .route("/pkg/{*path}", get(routes::assets::pkg))
+        .route("/healthz", get(routes::health::healthz))
+        .route("/readyz", get(routes::health::readyz));
+    if state.config.mail_transport == MailTransportKind::DevMailbox {
+        router = router
+            .route("/dev/mailbox", get(routes::dev_mailbox::index))
+            .route("/dev/mailbox/{id}", get(routes::dev_mailbox::show));
+    }
+    router
+        .fallback(not_found)
+        .layer(from_fn_with_state(
+            state.clone(),
+            middleware::anonymous_rate_limit,
+        ))
+        .layer(from_fn_with_state(
+            state.clone(),
+            middleware::cross_site_guard,
+        ))
+        .layer(from_fn_with_state(
+            state.clone(),
+            middleware::security_headers,
+        ))
+        .layer(from_fn_with_state(
+            state.clone(),
+            middleware::request_context,
+        ))
+        .layer(RequestBodyLimitLayer::new(state.config.body_limit_bytes))
+        .with_state(st)
+}
+
+/// A running server: its address, and the handles to stop it.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    shutdown: tokio::sync::watch::Sender<bool>,
+    server: tokio::task::JoinHandle<()>,
+    worker: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.server.await;
+        let _ = self.worker.await;
+    }
+}
+
+/// Binds `config.bind_addr` and serves with the job worker beside it.
+pub async fn start(state: AppState) -> anyhow::Result<Running> {
+    let listener = tokio::net::TcpListener::bind(state.config.bind_addr).await?;
+    let addr = listener.local_addr()?;
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let app = router(state.clone());
+    let mut rx_server = rx.clone();
+    let server = tokio::spawn(async move {
+        let result = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = rx_server.wait_for(|stop| *stop).await;
+        })
+        .await;
+        if let Err(e) = result {
+            tracing::error!(error = %e, "server error");
+        }
+    });
+    let worker = tokio::spawn(jobs::worker(state.clone(), rx));
+    Ok(Running {
+        addr,
+        state,
+        shutdown: tx,
+        server,
+        worker,
+    })
+}

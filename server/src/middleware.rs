@@ -1,0 +1,231 @@
+//! The request pipeline in front of every page and server function: request context (client address, session),
+//! cross-site refusal, anonymous rate limit, security headers.
+use std::net::{IpAddr, SocketAddr};
+
+use app::{
+    backend::{crypto, request::RequestContext, sessions, AppState},
+    error::AppError,
+};
+use axum::{
+    extract::{ConnectInfo, Request, State},
+    http::{header, HeaderMap, HeaderValue, Method, StatusCode},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+
+fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+fn client_ip(st: &AppState, req: &Request) -> IpAddr {
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(IpAddr::from([127, 0, 0, 1]));
+    if st.config.trust_proxy {
+        // The proxy appends the address it saw: the last entry is the one we can trust.
+        if let Some(ip) = req
+            .headers()
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.rsplit(',').next())
+            .and_then(|v| v.trim().parse().ok())
+        {
+            return ip;
+        }
+    }
+    peer
+}
+
+/// Builds the [`RequestContext`]: request id, client address, the session behind the cookie.
+pub async fn request_context(State(st): State<AppState>, mut req: Request, next: Next) -> Response {
+    let request_id = crypto::new_id();
+    let ip = client_ip(&st, &req);
+    let user_agent = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let token = cookie_value(req.headers(), st.config.session_cookie_name()).map(str::to_string);
+    let session = match &token {
+        Some(t) if !t.is_empty() && t.len() <= 128 => match sessions::find_current(&st, t).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(%request_id, error = %e, "session lookup failed");
+                return error_response(
+                    &req,
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    AppError::Internal { request_id },
+                );
+            }
+        },
+        _ => None,
+    };
+    let wants_html = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    let ctx = RequestContext {
+        request_id: request_id.clone(),
+        ip,
+        user_agent,
+        presented_session_digest: token.as_deref().map(crypto::token_digest),
+        session,
+        nonce: crypto::random_token(),
+        wants_html,
+    };
+    req.extensions_mut().insert(ctx);
+    let mut res = next.run(req).await;
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        res.headers_mut().insert("x-request-id", v);
+    }
+    res
+}
+
+fn is_safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// Refuses state-changing requests sent from another site (S44). Browsers send `Sec-Fetch-Site`; older ones send
+/// `Origin`. A request with neither comes from a non-browser client, which carries no ambient cookies to abuse.
+pub async fn cross_site_guard(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    if is_safe(req.method()) {
+        return next.run(req).await;
+    }
+    let headers = req.headers();
+    let allowed = match headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        Some(site) => site == "same-origin" || site == "none",
+        None => match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+            Some(origin) => origin == st.config.base_url,
+            None => true,
+        },
+    };
+    if allowed {
+        next.run(req).await
+    } else {
+        let ctx = req.extensions().get::<RequestContext>();
+        tracing::warn!(
+            request_id = ctx.map(|c| c.request_id.as_str()).unwrap_or("-"),
+            ip = ?ctx.map(|c| c.ip),
+            path = %req.uri().path(),
+            "cross-site request refused"
+        );
+        error_response(&req, StatusCode::FORBIDDEN, AppError::Forbidden)
+    }
+}
+
+/// Every POST without a session counts against its client address (IPv6 by /64): 429 with `Retry-After`.
+pub async fn anonymous_rate_limit(
+    State(st): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    if !is_safe(req.method()) {
+        if let Some(ctx) = req.extensions().get::<RequestContext>() {
+            if ctx.session.is_none() {
+                if let Err(retry) = st.limits.anonymous_post(ctx.ip) {
+                    tracing::warn!(request_id = %ctx.request_id, ip = %ctx.ip, path = %req.uri().path(), "rate limit hit");
+                    let mut res = error_response(
+                        &req,
+                        StatusCode::TOO_MANY_REQUESTS,
+                        AppError::RateLimited {
+                            retry_after_secs: retry.0,
+                        },
+                    );
+                    res.headers_mut()
+                        .insert(header::RETRY_AFTER, HeaderValue::from(retry.0));
+                    return res;
+                }
+            }
+        }
+    }
+    next.run(req).await
+}
+
+/// The error as the caller can read it: a small HTML page for a browser form, the JSON `AppError` for the
+/// server-function client.
+pub fn error_response(req: &Request, status: StatusCode, error: AppError) -> Response {
+    let html = req
+        .extensions()
+        .get::<RequestContext>()
+        .is_some_and(|c| c.wants_html);
+    if html {
+        let body = format!(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{status}</title>\
+             <link rel=\"stylesheet\" href=\"/pkg/portcullis.css\"></head><body><main class=\"site-main\">\
+             <section class=\"card auth-card\"><h1>{}</h1><p>{}</p><p><a href=\"/\">Home</a></p></section></main></body></html>",
+            status.canonical_reason().unwrap_or("Error"),
+            escape(&error.to_string())
+        );
+        (
+            status,
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            body,
+        )
+            .into_response()
+    } else {
+        let body = serde_json::to_string(&error).unwrap_or_default();
+        (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+    }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// Security headers on every response (S45). Pages get a CSP whose nonce matches their inline scripts.
+pub async fn security_headers(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    let nonce = req
+        .extensions()
+        .get::<RequestContext>()
+        .map(|c| c.nonce.clone())
+        .unwrap_or_default();
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    let csp = format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self'; \
+         img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; \
+         frame-ancestors 'none'; form-action 'self'"
+    );
+    if let Ok(v) = HeaderValue::from_str(&csp) {
+        h.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        "cross-origin-opener-policy",
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(
+        "permissions-policy",
+        HeaderValue::from_static("camera=(), microphone=(), geolocation=(), payment=()"),
+    );
+    if st.config.secure_cookies() {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=63072000; includeSubDomains"),
+        );
+    }
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    res
+}

@@ -1,0 +1,4 @@
+//! What a server function cannot serve: assets, health checks, the development mailbox.
+pub mod assets;
+pub mod dev_mailbox;
+pub mod health;

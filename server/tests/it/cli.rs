@@ -1,0 +1,69 @@
+use std::process::Command;
+
+use crate::common::*;
+
+fn binary() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_portcullis"));
+    c.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    c
+}
+
+#[tokio::test]
+async fn migrate_creates_and_migrates_a_new_database() {
+    let url = fresh_database_url().await;
+    let out = binary()
+        .arg("migrate")
+        .env("DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let db = app::backend::db::Db::connect(&url).await.unwrap();
+    assert!(db.migrations_applied().await);
+    let users: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(users.0, 0, "S11: a fresh database has no accounts");
+}
+
+#[test]
+fn production_refuses_to_start_without_a_secret_and_names_the_variable() {
+    let out = binary()
+        .args(["serve"])
+        .env("APP_ENV", "production")
+        .env("BASE_URL", "https://auth.example.com")
+        .env("SMTP_URL", "smtp://127.0.0.1:2525")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("SECRET_KEY"));
+}
+
+#[test]
+fn production_refuses_a_plain_http_base_url() {
+    let out = binary()
+        .args(["serve"])
+        .env("APP_ENV", "production")
+        .env("BASE_URL", "http://auth.example.com")
+        .env(
+            "SECRET_KEY",
+            "3f9c2a7e51b84d06a9e1c5f7d2b8e4a01c6f3e9d7b5a2c8e4f1d6b9a3c7e5f2a",
+        )
+        .env("SMTP_URL", "smtp://127.0.0.1:2525")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("BASE_URL"));
+}
+
+#[test]
+fn an_unknown_command_prints_usage() {
+    let out = binary().arg("frobnicate").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("usage: portcullis"));
+}

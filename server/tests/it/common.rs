@@ -1,0 +1,271 @@
+use std::{collections::HashMap, path::PathBuf, time::Duration};
+
+use app::backend::{config::Config, mail::StoredMail, AppState};
+use reqwest::{header, redirect::Policy, Client, Response, StatusCode};
+use server::Running;
+
+pub struct TestApp {
+    pub base: String,
+    pub client: Client,
+    pub running: Option<Running>,
+    pub database_url: String,
+}
+
+/// A fresh database: a new SQLite file, or a new PostgreSQL database on the server `TEST_DATABASE_URL` names.
+pub async fn fresh_database_url() -> String {
+    match std::env::var("TEST_DATABASE_URL") {
+        Ok(admin_url) if !admin_url.is_empty() => {
+            use sqlx::Connection;
+            let name = format!("portcullis_test_{}", uuid::Uuid::new_v4().simple());
+            let mut conn = sqlx::PgConnection::connect(&admin_url)
+                .await
+                .expect("connect to TEST_DATABASE_URL");
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&mut conn)
+                .await
+                .expect("create test database");
+            let (prefix, _) = admin_url
+                .rsplit_once('/')
+                .expect("TEST_DATABASE_URL has a database name");
+            format!("{prefix}/{name}")
+        }
+        _ => {
+            let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("sqlite");
+            std::fs::create_dir_all(&dir).unwrap();
+            format!(
+                "sqlite://{}/{}.db",
+                dir.display(),
+                uuid::Uuid::new_v4().simple()
+            )
+        }
+    }
+}
+
+pub fn is_postgres() -> bool {
+    std::env::var("TEST_DATABASE_URL").is_ok_and(|v| !v.is_empty())
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> Self {
+        let url = fresh_database_url().await;
+        Self::spawn_on(&url, tweak).await
+    }
+
+    /// Starts the app on an existing database (to show what survives a restart).
+    pub async fn spawn_on(database_url: &str, tweak: impl FnOnce(&mut Config)) -> Self {
+        let mut config = Config::for_tests(database_url);
+        tweak(&mut config);
+        let state = AppState::build(config).await.expect("app state");
+        let running = server::start(state).await.expect("server starts");
+        let base = format!("http://127.0.0.1:{}", running.addr.port());
+        Self {
+            base,
+            client: new_client(),
+            running: Some(running),
+            database_url: database_url.to_string(),
+        }
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.running.as_ref().expect("running").state
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(r) = self.running.take() {
+            r.stop().await;
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .header(header::ACCEPT, "text/html")
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get_with(&self, client: &Client, path: &str) -> Response {
+        client
+            .get(self.url(path))
+            .header(header::ACCEPT, "text/html")
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A form post as a browser without JavaScript sends it: same-origin, accepting HTML.
+    pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> Response {
+        self.post_form_with(&self.client, path, form).await
+    }
+
+    pub async fn post_form_with(
+        &self,
+        client: &Client,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> Response {
+        client
+            .post(self.url(path))
+            .header(header::ACCEPT, "text/html,application/xhtml+xml")
+            .header("sec-fetch-site", "same-origin")
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A call as the WASM client makes it: the typed error comes back as JSON.
+    pub async fn call_server_fn(&self, path: &str, form: &[(&str, &str)]) -> Response {
+        self.client
+            .post(self.url(path))
+            .header(header::ACCEPT, "application/json")
+            .header("sec-fetch-site", "same-origin")
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn register(&self, email: &str, password: &str) -> Response {
+        self.post_form("/api/register", &[("email", email), ("password", password)])
+            .await
+    }
+
+    pub async fn log_in(&self, email: &str, password: &str) -> Response {
+        self.post_form("/api/log_in", &[("email", email), ("password", password)])
+            .await
+    }
+
+    pub async fn log_out(&self) -> Response {
+        self.post_form("/api/log_out", &[]).await
+    }
+
+    /// Registers and confirms by the mailed link; returns nothing but a confirmed account.
+    pub async fn confirmed_user(&self, email: &str, password: &str) {
+        assert_eq!(
+            self.register(email, password).await.status(),
+            StatusCode::FOUND
+        );
+        let link = link_in(&self.last_mail_to(email).await.text);
+        let token = link.rsplit('/').next().unwrap().to_string();
+        let r = self
+            .post_form("/api/confirm_with_link", &[("token", &token)])
+            .await;
+        assert_eq!(location(&r), "/users/log-in");
+    }
+
+    /// The page the session cookie opens: the e-mail of the signed-in user, if any.
+    pub async fn signed_in_as(&self, client: &Client) -> Option<String> {
+        let body = self.get_with(client, "/").await.text().await.unwrap();
+        let marker = "You are signed in as <strong>";
+        body.find(marker).map(|i| {
+            let rest = &body[i + marker.len()..];
+            rest[..rest.find('<').unwrap()].to_string()
+        })
+    }
+
+    pub fn mails_to(&self, email: &str) -> Vec<StoredMail> {
+        self.state()
+            .mailer
+            .stored()
+            .into_iter()
+            .filter(|m| m.to == email)
+            .collect()
+    }
+
+    /// Waits (briefly) for the newest mail to `email`.
+    pub async fn last_mail_to(&self, email: &str) -> StoredMail {
+        for _ in 0..100 {
+            if let Some(m) = self.mails_to(email).pop() {
+                return m;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no mail to {email}");
+    }
+
+    pub async fn scalar_i64(&self, sql: &str) -> i64 {
+        let row: (i64,) = sqlx::query_as(sql)
+            .fetch_one(&self.state().db.pool)
+            .await
+            .unwrap();
+        row.0
+    }
+}
+
+pub fn new_client() -> Client {
+    Client::builder()
+        .cookie_store(true)
+        .redirect(Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// A client that sends no cookies at all, for replaying one by hand.
+pub fn bare_client() -> Client {
+    Client::builder().redirect(Policy::none()).build().unwrap()
+}
+
+pub fn location(r: &Response) -> String {
+    r.headers()
+        .get(header::LOCATION)
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default()
+}
+
+pub fn set_cookies(r: &Response) -> Vec<String> {
+    r.headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect()
+}
+
+/// name → full Set-Cookie line.
+pub fn cookie_map(r: &Response) -> HashMap<String, String> {
+    set_cookies(r)
+        .into_iter()
+        .map(|c| (c.split('=').next().unwrap().to_string(), c))
+        .collect()
+}
+
+pub fn session_token(r: &Response) -> Option<String> {
+    cookie_map(r)
+        .get("portcullis_session")
+        .map(|c| {
+            c.split(';')
+                .next()
+                .unwrap()
+                .split_once('=')
+                .unwrap()
+                .1
+                .to_string()
+        })
+        .filter(|v| !v.is_empty())
+}
+
+pub fn link_in(text: &str) -> String {
+    text.split_whitespace()
+        .find(|w| w.contains("/users/confirm/"))
+        .expect("a confirmation link")
+        .to_string()
+}
+
+pub fn code_in(text: &str) -> String {
+    let i = text
+        .find("code on the confirmation page: ")
+        .expect("a code")
+        + "code on the confirmation page: ".len();
+    text[i..i + 7].to_string()
+}
+
+pub const PASSWORD: &str = "correct horse battery staple";

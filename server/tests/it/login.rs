@@ -1,0 +1,167 @@
+use reqwest::StatusCode;
+
+use crate::common::*;
+
+#[tokio::test]
+async fn s13_unknown_email_and_wrong_password_get_the_same_answer() {
+    let app = TestApp::spawn().await;
+    app.confirmed_user("ann@example.com", PASSWORD).await;
+    let wrong = app
+        .call_server_fn(
+            "/api/log_in",
+            &[
+                ("email", "ann@example.com"),
+                ("password", "not the password at all"),
+            ],
+        )
+        .await;
+    let unknown = app
+        .call_server_fn(
+            "/api/log_in",
+            &[
+                ("email", "nobody@example.com"),
+                ("password", "not the password at all"),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status(), unknown.status());
+    let (a, b) = (wrong.text().await.unwrap(), unknown.text().await.unwrap());
+    assert_eq!(a, b);
+    assert!(a.contains("InvalidCredentials"));
+
+    // Without JavaScript: same redirect, and the page says the one generic message.
+    let r = app
+        .log_in("nobody@example.com", "not the password at all")
+        .await;
+    assert_eq!(location(&r), "/users/log-in");
+    let page = app.get("/users/log-in").await.text().await.unwrap();
+    assert!(page.contains("Invalid e-mail or password."));
+    assert!(
+        page.contains("value=\"nobody@example.com\""),
+        "the typed e-mail is kept"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn s57_failed_and_successful_sign_ins_are_audited() {
+    let app = TestApp::spawn().await;
+    app.confirmed_user("bo@example.com", PASSWORD).await;
+    app.log_in("bo@example.com", "wrong wrong wrong wrong")
+        .await;
+    app.log_in("bo@example.com", PASSWORD).await;
+    let failures = app.scalar_i64("SELECT COUNT(*) FROM audit_events WHERE action = 'user.log_in' AND outcome = 'failure'").await;
+    let successes = app.scalar_i64("SELECT COUNT(*) FROM audit_events WHERE action = 'user.log_in' AND outcome = 'success'").await;
+    assert_eq!((failures, successes), (1, 1));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn unconfirmed_users_may_log_in_and_see_a_banner_by_default() {
+    let app = TestApp::spawn().await;
+    app.register("cy@example.com", PASSWORD).await;
+    let r = app.log_in("cy@example.com", PASSWORD).await;
+    assert_eq!(location(&r), "/");
+    let page = app.get("/").await.text().await.unwrap();
+    assert!(page.contains("not confirmed yet"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn unconfirmed_users_are_kept_out_when_confirmation_is_required() {
+    let app = TestApp::spawn_with(|c| c.require_confirmed_email = true).await;
+    app.register("dee@example.com", PASSWORD).await;
+    let r = app
+        .call_server_fn(
+            "/api/log_in",
+            &[("email", "dee@example.com"), ("password", PASSWORD)],
+        )
+        .await;
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("Confirm your e-mail address first"));
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM sessions").await, 0);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn s2_composed_and_decomposed_passwords_both_sign_in() {
+    let app = TestApp::spawn().await;
+    app.confirmed_user("eve@example.com", "caf\u{e9} au lait, s'il vous pla\u{ee}t")
+        .await;
+    let r = app
+        .log_in(
+            "eve@example.com",
+            "cafe\u{301} au lait, s'il vous plai\u{302}t",
+        )
+        .await;
+    assert_eq!(location(&r), "/");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn s2_a_128_character_password_round_trips_and_every_character_counts() {
+    let app = TestApp::spawn().await;
+    let long: String = (0..128)
+        .map(|i| char::from(b'a' + (i % 26) as u8))
+        .collect();
+    app.confirmed_user("fay@example.com", &long).await;
+    let mut changed = long.clone().into_bytes();
+    changed[100] = b'Z';
+    let changed = String::from_utf8(changed).unwrap();
+    let r = app
+        .call_server_fn(
+            "/api/log_in",
+            &[("email", "fay@example.com"), ("password", &changed)],
+        )
+        .await;
+    assert!(r.text().await.unwrap().contains("InvalidCredentials"));
+    let r = app.log_in("fay@example.com", &long).await;
+    assert_eq!(location(&r), "/");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn s8_a_hash_with_old_parameters_is_upgraded_at_log_in() {
+    let url = fresh_database_url().await;
+    let old = TestApp::spawn_on(&url, |_| {}).await;
+    old.confirmed_user("gus@example.com", PASSWORD).await;
+    old.stop().await;
+    let app = TestApp::spawn_on(&url, |c| c.argon2_m_kib = 9216).await;
+    let before: (String,) = sqlx::query_as("SELECT password_hash FROM users")
+        .fetch_one(&app.state().db.pool)
+        .await
+        .unwrap();
+    assert!(before.0.contains("m=8192"));
+    assert_eq!(
+        location(&app.log_in("gus@example.com", PASSWORD).await),
+        "/"
+    );
+    let after: (String,) = sqlx::query_as("SELECT password_hash FROM users")
+        .fetch_one(&app.state().db.pool)
+        .await
+        .unwrap();
+    assert!(
+        after.0.starts_with("$argon2id$") && after.0.contains("m=9216"),
+        "{}",
+        after.0
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_log_in_page_helps_password_managers() {
+    let app = TestApp::spawn().await;
+    let page = app.get("/users/log-in").await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("autocomplete=\"username\""));
+    assert!(html.contains("autocomplete=\"current-password\""));
+    assert!(html.contains("type=\"password\""));
+    assert!(!html.contains("onpaste"));
+    let reg = app.get("/users/register").await.text().await.unwrap();
+    assert!(reg.contains("autocomplete=\"new-password\""));
+    app.stop().await;
+}

@@ -1,0 +1,10 @@
+//! Integration tests: the real router over HTTP, a cookie jar, a fresh real database per test (SQLite file, or
+//! PostgreSQL when `TEST_DATABASE_URL` is set), mail read from the captured outbox or a real SMTP sink.
+mod common;
+
+mod cli;
+mod login;
+mod mail;
+mod registration;
+mod security;
+mod sessions;
