@@ -7,7 +7,6 @@ use crate::{
         layout::{with_page_context, AuthCard, NoticeBanner},
     },
     error::AppError,
-    validation::EmailAddress,
 };
 
 /// Confirms the e-mail address with the 6-digit code from the mail (spaces and dashes are fine).

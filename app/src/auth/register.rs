@@ -6,7 +6,7 @@ use crate::{
         layout::{with_page_context, AuthCard, NoticeBanner},
     },
     error::AppError,
-    validation::{EmailAddress, NewPassword, PASSWORD_MIN_CHARS},
+    validation::{NewPassword, PASSWORD_MIN_CHARS},
 };
 
 /// Registers an account. The answer is the same whether or not the e-mail already has one.

@@ -8,7 +8,7 @@ use axum::{
 use rust_embed::RustEmbed;
 
 #[derive(RustEmbed)]
-#[folder = "$CARGO_MANIFEST_DIR/../target/site/pkg/"]
+#[folder = "../target/site/pkg/"] // relative to server/
 #[allow_missing = true]
 struct Pkg;
 
