@@ -15,6 +15,7 @@ pub async fn confirm_with_code(email: String, code: String) -> Result<(), AppErr
     use crate::{
         context::{Flash, Notice},
         server_ctx,
+        validation::EmailAddress,
     };
     let ctx = server_ctx::request()?;
     let result = async {
@@ -67,6 +68,7 @@ pub async fn resend_confirmation(email: String) -> Result<(), AppError> {
     use crate::{
         context::{Flash, Notice},
         server_ctx,
+        validation::EmailAddress,
     };
     let ctx = server_ctx::request()?;
     let result = async {

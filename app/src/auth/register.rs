@@ -16,6 +16,7 @@ pub async fn register(email: String, password: String) -> Result<(), AppError> {
         context::{Flash, Notice},
         error::FieldErrors,
         server_ctx,
+        validation::EmailAddress,
     };
     let ctx = server_ctx::request()?;
     let result = async {

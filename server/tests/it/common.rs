@@ -8,7 +8,6 @@ pub struct TestApp {
     pub base: String,
     pub client: Client,
     pub running: Option<Running>,
-    pub database_url: String,
 }
 
 /// A fresh database: a new SQLite file, or a new PostgreSQL database on the server `TEST_DATABASE_URL` names.
@@ -41,10 +40,6 @@ pub async fn fresh_database_url() -> String {
     }
 }
 
-pub fn is_postgres() -> bool {
-    std::env::var("TEST_DATABASE_URL").is_ok_and(|v| !v.is_empty())
-}
-
 impl TestApp {
     pub async fn spawn() -> Self {
         Self::spawn_with(|_| {}).await
@@ -66,7 +61,6 @@ impl TestApp {
             base,
             client: new_client(),
             running: Some(running),
-            database_url: database_url.to_string(),
         }
     }
 
