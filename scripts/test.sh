@@ -15,7 +15,7 @@ pg_start
 export SMTP_SINK_PYTHON="$PWD/target/smtp-sink-venv/bin/python"
 
 echo "==> Rust tests on SQLite"
-cargo test --workspace --no-fail-fast
+cargo test -p app -p server -p bench --no-fail-fast
 
 echo "==> Rust integration tests on PostgreSQL"
 TEST_DATABASE_URL="$PG_URL" cargo test -p server --test it --no-fail-fast

@@ -27,6 +27,17 @@ pub struct Flash {
 }
 
 impl Flash {
+    pub fn notice(notice: Notice) -> Self {
+        Self { notice: Some(notice), ..Default::default() }
+    }
+
+    /// A notice, and the address to prefill on the next page.
+    pub fn notice_for(notice: Notice, email: &str) -> Self {
+        let mut flash = Self::notice(notice);
+        flash.values.insert("email".into(), email.to_string());
+        flash
+    }
+
     pub fn value(&self, name: &str) -> String {
         self.values.get(name).cloned().unwrap_or_default()
     }

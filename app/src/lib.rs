@@ -33,11 +33,9 @@ use crate::{
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
-    if let Some(ctx) = use_context::<axum::http::request::Parts>().and_then(|p| {
-        p.extensions
-            .get::<backend::request::RequestContext>()
-            .cloned()
-    }) {
+    if let Some(ctx) = use_context::<axum::http::request::Parts>()
+        .and_then(|p| p.extensions.get::<backend::request::RequestContext>().cloned())
+    {
         provide_context(leptos::nonce::Nonce::from_value(ctx.nonce.clone()));
     }
     view! {

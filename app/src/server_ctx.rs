@@ -14,47 +14,33 @@ use crate::{
 pub const FLASH_COOKIE: &str = "portcullis_flash";
 
 pub fn state() -> Result<AppState, AppError> {
-    use_context::<AppState>().ok_or_else(|| AppError::Internal {
-        request_id: "no-state".into(),
-    })
+    use_context::<AppState>().ok_or_else(|| AppError::Internal { request_id: "no-state".into() })
 }
 
 pub fn request() -> Result<RequestContext, AppError> {
     use_context::<Parts>()
         .and_then(|p| p.extensions.get::<RequestContext>().cloned())
-        .ok_or_else(|| AppError::Internal {
-            request_id: "no-request-context".into(),
-        })
+        .ok_or_else(|| AppError::Internal { request_id: "no-request-context".into() })
 }
 
 /// Logs an unexpected error once, with the request id the user is shown.
 pub fn internal(ctx: &RequestContext, e: impl std::fmt::Display) -> AppError {
     tracing::error!(request_id = %ctx.request_id, error = %e, "unexpected error");
-    AppError::Internal {
-        request_id: ctx.request_id.clone(),
-    }
+    AppError::Internal { request_id: ctx.request_id.clone() }
 }
 
 pub fn account_error(ctx: &RequestContext, e: AccountError) -> AppError {
     match e {
         AccountError::InvalidCredentials => AppError::InvalidCredentials,
-        AccountError::Unconfirmed => AppError::field(
-            "email",
-            "Confirm your e-mail address first: check your inbox.",
-        ),
+        AccountError::Unconfirmed => AppError::field("email", "Confirm your e-mail address first: check your inbox."),
         AccountError::InvalidToken => AppError::InvalidToken,
-        AccountError::RateLimited(r) => AppError::RateLimited {
-            retry_after_secs: r.0,
-        },
+        AccountError::RateLimited(r) => AppError::RateLimited { retry_after_secs: r.0 },
         AccountError::Unexpected(u) => internal(ctx, u.0),
     }
 }
 
 pub fn append_header(name: header::HeaderName, value: &str) {
-    if let (Some(res), Ok(v)) = (
-        use_context::<ResponseOptions>(),
-        HeaderValue::from_str(value),
-    ) {
+    if let (Some(res), Ok(v)) = (use_context::<ResponseOptions>(), HeaderValue::from_str(value)) {
         res.append_header(name, v);
     }
 }
@@ -62,10 +48,7 @@ pub fn append_header(name: header::HeaderName, value: &str) {
 fn set_flash(flash: &Flash) {
     let json = serde_json::to_vec(flash).unwrap_or_default();
     let value = URL_SAFE_NO_PAD.encode(json);
-    append_header(
-        header::SET_COOKIE,
-        &format!("{FLASH_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age=120"),
-    );
+    append_header(header::SET_COOKIE, &format!("{FLASH_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age=120"));
 }
 
 /// Reads and clears the flash cookie of this request.
@@ -85,15 +68,8 @@ pub fn take_flash() -> Flash {
     let Some(raw) = raw else {
         return Flash::default();
     };
-    append_header(
-        header::SET_COOKIE,
-        &format!("{FLASH_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"),
-    );
-    URL_SAFE_NO_PAD
-        .decode(raw)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_default()
+    append_header(header::SET_COOKIE, &format!("{FLASH_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"));
+    URL_SAFE_NO_PAD.decode(raw).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
 }
 
 /// Ends a form's server function. Success redirects to `next` with `flash` (a notice, or values for the next
@@ -115,14 +91,9 @@ pub fn finish_form(
         }
         Err(e) => {
             if ctx.wants_html {
-                let mut flash = Flash {
-                    error: Some(e.clone()),
-                    ..Default::default()
-                };
+                let mut flash = Flash { error: Some(e.clone()), ..Default::default() };
                 for (k, v) in keep {
-                    flash
-                        .values
-                        .insert((*k).to_string(), v.chars().take(256).collect());
+                    flash.values.insert((*k).to_string(), v.chars().take(256).collect());
                 }
                 set_flash(&flash);
                 leptos_axum::redirect(back);

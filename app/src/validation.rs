@@ -20,9 +20,7 @@ impl EmailAddress {
         let Some((local, domain)) = s.rsplit_once('@') else {
             return Err("Enter an e-mail address like name@example.com.");
         };
-        let bad = |c: char| {
-            c.is_whitespace() || c.is_control() || c == '<' || c == '>' || c == ',' || c == '"'
-        };
+        let bad = |c: char| c.is_whitespace() || c.is_control() || c == '<' || c == '>' || c == ',' || c == '"';
         if local.is_empty()
             || local.len() > 64
             || local.contains('@')
@@ -95,10 +93,7 @@ impl NewPassword {
 
 /// A confirmation code as typed: spaces and dashes are dropped.
 pub fn parse_code6(raw: &str) -> Result<String, &'static str> {
-    let digits: String = raw
-        .chars()
-        .filter(|c| !c.is_whitespace() && *c != '-')
-        .collect();
+    let digits: String = raw.chars().filter(|c| !c.is_whitespace() && *c != '-').collect();
     if digits.len() == 6 && digits.chars().all(|c| c.is_ascii_digit()) {
         Ok(digits)
     } else {
@@ -112,24 +107,12 @@ mod tests {
 
     #[test]
     fn emails_are_trimmed_and_lowercased() {
-        assert_eq!(
-            EmailAddress::parse("  Ann@Example.COM ").unwrap().as_str(),
-            "ann@example.com"
-        );
+        assert_eq!(EmailAddress::parse("  Ann@Example.COM ").unwrap().as_str(), "ann@example.com");
     }
 
     #[test]
     fn malformed_emails_are_refused() {
-        for bad in [
-            "",
-            "ann",
-            "ann@",
-            "@example.com",
-            "ann@example",
-            "a b@example.com",
-            "ann@.com",
-            "ann@x..com",
-        ] {
+        for bad in ["", "ann", "ann@", "@example.com", "ann@example", "a b@example.com", "ann@.com", "ann@x..com"] {
             assert!(EmailAddress::parse(bad).is_err(), "{bad:?} accepted");
         }
     }

@@ -13,18 +13,13 @@ use std::{
 
 use anyhow::Context;
 use app::backend::{config::Config, AppState};
-use argon2::{
-    password_hash::SaltString, Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version,
-};
+use argon2::{password_hash::SaltString, Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
 
 const PASSWORD: &str = "correct horse battery staple";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let secs: u64 = std::env::args()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(5);
+    let secs: u64 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(5);
     let dir = std::env::temp_dir().join(format!("portcullis-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let mut config = Config::for_tests(&format!("sqlite://{}/bench.db", dir.display()));
@@ -33,23 +28,18 @@ async fn main() -> anyhow::Result<()> {
     config.argon2_t = defaults.argon2_t;
     config.argon2_p = defaults.argon2_p;
     config.rate_limit_anonymous_per_minute = 10_000_000;
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2);
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
     println!(
         "machine: {cores} cores; Argon2id m={} KiB t={} p={}; {secs} s per measurement",
         config.argon2_m_kib, config.argon2_t, config.argon2_p
     );
 
     // 1a. Raw Argon2id: verify on every core, as the server's bounded pool does.
-    let params = Params::new(config.argon2_m_kib, config.argon2_t, config.argon2_p, None)
-        .map_err(anyhow::Error::msg)?;
+    let params =
+        Params::new(config.argon2_m_kib, config.argon2_t, config.argon2_p, None).map_err(anyhow::Error::msg)?;
     let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
     let hash = argon
-        .hash_password(
-            PASSWORD.as_bytes(),
-            &SaltString::generate(&mut argon2::password_hash::rand_core::OsRng),
-        )
+        .hash_password(PASSWORD.as_bytes(), &SaltString::generate(&mut argon2::password_hash::rand_core::OsRng))
         .map_err(anyhow::Error::msg)?
         .to_string();
     let raw = {
@@ -75,9 +65,7 @@ async fn main() -> anyhow::Result<()> {
     let state = AppState::build(config).await?;
     let running = server::start(state).await?;
     let base = format!("http://127.0.0.1:{}", running.addr.port());
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()?;
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
     let email = "bench@example.com";
     client
         .post(format!("{base}/api/register"))
@@ -132,13 +120,7 @@ async fn main() -> anyhow::Result<()> {
         move || {
             let (client, url, cookie) = (client.clone(), format!("{base}/"), cookie.clone());
             async move {
-                let body = client
-                    .get(url)
-                    .header("cookie", cookie)
-                    .send()
-                    .await?
-                    .text()
-                    .await?;
+                let body = client.get(url).header("cookie", cookie).send().await?.text().await?;
                 anyhow::ensure!(body.contains("You are signed in as"), "not signed in");
                 Ok(())
             }
@@ -171,17 +153,11 @@ async fn main() -> anyhow::Result<()> {
     println!();
     println!("raw Argon2id verifications/s ({cores} threads): {raw:10.1}");
     println!("log-ins/s over HTTP                 : {logins:10.1}");
-    println!(
-        "ratio log-in / raw Argon2id         : {:10.3}",
-        logins / raw
-    );
+    println!("ratio log-in / raw Argon2id         : {:10.3}", logins / raw);
     println!();
     println!("bare axum handler requests/s        : {bare_rate:10.1}");
     println!("authenticated page requests/s       : {pages:10.1}");
-    println!(
-        "ratio authenticated page / bare     : {:10.3}",
-        pages / bare_rate
-    );
+    println!("ratio authenticated page / bare     : {:10.3}", pages / bare_rate);
     Ok(())
 }
 

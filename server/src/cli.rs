@@ -28,8 +28,6 @@ mod tests {
     fn commands_parse() {
         assert_eq!(parse(&[]).unwrap(), Command::Serve);
         assert_eq!(parse(&["migrate".into()]).unwrap(), Command::Migrate);
-        assert!(parse(&["frobnicate".into()])
-            .unwrap_err()
-            .contains("unknown command"));
+        assert!(parse(&["frobnicate".into()]).unwrap_err().contains("unknown command"));
     }
 }

@@ -66,10 +66,7 @@ async fn not_found(State(st): State<ServerState>, req: Request<Body>) -> axum::r
 pub fn router(state: AppState) -> Router {
     let leptos = leptos_options(&state.config);
     let routes = generate_route_list(App);
-    let st = ServerState {
-        app: state.clone(),
-        leptos: leptos.clone(),
-    };
+    let st = ServerState { app: state.clone(), leptos: leptos.clone() };
     let mut router: Router<ServerState> = Router::new()
         .leptos_routes_with_context(
             &st,
@@ -93,22 +90,10 @@ pub fn router(state: AppState) -> Router {
     }
     router
         .fallback(not_found)
-        .layer(from_fn_with_state(
-            state.clone(),
-            middleware::anonymous_rate_limit,
-        ))
-        .layer(from_fn_with_state(
-            state.clone(),
-            middleware::cross_site_guard,
-        ))
-        .layer(from_fn_with_state(
-            state.clone(),
-            middleware::security_headers,
-        ))
-        .layer(from_fn_with_state(
-            state.clone(),
-            middleware::request_context,
-        ))
+        .layer(from_fn_with_state(state.clone(), middleware::anonymous_rate_limit))
+        .layer(from_fn_with_state(state.clone(), middleware::cross_site_guard))
+        .layer(from_fn_with_state(state.clone(), middleware::security_headers))
+        .layer(from_fn_with_state(state.clone(), middleware::request_context))
         .layer(RequestBodyLimitLayer::new(state.config.body_limit_bytes))
         .with_state(st)
 }
@@ -138,24 +123,15 @@ pub async fn start(state: AppState) -> anyhow::Result<Running> {
     let app = router(state.clone());
     let mut rx_server = rx.clone();
     let server = tokio::spawn(async move {
-        let result = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            let _ = rx_server.wait_for(|stop| *stop).await;
-        })
-        .await;
+        let result = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async move {
+                let _ = rx_server.wait_for(|stop| *stop).await;
+            })
+            .await;
         if let Err(e) = result {
             tracing::error!(error = %e, "server error");
         }
     });
     let worker = tokio::spawn(jobs::worker(state.clone(), rx));
-    Ok(Running {
-        addr,
-        state,
-        shutdown: tx,
-        server,
-        worker,
-    })
+    Ok(Running { addr, state, shutdown: tx, server, worker })
 }

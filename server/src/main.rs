@@ -16,11 +16,12 @@ async fn main() {
         println!("{}", cli::USAGE);
         return;
     }
-    let _ = dotenvy::dotenv();
+    // `.env` is a development convenience: a production process takes its configuration from the environment only.
+    if std::env::var("APP_ENV").map_or(true, |v| v != "production" && v != "prod") {
+        let _ = dotenvy::dotenv();
+    }
     tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
-        )
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")))
         .init();
     let config = match Config::from_env() {
         Ok(c) => c,
@@ -45,11 +46,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Serve => {
             let state = AppState::build(config).await?;
             let running = server::start(state).await?;
-            tracing::info!(
-                "listening on http://{} ({})",
-                running.addr,
-                running.state.config.base_url
-            );
+            tracing::info!("listening on http://{} ({})", running.addr, running.state.config.base_url);
             shutdown_signal().await;
             tracing::info!("shutting down");
             running.stop().await;
@@ -65,8 +62,7 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             s.recv().await;
         }
     };

@@ -25,11 +25,8 @@ fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 fn client_ip(st: &AppState, req: &Request) -> IpAddr {
-    let peer = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
-        .unwrap_or(IpAddr::from([127, 0, 0, 1]));
+    let peer =
+        req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()).unwrap_or(IpAddr::from([127, 0, 0, 1]));
     if st.config.trust_proxy {
         // The proxy appends the address it saw: the last entry is the one we can trust.
         if let Some(ip) = req
@@ -49,31 +46,20 @@ fn client_ip(st: &AppState, req: &Request) -> IpAddr {
 pub async fn request_context(State(st): State<AppState>, mut req: Request, next: Next) -> Response {
     let request_id = crypto::new_id();
     let ip = client_ip(&st, &req);
-    let user_agent = req
-        .headers()
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    let user_agent = req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string);
     let token = cookie_value(req.headers(), st.config.session_cookie_name()).map(str::to_string);
     let session = match &token {
         Some(t) if !t.is_empty() && t.len() <= 128 => match sessions::find_current(&st, t).await {
             Ok(s) => s,
             Err(e) => {
                 tracing::error!(%request_id, error = %e, "session lookup failed");
-                return error_response(
-                    &req,
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    AppError::Internal { request_id },
-                );
+                return error_response(&req, StatusCode::INTERNAL_SERVER_ERROR, AppError::Internal { request_id });
             }
         },
         _ => None,
     };
-    let wants_html = req
-        .headers()
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("text/html"));
+    let wants_html =
+        req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/html"));
     let ctx = RequestContext {
         request_id: request_id.clone(),
         ip,
@@ -124,11 +110,7 @@ pub async fn cross_site_guard(State(st): State<AppState>, req: Request, next: Ne
 }
 
 /// Every POST without a session counts against its client address (IPv6 by /64): 429 with `Retry-After`.
-pub async fn anonymous_rate_limit(
-    State(st): State<AppState>,
-    req: Request,
-    next: Next,
-) -> Response {
+pub async fn anonymous_rate_limit(State(st): State<AppState>, req: Request, next: Next) -> Response {
     if !is_safe(req.method()) {
         if let Some(ctx) = req.extensions().get::<RequestContext>() {
             if ctx.session.is_none() {
@@ -137,12 +119,9 @@ pub async fn anonymous_rate_limit(
                     let mut res = error_response(
                         &req,
                         StatusCode::TOO_MANY_REQUESTS,
-                        AppError::RateLimited {
-                            retry_after_secs: retry.0,
-                        },
+                        AppError::RateLimited { retry_after_secs: retry.0 },
                     );
-                    res.headers_mut()
-                        .insert(header::RETRY_AFTER, HeaderValue::from(retry.0));
+                    res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry.0));
                     return res;
                 }
             }
@@ -154,10 +133,7 @@ pub async fn anonymous_rate_limit(
 /// The error as the caller can read it: a small HTML page for a browser form, the JSON `AppError` for the
 /// server-function client.
 pub fn error_response(req: &Request, status: StatusCode, error: AppError) -> Response {
-    let html = req
-        .extensions()
-        .get::<RequestContext>()
-        .is_some_and(|c| c.wants_html);
+    let html = req.extensions().get::<RequestContext>().is_some_and(|c| c.wants_html);
     if html {
         let body = format!(
             "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{status}</title>\
@@ -166,12 +142,7 @@ pub fn error_response(req: &Request, status: StatusCode, error: AppError) -> Res
             status.canonical_reason().unwrap_or("Error"),
             escape(&error.to_string())
         );
-        (
-            status,
-            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-            body,
-        )
-            .into_response()
+        (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response()
     } else {
         let body = serde_json::to_string(&error).unwrap_or_default();
         (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
@@ -179,18 +150,12 @@ pub fn error_response(req: &Request, status: StatusCode, error: AppError) -> Res
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 /// Security headers on every response (S45). Pages get a CSP whose nonce matches their inline scripts.
 pub async fn security_headers(State(st): State<AppState>, req: Request, next: Next) -> Response {
-    let nonce = req
-        .extensions()
-        .get::<RequestContext>()
-        .map(|c| c.nonce.clone())
-        .unwrap_or_default();
+    let nonce = req.extensions().get::<RequestContext>().map(|c| c.nonce.clone()).unwrap_or_default();
     let mut res = next.run(req).await;
     let h = res.headers_mut();
     let csp = format!(
@@ -201,28 +166,13 @@ pub async fn security_headers(State(st): State<AppState>, req: Request, next: Ne
     if let Ok(v) = HeaderValue::from_str(&csp) {
         h.insert(header::CONTENT_SECURITY_POLICY, v);
     }
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    h.insert(
-        "cross-origin-opener-policy",
-        HeaderValue::from_static("same-origin"),
-    );
-    h.insert(
-        "permissions-policy",
-        HeaderValue::from_static("camera=(), microphone=(), geolocation=(), payment=()"),
-    );
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
+    h.insert("permissions-policy", HeaderValue::from_static("camera=(), microphone=(), geolocation=(), payment=()"));
     if st.config.secure_cookies() {
-        h.insert(
-            header::STRICT_TRANSPORT_SECURITY,
-            HeaderValue::from_static("max-age=63072000; includeSubDomains"),
-        );
+        h.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=63072000; includeSubDomains"));
     }
     if !h.contains_key(header::CACHE_CONTROL) {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -3,7 +3,7 @@ use leptos_router::hooks::use_params_map;
 
 use crate::{
     components::{
-        form::{form_error, ErrorBanner, SubmitButton, TextField},
+        form::{form_error, EmailField, ErrorBanner, SubmitButton, TextField},
         layout::{with_page_context, AuthCard, NoticeBanner},
     },
     error::AppError,
@@ -25,12 +25,7 @@ pub async fn confirm_with_code(email: String, code: String) -> Result<(), AppErr
         crate::backend::accounts::confirm_by_code(&st, &ctx, &parsed, &code)
             .await
             .map_err(|e| server_ctx::account_error(&ctx, e))?;
-        let mut flash = Flash {
-            notice: Some(Notice::Confirmed),
-            ..Default::default()
-        };
-        flash.values.insert("email".into(), parsed.to_string());
-        Ok(("/users/log-in".to_string(), flash))
+        Ok(("/users/log-in".to_string(), Flash::notice_for(Notice::Confirmed, parsed.as_str())))
     }
     .await;
     server_ctx::finish_form(&ctx, result, "/users/confirm", &[("email", &email)])
@@ -50,13 +45,7 @@ pub async fn confirm_with_link(token: String) -> Result<(), AppError> {
         crate::backend::accounts::confirm_by_token(&st, &ctx, &token)
             .await
             .map_err(|e| server_ctx::account_error(&ctx, e))?;
-        Ok((
-            "/users/log-in".to_string(),
-            Flash {
-                notice: Some(Notice::Confirmed),
-                ..Default::default()
-            },
-        ))
+        Ok(("/users/log-in".to_string(), Flash::notice(Notice::Confirmed)))
     }
     .await;
     server_ctx::finish_form(&ctx, result, "/users/confirm", &[])
@@ -77,12 +66,7 @@ pub async fn resend_confirmation(email: String) -> Result<(), AppError> {
         crate::backend::accounts::resend_confirmation(&st, &ctx, &parsed)
             .await
             .map_err(|e| server_ctx::account_error(&ctx, e))?;
-        let mut flash = Flash {
-            notice: Some(Notice::ConfirmationResent),
-            ..Default::default()
-        };
-        flash.values.insert("email".into(), parsed.to_string());
-        Ok(("/users/confirm".to_string(), flash))
+        Ok(("/users/confirm".to_string(), Flash::notice_for(Notice::ConfirmationResent, parsed.as_str())))
     }
     .await;
     server_ctx::finish_form(&ctx, result, "/users/confirm", &[("email", &email)])
@@ -105,7 +89,7 @@ pub fn ConfirmPage() -> impl IntoView {
                 <NoticeBanner notice=page.flash.notice/>
                 <ErrorBanner error/>
                 <ActionForm action=confirm>
-                    <TextField label="E-mail" name="email" kind="email" autocomplete="username" value=email error required=true/>
+                    <EmailField value=email error/>
                     <TextField
                         label="Code"
                         name="code"

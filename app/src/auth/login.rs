@@ -2,7 +2,7 @@ use leptos::{form::ActionForm, prelude::*};
 
 use crate::{
     components::{
-        form::{form_error, ErrorBanner, SubmitButton, TextField},
+        form::{form_error, EmailField, ErrorBanner, SubmitButton, TextField},
         layout::{with_page_context, AuthCard, NoticeBanner},
     },
     error::AppError,
@@ -10,11 +10,7 @@ use crate::{
 
 /// Password log in. One generic error for every failure; unknown e-mails cost the same as known ones.
 #[server(prefix = "/api", endpoint = "log_in")]
-pub async fn log_in(
-    email: String,
-    password: String,
-    remember_me: Option<String>,
-) -> Result<(), AppError> {
+pub async fn log_in(email: String, password: String, remember_me: Option<String>) -> Result<(), AppError> {
     use crate::{
         backend::sessions,
         context::{Flash, Notice},
@@ -23,26 +19,12 @@ pub async fn log_in(
     let ctx = server_ctx::request()?;
     let result = async {
         let st = server_ctx::state()?;
-        let session = crate::backend::accounts::log_in_with_password(
-            &st,
-            &ctx,
-            &email,
-            &password,
-            remember_me.is_some(),
-        )
-        .await
-        .map_err(|e| server_ctx::account_error(&ctx, e))?;
-        server_ctx::append_header(
-            http::header::SET_COOKIE,
-            &sessions::cookie(&st.config, Some(&session)),
-        );
-        Ok((
-            "/".to_string(),
-            Flash {
-                notice: Some(Notice::LoggedIn),
-                ..Default::default()
-            },
-        ))
+        let session =
+            crate::backend::accounts::log_in_with_password(&st, &ctx, &email, &password, remember_me.is_some())
+                .await
+                .map_err(|e| server_ctx::account_error(&ctx, e))?;
+        server_ctx::append_header(http::header::SET_COOKIE, &sessions::cookie(&st.config, Some(&session)));
+        Ok(("/".to_string(), Flash::notice(Notice::LoggedIn)))
     }
     .await;
     server_ctx::finish_form(&ctx, result, "/users/log-in", &[("email", &email)])
@@ -59,26 +41,10 @@ pub async fn log_out() -> Result<(), AppError> {
     let ctx = server_ctx::request()?;
     let st = server_ctx::state()?;
     if let Some(session) = &ctx.session {
-        sessions::end(&st, &ctx, session)
-            .await
-            .map_err(|e| server_ctx::internal(&ctx, e))?;
+        sessions::end(&st, &ctx, session).await.map_err(|e| server_ctx::internal(&ctx, e))?;
     }
-    server_ctx::append_header(
-        http::header::SET_COOKIE,
-        &sessions::cookie(&st.config, None),
-    );
-    server_ctx::finish_form(
-        &ctx,
-        Ok((
-            "/".into(),
-            Flash {
-                notice: Some(Notice::LoggedOut),
-                ..Default::default()
-            },
-        )),
-        "/",
-        &[],
-    )
+    server_ctx::append_header(http::header::SET_COOKIE, &sessions::cookie(&st.config, None));
+    server_ctx::finish_form(&ctx, Ok(("/".into(), Flash::notice(Notice::LoggedOut))), "/", &[])
 }
 
 #[component]
@@ -91,16 +57,7 @@ pub fn LoginPage() -> impl IntoView {
                 <NoticeBanner notice=page.flash.notice/>
                 <ErrorBanner error/>
                 <ActionForm action>
-                    <TextField
-                        label="E-mail"
-                        name="email"
-                        kind="email"
-                        autocomplete="username"
-                        value=page.flash.value("email")
-                        error
-                        required=true
-                        autofocus=true
-                    />
+                    <EmailField value=page.flash.value("email") error autofocus=true/>
                     <TextField label="Password" name="password" kind="password" autocomplete="current-password" error required=true/>
                     <div class="checkbox">
                         <input type="checkbox" id="remember_me" name="remember_me" value="on"/>

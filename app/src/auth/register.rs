@@ -2,7 +2,7 @@ use leptos::{form::ActionForm, prelude::*};
 
 use crate::{
     components::{
-        form::{form_error, ErrorBanner, SubmitButton, TextField},
+        form::{form_error, EmailField, ErrorBanner, SubmitButton, TextField},
         layout::{with_page_context, AuthCard, NoticeBanner},
     },
     error::AppError,
@@ -25,19 +25,11 @@ pub async fn register(email: String, password: String) -> Result<(), AppError> {
         let parsed_email = errors.check("email", EmailAddress::parse(&email));
         let parsed_password = errors.check("password", NewPassword::parse(&password));
         errors.finish()?;
-        let (email, password) = (
-            parsed_email.expect("checked"),
-            parsed_password.expect("checked"),
-        );
+        let (email, password) = (parsed_email.expect("checked"), parsed_password.expect("checked"));
         crate::backend::accounts::register(&st, &ctx, &email, &password)
             .await
             .map_err(|e| server_ctx::account_error(&ctx, e))?;
-        let mut flash = Flash {
-            notice: Some(Notice::Registered),
-            ..Default::default()
-        };
-        flash.values.insert("email".into(), email.to_string());
-        Ok(("/users/confirm".to_string(), flash))
+        Ok(("/users/confirm".to_string(), Flash::notice_for(Notice::Registered, email.as_str())))
     }
     .await;
     server_ctx::finish_form(&ctx, result, "/users/register", &[("email", &email)])
@@ -54,16 +46,7 @@ pub fn RegisterPage() -> impl IntoView {
                 <NoticeBanner notice=page.flash.notice/>
                 <ErrorBanner error/>
                 <ActionForm action>
-                    <TextField
-                        label="E-mail"
-                        name="email"
-                        kind="email"
-                        autocomplete="username"
-                        value=page.flash.value("email")
-                        error
-                        required=true
-                        autofocus=true
-                    />
+                    <EmailField value=page.flash.value("email") error autofocus=true/>
                     <PasswordField error/>
                     <SubmitButton label="Create account" pending_label="Creating account…" pending/>
                 </ActionForm>
@@ -107,6 +90,5 @@ fn PasswordField(error: Signal<Option<AppError>>) -> impl IntoView {
 }
 
 /// Kept next to the rule it describes.
-const PASSWORD_HINT: &str =
-    "At least 12 characters. Long passphrases are best; any characters are allowed.";
+const PASSWORD_HINT: &str = "At least 12 characters. Long passphrases are best; any characters are allowed.";
 const _: () = assert!(PASSWORD_MIN_CHARS == 12, "update PASSWORD_HINT");

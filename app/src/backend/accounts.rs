@@ -59,10 +59,8 @@ pub async fn register(
     let may_mail = st.limits.mail(email.as_str(), ctx.ip).is_ok();
     let now = st.clock.now();
     let mut tx = st.db.begin().await?;
-    let existing: Option<(String,)> = sqlx::query_as("SELECT id FROM users WHERE email = $1")
-        .bind(email.as_str())
-        .fetch_optional(&mut *tx)
-        .await?;
+    let existing: Option<(String,)> =
+        sqlx::query_as("SELECT id FROM users WHERE email = $1").bind(email.as_str()).fetch_optional(&mut *tx).await?;
     let mut job_ids = Vec::new();
     match existing {
         Some((user_id,)) => {
@@ -74,8 +72,7 @@ pub async fn register(
             )
             .await?;
             if may_mail {
-                job_ids
-                    .push(jobs::enqueue(&mut tx, st, &Job::AlreadyRegistered { user_id }).await?);
+                job_ids.push(jobs::enqueue(&mut tx, st, &Job::AlreadyRegistered { user_id }).await?);
             }
         }
         None => {
@@ -106,9 +103,7 @@ pub async fn resend_confirmation(
     ctx: &RequestContext,
     email: &EmailAddress,
 ) -> Result<(), AccountError> {
-    st.limits
-        .mail(email.as_str(), ctx.ip)
-        .map_err(AccountError::RateLimited)?;
+    st.limits.mail(email.as_str(), ctx.ip).map_err(AccountError::RateLimited)?;
     let Some(user) = find_user(st, email).await? else {
         return Ok(());
     };
@@ -116,21 +111,8 @@ pub async fn resend_confirmation(
         return Ok(());
     }
     let mut tx = st.db.begin().await?;
-    let id = jobs::enqueue(
-        &mut tx,
-        st,
-        &Job::ConfirmEmail {
-            user_id: user.id.clone(),
-        },
-    )
-    .await?;
-    audit::record(
-        &mut tx,
-        ctx,
-        st.clock.now(),
-        Event::by_user("user.confirmation_resent", &user.id),
-    )
-    .await?;
+    let id = jobs::enqueue(&mut tx, st, &Job::ConfirmEmail { user_id: user.id.clone() }).await?;
+    audit::record(&mut tx, ctx, st.clock.now(), Event::by_user("user.confirmation_resent", &user.id)).await?;
     tx.commit().await?;
     jobs::after_commit(st, &[id]).await;
     Ok(())
@@ -138,23 +120,14 @@ pub async fn resend_confirmation(
 
 /// Whether a confirmation link is live, for the landing page (which must not consume it).
 pub async fn confirmation_link_is_live(st: &AppState, token: &str) -> Result<bool, AccountError> {
-    Ok(
-        tokens::find_by_link(&st.db.pool, token, Purpose::Confirm, st.clock.now())
-            .await?
-            .is_some(),
-    )
+    Ok(tokens::find_by_link(&st.db.pool, token, Purpose::Confirm, st.clock.now()).await?.is_some())
 }
 
 /// Confirms by the link's token (POSTed from the landing page).
-pub async fn confirm_by_token(
-    st: &AppState,
-    ctx: &RequestContext,
-    token: &str,
-) -> Result<(), AccountError> {
+pub async fn confirm_by_token(st: &AppState, ctx: &RequestContext, token: &str) -> Result<(), AccountError> {
     let now = st.clock.now();
-    let live = tokens::find_by_link(&st.db.pool, token, Purpose::Confirm, now)
-        .await?
-        .ok_or(AccountError::InvalidToken)?;
+    let live =
+        tokens::find_by_link(&st.db.pool, token, Purpose::Confirm, now).await?.ok_or(AccountError::InvalidToken)?;
     let mut tx = st.db.begin().await?;
     confirm_in(&mut tx, ctx, &live, now, "link").await?;
     tx.commit().await?;
@@ -174,25 +147,13 @@ pub async fn confirm_by_code(
         return Err(AccountError::InvalidToken);
     };
     let mut tx = st.db.begin().await?;
-    let matched = tokens::match_code(
-        &mut tx,
-        st.config.secret_key.expose(),
-        &user.id,
-        Purpose::Confirm,
-        &code,
-        now,
-    )
-    .await?;
+    let matched =
+        tokens::match_code(&mut tx, st.config.secret_key.expose(), &user.id, Purpose::Confirm, &code, now).await?;
     let result = match matched {
         Some(live) => confirm_in(&mut tx, ctx, &live, now, "code").await,
         None => {
-            audit::record(
-                &mut tx,
-                ctx,
-                now,
-                Event::failed("user.confirm", Some(&user.id)).detail("wrong code"),
-            )
-            .await?;
+            audit::record(&mut tx, ctx, now, Event::failed("user.confirm", Some(&user.id)).detail("wrong code"))
+                .await?;
             Err(AccountError::InvalidToken)
         }
     };
@@ -212,23 +173,19 @@ async fn confirm_in(
         return Err(AccountError::InvalidToken);
     }
     // The token is bound to the address it was sent to: an e-mail change since then voids it.
-    let r = sqlx::query("UPDATE users SET confirmed_at = COALESCE(confirmed_at, $1), updated_at = $1 WHERE id = $2 AND email = $3")
-        .bind(now)
-        .bind(&live.user_id)
-        .bind(&live.sent_to)
-        .execute(&mut **tx)
-        .await?;
+    let r = sqlx::query(
+        "UPDATE users SET confirmed_at = COALESCE(confirmed_at, $1), updated_at = $1 WHERE id = $2 AND email = $3",
+    )
+    .bind(now)
+    .bind(&live.user_id)
+    .bind(&live.sent_to)
+    .execute(&mut **tx)
+    .await?;
     if r.rows_affected() != 1 {
         return Err(AccountError::InvalidToken);
     }
     tokens::revoke_all(tx, &live.user_id, Purpose::Confirm, now).await?;
-    audit::record(
-        tx,
-        ctx,
-        now,
-        Event::by_user("user.confirm", &live.user_id).detail(how),
-    )
-    .await?;
+    audit::record(tx, ctx, now, Event::by_user("user.confirm", &live.user_id).detail(how)).await?;
     Ok(())
 }
 
@@ -246,13 +203,7 @@ pub async fn log_in_with_password(
         None => None,
     };
     let password = zeroize::Zeroizing::new(normalize_password(password));
-    let verified = st
-        .hasher
-        .verify(
-            &password,
-            user.as_ref().and_then(|u| u.password_hash.as_deref()),
-        )
-        .await?;
+    let verified = st.hasher.verify(&password, user.as_ref().and_then(|u| u.password_hash.as_deref())).await?;
     let now = st.clock.now();
     let user = match (user, verified) {
         (Some(u), Verified::Yes | Verified::YesNeedsRehash) => {
@@ -283,10 +234,7 @@ pub async fn log_in_with_password(
     if st.config.require_confirmed_email && user.confirmed_at.is_none() {
         return Err(AccountError::Unconfirmed);
     }
-    let GateOutcome::SignedIn(grant) = sessions::gate(FirstFactor {
-        user_id: user.id,
-        method: "password",
-    });
+    let GateOutcome::SignedIn(grant) = sessions::gate(FirstFactor { user_id: user.id, method: "password" });
     let mut tx = st.db.begin().await?;
     let session = sessions::create(&mut tx, st, ctx, grant, remember_me).await?;
     tx.commit().await?;

@@ -37,13 +37,7 @@ impl<'a> Event<'a> {
     }
 
     pub fn failed(action: &'a str, target_user_id: Option<&'a str>) -> Self {
-        Self {
-            action,
-            outcome: Outcome::Failure,
-            actor_user_id: None,
-            target_user_id,
-            detail: None,
-        }
+        Self { action, outcome: Outcome::Failure, actor_user_id: None, target_user_id, detail: None }
     }
 
     pub fn detail(mut self, detail: &'a str) -> Self {
@@ -52,12 +46,7 @@ impl<'a> Event<'a> {
     }
 }
 
-pub async fn record(
-    tx: &mut Tx,
-    ctx: &RequestContext,
-    now: i64,
-    e: Event<'_>,
-) -> Result<(), sqlx::Error> {
+pub async fn record(tx: &mut Tx, ctx: &RequestContext, now: i64, e: Event<'_>) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO audit_events (id, at, action, outcome, actor_user_id, target_user_id, ip, user_agent, detail) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",

@@ -90,10 +90,7 @@ pub struct ConfigError {
 }
 
 fn err(var: &'static str, reason: impl Into<String>) -> ConfigError {
-    ConfigError {
-        var,
-        reason: reason.into(),
-    }
+    ConfigError { var, reason: reason.into() }
 }
 
 /// The well-known development key: refused in production.
@@ -106,20 +103,13 @@ impl Config {
     }
 
     pub fn from_map(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
-        let get = |k: &str| {
-            vars.get(k)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
+        let get = |k: &str| vars.get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
         let app_env = match get("APP_ENV").as_deref() {
             None | Some("development") | Some("dev") => AppEnv::Development,
             Some("production") | Some("prod") => AppEnv::Production,
             Some("test") => AppEnv::Test,
             Some(other) => {
-                return Err(err(
-                    "APP_ENV",
-                    format!("expected development, production or test, got {other:?}"),
-                ))
+                return Err(err("APP_ENV", format!("expected development, production or test, got {other:?}")))
             }
         };
         let prod = app_env == AppEnv::Production;
@@ -138,32 +128,18 @@ impl Config {
             Some(s) => {
                 if s == DEV_SECRET {
                     if prod {
-                        return Err(err(
-                            "SECRET_KEY",
-                            "the development key cannot be used in production",
-                        ));
+                        return Err(err("SECRET_KEY", "the development key cannot be used in production"));
                     }
                 } else if s.len() < 64 {
-                    return Err(err(
-                        "SECRET_KEY",
-                        "must be at least 64 characters (try: openssl rand -hex 32)",
-                    ));
+                    return Err(err("SECRET_KEY", "must be at least 64 characters (try: openssl rand -hex 32)"));
                 }
                 let distinct: std::collections::HashSet<char> = s.chars().collect();
                 if distinct.len() < 10 {
-                    return Err(err(
-                        "SECRET_KEY",
-                        "is not random enough (too few distinct characters)",
-                    ));
+                    return Err(err("SECRET_KEY", "is not random enough (too few distinct characters)"));
                 }
                 s.into_bytes()
             }
-            None if prod => {
-                return Err(err(
-                    "SECRET_KEY",
-                    "must be set in production (try: openssl rand -hex 32)",
-                ))
-            }
+            None if prod => return Err(err("SECRET_KEY", "must be set in production (try: openssl rand -hex 32)")),
             None => DEV_SECRET.as_bytes().to_vec(),
         };
 
@@ -173,59 +149,36 @@ impl Config {
             Some("dev") | Some("dev-mailbox") => MailTransportKind::DevMailbox,
             Some("smtp") => MailTransportKind::Smtp,
             Some("capture") => MailTransportKind::Capture,
-            Some(o) => {
-                return Err(err(
-                    "MAIL_TRANSPORT",
-                    format!("expected dev, smtp or capture, got {o:?}"),
-                ))
-            }
+            Some(o) => return Err(err("MAIL_TRANSPORT", format!("expected dev, smtp or capture, got {o:?}"))),
         };
         if prod && mail_transport != MailTransportKind::Smtp {
             return Err(err("MAIL_TRANSPORT", "must be smtp in production"));
         }
         let smtp_url = get("SMTP_URL").map(Secret::new);
         if mail_transport == MailTransportKind::Smtp && smtp_url.is_none() {
-            return Err(err(
-                "SMTP_URL",
-                "must be set when MAIL_TRANSPORT=smtp (e.g. smtp://user:pass@host:587)",
-            ));
+            return Err(err("SMTP_URL", "must be set when MAIL_TRANSPORT=smtp (e.g. smtp://user:pass@host:587)"));
         }
         let mail_delivery = match get("MAIL_DELIVERY").as_deref() {
             None if prod => MailDelivery::Queue,
             None => MailDelivery::Inline,
             Some("inline") => MailDelivery::Inline,
             Some("queue") => MailDelivery::Queue,
-            Some(o) => {
-                return Err(err(
-                    "MAIL_DELIVERY",
-                    format!("expected inline or queue, got {o:?}"),
-                ))
-            }
+            Some(o) => return Err(err("MAIL_DELIVERY", format!("expected inline or queue, got {o:?}"))),
         };
         let app_name = get("APP_NAME").unwrap_or_else(|| "Portcullis".into());
-        let mail_from =
-            get("MAIL_FROM").unwrap_or_else(|| format!("{app_name} <no-reply@localhost>"));
+        let mail_from = get("MAIL_FROM").unwrap_or_else(|| format!("{app_name} <no-reply@localhost>"));
         if mail_from.parse::<lettre::message::Mailbox>().is_err() {
-            return Err(err(
-                "MAIL_FROM",
-                "is not a valid mailbox (e.g. \"Portcullis <no-reply@example.com>\")",
-            ));
+            return Err(err("MAIL_FROM", "is not a valid mailbox (e.g. \"Portcullis <no-reply@example.com>\")"));
         }
 
-        let database_url =
-            get("DATABASE_URL").unwrap_or_else(|| "sqlite://data/portcullis.db".into());
+        let database_url = get("DATABASE_URL").unwrap_or_else(|| "sqlite://data/portcullis.db".into());
         if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres")) {
-            return Err(err(
-                "DATABASE_URL",
-                "must start with sqlite: or postgres://",
-            ));
+            return Err(err("DATABASE_URL", "must start with sqlite: or postgres://"));
         }
 
         let hash_concurrency = match get("HASH_CONCURRENCY") {
             Some(_) => parse(&get, "HASH_CONCURRENCY", "0")?,
-            None => std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(2),
+            None => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
         };
         let cfg = Config {
             app_env,
@@ -254,15 +207,10 @@ impl Config {
             session_absolute_secs: parse(&get, "SESSION_ABSOLUTE_SECS", "86400")?,
             remember_me_idle_secs: parse(&get, "REMEMBER_ME_IDLE_SECS", "604800")?,
             remember_me_absolute_secs: parse(&get, "REMEMBER_ME_ABSOLUTE_SECS", "2592000")?,
-            site_root: get("LEPTOS_SITE_ROOT")
-                .unwrap_or_else(|| "target/site".into())
-                .into(),
+            site_root: get("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".into()).into(),
         };
         if cfg.argon2_m_kib < 19456 && prod {
-            return Err(err(
-                "ARGON2_M_KIB",
-                "must be at least 19456 (OWASP) in production",
-            ));
+            return Err(err("ARGON2_M_KIB", "must be at least 19456 (OWASP) in production"));
         }
         if cfg.rate_limit_anonymous_per_minute == 0 {
             return Err(err("RATE_LIMIT_ANONYMOUS_PER_MINUTE", "must be at least 1"));
@@ -322,8 +270,7 @@ where
     T::Err: fmt::Display,
 {
     let raw = get(var).unwrap_or_else(|| default.to_string());
-    raw.parse::<T>()
-        .map_err(|e| err(var, format!("cannot parse {raw:?}: {e}")))
+    raw.parse::<T>().map_err(|e| err(var, format!("cannot parse {raw:?}: {e}")))
 }
 
 #[cfg(test)]
@@ -334,10 +281,7 @@ mod tests {
         let mut m: HashMap<String, String> = [
             ("APP_ENV", "production"),
             ("BASE_URL", "https://auth.example.com"),
-            (
-                "SECRET_KEY",
-                "3f9c2a7e51b84d06a9e1c5f7d2b8e4a01c6f3e9d7b5a2c8e4f1d6b9a3c7e5f2a",
-            ),
+            ("SECRET_KEY", "3f9c2a7e51b84d06a9e1c5f7d2b8e4a01c6f3e9d7b5a2c8e4f1d6b9a3c7e5f2a"),
             ("SMTP_URL", "smtp://mail.example.com:587"),
         ]
         .iter()
@@ -373,18 +317,9 @@ mod tests {
 
     #[test]
     fn production_refuses_weak_or_missing_secret_and_names_it() {
-        assert_eq!(
-            prod(&[("SECRET_KEY", "short")]).unwrap_err().var,
-            "SECRET_KEY"
-        );
-        assert_eq!(
-            prod(&[("SECRET_KEY", DEV_SECRET)]).unwrap_err().var,
-            "SECRET_KEY"
-        );
-        assert_eq!(
-            prod(&[("SECRET_KEY", &"a".repeat(80))]).unwrap_err().var,
-            "SECRET_KEY"
-        );
+        assert_eq!(prod(&[("SECRET_KEY", "short")]).unwrap_err().var, "SECRET_KEY");
+        assert_eq!(prod(&[("SECRET_KEY", DEV_SECRET)]).unwrap_err().var, "SECRET_KEY");
+        assert_eq!(prod(&[("SECRET_KEY", &"a".repeat(80))]).unwrap_err().var, "SECRET_KEY");
         let mut m = HashMap::new();
         m.insert("APP_ENV".to_string(), "production".to_string());
         m.insert("BASE_URL".to_string(), "https://x.example".to_string());
@@ -393,22 +328,13 @@ mod tests {
 
     #[test]
     fn production_refuses_the_dev_mailbox() {
-        assert_eq!(
-            prod(&[("MAIL_TRANSPORT", "dev")]).unwrap_err().var,
-            "MAIL_TRANSPORT"
-        );
+        assert_eq!(prod(&[("MAIL_TRANSPORT", "dev")]).unwrap_err().var, "MAIL_TRANSPORT");
     }
 
     #[test]
     fn unparsable_values_name_the_variable() {
         let mut m = HashMap::new();
-        m.insert(
-            "RATE_LIMIT_ANONYMOUS_PER_MINUTE".to_string(),
-            "lots".to_string(),
-        );
-        assert_eq!(
-            Config::from_map(&m).unwrap_err().var,
-            "RATE_LIMIT_ANONYMOUS_PER_MINUTE"
-        );
+        m.insert("RATE_LIMIT_ANONYMOUS_PER_MINUTE".to_string(), "lots".to_string());
+        assert_eq!(Config::from_map(&m).unwrap_err().var, "RATE_LIMIT_ANONYMOUS_PER_MINUTE");
     }
 }

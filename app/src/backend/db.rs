@@ -23,15 +23,9 @@ impl Db {
     /// Connects (creating the SQLite file and its folder on first run).
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
         install_default_drivers();
-        let kind = if url.starts_with("sqlite:") {
-            DbKind::Sqlite
-        } else {
-            DbKind::Postgres
-        };
+        let kind = if url.starts_with("sqlite:") { DbKind::Sqlite } else { DbKind::Postgres };
         let url = if kind == DbKind::Sqlite {
-            let path = url
-                .trim_start_matches("sqlite://")
-                .trim_start_matches("sqlite:");
+            let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
             let path = path.split('?').next().unwrap_or(path);
             if let Some(parent) = std::path::Path::new(path).parent() {
                 if !parent.as_os_str().is_empty() {
@@ -46,8 +40,7 @@ impl Db {
         } else {
             url.to_string()
         };
-        let mut opts =
-            AnyPoolOptions::new().max_connections(if kind == DbKind::Sqlite { 8 } else { 16 });
+        let mut opts = AnyPoolOptions::new().max_connections(if kind == DbKind::Sqlite { 8 } else { 16 });
         if kind == DbKind::Sqlite {
             opts = opts.after_connect(|conn, _| {
                 Box::pin(async move {
@@ -70,13 +63,9 @@ impl Db {
     /// True when every embedded migration has been applied (readiness check).
     pub async fn migrations_applied(&self) -> bool {
         let applied: Result<Vec<(i64,)>, _> =
-            sqlx::query_as("SELECT version FROM _sqlx_migrations WHERE success = TRUE")
-                .fetch_all(&self.pool)
-                .await;
+            sqlx::query_as("SELECT version FROM _sqlx_migrations WHERE success = TRUE").fetch_all(&self.pool).await;
         match applied {
-            Ok(rows) => MIGRATOR
-                .iter()
-                .all(|m| rows.iter().any(|(v,)| *v == m.version)),
+            Ok(rows) => MIGRATOR.iter().all(|m| rows.iter().any(|(v,)| *v == m.version)),
             Err(_) => false,
         }
     }
@@ -85,9 +74,7 @@ impl Db {
         if self.kind == DbKind::Sqlite {
             // Take the write lock up front so two writers never deadlock upgrading a read lock.
             let mut tx = self.pool.begin().await?;
-            sqlx::query("UPDATE schema_lock SET n = n WHERE id = 1")
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query("UPDATE schema_lock SET n = n WHERE id = 1").execute(&mut *tx).await?;
             Ok(tx)
         } else {
             self.pool.begin().await

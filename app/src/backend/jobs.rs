@@ -72,22 +72,14 @@ const RETURNING: &str = "RETURNING id, payload, attempts, max_attempts";
 
 async fn claim_next(st: &AppState) -> Result<Option<Claimed>, sqlx::Error> {
     let now = st.clock.now();
-    let skip_locked = if st.db.kind == DbKind::Postgres {
-        "FOR UPDATE SKIP LOCKED"
-    } else {
-        ""
-    };
+    let skip_locked = if st.db.kind == DbKind::Postgres { "FOR UPDATE SKIP LOCKED" } else { "" };
     let sql = format!(
         "UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_until = $1, updated_at = $2 \
          WHERE id = (SELECT id FROM jobs WHERE (state = 'queued' AND run_at <= $2) OR (state = 'running' AND locked_until < $2) \
          ORDER BY run_at LIMIT 1 {skip_locked}) {RETURNING}"
     );
     let mut tx = st.db.begin().await?;
-    let claimed = sqlx::query_as(&sql)
-        .bind(now + LOCK_SECS)
-        .bind(now)
-        .fetch_optional(&mut *tx)
-        .await?;
+    let claimed = sqlx::query_as(&sql).bind(now + LOCK_SECS).bind(now).fetch_optional(&mut *tx).await?;
     tx.commit().await?;
     Ok(claimed)
 }
@@ -99,12 +91,7 @@ async fn claim_by_id(st: &AppState, id: &str) -> Result<Option<Claimed>, sqlx::E
          WHERE id = $3 AND state = 'queued' {RETURNING}"
     );
     let mut tx = st.db.begin().await?;
-    let claimed = sqlx::query_as(&sql)
-        .bind(now + LOCK_SECS)
-        .bind(now)
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
+    let claimed = sqlx::query_as(&sql).bind(now + LOCK_SECS).bind(now).bind(id).fetch_optional(&mut *tx).await?;
     tx.commit().await?;
     Ok(claimed)
 }
@@ -137,16 +124,18 @@ async fn finish(st: &AppState, job: Claimed) -> Result<(), Unexpected> {
     };
     match outcome {
         Ok(()) => {
-            sqlx::query("UPDATE jobs SET state = 'done', locked_until = NULL, last_error = NULL, updated_at = $1 WHERE id = $2")
-                .bind(now)
-                .bind(&job.id)
-                .execute(&st.db.pool)
-                .await?;
+            sqlx::query(
+                "UPDATE jobs SET state = 'done', locked_until = NULL, last_error = NULL, updated_at = $1 WHERE id = $2",
+            )
+            .bind(now)
+            .bind(&job.id)
+            .execute(&st.db.pool)
+            .await?;
         }
         Err(error) => {
             let dead = job.attempts >= job.max_attempts;
-            let backoff = (st.config.job_retry_base_secs.max(1) << (job.attempts - 1).clamp(0, 20))
-                .min(MAX_BACKOFF_SECS);
+            let backoff =
+                (st.config.job_retry_base_secs.max(1) << (job.attempts - 1).clamp(0, 20)).min(MAX_BACKOFF_SECS);
             tracing::warn!(job_id = %job.id, attempts = job.attempts, dead, %error, "job failed");
             sqlx::query(
                 "UPDATE jobs SET state = $1, run_at = $2, locked_until = NULL, last_error = $3, updated_at = $4 WHERE id = $5",
@@ -185,12 +174,7 @@ async fn execute(st: &AppState, job: &Job) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
             tx.commit().await.map_err(|e| e.to_string())?;
             let link = format!("{base}/users/confirm/{}", issued.token);
-            templates::confirm_email(
-                app,
-                &email,
-                &link,
-                issued.code.as_deref().unwrap_or_default(),
-            )
+            templates::confirm_email(app, &email, &link, issued.code.as_deref().unwrap_or_default())
         }
         Job::AlreadyRegistered { user_id } => {
             let Some(email) = user_email(st, user_id, false).await? else {
@@ -202,20 +186,13 @@ async fn execute(st: &AppState, job: &Job) -> Result<(), String> {
     st.mailer.send(mail).await.map_err(|e| e.to_string())
 }
 
-async fn user_email(
-    st: &AppState,
-    user_id: &str,
-    only_unconfirmed: bool,
-) -> Result<Option<String>, String> {
-    let row: Option<(String, Option<i64>)> =
-        sqlx::query_as("SELECT email, confirmed_at FROM users WHERE id = $1")
-            .bind(user_id)
-            .fetch_optional(&st.db.pool)
-            .await
-            .map_err(|e| e.to_string())?;
-    Ok(row
-        .filter(|(_, c)| !(only_unconfirmed && c.is_some()))
-        .map(|(e, _)| e))
+async fn user_email(st: &AppState, user_id: &str, only_unconfirmed: bool) -> Result<Option<String>, String> {
+    let row: Option<(String, Option<i64>)> = sqlx::query_as("SELECT email, confirmed_at FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_optional(&st.db.pool)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(row.filter(|(_, c)| !(only_unconfirmed && c.is_some())).map(|(e, _)| e))
 }
 
 /// The worker: runs due jobs, then sleeps until woken or the poll interval passes. Stops when `shutdown` fires.

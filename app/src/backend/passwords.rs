@@ -29,19 +29,11 @@ impl Hasher {
         let params = Params::new(config.argon2_m_kib, config.argon2_t, config.argon2_p, None)
             .map_err(|e| anyhow::anyhow!("invalid Argon2 parameters: {e}"))?;
         let dummy_hash = hash_with(&params, &super::crypto::random_token())?;
-        Ok(Self {
-            params,
-            permits: Arc::new(Semaphore::new(config.hash_concurrency)),
-            dummy_hash,
-        })
+        Ok(Self { params, permits: Arc::new(Semaphore::new(config.hash_concurrency)), dummy_hash })
     }
 
     pub async fn hash(&self, password: &str) -> Result<String, Unexpected> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|e| Unexpected(e.into()))?;
+        let _permit = self.permits.acquire().await.map_err(|e| Unexpected(e.into()))?;
         let params = self.params.clone();
         let password = zeroize::Zeroizing::new(password.to_string());
         tokio::task::spawn_blocking(move || hash_with(&params, &password))
@@ -51,41 +43,24 @@ impl Hasher {
     }
 
     /// Verifies against `stored`, or against the dummy hash when there is no user, taking the same time.
-    pub async fn verify(
-        &self,
-        password: &str,
-        stored: Option<&str>,
-    ) -> Result<Verified, Unexpected> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|e| Unexpected(e.into()))?;
+    pub async fn verify(&self, password: &str, stored: Option<&str>) -> Result<Verified, Unexpected> {
+        let _permit = self.permits.acquire().await.map_err(|e| Unexpected(e.into()))?;
         let real = stored.is_some();
         let stored = stored.unwrap_or(&self.dummy_hash).to_string();
         let params = self.params.clone();
         let password = zeroize::Zeroizing::new(password.to_string());
         let ok = tokio::task::spawn_blocking(move || -> anyhow::Result<Verified> {
-            let parsed = PasswordHash::new(&stored)
-                .map_err(|e| anyhow::anyhow!("stored hash unreadable: {e}"))?;
-            let ok = Argon2::default()
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok();
+            let parsed = PasswordHash::new(&stored).map_err(|e| anyhow::anyhow!("stored hash unreadable: {e}"))?;
+            let ok = Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok();
             if !ok {
                 return Ok(Verified::No);
             }
             let current = Params::try_from(&parsed).ok();
             let same = parsed.algorithm == Algorithm::Argon2id.ident()
                 && current.is_some_and(|p| {
-                    p.m_cost() == params.m_cost()
-                        && p.t_cost() == params.t_cost()
-                        && p.p_cost() == params.p_cost()
+                    p.m_cost() == params.m_cost() && p.t_cost() == params.t_cost() && p.p_cost() == params.p_cost()
                 });
-            Ok(if same {
-                Verified::Yes
-            } else {
-                Verified::YesNeedsRehash
-            })
+            Ok(if same { Verified::Yes } else { Verified::YesNeedsRehash })
         })
         .await
         .map_err(|e| Unexpected(e.into()))?
@@ -101,10 +76,7 @@ impl Hasher {
 fn hash_with(params: &Params, password: &str) -> anyhow::Result<String> {
     let salt = SaltString::generate(&mut OsRng);
     let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
-    Ok(argon
-        .hash_password(password.as_bytes(), &salt)
-        .map_err(|e| anyhow::anyhow!("hashing failed: {e}"))?
-        .to_string())
+    Ok(argon.hash_password(password.as_bytes(), &salt).map_err(|e| anyhow::anyhow!("hashing failed: {e}"))?.to_string())
 }
 
 #[cfg(test)]
@@ -122,41 +94,20 @@ mod tests {
         let h = hasher(8192);
         let stored = h.hash("correct horse battery staple").await.unwrap();
         assert!(stored.starts_with("$argon2id$v=19$m=8192,t=1,p=1$"));
-        assert_eq!(
-            h.verify("correct horse battery staple", Some(&stored))
-                .await
-                .unwrap(),
-            Verified::Yes
-        );
-        assert_eq!(
-            h.verify("correct horse battery stapl", Some(&stored))
-                .await
-                .unwrap(),
-            Verified::No
-        );
+        assert_eq!(h.verify("correct horse battery staple", Some(&stored)).await.unwrap(), Verified::Yes);
+        assert_eq!(h.verify("correct horse battery stapl", Some(&stored)).await.unwrap(), Verified::No);
     }
 
     #[tokio::test]
     async fn s8_hashes_with_old_parameters_ask_for_a_rehash() {
-        let old = hasher(8192)
-            .hash("correct horse battery staple")
-            .await
-            .unwrap();
+        let old = hasher(8192).hash("correct horse battery staple").await.unwrap();
         let new = hasher(9216);
-        assert_eq!(
-            new.verify("correct horse battery staple", Some(&old))
-                .await
-                .unwrap(),
-            Verified::YesNeedsRehash
-        );
+        assert_eq!(new.verify("correct horse battery staple", Some(&old)).await.unwrap(), Verified::YesNeedsRehash);
     }
 
     #[tokio::test]
     async fn unknown_users_never_verify() {
         let h = hasher(8192);
-        assert_eq!(
-            h.verify("anything at all here", None).await.unwrap(),
-            Verified::No
-        );
+        assert_eq!(h.verify("anything at all here", None).await.unwrap(), Verified::No);
     }
 }

@@ -51,9 +51,7 @@ impl RateLimits {
         Self {
             anonymous_post: RateLimiter::keyed(Quota::per_minute(per_min).allow_burst(per_min)),
             mail_per_address: RateLimiter::keyed(
-                Quota::with_period(Duration::from_secs(3600) / mail.get())
-                    .expect("non-zero period")
-                    .allow_burst(mail),
+                Quota::with_period(Duration::from_secs(3600) / mail.get()).expect("non-zero period").allow_burst(mail),
             ),
             mail_per_ip: RateLimiter::keyed(
                 Quota::with_period(Duration::from_secs(3600) / (mail.get() * 4))

@@ -31,11 +31,7 @@ pub enum GateOutcome {
 /// The one gate between a verified first factor and a session. MFA joins here: a user with a second factor will
 /// get a pending challenge instead of a grant.
 pub fn gate(first: FirstFactor) -> GateOutcome {
-    GateOutcome::SignedIn(SignInGrant {
-        user_id: first.user_id,
-        method: first.method,
-        _sealed: (),
-    })
+    GateOutcome::SignedIn(SignInGrant { user_id: first.user_id, method: first.method, _sealed: () })
 }
 
 impl SignInGrant {
@@ -67,10 +63,7 @@ pub async fn create(
         (c.session_idle_secs, c.session_absolute_secs)
     };
     if let Some(old) = &ctx.presented_session_digest {
-        sqlx::query("DELETE FROM sessions WHERE token_digest = $1")
-            .bind(old)
-            .execute(&mut **tx)
-            .await?;
+        sqlx::query("DELETE FROM sessions WHERE token_digest = $1").bind(old).execute(&mut **tx).await?;
     }
     let token = random_token();
     let id = new_id();
@@ -89,25 +82,13 @@ pub async fn create(
     .bind(now + absolute)
     .execute(&mut **tx)
     .await?;
-    audit::record(
-        tx,
-        ctx,
-        now,
-        Event::by_user("user.log_in", &grant.user_id).detail(grant.method),
-    )
-    .await?;
-    Ok(NewSession {
-        token,
-        max_age_secs: remember_me.then_some(absolute),
-    })
+    audit::record(tx, ctx, now, Event::by_user("user.log_in", &grant.user_id).detail(grant.method)).await?;
+    Ok(NewSession { token, max_age_secs: remember_me.then_some(absolute) })
 }
 
 /// Looks up the session behind a cookie token. Expired rows are deleted; a live one has its idle deadline moved
 /// (at most once a minute, to keep reads cheap).
-pub async fn find_current(
-    st: &AppState,
-    token: &str,
-) -> Result<Option<CurrentSession>, sqlx::Error> {
+pub async fn find_current(st: &AppState, token: &str) -> Result<Option<CurrentSession>, sqlx::Error> {
     let now = st.clock.now();
     let digest = token_digest(token);
     let row: Option<(String, String, String, Option<i64>, i64, i64, i64, i64)> = sqlx::query_as(
@@ -117,23 +98,15 @@ pub async fn find_current(
     .bind(&digest)
     .fetch_optional(&st.db.pool)
     .await?;
-    let Some((id, user_id, email, confirmed_at, remember, last_active, idle_exp, abs_exp)) = row
-    else {
+    let Some((id, user_id, email, confirmed_at, remember, last_active, idle_exp, abs_exp)) = row else {
         return Ok(None);
     };
     if now >= idle_exp || now >= abs_exp {
-        sqlx::query("DELETE FROM sessions WHERE id = $1")
-            .bind(&id)
-            .execute(&st.db.pool)
-            .await?;
+        sqlx::query("DELETE FROM sessions WHERE id = $1").bind(&id).execute(&st.db.pool).await?;
         return Ok(None);
     }
     if now - last_active >= 60 {
-        let idle = if remember == 1 {
-            st.config.remember_me_idle_secs
-        } else {
-            st.config.session_idle_secs
-        };
+        let idle = if remember == 1 { st.config.remember_me_idle_secs } else { st.config.session_idle_secs };
         sqlx::query("UPDATE sessions SET last_active_at = $1, idle_expires_at = $2 WHERE id = $3")
             .bind(now)
             .bind((now + idle).min(abs_exp))
@@ -151,44 +124,21 @@ pub async fn find_current(
 }
 
 /// Ends this session server-side: the cookie, if replayed, finds nothing.
-pub async fn end(
-    st: &AppState,
-    ctx: &RequestContext,
-    session: &CurrentSession,
-) -> Result<(), sqlx::Error> {
+pub async fn end(st: &AppState, ctx: &RequestContext, session: &CurrentSession) -> Result<(), sqlx::Error> {
     let mut tx = st.db.begin().await?;
-    sqlx::query("DELETE FROM sessions WHERE id = $1")
-        .bind(&session.session_id)
-        .execute(&mut *tx)
-        .await?;
-    audit::record(
-        &mut tx,
-        ctx,
-        st.clock.now(),
-        Event::by_user("user.log_out", &session.user_id),
-    )
-    .await?;
+    sqlx::query("DELETE FROM sessions WHERE id = $1").bind(&session.session_id).execute(&mut *tx).await?;
+    audit::record(&mut tx, ctx, st.clock.now(), Event::by_user("user.log_out", &session.user_id)).await?;
     tx.commit().await
 }
 
 /// The `Set-Cookie` value for a session token (or for clearing it, with `None`).
 pub fn cookie(config: &super::config::Config, session: Option<&NewSession>) -> String {
     let name = config.session_cookie_name();
-    let secure = if config.secure_cookies() {
-        "; Secure"
-    } else {
-        ""
-    };
+    let secure = if config.secure_cookies() { "; Secure" } else { "" };
     match session {
         Some(s) => {
-            let max_age = s
-                .max_age_secs
-                .map(|a| format!("; Max-Age={a}"))
-                .unwrap_or_default();
-            format!(
-                "{name}={}; Path=/; HttpOnly; SameSite=Lax{secure}{max_age}",
-                s.token
-            )
+            let max_age = s.max_age_secs.map(|a| format!("; Max-Age={a}")).unwrap_or_default();
+            format!("{name}={}; Path=/; HttpOnly; SameSite=Lax{secure}{max_age}", s.token)
         }
         None => format!("{name}=; Path=/; HttpOnly; SameSite=Lax{secure}; Max-Age=0"),
     }

@@ -1,8 +1,6 @@
 use std::sync::Arc;
 
-use super::{
-    clock::Clock, config::Config, db::Db, mail::Mailer, passwords::Hasher, rate_limit::RateLimits,
-};
+use super::{clock::Clock, config::Config, db::Db, mail::Mailer, passwords::Hasher, rate_limit::RateLimits};
 
 /// Everything a request or a job needs. Cheap to clone.
 #[derive(Clone)]

@@ -45,9 +45,7 @@ pub async fn issue(
     let id = new_id();
     let token = random_token();
     let code = with_code.then(random_code6);
-    let code_digest = code
-        .as_ref()
-        .map(|c| keyed_digest(key, &[purpose.as_str(), &id, c]));
+    let code_digest = code.as_ref().map(|c| keyed_digest(key, &[purpose.as_str(), &id, c]));
     sqlx::query(
         "INSERT INTO user_tokens (id, user_id, purpose, token_digest, code_digest, sent_to, attempts, created_at, expires_at) \
          VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8)",
@@ -103,12 +101,7 @@ pub async fn consume(tx: &mut Tx, id: &str, now: i64) -> Result<bool, sqlx::Erro
 }
 
 /// Ends every live token of this purpose for the user (after one was used, or a new one replaced them).
-pub async fn revoke_all(
-    tx: &mut Tx,
-    user_id: &str,
-    purpose: Purpose,
-    now: i64,
-) -> Result<(), sqlx::Error> {
+pub async fn revoke_all(tx: &mut Tx, user_id: &str, purpose: Purpose, now: i64) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE user_tokens SET used_at = $1 WHERE user_id = $2 AND purpose = $3 AND used_at IS NULL")
         .bind(now)
         .bind(user_id)
@@ -141,18 +134,16 @@ pub async fn match_code(
     for (id, user_id, sent_to, stored) in &rows {
         if let Some(stored) = stored {
             if digest_eq(stored, &keyed_digest(key, &[purpose.as_str(), id, code])) {
-                return Ok(Some(Live {
-                    id: id.clone(),
-                    user_id: user_id.clone(),
-                    sent_to: sent_to.clone(),
-                }));
+                return Ok(Some(Live { id: id.clone(), user_id: user_id.clone(), sent_to: sent_to.clone() }));
             }
         }
     }
-    sqlx::query("UPDATE user_tokens SET attempts = attempts + 1 WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL")
-        .bind(user_id)
-        .bind(purpose.as_str())
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query(
+        "UPDATE user_tokens SET attempts = attempts + 1 WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL",
+    )
+    .bind(user_id)
+    .bind(purpose.as_str())
+    .execute(&mut **tx)
+    .await?;
     Ok(None)
 }

@@ -32,9 +32,7 @@ pub fn TextField(
     #[prop(optional)]
     id: Option<&'static str>,
 ) -> impl IntoView {
-    let id = id
-        .map(str::to_string)
-        .unwrap_or_else(|| format!("field-{name}"));
+    let id = id.map(str::to_string).unwrap_or_else(|| format!("field-{name}"));
     let err_id = format!("{id}-error");
     let hint_id = format!("{id}-hint");
     let message = move || error.get().and_then(|e| e.field_error(name));
@@ -96,6 +94,27 @@ pub fn TextField(
                 {message}
             </p>
         </div>
+    }
+}
+
+/// The e-mail field every account form starts with.
+#[component]
+pub fn EmailField(
+    #[prop(into)] value: String,
+    #[prop(into)] error: Signal<Option<AppError>>,
+    #[prop(optional)] autofocus: bool,
+) -> impl IntoView {
+    view! {
+        <TextField
+            label="E-mail"
+            name="email"
+            kind="email"
+            autocomplete="username"
+            value
+            error
+            required=true
+            autofocus
+        />
     }
 }
 

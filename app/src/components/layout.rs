@@ -11,10 +11,7 @@ use crate::{
 pub async fn get_page_context() -> Result<PageContext, AppError> {
     let ctx = crate::server_ctx::request()?;
     let flash = crate::server_ctx::take_flash();
-    let user = ctx.session.as_ref().map(|s| UserView {
-        email: s.email.clone(),
-        confirmed: s.confirmed,
-    });
+    let user = ctx.session.as_ref().map(|s| UserView { email: s.email.clone(), confirmed: s.confirmed });
     Ok(PageContext { user, flash })
 }
 
@@ -23,8 +20,7 @@ pub type PageContextResource = Resource<Result<PageContext, AppError>>;
 /// Fetched with the page on the server, and again after each client-side navigation.
 pub fn provide_page_context() {
     let location = use_location();
-    let resource: PageContextResource =
-        Resource::new(move || location.pathname.get(), |_| get_page_context());
+    let resource: PageContextResource = Resource::new(move || location.pathname.get(), |_| get_page_context());
     provide_context(resource);
 }
 

@@ -16,26 +16,13 @@ const STYLESHEET: &str = include_str!("../../../style/main.css");
 
 pub async fn pkg(Path(path): Path<String>) -> Response {
     if path == "portcullis.css" {
-        return (
-            [
-                (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-                (header::CACHE_CONTROL, "no-cache"),
-            ],
-            STYLESHEET,
-        )
+        return ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")], STYLESHEET)
             .into_response();
     }
     match Pkg::get(&path) {
         Some(file) => {
             let mime = file.metadata.mimetype().to_string();
-            (
-                [
-                    (header::CONTENT_TYPE, mime),
-                    (header::CACHE_CONTROL, "no-cache".to_string()),
-                ],
-                file.data,
-            )
-                .into_response()
+            ([(header::CONTENT_TYPE, mime), (header::CACHE_CONTROL, "no-cache".to_string())], file.data).into_response()
         }
         None => (StatusCode::NOT_FOUND, "not found").into_response(),
     }

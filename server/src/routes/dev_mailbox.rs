@@ -7,10 +7,7 @@ use axum::{
 };
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 /// Text with its http(s) URLs turned into links.
@@ -53,7 +50,8 @@ pub async fn index(State(st): State<AppState>) -> Html<String> {
         })
         .collect();
     let list = if rows.is_empty() {
-        "<p class=\"muted\">No mail yet. Register an account and its confirmation mail will show up here.</p>".to_string()
+        "<p class=\"muted\">No mail yet. Register an account and its confirmation mail will show up here.</p>"
+            .to_string()
     } else {
         format!("<ul class=\"mail-list\">{rows}</ul>")
     };

@@ -4,30 +4,18 @@ use crate::common::*;
 
 fn binary() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_portcullis"));
-    c.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    c.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
     c
 }
 
 #[tokio::test]
 async fn migrate_creates_and_migrates_a_new_database() {
     let url = fresh_database_url().await;
-    let out = binary()
-        .arg("migrate")
-        .env("DATABASE_URL", &url)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = binary().arg("migrate").env("DATABASE_URL", &url).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let db = app::backend::db::Db::connect(&url).await.unwrap();
     assert!(db.migrations_applied().await);
-    let users: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
+    let users: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users").fetch_one(&db.pool).await.unwrap();
     assert_eq!(users.0, 0, "S11: a fresh database has no accounts");
 }
 
@@ -50,10 +38,7 @@ fn production_refuses_a_plain_http_base_url() {
         .args(["serve"])
         .env("APP_ENV", "production")
         .env("BASE_URL", "http://auth.example.com")
-        .env(
-            "SECRET_KEY",
-            "3f9c2a7e51b84d06a9e1c5f7d2b8e4a01c6f3e9d7b5a2c8e4f1d6b9a3c7e5f2a",
-        )
+        .env("SECRET_KEY", "3f9c2a7e51b84d06a9e1c5f7d2b8e4a01c6f3e9d7b5a2c8e4f1d6b9a3c7e5f2a")
         .env("SMTP_URL", "smtp://127.0.0.1:2525")
         .output()
         .unwrap();

@@ -16,26 +16,15 @@ pub async fn fresh_database_url() -> String {
         Ok(admin_url) if !admin_url.is_empty() => {
             use sqlx::Connection;
             let name = format!("portcullis_test_{}", uuid::Uuid::new_v4().simple());
-            let mut conn = sqlx::PgConnection::connect(&admin_url)
-                .await
-                .expect("connect to TEST_DATABASE_URL");
-            sqlx::query(&format!("CREATE DATABASE {name}"))
-                .execute(&mut conn)
-                .await
-                .expect("create test database");
-            let (prefix, _) = admin_url
-                .rsplit_once('/')
-                .expect("TEST_DATABASE_URL has a database name");
+            let mut conn = sqlx::PgConnection::connect(&admin_url).await.expect("connect to TEST_DATABASE_URL");
+            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create test database");
+            let (prefix, _) = admin_url.rsplit_once('/').expect("TEST_DATABASE_URL has a database name");
             format!("{prefix}/{name}")
         }
         _ => {
             let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("sqlite");
             std::fs::create_dir_all(&dir).unwrap();
-            format!(
-                "sqlite://{}/{}.db",
-                dir.display(),
-                uuid::Uuid::new_v4().simple()
-            )
+            format!("sqlite://{}/{}.db", dir.display(), uuid::Uuid::new_v4().simple())
         }
     }
 }
@@ -57,11 +46,7 @@ impl TestApp {
         let state = AppState::build(config).await.expect("app state");
         let running = server::start(state).await.expect("server starts");
         let base = format!("http://127.0.0.1:{}", running.addr.port());
-        Self {
-            base,
-            client: new_client(),
-            running: Some(running),
-        }
+        Self { base, client: new_client(), running: Some(running) }
     }
 
     pub fn state(&self) -> &AppState {
@@ -79,21 +64,11 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str) -> Response {
-        self.client
-            .get(self.url(path))
-            .header(header::ACCEPT, "text/html")
-            .send()
-            .await
-            .unwrap()
+        self.client.get(self.url(path)).header(header::ACCEPT, "text/html").send().await.unwrap()
     }
 
     pub async fn get_with(&self, client: &Client, path: &str) -> Response {
-        client
-            .get(self.url(path))
-            .header(header::ACCEPT, "text/html")
-            .send()
-            .await
-            .unwrap()
+        client.get(self.url(path)).header(header::ACCEPT, "text/html").send().await.unwrap()
     }
 
     /// A form post as a browser without JavaScript sends it: same-origin, accepting HTML.
@@ -101,12 +76,7 @@ impl TestApp {
         self.post_form_with(&self.client, path, form).await
     }
 
-    pub async fn post_form_with(
-        &self,
-        client: &Client,
-        path: &str,
-        form: &[(&str, &str)],
-    ) -> Response {
+    pub async fn post_form_with(&self, client: &Client, path: &str, form: &[(&str, &str)]) -> Response {
         client
             .post(self.url(path))
             .header(header::ACCEPT, "text/html,application/xhtml+xml")
@@ -130,13 +100,11 @@ impl TestApp {
     }
 
     pub async fn register(&self, email: &str, password: &str) -> Response {
-        self.post_form("/api/register", &[("email", email), ("password", password)])
-            .await
+        self.post_form("/api/register", &[("email", email), ("password", password)]).await
     }
 
     pub async fn log_in(&self, email: &str, password: &str) -> Response {
-        self.post_form("/api/log_in", &[("email", email), ("password", password)])
-            .await
+        self.post_form("/api/log_in", &[("email", email), ("password", password)]).await
     }
 
     pub async fn log_out(&self) -> Response {
@@ -145,15 +113,10 @@ impl TestApp {
 
     /// Registers and confirms by the mailed link; returns nothing but a confirmed account.
     pub async fn confirmed_user(&self, email: &str, password: &str) {
-        assert_eq!(
-            self.register(email, password).await.status(),
-            StatusCode::FOUND
-        );
+        assert_eq!(self.register(email, password).await.status(), StatusCode::FOUND);
         let link = link_in(&self.last_mail_to(email).await.text);
         let token = link.rsplit('/').next().unwrap().to_string();
-        let r = self
-            .post_form("/api/confirm_with_link", &[("token", &token)])
-            .await;
+        let r = self.post_form("/api/confirm_with_link", &[("token", &token)]).await;
         assert_eq!(location(&r), "/users/log-in");
     }
 
@@ -168,12 +131,7 @@ impl TestApp {
     }
 
     pub fn mails_to(&self, email: &str) -> Vec<StoredMail> {
-        self.state()
-            .mailer
-            .stored()
-            .into_iter()
-            .filter(|m| m.to == email)
-            .collect()
+        self.state().mailer.stored().into_iter().filter(|m| m.to == email).collect()
     }
 
     /// Waits (briefly) for the newest mail to `email`.
@@ -188,20 +146,13 @@ impl TestApp {
     }
 
     pub async fn scalar_i64(&self, sql: &str) -> i64 {
-        let row: (i64,) = sqlx::query_as(sql)
-            .fetch_one(&self.state().db.pool)
-            .await
-            .unwrap();
+        let row: (i64,) = sqlx::query_as(sql).fetch_one(&self.state().db.pool).await.unwrap();
         row.0
     }
 }
 
 pub fn new_client() -> Client {
-    Client::builder()
-        .cookie_store(true)
-        .redirect(Policy::none())
-        .build()
-        .unwrap()
+    Client::builder().cookie_store(true).redirect(Policy::none()).build().unwrap()
 }
 
 /// A client that sends no cookies at all, for replaying one by hand.
@@ -210,55 +161,31 @@ pub fn bare_client() -> Client {
 }
 
 pub fn location(r: &Response) -> String {
-    r.headers()
-        .get(header::LOCATION)
-        .map(|v| v.to_str().unwrap().to_string())
-        .unwrap_or_default()
+    r.headers().get(header::LOCATION).map(|v| v.to_str().unwrap().to_string()).unwrap_or_default()
 }
 
 pub fn set_cookies(r: &Response) -> Vec<String> {
-    r.headers()
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .map(|v| v.to_str().unwrap().to_string())
-        .collect()
+    r.headers().get_all(header::SET_COOKIE).iter().map(|v| v.to_str().unwrap().to_string()).collect()
 }
 
 /// name → full Set-Cookie line.
 pub fn cookie_map(r: &Response) -> HashMap<String, String> {
-    set_cookies(r)
-        .into_iter()
-        .map(|c| (c.split('=').next().unwrap().to_string(), c))
-        .collect()
+    set_cookies(r).into_iter().map(|c| (c.split('=').next().unwrap().to_string(), c)).collect()
 }
 
 pub fn session_token(r: &Response) -> Option<String> {
     cookie_map(r)
         .get("portcullis_session")
-        .map(|c| {
-            c.split(';')
-                .next()
-                .unwrap()
-                .split_once('=')
-                .unwrap()
-                .1
-                .to_string()
-        })
+        .map(|c| c.split(';').next().unwrap().split_once('=').unwrap().1.to_string())
         .filter(|v| !v.is_empty())
 }
 
 pub fn link_in(text: &str) -> String {
-    text.split_whitespace()
-        .find(|w| w.contains("/users/confirm/"))
-        .expect("a confirmation link")
-        .to_string()
+    text.split_whitespace().find(|w| w.contains("/users/confirm/")).expect("a confirmation link").to_string()
 }
 
 pub fn code_in(text: &str) -> String {
-    let i = text
-        .find("code on the confirmation page: ")
-        .expect("a code")
-        + "code on the confirmation page: ".len();
+    let i = text.find("code on the confirmation page: ").expect("a code") + "code on the confirmation page: ".len();
     text[i..i + 7].to_string()
 }
 

@@ -7,22 +7,10 @@ async fn s13_unknown_email_and_wrong_password_get_the_same_answer() {
     let app = TestApp::spawn().await;
     app.confirmed_user("ann@example.com", PASSWORD).await;
     let wrong = app
-        .call_server_fn(
-            "/api/log_in",
-            &[
-                ("email", "ann@example.com"),
-                ("password", "not the password at all"),
-            ],
-        )
+        .call_server_fn("/api/log_in", &[("email", "ann@example.com"), ("password", "not the password at all")])
         .await;
     let unknown = app
-        .call_server_fn(
-            "/api/log_in",
-            &[
-                ("email", "nobody@example.com"),
-                ("password", "not the password at all"),
-            ],
-        )
+        .call_server_fn("/api/log_in", &[("email", "nobody@example.com"), ("password", "not the password at all")])
         .await;
     assert_eq!(wrong.status(), unknown.status());
     let (a, b) = (wrong.text().await.unwrap(), unknown.text().await.unwrap());
@@ -30,16 +18,11 @@ async fn s13_unknown_email_and_wrong_password_get_the_same_answer() {
     assert!(a.contains("InvalidCredentials"));
 
     // Without JavaScript: same redirect, and the page says the one generic message.
-    let r = app
-        .log_in("nobody@example.com", "not the password at all")
-        .await;
+    let r = app.log_in("nobody@example.com", "not the password at all").await;
     assert_eq!(location(&r), "/users/log-in");
     let page = app.get("/users/log-in").await.text().await.unwrap();
     assert!(page.contains("Invalid e-mail or password."));
-    assert!(
-        page.contains("value=\"nobody@example.com\""),
-        "the typed e-mail is kept"
-    );
+    assert!(page.contains("value=\"nobody@example.com\""), "the typed e-mail is kept");
     app.stop().await;
 }
 
@@ -47,11 +30,12 @@ async fn s13_unknown_email_and_wrong_password_get_the_same_answer() {
 async fn s57_failed_and_successful_sign_ins_are_audited() {
     let app = TestApp::spawn().await;
     app.confirmed_user("bo@example.com", PASSWORD).await;
-    app.log_in("bo@example.com", "wrong wrong wrong wrong")
-        .await;
+    app.log_in("bo@example.com", "wrong wrong wrong wrong").await;
     app.log_in("bo@example.com", PASSWORD).await;
-    let failures = app.scalar_i64("SELECT COUNT(*) FROM audit_events WHERE action = 'user.log_in' AND outcome = 'failure'").await;
-    let successes = app.scalar_i64("SELECT COUNT(*) FROM audit_events WHERE action = 'user.log_in' AND outcome = 'success'").await;
+    let failures =
+        app.scalar_i64("SELECT COUNT(*) FROM audit_events WHERE action = 'user.log_in' AND outcome = 'failure'").await;
+    let successes =
+        app.scalar_i64("SELECT COUNT(*) FROM audit_events WHERE action = 'user.log_in' AND outcome = 'success'").await;
     assert_eq!((failures, successes), (1, 1));
     app.stop().await;
 }
@@ -71,17 +55,8 @@ async fn unconfirmed_users_may_log_in_and_see_a_banner_by_default() {
 async fn unconfirmed_users_are_kept_out_when_confirmation_is_required() {
     let app = TestApp::spawn_with(|c| c.require_confirmed_email = true).await;
     app.register("dee@example.com", PASSWORD).await;
-    let r = app
-        .call_server_fn(
-            "/api/log_in",
-            &[("email", "dee@example.com"), ("password", PASSWORD)],
-        )
-        .await;
-    assert!(r
-        .text()
-        .await
-        .unwrap()
-        .contains("Confirm your e-mail address first"));
+    let r = app.call_server_fn("/api/log_in", &[("email", "dee@example.com"), ("password", PASSWORD)]).await;
+    assert!(r.text().await.unwrap().contains("Confirm your e-mail address first"));
     assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM sessions").await, 0);
     app.stop().await;
 }
@@ -89,14 +64,8 @@ async fn unconfirmed_users_are_kept_out_when_confirmation_is_required() {
 #[tokio::test]
 async fn s2_composed_and_decomposed_passwords_both_sign_in() {
     let app = TestApp::spawn().await;
-    app.confirmed_user("eve@example.com", "caf\u{e9} au lait, s'il vous pla\u{ee}t")
-        .await;
-    let r = app
-        .log_in(
-            "eve@example.com",
-            "cafe\u{301} au lait, s'il vous plai\u{302}t",
-        )
-        .await;
+    app.confirmed_user("eve@example.com", "caf\u{e9} au lait, s'il vous pla\u{ee}t").await;
+    let r = app.log_in("eve@example.com", "cafe\u{301} au lait, s'il vous plai\u{302}t").await;
     assert_eq!(location(&r), "/");
     app.stop().await;
 }
@@ -104,19 +73,12 @@ async fn s2_composed_and_decomposed_passwords_both_sign_in() {
 #[tokio::test]
 async fn s2_a_128_character_password_round_trips_and_every_character_counts() {
     let app = TestApp::spawn().await;
-    let long: String = (0..128)
-        .map(|i| char::from(b'a' + (i % 26) as u8))
-        .collect();
+    let long: String = (0..128).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
     app.confirmed_user("fay@example.com", &long).await;
     let mut changed = long.clone().into_bytes();
     changed[100] = b'Z';
     let changed = String::from_utf8(changed).unwrap();
-    let r = app
-        .call_server_fn(
-            "/api/log_in",
-            &[("email", "fay@example.com"), ("password", &changed)],
-        )
-        .await;
+    let r = app.call_server_fn("/api/log_in", &[("email", "fay@example.com"), ("password", &changed)]).await;
     assert!(r.text().await.unwrap().contains("InvalidCredentials"));
     let r = app.log_in("fay@example.com", &long).await;
     assert_eq!(location(&r), "/");
@@ -130,24 +92,13 @@ async fn s8_a_hash_with_old_parameters_is_upgraded_at_log_in() {
     old.confirmed_user("gus@example.com", PASSWORD).await;
     old.stop().await;
     let app = TestApp::spawn_on(&url, |c| c.argon2_m_kib = 9216).await;
-    let before: (String,) = sqlx::query_as("SELECT password_hash FROM users")
-        .fetch_one(&app.state().db.pool)
-        .await
-        .unwrap();
+    let before: (String,) =
+        sqlx::query_as("SELECT password_hash FROM users").fetch_one(&app.state().db.pool).await.unwrap();
     assert!(before.0.contains("m=8192"));
-    assert_eq!(
-        location(&app.log_in("gus@example.com", PASSWORD).await),
-        "/"
-    );
-    let after: (String,) = sqlx::query_as("SELECT password_hash FROM users")
-        .fetch_one(&app.state().db.pool)
-        .await
-        .unwrap();
-    assert!(
-        after.0.starts_with("$argon2id$") && after.0.contains("m=9216"),
-        "{}",
-        after.0
-    );
+    assert_eq!(location(&app.log_in("gus@example.com", PASSWORD).await), "/");
+    let after: (String,) =
+        sqlx::query_as("SELECT password_hash FROM users").fetch_one(&app.state().db.pool).await.unwrap();
+    assert!(after.0.starts_with("$argon2id$") && after.0.contains("m=9216"), "{}", after.0);
     app.stop().await;
 }
 
@@ -163,5 +114,29 @@ async fn the_log_in_page_helps_password_managers() {
     assert!(!html.contains("onpaste"));
     let reg = app.get("/users/register").await.text().await.unwrap();
     assert!(reg.contains("autocomplete=\"new-password\""));
+    app.stop().await;
+}
+
+/// Unknown e-mails are checked against a dummy hash, so they take as long as a wrong password for a real account.
+/// The bound is loose on purpose (a shared CI machine is noisy); skipping the hash would be ten times faster.
+#[tokio::test]
+async fn s13_log_in_timing_does_not_reveal_whether_the_email_exists() {
+    let app = TestApp::spawn_with(|c| c.rate_limit_anonymous_per_minute = 1000).await;
+    app.confirmed_user("hal@example.com", PASSWORD).await;
+    async fn median_ms(app: &TestApp, email: &str) -> f64 {
+        let mut times = Vec::new();
+        for _ in 0..15 {
+            let start = std::time::Instant::now();
+            let r = app.call_server_fn("/api/log_in", &[("email", email), ("password", "definitely not it!")]).await;
+            assert!(r.text().await.unwrap().contains("InvalidCredentials"));
+            times.push(start.elapsed().as_secs_f64() * 1000.0);
+        }
+        times.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        times[times.len() / 2]
+    }
+    let known = median_ms(&app, "hal@example.com").await;
+    let unknown = median_ms(&app, "nobody@example.com").await;
+    let ratio = unknown / known;
+    assert!((0.5..2.0).contains(&ratio), "unknown {unknown:.1} ms vs known {known:.1} ms");
     app.stop().await;
 }

@@ -15,47 +15,27 @@ struct SmtpSink {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 impl SmtpSink {
     async fn start(port: u16) -> Self {
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("maildir-{}", uuid::Uuid::new_v4().simple()));
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("maildir-{}", uuid::Uuid::new_v4().simple()));
         let python = std::env::var("SMTP_SINK_PYTHON").unwrap_or_else(|_| "python3".into());
         let child = Command::new(&python)
-            .args([
-                "-m",
-                "aiosmtpd",
-                "-n",
-                "-l",
-                &format!("127.0.0.1:{port}"),
-                "-c",
-                "aiosmtpd.handlers.Mailbox",
-            ])
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
             .arg(&dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot start the SMTP sink with {python} (pip install aiosmtpd): {e}")
-            });
+            .unwrap_or_else(|e| panic!("cannot start the SMTP sink with {python} (pip install aiosmtpd): {e}"));
         let mut sink = Self { child, dir };
         for _ in 0..100 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-            {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
                 return sink;
             }
             if let Ok(Some(status)) = sink.child.try_wait() {
-                panic!(
-                    "the SMTP sink exited at start ({status}); is aiosmtpd installed for {python}?"
-                );
+                panic!("the SMTP sink exited at start ({status}); is aiosmtpd installed for {python}?");
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -66,9 +46,7 @@ impl SmtpSink {
         let Ok(entries) = std::fs::read_dir(self.dir.join("new")) else {
             return vec![];
         };
-        entries
-            .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
-            .collect()
+        entries.filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok()).collect()
     }
 
     async fn wait_for(&self, needle: &str, secs: u64) -> String {
@@ -108,11 +86,7 @@ async fn confirmation_mail_is_delivered_over_real_smtp_as_html_and_text() {
     assert!(raw.contains("Subject: Confirm your e-mail for Portcullis"));
     assert!(raw.contains("multipart/alternative"));
     assert!(raw.contains("text/plain") && raw.contains("text/html"));
-    assert_eq!(
-        app.scalar_i64("SELECT COUNT(*) FROM jobs WHERE state = 'done'")
-            .await,
-        1
-    );
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM jobs WHERE state = 'done'").await, 1);
     app.stop().await;
 }
 
@@ -125,7 +99,9 @@ async fn queued_mail_waits_out_an_smtp_outage_and_a_restart_then_arrives() {
     // The worker tries, fails, and schedules a retry.
     let mut failed = false;
     for _ in 0..100 {
-        let n = first.scalar_i64("SELECT COUNT(*) FROM jobs WHERE state = 'queued' AND attempts >= 1 AND last_error IS NOT NULL").await;
+        let n = first
+            .scalar_i64("SELECT COUNT(*) FROM jobs WHERE state = 'queued' AND attempts >= 1 AND last_error IS NOT NULL")
+            .await;
         if n == 1 {
             failed = true;
             break;
@@ -133,10 +109,8 @@ async fn queued_mail_waits_out_an_smtp_outage_and_a_restart_then_arrives() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(failed, "the delivery failed and was queued for retry");
-    let (payload,): (String,) = sqlx::query_as("SELECT payload FROM jobs")
-        .fetch_one(&first.state().db.pool)
-        .await
-        .unwrap();
+    let (payload,): (String,) =
+        sqlx::query_as("SELECT payload FROM jobs").fetch_one(&first.state().db.pool).await.unwrap();
     first.stop().await;
 
     // SMTP comes back; a new process on the same database delivers the mail.
@@ -144,28 +118,12 @@ async fn queued_mail_waits_out_an_smtp_outage_and_a_restart_then_arrives() {
     let second = TestApp::spawn_on(&url, smtp(port, MailDelivery::Queue)).await;
     let raw = sink.wait_for("To: bo@example.com", 20).await;
     assert!(raw.contains("Confirm your e-mail"));
-    assert_eq!(
-        second
-            .scalar_i64("SELECT COUNT(*) FROM jobs WHERE state = 'done'")
-            .await,
-        1
-    );
+    assert_eq!(second.scalar_i64("SELECT COUNT(*) FROM jobs WHERE state = 'done'").await, 1);
 
     // The job carried an id, never the token or the body.
-    assert!(
-        payload.contains("user_id")
-            && !payload.contains("confirm/")
-            && !payload.contains("Subject"),
-        "{payload}"
-    );
+    assert!(payload.contains("user_id") && !payload.contains("confirm/") && !payload.contains("Subject"), "{payload}");
     let body_text = raw.replace("=\r\n", "").replace("=\n", "");
-    let token = body_text
-        .split("/users/confirm/")
-        .nth(1)
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap();
+    let token = body_text.split("/users/confirm/").nth(1).unwrap().split_whitespace().next().unwrap();
     assert!(!payload.contains(token));
     second.stop().await;
 }
@@ -181,11 +139,7 @@ async fn a_job_that_keeps_failing_ends_dead() {
     app.register("cy@example.com", PASSWORD).await;
     let mut dead = false;
     for _ in 0..100 {
-        if app
-            .scalar_i64("SELECT COUNT(*) FROM jobs WHERE state = 'dead' AND attempts = 2")
-            .await
-            == 1
-        {
+        if app.scalar_i64("SELECT COUNT(*) FROM jobs WHERE state = 'dead' AND attempts = 2").await == 1 {
             dead = true;
             break;
         }
@@ -193,4 +147,39 @@ async fn a_job_that_keeps_failing_ends_dead() {
     }
     assert!(dead, "after 2 failed attempts the job is dead");
     app.stop().await;
+}
+
+/// Two server processes on one database: every queued job is claimed and sent exactly once.
+#[tokio::test]
+async fn two_instances_share_the_queue_without_sending_a_mail_twice() {
+    let url = fresh_database_url().await;
+    let queue = |c: &mut app::backend::config::Config| {
+        c.mail_delivery = MailDelivery::Queue;
+        c.job_poll_interval_ms = 20;
+        c.rate_limit_mail_per_hour = 1000;
+        c.rate_limit_anonymous_per_minute = 1000;
+    };
+    let a = TestApp::spawn_on(&url, queue).await;
+    let b = TestApp::spawn_on(&url, queue).await;
+    let n = 20;
+    for i in 0..n {
+        let target = if i % 2 == 0 { &a } else { &b };
+        target.register(&format!("user{i}@example.com"), PASSWORD).await;
+    }
+    for _ in 0..200 {
+        if a.scalar_i64("SELECT COUNT(*) FROM jobs WHERE state = 'done'").await == n {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(a.scalar_i64("SELECT COUNT(*) FROM jobs WHERE state = 'done'").await, n);
+    let sent_a = a.state().mailer.stored();
+    let sent_b = b.state().mailer.stored();
+    assert_eq!(sent_a.len() + sent_b.len(), n as usize, "each mail sent once, by one instance");
+    let mut to: Vec<String> = sent_a.iter().chain(&sent_b).map(|m| m.to.clone()).collect();
+    to.sort();
+    to.dedup();
+    assert_eq!(to.len(), n as usize);
+    a.stop().await;
+    b.stop().await;
 }

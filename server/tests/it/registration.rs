@@ -23,22 +23,13 @@ async fn a_new_user_registers_confirms_by_link_logs_in_and_out() {
     assert!(html.contains("Confirm my e-mail"));
     assert!(html.contains(&format!("value=\"{token}\"")));
 
-    let r = app
-        .post_form("/api/confirm_with_link", &[("token", token)])
-        .await;
+    let r = app.post_form("/api/confirm_with_link", &[("token", token)]).await;
     assert_eq!(location(&r), "/users/log-in");
-    assert_eq!(
-        app.scalar_i64("SELECT COUNT(*) FROM users WHERE confirmed_at IS NOT NULL")
-            .await,
-        1
-    );
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM users WHERE confirmed_at IS NOT NULL").await, 1);
 
     let r = app.log_in("ann@example.com", PASSWORD).await;
     assert_eq!(location(&r), "/");
-    assert_eq!(
-        app.signed_in_as(&app.client).await.as_deref(),
-        Some("ann@example.com")
-    );
+    assert_eq!(app.signed_in_as(&app.client).await.as_deref(), Some("ann@example.com"));
 
     let r = app.log_out().await;
     assert_eq!(location(&r), "/");
@@ -53,18 +44,9 @@ async fn the_code_from_the_mail_confirms_with_spaces_or_dashes() {
     app.register("bo@example.com", PASSWORD).await;
     let code = code_in(&app.last_mail_to("bo@example.com").await.text); // "123 456"
     let dashed = code.replace(' ', "-");
-    let r = app
-        .post_form(
-            "/api/confirm_with_code",
-            &[("email", "bo@example.com"), ("code", &dashed)],
-        )
-        .await;
+    let r = app.post_form("/api/confirm_with_code", &[("email", "bo@example.com"), ("code", &dashed)]).await;
     assert_eq!(location(&r), "/users/log-in");
-    assert_eq!(
-        app.scalar_i64("SELECT COUNT(*) FROM users WHERE confirmed_at IS NOT NULL")
-            .await,
-        1
-    );
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM users WHERE confirmed_at IS NOT NULL").await, 1);
     app.stop().await;
 }
 
@@ -75,29 +57,12 @@ async fn s24_five_wrong_codes_kill_the_code() {
     let code = code_in(&app.last_mail_to("cy@example.com").await.text).replace(' ', "");
     let wrong = if code == "000000" { "111111" } else { "000000" };
     for _ in 0..5 {
-        let r = app
-            .call_server_fn(
-                "/api/confirm_with_code",
-                &[("email", "cy@example.com"), ("code", wrong)],
-            )
-            .await;
+        let r = app.call_server_fn("/api/confirm_with_code", &[("email", "cy@example.com"), ("code", wrong)]).await;
         assert!(r.text().await.unwrap().contains("InvalidToken"));
     }
-    let r = app
-        .call_server_fn(
-            "/api/confirm_with_code",
-            &[("email", "cy@example.com"), ("code", &code)],
-        )
-        .await;
-    assert!(
-        r.text().await.unwrap().contains("InvalidToken"),
-        "the right code no longer works after 5 misses"
-    );
-    assert_eq!(
-        app.scalar_i64("SELECT COUNT(*) FROM users WHERE confirmed_at IS NOT NULL")
-            .await,
-        0
-    );
+    let r = app.call_server_fn("/api/confirm_with_code", &[("email", "cy@example.com"), ("code", &code)]).await;
+    assert!(r.text().await.unwrap().contains("InvalidToken"), "the right code no longer works after 5 misses");
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM users WHERE confirmed_at IS NOT NULL").await, 0);
     app.stop().await;
 }
 
@@ -106,12 +71,8 @@ async fn s13_registering_an_existing_email_looks_exactly_like_a_new_one() {
     let app = TestApp::spawn().await;
     app.confirmed_user("dee@example.com", PASSWORD).await;
 
-    let fresh = app
-        .register("new@example.com", "another long passphrase")
-        .await;
-    let taken = app
-        .register("dee@example.com", "another long passphrase")
-        .await;
+    let fresh = app.register("new@example.com", "another long passphrase").await;
+    let taken = app.register("dee@example.com", "another long passphrase").await;
     assert_eq!(fresh.status(), taken.status());
     assert_eq!(location(&fresh), location(&taken));
     // The same cookies are set (the flash carries the typed address to the confirm page).
@@ -128,11 +89,7 @@ async fn s13_registering_an_existing_email_looks_exactly_like_a_new_one() {
     // The owner is told someone tried; no second account exists.
     let mail = app.last_mail_to("dee@example.com").await;
     assert!(mail.subject.contains("Someone tried to register"));
-    assert_eq!(
-        app.scalar_i64("SELECT COUNT(*) FROM users WHERE email = 'dee@example.com'")
-            .await,
-        1
-    );
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM users WHERE email = 'dee@example.com'").await, 1);
     app.stop().await;
 }
 
@@ -140,12 +97,7 @@ async fn s13_registering_an_existing_email_looks_exactly_like_a_new_one() {
 async fn bad_input_gets_field_errors_and_keeps_the_email() {
     let app = TestApp::spawn().await;
     // The WASM client gets typed field errors.
-    let r = app
-        .call_server_fn(
-            "/api/register",
-            &[("email", "not-an-email"), ("password", "short")],
-        )
-        .await;
+    let r = app.call_server_fn("/api/register", &[("email", "not-an-email"), ("password", "short")]).await;
     assert!(!r.status().is_success());
     let err: serde_json::Value = r.json().await.unwrap();
     let fields = &err["Validation"]["fields"];
@@ -175,28 +127,20 @@ async fn s17_confirmation_tokens_are_stored_as_digests_and_work_once() {
     let token = link.rsplit('/').next().unwrap().to_string();
     let code = code_in(&text).replace(' ', "");
 
-    let rows: Vec<(String, Option<String>)> =
-        sqlx::query_as("SELECT token_digest, code_digest FROM user_tokens")
-            .fetch_all(&app.state().db.pool)
-            .await
-            .unwrap();
+    let rows: Vec<(String, Option<String>)> = sqlx::query_as("SELECT token_digest, code_digest FROM user_tokens")
+        .fetch_all(&app.state().db.pool)
+        .await
+        .unwrap();
     assert_eq!(rows.len(), 1);
     let (t, c) = &rows[0];
     assert_ne!(t, &token);
     assert!(!t.contains(&token) && !c.as_ref().unwrap().contains(&code));
     assert_eq!(t.len(), 64, "a SHA-256 hex digest");
 
-    let r = app
-        .post_form("/api/confirm_with_link", &[("token", &token)])
-        .await;
+    let r = app.post_form("/api/confirm_with_link", &[("token", &token)]).await;
     assert_eq!(location(&r), "/users/log-in");
-    let again = app
-        .call_server_fn("/api/confirm_with_link", &[("token", &token)])
-        .await;
-    assert!(
-        again.text().await.unwrap().contains("InvalidToken"),
-        "a used token fails"
-    );
+    let again = app.call_server_fn("/api/confirm_with_link", &[("token", &token)]).await;
+    assert!(again.text().await.unwrap().contains("InvalidToken"), "a used token fails");
     app.stop().await;
 }
 
@@ -207,15 +151,9 @@ async fn s17_confirmation_links_expire_after_48_hours() {
     let link = link_in(&app.last_mail_to("fay@example.com").await.text);
     let token = link.rsplit('/').next().unwrap().to_string();
     app.state().clock.advance(48 * 3600 + 1);
-    let r = app
-        .call_server_fn("/api/confirm_with_link", &[("token", &token)])
-        .await;
+    let r = app.call_server_fn("/api/confirm_with_link", &[("token", &token)]).await;
     assert!(r.text().await.unwrap().contains("InvalidToken"));
-    assert_eq!(
-        app.scalar_i64("SELECT COUNT(*) FROM users WHERE confirmed_at IS NOT NULL")
-            .await,
-        0
-    );
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM users WHERE confirmed_at IS NOT NULL").await, 0);
     app.stop().await;
 }
 
@@ -231,15 +169,9 @@ async fn s21_fetching_a_mailed_link_does_not_use_it() {
         let r = app.get(path).await;
         assert_eq!(r.headers()["referrer-policy"], "no-referrer");
     }
-    assert_eq!(
-        app.scalar_i64("SELECT COUNT(*) FROM users WHERE confirmed_at IS NOT NULL")
-            .await,
-        0
-    );
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM users WHERE confirmed_at IS NOT NULL").await, 0);
     let token = path.rsplit('/').next().unwrap();
-    let r = app
-        .post_form("/api/confirm_with_link", &[("token", token)])
-        .await;
+    let r = app.post_form("/api/confirm_with_link", &[("token", token)]).await;
     assert_eq!(location(&r), "/users/log-in");
     app.stop().await;
 }
@@ -250,19 +182,14 @@ async fn s59_resending_confirmation_is_throttled_and_the_mail_count_stays_bounde
     app.register("hal@example.com", PASSWORD).await;
     let mut limited = 0;
     for _ in 0..50 {
-        let r = app
-            .call_server_fn("/api/resend_confirmation", &[("email", "hal@example.com")])
-            .await;
+        let r = app.call_server_fn("/api/resend_confirmation", &[("email", "hal@example.com")]).await;
         if r.text().await.unwrap().contains("RateLimited") {
             limited += 1;
         }
     }
     assert!(limited >= 45, "only {limited} of 50 resends throttled");
     let sent = app.mails_to("hal@example.com").len();
-    assert!(
-        sent <= 5,
-        "{sent} mails sent for one address within the hour"
-    );
+    assert!(sent <= 5, "{sent} mails sent for one address within the hour");
     app.stop().await;
 }
 

@@ -5,10 +5,7 @@ use crate::common::*;
 #[tokio::test]
 async fn s44_a_cross_site_form_post_is_refused() {
     let app = TestApp::spawn().await;
-    for (name, value) in [
-        ("sec-fetch-site", "cross-site"),
-        ("sec-fetch-site", "same-site"),
-    ] {
+    for (name, value) in [("sec-fetch-site", "cross-site"), ("sec-fetch-site", "same-site")] {
         let r = app
             .client
             .post(app.url("/api/register"))
@@ -20,20 +17,10 @@ async fn s44_a_cross_site_form_post_is_refused() {
         assert_eq!(r.status(), StatusCode::FORBIDDEN, "{name}: {value}");
     }
     for origin in ["https://evil.example", "null"] {
-        let r = app
-            .client
-            .post(app.url("/api/log_out"))
-            .header(header::ORIGIN, origin)
-            .send()
-            .await
-            .unwrap();
+        let r = app.client.post(app.url("/api/log_out")).header(header::ORIGIN, origin).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::FORBIDDEN, "Origin {origin}");
     }
-    assert_eq!(
-        app.scalar_i64("SELECT COUNT(*) FROM users").await,
-        0,
-        "nothing was registered"
-    );
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM users").await, 0, "nothing was registered");
     app.stop().await;
 }
 
@@ -68,43 +55,19 @@ async fn s44_same_origin_posts_pass() {
 #[tokio::test]
 async fn s45_pages_carry_the_security_headers_and_a_nonce_csp() {
     let app = TestApp::spawn().await;
-    for path in [
-        "/",
-        "/users/register",
-        "/users/log-in",
-        "/users/confirm",
-        "/users/confirm/abc",
-    ] {
+    for path in ["/", "/users/register", "/users/log-in", "/users/confirm", "/users/confirm/abc"] {
         let r = app.get(path).await;
         assert_eq!(r.status(), StatusCode::OK, "{path}");
         let h = r.headers().clone();
-        let csp = h[header::CONTENT_SECURITY_POLICY]
-            .to_str()
-            .unwrap()
-            .to_string();
-        for directive in [
-            "object-src 'none'",
-            "base-uri 'none'",
-            "frame-ancestors 'none'",
-            "default-src 'self'",
-        ] {
-            assert!(
-                csp.contains(directive),
-                "{path}: {directive} missing from {csp}"
-            );
+        let csp = h[header::CONTENT_SECURITY_POLICY].to_str().unwrap().to_string();
+        for directive in ["object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'", "default-src 'self'"] {
+            assert!(csp.contains(directive), "{path}: {directive} missing from {csp}");
         }
         assert!(!csp.contains("unsafe-inline"));
         assert_eq!(h[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
         assert_eq!(h[header::REFERRER_POLICY], "no-referrer");
         assert_eq!(h[header::X_FRAME_OPTIONS], "DENY");
-        let nonce = csp
-            .split("'nonce-")
-            .nth(1)
-            .unwrap()
-            .split('\'')
-            .next()
-            .unwrap()
-            .to_string();
+        let nonce = csp.split("'nonce-").nth(1).unwrap().split('\'').next().unwrap().to_string();
         let html = r.text().await.unwrap();
         // Every inline script carries this response's nonce.
         let scripts = html.matches("<script").count();
@@ -125,18 +88,8 @@ async fn s45_pages_carry_the_security_headers_and_a_nonce_csp() {
 async fn s45_https_deployments_send_hsts() {
     let app = TestApp::spawn_with(|c| c.base_url = "https://localhost:3000".into()).await;
     let r = app.get("/").await;
-    let hsts = r.headers()[header::STRICT_TRANSPORT_SECURITY]
-        .to_str()
-        .unwrap();
-    let max_age: u64 = hsts
-        .split("max-age=")
-        .nth(1)
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let hsts = r.headers()[header::STRICT_TRANSPORT_SECURITY].to_str().unwrap();
+    let max_age: u64 = hsts.split("max-age=").nth(1).unwrap().split(';').next().unwrap().parse().unwrap();
     assert!(max_age >= 31_536_000);
     app.stop().await;
 }
@@ -145,32 +98,13 @@ async fn s45_https_deployments_send_hsts() {
 async fn anonymous_posts_are_rate_limited_per_address_with_retry_after() {
     let app = TestApp::spawn_with(|c| c.rate_limit_anonymous_per_minute = 5).await;
     for _ in 0..5 {
-        let r = app
-            .call_server_fn(
-                "/api/log_in",
-                &[
-                    ("email", "a@example.com"),
-                    ("password", "wrong password here"),
-                ],
-            )
-            .await;
+        let r =
+            app.call_server_fn("/api/log_in", &[("email", "a@example.com"), ("password", "wrong password here")]).await;
         assert_ne!(r.status(), StatusCode::TOO_MANY_REQUESTS);
     }
-    let r = app
-        .call_server_fn(
-            "/api/log_in",
-            &[
-                ("email", "a@example.com"),
-                ("password", "wrong password here"),
-            ],
-        )
-        .await;
+    let r = app.call_server_fn("/api/log_in", &[("email", "a@example.com"), ("password", "wrong password here")]).await;
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
-    let retry: u64 = r.headers()[header::RETRY_AFTER]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let retry: u64 = r.headers()[header::RETRY_AFTER].to_str().unwrap().parse().unwrap();
     assert!((1..=60).contains(&retry));
     assert!(r.text().await.unwrap().contains("RateLimited"));
     app.stop().await;
@@ -180,12 +114,7 @@ async fn anonymous_posts_are_rate_limited_per_address_with_retry_after() {
 async fn oversized_request_bodies_are_refused() {
     let app = TestApp::spawn().await;
     let big = "a".repeat(70 * 1024);
-    let r = app
-        .call_server_fn(
-            "/api/log_in",
-            &[("email", "a@example.com"), ("password", &big)],
-        )
-        .await;
+    let r = app.call_server_fn("/api/log_in", &[("email", "a@example.com"), ("password", &big)]).await;
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
     app.stop().await;
 }
@@ -203,24 +132,14 @@ async fn health_and_readiness_answer() {
 #[tokio::test]
 async fn unknown_pages_are_404_and_the_test_mailbox_is_not_served() {
     let app = TestApp::spawn().await;
-    assert_eq!(
-        app.get("/no/such/page").await.status(),
-        StatusCode::NOT_FOUND
-    );
-    assert_eq!(
-        app.get("/dev/mailbox").await.status(),
-        StatusCode::NOT_FOUND,
-        "only with MAIL_TRANSPORT=dev"
-    );
+    assert_eq!(app.get("/no/such/page").await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(app.get("/dev/mailbox").await.status(), StatusCode::NOT_FOUND, "only with MAIL_TRANSPORT=dev");
     app.stop().await;
 }
 
 #[tokio::test]
 async fn the_dev_mailbox_lists_mail_when_it_is_the_transport() {
-    let app = TestApp::spawn_with(|c| {
-        c.mail_transport = app::backend::config::MailTransportKind::DevMailbox
-    })
-    .await;
+    let app = TestApp::spawn_with(|c| c.mail_transport = app::backend::config::MailTransportKind::DevMailbox).await;
     app.register("ann@example.com", PASSWORD).await;
     app.last_mail_to("ann@example.com").await;
     let list = app.get("/dev/mailbox").await.text().await.unwrap();

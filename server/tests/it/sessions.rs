@@ -15,34 +15,12 @@ async fn s34_a_session_cookie_replayed_after_log_out_is_not_logged_in() {
     let token = session_token(&r).expect("a session cookie");
     let replay = bare_client();
     let cookie = format!("portcullis_session={token}");
-    let page = replay
-        .get(app.url("/"))
-        .header(header::COOKIE, &cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        page.contains("You are signed in as"),
-        "the cookie works before log out"
-    );
+    let page = replay.get(app.url("/")).header(header::COOKIE, &cookie).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("You are signed in as"), "the cookie works before log out");
 
     app.log_out().await;
-    let page = replay
-        .get(app.url("/"))
-        .header(header::COOKIE, &cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        !page.contains("You are signed in as"),
-        "the replayed cookie is dead"
-    );
+    let page = replay.get(app.url("/")).header(header::COOKIE, &cookie).send().await.unwrap().text().await.unwrap();
+    assert!(!page.contains("You are signed in as"), "the replayed cookie is dead");
     app.stop().await;
 }
 
@@ -51,27 +29,18 @@ async fn s31_the_cookie_is_opaque_and_only_its_digest_is_stored() {
     let app = signed_in_app().await;
     let token = session_token(&app.log_in("ann@example.com", PASSWORD).await).unwrap();
     assert!(token.len() >= 43, "at least 256 bits, base64url");
-    let rows: Vec<(String,)> = sqlx::query_as("SELECT token_digest FROM sessions")
-        .fetch_all(&app.state().db.pool)
-        .await
-        .unwrap();
+    let rows: Vec<(String,)> =
+        sqlx::query_as("SELECT token_digest FROM sessions").fetch_all(&app.state().db.pool).await.unwrap();
     assert_eq!(rows.len(), 1);
     assert!(!rows[0].0.contains(&token));
     // A forged cookie is nobody.
     let forged = bare_client()
         .get(app.url("/"))
-        .header(
-            header::COOKIE,
-            format!("portcullis_session={}", "A".repeat(43)),
-        )
+        .header(header::COOKIE, format!("portcullis_session={}", "A".repeat(43)))
         .send()
         .await
         .unwrap();
-    assert!(!forged
-        .text()
-        .await
-        .unwrap()
-        .contains("You are signed in as"));
+    assert!(!forged.text().await.unwrap().contains("You are signed in as"));
     app.stop().await;
 }
 
@@ -97,10 +66,7 @@ async fn s32_log_in_issues_a_new_session_and_the_planted_one_dies() {
         .send()
         .await
         .unwrap();
-    assert!(
-        !old.text().await.unwrap().contains("You are signed in as"),
-        "the pre-login session is gone"
-    );
+    assert!(!old.text().await.unwrap().contains("You are signed in as"), "the pre-login session is gone");
     app.stop().await;
 }
 
@@ -113,10 +79,7 @@ async fn s43_the_session_cookie_is_httponly_samesite_and_host_only() {
     assert!(line.contains("SameSite=Lax"));
     assert!(line.contains("Path=/"));
     assert!(!line.contains("Domain="), "host-only");
-    assert!(
-        !line.contains("Max-Age"),
-        "without remember me it ends with the browser session"
-    );
+    assert!(!line.contains("Max-Age"), "without remember me it ends with the browser session");
     assert!(line.len() < 4096);
     app.stop().await;
 }
@@ -127,10 +90,7 @@ async fn s43_production_cookies_are_secure_and_host_prefixed() {
     config.base_url = "https://auth.example.com".into();
     let line = app::backend::sessions::cookie(
         &config,
-        Some(&app::backend::sessions::NewSession {
-            token: "t".into(),
-            max_age_secs: None,
-        }),
+        Some(&app::backend::sessions::NewSession { token: "t".into(), max_age_secs: None }),
     );
     assert!(line.starts_with("__Host-portcullis_session=t;"));
     assert!(
@@ -146,14 +106,7 @@ async fn s43_production_cookies_are_secure_and_host_prefixed() {
 async fn remember_me_keeps_the_cookie_for_30_days() {
     let app = signed_in_app().await;
     let r = app
-        .post_form(
-            "/api/log_in",
-            &[
-                ("email", "ann@example.com"),
-                ("password", PASSWORD),
-                ("remember_me", "on"),
-            ],
-        )
+        .post_form("/api/log_in", &[("email", "ann@example.com"), ("password", PASSWORD), ("remember_me", "on")])
         .await;
     let line = cookie_map(&r).remove("portcullis_session").unwrap();
     assert!(line.contains("Max-Age=2592000"), "{line}");
@@ -172,15 +125,8 @@ async fn s33_an_idle_session_expires_after_an_hour() {
     app.state().clock.advance(59 * 60);
     assert!(app.signed_in_as(&app.client).await.is_some());
     app.state().clock.advance(61 * 60);
-    assert!(
-        app.signed_in_as(&app.client).await.is_none(),
-        "61 idle minutes: out"
-    );
-    assert_eq!(
-        app.scalar_i64("SELECT COUNT(*) FROM sessions").await,
-        0,
-        "the expired row is deleted"
-    );
+    assert!(app.signed_in_as(&app.client).await.is_none(), "61 idle minutes: out");
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM sessions").await, 0, "the expired row is deleted");
     app.stop().await;
 }
 
@@ -201,25 +147,11 @@ async fn s33_an_active_session_still_ends_at_the_absolute_timeout() {
 #[tokio::test]
 async fn s33_remember_me_sessions_last_through_idle_days() {
     let app = signed_in_app().await;
-    app.post_form(
-        "/api/log_in",
-        &[
-            ("email", "ann@example.com"),
-            ("password", PASSWORD),
-            ("remember_me", "on"),
-        ],
-    )
-    .await;
+    app.post_form("/api/log_in", &[("email", "ann@example.com"), ("password", PASSWORD), ("remember_me", "on")]).await;
     app.state().clock.advance(6 * 24 * 3600);
-    assert!(
-        app.signed_in_as(&app.client).await.is_some(),
-        "6 idle days: still in"
-    );
+    assert!(app.signed_in_as(&app.client).await.is_some(), "6 idle days: still in");
     app.state().clock.advance(7 * 24 * 3600 + 60);
-    assert!(
-        app.signed_in_as(&app.client).await.is_none(),
-        "7 idle days: out"
-    );
+    assert!(app.signed_in_as(&app.client).await.is_none(), "7 idle days: out");
     app.stop().await;
 }
 

@@ -55,10 +55,7 @@ impl Mailer {
     pub fn new(config: &Config) -> anyhow::Result<Self> {
         let transport = match config.mail_transport {
             MailTransportKind::Smtp => {
-                let url = config
-                    .smtp_url
-                    .as_ref()
-                    .ok_or_else(|| anyhow::anyhow!("SMTP_URL is not set"))?;
+                let url = config.smtp_url.as_ref().ok_or_else(|| anyhow::anyhow!("SMTP_URL is not set"))?;
                 let t: AsyncSmtpTransport<Tokio1Executor> =
                     AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose())
                         .map_err(|e| anyhow::anyhow!("SMTP_URL is invalid: {e}"))?
@@ -68,41 +65,27 @@ impl Mailer {
             }
             MailTransportKind::DevMailbox | MailTransportKind::Capture => Transport::Memory,
         };
-        Ok(Self {
-            transport,
-            from: config.mail_from.parse()?,
-            memory: Mutex::new(Vec::new()),
-        })
+        Ok(Self { transport, from: config.mail_from.parse()?, memory: Mutex::new(Vec::new()) })
     }
 
     pub async fn send(&self, mail: OutgoingMail) -> Result<(), MailError> {
         match &self.transport {
             Transport::Smtp(t) => {
-                let to: Mailbox = mail
-                    .to
-                    .parse()
-                    .map_err(|e: lettre::address::AddressError| MailError::Build(e.to_string()))?;
+                let to: Mailbox =
+                    mail.to.parse().map_err(|e: lettre::address::AddressError| MailError::Build(e.to_string()))?;
                 let msg = Message::builder()
                     .from(self.from.clone())
                     .to(to)
                     .subject(&mail.subject)
                     .multipart(MultiPart::alternative_plain_html(mail.text, mail.html))
                     .map_err(|e| MailError::Build(e.to_string()))?;
-                t.send(msg)
-                    .await
-                    .map_err(|e| MailError::Smtp(e.to_string()))?;
+                t.send(msg).await.map_err(|e| MailError::Smtp(e.to_string()))?;
                 Ok(())
             }
             Transport::Memory => {
                 let mut m = self.memory.lock().expect("mailbox lock");
                 let id = m.last().map(|x| x.id + 1).unwrap_or(1);
-                m.push(StoredMail {
-                    id,
-                    to: mail.to,
-                    subject: mail.subject,
-                    text: mail.text,
-                    html: mail.html,
-                });
+                m.push(StoredMail { id, to: mail.to, subject: mail.subject, text: mail.text, html: mail.html });
                 if m.len() > MEMORY_LIMIT {
                     let excess = m.len() - MEMORY_LIMIT;
                     m.drain(..excess);

@@ -2,11 +2,7 @@
 use super::OutgoingMail;
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }
 
 fn layout(app: &str, title: &str, body_html: &str) -> String {
@@ -39,12 +35,7 @@ pub fn confirm_email(app: &str, to: &str, link: &str, code: &str) -> OutgoingMai
             c = esc(&spaced)
         ),
     );
-    OutgoingMail {
-        to: to.into(),
-        subject,
-        text,
-        html,
-    }
+    OutgoingMail { to: to.into(), subject, text, html }
 }
 
 pub fn already_registered(app: &str, to: &str, log_in: &str) -> OutgoingMail {
@@ -62,10 +53,5 @@ pub fn already_registered(app: &str, to: &str, log_in: &str) -> OutgoingMail {
             l = esc(log_in)
         ),
     );
-    OutgoingMail {
-        to: to.into(),
-        subject,
-        text,
-        html,
-    }
+    OutgoingMail { to: to.into(), subject, text, html }
 }
