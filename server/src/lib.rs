@@ -65,7 +65,10 @@ async fn not_found(State(st): State<ServerState>, req: Request<Body>) -> axum::r
 /// the pages and every server function (`/api/...`), each with the app state in context.
 pub fn router(state: AppState) -> Router {
     let leptos = leptos_options(&state.config);
-    let routes = generate_route_list(App);
+    // Once per process: route-list generation suppresses resource loading process-wide while it runs, which
+    // would stall a page rendering at that moment in another router of the same process (tests run several).
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> = std::sync::OnceLock::new();
+    let routes = ROUTES.get_or_init(|| generate_route_list(App)).clone();
     let st = ServerState { app: state.clone(), leptos: leptos.clone() };
     let mut router: Router<ServerState> = Router::new()
         .leptos_routes_with_context(
@@ -81,6 +84,7 @@ pub fn router(state: AppState) -> Router {
             },
         )
         .route("/pkg/{*path}", get(routes::assets::pkg))
+        .route("/favicon.ico", get(routes::assets::favicon))
         .route("/healthz", get(routes::health::healthz))
         .route("/readyz", get(routes::health::readyz));
     if state.config.mail_transport == MailTransportKind::DevMailbox {

@@ -1,4 +1,5 @@
 use leptos::prelude::*;
+#[cfg(feature = "hydrate")]
 use leptos_router::hooks::use_location;
 
 use crate::{
@@ -6,45 +7,70 @@ use crate::{
     error::AppError,
 };
 
-/// Who is signed in, and this request's flash (read once, then cleared).
+/// Who is signed in, and this request's flash (read once, then cleared). The browser calls it after client-side
+/// navigation; the server computes the same thing synchronously for the first render (see [`provide_page_context`]).
 #[server(prefix = "/api", endpoint = "page_context")]
 pub async fn get_page_context() -> Result<PageContext, AppError> {
-    let ctx = crate::server_ctx::request()?;
-    let flash = crate::server_ctx::take_flash();
-    let user = ctx.session.as_ref().map(|s| UserView { email: s.email.clone(), confirmed: s.confirmed });
-    Ok(PageContext { user, flash })
+    Ok(page_context_now())
 }
 
-pub type PageContextResource = Resource<Result<PageContext, AppError>>;
+#[cfg(feature = "ssr")]
+fn page_context_now() -> PageContext {
+    let user = crate::server_ctx::request()
+        .ok()
+        .and_then(|ctx| ctx.session)
+        .map(|s| UserView { email: s.email, confirmed: s.confirmed });
+    PageContext { user, flash: crate::server_ctx::take_flash() }
+}
 
-/// Fetched with the page on the server, and again after each client-side navigation.
+/// The page context of what is on screen.
+#[derive(Clone, Copy)]
+pub struct CurrentPage(pub RwSignal<PageContext>);
+
+/// Computed from the request during server rendering and handed to the browser with the page (no `Suspense`, so
+/// no resource shared between boundaries); after each client-side navigation the browser asks again.
 pub fn provide_page_context() {
-    let location = use_location();
-    let resource: PageContextResource = Resource::new(move || location.pathname.get(), |_| get_page_context());
-    provide_context(resource);
+    let initial = SharedValue::new(|| {
+        #[cfg(feature = "ssr")]
+        {
+            page_context_now()
+        }
+        #[cfg(not(feature = "ssr"))]
+        {
+            PageContext::default()
+        }
+    })
+    .into_inner();
+    let current = RwSignal::new(initial);
+    provide_context(CurrentPage(current));
+    #[cfg(feature = "hydrate")]
+    {
+        let pathname = use_location().pathname;
+        Effect::new(move |previous: Option<String>| {
+            let path = pathname.get();
+            if previous.is_some_and(|p| p != path) {
+                leptos::task::spawn_local(async move {
+                    if let Ok(ctx) = get_page_context().await {
+                        current.set(ctx);
+                    }
+                });
+            }
+            path
+        });
+    }
 }
 
-/// Renders `body` once the page context is known.
+/// Renders `body` with the page context, again whenever it changes.
 pub fn with_page_context<V: IntoView + 'static>(
-    body: impl Fn(PageContext) -> V + Send + Sync + Clone + 'static,
+    body: impl Fn(PageContext) -> V + Send + Sync + 'static,
 ) -> impl IntoView {
-    let resource = expect_context::<PageContextResource>();
-    view! {
-        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || {
-                let body = body.clone();
-                Suspend::new(async move {
-                    let ctx = resource.await.unwrap_or_default();
-                    body(ctx)
-                })
-            }}
-        </Suspense>
-    }
+    let current = expect_context::<CurrentPage>().0;
+    move || body(current.get())
 }
 
 #[component]
 pub fn Header() -> impl IntoView {
-    let resource = expect_context::<PageContextResource>();
+    let current = expect_context::<CurrentPage>().0;
     view! {
         <header class="site-header">
             <a class="brand" href="/">
@@ -52,20 +78,16 @@ pub fn Header() -> impl IntoView {
                 "Portcullis"
             </a>
             <nav aria-label="Account">
-                <Transition fallback=|| ()>
-                    {move || Suspend::new(async move {
-                        match resource.await.ok().and_then(|c| c.user) {
-                            Some(user) => view! { <SignedInNav user/> }.into_any(),
-                            None => {
-                                view! {
-                                    <a class="nav-link" href="/users/log-in">"Log in"</a>
-                                    <a class="button button-small" href="/users/register">"Register"</a>
-                                }
-                                    .into_any()
-                            }
+                {move || match current.with(|c| c.user.clone()) {
+                    Some(user) => view! { <SignedInNav user/> }.into_any(),
+                    None => {
+                        view! {
+                            <a class="nav-link" href="/users/log-in">"Log in"</a>
+                            <a class="button button-small" href="/users/register">"Register"</a>
                         }
-                    })}
-                </Transition>
+                            .into_any()
+                    }
+                }}
             </nav>
         </header>
     }

@@ -13,6 +13,11 @@ use rust_embed::RustEmbed;
 struct Pkg;
 
 const STYLESHEET: &str = include_str!("../../../style/main.css");
+const FAVICON: &str = include_str!("../../../style/favicon.svg");
+
+pub async fn favicon() -> Response {
+    ([(header::CONTENT_TYPE, "image/svg+xml"), (header::CACHE_CONTROL, "max-age=86400")], FAVICON).into_response()
+}
 
 pub async fn pkg(Path(path): Path<String>) -> Response {
     if path == "portcullis.css" {

@@ -8,7 +8,7 @@ fn binary() -> Command {
     c
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrate_creates_and_migrates_a_new_database() {
     let url = fresh_database_url().await;
     let out = binary().arg("migrate").env("DATABASE_URL", &url).output().unwrap();

@@ -2,7 +2,7 @@ use reqwest::StatusCode;
 
 use crate::common::*;
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s13_unknown_email_and_wrong_password_get_the_same_answer() {
     let app = TestApp::spawn().await;
     app.confirmed_user("ann@example.com", PASSWORD).await;
@@ -26,7 +26,7 @@ async fn s13_unknown_email_and_wrong_password_get_the_same_answer() {
     app.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s57_failed_and_successful_sign_ins_are_audited() {
     let app = TestApp::spawn().await;
     app.confirmed_user("bo@example.com", PASSWORD).await;
@@ -40,7 +40,7 @@ async fn s57_failed_and_successful_sign_ins_are_audited() {
     app.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unconfirmed_users_may_log_in_and_see_a_banner_by_default() {
     let app = TestApp::spawn().await;
     app.register("cy@example.com", PASSWORD).await;
@@ -51,7 +51,7 @@ async fn unconfirmed_users_may_log_in_and_see_a_banner_by_default() {
     app.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unconfirmed_users_are_kept_out_when_confirmation_is_required() {
     let app = TestApp::spawn_with(|c| c.require_confirmed_email = true).await;
     app.register("dee@example.com", PASSWORD).await;
@@ -61,7 +61,7 @@ async fn unconfirmed_users_are_kept_out_when_confirmation_is_required() {
     app.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s2_composed_and_decomposed_passwords_both_sign_in() {
     let app = TestApp::spawn().await;
     app.confirmed_user("eve@example.com", "caf\u{e9} au lait, s'il vous pla\u{ee}t").await;
@@ -70,7 +70,7 @@ async fn s2_composed_and_decomposed_passwords_both_sign_in() {
     app.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s2_a_128_character_password_round_trips_and_every_character_counts() {
     let app = TestApp::spawn().await;
     let long: String = (0..128).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
@@ -85,7 +85,7 @@ async fn s2_a_128_character_password_round_trips_and_every_character_counts() {
     app.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s8_a_hash_with_old_parameters_is_upgraded_at_log_in() {
     let url = fresh_database_url().await;
     let old = TestApp::spawn_on(&url, |_| {}).await;
@@ -102,7 +102,7 @@ async fn s8_a_hash_with_old_parameters_is_upgraded_at_log_in() {
     app.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_log_in_page_helps_password_managers() {
     let app = TestApp::spawn().await;
     let page = app.get("/users/log-in").await;
@@ -119,7 +119,7 @@ async fn the_log_in_page_helps_password_managers() {
 
 /// Unknown e-mails are checked against a dummy hash, so they take as long as a wrong password for a real account.
 /// The bound is loose on purpose (a shared CI machine is noisy); skipping the hash would be ten times faster.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s13_log_in_timing_does_not_reveal_whether_the_email_exists() {
     let app = TestApp::spawn_with(|c| c.rate_limit_anonymous_per_minute = 1000).await;
     app.confirmed_user("hal@example.com", PASSWORD).await;

@@ -76,7 +76,7 @@ fn smtp(port: u16, delivery: MailDelivery) -> impl FnOnce(&mut app::backend::con
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn confirmation_mail_is_delivered_over_real_smtp_as_html_and_text() {
     let port = free_port();
     let sink = SmtpSink::start(port).await;
@@ -90,7 +90,7 @@ async fn confirmation_mail_is_delivered_over_real_smtp_as_html_and_text() {
     app.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queued_mail_waits_out_an_smtp_outage_and_a_restart_then_arrives() {
     let port = free_port(); // nothing listens here yet: SMTP is down
     let url = fresh_database_url().await;
@@ -128,7 +128,7 @@ async fn queued_mail_waits_out_an_smtp_outage_and_a_restart_then_arrives() {
     second.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_that_keeps_failing_ends_dead() {
     let port = free_port();
     let app = TestApp::spawn_with(|c| {
@@ -150,7 +150,7 @@ async fn a_job_that_keeps_failing_ends_dead() {
 }
 
 /// Two server processes on one database: every queued job is claimed and sent exactly once.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_share_the_queue_without_sending_a_mail_twice() {
     let url = fresh_database_url().await;
     let queue = |c: &mut app::backend::config::Config| {

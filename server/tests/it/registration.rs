@@ -2,7 +2,7 @@ use reqwest::StatusCode;
 
 use crate::common::*;
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_user_registers_confirms_by_link_logs_in_and_out() {
     let app = TestApp::spawn().await;
     let r = app.register("Ann@Example.com", PASSWORD).await;
@@ -38,7 +38,7 @@ async fn a_new_user_registers_confirms_by_link_logs_in_and_out() {
     app.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_code_from_the_mail_confirms_with_spaces_or_dashes() {
     let app = TestApp::spawn().await;
     app.register("bo@example.com", PASSWORD).await;
@@ -50,7 +50,7 @@ async fn the_code_from_the_mail_confirms_with_spaces_or_dashes() {
     app.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s24_five_wrong_codes_kill_the_code() {
     let app = TestApp::spawn().await;
     app.register("cy@example.com", PASSWORD).await;
@@ -66,7 +66,7 @@ async fn s24_five_wrong_codes_kill_the_code() {
     app.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s13_registering_an_existing_email_looks_exactly_like_a_new_one() {
     let app = TestApp::spawn().await;
     app.confirmed_user("dee@example.com", PASSWORD).await;
@@ -93,7 +93,7 @@ async fn s13_registering_an_existing_email_looks_exactly_like_a_new_one() {
     app.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_gets_field_errors_and_keeps_the_email() {
     let app = TestApp::spawn().await;
     // The WASM client gets typed field errors.
@@ -118,7 +118,7 @@ async fn bad_input_gets_field_errors_and_keeps_the_email() {
     app.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s17_confirmation_tokens_are_stored_as_digests_and_work_once() {
     let app = TestApp::spawn().await;
     app.register("eve@example.com", PASSWORD).await;
@@ -144,7 +144,7 @@ async fn s17_confirmation_tokens_are_stored_as_digests_and_work_once() {
     app.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s17_confirmation_links_expire_after_48_hours() {
     let app = TestApp::spawn().await;
     app.register("fay@example.com", PASSWORD).await;
@@ -157,7 +157,7 @@ async fn s17_confirmation_links_expire_after_48_hours() {
     app.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s21_fetching_a_mailed_link_does_not_use_it() {
     let app = TestApp::spawn().await;
     app.register("gus@example.com", PASSWORD).await;
@@ -176,7 +176,7 @@ async fn s21_fetching_a_mailed_link_does_not_use_it() {
     app.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s59_resending_confirmation_is_throttled_and_the_mail_count_stays_bounded() {
     let app = TestApp::spawn_with(|c| c.rate_limit_anonymous_per_minute = 1000).await;
     app.register("hal@example.com", PASSWORD).await;
@@ -193,7 +193,7 @@ async fn s59_resending_confirmation_is_throttled_and_the_mail_count_stays_bounde
     app.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registration_writes_its_audit_row_with_the_user() {
     let app = TestApp::spawn().await;
     app.register("ivy@example.com", PASSWORD).await;

@@ -2,7 +2,7 @@ use reqwest::{header, StatusCode};
 
 use crate::common::*;
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s44_a_cross_site_form_post_is_refused() {
     let app = TestApp::spawn().await;
     for (name, value) in [("sec-fetch-site", "cross-site"), ("sec-fetch-site", "same-site")] {
@@ -24,7 +24,7 @@ async fn s44_a_cross_site_form_post_is_refused() {
     app.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s44_same_origin_posts_pass() {
     let app = TestApp::spawn().await;
     let r = app
@@ -52,7 +52,7 @@ async fn s44_same_origin_posts_pass() {
     app.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s45_pages_carry_the_security_headers_and_a_nonce_csp() {
     let app = TestApp::spawn().await;
     for path in ["/", "/users/register", "/users/log-in", "/users/confirm", "/users/confirm/abc"] {
@@ -84,7 +84,7 @@ async fn s45_pages_carry_the_security_headers_and_a_nonce_csp() {
     app.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s45_https_deployments_send_hsts() {
     let app = TestApp::spawn_with(|c| c.base_url = "https://localhost:3000".into()).await;
     let r = app.get("/").await;
@@ -94,7 +94,7 @@ async fn s45_https_deployments_send_hsts() {
     app.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn anonymous_posts_are_rate_limited_per_address_with_retry_after() {
     let app = TestApp::spawn_with(|c| c.rate_limit_anonymous_per_minute = 5).await;
     for _ in 0..5 {
@@ -110,7 +110,7 @@ async fn anonymous_posts_are_rate_limited_per_address_with_retry_after() {
     app.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_request_bodies_are_refused() {
     let app = TestApp::spawn().await;
     let big = "a".repeat(70 * 1024);
@@ -119,7 +119,7 @@ async fn oversized_request_bodies_are_refused() {
     app.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_and_readiness_answer() {
     let app = TestApp::spawn().await;
     assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);
@@ -129,7 +129,7 @@ async fn health_and_readiness_answer() {
     app.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_pages_are_404_and_the_test_mailbox_is_not_served() {
     let app = TestApp::spawn().await;
     assert_eq!(app.get("/no/such/page").await.status(), StatusCode::NOT_FOUND);
@@ -137,7 +137,7 @@ async fn unknown_pages_are_404_and_the_test_mailbox_is_not_served() {
     app.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dev_mailbox_lists_mail_when_it_is_the_transport() {
     let app = TestApp::spawn_with(|c| c.mail_transport = app::backend::config::MailTransportKind::DevMailbox).await;
     app.register("ann@example.com", PASSWORD).await;

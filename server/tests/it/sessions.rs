@@ -8,7 +8,7 @@ async fn signed_in_app() -> TestApp {
     app
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s34_a_session_cookie_replayed_after_log_out_is_not_logged_in() {
     let app = signed_in_app().await;
     let r = app.log_in("ann@example.com", PASSWORD).await;
@@ -24,7 +24,7 @@ async fn s34_a_session_cookie_replayed_after_log_out_is_not_logged_in() {
     app.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s31_the_cookie_is_opaque_and_only_its_digest_is_stored() {
     let app = signed_in_app().await;
     let token = session_token(&app.log_in("ann@example.com", PASSWORD).await).unwrap();
@@ -44,7 +44,7 @@ async fn s31_the_cookie_is_opaque_and_only_its_digest_is_stored() {
     app.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s32_log_in_issues_a_new_session_and_the_planted_one_dies() {
     let app = signed_in_app().await;
     // An attacker signs in and plants their session cookie in the victim's browser.
@@ -70,7 +70,7 @@ async fn s32_log_in_issues_a_new_session_and_the_planted_one_dies() {
     app.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s43_the_session_cookie_is_httponly_samesite_and_host_only() {
     let app = signed_in_app().await;
     let r = app.log_in("ann@example.com", PASSWORD).await;
@@ -84,7 +84,7 @@ async fn s43_the_session_cookie_is_httponly_samesite_and_host_only() {
     app.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s43_production_cookies_are_secure_and_host_prefixed() {
     let mut config = app::backend::config::Config::for_tests("sqlite::memory:");
     config.base_url = "https://auth.example.com".into();
@@ -102,7 +102,7 @@ async fn s43_production_cookies_are_secure_and_host_prefixed() {
     assert!(!line.contains("Domain="));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn remember_me_keeps_the_cookie_for_30_days() {
     let app = signed_in_app().await;
     let r = app
@@ -113,7 +113,7 @@ async fn remember_me_keeps_the_cookie_for_30_days() {
     app.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s33_an_idle_session_expires_after_an_hour() {
     let app = signed_in_app().await;
     app.log_in("ann@example.com", PASSWORD).await;
@@ -130,7 +130,7 @@ async fn s33_an_idle_session_expires_after_an_hour() {
     app.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s33_an_active_session_still_ends_at_the_absolute_timeout() {
     let app = signed_in_app().await;
     app.log_in("ann@example.com", PASSWORD).await;
@@ -144,7 +144,7 @@ async fn s33_an_active_session_still_ends_at_the_absolute_timeout() {
     app.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s33_remember_me_sessions_last_through_idle_days() {
     let app = signed_in_app().await;
     app.post_form("/api/log_in", &[("email", "ann@example.com"), ("password", PASSWORD), ("remember_me", "on")]).await;
@@ -155,7 +155,7 @@ async fn s33_remember_me_sessions_last_through_idle_days() {
     app.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn log_out_needs_a_post() {
     let app = signed_in_app().await;
     app.log_in("ann@example.com", PASSWORD).await;
