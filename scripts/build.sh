@@ -2,12 +2,15 @@
 # Builds the browser bundle (WASM) and then the server binary that embeds it, with plain cargo.
 #   scripts/build.sh            debug server (fast to build)
 #   scripts/build.sh --release  release server
+#   scripts/build.sh --wasm-only  only the browser bundle (the test suite builds the server with its test features)
 # Installs what it lacks: the wasm32 target and wasm-bindgen-cli at exactly the version in Cargo.lock.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 profile=debug
 [[ "${1:-}" == "--release" ]] && profile=release
+wasm_only=false
+[[ "${1:-}" == "--wasm-only" ]] && wasm_only=true
 target_dir="${CARGO_TARGET_DIR:-target}"
 site=target/site/pkg
 
@@ -28,6 +31,8 @@ mkdir -p "$site"
 wasm-bindgen --target web --no-typescript --out-dir "$site" --out-name portcullis \
   "$target_dir/wasm32-unknown-unknown/wasm-release/frontend.wasm"
 mv -f "$site/portcullis_bg.wasm" "$site/portcullis.wasm"
+
+$wasm_only && exit 0
 
 echo "==> building the server ($profile)"
 if [[ "$profile" == release ]]; then

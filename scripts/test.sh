@@ -6,7 +6,9 @@ cd "$(dirname "$0")/.."
 start=$(date +%s)
 
 scripts/test-deps.sh
-scripts/build.sh
+# The browser bundle first (the server embeds it); `cargo test` then builds the server binary the browser
+# tests use, with the same features as the integration tests, so it is compiled once.
+scripts/build.sh --wasm-only
 
 source scripts/pg.sh
 trap pg_stop EXIT
@@ -18,7 +20,7 @@ echo "==> Rust tests on SQLite"
 cargo test -p app -p server -p bench --no-fail-fast
 
 echo "==> Rust integration tests on PostgreSQL"
-TEST_DATABASE_URL="$PG_URL" cargo test -p server --test it --no-fail-fast
+TEST_DATABASE_URL="$PG_URL" cargo test -p app -p server -p bench --no-fail-fast
 
 echo "==> Browser tests in Chromium (SQLite, then PostgreSQL)"
 E2E_POSTGRES_URL="$PG_URL" end2end/run.sh

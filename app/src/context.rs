@@ -7,6 +7,8 @@ use crate::error::AppError;
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct PageContext {
+    /// `APP_NAME`, for titles and the password rules.
+    pub app_name: String,
     pub user: Option<UserView>,
     pub flash: Flash,
 }
@@ -50,6 +52,8 @@ pub enum Notice {
     Confirmed,
     LoggedIn,
     LoggedOut,
+    ResetRequested,
+    PasswordReset,
 }
 
 impl Notice {
@@ -65,6 +69,12 @@ impl Notice {
             Notice::Confirmed => "Your e-mail address is confirmed. You can log in now.",
             Notice::LoggedIn => "Welcome back! You are logged in.",
             Notice::LoggedOut => "You have been logged out.",
+            Notice::ResetRequested => {
+                "If that address has an account, a link to choose a new password is on its way. It works for 1 hour."
+            }
+            Notice::PasswordReset => {
+                "Your password was changed and every device was signed out. Log in with the new one."
+            }
         }
     }
 }

@@ -44,6 +44,19 @@ impl AppError {
         }
     }
 
+    /// The HTTP status this error is answered with (to the WASM client and API callers).
+    pub fn status(&self) -> u16 {
+        match self {
+            AppError::Validation { .. } => 422,
+            AppError::InvalidCredentials | AppError::Unauthenticated => 401,
+            AppError::InvalidToken => 400,
+            AppError::Forbidden => 403,
+            AppError::NotFound => 404,
+            AppError::RateLimited { .. } => 429,
+            AppError::Internal { .. } | AppError::ServerFn(_) => 500,
+        }
+    }
+
     /// The banner text: none for validation errors, whose messages sit beside their fields.
     pub fn banner(&self) -> String {
         self.to_string()

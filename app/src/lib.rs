@@ -1,6 +1,7 @@
 //! Portcullis: pages and server functions, shared by the server (feature `ssr`) and the browser (`hydrate`).
 #![recursion_limit = "256"]
 
+pub mod account;
 pub mod auth;
 pub mod components;
 pub mod context;
@@ -21,9 +22,11 @@ use leptos_router::{
 };
 
 use crate::{
+    account::sessions::SessionsPage,
     auth::{
         confirm::{ConfirmLinkPage, ConfirmPage},
         login::LoginPage,
+        password_reset::{RequestResetPage, ResetPasswordPage},
         register::RegisterPage,
     },
     components::layout::{provide_page_context, Header},
@@ -89,6 +92,9 @@ fn PageFrame() -> impl IntoView {
                 <Route path=path!("/users/log-in") view=LoginPage ssr=SsrMode::Async/>
                 <Route path=path!("/users/confirm") view=ConfirmPage ssr=SsrMode::Async/>
                 <Route path=path!("/users/confirm/:token") view=ConfirmLinkPage ssr=SsrMode::Async/>
+                <Route path=path!("/users/sessions") view=SessionsPage ssr=SsrMode::Async/>
+                <Route path=path!("/users/reset-password") view=RequestResetPage ssr=SsrMode::Async/>
+                <Route path=path!("/users/reset-password/:token") view=ResetPasswordPage ssr=SsrMode::Async/>
             </Routes>
         </main>
         <footer class="site-footer">

@@ -72,6 +72,19 @@ pub fn take_flash() -> Flash {
     URL_SAFE_NO_PAD.decode(raw).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
 }
 
+/// The signed-in session of this request, or `Unauthenticated` (401).
+pub fn require_session(ctx: &RequestContext) -> Result<crate::backend::request::CurrentSession, AppError> {
+    ctx.session.clone().ok_or_else(|| fail(AppError::Unauthenticated))
+}
+
+/// Sets the response status for `e` and returns it, for server functions that are not forms.
+pub fn fail(e: AppError) -> AppError {
+    if let (Some(res), Ok(status)) = (use_context::<ResponseOptions>(), axum::http::StatusCode::from_u16(e.status())) {
+        res.set_status(status);
+    }
+    e
+}
+
 /// Ends a form's server function. Success redirects to `next` with `flash` (a notice, or values for the next
 /// page). An error is returned to the WASM client as is; a plain HTML form (no JavaScript) is sent back to `back`
 /// with the error and the `keep` values in the flash, so nothing typed is lost.
@@ -97,8 +110,9 @@ pub fn finish_form(
                 }
                 set_flash(&flash);
                 leptos_axum::redirect(back);
+                return Err(e);
             }
-            Err(e)
+            Err(fail(e))
         }
     }
 }

@@ -19,3 +19,25 @@ export async function confirmationLinkFromMailbox(page, email) {
   const link = page.getByRole('link', { name: /\/users\/confirm\// });
   return await link.getAttribute('href');
 }
+
+/** Registers and confirms `email` through the pages and the development mailbox. */
+export async function registerAndConfirm(page, email) {
+  await page.goto('/users/register');
+  await page.getByLabel('E-mail', { exact: true }).fill(email);
+  await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await expect(page).toHaveURL(/\/users\/confirm$/);
+  const link = await confirmationLinkFromMailbox(page, email);
+  await page.goto(link);
+  await page.getByRole('button', { name: 'Confirm my e-mail' }).click();
+  await expect(page).toHaveURL(/\/users\/log-in$/);
+}
+
+/** Logs in through the log-in page. */
+export async function logIn(page, email) {
+  await page.goto('/users/log-in');
+  await page.getByLabel('E-mail', { exact: true }).fill(email);
+  await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await expect(page.getByRole('heading', { name: 'Your dashboard' })).toBeVisible();
+}

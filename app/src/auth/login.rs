@@ -66,6 +66,7 @@ pub fn LoginPage() -> impl IntoView {
                     <SubmitButton label="Log in" pending_label="Logging in…" pending=action.pending()/>
                 </ActionForm>
                 <p class="alt-action">
+                    <a href="/users/reset-password">"Forgot your password?"</a> " · "
                     "New here? " <a href="/users/register">"Create an account"</a> " · "
                     <a href="/users/confirm">"Confirm your e-mail"</a>
                 </p>

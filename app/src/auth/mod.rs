@@ -1,3 +1,4 @@
 pub mod confirm;
 pub mod login;
+pub mod password_reset;
 pub mod register;

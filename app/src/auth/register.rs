@@ -6,7 +6,7 @@ use crate::{
         layout::{with_page_context, AuthCard, NoticeBanner},
     },
     error::AppError,
-    validation::{NewPassword, PASSWORD_MIN_CHARS},
+    validation::{strength, NewPassword, PasswordContext, PASSWORD_MIN_CHARS},
 };
 
 /// Registers an account. The answer is the same whether or not the e-mail already has one.
@@ -23,7 +23,8 @@ pub async fn register(email: String, password: String) -> Result<(), AppError> {
         let st = server_ctx::state()?;
         let mut errors = FieldErrors::default();
         let parsed_email = errors.check("email", EmailAddress::parse(&email));
-        let parsed_password = errors.check("password", NewPassword::parse(&password));
+        let context = PasswordContext { app_name: &st.config.app_name, email: Some(&email) };
+        let parsed_password = errors.check("password", NewPassword::parse(&password, &context));
         errors.finish()?;
         let (email, password) = (parsed_email.expect("checked"), parsed_password.expect("checked"));
         crate::backend::accounts::register(&st, &ctx, &email, &password)
@@ -41,13 +42,19 @@ pub fn RegisterPage() -> impl IntoView {
         let action = ServerAction::<Register>::new();
         let error = form_error(move || action.value().get(), page.flash.clone());
         let pending = action.pending();
+        let email = RwSignal::new(page.flash.value("email"));
+        let app_name = page.app_name.clone();
         view! {
             <AuthCard title="Create your account" lead="One account, protected the way it should be.">
                 <NoticeBanner notice=page.flash.notice/>
                 <ErrorBanner error/>
                 <ActionForm action>
-                    <EmailField value=page.flash.value("email") error autofocus=true/>
-                    <PasswordField error/>
+                    <div on:input=move |ev| {
+                        email.set(event_target_value(&ev));
+                    }>
+                        <EmailField value=page.flash.value("email") error autofocus=true/>
+                    </div>
+                    <NewPasswordField error email app_name/>
                     <SubmitButton label="Create account" pending_label="Creating account…" pending/>
                 </ActionForm>
                 <p class="alt-action">"Already registered? " <a href="/users/log-in">"Log in"</a></p>
@@ -56,19 +63,32 @@ pub fn RegisterPage() -> impl IntoView {
     })
 }
 
-/// New-password field with the policy checked as you type (the same code the server runs).
+/// New-password field with the policy checked as you type, by the same Rust code the server judges with, and a
+/// strength meter.
 #[component]
-fn PasswordField(error: Signal<Option<AppError>>) -> impl IntoView {
+pub fn NewPasswordField(
+    error: Signal<Option<AppError>>,
+    #[prop(into)] email: Signal<String>,
+    app_name: String,
+) -> impl IntoView {
     let (typed, set_typed) = signal(String::new());
-    let live = move || {
+    let app = app_name.clone();
+    let live = Memo::new(move |_| {
         let t = typed.get();
+        let e = email.get();
+        let ctx = PasswordContext { app_name: &app, email: Some(&e) };
         if t.is_empty() {
             None
         } else {
-            NewPassword::parse(&t).err()
+            NewPassword::parse(&t, &ctx).err()
         }
-    };
-    let combined = Signal::derive(move || match (live(), error.get()) {
+    });
+    let meter = Memo::new(move |_| {
+        let t = typed.get();
+        let e = email.get();
+        strength(&t, &PasswordContext { app_name: &app_name, email: Some(&e) })
+    });
+    let combined = Signal::derive(move || match (live.get(), error.get()) {
         (Some(msg), _) => Some(AppError::field("password", msg)),
         (None, e) => e,
     });
@@ -85,10 +105,15 @@ fn PasswordField(error: Signal<Option<AppError>>) -> impl IntoView {
                 error=combined
                 required=true
             />
+            <div class="strength" hidden=move || typed.with(String::is_empty)>
+                <meter min="0" max="4" low="2" high="3" optimum="4" value=move || meter.get().score aria-label="Password strength"></meter>
+                <span class="strength-label" aria-live="polite">{move || meter.get().label}</span>
+            </div>
         </div>
     }
 }
 
 /// Kept next to the rule it describes.
-const PASSWORD_HINT: &str = "At least 12 characters. Long passphrases are best; any characters are allowed.";
+const PASSWORD_HINT: &str =
+    "At least 12 characters, not a common password. Long passphrases are best; any characters are allowed.";
 const _: () = assert!(PASSWORD_MIN_CHARS == 12, "update PASSWORD_HINT");

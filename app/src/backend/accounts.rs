@@ -32,15 +32,21 @@ impl From<sqlx::Error> for AccountError {
     }
 }
 
+/// Wrong passwords in a row before password log in is locked, and for how long. Magic link and password reset
+/// stay open during a lock (they prove the mailbox), so an attacker can delay a user but never lock them out.
+pub const LOCK_AFTER_FAILURES: i64 = 5;
+pub const LOCK_SECS: i64 = 15 * 60;
+
 #[derive(sqlx::FromRow)]
 struct UserRow {
     id: String,
     password_hash: Option<String>,
     confirmed_at: Option<i64>,
+    locked_until: Option<i64>,
 }
 
 async fn find_user(st: &AppState, email: &EmailAddress) -> Result<Option<UserRow>, sqlx::Error> {
-    sqlx::query_as("SELECT id, password_hash, confirmed_at FROM users WHERE email = $1")
+    sqlx::query_as("SELECT id, password_hash, confirmed_at, locked_until FROM users WHERE email = $1")
         .bind(email.as_str())
         .fetch_optional(&st.db.pool)
         .await
@@ -189,7 +195,8 @@ async fn confirm_in(
     Ok(())
 }
 
-/// The password sign-in path: one generic failure, a dummy hash for unknown e-mails, then the gate.
+/// The password sign-in path: one generic failure, a dummy hash for unknown e-mails and locked accounts (the lock
+/// is checked before the real hash, so the right password does not open a locked account), then the gate.
 pub async fn log_in_with_password(
     st: &AppState,
     ctx: &RequestContext,
@@ -202,32 +209,28 @@ pub async fn log_in_with_password(
         Some(e) => find_user(st, e).await?,
         None => None,
     };
-    let password = zeroize::Zeroizing::new(normalize_password(password));
-    let verified = st.hasher.verify(&password, user.as_ref().and_then(|u| u.password_hash.as_deref())).await?;
     let now = st.clock.now();
+    let locked = user.as_ref().is_some_and(|u| u.locked_until.is_some_and(|t| t > now));
+    let password = zeroize::Zeroizing::new(normalize_password(password));
+    let stored = if locked { None } else { user.as_ref().and_then(|u| u.password_hash.as_deref()) };
+    let verified = st.hasher.verify(&password, stored).await?;
     let user = match (user, verified) {
         (Some(u), Verified::Yes | Verified::YesNeedsRehash) => {
-            if verified == Verified::YesNeedsRehash {
-                let new_hash = st.hasher.hash(&password).await?;
-                sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
-                    .bind(new_hash)
-                    .bind(now)
-                    .bind(&u.id)
-                    .execute(&st.db.pool)
-                    .await?;
-            }
+            let rehash =
+                if verified == Verified::YesNeedsRehash { Some(st.hasher.hash(&password).await?) } else { None };
+            sqlx::query(
+                "UPDATE users SET failed_logins = 0, locked_until = NULL, \
+                 password_hash = COALESCE($1, password_hash), updated_at = $2 WHERE id = $3",
+            )
+            .bind(rehash)
+            .bind(now)
+            .bind(&u.id)
+            .execute(&st.db.pool)
+            .await?;
             u
         }
         (u, _) => {
-            let mut tx = st.db.begin().await?;
-            audit::record(
-                &mut tx,
-                ctx,
-                now,
-                Event::failed("user.log_in", u.as_ref().map(|u| u.id.as_str())).detail("password"),
-            )
-            .await?;
-            tx.commit().await?;
+            record_failed_password(st, ctx, u.as_ref().map(|u| u.id.as_str()), locked).await?;
             return Err(AccountError::InvalidCredentials);
         }
     };
@@ -239,4 +242,40 @@ pub async fn log_in_with_password(
     let session = sessions::create(&mut tx, st, ctx, grant, remember_me).await?;
     tx.commit().await?;
     Ok(session)
+}
+
+/// Audits a failed password and counts it against the account; the fifth in a row locks password log in and
+/// mails the owner.
+async fn record_failed_password(
+    st: &AppState,
+    ctx: &RequestContext,
+    user_id: Option<&str>,
+    already_locked: bool,
+) -> Result<(), AccountError> {
+    let now = st.clock.now();
+    let mut tx = st.db.begin().await?;
+    let detail = if already_locked { "password; account locked" } else { "password" };
+    audit::record(&mut tx, ctx, now, Event::failed("user.log_in", user_id).detail(detail)).await?;
+    let mut job_ids = Vec::new();
+    if let (Some(id), false) = (user_id, already_locked) {
+        let (failures,): (i64,) = sqlx::query_as(
+            "UPDATE users SET failed_logins = failed_logins + 1, updated_at = $1 WHERE id = $2 RETURNING failed_logins",
+        )
+        .bind(now)
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if failures >= LOCK_AFTER_FAILURES {
+            sqlx::query("UPDATE users SET failed_logins = 0, locked_until = $1 WHERE id = $2")
+                .bind(now + LOCK_SECS)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            audit::record(&mut tx, ctx, now, Event::on_user("user.locked", id).detail("5 failed passwords")).await?;
+            job_ids.push(jobs::enqueue(&mut tx, st, &Job::AccountLocked { user_id: id.to_string() }).await?);
+        }
+    }
+    tx.commit().await?;
+    jobs::after_commit(st, &job_ids).await;
+    Ok(())
 }

@@ -36,6 +36,17 @@ impl<'a> Event<'a> {
         }
     }
 
+    /// An action the system took on a user's account (no actor).
+    pub fn on_user(action: &'a str, target_user_id: &'a str) -> Self {
+        Self {
+            action,
+            outcome: Outcome::Success,
+            actor_user_id: None,
+            target_user_id: Some(target_user_id),
+            detail: None,
+        }
+    }
+
     pub fn failed(action: &'a str, target_user_id: Option<&'a str>) -> Self {
         Self { action, outcome: Outcome::Failure, actor_user_id: None, target_user_id, detail: None }
     }
@@ -63,4 +74,27 @@ pub async fn record(tx: &mut Tx, ctx: &RequestContext, now: i64, e: Event<'_>) -
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// A row of the user's security activity feed.
+#[derive(Debug, sqlx::FromRow)]
+pub struct ActivityRow {
+    pub at: i64,
+    pub action: String,
+    pub outcome: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// The security events about a user, newest first: sign-ins and failures, confirmations, session revocations,
+/// locks (and, as they arrive, password and e-mail changes).
+pub async fn activity_for_user(db: &sqlx::AnyPool, user_id: &str, limit: i64) -> Result<Vec<ActivityRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT at, action, outcome, ip, user_agent FROM audit_events WHERE target_user_id = $1 \
+         AND (action LIKE 'user.%' OR action LIKE 'session.%') ORDER BY at DESC, id DESC LIMIT $2",
+    )
+    .bind(user_id)
+    .bind(limit)
+    .fetch_all(db)
+    .await
 }

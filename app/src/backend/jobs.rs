@@ -22,6 +22,12 @@ pub enum Job {
     ConfirmEmail { user_id: String },
     /// "Someone tried to register with your e-mail" to an existing account.
     AlreadyRegistered { user_id: String },
+    /// Password log in was locked after repeated failures.
+    AccountLocked { user_id: String },
+    /// A password-reset link (the token is made when the job runs).
+    PasswordReset { user_id: String },
+    /// "Your password was changed" notice.
+    PasswordChanged { user_id: String },
 }
 
 /// How long a claimed job is held before another worker may take it over.
@@ -181,6 +187,24 @@ async fn execute(st: &AppState, job: &Job) -> Result<(), String> {
                 return Ok(());
             };
             templates::already_registered(app, &email, &format!("{base}/users/log-in"))
+        }
+        Job::AccountLocked { user_id } => {
+            let Some(email) = user_email(st, user_id, false).await? else { return Ok(()) };
+            templates::account_locked(app, &email, super::accounts::LOCK_SECS / 60)
+        }
+        Job::PasswordReset { user_id } => {
+            let Some(email) = user_email(st, user_id, false).await? else { return Ok(()) };
+            let mut tx = st.db.begin().await.map_err(|e| e.to_string())?;
+            let key = st.config.secret_key.expose();
+            let issued = tokens::issue(&mut tx, key, user_id, &email, Purpose::ResetPassword, false, st.clock.now())
+                .await
+                .map_err(|e| e.to_string())?;
+            tx.commit().await.map_err(|e| e.to_string())?;
+            templates::password_reset(app, &email, &format!("{base}/users/reset-password/{}", issued.token))
+        }
+        Job::PasswordChanged { user_id } => {
+            let Some(email) = user_email(st, user_id, false).await? else { return Ok(()) };
+            templates::password_changed(app, &email, &format!("{base}/users/reset-password"))
         }
     };
     st.mailer.send(mail).await.map_err(|e| e.to_string())

@@ -5,8 +5,10 @@ pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod db;
+pub mod devices;
 pub mod jobs;
 pub mod mail;
+pub mod password_reset;
 pub mod passwords;
 pub mod rate_limit;
 pub mod request;
@@ -25,4 +27,10 @@ impl From<sqlx::Error> for Unexpected {
     fn from(e: sqlx::Error) -> Self {
         Unexpected(e.into())
     }
+}
+
+/// A Unix time as shown to people: `2026-11-27 10:42 UTC`.
+pub fn format_utc(t: i64) -> String {
+    let fmt = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    time::OffsetDateTime::from_unix_timestamp(t).ok().and_then(|d| d.format(&fmt).ok()).unwrap_or_else(|| t.to_string())
 }

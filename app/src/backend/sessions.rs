@@ -143,3 +143,55 @@ pub fn cookie(config: &super::config::Config, session: Option<&NewSession>) -> S
         None => format!("{name}=; Path=/; HttpOnly; SameSite=Lax{secure}; Max-Age=0"),
     }
 }
+
+/// One of the user's sessions, as the sessions page shows it.
+#[derive(Debug, sqlx::FromRow)]
+pub struct SessionRow {
+    pub id: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub created_at: i64,
+    pub last_active_at: i64,
+}
+
+pub async fn list_for_user(st: &AppState, user_id: &str) -> Result<Vec<SessionRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, ip, user_agent, created_at, last_active_at FROM sessions \
+         WHERE user_id = $1 AND idle_expires_at > $2 AND absolute_expires_at > $2 ORDER BY last_active_at DESC",
+    )
+    .bind(user_id)
+    .bind(st.clock.now())
+    .fetch_all(&st.db.pool)
+    .await
+}
+
+/// Ends one of the user's own sessions by its public id. False when no such session belongs to this user
+/// (another user's id included): the caller answers 404 either way.
+pub async fn revoke(st: &AppState, ctx: &RequestContext, user_id: &str, session_id: &str) -> Result<bool, sqlx::Error> {
+    let mut tx = st.db.begin().await?;
+    let r = sqlx::query("DELETE FROM sessions WHERE id = $1 AND user_id = $2")
+        .bind(session_id)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    if r.rows_affected() == 1 {
+        audit::record(&mut tx, ctx, st.clock.now(), Event::by_user("session.revoke", user_id).detail(session_id))
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Ends every session of the user except `keep`. Returns how many ended.
+pub async fn revoke_others(st: &AppState, ctx: &RequestContext, user_id: &str, keep: &str) -> Result<u64, sqlx::Error> {
+    let mut tx = st.db.begin().await?;
+    let r = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id <> $2")
+        .bind(user_id)
+        .bind(keep)
+        .execute(&mut *tx)
+        .await?;
+    let n = r.rows_affected().to_string();
+    audit::record(&mut tx, ctx, st.clock.now(), Event::by_user("session.revoke_others", user_id).detail(&n)).await?;
+    tx.commit().await?;
+    Ok(r.rows_affected())
+}

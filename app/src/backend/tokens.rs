@@ -7,12 +7,14 @@ use super::{
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Purpose {
     Confirm,
+    ResetPassword,
 }
 
 impl Purpose {
     pub fn as_str(self) -> &'static str {
         match self {
             Purpose::Confirm => "confirm",
+            Purpose::ResetPassword => "reset_password",
         }
     }
 
@@ -20,6 +22,7 @@ impl Purpose {
     pub fn lifetime_secs(self) -> i64 {
         match self {
             Purpose::Confirm => 48 * 3600,
+            Purpose::ResetPassword => 3600,
         }
     }
 }

@@ -20,7 +20,8 @@ fn page_context_now() -> PageContext {
         .ok()
         .and_then(|ctx| ctx.session)
         .map(|s| UserView { email: s.email, confirmed: s.confirmed });
-    PageContext { user, flash: crate::server_ctx::take_flash() }
+    let app_name = crate::server_ctx::state().map(|st| st.config.app_name.clone()).unwrap_or_default();
+    PageContext { app_name, user, flash: crate::server_ctx::take_flash() }
 }
 
 /// The page context of what is on screen.
@@ -96,6 +97,7 @@ pub fn Header() -> impl IntoView {
 #[component]
 fn SignedInNav(user: UserView) -> impl IntoView {
     view! {
+        <a class="nav-link" href="/users/sessions">"Sessions"</a>
         <span class="nav-user" title="Signed in">{user.email}</span>
         // A plain form: logging out reloads the whole page, so no client state outlives the session.
         <form method="post" action="/api/log_out" class="inline-form">

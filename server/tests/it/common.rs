@@ -89,7 +89,11 @@ impl TestApp {
 
     /// A call as the WASM client makes it: the typed error comes back as JSON.
     pub async fn call_server_fn(&self, path: &str, form: &[(&str, &str)]) -> Response {
-        self.client
+        self.call_server_fn_with(&self.client, path, form).await
+    }
+
+    pub async fn call_server_fn_with(&self, client: &Client, path: &str, form: &[(&str, &str)]) -> Response {
+        client
             .post(self.url(path))
             .header(header::ACCEPT, "application/json")
             .header("sec-fetch-site", "same-origin")
@@ -105,6 +109,14 @@ impl TestApp {
 
     pub async fn log_in(&self, email: &str, password: &str) -> Response {
         self.post_form("/api/log_in", &[("email", email), ("password", password)]).await
+    }
+
+    /// A second browser (its own cookie jar) signed in as `email`.
+    pub async fn another_browser(&self, email: &str, password: &str) -> Client {
+        let client = new_client();
+        let r = self.post_form_with(&client, "/api/log_in", &[("email", email), ("password", password)]).await;
+        assert_eq!(location(&r), "/");
+        client
     }
 
     pub async fn log_out(&self) -> Response {

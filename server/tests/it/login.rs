@@ -73,10 +73,18 @@ async fn s2_composed_and_decomposed_passwords_both_sign_in() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s2_a_128_character_password_round_trips_and_every_character_counts() {
     let app = TestApp::spawn().await;
-    let long: String = (0..128).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+    let mut x: u32 = 2_463_534_242;
+    let long: String = (0..128)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            char::from(b'a' + (x % 26) as u8)
+        })
+        .collect();
     app.confirmed_user("fay@example.com", &long).await;
     let mut changed = long.clone().into_bytes();
-    changed[100] = b'Z';
+    changed[100] = if changed[100] == b'z' { b'y' } else { b'z' };
     let changed = String::from_utf8(changed).unwrap();
     let r = app.call_server_fn("/api/log_in", &[("email", "fay@example.com"), ("password", &changed)]).await;
     assert!(r.text().await.unwrap().contains("InvalidCredentials"));
@@ -138,5 +146,92 @@ async fn s13_log_in_timing_does_not_reveal_whether_the_email_exists() {
     let unknown = median_ms(&app, "nobody@example.com").await;
     let ratio = unknown / known;
     assert!((0.5..2.0).contains(&ratio), "unknown {unknown:.1} ms vs known {known:.1} ms");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s10_the_sixth_attempt_is_refused_even_with_the_right_password_and_the_owner_is_told() {
+    let app = TestApp::spawn().await;
+    app.confirmed_user("ivy@example.com", PASSWORD).await;
+    for _ in 0..5 {
+        let r = app
+            .call_server_fn("/api/log_in", &[("email", "ivy@example.com"), ("password", "wrong guess number x")])
+            .await;
+        assert!(r.text().await.unwrap().contains("InvalidCredentials"));
+    }
+    // Locked: the right password is refused with the same generic answer, and no session is made.
+    let r = app.call_server_fn("/api/log_in", &[("email", "ivy@example.com"), ("password", PASSWORD)]).await;
+    assert!(r.text().await.unwrap().contains("InvalidCredentials"));
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM sessions").await, 0);
+    let mail = app.last_mail_to("ivy@example.com").await;
+    assert!(mail.subject.contains("paused after failed attempts"), "{}", mail.subject);
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM audit_events WHERE action = 'user.locked'").await, 1);
+
+    // After the lock the right password works, and the count starts again.
+    app.state().clock.advance(15 * 60 + 1);
+    assert_eq!(location(&app.log_in("ivy@example.com", PASSWORD).await), "/");
+    assert_eq!(app.scalar_i64("SELECT failed_logins FROM users").await, 0);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s10_rotating_client_addresses_does_not_reset_the_account_count() {
+    let app = TestApp::spawn_with(|c| c.trust_proxy = true).await;
+    app.confirmed_user("jo@example.com", PASSWORD).await;
+    for i in 0..5 {
+        app.client
+            .post(app.url("/api/log_in"))
+            .header("x-forwarded-for", format!("198.51.100.{i}"))
+            .header("accept", "application/json")
+            .form(&[("email", "jo@example.com"), ("password", "wrong guess number x")])
+            .send()
+            .await
+            .unwrap();
+    }
+    let r = app
+        .client
+        .post(app.url("/api/log_in"))
+        .header("x-forwarded-for", "203.0.113.99")
+        .header("accept", "application/json")
+        .form(&[("email", "jo@example.com"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.text().await.unwrap().contains("InvalidCredentials"), "locked per account, not per address");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s10_a_success_resets_the_failure_count() {
+    let app = TestApp::spawn().await;
+    app.confirmed_user("kim@example.com", PASSWORD).await;
+    for _ in 0..4 {
+        app.call_server_fn("/api/log_in", &[("email", "kim@example.com"), ("password", "wrong guess number x")]).await;
+    }
+    assert_eq!(location(&app.log_in("kim@example.com", PASSWORD).await), "/");
+    for _ in 0..4 {
+        app.call_server_fn("/api/log_in", &[("email", "kim@example.com"), ("password", "wrong guess number x")]).await;
+    }
+    assert_eq!(
+        location(&app.log_in("kim@example.com", PASSWORD).await),
+        "/",
+        "4 + 4 failures with a success between: not locked"
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s4_a_common_password_and_the_email_local_part_are_refused_with_a_reason() {
+    let app = TestApp::spawn().await;
+    for (password, reason) in
+        [("password123456", "Add another word"), ("lee.morgan is my password", "e-mail address or this site's name")]
+    {
+        let r =
+            app.call_server_fn("/api/register", &[("email", "lee.morgan@example.com"), ("password", password)]).await;
+        let err: serde_json::Value = r.json().await.unwrap();
+        let msg = err["Validation"]["fields"]["password"].as_str().unwrap_or_default().to_string();
+        assert!(msg.contains(reason), "{password}: {msg}");
+    }
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM users").await, 0);
     app.stop().await;
 }

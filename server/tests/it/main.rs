@@ -2,9 +2,11 @@
 //! PostgreSQL when `TEST_DATABASE_URL` is set), mail read from the captured outbox or a real SMTP sink.
 mod common;
 
+mod account;
 mod cli;
 mod login;
 mod mail;
+mod password_reset;
 mod registration;
 mod security;
 mod sessions;

@@ -55,3 +55,59 @@ pub fn already_registered(app: &str, to: &str, log_in: &str) -> OutgoingMail {
     );
     OutgoingMail { to: to.into(), subject, text, html }
 }
+
+pub fn account_locked(app: &str, to: &str, minutes: i64) -> OutgoingMail {
+    let subject = format!("Log in to {app} paused after failed attempts");
+    let text = format!(
+        "Someone entered a wrong password for your {app} account several times in a row, so log in with a password \
+         is paused for {minutes} minutes.\n\nIf it was you, wait and try again. If it was not, your password held; \
+         consider changing it to a long passphrase you use nowhere else.\n"
+    );
+    let html = layout(
+        app,
+        "Log in paused",
+        &format!(
+            "<p>Someone entered a wrong password for your account several times in a row, so log in with a password is \
+             paused for {minutes} minutes.</p><p>If it was you, wait and try again. If it was not, your password held; \
+             consider changing it to a long passphrase you use nowhere else.</p>"
+        ),
+    );
+    OutgoingMail { to: to.into(), subject, text, html }
+}
+
+pub fn password_reset(app: &str, to: &str, link: &str) -> OutgoingMail {
+    let subject = format!("Reset your {app} password");
+    let text = format!(
+        "Someone (hopefully you) asked to reset the password of your {app} account.\n\nChoose a new one here:\n\n{link}\n\n\
+         The link works once and expires in 1 hour. Setting a new password signs out every device.\n"
+    );
+    let html = layout(
+        app,
+        "Reset your password",
+        &format!(
+            "<p>Someone (hopefully you) asked to reset the password of your account.</p>\
+             <p><a href=\"{l}\" style=\"display:inline-block;background:#3446d4;color:#fff;padding:10px 18px;border-radius:8px;text-decoration:none\">Choose a new password</a></p>\
+             <p style=\"color:#555;font-size:13px\">The link works once and expires in 1 hour. Setting a new password signs out every device.</p>",
+            l = esc(link)
+        ),
+    );
+    OutgoingMail { to: to.into(), subject, text, html }
+}
+
+pub fn password_changed(app: &str, to: &str, reset: &str) -> OutgoingMail {
+    let subject = format!("Your {app} password was changed");
+    let text = format!(
+        "The password of your {app} account was just changed, and every device was signed out.\n\n\
+         If this was not you, reset it now: {reset}\n"
+    );
+    let html = layout(
+        app,
+        "Your password was changed",
+        &format!(
+            "<p>The password of your account was just changed, and every device was signed out.</p>\
+             <p>If this was not you, <a href=\"{r}\">reset it now</a>.</p>",
+            r = esc(reset)
+        ),
+    );
+    OutgoingMail { to: to.into(), subject, text, html }
+}

@@ -1,0 +1,245 @@
+//! `/users/sessions`: every signed-in device of the user, revocable one by one or all at once, and the account's
+//! security activity.
+use leptos::{form::ActionForm, prelude::*};
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    components::{
+        form::{form_error, ErrorBanner, SubmitButton},
+        layout::{with_page_context, NoticeBanner},
+    },
+    error::AppError,
+};
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct SessionItem {
+    pub id: String,
+    pub device: String,
+    pub ip: String,
+    pub created: String,
+    pub last_active: String,
+    pub current: bool,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ActivityItem {
+    pub when: String,
+    pub what: String,
+    pub failed: bool,
+    pub device: String,
+    pub ip: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct SessionsData {
+    pub sessions: Vec<SessionItem>,
+    pub activity: Vec<ActivityItem>,
+}
+
+#[server(prefix = "/api", endpoint = "list_sessions")]
+pub async fn list_sessions() -> Result<SessionsData, AppError> {
+    use crate::backend::{audit, devices::describe, format_utc, sessions};
+    use crate::server_ctx;
+    let ctx = server_ctx::request()?;
+    let me = server_ctx::require_session(&ctx)?;
+    let st = server_ctx::state()?;
+    let rows = sessions::list_for_user(&st, &me.user_id).await.map_err(|e| server_ctx::internal(&ctx, e))?;
+    let sessions = rows
+        .into_iter()
+        .map(|r| SessionItem {
+            current: r.id == me.session_id,
+            id: r.id,
+            device: describe(r.user_agent.as_deref()),
+            ip: r.ip.unwrap_or_default(),
+            created: format_utc(r.created_at),
+            last_active: format_utc(r.last_active_at),
+        })
+        .collect();
+    let events =
+        audit::activity_for_user(&st.db.pool, &me.user_id, 25).await.map_err(|e| server_ctx::internal(&ctx, e))?;
+    let activity = events
+        .into_iter()
+        .map(|e| ActivityItem {
+            when: format_utc(e.at),
+            what: describe_action(&e.action, e.outcome == "failure"),
+            failed: e.outcome == "failure",
+            device: describe(e.user_agent.as_deref()),
+            ip: e.ip.unwrap_or_default(),
+        })
+        .collect();
+    Ok(SessionsData { sessions, activity })
+}
+
+#[cfg(feature = "ssr")]
+fn describe_action(action: &str, failed: bool) -> String {
+    let text = match (action, failed) {
+        ("user.log_in", false) => "Signed in",
+        ("user.log_in", true) => "Failed sign-in",
+        ("user.log_out", _) => "Signed out",
+        ("user.register", false) => "Account created",
+        ("user.register", true) => "Someone tried to register with your e-mail",
+        ("user.confirm", false) => "E-mail confirmed",
+        ("user.confirm", true) => "Wrong confirmation code",
+        ("user.confirmation_resent", _) => "Confirmation mail sent again",
+        ("user.locked", _) => "Password log in paused after failed attempts",
+        ("session.revoke", _) => "Signed out a device",
+        ("session.revoke_others", _) => "Signed out every other device",
+        (other, _) => other,
+    };
+    text.to_string()
+}
+
+/// Ends one of your own sessions. Another user's session id is "not found", like an unknown one.
+#[server(prefix = "/api", endpoint = "revoke_session")]
+pub async fn revoke_session(id: String) -> Result<(), AppError> {
+    use crate::{backend::sessions, context::Flash, server_ctx};
+    let ctx = server_ctx::request()?;
+    let result = async {
+        let me = server_ctx::require_session(&ctx)?;
+        let st = server_ctx::state()?;
+        let found = sessions::revoke(&st, &ctx, &me.user_id, &id).await.map_err(|e| server_ctx::internal(&ctx, e))?;
+        if !found {
+            return Err(AppError::NotFound);
+        }
+        Ok(("/users/sessions".to_string(), Flash::default()))
+    }
+    .await;
+    server_ctx::finish_form(&ctx, result, "/users/sessions", &[])
+}
+
+#[server(prefix = "/api", endpoint = "revoke_other_sessions")]
+pub async fn revoke_other_sessions() -> Result<(), AppError> {
+    use crate::{backend::sessions, context::Flash, server_ctx};
+    let ctx = server_ctx::request()?;
+    let result = async {
+        let me = server_ctx::require_session(&ctx)?;
+        let st = server_ctx::state()?;
+        sessions::revoke_others(&st, &ctx, &me.user_id, &me.session_id)
+            .await
+            .map_err(|e| server_ctx::internal(&ctx, e))?;
+        Ok(("/users/sessions".to_string(), Flash::default()))
+    }
+    .await;
+    server_ctx::finish_form(&ctx, result, "/users/sessions", &[])
+}
+
+#[component]
+pub fn SessionsPage() -> impl IntoView {
+    with_page_context(|page| match page.user {
+        None => view! { <SignInRequired/> }.into_any(),
+        Some(_) => {
+            let flash = page.flash.clone();
+            view! { <SessionsList flash/> }.into_any()
+        }
+    })
+}
+
+/// Shown on pages behind log in to anyone not signed in.
+#[component]
+pub fn SignInRequired() -> impl IntoView {
+    view! {
+        <section class="card auth-card">
+            <h1>"Please log in"</h1>
+            <p>"This page is only for signed-in users."</p>
+            <p><a class="button" href="/users/log-in">"Log in"</a></p>
+        </section>
+    }
+}
+
+#[component]
+fn SessionsList(flash: crate::context::Flash) -> impl IntoView {
+    let revoke = ServerAction::<RevokeSession>::new();
+    let revoke_others = ServerAction::<RevokeOtherSessions>::new();
+    let data = Resource::new(move || (revoke.version().get(), revoke_others.version().get()), |_| list_sessions());
+    let notice = flash.notice;
+    let error =
+        form_error(move || revoke.value().get().filter(Result::is_err).or_else(|| revoke_others.value().get()), flash);
+    view! {
+        <section class="card wide" aria-labelledby="page-title">
+            <NoticeBanner notice/>
+            <h1 id="page-title">"Your sessions"</h1>
+            <p class="lead">"Every device signed in to your account. Sign out any you don't recognise."</p>
+            <ErrorBanner error/>
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match data.await {
+                        Ok(d) => view! { <SessionsTable data=d revoke revoke_others/> }.into_any(),
+                        Err(e) => view! { <div class="banner banner-error" role="alert">{e.banner()}</div> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn SessionsTable(
+    data: SessionsData,
+    revoke: ServerAction<RevokeSession>,
+    revoke_others: ServerAction<RevokeOtherSessions>,
+) -> impl IntoView {
+    let others = data.sessions.iter().filter(|s| !s.current).count();
+    view! {
+        <ul class="session-list">
+            {data
+                .sessions
+                .into_iter()
+                .map(|s| {
+                    let label = format!("Sign out {} ({})", s.device, s.ip);
+                    view! {
+                        <li class="session" class:session-current=s.current>
+                            <div>
+                                <p class="session-device">
+                                    {s.device.clone()}
+                                    {s.current.then(|| view! { <span class="badge">"This device"</span> })}
+                                </p>
+                                <p class="muted session-meta">
+                                    {format!("{} · signed in {} · last active {}", s.ip, s.created, s.last_active)}
+                                </p>
+                            </div>
+                            {(!s.current)
+                                .then(|| {
+                                    view! {
+                                        <ActionForm action=revoke>
+                                            <input type="hidden" name="id" value=s.id.clone()/>
+                                            <button type="submit" class="button button-small button-secondary" aria-label=label>
+                                                "Sign out"
+                                            </button>
+                                        </ActionForm>
+                                    }
+                                })}
+                        </li>
+                    }
+                })
+                .collect_view()}
+        </ul>
+        {(others > 0)
+            .then(|| {
+                view! {
+                    <ActionForm action=revoke_others>
+                        <SubmitButton
+                            label="Sign out every other device"
+                            pending_label="Signing out…"
+                            pending=revoke_others.pending()
+                            secondary=true
+                        />
+                    </ActionForm>
+                }
+            })}
+        <h2 class="section-title">"Security activity"</h2>
+        <ul class="activity">
+            {data
+                .activity
+                .into_iter()
+                .map(|a| {
+                    view! {
+                        <li class:activity-failed=a.failed>
+                            <span class="activity-what">{a.what}</span>
+                            <span class="muted">{format!("{} · {} · {}", a.when, a.device, a.ip)}</span>
+                        </li>
+                    }
+                })
+                .collect_view()}
+        </ul>
+    }
+}

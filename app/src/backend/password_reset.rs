@@ -1,0 +1,83 @@
+//! Password reset by e-mailed link: same answer for every address, 1 h single-use token, and a reset ends every
+//! session (remember-me included) and lifts a password lock.
+use super::{
+    accounts::AccountError,
+    audit::{self, Event},
+    jobs::{self, Job},
+    request::RequestContext,
+    tokens::{self, Purpose},
+    AppState,
+};
+use crate::validation::{EmailAddress, NewPassword, PasswordContext};
+
+/// Mails a reset link if the address has an account. Rate-limited per address and per client; the answer is the
+/// same whether or not the account exists.
+pub async fn request(st: &AppState, ctx: &RequestContext, email: &EmailAddress) -> Result<(), AccountError> {
+    st.limits.mail(email.as_str(), ctx.ip).map_err(AccountError::RateLimited)?;
+    let user: Option<(String,)> = sqlx::query_as("SELECT id FROM users WHERE email = $1")
+        .bind(email.as_str())
+        .fetch_optional(&st.db.pool)
+        .await?;
+    let Some((user_id,)) = user else { return Ok(()) };
+    let mut tx = st.db.begin().await?;
+    let id = jobs::enqueue(&mut tx, st, &Job::PasswordReset { user_id: user_id.clone() }).await?;
+    audit::record(&mut tx, ctx, st.clock.now(), Event::by_user("user.password_reset_requested", &user_id)).await?;
+    tx.commit().await?;
+    jobs::after_commit(st, &[id]).await;
+    Ok(())
+}
+
+/// The address a live reset link belongs to (for the password rules on the landing page), without using it.
+pub async fn link_email(st: &AppState, token: &str) -> Result<Option<String>, AccountError> {
+    let live = tokens::find_by_link(&st.db.pool, token, Purpose::ResetPassword, st.clock.now()).await?;
+    Ok(live.map(|l| l.sent_to))
+}
+
+/// Sets the new password. Every session of the user ends; the lock and failure count are cleared; the address is
+/// confirmed (the link proved it); the owner gets a notice.
+pub async fn reset(st: &AppState, ctx: &RequestContext, token: &str, password: &str) -> Result<(), ResetError> {
+    let now = st.clock.now();
+    let live = tokens::find_by_link(&st.db.pool, token, Purpose::ResetPassword, now)
+        .await
+        .map_err(AccountError::from)?
+        .ok_or(ResetError::Account(AccountError::InvalidToken))?;
+    let context = PasswordContext { app_name: &st.config.app_name, email: Some(&live.sent_to) };
+    let password = NewPassword::parse(password, &context).map_err(ResetError::Password)?;
+    let hash = st.hasher.hash(password.expose()).await.map_err(AccountError::from)?;
+    let mut tx = st.db.begin().await.map_err(AccountError::from)?;
+    let result: Result<String, AccountError> = async {
+        if !tokens::consume(&mut tx, &live.id, now).await? {
+            return Err(AccountError::InvalidToken);
+        }
+        let r = sqlx::query(
+            "UPDATE users SET password_hash = $1, failed_logins = 0, locked_until = NULL, \
+             confirmed_at = COALESCE(confirmed_at, $2), updated_at = $2 WHERE id = $3 AND email = $4",
+        )
+        .bind(&hash)
+        .bind(now)
+        .bind(&live.user_id)
+        .bind(&live.sent_to)
+        .execute(&mut *tx)
+        .await?;
+        if r.rows_affected() != 1 {
+            return Err(AccountError::InvalidToken);
+        }
+        tokens::revoke_all(&mut tx, &live.user_id, Purpose::ResetPassword, now).await?;
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(&live.user_id).execute(&mut *tx).await?;
+        audit::record(&mut tx, ctx, now, Event::by_user("user.password_reset", &live.user_id)).await?;
+        Ok(jobs::enqueue(&mut tx, st, &Job::PasswordChanged { user_id: live.user_id.clone() }).await?)
+    }
+    .await;
+    let job = result.map_err(ResetError::Account)?;
+    tx.commit().await.map_err(AccountError::from)?;
+    jobs::after_commit(st, &[job]).await;
+    Ok(())
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ResetError {
+    #[error("the new password does not meet the policy: {0}")]
+    Password(String),
+    #[error(transparent)]
+    Account(#[from] AccountError),
+}

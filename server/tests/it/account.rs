@@ -1,0 +1,81 @@
+use reqwest::StatusCode;
+
+use crate::common::*;
+
+async fn sessions_of(app: &TestApp, client: &reqwest::Client) -> serde_json::Value {
+    let r = app.call_server_fn_with(client, "/api/list_sessions", &[]).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    r.json().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s40_the_sessions_page_lists_every_device_and_revokes_one_by_id() {
+    let app = TestApp::spawn().await;
+    app.confirmed_user("ann@example.com", PASSWORD).await;
+    let a = app.another_browser("ann@example.com", PASSWORD).await;
+    let b = app.another_browser("ann@example.com", PASSWORD).await;
+
+    let listed = sessions_of(&app, &a).await;
+    let sessions = listed["sessions"].as_array().unwrap();
+    assert_eq!(sessions.len(), 2);
+    assert_eq!(sessions.iter().filter(|s| s["current"] == true).count(), 1);
+    let other = sessions.iter().find(|s| s["current"] == false).unwrap()["id"].as_str().unwrap().to_string();
+    assert!(listed["activity"].as_array().unwrap().iter().any(|e| e["what"] == "Signed in"));
+
+    // The page renders the rows server-side too.
+    let page = app.get_with(&a, "/users/sessions").await.text().await.unwrap();
+    assert!(page.contains("This device") && page.contains("Sign out every other device"));
+
+    let r = app.post_form_with(&a, "/api/revoke_session", &[("id", &other)]).await;
+    assert_eq!(location(&r), "/users/sessions");
+    assert!(app.signed_in_as(&b).await.is_none(), "browser B is signed out at its next request");
+    assert!(app.signed_in_as(&a).await.is_some(), "browser A stays in");
+    assert_eq!(
+        app.scalar_i64("SELECT COUNT(*) FROM audit_events WHERE action = 'session.revoke'").await,
+        1,
+        "the revocation is audited"
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s47_a_user_cannot_revoke_another_users_session() {
+    let app = TestApp::spawn().await;
+    app.confirmed_user("ann@example.com", PASSWORD).await;
+    app.confirmed_user("bob@example.com", PASSWORD).await;
+    let ann = app.another_browser("ann@example.com", PASSWORD).await;
+    let bob = app.another_browser("bob@example.com", PASSWORD).await;
+    let bobs = sessions_of(&app, &bob).await["sessions"][0]["id"].as_str().unwrap().to_string();
+
+    let r = app.call_server_fn_with(&ann, "/api/revoke_session", &[("id", &bobs)]).await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert!(app.signed_in_as(&bob).await.is_some(), "Bob's session is untouched");
+    let r = app.call_server_fn_with(&ann, "/api/revoke_session", &[("id", "no-such-session")]).await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND, "the same answer as for an unknown id");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s40_sign_out_every_other_device_keeps_only_this_one() {
+    let app = TestApp::spawn().await;
+    app.confirmed_user("ann@example.com", PASSWORD).await;
+    let a = app.another_browser("ann@example.com", PASSWORD).await;
+    let b = app.another_browser("ann@example.com", PASSWORD).await;
+    let c = app.another_browser("ann@example.com", PASSWORD).await;
+    let r = app.post_form_with(&a, "/api/revoke_other_sessions", &[]).await;
+    assert_eq!(location(&r), "/users/sessions");
+    assert!(app.signed_in_as(&a).await.is_some());
+    assert!(app.signed_in_as(&b).await.is_none());
+    assert!(app.signed_in_as(&c).await.is_none());
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sessions_page_needs_a_session() {
+    let app = TestApp::spawn().await;
+    let r = app.call_server_fn("/api/list_sessions", &[]).await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let page = app.get("/users/sessions").await.text().await.unwrap();
+    assert!(page.contains("Please log in"));
+    app.stop().await;
+}
