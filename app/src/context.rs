@@ -54,6 +54,7 @@ pub enum Notice {
     LoggedOut,
     ResetRequested,
     PasswordReset,
+    MagicLinkSent,
 }
 
 impl Notice {
@@ -71,6 +72,9 @@ impl Notice {
             Notice::LoggedOut => "You have been logged out.",
             Notice::ResetRequested => {
                 "If that address has an account, a link to choose a new password is on its way. It works for 1 hour."
+            }
+            Notice::MagicLinkSent => {
+                "If that address has an account, a sign-in link is on its way. It works once, for 10 minutes."
             }
             Notice::PasswordReset => {
                 "Your password was changed and every device was signed out. Log in with the new one."

@@ -25,7 +25,7 @@ use crate::{
     account::sessions::SessionsPage,
     auth::{
         confirm::{ConfirmLinkPage, ConfirmPage},
-        login::LoginPage,
+        login::{LoginPage, MagicLinkPage},
         password_reset::{RequestResetPage, ResetPasswordPage},
         register::RegisterPage,
     },
@@ -90,6 +90,7 @@ fn PageFrame() -> impl IntoView {
                 <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
                 <Route path=path!("/users/register") view=RegisterPage ssr=SsrMode::Async/>
                 <Route path=path!("/users/log-in") view=LoginPage ssr=SsrMode::Async/>
+                <Route path=path!("/users/log-in/:token") view=MagicLinkPage ssr=SsrMode::Async/>
                 <Route path=path!("/users/confirm") view=ConfirmPage ssr=SsrMode::Async/>
                 <Route path=path!("/users/confirm/:token") view=ConfirmLinkPage ssr=SsrMode::Async/>
                 <Route path=path!("/users/sessions") view=SessionsPage ssr=SsrMode::Async/>

@@ -30,6 +30,48 @@ pub async fn log_in(email: String, password: String, remember_me: Option<String>
     server_ctx::finish_form(&ctx, result, "/users/log-in", &[("email", &email)])
 }
 
+/// Mails a one-time sign-in link. Same answer for every address; rate-limited per address and per client.
+#[server(prefix = "/api", endpoint = "request_magic_link")]
+pub async fn request_magic_link(email: String) -> Result<(), AppError> {
+    use crate::{
+        context::{Flash, Notice},
+        server_ctx,
+        validation::EmailAddress,
+    };
+    let ctx = server_ctx::request()?;
+    let result = async {
+        let st = server_ctx::state()?;
+        let parsed = EmailAddress::parse(&email).map_err(|m| AppError::field("email", m))?;
+        crate::backend::magic_link::request(&st, &ctx, &parsed)
+            .await
+            .map_err(|e| server_ctx::account_error(&ctx, e))?;
+        Ok(("/users/log-in".to_string(), Flash::notice_for(Notice::MagicLinkSent, parsed.as_str())))
+    }
+    .await;
+    server_ctx::finish_form(&ctx, result, "/users/log-in", &[("email", &email)])
+}
+
+/// Signs in with the mailed link's token (POSTed from the landing page; opening the link does nothing).
+#[server(prefix = "/api", endpoint = "log_in_with_link")]
+pub async fn log_in_with_link(token: String) -> Result<(), AppError> {
+    use crate::{
+        backend::sessions,
+        context::{Flash, Notice},
+        server_ctx,
+    };
+    let ctx = server_ctx::request()?;
+    let result = async {
+        let st = server_ctx::state()?;
+        let session = crate::backend::magic_link::log_in(&st, &ctx, &token)
+            .await
+            .map_err(|e| server_ctx::account_error(&ctx, e))?;
+        server_ctx::append_header(http::header::SET_COOKIE, &sessions::cookie(&st.config, Some(&session)));
+        Ok(("/".to_string(), Flash::notice(Notice::LoggedIn)))
+    }
+    .await;
+    server_ctx::finish_form(&ctx, result, "/users/log-in", &[])
+}
+
 /// Ends the session server-side and clears the cookie.
 #[server(prefix = "/api", endpoint = "log_out")]
 pub async fn log_out() -> Result<(), AppError> {
@@ -51,13 +93,17 @@ pub async fn log_out() -> Result<(), AppError> {
 pub fn LoginPage() -> impl IntoView {
     with_page_context(|page| {
         let action = ServerAction::<LogIn>::new();
+        let magic = ServerAction::<RequestMagicLink>::new();
+        let magic_error = form_error(move || magic.value().get(), Default::default());
+        let email = page.flash.value("email");
+        let magic_email = email.clone();
         let error = form_error(move || action.value().get(), page.flash.clone());
         view! {
             <AuthCard title="Log in" lead="Welcome back.">
                 <NoticeBanner notice=page.flash.notice/>
                 <ErrorBanner error/>
                 <ActionForm action>
-                    <EmailField value=page.flash.value("email") error autofocus=true/>
+                    <EmailField value=email error autofocus=true/>
                     <TextField label="Password" name="password" kind="password" autocomplete="current-password" error required=true/>
                     <div class="checkbox">
                         <input type="checkbox" id="remember_me" name="remember_me" value="on"/>
@@ -65,11 +111,49 @@ pub fn LoginPage() -> impl IntoView {
                     </div>
                     <SubmitButton label="Log in" pending_label="Logging in…" pending=action.pending()/>
                 </ActionForm>
+                <details class="resend">
+                    <summary>"E-mail me a sign-in link instead"</summary>
+                    <ErrorBanner error=magic_error/>
+                    <ActionForm action=magic>
+                        <TextField
+                            label="E-mail for the link"
+                            name="email"
+                            id="magic-email"
+                            kind="email"
+                            autocomplete="username"
+                            value=magic_email
+                            error=magic_error
+                            required=true
+                        />
+                        <SubmitButton label="Send me a link" pending_label="Sending…" pending=magic.pending() secondary=true/>
+                    </ActionForm>
+                </details>
                 <p class="alt-action">
                     <a href="/users/reset-password">"Forgot your password?"</a> " · "
                     "New here? " <a href="/users/register">"Create an account"</a> " · "
                     <a href="/users/confirm">"Confirm your e-mail"</a>
                 </p>
+            </AuthCard>
+        }
+    })
+}
+
+/// The page a mailed sign-in link opens: a button whose POST signs in.
+#[component]
+pub fn MagicLinkPage() -> impl IntoView {
+    let params = leptos_router::hooks::use_params_map();
+    let token = move || params.read().get("token").unwrap_or_default();
+    with_page_context(move |page| {
+        let action = ServerAction::<LogInWithLink>::new();
+        let error = form_error(move || action.value().get(), page.flash.clone());
+        view! {
+            <AuthCard title="Sign in" lead="Continue to your account with the link from your e-mail.">
+                <ErrorBanner error/>
+                <ActionForm action>
+                    <input type="hidden" name="token" value=token()/>
+                    <SubmitButton label="Sign in" pending_label="Signing in…" pending=action.pending()/>
+                </ActionForm>
+                <p class="alt-action">"Link expired? " <a href="/users/log-in">"Get a new one"</a></p>
             </AuthCard>
         }
     })

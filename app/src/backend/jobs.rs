@@ -28,6 +28,8 @@ pub enum Job {
     PasswordReset { user_id: String },
     /// "Your password was changed" notice.
     PasswordChanged { user_id: String },
+    /// A one-time sign-in link (the token is made when the job runs).
+    MagicLink { user_id: String },
 }
 
 /// How long a claimed job is held before another worker may take it over.
@@ -201,6 +203,16 @@ async fn execute(st: &AppState, job: &Job) -> Result<(), String> {
                 .map_err(|e| e.to_string())?;
             tx.commit().await.map_err(|e| e.to_string())?;
             templates::password_reset(app, &email, &format!("{base}/users/reset-password/{}", issued.token))
+        }
+        Job::MagicLink { user_id } => {
+            let Some(email) = user_email(st, user_id, false).await? else { return Ok(()) };
+            let mut tx = st.db.begin().await.map_err(|e| e.to_string())?;
+            let key = st.config.secret_key.expose();
+            let issued = tokens::issue(&mut tx, key, user_id, &email, Purpose::MagicLink, false, st.clock.now())
+                .await
+                .map_err(|e| e.to_string())?;
+            tx.commit().await.map_err(|e| e.to_string())?;
+            templates::magic_link(app, &email, &format!("{base}/users/log-in/{}", issued.token))
         }
         Job::PasswordChanged { user_id } => {
             let Some(email) = user_email(st, user_id, false).await? else { return Ok(()) };

@@ -7,6 +7,7 @@ pub mod crypto;
 pub mod db;
 pub mod devices;
 pub mod jobs;
+pub mod magic_link;
 pub mod mail;
 pub mod password_reset;
 pub mod passwords;

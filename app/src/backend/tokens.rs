@@ -8,6 +8,7 @@ use super::{
 pub enum Purpose {
     Confirm,
     ResetPassword,
+    MagicLink,
 }
 
 impl Purpose {
@@ -15,6 +16,7 @@ impl Purpose {
         match self {
             Purpose::Confirm => "confirm",
             Purpose::ResetPassword => "reset_password",
+            Purpose::MagicLink => "magic_link",
         }
     }
 
@@ -23,6 +25,7 @@ impl Purpose {
         match self {
             Purpose::Confirm => 48 * 3600,
             Purpose::ResetPassword => 3600,
+            Purpose::MagicLink => 10 * 60,
         }
     }
 }

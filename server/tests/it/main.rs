@@ -5,6 +5,7 @@ mod common;
 mod account;
 mod cli;
 mod login;
+mod magic_link;
 mod mail;
 mod password_reset;
 mod registration;

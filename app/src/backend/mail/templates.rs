@@ -111,3 +111,21 @@ pub fn password_changed(app: &str, to: &str, reset: &str) -> OutgoingMail {
     );
     OutgoingMail { to: to.into(), subject, text, html }
 }
+
+pub fn magic_link(app: &str, to: &str, link: &str) -> OutgoingMail {
+    let subject = format!("Your {app} sign-in link");
+    let text = format!(
+        "Use this link to sign in to {app}:\n\n{link}\n\nIt works once and expires in 10 minutes. \
+         If you did not ask for it, ignore this mail: nobody can use it without access to your inbox.\n"
+    );
+    let html = layout(
+        app,
+        "Sign in to your account",
+        &format!(
+            "<p><a href=\"{l}\" style=\"display:inline-block;background:#3446d4;color:#fff;padding:10px 18px;border-radius:8px;text-decoration:none\">Sign in</a></p>\
+             <p style=\"color:#555;font-size:13px\">The link works once and expires in 10 minutes. If you did not ask for it, ignore this mail.</p>",
+            l = esc(link)
+        ),
+    );
+    OutgoingMail { to: to.into(), subject, text, html }
+}

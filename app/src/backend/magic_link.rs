@@ -1,0 +1,56 @@
+//! Sign in by a link mailed to the address: 10 minutes, single use, same answer for unknown addresses. The link
+//! is a first factor like a password: it goes through the same gate (MFA, when it arrives, still applies).
+use super::{
+    accounts::AccountError,
+    audit::{self, Event},
+    jobs::{self, Job},
+    request::RequestContext,
+    sessions::{self, FirstFactor, GateOutcome, NewSession},
+    tokens::{self, Purpose},
+    AppState,
+};
+use crate::validation::EmailAddress;
+
+pub async fn request(st: &AppState, ctx: &RequestContext, email: &EmailAddress) -> Result<(), AccountError> {
+    st.limits.mail(email.as_str(), ctx.ip).map_err(AccountError::RateLimited)?;
+    let user: Option<(String,)> = sqlx::query_as("SELECT id FROM users WHERE email = $1")
+        .bind(email.as_str())
+        .fetch_optional(&st.db.pool)
+        .await?;
+    let Some((user_id,)) = user else { return Ok(()) };
+    let mut tx = st.db.begin().await?;
+    let id = jobs::enqueue(&mut tx, st, &Job::MagicLink { user_id: user_id.clone() }).await?;
+    audit::record(&mut tx, ctx, st.clock.now(), Event::by_user("user.magic_link_requested", &user_id)).await?;
+    tx.commit().await?;
+    jobs::after_commit(st, &[id]).await;
+    Ok(())
+}
+
+/// Uses the link: the token is consumed, the address counts as confirmed and a password lock is lifted (the owner
+/// proved the mailbox), and the session is created in the same transaction.
+pub async fn log_in(st: &AppState, ctx: &RequestContext, token: &str) -> Result<NewSession, AccountError> {
+    let now = st.clock.now();
+    let live =
+        tokens::find_by_link(&st.db.pool, token, Purpose::MagicLink, now).await?.ok_or(AccountError::InvalidToken)?;
+    let mut tx = st.db.begin().await?;
+    if !tokens::consume(&mut tx, &live.id, now).await? {
+        return Err(AccountError::InvalidToken);
+    }
+    let r = sqlx::query(
+        "UPDATE users SET confirmed_at = COALESCE(confirmed_at, $1), failed_logins = 0, locked_until = NULL, \
+         updated_at = $1 WHERE id = $2 AND email = $3",
+    )
+    .bind(now)
+    .bind(&live.user_id)
+    .bind(&live.sent_to)
+    .execute(&mut *tx)
+    .await?;
+    if r.rows_affected() != 1 {
+        return Err(AccountError::InvalidToken);
+    }
+    tokens::revoke_all(&mut tx, &live.user_id, Purpose::MagicLink, now).await?;
+    let GateOutcome::SignedIn(grant) = sessions::gate(FirstFactor { user_id: live.user_id, method: "magic_link" });
+    let session = sessions::create(&mut tx, st, ctx, grant, false).await?;
+    tx.commit().await?;
+    Ok(session)
+}
