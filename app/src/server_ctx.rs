@@ -85,6 +85,29 @@ pub fn fail(e: AppError) -> AppError {
     e
 }
 
+/// Every "mail me something" form: parse the address, run `action`, and go on to `next` with `notice` — the
+/// same answer whether or not the address has an account.
+pub async fn email_request<Fut>(
+    email: &str,
+    back: &str,
+    next: &str,
+    notice: crate::context::Notice,
+    action: impl FnOnce(AppState, RequestContext, crate::validation::EmailAddress) -> Fut,
+) -> Result<(), AppError>
+where
+    Fut: std::future::Future<Output = Result<(), AccountError>>,
+{
+    let ctx = request()?;
+    let result = async {
+        let st = state()?;
+        let parsed = crate::validation::EmailAddress::parse(email).map_err(|m| AppError::field("email", m))?;
+        action(st, ctx.clone(), parsed.clone()).await.map_err(|e| account_error(&ctx, e))?;
+        Ok((next.to_string(), Flash::notice_for(notice, parsed.as_str())))
+    }
+    .await;
+    finish_form(&ctx, result, back, &[("email", email)])
+}
+
 /// Ends a form's server function. Success redirects to `next` with `flash` (a notice, or values for the next
 /// page). An error is returned to the WASM client as is; a plain HTML form (no JavaScript) is sent back to `back`
 /// with the error and the `keep` values in the flash, so nothing typed is lost.

@@ -54,22 +54,15 @@ pub async fn confirm_with_link(token: String) -> Result<(), AppError> {
 /// Sends a new confirmation mail. Same answer for every address; rate-limited per address and per client.
 #[server(prefix = "/api", endpoint = "resend_confirmation")]
 pub async fn resend_confirmation(email: String) -> Result<(), AppError> {
-    use crate::{
-        context::{Flash, Notice},
-        server_ctx,
-        validation::EmailAddress,
-    };
-    let ctx = server_ctx::request()?;
-    let result = async {
-        let st = server_ctx::state()?;
-        let parsed = EmailAddress::parse(&email).map_err(|m| AppError::field("email", m))?;
-        crate::backend::accounts::resend_confirmation(&st, &ctx, &parsed)
-            .await
-            .map_err(|e| server_ctx::account_error(&ctx, e))?;
-        Ok(("/users/confirm".to_string(), Flash::notice_for(Notice::ConfirmationResent, parsed.as_str())))
-    }
-    .await;
-    server_ctx::finish_form(&ctx, result, "/users/confirm", &[("email", &email)])
+    use crate::{backend::accounts, context::Notice, server_ctx};
+    server_ctx::email_request(
+        &email,
+        "/users/confirm",
+        "/users/confirm",
+        Notice::ConfirmationResent,
+        |st, ctx, e| async move { accounts::resend_confirmation(&st, &ctx, &e).await },
+    )
+    .await
 }
 
 #[component]

@@ -33,22 +33,12 @@ pub async fn log_in(email: String, password: String, remember_me: Option<String>
 /// Mails a one-time sign-in link. Same answer for every address; rate-limited per address and per client.
 #[server(prefix = "/api", endpoint = "request_magic_link")]
 pub async fn request_magic_link(email: String) -> Result<(), AppError> {
-    use crate::{
-        context::{Flash, Notice},
-        server_ctx,
-        validation::EmailAddress,
-    };
-    let ctx = server_ctx::request()?;
-    let result = async {
-        let st = server_ctx::state()?;
-        let parsed = EmailAddress::parse(&email).map_err(|m| AppError::field("email", m))?;
-        crate::backend::magic_link::request(&st, &ctx, &parsed)
-            .await
-            .map_err(|e| server_ctx::account_error(&ctx, e))?;
-        Ok(("/users/log-in".to_string(), Flash::notice_for(Notice::MagicLinkSent, parsed.as_str())))
-    }
-    .await;
-    server_ctx::finish_form(&ctx, result, "/users/log-in", &[("email", &email)])
+    use crate::{backend::magic_link, context::Notice, server_ctx};
+    let here = "/users/log-in";
+    server_ctx::email_request(&email, here, here, Notice::MagicLinkSent, |st, ctx, e| async move {
+        magic_link::request(&st, &ctx, &e).await
+    })
+    .await
 }
 
 /// Signs in with the mailed link's token (POSTed from the landing page; opening the link does nothing).

@@ -14,22 +14,12 @@ use crate::{
 /// Mails a reset link. The same answer for every address; rate-limited per address and per client.
 #[server(prefix = "/api", endpoint = "request_password_reset")]
 pub async fn request_password_reset(email: String) -> Result<(), AppError> {
-    use crate::{
-        context::{Flash, Notice},
-        server_ctx,
-        validation::EmailAddress,
-    };
-    let ctx = server_ctx::request()?;
-    let result = async {
-        let st = server_ctx::state()?;
-        let parsed = EmailAddress::parse(&email).map_err(|m| AppError::field("email", m))?;
-        crate::backend::password_reset::request(&st, &ctx, &parsed)
-            .await
-            .map_err(|e| server_ctx::account_error(&ctx, e))?;
-        Ok(("/users/reset-password".to_string(), Flash::notice_for(Notice::ResetRequested, parsed.as_str())))
-    }
-    .await;
-    server_ctx::finish_form(&ctx, result, "/users/reset-password", &[("email", &email)])
+    use crate::{backend::password_reset, context::Notice, server_ctx};
+    let here = "/users/reset-password";
+    server_ctx::email_request(&email, here, here, Notice::ResetRequested, |st, ctx, e| async move {
+        password_reset::request(&st, &ctx, &e).await
+    })
+    .await
 }
 
 /// Sets the new password from the mailed link. Every session ends; the user logs in again.

@@ -103,25 +103,37 @@ pub async fn register(
     Ok(())
 }
 
-/// Sends a new confirmation mail if the address has an unconfirmed account. Same answer either way.
+/// Queues a mail for the account behind `email`, if there is one and `job` wants one for it, with its audit
+/// row. Rate-limited per address and per client. The caller answers the same whether or not anything was sent, so
+/// these requests reveal nothing about which addresses have accounts.
+pub async fn mail_account(
+    st: &AppState,
+    ctx: &RequestContext,
+    email: &EmailAddress,
+    action: &str,
+    job: impl FnOnce(String, bool) -> Option<Job>,
+) -> Result<(), AccountError> {
+    st.limits.mail(email.as_str(), ctx.ip).map_err(AccountError::RateLimited)?;
+    let Some(user) = find_user(st, email).await? else { return Ok(()) };
+    let Some(job) = job(user.id.clone(), user.confirmed_at.is_some()) else { return Ok(()) };
+    let mut tx = st.db.begin().await?;
+    let id = jobs::enqueue(&mut tx, st, &job).await?;
+    audit::record(&mut tx, ctx, st.clock.now(), Event::by_user(action, &user.id)).await?;
+    tx.commit().await?;
+    jobs::after_commit(st, &[id]).await;
+    Ok(())
+}
+
+/// Sends a new confirmation mail if the address has an unconfirmed account.
 pub async fn resend_confirmation(
     st: &AppState,
     ctx: &RequestContext,
     email: &EmailAddress,
 ) -> Result<(), AccountError> {
-    st.limits.mail(email.as_str(), ctx.ip).map_err(AccountError::RateLimited)?;
-    let Some(user) = find_user(st, email).await? else {
-        return Ok(());
-    };
-    if user.confirmed_at.is_some() {
-        return Ok(());
-    }
-    let mut tx = st.db.begin().await?;
-    let id = jobs::enqueue(&mut tx, st, &Job::ConfirmEmail { user_id: user.id.clone() }).await?;
-    audit::record(&mut tx, ctx, st.clock.now(), Event::by_user("user.confirmation_resent", &user.id)).await?;
-    tx.commit().await?;
-    jobs::after_commit(st, &[id]).await;
-    Ok(())
+    mail_account(st, ctx, email, "user.confirmation_resent", |user_id, confirmed| {
+        (!confirmed).then_some(Job::ConfirmEmail { user_id })
+    })
+    .await
 }
 
 /// Whether a confirmation link is live, for the landing page (which must not consume it).

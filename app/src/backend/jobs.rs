@@ -168,19 +168,7 @@ async fn execute(st: &AppState, job: &Job) -> Result<(), String> {
             let Some(email) = user_email(st, user_id, true).await? else {
                 return Ok(()); // confirmed or deleted meanwhile: nothing to send
             };
-            let mut tx = st.db.begin().await.map_err(|e| e.to_string())?;
-            let issued = tokens::issue(
-                &mut tx,
-                st.config.secret_key.expose(),
-                user_id,
-                &email,
-                Purpose::Confirm,
-                true,
-                st.clock.now(),
-            )
-            .await
-            .map_err(|e| e.to_string())?;
-            tx.commit().await.map_err(|e| e.to_string())?;
+            let issued = issue_link(st, user_id, &email, Purpose::Confirm, true).await?;
             let link = format!("{base}/users/confirm/{}", issued.token);
             templates::confirm_email(app, &email, &link, issued.code.as_deref().unwrap_or_default())
         }
@@ -196,22 +184,12 @@ async fn execute(st: &AppState, job: &Job) -> Result<(), String> {
         }
         Job::PasswordReset { user_id } => {
             let Some(email) = user_email(st, user_id, false).await? else { return Ok(()) };
-            let mut tx = st.db.begin().await.map_err(|e| e.to_string())?;
-            let key = st.config.secret_key.expose();
-            let issued = tokens::issue(&mut tx, key, user_id, &email, Purpose::ResetPassword, false, st.clock.now())
-                .await
-                .map_err(|e| e.to_string())?;
-            tx.commit().await.map_err(|e| e.to_string())?;
+            let issued = issue_link(st, user_id, &email, Purpose::ResetPassword, false).await?;
             templates::password_reset(app, &email, &format!("{base}/users/reset-password/{}", issued.token))
         }
         Job::MagicLink { user_id } => {
             let Some(email) = user_email(st, user_id, false).await? else { return Ok(()) };
-            let mut tx = st.db.begin().await.map_err(|e| e.to_string())?;
-            let key = st.config.secret_key.expose();
-            let issued = tokens::issue(&mut tx, key, user_id, &email, Purpose::MagicLink, false, st.clock.now())
-                .await
-                .map_err(|e| e.to_string())?;
-            tx.commit().await.map_err(|e| e.to_string())?;
+            let issued = issue_link(st, user_id, &email, Purpose::MagicLink, false).await?;
             templates::magic_link(app, &email, &format!("{base}/users/log-in/{}", issued.token))
         }
         Job::PasswordChanged { user_id } => {
@@ -220,6 +198,23 @@ async fn execute(st: &AppState, job: &Job) -> Result<(), String> {
         }
     };
     st.mailer.send(mail).await.map_err(|e| e.to_string())
+}
+
+/// Makes the token (and code) a mail carries, in its own transaction, at the moment the mail is sent.
+async fn issue_link(
+    st: &AppState,
+    user_id: &str,
+    email: &str,
+    purpose: Purpose,
+    with_code: bool,
+) -> Result<tokens::Issued, String> {
+    let mut tx = st.db.begin().await.map_err(|e| e.to_string())?;
+    let key = st.config.secret_key.expose();
+    let issued = tokens::issue(&mut tx, key, user_id, email, purpose, with_code, st.clock.now())
+        .await
+        .map_err(|e| e.to_string())?;
+    tx.commit().await.map_err(|e| e.to_string())?;
+    Ok(issued)
 }
 
 async fn user_email(st: &AppState, user_id: &str, only_unconfirmed: bool) -> Result<Option<String>, String> {

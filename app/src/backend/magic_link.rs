@@ -1,9 +1,8 @@
 //! Sign in by a link mailed to the address: 10 minutes, single use, same answer for unknown addresses. The link
 //! is a first factor like a password: it goes through the same gate (MFA, when it arrives, still applies).
 use super::{
-    accounts::AccountError,
-    audit::{self, Event},
-    jobs::{self, Job},
+    accounts::{self, AccountError},
+    jobs::Job,
     request::RequestContext,
     sessions::{self, FirstFactor, GateOutcome, NewSession},
     tokens::{self, Purpose},
@@ -12,18 +11,8 @@ use super::{
 use crate::validation::EmailAddress;
 
 pub async fn request(st: &AppState, ctx: &RequestContext, email: &EmailAddress) -> Result<(), AccountError> {
-    st.limits.mail(email.as_str(), ctx.ip).map_err(AccountError::RateLimited)?;
-    let user: Option<(String,)> = sqlx::query_as("SELECT id FROM users WHERE email = $1")
-        .bind(email.as_str())
-        .fetch_optional(&st.db.pool)
-        .await?;
-    let Some((user_id,)) = user else { return Ok(()) };
-    let mut tx = st.db.begin().await?;
-    let id = jobs::enqueue(&mut tx, st, &Job::MagicLink { user_id: user_id.clone() }).await?;
-    audit::record(&mut tx, ctx, st.clock.now(), Event::by_user("user.magic_link_requested", &user_id)).await?;
-    tx.commit().await?;
-    jobs::after_commit(st, &[id]).await;
-    Ok(())
+    accounts::mail_account(st, ctx, email, "user.magic_link_requested", |user_id, _| Some(Job::MagicLink { user_id }))
+        .await
 }
 
 /// Uses the link: the token is consumed, the address counts as confirmed and a password lock is lifted (the owner

@@ -1,7 +1,7 @@
 //! Password reset by e-mailed link: same answer for every address, 1 h single-use token, and a reset ends every
 //! session (remember-me included) and lifts a password lock.
 use super::{
-    accounts::AccountError,
+    accounts::{self, AccountError},
     audit::{self, Event},
     jobs::{self, Job},
     request::RequestContext,
@@ -13,18 +13,10 @@ use crate::validation::{EmailAddress, NewPassword, PasswordContext};
 /// Mails a reset link if the address has an account. Rate-limited per address and per client; the answer is the
 /// same whether or not the account exists.
 pub async fn request(st: &AppState, ctx: &RequestContext, email: &EmailAddress) -> Result<(), AccountError> {
-    st.limits.mail(email.as_str(), ctx.ip).map_err(AccountError::RateLimited)?;
-    let user: Option<(String,)> = sqlx::query_as("SELECT id FROM users WHERE email = $1")
-        .bind(email.as_str())
-        .fetch_optional(&st.db.pool)
-        .await?;
-    let Some((user_id,)) = user else { return Ok(()) };
-    let mut tx = st.db.begin().await?;
-    let id = jobs::enqueue(&mut tx, st, &Job::PasswordReset { user_id: user_id.clone() }).await?;
-    audit::record(&mut tx, ctx, st.clock.now(), Event::by_user("user.password_reset_requested", &user_id)).await?;
-    tx.commit().await?;
-    jobs::after_commit(st, &[id]).await;
-    Ok(())
+    accounts::mail_account(st, ctx, email, "user.password_reset_requested", |user_id, _| {
+        Some(Job::PasswordReset { user_id })
+    })
+    .await
 }
 
 /// The address a live reset link belongs to (for the password rules on the landing page), without using it.
