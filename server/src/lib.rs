@@ -22,7 +22,7 @@ use axum::{
 };
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
-use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::{compression::CompressionLayer, limit::RequestBodyLimitLayer};
 
 #[derive(Clone)]
 pub struct ServerState {
@@ -83,7 +83,8 @@ pub fn router(state: AppState) -> Router {
                 move || shell(leptos.clone())
             },
         )
-        .route("/pkg/{*path}", get(routes::assets::pkg))
+        // Static assets only: pages may carry tokens (a reset link's form), and compressing them invites BREACH.
+        .route("/pkg/{*path}", get(routes::assets::pkg).layer(CompressionLayer::new()))
         .route("/favicon.ico", get(routes::assets::favicon))
         .route("/healthz", get(routes::health::healthz))
         .route("/readyz", get(routes::health::readyz));

@@ -206,3 +206,61 @@ async fn registration_writes_its_audit_row_with_the_user() {
     assert_eq!(n, 1);
     app.stop().await;
 }
+
+/// Makes every insert of `action` into the audit log fail, the way a full disk or a broken constraint would.
+async fn break_audit_for(app: &TestApp, action: &str) {
+    let pool = &app.state().db.pool;
+    if app.state().db.kind == app::backend::db::DbKind::Sqlite {
+        sqlx::query(&format!(
+            "CREATE TRIGGER break_audit BEFORE INSERT ON audit_events WHEN NEW.action = '{action}' \
+             BEGIN SELECT RAISE(ABORT, 'audit unavailable'); END"
+        ))
+        .execute(pool)
+        .await
+        .unwrap();
+    } else {
+        sqlx::query(&format!(
+            "CREATE FUNCTION break_audit() RETURNS trigger AS $$ BEGIN \
+             IF NEW.action = '{action}' THEN RAISE EXCEPTION 'audit unavailable'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql"
+        ))
+        .execute(pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "CREATE TRIGGER break_audit BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION break_audit()",
+        )
+        .execute(pool)
+        .await
+        .unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_the_audit_row_cannot_be_written_the_registration_is_rolled_back() {
+    let app = TestApp::spawn().await;
+    break_audit_for(&app, "user.register").await;
+    let r = app.call_server_fn("/api/register", &[("email", "zed@example.com"), ("password", PASSWORD)]).await;
+    assert_eq!(r.status(), reqwest::StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(r.text().await.unwrap().contains("Internal"), "the user sees a reference, not the database error");
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM users").await, 0, "no account without its audit row");
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM jobs").await, 0, "and no mail queued for it");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_the_audit_row_cannot_be_written_the_confirmation_is_rolled_back() {
+    let app = TestApp::spawn().await;
+    app.register("zoe@example.com", PASSWORD).await;
+    let link = link_in(&app.last_mail_to("zoe@example.com").await.text);
+    let token = link.rsplit('/').next().unwrap().to_string();
+    break_audit_for(&app, "user.confirm").await;
+    let r = app.call_server_fn("/api/confirm_with_link", &[("token", &token)]).await;
+    assert_eq!(r.status(), reqwest::StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM users WHERE confirmed_at IS NOT NULL").await, 0);
+    assert_eq!(
+        app.scalar_i64("SELECT COUNT(*) FROM user_tokens WHERE used_at IS NOT NULL").await,
+        0,
+        "the token is still unused"
+    );
+    app.stop().await;
+}
