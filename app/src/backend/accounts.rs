@@ -187,12 +187,26 @@ async fn confirm_in(
     now: i64,
     how: &str,
 ) -> Result<(), AccountError> {
+    redeem_mailed_token(tx, live, Purpose::Confirm, now).await?;
+    audit::record(tx, ctx, now, Event::by_user("user.confirm", &live.user_id).detail(how)).await?;
+    Ok(())
+}
+
+/// Uses a mailed link's token in `tx`: once only (a concurrent use loses), only while the account still has the
+/// address it was sent to, and every other live token of the same purpose ends with it. Opening the mail proved
+/// the mailbox, so the address counts as confirmed and a password lock is lifted.
+pub(crate) async fn redeem_mailed_token(
+    tx: &mut super::db::Tx,
+    live: &tokens::Live,
+    purpose: Purpose,
+    now: i64,
+) -> Result<(), AccountError> {
     if !tokens::consume(tx, &live.id, now).await? {
         return Err(AccountError::InvalidToken);
     }
-    // The token is bound to the address it was sent to: an e-mail change since then voids it.
     let r = sqlx::query(
-        "UPDATE users SET confirmed_at = COALESCE(confirmed_at, $1), updated_at = $1 WHERE id = $2 AND email = $3",
+        "UPDATE users SET confirmed_at = COALESCE(confirmed_at, $1), failed_logins = 0, locked_until = NULL, \
+         updated_at = $1 WHERE id = $2 AND email = $3",
     )
     .bind(now)
     .bind(&live.user_id)
@@ -202,8 +216,7 @@ async fn confirm_in(
     if r.rows_affected() != 1 {
         return Err(AccountError::InvalidToken);
     }
-    tokens::revoke_all(tx, &live.user_id, Purpose::Confirm, now).await?;
-    audit::record(tx, ctx, now, Event::by_user("user.confirm", &live.user_id).detail(how)).await?;
+    tokens::revoke_all(tx, &live.user_id, purpose, now).await?;
     Ok(())
 }
 

@@ -22,22 +22,7 @@ pub async fn log_in(st: &AppState, ctx: &RequestContext, token: &str) -> Result<
     let live =
         tokens::find_by_link(&st.db.pool, token, Purpose::MagicLink, now).await?.ok_or(AccountError::InvalidToken)?;
     let mut tx = st.db.begin().await?;
-    if !tokens::consume(&mut tx, &live.id, now).await? {
-        return Err(AccountError::InvalidToken);
-    }
-    let r = sqlx::query(
-        "UPDATE users SET confirmed_at = COALESCE(confirmed_at, $1), failed_logins = 0, locked_until = NULL, \
-         updated_at = $1 WHERE id = $2 AND email = $3",
-    )
-    .bind(now)
-    .bind(&live.user_id)
-    .bind(&live.sent_to)
-    .execute(&mut *tx)
-    .await?;
-    if r.rows_affected() != 1 {
-        return Err(AccountError::InvalidToken);
-    }
-    tokens::revoke_all(&mut tx, &live.user_id, Purpose::MagicLink, now).await?;
+    accounts::redeem_mailed_token(&mut tx, &live, Purpose::MagicLink, now).await?;
     let GateOutcome::SignedIn(grant) = sessions::gate(FirstFactor { user_id: live.user_id, method: "magic_link" });
     let session = sessions::create(&mut tx, st, ctx, grant, false).await?;
     tx.commit().await?;

@@ -38,23 +38,12 @@ pub async fn reset(st: &AppState, ctx: &RequestContext, token: &str, password: &
     let hash = st.hasher.hash(password.expose()).await.map_err(AccountError::from)?;
     let mut tx = st.db.begin().await.map_err(AccountError::from)?;
     let result: Result<String, AccountError> = async {
-        if !tokens::consume(&mut tx, &live.id, now).await? {
-            return Err(AccountError::InvalidToken);
-        }
-        let r = sqlx::query(
-            "UPDATE users SET password_hash = $1, failed_logins = 0, locked_until = NULL, \
-             confirmed_at = COALESCE(confirmed_at, $2), updated_at = $2 WHERE id = $3 AND email = $4",
-        )
-        .bind(&hash)
-        .bind(now)
-        .bind(&live.user_id)
-        .bind(&live.sent_to)
-        .execute(&mut *tx)
-        .await?;
-        if r.rows_affected() != 1 {
-            return Err(AccountError::InvalidToken);
-        }
-        tokens::revoke_all(&mut tx, &live.user_id, Purpose::ResetPassword, now).await?;
+        accounts::redeem_mailed_token(&mut tx, &live, Purpose::ResetPassword, now).await?;
+        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+            .bind(&hash)
+            .bind(&live.user_id)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(&live.user_id).execute(&mut *tx).await?;
         audit::record(&mut tx, ctx, now, Event::by_user("user.password_reset", &live.user_id)).await?;
         Ok(jobs::enqueue(&mut tx, st, &Job::PasswordChanged { user_id: live.user_id.clone() }).await?)
