@@ -266,6 +266,7 @@ pub async fn log_in_with_password(
     let mut tx = st.db.begin().await?;
     let session = sessions::create(&mut tx, st, ctx, grant, remember_me).await?;
     tx.commit().await?;
+    jobs::after_commit(st, &session.job_ids).await;
     Ok(session)
 }
 

@@ -30,6 +30,8 @@ pub enum Job {
     PasswordChanged { user_id: String },
     /// A one-time sign-in link (the token is made when the job runs).
     MagicLink { user_id: String },
+    /// "New sign-in to your account" from a browser not seen before.
+    NewDeviceSignIn { user_id: String, session_id: String },
 }
 
 /// How long a claimed job is held before another worker may take it over.
@@ -191,6 +193,22 @@ async fn execute(st: &AppState, job: &Job) -> Result<(), String> {
             let Some(email) = user_email(st, user_id, false).await? else { return Ok(()) };
             let issued = issue_link(st, user_id, &email, Purpose::MagicLink, false).await?;
             templates::magic_link(app, &email, &format!("{base}/users/log-in/{}", issued.token))
+        }
+        Job::NewDeviceSignIn { user_id, session_id } => {
+            let Some(email) = user_email(st, user_id, false).await? else { return Ok(()) };
+            let row: Option<(Option<String>, Option<String>, i64)> =
+                sqlx::query_as("SELECT ip, user_agent, created_at FROM sessions WHERE id = $1")
+                    .bind(session_id)
+                    .fetch_optional(&st.db.pool)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            let (device, ip, when) = match row {
+                Some((ip, ua, at)) => {
+                    (super::devices::describe(ua.as_deref()), ip.unwrap_or_default(), super::format_utc(at))
+                }
+                None => ("a new device".to_string(), String::new(), super::format_utc(st.clock.now())),
+            };
+            templates::new_device(app, &email, &device, &ip, &when, &format!("{base}/users/sessions"))
         }
         Job::PasswordChanged { user_id } => {
             let Some(email) = user_email(st, user_id, false).await? else { return Ok(()) };

@@ -2,7 +2,7 @@
 //! is a first factor like a password: it goes through the same gate (MFA, when it arrives, still applies).
 use super::{
     accounts::{self, AccountError},
-    jobs::Job,
+    jobs::{self, Job},
     request::RequestContext,
     sessions::{self, FirstFactor, GateOutcome, NewSession},
     tokens::{self, Purpose},
@@ -26,5 +26,6 @@ pub async fn log_in(st: &AppState, ctx: &RequestContext, token: &str) -> Result<
     let GateOutcome::SignedIn(grant) = sessions::gate(FirstFactor { user_id: live.user_id, method: "magic_link" });
     let session = sessions::create(&mut tx, st, ctx, grant, false).await?;
     tx.commit().await?;
+    jobs::after_commit(st, &session.job_ids).await;
     Ok(session)
 }

@@ -44,6 +44,8 @@ impl SignInGrant {
 pub struct NewSession {
     pub token: String,
     pub max_age_secs: Option<i64>,
+    /// Mail queued with the sign-in (new-device notice): run [`super::jobs::after_commit`] on them.
+    pub job_ids: Vec<String>,
 }
 
 /// Creates the session in `tx`, replacing the session the browser presented (a new id at every sign-in), and
@@ -82,8 +84,37 @@ pub async fn create(
     .bind(now + absolute)
     .execute(&mut **tx)
     .await?;
+    let mut job_ids = Vec::new();
+    if is_new_device(tx, &grant.user_id, ctx.user_agent.as_deref()).await? {
+        let job = super::jobs::Job::NewDeviceSignIn { user_id: grant.user_id.clone(), session_id: id.clone() };
+        job_ids.push(super::jobs::enqueue(tx, st, &job).await?);
+    }
     audit::record(tx, ctx, now, Event::by_user("user.log_in", &grant.user_id).detail(grant.method)).await?;
-    Ok(NewSession { token, max_age_secs: remember_me.then_some(absolute) })
+    Ok(NewSession { token, max_age_secs: remember_me.then_some(absolute), job_ids })
+}
+
+/// A sign-in from a browser this account has never signed in from, when it has signed in before (the first
+/// sign-in of a new account is not news to its owner).
+async fn is_new_device(tx: &mut Tx, user_id: &str, user_agent: Option<&str>) -> Result<bool, sqlx::Error> {
+    let (before,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM audit_events WHERE target_user_id = $1 AND action = 'user.log_in' AND outcome = 'success'",
+    )
+    .bind(user_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    if before == 0 {
+        return Ok(false);
+    }
+    let ua: String = user_agent.unwrap_or_default().chars().take(256).collect();
+    let (same,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM audit_events WHERE target_user_id = $1 AND action = 'user.log_in' AND outcome = 'success' \
+         AND COALESCE(user_agent, '') = $2",
+    )
+    .bind(user_id)
+    .bind(ua)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(same == 0)
 }
 
 /// Looks up the session behind a cookie token. Expired rows are deleted; a live one has its idle deadline moved

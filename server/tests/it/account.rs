@@ -79,3 +79,41 @@ async fn the_sessions_page_needs_a_session() {
     assert!(page.contains("Please log in"));
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s16_a_sign_in_from_a_new_browser_mails_the_owner() {
+    let app = TestApp::spawn().await;
+    app.confirmed_user("ann@example.com", PASSWORD).await;
+    let firefox = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:130.0) Gecko/20100101 Firefox/130.0";
+    let chrome =
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36";
+    let log_in_as = |ua: &'static str| {
+        let app = &app;
+        async move {
+            let client = reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .user_agent(ua)
+                .build()
+                .unwrap();
+            let r = app
+                .post_form_with(&client, "/api/log_in", &[("email", "ann@example.com"), ("password", PASSWORD)])
+                .await;
+            assert_eq!(location(&r), "/");
+        }
+    };
+    let new_device_mails =
+        || app.mails_to("ann@example.com").into_iter().filter(|m| m.subject.contains("New sign-in")).count();
+
+    log_in_as(firefox).await;
+    assert_eq!(new_device_mails(), 0, "the first sign-in of an account is not news");
+    log_in_as(firefox).await;
+    assert_eq!(new_device_mails(), 0, "the same browser again is not news");
+    log_in_as(chrome).await;
+    let mail = app.last_mail_to("ann@example.com").await;
+    assert!(mail.subject.contains("New sign-in"), "{}", mail.subject);
+    assert!(mail.text.contains("Chrome on Linux") && mail.text.contains("127.0.0.1"));
+    assert!(!mail.text.contains(PASSWORD));
+    assert_eq!(new_device_mails(), 1);
+    app.stop().await;
+}

@@ -90,7 +90,7 @@ async fn s43_production_cookies_are_secure_and_host_prefixed() {
     config.base_url = "https://auth.example.com".into();
     let line = app::backend::sessions::cookie(
         &config,
-        Some(&app::backend::sessions::NewSession { token: "t".into(), max_age_secs: None }),
+        Some(&app::backend::sessions::NewSession { token: "t".into(), max_age_secs: None, job_ids: vec![] }),
     );
     assert!(line.starts_with("__Host-portcullis_session=t;"));
     assert!(

@@ -129,3 +129,25 @@ pub fn magic_link(app: &str, to: &str, link: &str) -> OutgoingMail {
     );
     OutgoingMail { to: to.into(), subject, text, html }
 }
+
+pub fn new_device(app: &str, to: &str, device: &str, ip: &str, when: &str, sessions: &str) -> OutgoingMail {
+    let subject = format!("New sign-in to your {app} account");
+    let text = format!(
+        "Your {app} account was just signed in to from a device it has not seen before:\n\n  {device}, {ip}, {when}\n\n\
+         If this was you, there is nothing to do. If not, sign that device out and change your password: {sessions}\n"
+    );
+    let html = layout(
+        app,
+        "New sign-in",
+        &format!(
+            "<p>Your account was just signed in to from a device it has not seen before:</p>\
+             <p><strong>{d}</strong>, {i}, {w}</p>\
+             <p>If this was you, there is nothing to do. If not, <a href=\"{s}\">sign that device out</a> and change your password.</p>",
+            d = esc(device),
+            i = esc(ip),
+            w = esc(when),
+            s = esc(sessions)
+        ),
+    );
+    OutgoingMail { to: to.into(), subject, text, html }
+}
