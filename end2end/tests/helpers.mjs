@@ -11,13 +11,29 @@ export async function waitForHydration(page) {
   await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1, { timeout: 20_000 });
 }
 
-/** Opens the newest mail to `email` in the development mailbox and returns the confirmation link in it. */
+/** Opens the newest mail in the development mailbox whose list entry matches `pattern` (reloading until it is there). */
+export async function openMail(page, pattern) {
+  await expect(async () => {
+    await page.goto('/dev/mailbox');
+    await expect(page.getByRole('link', { name: pattern }).first()).toBeVisible({ timeout: 1_000 });
+  }).toPass({ timeout: 15_000 });
+  await page.getByRole('link', { name: pattern }).first().click();
+}
+
+const escapeRe = (s) => s.replace(/[.+*?^${}()|[\]\\]/g, '\\$&');
+
+/** Opens the newest confirmation mail to `email` in the development mailbox and returns the link in it. */
 export async function confirmationLinkFromMailbox(page, email) {
-  await page.goto('/dev/mailbox');
-  await page.getByRole('link', { name: new RegExp(email.replace(/[.+]/g, '\\$&')) }).first().click();
+  await openMail(page, new RegExp(`${escapeRe(email)}.*Confirm your e-mail`));
   await expect(page.getByRole('heading', { name: /Confirm your e-mail/ })).toBeVisible();
   const link = page.getByRole('link', { name: /\/users\/confirm\// });
   return await link.getAttribute('href');
+}
+
+/** Opens the newest sign-in-link mail to `email` and returns the link in it. */
+export async function magicLinkFromMailbox(page, email) {
+  await openMail(page, new RegExp(`${escapeRe(email)}.*sign-in link`));
+  return await page.getByRole('link', { name: /\/users\/log-in\// }).getAttribute('href');
 }
 
 /** Registers and confirms `email` through the pages and the development mailbox. */

@@ -37,18 +37,23 @@ pub enum Job {
 /// How long a claimed job is held before another worker may take it over.
 const LOCK_SECS: i64 = 300;
 const MAX_BACKOFF_SECS: i64 = 6 * 3600;
+/// How long the worker leaves an inline job to its request before treating it as undelivered.
+const INLINE_GRACE_SECS: i64 = 60;
 
 /// Queues `job` in `tx`. Returns its id: pass it to [`after_commit`] once the transaction is committed.
 pub async fn enqueue(tx: &mut Tx, st: &AppState, job: &Job) -> Result<String, sqlx::Error> {
     let id = new_id();
     let now = st.clock.now();
+    // Inline delivery sends the job from the request itself (by id); the worker only takes it if that failed.
+    let run_at = if st.config.mail_delivery == MailDelivery::Inline { now + INLINE_GRACE_SECS } else { now };
     sqlx::query(
         "INSERT INTO jobs (id, kind, payload, state, attempts, max_attempts, run_at, created_at, updated_at) \
-         VALUES ($1, 'mail', $2, 'queued', 0, $3, $4, $4, $4)",
+         VALUES ($1, 'mail', $2, 'queued', 0, $3, $4, $5, $5)",
     )
     .bind(&id)
     .bind(serde_json::to_string(job).expect("jobs serialize"))
     .bind(st.config.job_max_attempts)
+    .bind(run_at)
     .bind(now)
     .execute(&mut **tx)
     .await?;

@@ -157,6 +157,18 @@ impl TestApp {
         panic!("no mail to {email}");
     }
 
+    /// Waits (briefly) for a mail to `email` whose subject contains `subject`: the job may be run by the worker
+    /// rather than inline, a moment after the response.
+    pub async fn mail_with_subject(&self, email: &str, subject: &str) -> StoredMail {
+        for _ in 0..100 {
+            if let Some(m) = self.mails_to(email).into_iter().rev().find(|m| m.subject.contains(subject)) {
+                return m;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no mail to {email} with {subject:?}");
+    }
+
     pub async fn scalar_i64(&self, sql: &str) -> i64 {
         let row: (i64,) = sqlx::query_as(sql).fetch_one(&self.state().db.pool).await.unwrap();
         row.0

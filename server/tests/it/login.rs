@@ -163,7 +163,7 @@ async fn s10_the_sixth_attempt_is_refused_even_with_the_right_password_and_the_o
     let r = app.call_server_fn("/api/log_in", &[("email", "ivy@example.com"), ("password", PASSWORD)]).await;
     assert!(r.text().await.unwrap().contains("InvalidCredentials"));
     assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM sessions").await, 0);
-    let mail = app.last_mail_to("ivy@example.com").await;
+    let mail = app.mail_with_subject("ivy@example.com", "paused after failed attempts").await;
     assert!(mail.subject.contains("paused after failed attempts"), "{}", mail.subject);
     assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM audit_events WHERE action = 'user.locked'").await, 1);
 

@@ -87,7 +87,7 @@ async fn s13_registering_an_existing_email_looks_exactly_like_a_new_one() {
     assert_eq!(body_a, body_b);
 
     // The owner is told someone tried; no second account exists.
-    let mail = app.last_mail_to("dee@example.com").await;
+    let mail = app.mail_with_subject("dee@example.com", "Someone tried to register").await;
     assert!(mail.subject.contains("Someone tried to register"));
     assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM users WHERE email = 'dee@example.com'").await, 1);
     app.stop().await;
