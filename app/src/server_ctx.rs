@@ -85,6 +85,12 @@ pub fn fail(e: AppError) -> AppError {
     e
 }
 
+/// Where every sign-in path ends: the new session's cookie on the response, and the dashboard next.
+pub fn signed_in(st: &AppState, session: &crate::backend::sessions::NewSession) -> (String, Flash) {
+    append_header(header::SET_COOKIE, &crate::backend::sessions::cookie(&st.config, Some(session)));
+    ("/".to_string(), Flash::notice(crate::context::Notice::LoggedIn))
+}
+
 /// Every "mail me something" form: parse the address, run `action`, and go on to `next` with `notice` — the
 /// same answer whether or not the address has an account.
 pub async fn email_request<Fut>(

@@ -11,11 +11,7 @@ use crate::{
 /// Password log in. One generic error for every failure; unknown e-mails cost the same as known ones.
 #[server(prefix = "/api", endpoint = "log_in")]
 pub async fn log_in(email: String, password: String, remember_me: Option<String>) -> Result<(), AppError> {
-    use crate::{
-        backend::sessions,
-        context::{Flash, Notice},
-        server_ctx,
-    };
+    use crate::server_ctx;
     let ctx = server_ctx::request()?;
     let result = async {
         let st = server_ctx::state()?;
@@ -23,8 +19,7 @@ pub async fn log_in(email: String, password: String, remember_me: Option<String>
             crate::backend::accounts::log_in_with_password(&st, &ctx, &email, &password, remember_me.is_some())
                 .await
                 .map_err(|e| server_ctx::account_error(&ctx, e))?;
-        server_ctx::append_header(http::header::SET_COOKIE, &sessions::cookie(&st.config, Some(&session)));
-        Ok(("/".to_string(), Flash::notice(Notice::LoggedIn)))
+        Ok(server_ctx::signed_in(&st, &session))
     }
     .await;
     server_ctx::finish_form(&ctx, result, "/users/log-in", &[("email", &email)])
@@ -44,19 +39,14 @@ pub async fn request_magic_link(email: String) -> Result<(), AppError> {
 /// Signs in with the mailed link's token (POSTed from the landing page; opening the link does nothing).
 #[server(prefix = "/api", endpoint = "log_in_with_link")]
 pub async fn log_in_with_link(token: String) -> Result<(), AppError> {
-    use crate::{
-        backend::sessions,
-        context::{Flash, Notice},
-        server_ctx,
-    };
+    use crate::server_ctx;
     let ctx = server_ctx::request()?;
     let result = async {
         let st = server_ctx::state()?;
         let session = crate::backend::magic_link::log_in(&st, &ctx, &token)
             .await
             .map_err(|e| server_ctx::account_error(&ctx, e))?;
-        server_ctx::append_header(http::header::SET_COOKIE, &sessions::cookie(&st.config, Some(&session)));
-        Ok(("/".to_string(), Flash::notice(Notice::LoggedIn)))
+        Ok(server_ctx::signed_in(&st, &session))
     }
     .await;
     server_ctx::finish_form(&ctx, result, "/users/log-in", &[])
