@@ -55,6 +55,11 @@ pub enum Notice {
     ResetRequested,
     PasswordReset,
     MagicLinkSent,
+    ProfileSaved,
+    PasswordChanged,
+    EmailChangeRequested,
+    EmailChangeCancelled,
+    EmailChanged,
 }
 
 impl Notice {
@@ -76,6 +81,14 @@ impl Notice {
             Notice::MagicLinkSent => {
                 "If that address has an account, a sign-in link is on its way. It works once, for 10 minutes."
             }
+            Notice::ProfileSaved => "Your profile is saved.",
+            Notice::PasswordChanged => "Your password was changed. Every other device was signed out.",
+            Notice::EmailChangeRequested => {
+                "If that address can be used, a confirmation link is on its way to it (it works for 24 hours). \
+                 Your address changes when you open it."
+            }
+            Notice::EmailChangeCancelled => "The e-mail change was cancelled; the address stays as it was.",
+            Notice::EmailChanged => "Your e-mail address was changed and every device was signed out. Log in with the new address.",
             Notice::PasswordReset => {
                 "Your password was changed and every device was signed out. Log in with the new one."
             }

@@ -21,6 +21,10 @@ pub enum AppError {
     Forbidden,
     #[error("Not found.")]
     NotFound,
+    #[error("For your security, confirm it's you before changing this.")]
+    ReauthenticationRequired,
+    #[error("Your password must be changed before you can log in with it. We have e-mailed you a link to choose a new one.")]
+    PasswordChangeRequired,
     #[error("Too many attempts. Try again in {retry_after_secs} seconds.")]
     RateLimited { retry_after_secs: u64 },
     #[error("Something went wrong on our side (reference {request_id}). Please try again.")]
@@ -50,7 +54,7 @@ impl AppError {
             AppError::Validation { .. } => 422,
             AppError::InvalidCredentials | AppError::Unauthenticated => 401,
             AppError::InvalidToken => 400,
-            AppError::Forbidden => 403,
+            AppError::Forbidden | AppError::ReauthenticationRequired | AppError::PasswordChangeRequired => 403,
             AppError::NotFound => 404,
             AppError::RateLimited { .. } => 429,
             AppError::Internal { .. } | AppError::ServerFn(_) => 500,

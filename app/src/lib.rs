@@ -22,7 +22,11 @@ use leptos_router::{
 };
 
 use crate::{
-    account::sessions::SessionsPage,
+    account::{
+        sessions::SessionsPage,
+        settings::{CancelEmailChangePage, ConfirmEmailChangePage, SettingsPage},
+        sudo::SudoPage,
+    },
     auth::{
         confirm::{ConfirmLinkPage, ConfirmPage},
         login::{LoginPage, MagicLinkPage},
@@ -94,6 +98,10 @@ fn PageFrame() -> impl IntoView {
                 <Route path=path!("/users/confirm") view=ConfirmPage ssr=SsrMode::Async/>
                 <Route path=path!("/users/confirm/:token") view=ConfirmLinkPage ssr=SsrMode::Async/>
                 <Route path=path!("/users/sessions") view=SessionsPage ssr=SsrMode::Async/>
+                <Route path=path!("/users/sudo") view=SudoPage ssr=SsrMode::Async/>
+                <Route path=path!("/users/settings") view=SettingsPage ssr=SsrMode::Async/>
+                <Route path=path!("/users/settings/email/:token") view=ConfirmEmailChangePage ssr=SsrMode::Async/>
+                <Route path=path!("/users/settings/email/cancel/:token") view=CancelEmailChangePage ssr=SsrMode::Async/>
                 <Route path=path!("/users/reset-password") view=RequestResetPage ssr=SsrMode::Async/>
                 <Route path=path!("/users/reset-password/:token") view=ResetPasswordPage ssr=SsrMode::Async/>
             </Routes>

@@ -35,6 +35,9 @@ pub fn account_error(ctx: &RequestContext, e: AccountError) -> AppError {
         AccountError::Unconfirmed => AppError::field("email", "Confirm your e-mail address first: check your inbox."),
         AccountError::InvalidToken => AppError::InvalidToken,
         AccountError::RateLimited(r) => AppError::RateLimited { retry_after_secs: r.0 },
+        AccountError::SudoRequired => AppError::ReauthenticationRequired,
+        AccountError::PasswordChangeRequired => AppError::PasswordChangeRequired,
+        AccountError::Field(name, message) => AppError::field(name, message),
         AccountError::Unexpected(u) => internal(ctx, u.0),
     }
 }
@@ -75,6 +78,13 @@ pub fn take_flash() -> Flash {
 /// The signed-in session of this request, or `Unauthenticated` (401).
 pub fn require_session(ctx: &RequestContext) -> Result<crate::backend::request::CurrentSession, AppError> {
     ctx.session.clone().ok_or_else(|| fail(AppError::Unauthenticated))
+}
+
+/// The page a mailed link opened (`prefix/token`), to send a failed form back to. Only token characters pass.
+pub fn link_page(prefix: &str, token: &str) -> String {
+    let token: String =
+        token.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').take(128).collect();
+    format!("{prefix}/{token}")
 }
 
 /// Sets the response status for `e` and returns it, for server functions that are not forms.

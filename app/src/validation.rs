@@ -180,6 +180,32 @@ pub fn parse_code6(raw: &str) -> Result<String, &'static str> {
     }
 }
 
+/// Where to go after re-authentication: a path on this site, or `fallback`. Anything that could leave the site
+/// (`//host`, `/\\host`, a scheme, control characters) is refused.
+pub fn safe_return_to<'a>(raw: &'a str, fallback: &'a str) -> &'a str {
+    let local = raw.starts_with('/')
+        && !raw.starts_with("//")
+        && raw.len() <= 512
+        && raw.chars().all(|c| c.is_ascii_graphic() && c != '\\');
+    if local {
+        raw
+    } else {
+        fallback
+    }
+}
+
+/// A display name: trimmed, at most 80 characters, no control characters; empty means none.
+pub fn parse_display_name(raw: &str) -> Result<Option<String>, &'static str> {
+    let name = raw.trim();
+    if name.chars().any(char::is_control) {
+        return Err("Use letters, numbers, spaces and punctuation only.");
+    }
+    if name.chars().count() > 80 {
+        return Err("Keep it to 80 characters or fewer.");
+    }
+    Ok((!name.is_empty()).then(|| name.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,5 +292,22 @@ mod tests {
         assert_eq!(parse_code6("123 456").unwrap(), "123456");
         assert!(parse_code6("12345").is_err());
         assert!(parse_code6("12345a").is_err());
+    }
+
+    #[test]
+    fn return_to_accepts_local_paths_only() {
+        let fallback = "/users/settings";
+        assert_eq!(safe_return_to("/users/settings?tab=email", fallback), "/users/settings?tab=email");
+        for bad in ["https://evil.example", "//evil.example/x", "/\\evil.example", "javascript:alert(1)", "", "/a b", "/\n"] {
+            assert_eq!(safe_return_to(bad, fallback), fallback, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn display_names_are_trimmed_and_bounded() {
+        assert_eq!(parse_display_name("  Ada Lovelace "), Ok(Some("Ada Lovelace".into())));
+        assert_eq!(parse_display_name("   "), Ok(None));
+        assert!(parse_display_name(&"é".repeat(81)).is_err());
+        assert!(parse_display_name("a\u{0}b").is_err());
     }
 }

@@ -1,1 +1,3 @@
 pub mod sessions;
+pub mod settings;
+pub mod sudo;

@@ -4,7 +4,7 @@ use leptos_router::hooks::use_params_map;
 use crate::{
     components::{
         form::{form_error, EmailField, ErrorBanner, SubmitButton, TextField},
-        layout::{with_page_context, AuthCard, NoticeBanner},
+        layout::{with_page_context, AuthCard, ForgetLinkInHistory, NoticeBanner},
     },
     error::AppError,
 };
@@ -127,6 +127,7 @@ pub fn ConfirmLinkPage() -> impl IntoView {
         let error = form_error(move || action.value().get(), page.flash.clone());
         view! {
             <AuthCard title="Confirm your e-mail" lead="One click and your address is confirmed.">
+                <ForgetLinkInHistory path="/users/confirm"/>
                 <ErrorBanner error/>
                 <ActionForm action>
                     <input type="hidden" name="token" value=token()/>

@@ -3,7 +3,7 @@ use leptos::{form::ActionForm, prelude::*};
 use crate::{
     components::{
         form::{form_error, EmailField, ErrorBanner, SubmitButton, TextField},
-        layout::{with_page_context, AuthCard, NoticeBanner},
+        layout::{with_page_context, AuthCard, ForgetLinkInHistory, NoticeBanner},
     },
     error::AppError,
 };
@@ -128,6 +128,7 @@ pub fn MagicLinkPage() -> impl IntoView {
         let error = form_error(move || action.value().get(), page.flash.clone());
         view! {
             <AuthCard title="Sign in" lead="Continue to your account with the link from your e-mail.">
+                <ForgetLinkInHistory path="/users/log-in"/>
                 <ErrorBanner error/>
                 <ActionForm action>
                     <input type="hidden" name="token" value=token()/>

@@ -6,7 +6,7 @@ use crate::{
     auth::register::NewPasswordField,
     components::{
         form::{form_error, EmailField, ErrorBanner, SubmitButton},
-        layout::{with_page_context, AuthCard, NoticeBanner},
+        layout::{with_page_context, AuthCard, ForgetLinkInHistory, NoticeBanner},
     },
     error::AppError,
 };
@@ -41,11 +41,7 @@ pub async fn reset_password(token: String, password: String) -> Result<(), AppEr
     }
     .await;
     // A failed reset goes back to the same link page (the token stays in the form, not in a redirect to elsewhere).
-    let back = format!(
-        "/users/reset-password/{}",
-        token.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect::<String>()
-    );
-    server_ctx::finish_form(&ctx, result, &back, &[])
+    server_ctx::finish_form(&ctx, result, &server_ctx::link_page("/users/reset-password", &token), &[])
 }
 
 #[component]
@@ -77,6 +73,7 @@ pub fn ResetPasswordPage() -> impl IntoView {
         let error = form_error(move || action.value().get(), page.flash.clone());
         view! {
             <AuthCard title="Choose a new password" lead="Setting it signs you out on every device.">
+                <ForgetLinkInHistory path="/users/reset-password"/>
                 <ErrorBanner error/>
                 <ActionForm action>
                     <input type="hidden" name="token" value=token()/>

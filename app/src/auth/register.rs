@@ -70,6 +70,7 @@ pub fn NewPasswordField(
     error: Signal<Option<AppError>>,
     #[prop(into)] email: Signal<String>,
     app_name: String,
+    #[prop(default = "Password")] label: &'static str,
 ) -> impl IntoView {
     let (typed, set_typed) = signal(String::new());
     let app = app_name.clone();
@@ -97,7 +98,7 @@ pub fn NewPasswordField(
             set_typed.set(event_target_value(&ev));
         }>
             <TextField
-                label="Password"
+                label
                 name="password"
                 kind="password"
                 autocomplete="new-password"

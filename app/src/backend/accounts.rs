@@ -22,6 +22,15 @@ pub enum AccountError {
     InvalidToken,
     #[error("rate limited")]
     RateLimited(RetryAfter),
+    /// The session has not re-authenticated within the sudo window.
+    #[error("re-authentication required")]
+    SudoRequired,
+    /// An operator flagged the password as compromised: a reset link was mailed instead of a session.
+    #[error("password change required")]
+    PasswordChangeRequired,
+    /// Bad input for one field, with the message to show beside it.
+    #[error("{0}: {1}")]
+    Field(&'static str, String),
     #[error(transparent)]
     Unexpected(#[from] Unexpected),
 }
@@ -43,13 +52,20 @@ struct UserRow {
     password_hash: Option<String>,
     confirmed_at: Option<i64>,
     locked_until: Option<i64>,
+    password_change_required: i64,
 }
 
+const USER_COLUMNS: &str = "SELECT id, password_hash, confirmed_at, locked_until, password_change_required FROM users";
+
 async fn find_user(st: &AppState, email: &EmailAddress) -> Result<Option<UserRow>, sqlx::Error> {
-    sqlx::query_as("SELECT id, password_hash, confirmed_at, locked_until FROM users WHERE email = $1")
+    sqlx::query_as(&format!("{USER_COLUMNS} WHERE email = $1"))
         .bind(email.as_str())
         .fetch_optional(&st.db.pool)
         .await
+}
+
+async fn find_user_by_id(st: &AppState, user_id: &str) -> Result<Option<UserRow>, sqlx::Error> {
+    sqlx::query_as(&format!("{USER_COLUMNS} WHERE id = $1")).bind(user_id).fetch_optional(&st.db.pool).await
 }
 
 /// Registers `email`, answering the same way whether or not it already has an account: the new user gets a
@@ -229,17 +245,65 @@ pub async fn log_in_with_password(
     password: &str,
     remember_me: bool,
 ) -> Result<NewSession, AccountError> {
-    let email = EmailAddress::parse(email).ok();
-    let user = match &email {
-        Some(e) => find_user(st, e).await?,
+    let user = match EmailAddress::parse(email).ok() {
+        Some(e) => find_user(st, &e).await?,
         None => None,
     };
+    let user = check_password(st, ctx, user, password, "user.log_in").await?;
+    if user.password_change_required != 0 {
+        // Evidence of compromise: the password no longer opens a session; the owner proves the mailbox instead.
+        let mut tx = st.db.begin().await?;
+        let job = jobs::enqueue(&mut tx, st, &Job::PasswordReset { user_id: user.id.clone() }).await?;
+        let event = Event::failed("user.log_in", Some(&user.id)).detail("password change required");
+        audit::record(&mut tx, ctx, st.clock.now(), event).await?;
+        tx.commit().await?;
+        jobs::after_commit(st, &[job]).await;
+        return Err(AccountError::PasswordChangeRequired);
+    }
+    if st.config.require_confirmed_email && user.confirmed_at.is_none() {
+        return Err(AccountError::Unconfirmed);
+    }
+    let GateOutcome::SignedIn(grant) = sessions::gate(FirstFactor { user_id: user.id, method: "password" });
+    let mut tx = st.db.begin().await?;
+    let session = sessions::create(&mut tx, st, ctx, grant, remember_me).await?;
+    tx.commit().await?;
+    jobs::after_commit(st, &session.job_ids).await;
+    Ok(session)
+}
+
+/// Checks the signed-in user's own password again (sudo, password change), under the same lockout as log in.
+pub async fn verify_password_of(
+    st: &AppState,
+    ctx: &RequestContext,
+    user_id: &str,
+    password: &str,
+    action: &'static str,
+) -> Result<(), AccountError> {
+    let user = find_user_by_id(st, user_id).await?;
+    check_password(st, ctx, user, password, action).await.map(|_| ())
+}
+
+/// Whether the user has a password at all (accounts made by a provider or a passkey may not).
+pub async fn has_password(st: &AppState, user_id: &str) -> Result<bool, AccountError> {
+    Ok(find_user_by_id(st, user_id).await?.is_some_and(|u| u.password_hash.is_some()))
+}
+
+/// The password check every path shares. `None` (unknown account) and a locked account are checked against a
+/// dummy hash, so the answer costs the same and the right password does not open a lock. A success clears the
+/// failure count and upgrades a hash made with old parameters; a failure is audited as `action` and counted.
+async fn check_password(
+    st: &AppState,
+    ctx: &RequestContext,
+    user: Option<UserRow>,
+    password: &str,
+    action: &'static str,
+) -> Result<UserRow, AccountError> {
     let now = st.clock.now();
     let locked = user.as_ref().is_some_and(|u| u.locked_until.is_some_and(|t| t > now));
     let password = zeroize::Zeroizing::new(normalize_password(password));
     let stored = if locked { None } else { user.as_ref().and_then(|u| u.password_hash.as_deref()) };
     let verified = st.hasher.verify(&password, stored).await?;
-    let user = match (user, verified) {
+    match (user, verified) {
         (Some(u), Verified::Yes | Verified::YesNeedsRehash) => {
             let rehash =
                 if verified == Verified::YesNeedsRehash { Some(st.hasher.hash(&password).await?) } else { None };
@@ -252,22 +316,13 @@ pub async fn log_in_with_password(
             .bind(&u.id)
             .execute(&st.db.pool)
             .await?;
-            u
+            Ok(u)
         }
         (u, _) => {
-            record_failed_password(st, ctx, u.as_ref().map(|u| u.id.as_str()), locked).await?;
-            return Err(AccountError::InvalidCredentials);
+            record_failed_password(st, ctx, u.as_ref().map(|u| u.id.as_str()), locked, action).await?;
+            Err(AccountError::InvalidCredentials)
         }
-    };
-    if st.config.require_confirmed_email && user.confirmed_at.is_none() {
-        return Err(AccountError::Unconfirmed);
     }
-    let GateOutcome::SignedIn(grant) = sessions::gate(FirstFactor { user_id: user.id, method: "password" });
-    let mut tx = st.db.begin().await?;
-    let session = sessions::create(&mut tx, st, ctx, grant, remember_me).await?;
-    tx.commit().await?;
-    jobs::after_commit(st, &session.job_ids).await;
-    Ok(session)
 }
 
 /// Audits a failed password and counts it against the account; the fifth in a row locks password log in and
@@ -277,11 +332,12 @@ async fn record_failed_password(
     ctx: &RequestContext,
     user_id: Option<&str>,
     already_locked: bool,
+    action: &'static str,
 ) -> Result<(), AccountError> {
     let now = st.clock.now();
     let mut tx = st.db.begin().await?;
     let detail = if already_locked { "password; account locked" } else { "password" };
-    audit::record(&mut tx, ctx, now, Event::failed("user.log_in", user_id).detail(detail)).await?;
+    audit::record(&mut tx, ctx, now, Event::failed(action, user_id).detail(detail)).await?;
     let mut job_ids = Vec::new();
     if let (Some(id), false) = (user_id, already_locked) {
         let (failures,): (i64,) = sqlx::query_as(

@@ -79,6 +79,8 @@ pub struct Config {
     pub session_absolute_secs: i64,
     pub remember_me_idle_secs: i64,
     pub remember_me_absolute_secs: i64,
+    /// How long a re-authentication (sudo) lets sensitive settings change.
+    pub sudo_window_secs: i64,
     pub site_root: PathBuf,
 }
 
@@ -207,6 +209,7 @@ impl Config {
             session_absolute_secs: parse(&get, "SESSION_ABSOLUTE_SECS", "86400")?,
             remember_me_idle_secs: parse(&get, "REMEMBER_ME_IDLE_SECS", "604800")?,
             remember_me_absolute_secs: parse(&get, "REMEMBER_ME_ABSOLUTE_SECS", "2592000")?,
+            sudo_window_secs: parse(&get, "SUDO_WINDOW_SECS", "600")?,
             site_root: get("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".into()).into(),
         };
         if cfg.argon2_m_kib < 19456 && prod {
@@ -217,6 +220,9 @@ impl Config {
         }
         if cfg.rate_limit_mail_per_hour == 0 {
             return Err(err("RATE_LIMIT_MAIL_PER_HOUR", "must be at least 1"));
+        }
+        if !(60..=3600).contains(&cfg.sudo_window_secs) {
+            return Err(err("SUDO_WINDOW_SECS", "must be between 60 and 3600 seconds"));
         }
         if cfg.job_max_attempts < 1 {
             return Err(err("JOB_MAX_ATTEMPTS", "must be at least 1"));

@@ -32,6 +32,12 @@ pub enum Job {
     MagicLink { user_id: String },
     /// "New sign-in to your account" from a browser not seen before.
     NewDeviceSignIn { user_id: String, session_id: String },
+    /// The link to the pending new address of an e-mail change (the address is read when the job runs).
+    EmailChangeConfirm { user_id: String },
+    /// The notice, with a cancel link, to the current address of an e-mail change.
+    EmailChangeNotice { user_id: String },
+    /// "Your e-mail was changed" to the address the account had before (not a secret; it is where the mail goes).
+    EmailChanged { user_id: String, old_email: String },
 }
 
 /// How long a claimed job is held before another worker may take it over.
@@ -215,6 +221,21 @@ async fn execute(st: &AppState, job: &Job) -> Result<(), String> {
             };
             templates::new_device(app, &email, &device, &ip, &when, &format!("{base}/users/sessions"))
         }
+        Job::EmailChangeConfirm { user_id } => {
+            let Some((_, Some(new_email))) = pending_change(st, user_id).await? else { return Ok(()) };
+            let issued = issue_link(st, user_id, &new_email, Purpose::ChangeEmail, false).await?;
+            templates::email_change_confirm(app, &new_email, &format!("{base}/users/settings/email/{}", issued.token))
+        }
+        Job::EmailChangeNotice { user_id } => {
+            let Some((email, Some(new_email))) = pending_change(st, user_id).await? else { return Ok(()) };
+            let issued = issue_link(st, user_id, &email, Purpose::CancelEmailChange, false).await?;
+            let cancel = format!("{base}/users/settings/email/cancel/{}", issued.token);
+            templates::email_change_notice(app, &email, &new_email, &cancel)
+        }
+        Job::EmailChanged { user_id, old_email } => {
+            let Some(email) = user_email(st, user_id, false).await? else { return Ok(()) };
+            templates::email_changed(app, old_email, &email)
+        }
         Job::PasswordChanged { user_id } => {
             let Some(email) = user_email(st, user_id, false).await? else { return Ok(()) };
             templates::password_changed(app, &email, &format!("{base}/users/reset-password"))
@@ -238,6 +259,15 @@ async fn issue_link(
         .map_err(|e| e.to_string())?;
     tx.commit().await.map_err(|e| e.to_string())?;
     Ok(issued)
+}
+
+/// The account's address and the address its e-mail change waits on.
+async fn pending_change(st: &AppState, user_id: &str) -> Result<Option<(String, Option<String>)>, String> {
+    sqlx::query_as("SELECT email, pending_email FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_optional(&st.db.pool)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 async fn user_email(st: &AppState, user_id: &str, only_unconfirmed: bool) -> Result<Option<String>, String> {

@@ -14,7 +14,9 @@ pub mod passwords;
 pub mod rate_limit;
 pub mod request;
 pub mod sessions;
+pub mod settings;
 pub mod state;
+pub mod sudo;
 pub mod tokens;
 
 pub use state::AppState;

@@ -39,12 +39,12 @@ pub async fn reset(st: &AppState, ctx: &RequestContext, token: &str, password: &
     let mut tx = st.db.begin().await.map_err(AccountError::from)?;
     let result: Result<String, AccountError> = async {
         accounts::redeem_mailed_token(&mut tx, &live, Purpose::ResetPassword, now).await?;
-        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+        sqlx::query("UPDATE users SET password_hash = $1, password_change_required = 0 WHERE id = $2")
             .bind(&hash)
             .bind(&live.user_id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(&live.user_id).execute(&mut *tx).await?;
+        super::sessions::end_all_for_user(&mut tx, &live.user_id, None).await?;
         audit::record(&mut tx, ctx, now, Event::by_user("user.password_reset", &live.user_id)).await?;
         Ok(jobs::enqueue(&mut tx, st, &Job::PasswordChanged { user_id: live.user_id.clone() }).await?)
     }

@@ -9,6 +9,8 @@ pub struct CurrentSession {
     pub email: String,
     pub confirmed: bool,
     pub remember_me: bool,
+    /// When this session last passed re-authentication (sudo), if ever.
+    pub sudo_at: Option<i64>,
 }
 
 #[derive(Clone, Debug)]

@@ -21,6 +21,9 @@ pub struct FirstFactor {
 pub struct SignInGrant {
     user_id: String,
     method: &'static str,
+    /// The sign-in proved a factor that also passes sudo (a password today; TOTP and passkeys later), so the new
+    /// session starts inside its sudo window. A mailed link proves only the mailbox and does not.
+    reauthenticated: bool,
     _sealed: (),
 }
 
@@ -31,7 +34,8 @@ pub enum GateOutcome {
 /// The one gate between a verified first factor and a session. MFA joins here: a user with a second factor will
 /// get a pending challenge instead of a grant.
 pub fn gate(first: FirstFactor) -> GateOutcome {
-    GateOutcome::SignedIn(SignInGrant { user_id: first.user_id, method: first.method, _sealed: () })
+    let reauthenticated = super::sudo::method_passes_sudo(first.method);
+    GateOutcome::SignedIn(SignInGrant { user_id: first.user_id, method: first.method, reauthenticated, _sealed: () })
 }
 
 impl SignInGrant {
@@ -71,7 +75,7 @@ pub async fn create(
     let id = new_id();
     sqlx::query(
         "INSERT INTO sessions (id, user_id, token_digest, remember_me, ip, user_agent, created_at, last_active_at, \
-         idle_expires_at, absolute_expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9)",
+         idle_expires_at, absolute_expires_at, sudo_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9, $10)",
     )
     .bind(&id)
     .bind(&grant.user_id)
@@ -82,6 +86,7 @@ pub async fn create(
     .bind(now)
     .bind((now + idle).min(now + absolute))
     .bind(now + absolute)
+    .bind(grant.reauthenticated.then_some(now))
     .execute(&mut **tx)
     .await?;
     let mut job_ids = Vec::new();
@@ -122,14 +127,15 @@ async fn is_new_device(tx: &mut Tx, user_id: &str, user_agent: Option<&str>) -> 
 pub async fn find_current(st: &AppState, token: &str) -> Result<Option<CurrentSession>, sqlx::Error> {
     let now = st.clock.now();
     let digest = token_digest(token);
-    let row: Option<(String, String, String, Option<i64>, i64, i64, i64, i64)> = sqlx::query_as(
+    type Row = (String, String, String, Option<i64>, i64, i64, i64, i64, Option<i64>);
+    let row: Option<Row> = sqlx::query_as(
         "SELECT s.id, s.user_id, u.email, u.confirmed_at, s.remember_me, s.last_active_at, s.idle_expires_at, \
-         s.absolute_expires_at FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_digest = $1",
+         s.absolute_expires_at, s.sudo_at FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_digest = $1",
     )
     .bind(&digest)
     .fetch_optional(&st.db.pool)
     .await?;
-    let Some((id, user_id, email, confirmed_at, remember, last_active, idle_exp, abs_exp)) = row else {
+    let Some((id, user_id, email, confirmed_at, remember, last_active, idle_exp, abs_exp, sudo_at)) = row else {
         return Ok(None);
     };
     if now >= idle_exp || now >= abs_exp {
@@ -151,7 +157,40 @@ pub async fn find_current(st: &AppState, token: &str) -> Result<Option<CurrentSe
         email,
         confirmed: confirmed_at.is_some(),
         remember_me: remember == 1,
+        sudo_at,
     }))
+}
+
+/// Gives the current session a new token (the old cookie stops working), and with `sudo_at` opens its sudo
+/// window. Used at re-authentication and after a password change.
+pub async fn rotate(
+    tx: &mut Tx,
+    st: &AppState,
+    session: &CurrentSession,
+    sudo_at: Option<i64>,
+) -> Result<NewSession, sqlx::Error> {
+    let token = random_token();
+    let (absolute,): (i64,) = sqlx::query_as(
+        "UPDATE sessions SET token_digest = $1, sudo_at = COALESCE($2, sudo_at) WHERE id = $3 \
+         RETURNING absolute_expires_at",
+    )
+    .bind(token_digest(&token))
+    .bind(sudo_at)
+    .bind(&session.session_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    let remaining = (absolute - st.clock.now()).max(0);
+    Ok(NewSession { token, max_age_secs: session.remember_me.then_some(remaining), job_ids: Vec::new() })
+}
+
+/// Ends every session of the user but `keep` (if given) in `tx`. Returns how many ended.
+pub async fn end_all_for_user(tx: &mut Tx, user_id: &str, keep: Option<&str>) -> Result<u64, sqlx::Error> {
+    let r = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id <> $2")
+        .bind(user_id)
+        .bind(keep.unwrap_or(""))
+        .execute(&mut **tx)
+        .await?;
+    Ok(r.rows_affected())
 }
 
 /// Ends this session server-side: the cookie, if replayed, finds nothing.
@@ -216,13 +255,9 @@ pub async fn revoke(st: &AppState, ctx: &RequestContext, user_id: &str, session_
 /// Ends every session of the user except `keep`. Returns how many ended.
 pub async fn revoke_others(st: &AppState, ctx: &RequestContext, user_id: &str, keep: &str) -> Result<u64, sqlx::Error> {
     let mut tx = st.db.begin().await?;
-    let r = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id <> $2")
-        .bind(user_id)
-        .bind(keep)
-        .execute(&mut *tx)
-        .await?;
-    let n = r.rows_affected().to_string();
+    let ended = end_all_for_user(&mut tx, user_id, Some(keep)).await?;
+    let n = ended.to_string();
     audit::record(&mut tx, ctx, st.clock.now(), Event::by_user("session.revoke_others", user_id).detail(&n)).await?;
     tx.commit().await?;
-    Ok(r.rows_affected())
+    Ok(ended)
 }

@@ -9,6 +9,10 @@ pub enum Purpose {
     Confirm,
     ResetPassword,
     MagicLink,
+    /// Sent to the new address of an e-mail change.
+    ChangeEmail,
+    /// Sent to the old address with the notice of an e-mail change.
+    CancelEmailChange,
 }
 
 impl Purpose {
@@ -17,6 +21,8 @@ impl Purpose {
             Purpose::Confirm => "confirm",
             Purpose::ResetPassword => "reset_password",
             Purpose::MagicLink => "magic_link",
+            Purpose::ChangeEmail => "change_email",
+            Purpose::CancelEmailChange => "cancel_email_change",
         }
     }
 
@@ -26,6 +32,7 @@ impl Purpose {
             Purpose::Confirm => 48 * 3600,
             Purpose::ResetPassword => 3600,
             Purpose::MagicLink => 10 * 60,
+            Purpose::ChangeEmail | Purpose::CancelEmailChange => 24 * 3600,
         }
     }
 }

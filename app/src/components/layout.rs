@@ -97,6 +97,7 @@ pub fn Header() -> impl IntoView {
 #[component]
 fn SignedInNav(user: UserView) -> impl IntoView {
     view! {
+        <a class="nav-link" href="/users/settings">"Settings"</a>
         <a class="nav-link" href="/users/sessions">"Sessions"</a>
         <span class="nav-user" title="Signed in">{user.email}</span>
         // A plain form: logging out reloads the whole page, so no client state outlives the session.
@@ -107,8 +108,22 @@ fn SignedInNav(user: UserView) -> impl IntoView {
 }
 
 #[component]
-pub fn NoticeBanner(notice: Option<crate::context::Notice>) -> impl IntoView {
-    notice.map(|n| view! { <div class="banner banner-info" role="status">{n.text()}</div> })
+pub fn NoticeBanner(#[prop(into)] notice: Signal<Option<crate::context::Notice>>) -> impl IntoView {
+    move || notice.get().map(|n| view! { <div class="banner banner-info" role="status">{n.text()}</div> })
+}
+
+/// On a page opened from a mailed link: once the page runs in the browser, the token leaves the address bar and
+/// the history entry (replaced by `path`). The token stays in the page's form, which POSTs it.
+#[component]
+pub fn ForgetLinkInHistory(path: &'static str) -> impl IntoView {
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        if let Ok(history) = window().history() {
+            let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(path));
+        }
+    });
+    #[cfg(not(feature = "hydrate"))]
+    let _ = path;
 }
 
 /// A centred card for the account forms.

@@ -175,6 +175,34 @@ impl TestApp {
     }
 }
 
+/// Makes every insert of `action` into the audit log fail, the way a full disk or a broken constraint would.
+pub async fn break_audit_for(app: &TestApp, action: &str) {
+    let pool = &app.state().db.pool;
+    if app.state().db.kind == app::backend::db::DbKind::Sqlite {
+        sqlx::query(&format!(
+            "CREATE TRIGGER break_audit BEFORE INSERT ON audit_events WHEN NEW.action = '{action}' \
+             BEGIN SELECT RAISE(ABORT, 'audit unavailable'); END"
+        ))
+        .execute(pool)
+        .await
+        .unwrap();
+    } else {
+        sqlx::query(&format!(
+            "CREATE FUNCTION break_audit() RETURNS trigger AS $$ BEGIN \
+             IF NEW.action = '{action}' THEN RAISE EXCEPTION 'audit unavailable'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql"
+        ))
+        .execute(pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "CREATE TRIGGER break_audit BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION break_audit()",
+        )
+        .execute(pool)
+        .await
+        .unwrap();
+    }
+}
+
 pub fn new_client() -> Client {
     Client::builder().cookie_store(true).redirect(Policy::none()).build().unwrap()
 }

@@ -11,3 +11,4 @@ mod password_reset;
 mod registration;
 mod security;
 mod sessions;
+mod settings;

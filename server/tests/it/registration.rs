@@ -207,34 +207,6 @@ async fn registration_writes_its_audit_row_with_the_user() {
     app.stop().await;
 }
 
-/// Makes every insert of `action` into the audit log fail, the way a full disk or a broken constraint would.
-async fn break_audit_for(app: &TestApp, action: &str) {
-    let pool = &app.state().db.pool;
-    if app.state().db.kind == app::backend::db::DbKind::Sqlite {
-        sqlx::query(&format!(
-            "CREATE TRIGGER break_audit BEFORE INSERT ON audit_events WHEN NEW.action = '{action}' \
-             BEGIN SELECT RAISE(ABORT, 'audit unavailable'); END"
-        ))
-        .execute(pool)
-        .await
-        .unwrap();
-    } else {
-        sqlx::query(&format!(
-            "CREATE FUNCTION break_audit() RETURNS trigger AS $$ BEGIN \
-             IF NEW.action = '{action}' THEN RAISE EXCEPTION 'audit unavailable'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql"
-        ))
-        .execute(pool)
-        .await
-        .unwrap();
-        sqlx::query(
-            "CREATE TRIGGER break_audit BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION break_audit()",
-        )
-        .execute(pool)
-        .await
-        .unwrap();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn when_the_audit_row_cannot_be_written_the_registration_is_rolled_back() {
     let app = TestApp::spawn().await;

@@ -97,14 +97,14 @@ pub fn password_reset(app: &str, to: &str, link: &str) -> OutgoingMail {
 pub fn password_changed(app: &str, to: &str, reset: &str) -> OutgoingMail {
     let subject = format!("Your {app} password was changed");
     let text = format!(
-        "The password of your {app} account was just changed, and every device was signed out.\n\n\
+        "The password of your {app} account was just changed, and your other devices were signed out.\n\n\
          If this was not you, reset it now: {reset}\n"
     );
     let html = layout(
         app,
         "Your password was changed",
         &format!(
-            "<p>The password of your account was just changed, and every device was signed out.</p>\
+            "<p>The password of your account was just changed, and your other devices were signed out.</p>\
              <p>If this was not you, <a href=\"{r}\">reset it now</a>.</p>",
             r = esc(reset)
         ),
@@ -147,6 +147,75 @@ pub fn new_device(app: &str, to: &str, device: &str, ip: &str, when: &str, sessi
             i = esc(ip),
             w = esc(when),
             s = esc(sessions)
+        ),
+    );
+    OutgoingMail { to: to.into(), subject, text, html }
+}
+
+/// A call-to-action link styled as a button.
+fn button(link: &str, label: &str) -> String {
+    format!(
+        "<p><a href=\"{l}\" style=\"display:inline-block;background:#3446d4;color:#fff;padding:10px 18px;\
+         border-radius:8px;text-decoration:none\">{t}</a></p>",
+        l = esc(link),
+        t = esc(label)
+    )
+}
+
+pub fn email_change_confirm(app: &str, to: &str, link: &str) -> OutgoingMail {
+    let subject = format!("Confirm your new e-mail for {app}");
+    let text = format!(
+        "Someone (hopefully you) asked to use this address for their {app} account.\n\n\
+         Confirm the change here:\n\n{link}\n\nThe link works once and expires in 24 hours. \
+         Confirming signs out every device; you then log in with this address.\n"
+    );
+    let html = layout(
+        app,
+        "Confirm your new e-mail",
+        &format!(
+            "<p>Someone (hopefully you) asked to use this address for their account.</p>{b}\
+             <p style=\"color:#555;font-size:13px\">The link works once and expires in 24 hours. Confirming signs out \
+             every device; you then log in with this address.</p>",
+            b = button(link, "Use this address")
+        ),
+    );
+    OutgoingMail { to: to.into(), subject, text, html }
+}
+
+pub fn email_change_notice(app: &str, to: &str, new_email: &str, cancel: &str) -> OutgoingMail {
+    let subject = format!("Your {app} e-mail is about to change");
+    let text = format!(
+        "Someone signed in to your {app} account asked to change its e-mail address to {new_email}.\n\n\
+         Nothing changes until the new address confirms. If this was not you, cancel it here and change your \
+         password:\n\n{cancel}\n"
+    );
+    let html = layout(
+        app,
+        "E-mail change requested",
+        &format!(
+            "<p>Someone signed in to your account asked to change its e-mail address to <strong>{n}</strong>.</p>\
+             <p>Nothing changes until the new address confirms. If this was not you, cancel it and change your \
+             password.</p>{b}",
+            n = esc(new_email),
+            b = button(cancel, "Cancel the change")
+        ),
+    );
+    OutgoingMail { to: to.into(), subject, text, html }
+}
+
+pub fn email_changed(app: &str, to: &str, new_email: &str) -> OutgoingMail {
+    let subject = format!("Your {app} e-mail was changed");
+    let text = format!(
+        "The e-mail address of your {app} account was changed to {new_email}, and every device was signed out.\n\n\
+         If this was not you, reply to this mail at once so we can help you recover the account.\n"
+    );
+    let html = layout(
+        app,
+        "Your e-mail was changed",
+        &format!(
+            "<p>The e-mail address of your account was changed to <strong>{n}</strong>, and every device was signed \
+             out.</p><p>If this was not you, reply to this mail at once so we can help you recover the account.</p>",
+            n = esc(new_email)
         ),
     );
     OutgoingMail { to: to.into(), subject, text, html }

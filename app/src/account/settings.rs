@@ -1,0 +1,342 @@
+//! `/users/settings`: profile, e-mail change and password change; and the pages the e-mail change links open
+//! (`/users/settings/email/:token` on the new address, `/users/settings/email/cancel/:token` on the old one).
+//! E-mail and password changes need an open sudo window; the server checks it, the page only reflects it.
+use leptos::{form::ActionForm, prelude::*};
+use leptos_router::hooks::use_params_map;
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    account::{sessions::SignInRequired, sudo::sudo_link},
+    auth::register::NewPasswordField,
+    components::{
+        form::{form_error, ErrorBanner, SubmitButton, TextField},
+        layout::{with_page_context, AuthCard, ForgetLinkInHistory, NoticeBanner},
+    },
+    context::{Flash, Notice},
+    error::AppError,
+};
+
+const SETTINGS: &str = "/users/settings";
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct AccountSettings {
+    pub email: String,
+    pub display_name: String,
+    pub pending_email: Option<String>,
+    pub has_password: bool,
+    /// When the sudo window closes (UTC), while it is open.
+    pub sudo_until: Option<String>,
+}
+
+#[server(prefix = "/api", endpoint = "settings_data")]
+pub async fn settings_data() -> Result<AccountSettings, AppError> {
+    use crate::{
+        backend::{format_utc, settings, sudo},
+        server_ctx,
+    };
+    let ctx = server_ctx::request()?;
+    let me = server_ctx::require_session(&ctx)?;
+    let st = server_ctx::state()?;
+    let s = settings::load(&st, &me.user_id).await.map_err(|e| server_ctx::account_error(&ctx, e))?;
+    Ok(AccountSettings {
+        email: s.email,
+        display_name: s.display_name.unwrap_or_default(),
+        pending_email: s.pending_email,
+        has_password: s.has_password,
+        sudo_until: sudo::open_until(&st, &me).map(format_utc),
+    })
+}
+
+/// Runs a settings change for the signed-in user and ends the form: back to the settings page with `notice`.
+#[cfg(feature = "ssr")]
+async fn settings_form<Fut>(
+    notice: Notice,
+    keep: &[(&str, &str)],
+    change: impl FnOnce(
+        crate::backend::AppState,
+        crate::backend::request::RequestContext,
+        crate::backend::request::CurrentSession,
+    ) -> Fut,
+) -> Result<(), AppError>
+where
+    Fut: std::future::Future<Output = Result<(), crate::backend::accounts::AccountError>>,
+{
+    use crate::server_ctx;
+    let ctx = server_ctx::request()?;
+    let result = async {
+        let me = server_ctx::require_session(&ctx)?;
+        let st = server_ctx::state()?;
+        change(st, ctx.clone(), me).await.map_err(|e| server_ctx::account_error(&ctx, e))?;
+        Ok((SETTINGS.to_string(), Flash::notice(notice)))
+    }
+    .await;
+    server_ctx::finish_form(&ctx, result, SETTINGS, keep)
+}
+
+#[server(prefix = "/api", endpoint = "update_profile")]
+pub async fn update_profile(#[server(default)] display_name: String) -> Result<(), AppError> {
+    use crate::backend::settings;
+    let typed = display_name.clone();
+    settings_form(Notice::ProfileSaved, &[("display_name", &typed)], |st, ctx, me| async move {
+        settings::update_profile(&st, &ctx, &me, &display_name).await
+    })
+    .await
+}
+
+/// Changes the password: needs sudo and the current password; every other session ends, this one gets a new
+/// token, and the owner is mailed.
+#[server(prefix = "/api", endpoint = "change_password")]
+pub async fn change_password(
+    #[server(default)] current_password: String,
+    #[server(default)] password: String,
+) -> Result<(), AppError> {
+    use crate::{backend::sessions, backend::settings, server_ctx};
+    settings_form(Notice::PasswordChanged, &[], |st, ctx, me| async move {
+        let fresh = settings::change_password(&st, &ctx, &me, &current_password, &password).await?;
+        server_ctx::append_header(http::header::SET_COOKIE, &sessions::cookie(&st.config, Some(&fresh)));
+        Ok(())
+    })
+    .await
+}
+
+/// Mails a link to the new address and a notice with a cancel link to the current one. Needs sudo.
+#[server(prefix = "/api", endpoint = "request_email_change")]
+pub async fn request_email_change(#[server(default)] email: String) -> Result<(), AppError> {
+    use crate::backend::settings;
+    let typed = email.clone();
+    settings_form(Notice::EmailChangeRequested, &[("email", &typed)], |st, ctx, me| async move {
+        settings::request_email_change(&st, &ctx, &me, &email).await.map(|_| ())
+    })
+    .await
+}
+
+#[server(prefix = "/api", endpoint = "cancel_email_change")]
+pub async fn cancel_email_change() -> Result<(), AppError> {
+    use crate::backend::settings;
+    settings_form(Notice::EmailChangeCancelled, &[], |st, ctx, me| async move {
+        settings::cancel_email_change(&st, &ctx, &me).await
+    })
+    .await
+}
+
+/// Completes the change from the link mailed to the new address. Every session ends, this browser's too.
+#[server(prefix = "/api", endpoint = "confirm_email_change")]
+pub async fn confirm_email_change(token: String) -> Result<(), AppError> {
+    use crate::{backend::sessions, backend::settings, server_ctx};
+    let ctx = server_ctx::request()?;
+    let result = async {
+        let st = server_ctx::state()?;
+        settings::confirm_email_change(&st, &ctx, &token).await.map_err(|e| server_ctx::account_error(&ctx, e))?;
+        server_ctx::append_header(http::header::SET_COOKIE, &sessions::cookie(&st.config, None));
+        Ok(("/users/log-in".to_string(), Flash::notice(Notice::EmailChanged)))
+    }
+    .await;
+    server_ctx::finish_form(&ctx, result, &server_ctx::link_page("/users/settings/email", &token), &[])
+}
+
+/// Cancels the change from the link mailed to the old address.
+#[server(prefix = "/api", endpoint = "cancel_email_change_by_link")]
+pub async fn cancel_email_change_by_link(token: String) -> Result<(), AppError> {
+    use crate::{backend::settings, server_ctx};
+    let ctx = server_ctx::request()?;
+    let result = async {
+        let st = server_ctx::state()?;
+        settings::cancel_email_change_by_link(&st, &ctx, &token)
+            .await
+            .map_err(|e| server_ctx::account_error(&ctx, e))?;
+        Ok(("/".to_string(), Flash::notice(Notice::EmailChangeCancelled)))
+    }
+    .await;
+    server_ctx::finish_form(&ctx, result, &server_ctx::link_page("/users/settings/email/cancel", &token), &[])
+}
+
+#[component]
+pub fn SettingsPage() -> impl IntoView {
+    with_page_context(|page| match page.user {
+        None => view! { <SignInRequired/> }.into_any(),
+        Some(_) => view! { <SettingsForms flash=page.flash.clone() app_name=page.app_name.clone()/> }.into_any(),
+    })
+}
+
+#[component]
+fn SettingsForms(flash: Flash, app_name: String) -> impl IntoView {
+    let profile = ServerAction::<UpdateProfile>::new();
+    let email = ServerAction::<RequestEmailChange>::new();
+    let cancel = ServerAction::<CancelEmailChange>::new();
+    let password = ServerAction::<ChangePassword>::new();
+    let data = Resource::new(
+        move || (profile.version().get(), email.version().get(), cancel.version().get(), password.version().get()),
+        |_| settings_data(),
+    );
+    let flash_notice = flash.notice;
+    // With WASM the page stays put after a change; the notice comes from the action that just succeeded.
+    let notice = Signal::derive(move || {
+        let ok = |v: Option<Result<(), AppError>>| matches!(v, Some(Ok(())));
+        [
+            (ok(password.value().get()), Notice::PasswordChanged),
+            (ok(email.value().get()), Notice::EmailChangeRequested),
+            (ok(cancel.value().get()), Notice::EmailChangeCancelled),
+            (ok(profile.value().get()), Notice::ProfileSaved),
+        ]
+        .into_iter()
+        .find_map(|(done, n)| done.then_some(n))
+        .or(flash_notice)
+    });
+    let forms = SettingsActions { profile, email, cancel, password, flash, app_name };
+    view! {
+        <section class="card wide" aria-labelledby="page-title">
+            <NoticeBanner notice/>
+            <h1 id="page-title">"Settings"</h1>
+            <p class="lead">"Your profile, e-mail address and password."</p>
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || {
+                    let forms = forms.clone();
+                    Suspend::new(async move {
+                        match data.await {
+                            Ok(d) => view! { <SettingsSections data=d forms/> }.into_any(),
+                            Err(e) => view! { <div class="banner banner-error" role="alert">{e.banner()}</div> }.into_any(),
+                        }
+                    })
+                }}
+            </Suspense>
+        </section>
+    }
+}
+
+#[derive(Clone)]
+struct SettingsActions {
+    profile: ServerAction<UpdateProfile>,
+    email: ServerAction<RequestEmailChange>,
+    cancel: ServerAction<CancelEmailChange>,
+    password: ServerAction<ChangePassword>,
+    flash: Flash,
+    app_name: String,
+}
+
+#[component]
+fn SettingsSections(data: AccountSettings, forms: SettingsActions) -> impl IntoView {
+    let SettingsActions { profile, email, cancel, password, flash, app_name } = forms;
+    let profile_error = form_error(move || profile.value().get(), flash.clone());
+    let email_error = form_error(move || email.value().get().or_else(|| cancel.value().get()), flash.clone());
+    let password_error = form_error(move || password.value().get(), flash.clone());
+    let sudo_open = data.sudo_until.is_some();
+    let display_name = if flash.values.contains_key("display_name") { flash.value("display_name") } else { data.display_name };
+    let new_email = flash.value("email");
+    let account_email = data.email.clone();
+    view! {
+        <h2 class="section-title" id="profile">"Profile"</h2>
+        <ErrorBanner error=profile_error/>
+        <ActionForm action=profile>
+            <TextField
+                label="Display name"
+                name="display_name"
+                autocomplete="name"
+                value=display_name
+                hint="Optional. How we greet you; up to 80 characters."
+                error=profile_error
+            />
+            <SubmitButton label="Save profile" pending_label="Saving…" pending=profile.pending() secondary=true/>
+        </ActionForm>
+
+        <h2 class="section-title" id="security">"E-mail and password"</h2>
+        {match data.sudo_until.clone() {
+            Some(until) => view! {
+                <p class="muted">{format!("You confirmed it's you; you can change these until {until}.")}</p>
+            }.into_any(),
+            None => view! {
+                <div class="sudo-prompt">
+                    <p>"For your security, confirm it's you before changing your e-mail address or password."</p>
+                    <a class="button button-secondary" href=sudo_link(SETTINGS)>"Confirm it's you"</a>
+                </div>
+            }.into_any(),
+        }}
+
+        <h3 class="subsection-title">"E-mail address"</h3>
+        <p>"Your address: " <strong>{data.email.clone()}</strong></p>
+        <ErrorBanner error=email_error/>
+        {data.pending_email.clone().map(|p| view! {
+            <div class="banner banner-info" role="status">
+                <p>"Waiting for you to confirm " <strong>{p}</strong> ": open the link we sent there (it works for 24 hours)."</p>
+                <ActionForm action=cancel>
+                    <SubmitButton label="Cancel the change" pending_label="Cancelling…" pending=cancel.pending() secondary=true/>
+                </ActionForm>
+            </div>
+        })}
+        {sudo_open.then(|| view! {
+            <ActionForm action=email>
+                <TextField
+                    label="New e-mail address"
+                    name="email"
+                    kind="email"
+                    autocomplete="email"
+                    value=new_email
+                    hint="We'll send a link to the new address; your address changes when you open it. Your current address gets a notice with a cancel link."
+                    error=email_error
+                    required=true
+                />
+                <SubmitButton label="Send confirmation link" pending_label="Sending…" pending=email.pending()/>
+            </ActionForm>
+        })}
+
+        <h3 class="subsection-title">"Password"</h3>
+        <ErrorBanner error=password_error/>
+        {(sudo_open && data.has_password).then(|| view! {
+            <ActionForm action=password>
+                <TextField
+                    label="Current password"
+                    name="current_password"
+                    kind="password"
+                    autocomplete="current-password"
+                    error=password_error
+                    required=true
+                />
+                <NewPasswordField error=password_error email=account_email app_name label="New password"/>
+                <p class="muted">"Changing your password signs out every other device."</p>
+                <SubmitButton label="Change password" pending_label="Changing…" pending=password.pending()/>
+            </ActionForm>
+        })}
+        {(!sudo_open).then(|| view! { <p class="muted">"Confirm it's you (above) to change your password."</p> })}
+    }
+}
+
+/// The page the link to the new address opens: a button whose POST completes the change.
+#[component]
+pub fn ConfirmEmailChangePage() -> impl IntoView {
+    let params = use_params_map();
+    let token = move || params.read().get("token").unwrap_or_default();
+    with_page_context(move |page| {
+        let action = ServerAction::<ConfirmEmailChange>::new();
+        let error = form_error(move || action.value().get(), page.flash.clone());
+        view! {
+            <AuthCard title="Use this e-mail address" lead="Confirm to make this the address of your account. Every device is signed out; you then log in with this address.">
+                <ForgetLinkInHistory path="/users/settings"/>
+                <ErrorBanner error/>
+                <ActionForm action>
+                    <input type="hidden" name="token" value=token()/>
+                    <SubmitButton label="Confirm new e-mail" pending_label="Confirming…" pending=action.pending()/>
+                </ActionForm>
+            </AuthCard>
+        }
+    })
+}
+
+/// The page the cancel link in the notice to the old address opens.
+#[component]
+pub fn CancelEmailChangePage() -> impl IntoView {
+    let params = use_params_map();
+    let token = move || params.read().get("token").unwrap_or_default();
+    with_page_context(move |page| {
+        let action = ServerAction::<CancelEmailChangeByLink>::new();
+        let error = form_error(move || action.value().get(), page.flash.clone());
+        view! {
+            <AuthCard title="Cancel the e-mail change" lead="Keep this address on your account. If you did not ask for the change, change your password afterwards.">
+                <ForgetLinkInHistory path="/"/>
+                <ErrorBanner error/>
+                <ActionForm action>
+                    <input type="hidden" name="token" value=token()/>
+                    <SubmitButton label="Cancel the change" pending_label="Cancelling…" pending=action.pending()/>
+                </ActionForm>
+            </AuthCard>
+        }
+    })
+}

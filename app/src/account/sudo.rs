@@ -1,0 +1,89 @@
+//! `/users/sudo`: confirm it's you before a sensitive change. Passing opens a 10-minute window on this session and
+//! gives it a new token; then the browser goes back to `return_to` (a local path only).
+use leptos::{form::ActionForm, prelude::*};
+use leptos_router::hooks::use_query_map;
+
+use crate::{
+    account::sessions::SignInRequired,
+    components::{
+        form::{form_error, ErrorBanner, SubmitButton, TextField},
+        layout::{with_page_context, AuthCard, NoticeBanner},
+    },
+    error::AppError,
+    validation::safe_return_to,
+};
+
+/// Where sensitive settings send a session whose sudo window is closed.
+pub const SUDO_PATH: &str = "/users/sudo";
+const DEFAULT_RETURN: &str = "/users/settings";
+
+/// The link to the sudo page that comes back to `return_to`.
+pub fn sudo_link(return_to: &str) -> String {
+    format!("{SUDO_PATH}?return_to={}", return_to.replace('%', "%25").replace('&', "%26").replace('#', "%23"))
+}
+
+/// Re-authenticates with the password. A wrong password counts toward the account's lockout.
+#[server(prefix = "/api", endpoint = "sudo")]
+pub async fn sudo(password: String, #[server(default)] return_to: String) -> Result<(), AppError> {
+    use crate::{
+        backend::{accounts::AccountError, sessions, sudo},
+        context::Flash,
+        server_ctx,
+    };
+    let ctx = server_ctx::request()?;
+    let next = safe_return_to(&return_to, DEFAULT_RETURN).to_string();
+    let result = async {
+        let me = server_ctx::require_session(&ctx)?;
+        let st = server_ctx::state()?;
+        let fresh = sudo::reauthenticate(&st, &ctx, &me, sudo::Proof::Password(&password)).await.map_err(|e| match e {
+            AccountError::InvalidCredentials => AppError::field(
+                "password",
+                "That password did not work. After 5 wrong tries, password checks pause for 15 minutes.",
+            ),
+            e => server_ctx::account_error(&ctx, e),
+        })?;
+        server_ctx::append_header(http::header::SET_COOKIE, &sessions::cookie(&st.config, Some(&fresh)));
+        Ok((next.clone(), Flash::default()))
+    }
+    .await;
+    server_ctx::finish_form(&ctx, result, &sudo_link(&next), &[])
+}
+
+#[component]
+pub fn SudoPage() -> impl IntoView {
+    let query = use_query_map();
+    let return_to =
+        move || safe_return_to(&query.read().get("return_to").unwrap_or_default(), DEFAULT_RETURN).to_string();
+    with_page_context(move |page| {
+        let Some(user) = page.user.clone() else {
+            return view! { <SignInRequired/> }.into_any();
+        };
+        let action = ServerAction::<Sudo>::new();
+        let error = form_error(move || action.value().get(), page.flash.clone());
+        view! {
+            <AuthCard
+                title="Confirm it's you"
+                lead="You are about to change a sensitive setting. Enter your password to continue; we won't ask again for 10 minutes."
+            >
+                <NoticeBanner notice=page.flash.notice/>
+                <ErrorBanner error/>
+                <ActionForm action>
+                    <p class="muted">"Signed in as " <strong>{user.email.clone()}</strong></p>
+                    <input type="hidden" name="return_to" value=return_to()/>
+                    <TextField
+                        label="Password"
+                        name="password"
+                        kind="password"
+                        autocomplete="current-password"
+                        error
+                        required=true
+                        autofocus=true
+                    />
+                    <SubmitButton label="Confirm" pending_label="Checking…" pending=action.pending()/>
+                </ActionForm>
+                <p class="alt-action"><a href=return_to()>"Cancel"</a></p>
+            </AuthCard>
+        }
+        .into_any()
+    })
+}

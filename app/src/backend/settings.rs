@@ -1,0 +1,253 @@
+//! Account settings: profile, password change and e-mail change. Password and e-mail changes need an open sudo
+//! window (checked here, so no caller can forget it); every change writes its audit row in its own transaction.
+use super::{
+    accounts::{self, AccountError},
+    audit::{self, Event},
+    jobs::{self, Job},
+    request::{CurrentSession, RequestContext},
+    sessions::{self, NewSession},
+    sudo,
+    tokens::{self, Purpose},
+    AppState,
+};
+use crate::validation::{parse_display_name, EmailAddress, NewPassword, PasswordContext};
+
+/// What the settings page shows.
+pub struct Settings {
+    pub email: String,
+    pub display_name: Option<String>,
+    pub pending_email: Option<String>,
+    pub has_password: bool,
+}
+
+pub async fn load(st: &AppState, user_id: &str) -> Result<Settings, AccountError> {
+    let (email, display_name, pending_email, hash): (String, Option<String>, Option<String>, Option<String>) =
+        sqlx::query_as("SELECT email, display_name, pending_email, password_hash FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_one(&st.db.pool)
+            .await?;
+    Ok(Settings { email, display_name, pending_email, has_password: hash.is_some() })
+}
+
+pub async fn update_profile(
+    st: &AppState,
+    ctx: &RequestContext,
+    session: &CurrentSession,
+    display_name: &str,
+) -> Result<(), AccountError> {
+    let name = parse_display_name(display_name).map_err(|m| AccountError::Field("display_name", m.into()))?;
+    let now = st.clock.now();
+    let mut tx = st.db.begin().await?;
+    sqlx::query("UPDATE users SET display_name = $1, updated_at = $2 WHERE id = $3")
+        .bind(name)
+        .bind(now)
+        .bind(&session.user_id)
+        .execute(&mut *tx)
+        .await?;
+    audit::record(&mut tx, ctx, now, Event::by_user("user.profile_update", &session.user_id)).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Changes the password: sudo, the current password (counted toward lockout when wrong), and a new one that meets
+/// the policy. Every other session ends and this one gets a new token; outstanding reset and sign-in links die;
+/// the owner is mailed.
+pub async fn change_password(
+    st: &AppState,
+    ctx: &RequestContext,
+    session: &CurrentSession,
+    current: &str,
+    new: &str,
+) -> Result<NewSession, AccountError> {
+    sudo::require(st, session)?;
+    if current.is_empty() {
+        return Err(AccountError::Field("current_password", "Enter your current password.".into()));
+    }
+    let context = PasswordContext { app_name: &st.config.app_name, email: Some(&session.email) };
+    let new = NewPassword::parse(new, &context).map_err(|m| AccountError::Field("password", m))?;
+    match accounts::verify_password_of(st, ctx, &session.user_id, current, "user.password_change").await {
+        Err(AccountError::InvalidCredentials) => {
+            return Err(AccountError::Field("current_password", "That is not your current password.".into()))
+        }
+        other => other?,
+    }
+    if crate::validation::normalize_password(current) == new.expose() {
+        return Err(AccountError::Field("password", "Choose a password different from your current one.".into()));
+    }
+    let hash = st.hasher.hash(new.expose()).await?;
+    let now = st.clock.now();
+    let mut tx = st.db.begin().await?;
+    sqlx::query("UPDATE users SET password_hash = $1, password_change_required = 0, updated_at = $2 WHERE id = $3")
+        .bind(&hash)
+        .bind(now)
+        .bind(&session.user_id)
+        .execute(&mut *tx)
+        .await?;
+    let ended = sessions::end_all_for_user(&mut tx, &session.user_id, Some(&session.session_id)).await?;
+    let fresh = sessions::rotate(&mut tx, st, session, None).await?;
+    for purpose in [Purpose::ResetPassword, Purpose::MagicLink] {
+        tokens::revoke_all(&mut tx, &session.user_id, purpose, now).await?;
+    }
+    let detail = format!("{ended} other sessions ended");
+    audit::record(&mut tx, ctx, now, Event::by_user("user.password_change", &session.user_id).detail(&detail)).await?;
+    let job = jobs::enqueue(&mut tx, st, &Job::PasswordChanged { user_id: session.user_id.clone() }).await?;
+    tx.commit().await?;
+    jobs::after_commit(st, &[job]).await;
+    Ok(fresh)
+}
+
+/// Starts an e-mail change: a link to the new address (24 h) and a notice with a cancel link to the current one.
+/// Nothing changes until the link is used. An address that already has an account gets no mail and the answer is
+/// the same, so the form does not tell which addresses are registered.
+pub async fn request_email_change(
+    st: &AppState,
+    ctx: &RequestContext,
+    session: &CurrentSession,
+    new_email: &str,
+) -> Result<String, AccountError> {
+    sudo::require(st, session)?;
+    let new = EmailAddress::parse(new_email).map_err(|m| AccountError::Field("email", m.to_string()))?;
+    if new.as_str() == session.email {
+        return Err(AccountError::Field("email", "That is already your e-mail address.".into()));
+    }
+    st.limits.mail(new.as_str(), ctx.ip).map_err(AccountError::RateLimited)?;
+    let now = st.clock.now();
+    let (taken,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users WHERE email = $1")
+        .bind(new.as_str())
+        .fetch_one(&st.db.pool)
+        .await?;
+    let mut tx = st.db.begin().await?;
+    for purpose in [Purpose::ChangeEmail, Purpose::CancelEmailChange] {
+        tokens::revoke_all(&mut tx, &session.user_id, purpose, now).await?;
+    }
+    let mut job_ids = Vec::new();
+    let pending = (taken == 0).then_some(new.as_str());
+    sqlx::query("UPDATE users SET pending_email = $1, updated_at = $2 WHERE id = $3")
+        .bind(pending)
+        .bind(now)
+        .bind(&session.user_id)
+        .execute(&mut *tx)
+        .await?;
+    if pending.is_some() {
+        let user_id = session.user_id.clone();
+        job_ids.push(jobs::enqueue(&mut tx, st, &Job::EmailChangeConfirm { user_id: user_id.clone() }).await?);
+        job_ids.push(jobs::enqueue(&mut tx, st, &Job::EmailChangeNotice { user_id }).await?);
+    }
+    let detail = if pending.is_some() { "link sent" } else { "address in use; nothing sent" };
+    audit::record(&mut tx, ctx, now, Event::by_user("user.email_change_requested", &session.user_id).detail(detail))
+        .await?;
+    tx.commit().await?;
+    jobs::after_commit(st, &job_ids).await;
+    Ok(new.as_str().to_string())
+}
+
+/// The new address a live change link belongs to, without using it (for the landing page).
+pub async fn change_link_address(st: &AppState, token: &str) -> Result<Option<String>, AccountError> {
+    Ok(tokens::find_by_link(&st.db.pool, token, Purpose::ChangeEmail, st.clock.now()).await?.map(|l| l.sent_to))
+}
+
+/// Completes an e-mail change from the link mailed to the new address: the address changes (confirmed, since the
+/// link proved it), every session ends, links sent to the old address die, and the old address is told.
+pub async fn confirm_email_change(st: &AppState, ctx: &RequestContext, token: &str) -> Result<(), AccountError> {
+    let now = st.clock.now();
+    let live = tokens::find_by_link(&st.db.pool, token, Purpose::ChangeEmail, now)
+        .await?
+        .ok_or(AccountError::InvalidToken)?;
+    let mut tx = st.db.begin().await?;
+    if !tokens::consume(&mut tx, &live.id, now).await? {
+        return Err(AccountError::InvalidToken);
+    }
+    let (old_email,): (String,) = sqlx::query_as("SELECT email FROM users WHERE id = $1 AND pending_email = $2")
+        .bind(&live.user_id)
+        .bind(&live.sent_to)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(AccountError::InvalidToken)?;
+    let (taken,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users WHERE email = $1")
+        .bind(&live.sent_to)
+        .fetch_one(&mut *tx)
+        .await?;
+    if taken > 0 {
+        return Err(AccountError::Field(
+            "token",
+            "Another account registered this address in the meantime, so it cannot be yours.".into(),
+        ));
+    }
+    sqlx::query(
+        "UPDATE users SET email = $1, pending_email = NULL, confirmed_at = COALESCE(confirmed_at, $2), \
+         updated_at = $2 WHERE id = $3",
+    )
+    .bind(&live.sent_to)
+    .bind(now)
+    .bind(&live.user_id)
+    .execute(&mut *tx)
+    .await?;
+    for purpose in
+        [Purpose::ChangeEmail, Purpose::CancelEmailChange, Purpose::Confirm, Purpose::ResetPassword, Purpose::MagicLink]
+    {
+        tokens::revoke_all(&mut tx, &live.user_id, purpose, now).await?;
+    }
+    sessions::end_all_for_user(&mut tx, &live.user_id, None).await?;
+    audit::record(&mut tx, ctx, now, Event::by_user("user.email_change", &live.user_id).detail(&old_email)).await?;
+    let job = Job::EmailChanged { user_id: live.user_id.clone(), old_email };
+    let job_id = jobs::enqueue(&mut tx, st, &job).await?;
+    tx.commit().await?;
+    jobs::after_commit(st, &[job_id]).await;
+    Ok(())
+}
+
+/// Cancels a pending e-mail change from the link mailed to the current address.
+pub async fn cancel_email_change_by_link(st: &AppState, ctx: &RequestContext, token: &str) -> Result<(), AccountError> {
+    let now = st.clock.now();
+    let live = tokens::find_by_link(&st.db.pool, token, Purpose::CancelEmailChange, now)
+        .await?
+        .ok_or(AccountError::InvalidToken)?;
+    let mut tx = st.db.begin().await?;
+    if !tokens::consume(&mut tx, &live.id, now).await? {
+        return Err(AccountError::InvalidToken);
+    }
+    cancel_in(&mut tx, ctx, &live.user_id, Some(&live.sent_to), now, "link from the old address").await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Cancels the pending change from the settings page.
+pub async fn cancel_email_change(
+    st: &AppState,
+    ctx: &RequestContext,
+    session: &CurrentSession,
+) -> Result<(), AccountError> {
+    let now = st.clock.now();
+    let mut tx = st.db.begin().await?;
+    cancel_in(&mut tx, ctx, &session.user_id, None, now, "settings").await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn cancel_in(
+    tx: &mut super::db::Tx,
+    ctx: &RequestContext,
+    user_id: &str,
+    only_if_email: Option<&str>,
+    now: i64,
+    how: &str,
+) -> Result<(), AccountError> {
+    // The cancel link names the address it was sent to: it works only while that is still the account's address.
+    let r = sqlx::query(
+        "UPDATE users SET pending_email = NULL, updated_at = $1 \
+         WHERE id = $2 AND pending_email IS NOT NULL AND email = COALESCE($3, email)",
+    )
+    .bind(now)
+    .bind(user_id)
+    .bind(only_if_email)
+    .execute(&mut **tx)
+    .await?;
+    if r.rows_affected() != 1 {
+        return Err(AccountError::InvalidToken);
+    }
+    for purpose in [Purpose::ChangeEmail, Purpose::CancelEmailChange] {
+        tokens::revoke_all(tx, user_id, purpose, now).await?;
+    }
+    audit::record(tx, ctx, now, Event::by_user("user.email_change_cancelled", user_id).detail(how)).await?;
+    Ok(())
+}

@@ -1,0 +1,71 @@
+//! Sudo: re-authentication in front of sensitive settings. Passing it opens a window (`SUDO_WINDOW_SECS`, 10 min)
+//! recorded on the session row, and gives the session a new token.
+//!
+//! The ways to pass are the variants of [`Proof`]. A password today; TOTP and passkeys join as new variants, and
+//! [`method_passes_sudo`] lists the sign-in methods that open the window at sign-in.
+use super::{
+    accounts::{self, AccountError},
+    audit::{self, Event},
+    request::{CurrentSession, RequestContext},
+    sessions::{self, NewSession},
+    AppState,
+};
+
+/// What the user offers to prove it is them.
+pub enum Proof<'a> {
+    Password(&'a str),
+}
+
+impl Proof<'_> {
+    fn method(&self) -> &'static str {
+        match self {
+            Proof::Password(_) => "password",
+        }
+    }
+}
+
+/// Sign-in methods that count as a re-authentication (a mailed link does not: it proves only the mailbox).
+pub fn method_passes_sudo(method: &str) -> bool {
+    matches!(method, "password")
+}
+
+/// Whether the session re-authenticated within the window.
+pub fn is_fresh(st: &AppState, session: &CurrentSession) -> bool {
+    session.sudo_at.is_some_and(|at| st.clock.now() < at + st.config.sudo_window_secs)
+}
+
+/// The end of the session's sudo window, if it is open.
+pub fn open_until(st: &AppState, session: &CurrentSession) -> Option<i64> {
+    is_fresh(st, session).then(|| session.sudo_at.unwrap_or_default() + st.config.sudo_window_secs)
+}
+
+/// For every sensitive change: refuses unless the window is open.
+pub fn require(st: &AppState, session: &CurrentSession) -> Result<(), AccountError> {
+    if is_fresh(st, session) {
+        Ok(())
+    } else {
+        Err(AccountError::SudoRequired)
+    }
+}
+
+/// Checks the proof and opens the window. A wrong password counts toward the account's lockout like a failed
+/// log in, so a stolen session cannot be used to guess the password.
+pub async fn reauthenticate(
+    st: &AppState,
+    ctx: &RequestContext,
+    session: &CurrentSession,
+    proof: Proof<'_>,
+) -> Result<NewSession, AccountError> {
+    let method = proof.method();
+    match proof {
+        Proof::Password(password) => {
+            accounts::verify_password_of(st, ctx, &session.user_id, password, "user.sudo").await?;
+        }
+    }
+    let now = st.clock.now();
+    let mut tx = st.db.begin().await?;
+    let fresh = sessions::rotate(&mut tx, st, session, Some(now)).await?;
+    audit::record(&mut tx, ctx, now, Event::by_user("user.sudo", &session.user_id).detail(method)).await?;
+    tx.commit().await?;
+    Ok(fresh)
+}

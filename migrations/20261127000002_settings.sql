@@ -1,0 +1,5 @@
+-- Settings: profile name, the address an e-mail change waits on, and the "must choose a new password" flag
+-- (set by an operator on evidence of compromise; there is no periodic expiry).
+ALTER TABLE users ADD COLUMN display_name TEXT;
+ALTER TABLE users ADD COLUMN pending_email TEXT;
+ALTER TABLE users ADD COLUMN password_change_required BIGINT NOT NULL DEFAULT 0;

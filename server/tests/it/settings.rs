@@ -1,0 +1,302 @@
+//! Settings: sudo, password change, e-mail change, profile.
+use reqwest::{Client, StatusCode};
+
+use crate::common::*;
+
+const ANN: &str = "ann@example.com";
+const NEW_PASSWORD: &str = "purple elephants juggle quietly";
+
+/// Ann, confirmed and signed in on the app's own client (a password log in: the sudo window is open).
+async fn ann_signed_in() -> TestApp {
+    let app = TestApp::spawn().await;
+    app.confirmed_user(ANN, PASSWORD).await;
+    assert_eq!(location(&app.log_in(ANN, PASSWORD).await), "/");
+    app
+}
+
+/// The path of the first link in `text` that contains `marker`.
+fn link_path(text: &str, marker: &str) -> String {
+    let link = text.split_whitespace().find(|w| w.contains(marker)).unwrap_or_else(|| panic!("a {marker} link"));
+    link["http://localhost:3000".len()..].to_string()
+}
+
+fn token_of(path: &str) -> String {
+    path.rsplit('/').next().unwrap().to_string()
+}
+
+async fn change_password(app: &TestApp, client: &Client, current: &str, new: &str) -> reqwest::Response {
+    app.call_server_fn_with(client, "/api/change_password", &[("current_password", current), ("password", new)]).await
+}
+
+async fn password_hash(app: &TestApp) -> String {
+    let (h,): (String,) = sqlx::query_as("SELECT password_hash FROM users").fetch_one(&app.state().db.pool).await.unwrap();
+    h
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s39_sudo_is_demanded_after_the_window_lapses() {
+    let app = ann_signed_in().await;
+    let data: serde_json::Value = app.call_server_fn("/api/settings_data", &[]).await.json().await.unwrap();
+    assert!(data["sudo_until"].is_string(), "a password log in opens the window: {data}");
+
+    app.state().clock.advance(10 * 60 + 1);
+    let r = change_password(&app, &app.client, PASSWORD, NEW_PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(r.text().await.unwrap().contains("ReauthenticationRequired"));
+    let r = app.call_server_fn("/api/request_email_change", &[("email", "new@example.com")]).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let page = app.get("/users/settings").await.text().await.unwrap();
+    assert!(page.contains("href=\"/users/sudo?return_to=/users/settings\""), "the page offers sudo");
+    assert!(!page.contains("name=\"current_password\""), "and hides the password form");
+
+    let r = app.post_form("/api/sudo", &[("password", PASSWORD), ("return_to", "/users/settings")]).await;
+    assert_eq!(location(&r), "/users/settings");
+    let r = change_password(&app, &app.client, PASSWORD, NEW_PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    let sudo_rows = app.scalar_i64("SELECT COUNT(*) FROM audit_events WHERE action = 'user.sudo'").await;
+    assert_eq!(sudo_rows, 1);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s32_passing_sudo_gives_the_session_a_new_token() {
+    let app = TestApp::spawn().await;
+    app.confirmed_user(ANN, PASSWORD).await;
+    let old = session_token(&app.log_in(ANN, PASSWORD).await).unwrap();
+    let r = app.post_form("/api/sudo", &[("password", PASSWORD), ("return_to", "/users/settings")]).await;
+    let new = session_token(&r).expect("sudo sets a new cookie");
+    assert_ne!(old, new);
+    let replay = bare_client()
+        .get(app.url("/"))
+        .header(reqwest::header::COOKIE, format!("portcullis_session={old}"))
+        .send()
+        .await
+        .unwrap();
+    assert!(!replay.text().await.unwrap().contains("You are signed in as"), "the old token is dead");
+    assert_eq!(app.signed_in_as(&app.client).await.as_deref(), Some(ANN), "the new one works");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sudo_returns_only_to_local_paths() {
+    let app = ann_signed_in().await;
+    for evil in ["https://evil.example/", "//evil.example/x", "/\\evil.example", "javascript:alert(1)"] {
+        let r = app.post_form("/api/sudo", &[("password", PASSWORD), ("return_to", evil)]).await;
+        assert_eq!(location(&r), "/users/settings", "{evil}");
+    }
+    let r = app.post_form("/api/sudo", &[("password", PASSWORD), ("return_to", "/users/sessions")]).await;
+    assert_eq!(location(&r), "/users/sessions");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s39_a_sign_in_link_does_not_open_the_sudo_window() {
+    let app = TestApp::spawn().await;
+    app.confirmed_user(ANN, PASSWORD).await;
+    app.post_form("/api/request_magic_link", &[("email", ANN)]).await;
+    let mail = app.mail_with_subject(ANN, "sign-in link").await;
+    let token = token_of(&link_path(&mail.text, "/users/log-in/"));
+    assert_eq!(location(&app.post_form("/api/log_in_with_link", &[("token", &token)]).await), "/");
+    let r = change_password(&app, &app.client, PASSWORD, NEW_PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN, "the mailbox alone does not pass sudo");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s10_wrong_sudo_passwords_count_toward_the_lockout() {
+    let app = ann_signed_in().await;
+    for _ in 0..5 {
+        let r = app.call_server_fn("/api/sudo", &[("password", "not my password at all"), ("return_to", "/")]).await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    // Locked now: the right password fails for sudo and for log in, and the owner was told.
+    let r = app.call_server_fn("/api/sudo", &[("password", PASSWORD), ("return_to", "/")]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let r = app.post_form_with(&new_client(), "/api/log_in", &[("email", ANN), ("password", PASSWORD)]).await;
+    assert_ne!(location(&r), "/");
+    app.mail_with_subject(ANN, "paused").await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s7_changing_the_password_needs_the_current_one() {
+    let app = ann_signed_in().await;
+    let before = password_hash(&app).await;
+    let missing =
+        app.call_server_fn("/api/change_password", &[("password", NEW_PASSWORD)]).await;
+    assert_eq!(missing.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(missing.text().await.unwrap().contains("current_password"));
+    let wrong = change_password(&app, &app.client, "a guess that is wrong", NEW_PASSWORD).await;
+    assert_eq!(wrong.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(wrong.text().await.unwrap().contains("not your current password"));
+    assert_eq!(password_hash(&app).await, before, "nothing changed");
+    let failures = app.scalar_i64("SELECT failed_logins FROM users").await;
+    assert_eq!(failures, 1, "a wrong current password counts toward the lockout");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s4_a_new_password_follows_the_policy() {
+    let app = ann_signed_in().await;
+    for (bad, reason) in [("password123456", "Add another word"), ("ann@example.com!!", "e-mail address"), (PASSWORD, "different")] {
+        let r = change_password(&app, &app.client, PASSWORD, bad).await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+        let body = r.text().await.unwrap();
+        assert!(body.contains(reason), "{bad}: {body}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s36_changing_the_password_signs_out_every_other_browser_and_mails_the_owner() {
+    let app = ann_signed_in().await;
+    let other = app.another_browser(ANN, PASSWORD).await;
+    assert_eq!(app.signed_in_as(&other).await.as_deref(), Some(ANN));
+
+    let r = change_password(&app, &app.client, PASSWORD, NEW_PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(session_token(&r).is_some(), "this browser gets a new session token");
+    assert_eq!(app.signed_in_as(&other).await, None, "browser B is signed out at its next request");
+    assert_eq!(app.signed_in_as(&app.client).await.as_deref(), Some(ANN), "browser A stays in");
+    app.mail_with_subject(ANN, "password was changed").await;
+
+    let fresh = new_client();
+    let r = app.post_form_with(&fresh, "/api/log_in", &[("email", ANN), ("password", PASSWORD)]).await;
+    assert_ne!(location(&r), "/", "the old password is gone");
+    let r = app.post_form_with(&fresh, "/api/log_in", &[("email", ANN), ("password", NEW_PASSWORD)]).await;
+    assert_eq!(location(&r), "/");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_the_audit_row_cannot_be_written_the_password_change_is_rolled_back() {
+    let app = ann_signed_in().await;
+    let other = app.another_browser(ANN, PASSWORD).await;
+    let before = password_hash(&app).await;
+    break_audit_for(&app, "user.password_change").await;
+    let r = change_password(&app, &app.client, PASSWORD, NEW_PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(password_hash(&app).await, before);
+    assert_eq!(app.signed_in_as(&other).await.as_deref(), Some(ANN), "no session ended");
+    assert_eq!(app.signed_in_as(&app.client).await.as_deref(), Some(ANN), "the old token still works");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s36_an_email_change_needs_the_link_from_the_new_address_and_then_signs_out_everywhere() {
+    let app = ann_signed_in().await;
+    let other = app.another_browser(ANN, PASSWORD).await;
+    let r = app.post_form("/api/request_email_change", &[("email", "ann.new@example.com")]).await;
+    assert_eq!(location(&r), "/users/settings");
+
+    // The old address is told, with a cancel link; the new one gets the link. Nothing has changed yet.
+    let notice = app.mail_with_subject(ANN, "about to change").await;
+    assert!(notice.text.contains("ann.new@example.com"));
+    assert!(notice.text.contains("/users/settings/email/cancel/"));
+    let mail = app.mail_with_subject("ann.new@example.com", "Confirm your new e-mail").await;
+    let path = link_path(&mail.text, "/users/settings/email/");
+    assert_eq!(app.signed_in_as(&other).await.as_deref(), Some(ANN));
+    let page = app.get("/users/settings").await.text().await.unwrap();
+    assert!(page.contains("Waiting for you to confirm"), "the settings page shows the pending address");
+
+    // S21: a scanner's HEAD and GET do not use the link.
+    app.client.head(app.url(&path)).send().await.unwrap();
+    assert_eq!(app.get(&path).await.status(), StatusCode::OK);
+    let signed_in = app.scalar_i64("SELECT COUNT(*) FROM users WHERE email = 'ann@example.com'").await;
+    assert_eq!(signed_in, 1);
+
+    let token = token_of(&path);
+    let r = app.post_form_with(&new_client(), "/api/confirm_email_change", &[("token", &token)]).await;
+    assert_eq!(location(&r), "/users/log-in");
+    assert_eq!(app.signed_in_as(&app.client).await, None, "every session ended, this one too");
+    assert_eq!(app.signed_in_as(&other).await, None);
+    app.mail_with_subject(ANN, "e-mail was changed").await;
+
+    let fresh = new_client();
+    let r = app.post_form_with(&fresh, "/api/log_in", &[("email", ANN), ("password", PASSWORD)]).await;
+    assert_ne!(location(&r), "/", "the old address no longer signs in");
+    let r = app.post_form_with(&fresh, "/api/log_in", &[("email", "ann.new@example.com"), ("password", PASSWORD)]).await;
+    assert_eq!(location(&r), "/");
+    let again = app.call_server_fn_with(&new_client(), "/api/confirm_email_change", &[("token", &token)]).await;
+    assert!(again.text().await.unwrap().contains("InvalidToken"), "single use");
+    let changed = app.scalar_i64("SELECT COUNT(*) FROM audit_events WHERE action = 'user.email_change'").await;
+    assert_eq!(changed, 1);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_old_address_can_cancel_an_email_change() {
+    let app = ann_signed_in().await;
+    app.post_form("/api/request_email_change", &[("email", "thief@example.com")]).await;
+    let notice = app.mail_with_subject(ANN, "about to change").await;
+    let cancel = token_of(&link_path(&notice.text, "/users/settings/email/cancel/"));
+    let mail = app.mail_with_subject("thief@example.com", "Confirm your new e-mail").await;
+    let change = token_of(&link_path(&mail.text, "/users/settings/email/"));
+
+    let r = app.post_form_with(&new_client(), "/api/cancel_email_change_by_link", &[("token", &cancel)]).await;
+    assert_eq!(location(&r), "/");
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM users WHERE pending_email IS NOT NULL").await, 0);
+    let r = app.call_server_fn_with(&new_client(), "/api/confirm_email_change", &[("token", &change)]).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.text().await.unwrap().contains("InvalidToken"), "the new address's link died with the cancel");
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM users WHERE email = 'ann@example.com'").await, 1);
+    assert_eq!(app.signed_in_as(&app.client).await.as_deref(), Some(ANN));
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s13_an_email_change_to_a_registered_address_looks_the_same_and_sends_it_nothing() {
+    let app = ann_signed_in().await;
+    app.confirmed_user("bo@example.com", PASSWORD).await;
+    let mails_to_bo = app.mails_to("bo@example.com").len();
+    let taken = app.post_form("/api/request_email_change", &[("email", "bo@example.com")]).await;
+    let free = app.post_form("/api/request_email_change", &[("email", "free@example.com")]).await;
+    assert_eq!(location(&taken), location(&free));
+    assert_eq!(cookie_map(&taken).keys().collect::<Vec<_>>(), cookie_map(&free).keys().collect::<Vec<_>>());
+    app.mail_with_subject("free@example.com", "Confirm your new e-mail").await;
+    assert_eq!(app.mails_to("bo@example.com").len(), mails_to_bo, "bo's address gets no link");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s17_an_email_change_link_works_for_24_hours_and_for_nothing_else() {
+    let app = ann_signed_in().await;
+    app.post_form("/api/request_email_change", &[("email", "ann.new@example.com")]).await;
+    let mail = app.mail_with_subject("ann.new@example.com", "Confirm your new e-mail").await;
+    let token = token_of(&link_path(&mail.text, "/users/settings/email/"));
+    let stored = app.scalar_i64(&format!("SELECT COUNT(*) FROM user_tokens WHERE token_digest LIKE '%{token}%'")).await;
+    assert_eq!(stored, 0, "only a digest is stored");
+    for other_use in ["/api/confirm_with_link", "/api/log_in_with_link"] {
+        let r = app.call_server_fn_with(&new_client(), other_use, &[("token", &token)]).await;
+        assert!(r.text().await.unwrap().contains("InvalidToken"), "{other_use}");
+    }
+    app.state().clock.advance(24 * 3600 + 1);
+    let r = app.call_server_fn_with(&new_client(), "/api/confirm_email_change", &[("token", &token)]).await;
+    assert!(r.text().await.unwrap().contains("InvalidToken"), "expired");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_profile_name_is_saved_and_bounded() {
+    let app = ann_signed_in().await;
+    let r = app.post_form("/api/update_profile", &[("display_name", "  Ann Example ")]).await;
+    assert_eq!(location(&r), "/users/settings");
+    let data: serde_json::Value = app.call_server_fn("/api/settings_data", &[]).await.json().await.unwrap();
+    assert_eq!(data["display_name"], "Ann Example");
+    let r = app.call_server_fn("/api/update_profile", &[("display_name", &"x".repeat(81))]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("80 characters"));
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_need_a_session() {
+    let app = TestApp::spawn().await;
+    for path in ["/api/settings_data", "/api/change_password", "/api/request_email_change", "/api/sudo"] {
+        let r = app.call_server_fn(path, &[("password", PASSWORD)]).await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{path}");
+    }
+    let page = app.get("/users/settings").await.text().await.unwrap();
+    assert!(page.contains("Please log in"));
+    app.stop().await;
+}
