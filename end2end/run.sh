@@ -8,6 +8,8 @@ bin="${PORTCULLIS_BIN:-${CARGO_TARGET_DIR:-../target}/debug/portcullis}"
 [[ -x "$bin" ]] || { echo "no server binary at $bin: run scripts/build.sh first" >&2; exit 1; }
 [[ -d node_modules/@playwright/test ]] || PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
 
+# Arguments go to Playwright (e.g. a spec file name to run only that one).
+playwright_args=("$@")
 server_pid=
 work=$(mktemp -d /tmp/portcullis-e2e.XXXXXX)
 stop_server() {
@@ -32,7 +34,7 @@ run_against() {
     kill -0 "$server_pid" 2>/dev/null || { cat "$work/server-$label.log"; exit 1; }
     sleep 0.1
   done
-  if ! E2E_BASE_URL="http://localhost:$port" npx playwright test; then
+  if ! E2E_BASE_URL="http://localhost:$port" npx playwright test "${playwright_args[@]}"; then
     echo "---- server log ($label) ----"; tail -50 "$work/server-$label.log"
     exit 1
   fi

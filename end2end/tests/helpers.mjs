@@ -50,10 +50,33 @@ export async function registerAndConfirm(page, email) {
 }
 
 /** Logs in through the log-in page. */
-export async function logIn(page, email) {
+export async function logIn(page, email, password = PASSWORD) {
   await page.goto('/users/log-in');
   await page.getByLabel('E-mail', { exact: true }).fill(email);
-  await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+  await page.getByLabel('Password', { exact: true }).fill(password);
   await page.getByRole('button', { name: 'Log in' }).click();
   await expect(page.getByRole('heading', { name: 'Your dashboard' })).toBeVisible();
+}
+
+/** Opens the newest mail to `email` whose subject matches `subject` and returns its link containing `marker`. */
+export async function linkFromMailbox(page, email, subject, marker) {
+  await openMail(page, new RegExp(`${escapeRe(email)}.*${subject}`));
+  return await page.getByRole('link', { name: new RegExp(escapeRe(marker)) }).first().getAttribute('href');
+}
+
+/** Asks for a sign-in link on the log-in page and follows it from the mailbox. */
+export async function signInByLink(page, email) {
+  await page.goto('/users/log-in');
+  await page.getByText('E-mail me a sign-in link instead').click();
+  await page.getByLabel('E-mail for the link').fill(email);
+  await page.getByRole('button', { name: 'Send me a link' }).click();
+  await expect(page.getByRole('status').filter({ hasText: 'sign-in link is on its way' })).toBeVisible();
+  await page.goto(await magicLinkFromMailbox(page, email));
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.getByRole('heading', { name: 'Your dashboard' })).toBeVisible();
+}
+
+/** The account navigation shows "Log in": the browser is signed out. */
+export async function expectSignedOut(page) {
+  await expect(page.getByRole('navigation', { name: 'Account' }).getByRole('link', { name: 'Log in' })).toBeVisible();
 }

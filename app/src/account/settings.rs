@@ -224,6 +224,7 @@ fn SettingsSections(data: AccountSettings, forms: SettingsActions) -> impl IntoV
     let new_email = flash.value("email");
     let account_email = data.email.clone();
     view! {
+        <div class="settings-section">
         <h2 class="section-title" id="profile">"Profile"</h2>
         <ErrorBanner error=profile_error/>
         <ActionForm action=profile>
@@ -237,11 +238,13 @@ fn SettingsSections(data: AccountSettings, forms: SettingsActions) -> impl IntoV
             />
             <SubmitButton label="Save profile" pending_label="Saving…" pending=profile.pending() secondary=true/>
         </ActionForm>
+        </div>
 
+        <div class="settings-section">
         <h2 class="section-title" id="security">"E-mail and password"</h2>
         {match data.sudo_until.clone() {
             Some(until) => view! {
-                <p class="muted">{format!("You confirmed it's you; you can change these until {until}.")}</p>
+                <p class="sudo-status">{format!("You confirmed it's you; you can change these until {until}.")}</p>
             }.into_any(),
             None => view! {
                 <div class="sudo-prompt">
@@ -296,6 +299,7 @@ fn SettingsSections(data: AccountSettings, forms: SettingsActions) -> impl IntoV
             </ActionForm>
         })}
         {(!sudo_open).then(|| view! { <p class="muted">"Confirm it's you (above) to change your password."</p> })}
+        </div>
     }
 }
 
