@@ -51,6 +51,19 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             tracing::info!("shutting down");
             running.stop().await;
         }
+        Command::RequirePasswordChange(email) => {
+            use app::backend::{accounts, request::RequestContext};
+            let email = app::validation::EmailAddress::parse(&email).map_err(|m| anyhow::anyhow!("{m}"))?;
+            let state = AppState::build(config).await?;
+            match accounts::require_password_change(&state, &RequestContext::system(), &email).await {
+                Ok(Some(ended)) => println!(
+                    "{}: the next sign-in needs a new password (a reset link is mailed then); {ended} sessions ended",
+                    email.as_str()
+                ),
+                Ok(None) => anyhow::bail!("no account has the e-mail {}", email.as_str()),
+                Err(e) => anyhow::bail!("{e}"),
+            }
+        }
         Command::Help => {}
     }
     Ok(())

@@ -271,6 +271,28 @@ pub async fn log_in_with_password(
     Ok(session)
 }
 
+/// The operator's answer to evidence that a password is compromised (there is no periodic expiry): the password
+/// stops opening sessions until the owner sets a new one through a mailed link, and every session ends now.
+/// Returns false when no account has the address.
+pub async fn require_password_change(
+    st: &AppState,
+    ctx: &RequestContext,
+    email: &EmailAddress,
+) -> Result<Option<u64>, AccountError> {
+    let Some(user) = find_user(st, email).await? else { return Ok(None) };
+    let now = st.clock.now();
+    let mut tx = st.db.begin().await?;
+    sqlx::query("UPDATE users SET password_change_required = 1, updated_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(&user.id)
+        .execute(&mut *tx)
+        .await?;
+    let ended = sessions::end_all_for_user(&mut tx, &user.id, None).await?;
+    audit::record(&mut tx, ctx, now, Event::on_user("user.password_change_required", &user.id)).await?;
+    tx.commit().await?;
+    Ok(Some(ended))
+}
+
 /// Checks the signed-in user's own password again (sudo, password change), under the same lockout as log in.
 pub async fn verify_password_of(
     st: &AppState,

@@ -52,3 +52,38 @@ fn an_unknown_command_prints_usage() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("usage: portcullis"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s5_an_operator_can_make_the_next_sign_in_require_a_new_password() {
+    let url = fresh_database_url().await;
+    let app = TestApp::spawn_on(&url, |_| {}).await;
+    let documented = include_str!("../../../.env.example").to_uppercase();
+    assert!(!documented.contains("PASSWORD_EXPIR") && !documented.contains("PASSWORD_MAX_AGE"), "no periodic expiry");
+    app.confirmed_user("ann@example.com", PASSWORD).await;
+    let other = app.another_browser("ann@example.com", PASSWORD).await;
+
+    let out = binary()
+        .args(["user", "require-password-change", "ann@example.com"])
+        .env("DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 sessions ended"));
+    assert_eq!(app.signed_in_as(&other).await, None, "every session ended at once");
+
+    // The right password no longer opens a session; a reset link is mailed instead.
+    let r = app.call_server_fn("/api/log_in", &[("email", "ann@example.com"), ("password", PASSWORD)]).await;
+    assert_eq!(r.status(), reqwest::StatusCode::FORBIDDEN);
+    assert!(r.text().await.unwrap().contains("PasswordChangeRequired"));
+    let mail = app.mail_with_subject("ann@example.com", "Reset your").await;
+    let link = mail.text.split_whitespace().find(|w| w.contains("/users/reset-password/")).unwrap();
+    let token = link.rsplit('/').next().unwrap();
+    let new_password = "purple elephants juggle quietly";
+    let r = app.post_form("/api/reset_password", &[("token", token), ("password", new_password)]).await;
+    assert_eq!(location(&r), "/users/log-in");
+    assert_eq!(location(&app.log_in("ann@example.com", new_password).await), "/", "a new password opens it again");
+
+    let out = binary().args(["user", "require-password-change", "nobody@example.com"]).env("DATABASE_URL", &url).output();
+    assert_eq!(out.unwrap().status.code(), Some(1), "an unknown address is an error");
+    app.stop().await;
+}

@@ -166,3 +166,19 @@ async fn static_assets_are_compressed_and_pages_are_not() {
     assert!(page.headers().get(header::CONTENT_ENCODING).is_none(), "pages are not (BREACH)");
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s6_password_fields_welcome_managers_paste_and_a_show_toggle() {
+    let app = TestApp::spawn().await;
+    let log_in = app.get("/users/log-in").await.text().await.unwrap();
+    assert!(log_in.contains(r#"autocomplete="username""#));
+    assert!(log_in.contains(r#"autocomplete="current-password""#));
+    let register = app.get("/users/register").await.text().await.unwrap();
+    assert!(register.contains(r#"autocomplete="new-password""#));
+    for page in [&log_in, &register] {
+        assert!(page.contains(r#"type="password""#), "masked by default");
+        assert!(page.contains("toggle-visibility") && page.contains(">Show<"), "with a show/hide toggle");
+        assert!(!page.to_lowercase().contains("onpaste"), "paste is never blocked");
+    }
+    app.stop().await;
+}
