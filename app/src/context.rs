@@ -16,6 +16,8 @@ pub struct PageContext {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct UserView {
     pub email: String,
+    /// The profile's display name, if set.
+    pub display_name: Option<String>,
     pub confirmed: bool,
 }
 
@@ -60,6 +62,8 @@ pub enum Notice {
     EmailChangeRequested,
     EmailChangeCancelled,
     EmailChanged,
+    DeletionScheduled,
+    DeletionCancelled,
 }
 
 impl Notice {
@@ -81,6 +85,11 @@ impl Notice {
             Notice::MagicLinkSent => {
                 "If that address has an account, a sign-in link is on its way. It works once, for 10 minutes."
             }
+            Notice::DeletionScheduled => {
+                "Your account will be deleted in 7 days and every device was signed out. The mail we sent has a link \
+                 to keep it."
+            }
+            Notice::DeletionCancelled => "Your account is kept. Log in to continue.",
             Notice::ProfileSaved => "Your profile is saved.",
             Notice::PasswordChanged => "Your password was changed. Every other device was signed out.",
             Notice::EmailChangeRequested => {

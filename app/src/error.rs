@@ -25,6 +25,8 @@ pub enum AppError {
     ReauthenticationRequired,
     #[error("Your password must be changed before you can log in with it. We have e-mailed you a link to choose a new one.")]
     PasswordChangeRequired,
+    #[error("This account is being deleted. To keep it, use the link in the mail we sent when its deletion was requested.")]
+    AccountClosing,
     #[error("Too many attempts. Try again in {retry_after_secs} seconds.")]
     RateLimited { retry_after_secs: u64 },
     #[error("Something went wrong on our side (reference {request_id}). Please try again.")]
@@ -54,7 +56,7 @@ impl AppError {
             AppError::Validation { .. } => 422,
             AppError::InvalidCredentials | AppError::Unauthenticated => 401,
             AppError::InvalidToken => 400,
-            AppError::Forbidden | AppError::ReauthenticationRequired | AppError::PasswordChangeRequired => 403,
+            AppError::Forbidden | AppError::ReauthenticationRequired | AppError::PasswordChangeRequired | AppError::AccountClosing => 403,
             AppError::NotFound => 404,
             AppError::RateLimited { .. } => 429,
             AppError::Internal { .. } | AppError::ServerFn(_) => 500,

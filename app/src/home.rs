@@ -18,6 +18,7 @@ pub fn HomePage() -> impl IntoView {
                         </div>
                     })}
                     <h1 id="page-title">"Your dashboard"</h1>
+                    {user.display_name.clone().map(|name| view! { <p class="greeting">{format!("Hello, {name}!")}</p> })}
                     <p>"You are signed in as " <strong>{user.email}</strong> "."</p>
                     <p class="muted">"This is the page a fork turns into its product. Everything account-related is already here."</p>
                 </section>

@@ -24,7 +24,7 @@ use leptos_router::{
 use crate::{
     account::{
         sessions::SessionsPage,
-        settings::{CancelEmailChangePage, ConfirmEmailChangePage, SettingsPage},
+        settings::{CancelEmailChangePage, ConfirmEmailChangePage, KeepAccountPage, SettingsPage},
         sudo::SudoPage,
     },
     auth::{
@@ -102,6 +102,7 @@ fn PageFrame() -> impl IntoView {
                 <Route path=path!("/users/settings") view=SettingsPage ssr=SsrMode::Async/>
                 <Route path=path!("/users/settings/email/:token") view=ConfirmEmailChangePage ssr=SsrMode::Async/>
                 <Route path=path!("/users/settings/email/cancel/:token") view=CancelEmailChangePage ssr=SsrMode::Async/>
+                <Route path=path!("/users/settings/delete/cancel/:token") view=KeepAccountPage ssr=SsrMode::Async/>
                 <Route path=path!("/users/reset-password") view=RequestResetPage ssr=SsrMode::Async/>
                 <Route path=path!("/users/reset-password/:token") view=ResetPasswordPage ssr=SsrMode::Async/>
             </Routes>

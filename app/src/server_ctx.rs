@@ -37,6 +37,7 @@ pub fn account_error(ctx: &RequestContext, e: AccountError) -> AppError {
         AccountError::RateLimited(r) => AppError::RateLimited { retry_after_secs: r.0 },
         AccountError::SudoRequired => AppError::ReauthenticationRequired,
         AccountError::PasswordChangeRequired => AppError::PasswordChangeRequired,
+        AccountError::AccountClosing => AppError::AccountClosing,
         AccountError::Field(name, message) => AppError::field(name, message),
         AccountError::Unexpected(u) => internal(ctx, u.0),
     }

@@ -95,3 +95,27 @@ for (const javaScriptEnabled of [true, false]) {
     });
   });
 }
+
+test('deleting the account signs every browser out, and the mailed link keeps it', async ({ browser }) => {
+  const email = uniqueEmail('delete');
+  const a = await (await browser.newContext()).newPage();
+  const b = await (await browser.newContext()).newPage();
+  await registerAndConfirm(a, email);
+  await logIn(a, email);
+  await logIn(b, email);
+
+  await a.goto('/users/settings');
+  await waitForHydration(a);
+  await a.getByLabel('Type your e-mail address to confirm').fill(email);
+  await a.getByRole('button', { name: 'Delete my account' }).click();
+  await expect(a.getByRole('status').filter({ hasText: 'will be deleted in 7 days' })).toBeVisible();
+  await expectSignedOut(a);
+  await b.reload();
+  await expectSignedOut(b);
+
+  const keep = await linkFromMailbox(a, email, 'will be deleted', '/users/settings/delete/cancel/');
+  await a.goto(keep);
+  await a.getByRole('button', { name: 'Keep my account' }).click();
+  await expect(a.getByRole('status').filter({ hasText: 'Your account is kept' })).toBeVisible();
+  await logIn(a, email);
+});

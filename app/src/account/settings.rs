@@ -17,6 +17,8 @@ use crate::{
 };
 
 const SETTINGS: &str = "/users/settings";
+/// Kept in step with the server's grace period by a unit test.
+pub const DELETION_GRACE_DAYS: i64 = 7;
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct AccountSettings {
@@ -119,6 +121,38 @@ pub async fn cancel_email_change() -> Result<(), AppError> {
     .await
 }
 
+/// Schedules the account's deletion (sudo and the typed address). Every session ends, this browser's too.
+#[server(prefix = "/api", endpoint = "delete_account")]
+pub async fn delete_account(#[server(default)] confirm_email: String) -> Result<(), AppError> {
+    use crate::{backend::sessions, backend::settings, server_ctx};
+    let ctx = server_ctx::request()?;
+    let result = async {
+        let me = server_ctx::require_session(&ctx)?;
+        let st = server_ctx::state()?;
+        settings::schedule_deletion(&st, &ctx, &me, &confirm_email)
+            .await
+            .map_err(|e| server_ctx::account_error(&ctx, e))?;
+        server_ctx::append_header(http::header::SET_COOKIE, &sessions::cookie(&st.config, None));
+        Ok(("/".to_string(), Flash::notice(Notice::DeletionScheduled)))
+    }
+    .await;
+    server_ctx::finish_form(&ctx, result, SETTINGS, &[])
+}
+
+/// Keeps an account scheduled for deletion, from the mailed link.
+#[server(prefix = "/api", endpoint = "keep_account")]
+pub async fn keep_account(token: String) -> Result<(), AppError> {
+    use crate::{backend::settings, server_ctx};
+    let ctx = server_ctx::request()?;
+    let result = async {
+        let st = server_ctx::state()?;
+        settings::cancel_deletion_by_link(&st, &ctx, &token).await.map_err(|e| server_ctx::account_error(&ctx, e))?;
+        Ok(("/users/log-in".to_string(), Flash::notice(Notice::DeletionCancelled)))
+    }
+    .await;
+    server_ctx::finish_form(&ctx, result, &server_ctx::link_page("/users/settings/delete/cancel", &token), &[])
+}
+
 /// Completes the change from the link mailed to the new address. Every session ends, this browser's too.
 #[server(prefix = "/api", endpoint = "confirm_email_change")]
 pub async fn confirm_email_change(token: String) -> Result<(), AppError> {
@@ -182,7 +216,8 @@ fn SettingsForms(flash: Flash, app_name: String) -> impl IntoView {
         .find_map(|(done, n)| done.then_some(n))
         .or(flash_notice)
     });
-    let forms = SettingsActions { profile, email, cancel, password, flash, app_name };
+    let delete = ServerAction::<DeleteAccount>::new();
+    let forms = SettingsActions { profile, email, cancel, password, delete, flash, app_name };
     view! {
         <section class="card wide" aria-labelledby="page-title">
             <NoticeBanner notice/>
@@ -209,16 +244,18 @@ struct SettingsActions {
     email: ServerAction<RequestEmailChange>,
     cancel: ServerAction<CancelEmailChange>,
     password: ServerAction<ChangePassword>,
+    delete: ServerAction<DeleteAccount>,
     flash: Flash,
     app_name: String,
 }
 
 #[component]
 fn SettingsSections(data: AccountSettings, forms: SettingsActions) -> impl IntoView {
-    let SettingsActions { profile, email, cancel, password, flash, app_name } = forms;
+    let SettingsActions { profile, email, cancel, password, delete, flash, app_name } = forms;
     let profile_error = form_error(move || profile.value().get(), flash.clone());
     let email_error = form_error(move || email.value().get().or_else(|| cancel.value().get()), flash.clone());
     let password_error = form_error(move || password.value().get(), flash.clone());
+    let delete_error = form_error(move || delete.value().get(), flash.clone());
     let sudo_open = data.sudo_until.is_some();
     let display_name = if flash.values.contains_key("display_name") { flash.value("display_name") } else { data.display_name };
     let new_email = flash.value("email");
@@ -300,6 +337,33 @@ fn SettingsSections(data: AccountSettings, forms: SettingsActions) -> impl IntoV
         })}
         {(!sudo_open).then(|| view! { <p class="muted">"Confirm it's you (above) to change your password."</p> })}
         </div>
+
+        <div class="settings-section danger-zone">
+        <h2 class="section-title" id="delete">"Delete account"</h2>
+        <p>
+            "Deleting signs you out everywhere at once. The account is removed after "
+            {DELETION_GRACE_DAYS} " days; until then the mail we send has a link to keep it."
+        </p>
+        <ErrorBanner error=delete_error/>
+        {match sudo_open {
+            true => view! {
+                <ActionForm action=delete>
+                    <TextField
+                        label="Type your e-mail address to confirm"
+                        name="confirm_email"
+                        kind="email"
+                        autocomplete="off"
+                        error=delete_error
+                        required=true
+                    />
+                    <button type="submit" class="button button-danger" disabled=move || delete.pending().get()>
+                        {move || if delete.pending().get() { "Deleting…" } else { "Delete my account" }}
+                    </button>
+                </ActionForm>
+            }.into_any(),
+            false => view! { <p class="muted">"Confirm it's you (above) to delete your account."</p> }.into_any(),
+        }}
+        </div>
     }
 }
 
@@ -343,4 +407,33 @@ pub fn CancelEmailChangePage() -> impl IntoView {
             </AuthCard>
         }
     })
+}
+
+/// The page the link in the deletion notice opens: a button whose POST keeps the account.
+#[component]
+pub fn KeepAccountPage() -> impl IntoView {
+    let params = use_params_map();
+    let token = move || params.read().get("token").unwrap_or_default();
+    with_page_context(move |page| {
+        let action = ServerAction::<KeepAccount>::new();
+        let error = form_error(move || action.value().get(), page.flash.clone());
+        view! {
+            <AuthCard title="Keep your account" lead="Your account is scheduled for deletion. Keep it, and log in again as before.">
+                <ForgetLinkInHistory path="/users/log-in"/>
+                <ErrorBanner error/>
+                <ActionForm action>
+                    <input type="hidden" name="token" value=token()/>
+                    <SubmitButton label="Keep my account" pending_label="Keeping…" pending=action.pending()/>
+                </ActionForm>
+            </AuthCard>
+        }
+    })
+}
+
+#[cfg(all(test, feature = "ssr"))]
+mod tests {
+    #[test]
+    fn the_page_states_the_servers_grace_period() {
+        assert_eq!(super::DELETION_GRACE_DAYS * 86400, crate::backend::settings::DELETION_GRACE_SECS);
+    }
 }

@@ -28,6 +28,9 @@ pub enum AccountError {
     /// An operator flagged the password as compromised: a reset link was mailed instead of a session.
     #[error("password change required")]
     PasswordChangeRequired,
+    /// The account is scheduled for deletion; the owner can cancel from the mailed link.
+    #[error("account scheduled for deletion")]
+    AccountClosing,
     /// Bad input for one field, with the message to show beside it.
     #[error("{0}: {1}")]
     Field(&'static str, String),
@@ -263,8 +266,11 @@ pub async fn log_in_with_password(
     if st.config.require_confirmed_email && user.confirmed_at.is_none() {
         return Err(AccountError::Unconfirmed);
     }
-    let GateOutcome::SignedIn(grant) = sessions::gate(FirstFactor { user_id: user.id, method: "password" });
     let mut tx = st.db.begin().await?;
+    let grant = match sessions::gate(&mut tx, FirstFactor { user_id: user.id, method: "password" }).await? {
+        GateOutcome::SignedIn(grant) => grant,
+        GateOutcome::AccountClosing => return Err(AccountError::AccountClosing),
+    };
     let session = sessions::create(&mut tx, st, ctx, grant, remember_me).await?;
     tx.commit().await?;
     jobs::after_commit(st, &session.job_ids).await;

@@ -38,6 +38,19 @@ pub enum Job {
     EmailChangeNotice { user_id: String },
     /// "Your e-mail was changed" to the address the account had before (not a secret; it is where the mail goes).
     EmailChanged { user_id: String, old_email: String },
+    /// "Your account will be deleted" with the link that keeps it.
+    AccountDeletionScheduled { user_id: String },
+    /// Removes an account whose deletion grace period has ended (does nothing if the owner cancelled).
+    DeleteAccount { user_id: String },
+}
+
+impl Job {
+    fn kind(&self) -> &'static str {
+        match self {
+            Job::DeleteAccount { .. } => "account",
+            _ => "mail",
+        }
+    }
 }
 
 /// How long a claimed job is held before another worker may take it over.
@@ -48,19 +61,26 @@ const INLINE_GRACE_SECS: i64 = 60;
 
 /// Queues `job` in `tx`. Returns its id: pass it to [`after_commit`] once the transaction is committed.
 pub async fn enqueue(tx: &mut Tx, st: &AppState, job: &Job) -> Result<String, sqlx::Error> {
-    let id = new_id();
     let now = st.clock.now();
     // Inline delivery sends the job from the request itself (by id); the worker only takes it if that failed.
     let run_at = if st.config.mail_delivery == MailDelivery::Inline { now + INLINE_GRACE_SECS } else { now };
+    enqueue_at(tx, st, job, run_at).await
+}
+
+/// Queues `job` for the worker at `run_at` (not for [`after_commit`]: that runs a job at once).
+pub async fn enqueue_at(tx: &mut Tx, st: &AppState, job: &Job, run_at: i64) -> Result<String, sqlx::Error> {
+    let id = new_id();
+    let now = st.clock.now();
     sqlx::query(
         "INSERT INTO jobs (id, kind, payload, state, attempts, max_attempts, run_at, created_at, updated_at) \
-         VALUES ($1, 'mail', $2, 'queued', 0, $3, $4, $5, $5)",
+         VALUES ($1, $6, $2, 'queued', 0, $3, $4, $5, $5)",
     )
     .bind(&id)
     .bind(serde_json::to_string(job).expect("jobs serialize"))
     .bind(st.config.job_max_attempts)
     .bind(run_at)
     .bind(now)
+    .bind(job.kind())
     .execute(&mut **tx)
     .await?;
     Ok(id)
@@ -235,6 +255,15 @@ async fn execute(st: &AppState, job: &Job) -> Result<(), String> {
         Job::EmailChanged { user_id, old_email } => {
             let Some(email) = user_email(st, user_id, false).await? else { return Ok(()) };
             templates::email_changed(app, old_email, &email)
+        }
+        Job::AccountDeletionScheduled { user_id } => {
+            let Some(email) = user_email(st, user_id, false).await? else { return Ok(()) };
+            let issued = issue_link(st, user_id, &email, Purpose::CancelDeletion, false).await?;
+            let days = super::settings::DELETION_GRACE_SECS / 86400;
+            templates::deletion_scheduled(app, &email, days, &format!("{base}/users/settings/delete/cancel/{}", issued.token))
+        }
+        Job::DeleteAccount { user_id } => {
+            return super::settings::delete_if_due(st, user_id).await.map_err(|e| e.to_string());
         }
         Job::PasswordChanged { user_id } => {
             let Some(email) = user_email(st, user_id, false).await? else { return Ok(()) };

@@ -23,7 +23,10 @@ pub async fn log_in(st: &AppState, ctx: &RequestContext, token: &str) -> Result<
         tokens::find_by_link(&st.db.pool, token, Purpose::MagicLink, now).await?.ok_or(AccountError::InvalidToken)?;
     let mut tx = st.db.begin().await?;
     accounts::redeem_mailed_token(&mut tx, &live, Purpose::MagicLink, now).await?;
-    let GateOutcome::SignedIn(grant) = sessions::gate(FirstFactor { user_id: live.user_id, method: "magic_link" });
+    let grant = match sessions::gate(&mut tx, FirstFactor { user_id: live.user_id, method: "magic_link" }).await? {
+        GateOutcome::SignedIn(grant) => grant,
+        GateOutcome::AccountClosing => return Err(AccountError::AccountClosing),
+    };
     let session = sessions::create(&mut tx, st, ctx, grant, false).await?;
     tx.commit().await?;
     jobs::after_commit(st, &session.job_ids).await;

@@ -7,6 +7,7 @@ pub struct CurrentSession {
     pub session_id: String,
     pub user_id: String,
     pub email: String,
+    pub display_name: Option<String>,
     pub confirmed: bool,
     pub remember_me: bool,
     /// When this session last passed re-authentication (sudo), if ever.

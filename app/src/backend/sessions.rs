@@ -29,13 +29,22 @@ pub struct SignInGrant {
 
 pub enum GateOutcome {
     SignedIn(SignInGrant),
+    /// The account is scheduled for deletion: no new session until the owner cancels it.
+    AccountClosing,
 }
 
-/// The one gate between a verified first factor and a session. MFA joins here: a user with a second factor will
-/// get a pending challenge instead of a grant.
-pub fn gate(first: FirstFactor) -> GateOutcome {
+/// The one gate between a verified first factor and a session, checked in the sign-in's transaction. MFA joins
+/// here: a user with a second factor will get a pending challenge instead of a grant.
+pub async fn gate(tx: &mut Tx, first: FirstFactor) -> Result<GateOutcome, sqlx::Error> {
+    let closing: Option<(Option<i64>,)> = sqlx::query_as("SELECT deletion_scheduled_at FROM users WHERE id = $1")
+        .bind(&first.user_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    if !matches!(closing, Some((None,))) {
+        return Ok(GateOutcome::AccountClosing);
+    }
     let reauthenticated = super::sudo::method_passes_sudo(first.method);
-    GateOutcome::SignedIn(SignInGrant { user_id: first.user_id, method: first.method, reauthenticated, _sealed: () })
+    Ok(GateOutcome::SignedIn(SignInGrant { user_id: first.user_id, method: first.method, reauthenticated, _sealed: () }))
 }
 
 impl SignInGrant {
@@ -127,15 +136,17 @@ async fn is_new_device(tx: &mut Tx, user_id: &str, user_agent: Option<&str>) -> 
 pub async fn find_current(st: &AppState, token: &str) -> Result<Option<CurrentSession>, sqlx::Error> {
     let now = st.clock.now();
     let digest = token_digest(token);
-    type Row = (String, String, String, Option<i64>, i64, i64, i64, i64, Option<i64>);
+    type Row = (String, String, String, Option<String>, Option<i64>, i64, i64, i64, i64, Option<i64>);
     let row: Option<Row> = sqlx::query_as(
-        "SELECT s.id, s.user_id, u.email, u.confirmed_at, s.remember_me, s.last_active_at, s.idle_expires_at, \
-         s.absolute_expires_at, s.sudo_at FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_digest = $1",
+        "SELECT s.id, s.user_id, u.email, u.display_name, u.confirmed_at, s.remember_me, s.last_active_at, \
+         s.idle_expires_at, s.absolute_expires_at, s.sudo_at \
+         FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_digest = $1",
     )
     .bind(&digest)
     .fetch_optional(&st.db.pool)
     .await?;
-    let Some((id, user_id, email, confirmed_at, remember, last_active, idle_exp, abs_exp, sudo_at)) = row else {
+    let Some((id, user_id, email, display_name, confirmed_at, remember, last_active, idle_exp, abs_exp, sudo_at)) = row
+    else {
         return Ok(None);
     };
     if now >= idle_exp || now >= abs_exp {
@@ -155,6 +166,7 @@ pub async fn find_current(st: &AppState, token: &str) -> Result<Option<CurrentSe
         session_id: id,
         user_id,
         email,
+        display_name,
         confirmed: confirmed_at.is_some(),
         remember_me: remember == 1,
         sudo_at,

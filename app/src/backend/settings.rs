@@ -141,6 +141,87 @@ pub async fn request_email_change(
     Ok(new.as_str().to_string())
 }
 
+/// How long a deleted account can still be kept (the mailed link works this long).
+pub const DELETION_GRACE_SECS: i64 = 7 * 24 * 3600;
+
+/// Schedules the account's deletion (sudo, and the address typed as confirmation): every session and mailed link
+/// ends at once, sign-in is refused, the owner gets a mail with a link that keeps the account, and a job removes
+/// it when the grace period ends.
+pub async fn schedule_deletion(
+    st: &AppState,
+    ctx: &RequestContext,
+    session: &CurrentSession,
+    typed_email: &str,
+) -> Result<(), AccountError> {
+    sudo::require(st, session)?;
+    if !typed_email.trim().eq_ignore_ascii_case(&session.email) {
+        return Err(AccountError::Field("confirm_email", "Type your e-mail address exactly to confirm.".into()));
+    }
+    let now = st.clock.now();
+    let due = now + DELETION_GRACE_SECS;
+    let mut tx = st.db.begin().await?;
+    sqlx::query("UPDATE users SET deletion_scheduled_at = $1, pending_email = NULL, updated_at = $2 WHERE id = $3")
+        .bind(due)
+        .bind(now)
+        .bind(&session.user_id)
+        .execute(&mut *tx)
+        .await?;
+    sessions::end_all_for_user(&mut tx, &session.user_id, None).await?;
+    tokens::revoke_every_purpose(&mut tx, &session.user_id, now).await?;
+    audit::record(&mut tx, ctx, now, Event::by_user("user.deletion_scheduled", &session.user_id)).await?;
+    let user_id = session.user_id.clone();
+    jobs::enqueue_at(&mut tx, st, &Job::DeleteAccount { user_id: user_id.clone() }, due).await?;
+    let mail = jobs::enqueue(&mut tx, st, &Job::AccountDeletionScheduled { user_id }).await?;
+    tx.commit().await?;
+    jobs::after_commit(st, &[mail]).await;
+    Ok(())
+}
+
+/// Keeps an account whose deletion is scheduled, from the mailed link. The owner then logs in again.
+pub async fn cancel_deletion_by_link(st: &AppState, ctx: &RequestContext, token: &str) -> Result<(), AccountError> {
+    let now = st.clock.now();
+    let live = tokens::find_by_link(&st.db.pool, token, Purpose::CancelDeletion, now)
+        .await?
+        .ok_or(AccountError::InvalidToken)?;
+    let mut tx = st.db.begin().await?;
+    if !tokens::consume(&mut tx, &live.id, now).await? {
+        return Err(AccountError::InvalidToken);
+    }
+    let r = sqlx::query(
+        "UPDATE users SET deletion_scheduled_at = NULL, updated_at = $1 \
+         WHERE id = $2 AND email = $3 AND deletion_scheduled_at > $1",
+    )
+    .bind(now)
+    .bind(&live.user_id)
+    .bind(&live.sent_to)
+    .execute(&mut *tx)
+    .await?;
+    if r.rows_affected() != 1 {
+        return Err(AccountError::InvalidToken);
+    }
+    audit::record(&mut tx, ctx, now, Event::by_user("user.deletion_cancelled", &live.user_id)).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The deletion job: removes the account (its sessions and tokens go with it) once the grace period is over,
+/// unless the owner kept it. The audit trail stays, with the account's id.
+pub async fn delete_if_due(st: &AppState, user_id: &str) -> Result<(), AccountError> {
+    let now = st.clock.now();
+    let mut tx = st.db.begin().await?;
+    let r = sqlx::query("DELETE FROM users WHERE id = $1 AND deletion_scheduled_at IS NOT NULL AND deletion_scheduled_at <= $2")
+        .bind(user_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    if r.rows_affected() == 1 {
+        let ctx = RequestContext::system();
+        audit::record(&mut tx, &ctx, now, Event::on_user("user.deleted", user_id)).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
 /// The new address a live change link belongs to, without using it (for the landing page).
 pub async fn change_link_address(st: &AppState, token: &str) -> Result<Option<String>, AccountError> {
     Ok(tokens::find_by_link(&st.db.pool, token, Purpose::ChangeEmail, st.clock.now()).await?.map(|l| l.sent_to))

@@ -13,6 +13,8 @@ pub enum Purpose {
     ChangeEmail,
     /// Sent to the old address with the notice of an e-mail change.
     CancelEmailChange,
+    /// Sent with the notice of a scheduled account deletion: keeps the account.
+    CancelDeletion,
 }
 
 impl Purpose {
@@ -23,6 +25,7 @@ impl Purpose {
             Purpose::MagicLink => "magic_link",
             Purpose::ChangeEmail => "change_email",
             Purpose::CancelEmailChange => "cancel_email_change",
+            Purpose::CancelDeletion => "cancel_deletion",
         }
     }
 
@@ -33,6 +36,7 @@ impl Purpose {
             Purpose::ResetPassword => 3600,
             Purpose::MagicLink => 10 * 60,
             Purpose::ChangeEmail | Purpose::CancelEmailChange => 24 * 3600,
+            Purpose::CancelDeletion => super::settings::DELETION_GRACE_SECS,
         }
     }
 }
@@ -119,6 +123,16 @@ pub async fn revoke_all(tx: &mut Tx, user_id: &str, purpose: Purpose, now: i64) 
         .bind(now)
         .bind(user_id)
         .bind(purpose.as_str())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Ends every live token of the user, whatever its purpose (account deletion).
+pub async fn revoke_every_purpose(tx: &mut Tx, user_id: &str, now: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE user_tokens SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL")
+        .bind(now)
+        .bind(user_id)
         .execute(&mut **tx)
         .await?;
     Ok(())

@@ -283,6 +283,7 @@ async fn the_profile_name_is_saved_and_bounded() {
     assert_eq!(location(&r), "/users/settings");
     let data: serde_json::Value = app.call_server_fn("/api/settings_data", &[]).await.json().await.unwrap();
     assert_eq!(data["display_name"], "Ann Example");
+    assert!(app.get("/").await.text().await.unwrap().contains("Hello, Ann Example!"), "the dashboard greets by name");
     let r = app.call_server_fn("/api/update_profile", &[("display_name", &"x".repeat(81))]).await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.text().await.unwrap().contains("80 characters"));
@@ -298,5 +299,67 @@ async fn settings_need_a_session() {
     }
     let page = app.get("/users/settings").await.text().await.unwrap();
     assert!(page.contains("Please log in"));
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s35_deleting_the_account_ends_every_session_at_once_and_the_owner_can_keep_it() {
+    let app = ann_signed_in().await;
+    let other = app.another_browser(ANN, PASSWORD).await;
+    let wrong = app.call_server_fn("/api/delete_account", &[("confirm_email", "someone@example.com")]).await;
+    assert_eq!(wrong.status(), StatusCode::UNPROCESSABLE_ENTITY, "the typed address must match");
+    assert_eq!(app.signed_in_as(&other).await.as_deref(), Some(ANN));
+
+    let r = app.post_form("/api/delete_account", &[("confirm_email", ANN)]).await;
+    assert_eq!(location(&r), "/");
+    assert_eq!(app.signed_in_as(&other).await, None, "the other browser is out at its next request");
+    assert_eq!(app.signed_in_as(&app.client).await, None, "and this one");
+    let r = app.call_server_fn_with(&new_client(), "/api/log_in", &[("email", ANN), ("password", PASSWORD)]).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(r.text().await.unwrap().contains("AccountClosing"), "no new session during the grace period");
+
+    let mail = app.mail_with_subject(ANN, "will be deleted").await;
+    let keep = token_of(&link_path(&mail.text, "/users/settings/delete/cancel/"));
+    let r = app.post_form_with(&new_client(), "/api/keep_account", &[("token", &keep)]).await;
+    assert_eq!(location(&r), "/users/log-in");
+    assert_eq!(location(&app.log_in(ANN, PASSWORD).await), "/", "kept: the password works again");
+
+    // The removal job finds the deletion cancelled and leaves the account alone.
+    app.state().clock.advance(7 * 24 * 3600 + 1);
+    app::backend::jobs::run_due(app.state()).await.unwrap();
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM users").await, 1);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s35_a_deleted_account_is_removed_after_the_grace_period_with_its_sessions_and_links() {
+    let app = ann_signed_in().await;
+    app.post_form("/api/delete_account", &[("confirm_email", ANN)]).await;
+    app.mail_with_subject(ANN, "will be deleted").await;
+    // A sign-in link asked for during the grace period does not get in either.
+    app.post_form_with(&new_client(), "/api/request_magic_link", &[("email", ANN)]).await;
+    let mail = app.mail_with_subject(ANN, "sign-in link").await;
+    let token = token_of(&link_path(&mail.text, "/users/log-in/"));
+    let r = app.call_server_fn_with(&new_client(), "/api/log_in_with_link", &[("token", &token)]).await;
+    assert!(r.text().await.unwrap().contains("AccountClosing"));
+
+    app.state().clock.advance(7 * 24 * 3600 + 1);
+    app::backend::jobs::run_due(app.state()).await.unwrap();
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM users").await, 0, "the account is gone");
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM sessions").await, 0);
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM user_tokens").await, 0);
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM audit_events WHERE action = 'user.deleted'").await, 1);
+    let r = app.call_server_fn_with(&new_client(), "/api/log_in", &[("email", ANN), ("password", PASSWORD)]).await;
+    assert!(r.text().await.unwrap().contains("InvalidCredentials"));
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s39_deleting_the_account_needs_sudo() {
+    let app = ann_signed_in().await;
+    app.state().clock.advance(10 * 60 + 1);
+    let r = app.call_server_fn("/api/delete_account", &[("confirm_email", ANN)]).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.signed_in_as(&app.client).await.as_deref(), Some(ANN));
     app.stop().await;
 }

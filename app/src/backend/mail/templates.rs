@@ -220,3 +220,21 @@ pub fn email_changed(app: &str, to: &str, new_email: &str) -> OutgoingMail {
     );
     OutgoingMail { to: to.into(), subject, text, html }
 }
+
+pub fn deletion_scheduled(app: &str, to: &str, days: i64, keep: &str) -> OutgoingMail {
+    let subject = format!("Your {app} account will be deleted in {days} days");
+    let text = format!(
+        "Your {app} account is scheduled for deletion, and every device was signed out.\n\n\
+         In {days} days it is removed for good. To keep it, open this link before then:\n\n{keep}\n"
+    );
+    let html = layout(
+        app,
+        "Your account will be deleted",
+        &format!(
+            "<p>Your account is scheduled for deletion, and every device was signed out.</p>\
+             <p>In {days} days it is removed for good. To keep it, use the button before then.</p>{b}",
+            b = button(keep, "Keep my account")
+        ),
+    );
+    OutgoingMail { to: to.into(), subject, text, html }
+}
