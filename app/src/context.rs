@@ -64,6 +64,9 @@ pub enum Notice {
     EmailChanged,
     DeletionScheduled,
     DeletionCancelled,
+    MfaEnabled,
+    MfaDisabled,
+    TrustRevoked,
 }
 
 impl Notice {
@@ -90,6 +93,9 @@ impl Notice {
                  to keep it."
             }
             Notice::DeletionCancelled => "Your account is kept. Log in to continue.",
+            Notice::MfaEnabled => "Two-step verification is on. Save your backup codes below.",
+            Notice::MfaDisabled => "Two-step verification is off.",
+            Notice::TrustRevoked => "Done: that browser will be asked for a code again.",
             Notice::ProfileSaved => "Your profile is saved.",
             Notice::PasswordChanged => "Your password was changed. Every other device was signed out.",
             Notice::EmailChangeRequested => {

@@ -27,6 +27,10 @@ pub enum AppError {
     PasswordChangeRequired,
     #[error("This account is being deleted. To keep it, use the link in the mail we sent when its deletion was requested.")]
     AccountClosing,
+    #[error("Your sign-in took too long or had too many wrong codes. Please log in again.")]
+    ChallengeExpired,
+    #[error("Too many wrong codes: two-step verification is paused for 15 minutes. Check your e-mail.")]
+    MfaLocked,
     #[error("Too many attempts. Try again in {retry_after_secs} seconds.")]
     RateLimited { retry_after_secs: u64 },
     #[error("Something went wrong on our side (reference {request_id}). Please try again.")]
@@ -57,6 +61,8 @@ impl AppError {
             AppError::InvalidCredentials | AppError::Unauthenticated => 401,
             AppError::InvalidToken => 400,
             AppError::Forbidden | AppError::ReauthenticationRequired | AppError::PasswordChangeRequired | AppError::AccountClosing => 403,
+            AppError::ChallengeExpired => 401,
+            AppError::MfaLocked => 429,
             AppError::NotFound => 404,
             AppError::RateLimited { .. } => 429,
             AppError::Internal { .. } | AppError::ServerFn(_) => 500,

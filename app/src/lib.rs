@@ -23,6 +23,7 @@ use leptos_router::{
 
 use crate::{
     account::{
+        security::SecurityPage,
         sessions::SessionsPage,
         settings::{CancelEmailChangePage, ConfirmEmailChangePage, KeepAccountPage, SettingsPage},
         sudo::SudoPage,
@@ -30,6 +31,7 @@ use crate::{
     auth::{
         confirm::{ConfirmLinkPage, ConfirmPage},
         login::{LoginPage, MagicLinkPage},
+        mfa::MfaPage,
         password_reset::{RequestResetPage, ResetPasswordPage},
         register::RegisterPage,
     },
@@ -99,6 +101,8 @@ fn PageFrame() -> impl IntoView {
                 <Route path=path!("/users/confirm/:token") view=ConfirmLinkPage ssr=SsrMode::Async/>
                 <Route path=path!("/users/sessions") view=SessionsPage ssr=SsrMode::Async/>
                 <Route path=path!("/users/sudo") view=SudoPage ssr=SsrMode::Async/>
+                <Route path=path!("/users/mfa") view=MfaPage ssr=SsrMode::Async/>
+                <Route path=path!("/users/settings/security") view=SecurityPage ssr=SsrMode::Async/>
                 <Route path=path!("/users/settings") view=SettingsPage ssr=SsrMode::Async/>
                 <Route path=path!("/users/settings/email/:token") view=ConfirmEmailChangePage ssr=SsrMode::Async/>
                 <Route path=path!("/users/settings/email/cancel/:token") view=CancelEmailChangePage ssr=SsrMode::Async/>

@@ -38,6 +38,9 @@ pub fn account_error(ctx: &RequestContext, e: AccountError) -> AppError {
         AccountError::SudoRequired => AppError::ReauthenticationRequired,
         AccountError::PasswordChangeRequired => AppError::PasswordChangeRequired,
         AccountError::AccountClosing => AppError::AccountClosing,
+        AccountError::ChallengeExpired => AppError::ChallengeExpired,
+        AccountError::NotFound => AppError::NotFound,
+        AccountError::MfaLocked => AppError::MfaLocked,
         AccountError::Field(name, message) => AppError::field(name, message),
         AccountError::Unexpected(u) => internal(ctx, u.0),
     }
@@ -96,10 +99,26 @@ pub fn fail(e: AppError) -> AppError {
     e
 }
 
-/// Where every sign-in path ends: the new session's cookie on the response, and the dashboard next.
-pub fn signed_in(st: &AppState, session: &crate::backend::sessions::NewSession) -> (String, Flash) {
-    append_header(header::SET_COOKIE, &crate::backend::sessions::cookie(&st.config, Some(session)));
-    ("/".to_string(), Flash::notice(crate::context::Notice::LoggedIn))
+/// Where every sign-in path ends: the new session's cookie and the dashboard next, or, for a user with a second
+/// factor, the challenge cookie and `/users/mfa`.
+pub fn signed_in(st: &AppState, outcome: &crate::backend::gate::SignIn) -> (String, Flash) {
+    use crate::backend::gate::{SignIn, CHALLENGE_SECS};
+    match outcome {
+        SignIn::Session(session) => {
+            append_header(header::SET_COOKIE, &crate::backend::sessions::cookie(&st.config, Some(session)));
+            ("/".to_string(), Flash::notice(crate::context::Notice::LoggedIn))
+        }
+        SignIn::Challenge { token } => {
+            append_header(header::SET_COOKIE, &short_cookie(&st.config, st.config.mfa_cookie_name(), token, CHALLENGE_SECS));
+            ("/users/mfa".to_string(), Flash::default())
+        }
+    }
+}
+
+/// An HttpOnly cookie for `max_age` seconds (0 and an empty value clear it).
+pub fn short_cookie(config: &crate::backend::config::Config, name: &str, value: &str, max_age: i64) -> String {
+    let secure = if config.secure_cookies() { "; Secure" } else { "" };
+    format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax{secure}; Max-Age={max_age}")
 }
 
 /// Every "mail me something" form: parse the address, run `action`, and go on to `next` with `notice` — the

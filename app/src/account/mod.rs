@@ -1,3 +1,4 @@
+pub mod security;
 pub mod sessions;
 pub mod settings;
 pub mod sudo;

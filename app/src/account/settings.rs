@@ -338,6 +338,12 @@ fn SettingsSections(data: AccountSettings, forms: SettingsActions) -> impl IntoV
         {(!sudo_open).then(|| view! { <p class="muted">"Confirm it's you (above) to change your password."</p> })}
         </div>
 
+        <div class="settings-section">
+        <h2 class="section-title" id="two-step">"Two-step verification"</h2>
+        <p>"Add a code from an authenticator app to every sign-in, keep backup codes, and manage trusted browsers."</p>
+        <p><a class="button button-secondary" href="/users/settings/security">"Security settings"</a></p>
+        </div>
+
         <div class="settings-section danger-zone">
         <h2 class="section-title" id="delete">"Delete account"</h2>
         <p>

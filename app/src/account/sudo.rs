@@ -49,6 +49,43 @@ pub async fn sudo(password: String, #[server(default)] return_to: String) -> Res
     server_ctx::finish_form(&ctx, result, &sudo_link(&next), &[])
 }
 
+/// Re-authenticates with a code from the authenticator app (or a backup code).
+#[server(prefix = "/api", endpoint = "sudo_with_code")]
+pub async fn sudo_with_code(#[server(default)] code: String, #[server(default)] return_to: String) -> Result<(), AppError> {
+    use crate::{
+        backend::{accounts::AccountError, sessions, sudo},
+        context::Flash,
+        server_ctx,
+    };
+    let ctx = server_ctx::request()?;
+    let next = safe_return_to(&return_to, DEFAULT_RETURN).to_string();
+    let result = async {
+        let me = server_ctx::require_session(&ctx)?;
+        let st = server_ctx::state()?;
+        let fresh = sudo::reauthenticate(&st, &ctx, &me, sudo::Proof::Code(&code)).await.map_err(|e| match e {
+            AccountError::InvalidCredentials => AppError::field("code", "That code did not work."),
+            e => server_ctx::account_error(&ctx, e),
+        })?;
+        server_ctx::append_header(http::header::SET_COOKIE, &sessions::cookie(&st.config, Some(&fresh)));
+        Ok((next.clone(), Flash::default()))
+    }
+    .await;
+    server_ctx::finish_form(&ctx, result, &sudo_link(&next), &[])
+}
+
+/// Which ways to pass sudo this user has (the page offers those).
+#[server(prefix = "/api", endpoint = "sudo_methods")]
+pub async fn sudo_methods() -> Result<(bool, bool), AppError> {
+    use crate::{backend::accounts, server_ctx};
+    let ctx = server_ctx::request()?;
+    let me = server_ctx::require_session(&ctx)?;
+    let st = server_ctx::state()?;
+    let password = accounts::has_password(&st, &me.user_id).await.map_err(|e| server_ctx::account_error(&ctx, e))?;
+    let mut tx = st.db.begin().await.map_err(|e| server_ctx::internal(&ctx, e))?;
+    let totp = crate::backend::mfa::is_enabled(&mut tx, &me.user_id).await.map_err(|e| server_ctx::internal(&ctx, e))?;
+    Ok((password, totp))
+}
+
 #[component]
 pub fn SudoPage() -> impl IntoView {
     let query = use_query_map();
@@ -59,7 +96,10 @@ pub fn SudoPage() -> impl IntoView {
             return view! { <SignInRequired/> }.into_any();
         };
         let action = ServerAction::<Sudo>::new();
+        let with_code = ServerAction::<SudoWithCode>::new();
         let error = form_error(move || action.value().get(), page.flash.clone());
+        let code_error = form_error(move || with_code.value().get(), page.flash.clone());
+        let methods = Resource::new(|| (), |_| sudo_methods());
         view! {
             <AuthCard
                 title="Confirm it's you"
@@ -81,6 +121,22 @@ pub fn SudoPage() -> impl IntoView {
                     />
                     <SubmitButton label="Confirm" pending_label="Checking…" pending=action.pending()/>
                 </ActionForm>
+                <Suspense>
+                    {move || Suspend::new(async move {
+                        let has_totp = methods.await.map(|(_, totp)| totp).unwrap_or(false);
+                        has_totp.then(|| view! {
+                            <details class="resend">
+                                <summary>"Use a code from your authenticator app instead"</summary>
+                                <ErrorBanner error=code_error/>
+                                <ActionForm action=with_code>
+                                    <input type="hidden" name="return_to" value=return_to()/>
+                                    <TextField label="Authentication code" name="code" id="sudo-code" autocomplete="one-time-code" error=code_error required=true/>
+                                    <SubmitButton label="Confirm with code" pending_label="Checking…" pending=with_code.pending() secondary=true/>
+                                </ActionForm>
+                            </details>
+                        })
+                    })}
+                </Suspense>
                 <p class="alt-action"><a href=return_to()>"Cancel"</a></p>
             </AuthCard>
         }

@@ -6,7 +6,8 @@ use super::{
     passwords::Verified,
     rate_limit::RetryAfter,
     request::RequestContext,
-    sessions::{self, FirstFactor, GateOutcome, NewSession},
+    gate::{self, FirstFactor, SignIn},
+    sessions,
     tokens::{self, Purpose},
     AppState, Unexpected,
 };
@@ -28,6 +29,15 @@ pub enum AccountError {
     /// An operator flagged the password as compromised: a reset link was mailed instead of a session.
     #[error("password change required")]
     PasswordChangeRequired,
+    /// No such thing belongs to this user (another user's included): answered 404.
+    #[error("not found")]
+    NotFound,
+    /// The MFA challenge is gone (expired, used, or too many wrong codes): log in again.
+    #[error("challenge expired")]
+    ChallengeExpired,
+    /// Too many wrong second-factor codes: codes are refused for a while.
+    #[error("MFA locked")]
+    MfaLocked,
     /// The account is scheduled for deletion; the owner can cancel from the mailed link.
     #[error("account scheduled for deletion")]
     AccountClosing,
@@ -247,7 +257,7 @@ pub async fn log_in_with_password(
     email: &str,
     password: &str,
     remember_me: bool,
-) -> Result<NewSession, AccountError> {
+) -> Result<SignIn, AccountError> {
     let user = match EmailAddress::parse(email).ok() {
         Some(e) => find_user(st, &e).await?,
         None => None,
@@ -267,14 +277,13 @@ pub async fn log_in_with_password(
         return Err(AccountError::Unconfirmed);
     }
     let mut tx = st.db.begin().await?;
-    let grant = match sessions::gate(&mut tx, FirstFactor { user_id: user.id, method: "password" }).await? {
-        GateOutcome::SignedIn(grant) => grant,
-        GateOutcome::AccountClosing => return Err(AccountError::AccountClosing),
-    };
-    let session = sessions::create(&mut tx, st, ctx, grant, remember_me).await?;
+    let first = FirstFactor { user_id: user.id, method: "password", remember_me };
+    let outcome = gate::sign_in(&mut tx, st, ctx, first).await?;
     tx.commit().await?;
-    jobs::after_commit(st, &session.job_ids).await;
-    Ok(session)
+    if let SignIn::Session(s) = &outcome {
+        jobs::after_commit(st, &s.job_ids).await;
+    }
+    Ok(outcome)
 }
 
 /// The operator's answer to evidence that a password is compromised (there is no periodic expiry): the password

@@ -57,6 +57,8 @@ pub struct Config {
     pub bind_addr: SocketAddr,
     pub database_url: String,
     pub secret_key: Secret<Vec<u8>>,
+    /// Keys that encrypt secrets at rest (TOTP seeds); newest first.
+    pub data_keys: super::keyring::KeyRing,
     pub mail_transport: MailTransportKind,
     pub smtp_url: Option<Secret<String>>,
     pub mail_delivery: MailDelivery,
@@ -145,6 +147,17 @@ impl Config {
             None => DEV_SECRET.as_bytes().to_vec(),
         };
 
+        let data_keys = match get("DATA_ENCRYPTION_KEYS") {
+            Some(raw) => super::keyring::KeyRing::parse(&raw).map_err(|m| err("DATA_ENCRYPTION_KEYS", m))?,
+            None if prod => {
+                return Err(err(
+                    "DATA_ENCRYPTION_KEYS",
+                    "must be set in production (try: DATA_ENCRYPTION_KEYS=k1:$(openssl rand -base64 32))",
+                ))
+            }
+            None => super::keyring::KeyRing::derived(&secret_key),
+        };
+
         let mail_transport = match get("MAIL_TRANSPORT").as_deref() {
             None if prod => MailTransportKind::Smtp,
             None => MailTransportKind::DevMailbox,
@@ -188,6 +201,7 @@ impl Config {
             base_url,
             bind_addr,
             database_url,
+            data_keys,
             secret_key: Secret::new(secret_key),
             mail_transport,
             smtp_url,
@@ -262,6 +276,24 @@ impl Config {
         }
     }
 
+    /// The pending second-factor challenge (5 minutes).
+    pub fn mfa_cookie_name(&self) -> &'static str {
+        if self.secure_cookies() {
+            "__Host-portcullis_mfa"
+        } else {
+            "portcullis_mfa"
+        }
+    }
+
+    /// "Trust this browser" (30 days).
+    pub fn trust_cookie_name(&self) -> &'static str {
+        if self.secure_cookies() {
+            "__Host-portcullis_trust"
+        } else {
+            "portcullis_trust"
+        }
+    }
+
     pub fn is_sqlite(&self) -> bool {
         self.database_url.starts_with("sqlite:")
     }
@@ -289,6 +321,7 @@ mod tests {
             ("BASE_URL", "https://auth.example.com"),
             ("SECRET_KEY", "3f9c2a7e51b84d06a9e1c5f7d2b8e4a01c6f3e9d7b5a2c8e4f1d6b9a3c7e5f2a"),
             ("SMTP_URL", "smtp://mail.example.com:587"),
+            ("DATA_ENCRYPTION_KEYS", "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="),
         ]
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -40,6 +40,12 @@ pub enum Job {
     EmailChanged { user_id: String, old_email: String },
     /// "Your account will be deleted" with the link that keeps it.
     AccountDeletionScheduled { user_id: String },
+    /// Two-step verification was turned on or off.
+    MfaChanged { user_id: String, enabled: bool },
+    /// A backup code was used (with the count left).
+    BackupCodeUsed { user_id: String },
+    /// Too many wrong second-factor codes: codes are refused for a while.
+    MfaLocked { user_id: String },
     /// Removes an account whose deletion grace period has ended (does nothing if the owner cancelled).
     DeleteAccount { user_id: String },
 }
@@ -261,6 +267,24 @@ async fn execute(st: &AppState, job: &Job) -> Result<(), String> {
             let issued = issue_link(st, user_id, &email, Purpose::CancelDeletion, false).await?;
             let days = super::settings::DELETION_GRACE_SECS / 86400;
             templates::deletion_scheduled(app, &email, days, &format!("{base}/users/settings/delete/cancel/{}", issued.token))
+        }
+        Job::MfaChanged { user_id, enabled } => {
+            let Some(email) = user_email(st, user_id, false).await? else { return Ok(()) };
+            templates::mfa_changed(app, &email, *enabled, &format!("{base}/users/settings/security"))
+        }
+        Job::BackupCodeUsed { user_id } => {
+            let Some(email) = user_email(st, user_id, false).await? else { return Ok(()) };
+            let (left,): (i64,) =
+                sqlx::query_as("SELECT COUNT(*) FROM backup_codes WHERE user_id = $1 AND used_at IS NULL")
+                    .bind(user_id)
+                    .fetch_one(&st.db.pool)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            templates::backup_code_used(app, &email, left, &format!("{base}/users/settings/security"))
+        }
+        Job::MfaLocked { user_id } => {
+            let Some(email) = user_email(st, user_id, false).await? else { return Ok(()) };
+            templates::mfa_locked(app, &email, super::mfa::LOCK_SECS / 60)
         }
         Job::DeleteAccount { user_id } => {
             return super::settings::delete_if_due(st, user_id).await.map_err(|e| e.to_string());

@@ -4,7 +4,7 @@ use super::{
     accounts::{self, AccountError},
     jobs::{self, Job},
     request::RequestContext,
-    sessions::{self, FirstFactor, GateOutcome, NewSession},
+    gate::{self, FirstFactor, SignIn},
     tokens::{self, Purpose},
     AppState,
 };
@@ -17,18 +17,17 @@ pub async fn request(st: &AppState, ctx: &RequestContext, email: &EmailAddress) 
 
 /// Uses the link: the token is consumed, the address counts as confirmed and a password lock is lifted (the owner
 /// proved the mailbox), and the session is created in the same transaction.
-pub async fn log_in(st: &AppState, ctx: &RequestContext, token: &str) -> Result<NewSession, AccountError> {
+pub async fn log_in(st: &AppState, ctx: &RequestContext, token: &str) -> Result<SignIn, AccountError> {
     let now = st.clock.now();
     let live =
         tokens::find_by_link(&st.db.pool, token, Purpose::MagicLink, now).await?.ok_or(AccountError::InvalidToken)?;
     let mut tx = st.db.begin().await?;
     accounts::redeem_mailed_token(&mut tx, &live, Purpose::MagicLink, now).await?;
-    let grant = match sessions::gate(&mut tx, FirstFactor { user_id: live.user_id, method: "magic_link" }).await? {
-        GateOutcome::SignedIn(grant) => grant,
-        GateOutcome::AccountClosing => return Err(AccountError::AccountClosing),
-    };
-    let session = sessions::create(&mut tx, st, ctx, grant, false).await?;
+    let first = FirstFactor { user_id: live.user_id, method: "magic_link", remember_me: false };
+    let outcome = gate::sign_in(&mut tx, st, ctx, first).await?;
     tx.commit().await?;
-    jobs::after_commit(st, &session.job_ids).await;
-    Ok(session)
+    if let SignIn::Session(s) = &outcome {
+        jobs::after_commit(st, &s.job_ids).await;
+    }
+    Ok(outcome)
 }

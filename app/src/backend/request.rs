@@ -22,6 +22,10 @@ pub struct RequestContext {
     pub session: Option<CurrentSession>,
     /// Digest of the session cookie presented, valid or not: replaced at log in so a planted id dies.
     pub presented_session_digest: Option<String>,
+    /// The pending MFA challenge cookie, if any.
+    pub mfa_challenge: Option<String>,
+    /// The "trust this browser" cookie, if any (checked against the user at the gate).
+    pub trusted_browser: Option<String>,
     /// CSP nonce for this response's inline scripts.
     pub nonce: String,
     /// A plain browser form post or page load (not the server-function client).
@@ -37,6 +41,8 @@ impl RequestContext {
             user_agent: None,
             session: None,
             presented_session_digest: None,
+            mfa_challenge: None,
+            trusted_browser: None,
             nonce: String::new(),
             wants_html: false,
         }

@@ -1,57 +1,15 @@
 //! Sessions: one row per signed-in device, found by the digest of the cookie's random token.
 //!
-//! The only way to create a session is [`create`], and it takes a [`SignInGrant`], which only [`gate`] can make.
-//! Every sign-in path (password today; magic link, MFA, passkeys and OAuth later) must pass the gate, so a path
-//! that skips it does not compile.
+//! The only way to create a session is [`create`], and it takes a [`SignInGrant`], which only the sign-in gate
+//! ([`super::gate`]) can make.
 use super::{
     audit::{self, Event},
     crypto::{new_id, random_token, token_digest},
     db::Tx,
+    gate::SignInGrant,
     request::{CurrentSession, RequestContext},
     AppState,
 };
-
-/// Proof that a first factor was verified for this user. Made by the sign-in paths.
-pub struct FirstFactor {
-    pub user_id: String,
-    pub method: &'static str,
-}
-
-/// Proof that the user passed every check a sign-in needs. Its field is private: only [`gate`] makes one.
-pub struct SignInGrant {
-    user_id: String,
-    method: &'static str,
-    /// The sign-in proved a factor that also passes sudo (a password today; TOTP and passkeys later), so the new
-    /// session starts inside its sudo window. A mailed link proves only the mailbox and does not.
-    reauthenticated: bool,
-    _sealed: (),
-}
-
-pub enum GateOutcome {
-    SignedIn(SignInGrant),
-    /// The account is scheduled for deletion: no new session until the owner cancels it.
-    AccountClosing,
-}
-
-/// The one gate between a verified first factor and a session, checked in the sign-in's transaction. MFA joins
-/// here: a user with a second factor will get a pending challenge instead of a grant.
-pub async fn gate(tx: &mut Tx, first: FirstFactor) -> Result<GateOutcome, sqlx::Error> {
-    let closing: Option<(Option<i64>,)> = sqlx::query_as("SELECT deletion_scheduled_at FROM users WHERE id = $1")
-        .bind(&first.user_id)
-        .fetch_optional(&mut **tx)
-        .await?;
-    if !matches!(closing, Some((None,))) {
-        return Ok(GateOutcome::AccountClosing);
-    }
-    let reauthenticated = super::sudo::method_passes_sudo(first.method);
-    Ok(GateOutcome::SignedIn(SignInGrant { user_id: first.user_id, method: first.method, reauthenticated, _sealed: () }))
-}
-
-impl SignInGrant {
-    pub fn user_id(&self) -> &str {
-        &self.user_id
-    }
-}
 
 /// A fresh session: the clear token goes in the cookie and nowhere else.
 pub struct NewSession {
@@ -68,9 +26,9 @@ pub async fn create(
     st: &AppState,
     ctx: &RequestContext,
     grant: SignInGrant,
-    remember_me: bool,
 ) -> Result<NewSession, sqlx::Error> {
     let now = st.clock.now();
+    let remember_me = grant.remember_me();
     let c = &st.config;
     let (idle, absolute) = if remember_me {
         (c.remember_me_idle_secs, c.remember_me_absolute_secs)
@@ -87,7 +45,7 @@ pub async fn create(
          idle_expires_at, absolute_expires_at, sudo_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9, $10)",
     )
     .bind(&id)
-    .bind(&grant.user_id)
+    .bind(grant.user_id())
     .bind(token_digest(&token))
     .bind(remember_me as i64)
     .bind(ctx.ip.to_string())
@@ -95,15 +53,15 @@ pub async fn create(
     .bind(now)
     .bind((now + idle).min(now + absolute))
     .bind(now + absolute)
-    .bind(grant.reauthenticated.then_some(now))
+    .bind(grant.reauthenticated().then_some(now))
     .execute(&mut **tx)
     .await?;
     let mut job_ids = Vec::new();
-    if is_new_device(tx, &grant.user_id, ctx.user_agent.as_deref()).await? {
-        let job = super::jobs::Job::NewDeviceSignIn { user_id: grant.user_id.clone(), session_id: id.clone() };
+    if is_new_device(tx, grant.user_id(), ctx.user_agent.as_deref()).await? {
+        let job = super::jobs::Job::NewDeviceSignIn { user_id: grant.user_id().to_string(), session_id: id.clone() };
         job_ids.push(super::jobs::enqueue(tx, st, &job).await?);
     }
-    audit::record(tx, ctx, now, Event::by_user("user.log_in", &grant.user_id).detail(grant.method)).await?;
+    audit::record(tx, ctx, now, Event::by_user("user.log_in", grant.user_id()).detail(grant.method())).await?;
     Ok(NewSession { token, max_age_secs: remember_me.then_some(absolute), job_ids })
 }
 

@@ -84,6 +84,7 @@ pub async fn change_password(
         .execute(&mut *tx)
         .await?;
     let ended = sessions::end_all_for_user(&mut tx, &session.user_id, Some(&session.session_id)).await?;
+    super::mfa::revoke_all_trust(&mut tx, &session.user_id).await?;
     let fresh = sessions::rotate(&mut tx, st, session, None).await?;
     for purpose in [Purpose::ResetPassword, Purpose::MagicLink] {
         tokens::revoke_all(&mut tx, &session.user_id, purpose, now).await?;

@@ -14,19 +14,22 @@ use super::{
 /// What the user offers to prove it is them.
 pub enum Proof<'a> {
     Password(&'a str),
+    /// A code from the authenticator app (or a backup code).
+    Code(&'a str),
 }
 
 impl Proof<'_> {
     fn method(&self) -> &'static str {
         match self {
             Proof::Password(_) => "password",
+            Proof::Code(_) => "totp",
         }
     }
 }
 
 /// Sign-in methods that count as a re-authentication (a mailed link does not: it proves only the mailbox).
 pub fn method_passes_sudo(method: &str) -> bool {
-    matches!(method, "password")
+    matches!(method, "password" | "totp")
 }
 
 /// Whether the session re-authenticated within the window.
@@ -61,6 +64,12 @@ pub async fn reauthenticate(
         Proof::Password(password) => {
             accounts::verify_password_of(st, ctx, &session.user_id, password, "user.sudo").await?;
         }
+        Proof::Code(code) => match super::mfa::verify(st, ctx, &session.user_id, code).await {
+            Ok(_) => {}
+            Err(super::mfa::MfaError::Wrong) => return Err(AccountError::InvalidCredentials),
+            Err(super::mfa::MfaError::Locked) => return Err(AccountError::MfaLocked),
+            Err(super::mfa::MfaError::Unexpected(u)) => return Err(AccountError::Unexpected(u)),
+        },
     }
     let now = st.clock.now();
     let mut tx = st.db.begin().await?;

@@ -7,6 +7,7 @@ mod cli;
 mod login;
 mod magic_link;
 mod mail;
+mod mfa;
 mod password_reset;
 mod registration;
 mod security;

@@ -238,3 +238,61 @@ pub fn deletion_scheduled(app: &str, to: &str, days: i64, keep: &str) -> Outgoin
     );
     OutgoingMail { to: to.into(), subject, text, html }
 }
+
+pub fn mfa_changed(app: &str, to: &str, enabled: bool, security: &str) -> OutgoingMail {
+    let (subject, what) = if enabled {
+        (format!("Two-step verification is on for your {app} account"), "was turned on")
+    } else {
+        (format!("Two-step verification is off for your {app} account"), "was turned off")
+    };
+    let text = format!(
+        "Two-step verification for your {app} account {what}.\n\nIf this was not you, secure your account now: {security}\n"
+    );
+    let html = layout(
+        app,
+        "Two-step verification changed",
+        &format!(
+            "<p>Two-step verification for your account {what}.</p><p>If this was not you, \
+             <a href=\"{s}\">secure your account now</a>.</p>",
+            s = esc(security)
+        ),
+    );
+    OutgoingMail { to: to.into(), subject, text, html }
+}
+
+pub fn backup_code_used(app: &str, to: &str, left: i64, security: &str) -> OutgoingMail {
+    let subject = format!("A backup code was used for your {app} account");
+    let text = format!(
+        "A backup code was just used to sign in to your {app} account. {left} unused codes are left.\n\n\
+         If this was not you, change your password and make new codes: {security}\n"
+    );
+    let html = layout(
+        app,
+        "A backup code was used",
+        &format!(
+            "<p>A backup code was just used to sign in to your account. <strong>{left}</strong> unused codes are left.</p>\
+             <p>If this was not you, change your password and <a href=\"{s}\">make new codes</a>.</p>",
+            s = esc(security)
+        ),
+    );
+    OutgoingMail { to: to.into(), subject, text, html }
+}
+
+pub fn mfa_locked(app: &str, to: &str, minutes: i64) -> OutgoingMail {
+    let subject = format!("Two-step codes for {app} paused after wrong attempts");
+    let text = format!(
+        "Someone entered wrong two-step verification codes for your {app} account several times in a row, so codes \
+         are refused for {minutes} minutes.\n\nThat someone knew your password or had your e-mail: if it was not \
+         you, change your password now.\n"
+    );
+    let html = layout(
+        app,
+        "Two-step codes paused",
+        &format!(
+            "<p>Someone entered wrong two-step verification codes for your account several times in a row, so codes are \
+             refused for {minutes} minutes.</p><p>That someone knew your password or had your e-mail: if it was not \
+             you, change your password now.</p>"
+        ),
+    );
+    OutgoingMail { to: to.into(), subject, text, html }
+}

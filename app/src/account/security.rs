@@ -1,0 +1,365 @@
+//! `/users/settings/security`: two-step verification (authenticator app), backup codes, trusted browsers.
+//! Turning things on or off needs sudo; the server checks it, the page reflects it.
+use leptos::{form::ActionForm, prelude::*};
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    account::{sessions::SignInRequired, sudo::sudo_link},
+    components::{
+        form::{form_error, ErrorBanner, SubmitButton, TextField},
+        layout::{with_page_context, NoticeBanner},
+    },
+    context::{Flash, Notice},
+    error::AppError,
+};
+
+const SECURITY: &str = "/users/settings/security";
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct SecurityOverview {
+    pub totp_enabled: bool,
+    pub pending: Option<EnrolmentData>,
+    pub fresh_codes: Option<Vec<String>>,
+    pub backup_codes_left: i64,
+    pub trusted: Vec<TrustedItem>,
+    pub sudo_until: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct EnrolmentData {
+    pub qr_svg: String,
+    pub secret: String,
+    pub otpauth_url: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct TrustedItem {
+    pub id: String,
+    pub device: String,
+    pub ip: String,
+    pub created: String,
+    pub last_used: String,
+}
+
+#[server(prefix = "/api", endpoint = "security_data")]
+pub async fn security_data() -> Result<SecurityOverview, AppError> {
+    use crate::{
+        backend::{devices::describe, format_utc, mfa, sudo},
+        server_ctx,
+    };
+    let ctx = server_ctx::request()?;
+    let me = server_ctx::require_session(&ctx)?;
+    let st = server_ctx::state()?;
+    let s = mfa::status(&st, &me).await.map_err(|e| server_ctx::account_error(&ctx, e))?;
+    Ok(SecurityOverview {
+        totp_enabled: s.enabled,
+        pending: s.pending.map(|p| EnrolmentData { qr_svg: p.qr_svg, secret: p.secret_base32, otpauth_url: p.otpauth_url }),
+        fresh_codes: s.fresh_codes,
+        backup_codes_left: s.backup_codes_left,
+        trusted: s
+            .trusted
+            .into_iter()
+            .map(|t| TrustedItem {
+                id: t.id,
+                device: describe(t.user_agent.as_deref()),
+                ip: t.ip.unwrap_or_default(),
+                created: format_utc(t.created_at),
+                last_used: format_utc(t.last_used_at),
+            })
+            .collect(),
+        sudo_until: sudo::open_until(&st, &me).map(format_utc),
+    })
+}
+
+/// Runs a security change for the signed-in user and returns to the security page with `notice`.
+#[cfg(feature = "ssr")]
+async fn security_form<Fut>(
+    notice: Option<Notice>,
+    change: impl FnOnce(
+        crate::backend::AppState,
+        crate::backend::request::RequestContext,
+        crate::backend::request::CurrentSession,
+    ) -> Fut,
+) -> Result<(), AppError>
+where
+    Fut: std::future::Future<Output = Result<(), crate::backend::accounts::AccountError>>,
+{
+    use crate::server_ctx;
+    let ctx = server_ctx::request()?;
+    let result = async {
+        let me = server_ctx::require_session(&ctx)?;
+        let st = server_ctx::state()?;
+        change(st, ctx.clone(), me).await.map_err(|e| server_ctx::account_error(&ctx, e))?;
+        Ok((SECURITY.to_string(), notice.map(Flash::notice).unwrap_or_default()))
+    }
+    .await;
+    server_ctx::finish_form(&ctx, result, SECURITY, &[])
+}
+
+#[server(prefix = "/api", endpoint = "start_totp")]
+pub async fn start_totp() -> Result<(), AppError> {
+    use crate::backend::mfa;
+    security_form(None, |st, ctx, me| async move { mfa::start_enrolment(&st, &ctx, &me).await }).await
+}
+
+#[server(prefix = "/api", endpoint = "enable_totp")]
+pub async fn enable_totp(#[server(default)] code: String) -> Result<(), AppError> {
+    use crate::backend::mfa;
+    security_form(Some(Notice::MfaEnabled), |st, ctx, me| async move {
+        mfa::enable(&st, &ctx, &me, &code).await.map(|_| ())
+    })
+    .await
+}
+
+#[server(prefix = "/api", endpoint = "disable_totp")]
+pub async fn disable_totp(#[server(default)] code: String) -> Result<(), AppError> {
+    use crate::backend::mfa;
+    security_form(Some(Notice::MfaDisabled), |st, ctx, me| async move { mfa::disable(&st, &ctx, &me, &code).await })
+        .await
+}
+
+#[server(prefix = "/api", endpoint = "regenerate_backup_codes")]
+pub async fn regenerate_backup_codes(#[server(default)] code: String) -> Result<(), AppError> {
+    use crate::backend::mfa;
+    security_form(None, |st, ctx, me| async move {
+        mfa::regenerate_backup_codes(&st, &ctx, &me, &code).await.map(|_| ())
+    })
+    .await
+}
+
+/// Forgets one trusted browser (by id, own only: another user's id is "not found"), or all with no id.
+#[server(prefix = "/api", endpoint = "revoke_trusted_browser")]
+pub async fn revoke_trusted_browser(id: Option<String>) -> Result<(), AppError> {
+    use crate::backend::{accounts::AccountError, mfa};
+    security_form(Some(Notice::TrustRevoked), |st, ctx, me| async move {
+        match mfa::revoke_trust(&st, &ctx, &me, id.as_deref()).await? {
+            true => Ok(()),
+            false => Err(AccountError::NotFound),
+        }
+    })
+    .await
+}
+
+#[component]
+pub fn SecurityPage() -> impl IntoView {
+    with_page_context(|page| match page.user {
+        None => view! { <SignInRequired/> }.into_any(),
+        Some(_) => view! { <SecurityForms flash=page.flash.clone()/> }.into_any(),
+    })
+}
+
+#[derive(Clone, Copy)]
+struct SecurityActions {
+    start: ServerAction<StartTotp>,
+    enable: ServerAction<EnableTotp>,
+    disable: ServerAction<DisableTotp>,
+    regenerate: ServerAction<RegenerateBackupCodes>,
+    revoke: ServerAction<RevokeTrustedBrowser>,
+}
+
+#[component]
+fn SecurityForms(flash: Flash) -> impl IntoView {
+    let actions = SecurityActions {
+        start: ServerAction::new(),
+        enable: ServerAction::new(),
+        disable: ServerAction::new(),
+        regenerate: ServerAction::new(),
+        revoke: ServerAction::new(),
+    };
+    let SecurityActions { start, enable, disable, regenerate, revoke } = actions;
+    let data = Resource::new(
+        move || {
+            (
+                start.version().get(),
+                enable.version().get(),
+                disable.version().get(),
+                regenerate.version().get(),
+                revoke.version().get(),
+            )
+        },
+        |_| security_data(),
+    );
+    let flash_notice = flash.notice;
+    let notice = Signal::derive(move || {
+        let ok = |v: Option<Result<(), AppError>>| matches!(v, Some(Ok(())));
+        [
+            (ok(enable.value().get()), Notice::MfaEnabled),
+            (ok(disable.value().get()), Notice::MfaDisabled),
+            (ok(revoke.value().get()), Notice::TrustRevoked),
+        ]
+        .into_iter()
+        .find_map(|(done, n)| done.then_some(n))
+        .or(flash_notice)
+    });
+    let error = form_error(
+        move || {
+            [start.value().get(), enable.value().get(), disable.value().get(), regenerate.value().get(), revoke.value().get()]
+                .into_iter()
+                .flatten()
+                .find(Result::is_err)
+        },
+        flash,
+    );
+    view! {
+        <section class="card wide" aria-labelledby="page-title">
+            <NoticeBanner notice/>
+            <h1 id="page-title">"Security"</h1>
+            <p class="lead">"Two-step verification, backup codes and the browsers you trust. " <a href="/users/settings">"Back to settings"</a></p>
+            <ErrorBanner error/>
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match data.await {
+                        Ok(d) => view! { <SecuritySections data=d actions error/> }.into_any(),
+                        Err(e) => view! { <div class="banner banner-error" role="alert">{e.banner()}</div> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn SecuritySections(data: SecurityOverview, actions: SecurityActions, error: Signal<Option<AppError>>) -> impl IntoView {
+    let SecurityActions { start, enable, disable, regenerate, revoke } = actions;
+    let sudo_open = data.sudo_until.is_some();
+    let sudo_prompt = move || {
+        (!sudo_open).then(|| {
+            view! {
+                <div class="sudo-prompt">
+                    <p>"For your security, confirm it's you before changing two-step verification."</p>
+                    <a class="button button-secondary" href=sudo_link(SECURITY)>"Confirm it's you"</a>
+                </div>
+            }
+        })
+    };
+    let totp = match (data.totp_enabled, data.pending.clone()) {
+        (true, _) => view! {
+            <p><span class="badge badge-on">"On"</span> " Sign-ins ask for a code from your authenticator app."</p>
+            {sudo_open.then(|| view! {
+                <ActionForm action=disable>
+                    <TextField label="Code to turn it off" name="code" id="disable-code" autocomplete="one-time-code" hint="A current code from your app." error required=true/>
+                    <SubmitButton label="Turn off two-step verification" pending_label="Turning off…" pending=disable.pending() secondary=true/>
+                </ActionForm>
+            })}
+        }.into_any(),
+        (false, Some(p)) => view! {
+            <ol class="steps">
+                <li>"Scan this QR code with your authenticator app (or enter the key by hand)."</li>
+                <li>"Enter the 6-digit code it shows to finish."</li>
+            </ol>
+            <div class="qr" role="img" aria-label="QR code for your authenticator app" inner_html=p.qr_svg></div>
+            <p>"Key: " <code class="secret">{p.secret}</code></p>
+            <p><a href=p.otpauth_url>"Open in an authenticator app on this device"</a></p>
+            <ActionForm action=enable>
+                <TextField label="Code from the app" name="code" id="enable-code" autocomplete="one-time-code" inputmode="numeric" error required=true/>
+                <SubmitButton label="Turn on" pending_label="Checking…" pending=enable.pending()/>
+            </ActionForm>
+        }.into_any(),
+        (false, None) => view! {
+            <p><span class="badge">"Off"</span> " Add a code from an authenticator app to every sign-in."</p>
+            {sudo_open.then(|| view! {
+                <ActionForm action=start>
+                    <SubmitButton label="Set up an authenticator app" pending_label="Preparing…" pending=start.pending()/>
+                </ActionForm>
+            })}
+        }.into_any(),
+    };
+    let codes = data.fresh_codes.clone().map(|codes| view! { <FreshCodes codes/> });
+    view! {
+        <div class="settings-section">
+            <h2 class="section-title">"Authenticator app"</h2>
+            {sudo_prompt}
+            {totp}
+        </div>
+        {data.totp_enabled.then(|| view! {
+            <div class="settings-section">
+                <h2 class="section-title">"Backup codes"</h2>
+                {codes}
+                <p>{format!("{} unused backup codes left. Each works once, if you lose your phone.", data.backup_codes_left)}</p>
+                {sudo_open.then(|| view! {
+                    <ActionForm action=regenerate>
+                        <TextField label="Code to make new backup codes" name="code" id="regenerate-code" autocomplete="one-time-code" inputmode="numeric" hint="A current code from your app. The old backup codes stop working." error required=true/>
+                        <SubmitButton label="Make new backup codes" pending_label="Making…" pending=regenerate.pending() secondary=true/>
+                    </ActionForm>
+                })}
+            </div>
+        })}
+        <div class="settings-section">
+            <h2 class="section-title">"Trusted browsers"</h2>
+            {if data.trusted.is_empty() {
+                view! { <p class="muted">"No trusted browsers. Tick “Trust this browser” at the code step to skip it for 30 days."</p> }.into_any()
+            } else {
+                view! {
+                    <ul class="session-list">
+                        {data.trusted.into_iter().map(|t| {
+                            let label = format!("Forget {} ({})", t.device, t.ip);
+                            view! {
+                                <li class="session">
+                                    <div>
+                                        <p class="session-device">{t.device.clone()}</p>
+                                        <p class="muted session-meta">{format!("{} · trusted {} · last used {}", t.ip, t.created, t.last_used)}</p>
+                                    </div>
+                                    <ActionForm action=revoke>
+                                        <input type="hidden" name="id" value=t.id.clone()/>
+                                        <button type="submit" class="button button-small button-secondary" aria-label=label>"Forget"</button>
+                                    </ActionForm>
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                    <ActionForm action=revoke>
+                        <SubmitButton label="Forget every trusted browser" pending_label="Forgetting…" pending=revoke.pending() secondary=true/>
+                    </ActionForm>
+                }.into_any()
+            }}
+        </div>
+    }
+}
+
+/// New backup codes, shown this once, with copy (in the browser) and download.
+#[component]
+fn FreshCodes(codes: Vec<String>) -> impl IntoView {
+    let text = format!("Backup codes — each works once.\n\n{}\n", codes.join("\n"));
+    let href = format!("data:text/plain;charset=utf-8,{}", percent_encode(&text));
+    let (copied, set_copied) = signal(false);
+    let (hydrated, set_hydrated) = signal(false);
+    Effect::new(move |_| set_hydrated.set(true));
+    let copy_text = text.clone();
+    view! {
+        <div class="banner banner-warn fresh-codes" role="status">
+            <p><strong>"Save these backup codes now."</strong> " They are shown only this once."</p>
+            <ul class="codes">{codes.into_iter().map(|c| view! { <li><code>{c}</code></li> }).collect_view()}</ul>
+            <p class="code-actions">
+                <a class="button button-small button-secondary" href=href download="backup-codes.txt">"Download (.txt)"</a>
+                <button
+                    type="button"
+                    class="button button-small button-secondary"
+                    hidden=move || !hydrated.get()
+                    on:click=move |_| {
+                        copy_to_clipboard(&copy_text);
+                        set_copied.set(true);
+                    }
+                >
+                    {move || if copied.get() { "Copied" } else { "Copy" }}
+                </button>
+            </p>
+        </div>
+    }
+}
+
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(feature = "hydrate")]
+fn copy_to_clipboard(text: &str) {
+    let _ = window().navigator().clipboard().write_text(text);
+}
+
+#[cfg(not(feature = "hydrate"))]
+fn copy_to_clipboard(_text: &str) {}

@@ -1,0 +1,199 @@
+//! The sign-in gate: the only way from a verified first factor to a session.
+//!
+//! Every sign-in path (password, magic link; passkeys and OAuth later) hands a [`FirstFactor`] to [`gate`]. A user
+//! without a second factor (or in a browser they trust) gets a [`SignInGrant`]; a user with one gets a short-lived
+//! challenge instead, which only [`complete_challenge`] turns into a grant. [`super::sessions::create`] takes a
+//! grant, and a grant's fields are private to this module: a path that skips the gate does not compile.
+use super::{
+    accounts::AccountError,
+    crypto::{new_id, random_token, token_digest},
+    db::Tx,
+    jobs,
+    mfa::{self, MfaError},
+    request::RequestContext,
+    sessions::{self, NewSession},
+    AppState,
+};
+
+/// Proof that a first factor was verified for this user. Made by the sign-in paths.
+pub struct FirstFactor {
+    pub user_id: String,
+    pub method: &'static str,
+    pub remember_me: bool,
+}
+
+/// Proof that the user passed every check a sign-in needs. Only this module makes one.
+pub struct SignInGrant {
+    user_id: String,
+    method: String,
+    remember_me: bool,
+    /// The sign-in proved a factor that also passes sudo, so the session starts inside its sudo window.
+    reauthenticated: bool,
+}
+
+impl SignInGrant {
+    pub fn user_id(&self) -> &str {
+        &self.user_id
+    }
+    pub fn method(&self) -> &str {
+        &self.method
+    }
+    pub fn remember_me(&self) -> bool {
+        self.remember_me
+    }
+    pub fn reauthenticated(&self) -> bool {
+        self.reauthenticated
+    }
+}
+
+pub enum GateOutcome {
+    SignedIn(SignInGrant),
+    /// The user has a second factor: the browser gets this token (a cookie) and goes to `/users/mfa`.
+    SecondFactorRequired { challenge_token: String },
+    /// The account is scheduled for deletion: no new session until the owner cancels it.
+    AccountClosing,
+}
+
+/// How long a challenge waits for its code, and how many wrong codes it takes.
+pub const CHALLENGE_SECS: i64 = 5 * 60;
+pub const CHALLENGE_ATTEMPTS: i64 = 5;
+
+/// Decides, in the sign-in's transaction, what a verified first factor gets.
+pub async fn gate(
+    tx: &mut Tx,
+    st: &AppState,
+    ctx: &RequestContext,
+    first: FirstFactor,
+) -> Result<GateOutcome, sqlx::Error> {
+    let closing: Option<(Option<i64>,)> = sqlx::query_as("SELECT deletion_scheduled_at FROM users WHERE id = $1")
+        .bind(&first.user_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    if !matches!(closing, Some((None,))) {
+        return Ok(GateOutcome::AccountClosing);
+    }
+    let reauthenticated = super::sudo::method_passes_sudo(first.method);
+    let grant = |method: String| SignInGrant {
+        user_id: first.user_id.clone(),
+        method,
+        remember_me: first.remember_me,
+        reauthenticated,
+    };
+    if !mfa::is_enabled(tx, &first.user_id).await? {
+        return Ok(GateOutcome::SignedIn(grant(first.method.to_string())));
+    }
+    if mfa::trusted_browser(tx, st, ctx, &first.user_id).await? {
+        return Ok(GateOutcome::SignedIn(grant(format!("{}; trusted browser", first.method))));
+    }
+    let now = st.clock.now();
+    let token = random_token();
+    sqlx::query(
+        "INSERT INTO mfa_challenges (id, user_id, token_digest, method, remember_me, attempts, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, 0, $6, $7)",
+    )
+    .bind(new_id())
+    .bind(&first.user_id)
+    .bind(token_digest(&token))
+    .bind(first.method)
+    .bind(first.remember_me as i64)
+    .bind(now)
+    .bind(now + CHALLENGE_SECS)
+    .execute(&mut **tx)
+    .await?;
+    Ok(GateOutcome::SecondFactorRequired { challenge_token: token })
+}
+
+/// Where a sign-in path ends: a session, or a challenge to answer at `/users/mfa`.
+pub enum SignIn {
+    Session(NewSession),
+    Challenge { token: String },
+}
+
+/// Runs the gate for a verified first factor and, when it grants, creates the session in `tx`. The caller commits
+/// and then runs [`jobs::after_commit`] on the session's job ids.
+pub async fn sign_in(
+    tx: &mut Tx,
+    st: &AppState,
+    ctx: &RequestContext,
+    first: FirstFactor,
+) -> Result<SignIn, AccountError> {
+    match gate(tx, st, ctx, first).await? {
+        GateOutcome::SignedIn(grant) => Ok(SignIn::Session(sessions::create(tx, st, ctx, grant).await?)),
+        GateOutcome::SecondFactorRequired { challenge_token } => Ok(SignIn::Challenge { token: challenge_token }),
+        GateOutcome::AccountClosing => Err(AccountError::AccountClosing),
+    }
+}
+
+/// A challenge this browser holds: its user, if it is live.
+pub async fn pending_user(st: &AppState, token: &str) -> Result<Option<String>, sqlx::Error> {
+    let row: Option<(String,)> = sqlx::query_as(
+        "SELECT user_id FROM mfa_challenges WHERE token_digest = $1 AND expires_at > $2 AND attempts < $3",
+    )
+    .bind(token_digest(token))
+    .bind(st.clock.now())
+    .bind(CHALLENGE_ATTEMPTS)
+    .fetch_optional(&st.db.pool)
+    .await?;
+    Ok(row.map(|(u,)| u))
+}
+
+/// The answer to a challenge: the session, and the trust cookie's value when "trust this browser" was ticked.
+pub struct Completed {
+    pub session: NewSession,
+    pub trust_cookie: Option<String>,
+}
+
+/// Checks the code (TOTP or backup code) for the challenge this browser holds. A wrong code counts against the
+/// challenge (it dies after [`CHALLENGE_ATTEMPTS`]) and against the account's MFA lock.
+pub async fn complete_challenge(
+    st: &AppState,
+    ctx: &RequestContext,
+    token: Option<&str>,
+    code: &str,
+    trust: bool,
+) -> Result<Completed, AccountError> {
+    let now = st.clock.now();
+    let digest = token_digest(token.unwrap_or_default());
+    let row: Option<(String, String, String, i64)> = sqlx::query_as(
+        "SELECT id, user_id, method, remember_me FROM mfa_challenges \
+         WHERE token_digest = $1 AND expires_at > $2 AND attempts < $3",
+    )
+    .bind(&digest)
+    .bind(now)
+    .bind(CHALLENGE_ATTEMPTS)
+    .fetch_optional(&st.db.pool)
+    .await?;
+    let Some((challenge_id, user_id, method, remember_me)) = row else {
+        return Err(AccountError::ChallengeExpired);
+    };
+    let factor = match mfa::verify(st, ctx, &user_id, code).await {
+        Ok(f) => f,
+        Err(e) => {
+            sqlx::query("UPDATE mfa_challenges SET attempts = attempts + 1 WHERE id = $1")
+                .bind(&challenge_id)
+                .execute(&st.db.pool)
+                .await?;
+            return Err(match e {
+                MfaError::Wrong => AccountError::Field("code", "That code did not work. Check your app and try again.".into()),
+                MfaError::Locked => AccountError::MfaLocked,
+                MfaError::Unexpected(u) => AccountError::Unexpected(u),
+            });
+        }
+    };
+    let mut tx = st.db.begin().await?;
+    let used = sqlx::query("DELETE FROM mfa_challenges WHERE id = $1").bind(&challenge_id).execute(&mut *tx).await?;
+    if used.rows_affected() != 1 {
+        return Err(AccountError::ChallengeExpired);
+    }
+    let grant = SignInGrant {
+        user_id: user_id.clone(),
+        method: format!("{method}; {}", factor.as_str()),
+        remember_me: remember_me == 1,
+        reauthenticated: true,
+    };
+    let session = sessions::create(&mut tx, st, ctx, grant).await?;
+    let trust_cookie = if trust { Some(mfa::trust_this_browser(&mut tx, st, ctx, &user_id).await?) } else { None };
+    tx.commit().await?;
+    jobs::after_commit(st, &session.job_ids).await;
+    Ok(Completed { session, trust_cookie })
+}
