@@ -103,7 +103,9 @@ impl Notice {
                  Your address changes when you open it."
             }
             Notice::EmailChangeCancelled => "The e-mail change was cancelled; the address stays as it was.",
-            Notice::EmailChanged => "Your e-mail address was changed and every device was signed out. Log in with the new address.",
+            Notice::EmailChanged => {
+                "Your e-mail address was changed and every device was signed out. Log in with the new address."
+            }
             Notice::PasswordReset => {
                 "Your password was changed and every device was signed out. Log in with the new one."
             }

@@ -23,9 +23,13 @@ pub enum AppError {
     NotFound,
     #[error("For your security, confirm it's you before changing this.")]
     ReauthenticationRequired,
-    #[error("Your password must be changed before you can log in with it. We have e-mailed you a link to choose a new one.")]
+    #[error(
+        "Your password must be changed before you can log in with it. We have e-mailed you a link to choose a new one."
+    )]
     PasswordChangeRequired,
-    #[error("This account is being deleted. To keep it, use the link in the mail we sent when its deletion was requested.")]
+    #[error(
+        "This account is being deleted. To keep it, use the link in the mail we sent when its deletion was requested."
+    )]
     AccountClosing,
     #[error("Your sign-in took too long or had too many wrong codes. Please log in again.")]
     ChallengeExpired,
@@ -60,7 +64,10 @@ impl AppError {
             AppError::Validation { .. } => 422,
             AppError::InvalidCredentials | AppError::Unauthenticated => 401,
             AppError::InvalidToken => 400,
-            AppError::Forbidden | AppError::ReauthenticationRequired | AppError::PasswordChangeRequired | AppError::AccountClosing => 403,
+            AppError::Forbidden
+            | AppError::ReauthenticationRequired
+            | AppError::PasswordChangeRequired
+            | AppError::AccountClosing => 403,
             AppError::ChallengeExpired => 401,
             AppError::MfaLocked => 429,
             AppError::NotFound => 404,

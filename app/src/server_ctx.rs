@@ -84,6 +84,28 @@ pub fn require_session(ctx: &RequestContext) -> Result<crate::backend::request::
     ctx.session.clone().ok_or_else(|| fail(AppError::Unauthenticated))
 }
 
+/// A form of the signed-in user's: runs `change` with the state, the request and the session, then goes to `page`
+/// with `notice`. Errors go back to `page` too (with `keep` for a browser without JavaScript).
+pub async fn session_form<Fut>(
+    page: &str,
+    notice: Option<crate::context::Notice>,
+    keep: &[(&str, &str)],
+    change: impl FnOnce(AppState, RequestContext, crate::backend::request::CurrentSession) -> Fut,
+) -> Result<(), AppError>
+where
+    Fut: std::future::Future<Output = Result<(), AccountError>>,
+{
+    let ctx = request()?;
+    let result = async {
+        let me = require_session(&ctx)?;
+        let st = state()?;
+        change(st, ctx.clone(), me).await.map_err(|e| account_error(&ctx, e))?;
+        Ok((page.to_string(), notice.map(Flash::notice).unwrap_or_default()))
+    }
+    .await;
+    finish_form(&ctx, result, page, keep)
+}
+
 /// The page a mailed link opened (`prefix/token`), to send a failed form back to. Only token characters pass.
 pub fn link_page(prefix: &str, token: &str) -> String {
     let token: String =
@@ -109,7 +131,10 @@ pub fn signed_in(st: &AppState, outcome: &crate::backend::gate::SignIn) -> (Stri
             ("/".to_string(), Flash::notice(crate::context::Notice::LoggedIn))
         }
         SignIn::Challenge { token } => {
-            append_header(header::SET_COOKIE, &short_cookie(&st.config, st.config.mfa_cookie_name(), token, CHALLENGE_SECS));
+            append_header(
+                header::SET_COOKIE,
+                &short_cookie(&st.config, st.config.mfa_cookie_name(), token, CHALLENGE_SECS),
+            );
             ("/users/mfa".to_string(), Flash::default())
         }
     }

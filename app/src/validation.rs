@@ -298,7 +298,9 @@ mod tests {
     fn return_to_accepts_local_paths_only() {
         let fallback = "/users/settings";
         assert_eq!(safe_return_to("/users/settings?tab=email", fallback), "/users/settings?tab=email");
-        for bad in ["https://evil.example", "//evil.example/x", "/\\evil.example", "javascript:alert(1)", "", "/a b", "/\n"] {
+        for bad in
+            ["https://evil.example", "//evil.example/x", "/\\evil.example", "javascript:alert(1)", "", "/a b", "/\n"]
+        {
             assert_eq!(safe_return_to(bad, fallback), fallback, "{bad:?}");
         }
     }

@@ -1,4 +1,5 @@
 import { expect } from '@playwright/test';
+import { createHmac } from 'node:crypto';
 
 export const PASSWORD = 'correct horse battery staple';
 
@@ -79,4 +80,33 @@ export async function signInByLink(page, email) {
 /** The account navigation shows "Log in": the browser is signed out. */
 export async function expectSignedOut(page) {
   await expect(page.getByRole('navigation', { name: 'Account' }).getByRole('link', { name: 'Log in' })).toBeVisible();
+}
+
+/**
+ * An authenticator app for the tests: the RFC 6238 code (SHA-1, 6 digits, 30 s) for a base32 key, `stepOffset`
+ * steps from now. Written out here (node:crypto) rather than taken from a package: it is the test's own
+ * independent check of the server's TOTP.
+ */
+export function totp(base32Key, stepOffset = 0) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of base32Key.replace(/=+$/, '').toUpperCase()) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 1000 / 30) + stepOffset));
+  const mac = createHmac('sha1', key).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0xf;
+  const value = (mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000;
+  return value.toString().padStart(6, '0');
+}
+
+/** A new confirmed user signed in in two separate browser contexts. */
+export async function twoSignedInBrowsers(browser, tag) {
+  const email = uniqueEmail(tag);
+  const a = await (await browser.newContext()).newPage();
+  const b = await (await browser.newContext()).newPage();
+  await registerAndConfirm(a, email);
+  await logIn(a, email);
+  await logIn(b, email);
+  return { email, a, b };
 }

@@ -1,17 +1,12 @@
 import { test, expect } from '@playwright/test';
 import {
-  PASSWORD, uniqueEmail, registerAndConfirm, logIn, waitForHydration, linkFromMailbox, signInByLink, expectSignedOut,
+  PASSWORD, uniqueEmail, registerAndConfirm, logIn, waitForHydration, linkFromMailbox, signInByLink, expectSignedOut, twoSignedInBrowsers,
 } from './helpers.mjs';
 
 const NEW_PASSWORD = 'purple elephants juggle quietly';
 
 test('changing the password in browser A signs browser B out at its next request', async ({ browser }) => {
-  const email = uniqueEmail('password-change');
-  const a = await (await browser.newContext()).newPage();
-  const b = await (await browser.newContext()).newPage();
-  await registerAndConfirm(a, email);
-  await logIn(a, email);
-  await logIn(b, email);
+  const { email, a, b } = await twoSignedInBrowsers(browser, 'password-change');
 
   await a.goto('/users/settings');
   await waitForHydration(a);
@@ -97,12 +92,7 @@ for (const javaScriptEnabled of [true, false]) {
 }
 
 test('deleting the account signs every browser out, and the mailed link keeps it', async ({ browser }) => {
-  const email = uniqueEmail('delete');
-  const a = await (await browser.newContext()).newPage();
-  const b = await (await browser.newContext()).newPage();
-  await registerAndConfirm(a, email);
-  await logIn(a, email);
-  await logIn(b, email);
+  const { email, a, b } = await twoSignedInBrowsers(browser, 'delete');
 
   await a.goto('/users/settings');
   await waitForHydration(a);

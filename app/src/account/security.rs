@@ -53,7 +53,11 @@ pub async fn security_data() -> Result<SecurityOverview, AppError> {
     let s = mfa::status(&st, &me).await.map_err(|e| server_ctx::account_error(&ctx, e))?;
     Ok(SecurityOverview {
         totp_enabled: s.enabled,
-        pending: s.pending.map(|p| EnrolmentData { qr_svg: p.qr_svg, secret: p.secret_base32, otpauth_url: p.otpauth_url }),
+        pending: s.pending.map(|p| EnrolmentData {
+            qr_svg: p.qr_svg,
+            secret: p.secret_base32,
+            otpauth_url: p.otpauth_url,
+        }),
         fresh_codes: s.fresh_codes,
         backup_codes_left: s.backup_codes_left,
         trusted: s
@@ -71,41 +75,19 @@ pub async fn security_data() -> Result<SecurityOverview, AppError> {
     })
 }
 
-/// Runs a security change for the signed-in user and returns to the security page with `notice`.
-#[cfg(feature = "ssr")]
-async fn security_form<Fut>(
-    notice: Option<Notice>,
-    change: impl FnOnce(
-        crate::backend::AppState,
-        crate::backend::request::RequestContext,
-        crate::backend::request::CurrentSession,
-    ) -> Fut,
-) -> Result<(), AppError>
-where
-    Fut: std::future::Future<Output = Result<(), crate::backend::accounts::AccountError>>,
-{
-    use crate::server_ctx;
-    let ctx = server_ctx::request()?;
-    let result = async {
-        let me = server_ctx::require_session(&ctx)?;
-        let st = server_ctx::state()?;
-        change(st, ctx.clone(), me).await.map_err(|e| server_ctx::account_error(&ctx, e))?;
-        Ok((SECURITY.to_string(), notice.map(Flash::notice).unwrap_or_default()))
-    }
-    .await;
-    server_ctx::finish_form(&ctx, result, SECURITY, &[])
-}
-
 #[server(prefix = "/api", endpoint = "start_totp")]
 pub async fn start_totp() -> Result<(), AppError> {
     use crate::backend::mfa;
-    security_form(None, |st, ctx, me| async move { mfa::start_enrolment(&st, &ctx, &me).await }).await
+    crate::server_ctx::session_form(SECURITY, None, &[], |st, ctx, me| async move {
+        mfa::start_enrolment(&st, &ctx, &me).await
+    })
+    .await
 }
 
 #[server(prefix = "/api", endpoint = "enable_totp")]
 pub async fn enable_totp(#[server(default)] code: String) -> Result<(), AppError> {
     use crate::backend::mfa;
-    security_form(Some(Notice::MfaEnabled), |st, ctx, me| async move {
+    crate::server_ctx::session_form(SECURITY, Some(Notice::MfaEnabled), &[], |st, ctx, me| async move {
         mfa::enable(&st, &ctx, &me, &code).await.map(|_| ())
     })
     .await
@@ -114,14 +96,16 @@ pub async fn enable_totp(#[server(default)] code: String) -> Result<(), AppError
 #[server(prefix = "/api", endpoint = "disable_totp")]
 pub async fn disable_totp(#[server(default)] code: String) -> Result<(), AppError> {
     use crate::backend::mfa;
-    security_form(Some(Notice::MfaDisabled), |st, ctx, me| async move { mfa::disable(&st, &ctx, &me, &code).await })
-        .await
+    crate::server_ctx::session_form(SECURITY, Some(Notice::MfaDisabled), &[], |st, ctx, me| async move {
+        mfa::disable(&st, &ctx, &me, &code).await
+    })
+    .await
 }
 
 #[server(prefix = "/api", endpoint = "regenerate_backup_codes")]
 pub async fn regenerate_backup_codes(#[server(default)] code: String) -> Result<(), AppError> {
     use crate::backend::mfa;
-    security_form(None, |st, ctx, me| async move {
+    crate::server_ctx::session_form(SECURITY, None, &[], |st, ctx, me| async move {
         mfa::regenerate_backup_codes(&st, &ctx, &me, &code).await.map(|_| ())
     })
     .await
@@ -131,7 +115,7 @@ pub async fn regenerate_backup_codes(#[server(default)] code: String) -> Result<
 #[server(prefix = "/api", endpoint = "revoke_trusted_browser")]
 pub async fn revoke_trusted_browser(id: Option<String>) -> Result<(), AppError> {
     use crate::backend::{accounts::AccountError, mfa};
-    security_form(Some(Notice::TrustRevoked), |st, ctx, me| async move {
+    crate::server_ctx::session_form(SECURITY, Some(Notice::TrustRevoked), &[], |st, ctx, me| async move {
         match mfa::revoke_trust(&st, &ctx, &me, id.as_deref()).await? {
             true => Ok(()),
             false => Err(AccountError::NotFound),
@@ -193,10 +177,16 @@ fn SecurityForms(flash: Flash) -> impl IntoView {
     });
     let error = form_error(
         move || {
-            [start.value().get(), enable.value().get(), disable.value().get(), regenerate.value().get(), revoke.value().get()]
-                .into_iter()
-                .flatten()
-                .find(Result::is_err)
+            [
+                start.value().get(),
+                enable.value().get(),
+                disable.value().get(),
+                regenerate.value().get(),
+                revoke.value().get(),
+            ]
+            .into_iter()
+            .flatten()
+            .find(Result::is_err)
         },
         flash,
     );
@@ -219,7 +209,11 @@ fn SecurityForms(flash: Flash) -> impl IntoView {
 }
 
 #[component]
-fn SecuritySections(data: SecurityOverview, actions: SecurityActions, error: Signal<Option<AppError>>) -> impl IntoView {
+fn SecuritySections(
+    data: SecurityOverview,
+    actions: SecurityActions,
+    error: Signal<Option<AppError>>,
+) -> impl IntoView {
     let SecurityActions { start, enable, disable, regenerate, revoke } = actions;
     let sudo_open = data.sudo_until.is_some();
     let sudo_prompt = move || {

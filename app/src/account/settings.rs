@@ -2,7 +2,6 @@
 //! (`/users/settings/email/:token` on the new address, `/users/settings/email/cancel/:token` on the old one).
 //! E-mail and password changes need an open sudo window; the server checks it, the page only reflects it.
 use leptos::{form::ActionForm, prelude::*};
-use leptos_router::hooks::use_params_map;
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -10,7 +9,7 @@ use crate::{
     auth::register::NewPasswordField,
     components::{
         form::{form_error, ErrorBanner, SubmitButton, TextField},
-        layout::{with_page_context, AuthCard, ForgetLinkInHistory, NoticeBanner},
+        layout::{with_page_context, NoticeBanner},
     },
     context::{Flash, Notice},
     error::AppError,
@@ -49,39 +48,16 @@ pub async fn settings_data() -> Result<AccountSettings, AppError> {
     })
 }
 
-/// Runs a settings change for the signed-in user and ends the form: back to the settings page with `notice`.
-#[cfg(feature = "ssr")]
-async fn settings_form<Fut>(
-    notice: Notice,
-    keep: &[(&str, &str)],
-    change: impl FnOnce(
-        crate::backend::AppState,
-        crate::backend::request::RequestContext,
-        crate::backend::request::CurrentSession,
-    ) -> Fut,
-) -> Result<(), AppError>
-where
-    Fut: std::future::Future<Output = Result<(), crate::backend::accounts::AccountError>>,
-{
-    use crate::server_ctx;
-    let ctx = server_ctx::request()?;
-    let result = async {
-        let me = server_ctx::require_session(&ctx)?;
-        let st = server_ctx::state()?;
-        change(st, ctx.clone(), me).await.map_err(|e| server_ctx::account_error(&ctx, e))?;
-        Ok((SETTINGS.to_string(), Flash::notice(notice)))
-    }
-    .await;
-    server_ctx::finish_form(&ctx, result, SETTINGS, keep)
-}
-
 #[server(prefix = "/api", endpoint = "update_profile")]
 pub async fn update_profile(#[server(default)] display_name: String) -> Result<(), AppError> {
     use crate::backend::settings;
     let typed = display_name.clone();
-    settings_form(Notice::ProfileSaved, &[("display_name", &typed)], |st, ctx, me| async move {
-        settings::update_profile(&st, &ctx, &me, &display_name).await
-    })
+    crate::server_ctx::session_form(
+        SETTINGS,
+        Some(Notice::ProfileSaved),
+        &[("display_name", &typed)],
+        |st, ctx, me| async move { settings::update_profile(&st, &ctx, &me, &display_name).await },
+    )
     .await
 }
 
@@ -93,7 +69,7 @@ pub async fn change_password(
     #[server(default)] password: String,
 ) -> Result<(), AppError> {
     use crate::{backend::sessions, backend::settings, server_ctx};
-    settings_form(Notice::PasswordChanged, &[], |st, ctx, me| async move {
+    crate::server_ctx::session_form(SETTINGS, Some(Notice::PasswordChanged), &[], |st, ctx, me| async move {
         let fresh = settings::change_password(&st, &ctx, &me, &current_password, &password).await?;
         server_ctx::append_header(http::header::SET_COOKIE, &sessions::cookie(&st.config, Some(&fresh)));
         Ok(())
@@ -106,16 +82,19 @@ pub async fn change_password(
 pub async fn request_email_change(#[server(default)] email: String) -> Result<(), AppError> {
     use crate::backend::settings;
     let typed = email.clone();
-    settings_form(Notice::EmailChangeRequested, &[("email", &typed)], |st, ctx, me| async move {
-        settings::request_email_change(&st, &ctx, &me, &email).await.map(|_| ())
-    })
+    crate::server_ctx::session_form(
+        SETTINGS,
+        Some(Notice::EmailChangeRequested),
+        &[("email", &typed)],
+        |st, ctx, me| async move { settings::request_email_change(&st, &ctx, &me, &email).await.map(|_| ()) },
+    )
     .await
 }
 
 #[server(prefix = "/api", endpoint = "cancel_email_change")]
 pub async fn cancel_email_change() -> Result<(), AppError> {
     use crate::backend::settings;
-    settings_form(Notice::EmailChangeCancelled, &[], |st, ctx, me| async move {
+    crate::server_ctx::session_form(SETTINGS, Some(Notice::EmailChangeCancelled), &[], |st, ctx, me| async move {
         settings::cancel_email_change(&st, &ctx, &me).await
     })
     .await
@@ -257,7 +236,8 @@ fn SettingsSections(data: AccountSettings, forms: SettingsActions) -> impl IntoV
     let password_error = form_error(move || password.value().get(), flash.clone());
     let delete_error = form_error(move || delete.value().get(), flash.clone());
     let sudo_open = data.sudo_until.is_some();
-    let display_name = if flash.values.contains_key("display_name") { flash.value("display_name") } else { data.display_name };
+    let display_name =
+        if flash.values.contains_key("display_name") { flash.value("display_name") } else { data.display_name };
     let new_email = flash.value("email");
     let account_email = data.email.clone();
     view! {
@@ -373,68 +353,29 @@ fn SettingsSections(data: AccountSettings, forms: SettingsActions) -> impl IntoV
     }
 }
 
-/// The page the link to the new address opens: a button whose POST completes the change.
-#[component]
-pub fn ConfirmEmailChangePage() -> impl IntoView {
-    let params = use_params_map();
-    let token = move || params.read().get("token").unwrap_or_default();
-    with_page_context(move |page| {
-        let action = ServerAction::<ConfirmEmailChange>::new();
-        let error = form_error(move || action.value().get(), page.flash.clone());
-        view! {
-            <AuthCard title="Use this e-mail address" lead="Confirm to make this the address of your account. Every device is signed out; you then log in with this address.">
-                <ForgetLinkInHistory path="/users/settings"/>
-                <ErrorBanner error/>
-                <ActionForm action>
-                    <input type="hidden" name="token" value=token()/>
-                    <SubmitButton label="Confirm new e-mail" pending_label="Confirming…" pending=action.pending()/>
-                </ActionForm>
-            </AuthCard>
-        }
-    })
-}
+crate::link_page!(
+    /// The page the link to the new address opens: its button completes the change.
+    ConfirmEmailChangePage, ConfirmEmailChange,
+    title: "Use this e-mail address",
+    lead: "Confirm to make this the address of your account. Every device is signed out; you then log in with this address.",
+    forget: "/users/settings", button: "Confirm new e-mail", pending: "Confirming…",
+);
 
-/// The page the cancel link in the notice to the old address opens.
-#[component]
-pub fn CancelEmailChangePage() -> impl IntoView {
-    let params = use_params_map();
-    let token = move || params.read().get("token").unwrap_or_default();
-    with_page_context(move |page| {
-        let action = ServerAction::<CancelEmailChangeByLink>::new();
-        let error = form_error(move || action.value().get(), page.flash.clone());
-        view! {
-            <AuthCard title="Cancel the e-mail change" lead="Keep this address on your account. If you did not ask for the change, change your password afterwards.">
-                <ForgetLinkInHistory path="/"/>
-                <ErrorBanner error/>
-                <ActionForm action>
-                    <input type="hidden" name="token" value=token()/>
-                    <SubmitButton label="Cancel the change" pending_label="Cancelling…" pending=action.pending()/>
-                </ActionForm>
-            </AuthCard>
-        }
-    })
-}
+crate::link_page!(
+    /// The page the cancel link in the notice to the old address opens.
+    CancelEmailChangePage, CancelEmailChangeByLink,
+    title: "Cancel the e-mail change",
+    lead: "Keep this address on your account. If you did not ask for the change, change your password afterwards.",
+    forget: "/", button: "Cancel the change", pending: "Cancelling…",
+);
 
-/// The page the link in the deletion notice opens: a button whose POST keeps the account.
-#[component]
-pub fn KeepAccountPage() -> impl IntoView {
-    let params = use_params_map();
-    let token = move || params.read().get("token").unwrap_or_default();
-    with_page_context(move |page| {
-        let action = ServerAction::<KeepAccount>::new();
-        let error = form_error(move || action.value().get(), page.flash.clone());
-        view! {
-            <AuthCard title="Keep your account" lead="Your account is scheduled for deletion. Keep it, and log in again as before.">
-                <ForgetLinkInHistory path="/users/log-in"/>
-                <ErrorBanner error/>
-                <ActionForm action>
-                    <input type="hidden" name="token" value=token()/>
-                    <SubmitButton label="Keep my account" pending_label="Keeping…" pending=action.pending()/>
-                </ActionForm>
-            </AuthCard>
-        }
-    })
-}
+crate::link_page!(
+    /// The page the link in the deletion notice opens: its button keeps the account.
+    KeepAccountPage, KeepAccount,
+    title: "Keep your account",
+    lead: "Your account is scheduled for deletion. Keep it, and log in again as before.",
+    forget: "/users/log-in", button: "Keep my account", pending: "Keeping…",
+);
 
 #[cfg(all(test, feature = "ssr"))]
 mod tests {

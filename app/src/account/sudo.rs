@@ -25,33 +25,27 @@ pub fn sudo_link(return_to: &str) -> String {
 /// Re-authenticates with the password. A wrong password counts toward the account's lockout.
 #[server(prefix = "/api", endpoint = "sudo")]
 pub async fn sudo(password: String, #[server(default)] return_to: String) -> Result<(), AppError> {
-    use crate::{
-        backend::{accounts::AccountError, sessions, sudo},
-        context::Flash,
-        server_ctx,
-    };
-    let ctx = server_ctx::request()?;
-    let next = safe_return_to(&return_to, DEFAULT_RETURN).to_string();
-    let result = async {
-        let me = server_ctx::require_session(&ctx)?;
-        let st = server_ctx::state()?;
-        let fresh = sudo::reauthenticate(&st, &ctx, &me, sudo::Proof::Password(&password)).await.map_err(|e| match e {
-            AccountError::InvalidCredentials => AppError::field(
-                "password",
-                "That password did not work. After 5 wrong tries, password checks pause for 15 minutes.",
-            ),
-            e => server_ctx::account_error(&ctx, e),
-        })?;
-        server_ctx::append_header(http::header::SET_COOKIE, &sessions::cookie(&st.config, Some(&fresh)));
-        Ok((next.clone(), Flash::default()))
-    }
-    .await;
-    server_ctx::finish_form(&ctx, result, &sudo_link(&next), &[])
+    pass_sudo(SudoInput::Password(password), return_to).await
 }
 
 /// Re-authenticates with a code from the authenticator app (or a backup code).
 #[server(prefix = "/api", endpoint = "sudo_with_code")]
-pub async fn sudo_with_code(#[server(default)] code: String, #[server(default)] return_to: String) -> Result<(), AppError> {
+pub async fn sudo_with_code(
+    #[server(default)] code: String,
+    #[server(default)] return_to: String,
+) -> Result<(), AppError> {
+    pass_sudo(SudoInput::Code(code), return_to).await
+}
+
+#[cfg(feature = "ssr")]
+enum SudoInput {
+    Password(String),
+    Code(String),
+}
+
+/// Checks the proof, gives the session its new token and goes back to `return_to` (a local path only).
+#[cfg(feature = "ssr")]
+async fn pass_sudo(input: SudoInput, return_to: String) -> Result<(), AppError> {
     use crate::{
         backend::{accounts::AccountError, sessions, sudo},
         context::Flash,
@@ -59,11 +53,19 @@ pub async fn sudo_with_code(#[server(default)] code: String, #[server(default)] 
     };
     let ctx = server_ctx::request()?;
     let next = safe_return_to(&return_to, DEFAULT_RETURN).to_string();
+    let (proof, field, wrong) = match &input {
+        SudoInput::Password(p) => (
+            sudo::Proof::Password(p),
+            "password",
+            "That password did not work. After 5 wrong tries, password checks pause for 15 minutes.",
+        ),
+        SudoInput::Code(c) => (sudo::Proof::Code(c), "code", "That code did not work."),
+    };
     let result = async {
         let me = server_ctx::require_session(&ctx)?;
         let st = server_ctx::state()?;
-        let fresh = sudo::reauthenticate(&st, &ctx, &me, sudo::Proof::Code(&code)).await.map_err(|e| match e {
-            AccountError::InvalidCredentials => AppError::field("code", "That code did not work."),
+        let fresh = sudo::reauthenticate(&st, &ctx, &me, proof).await.map_err(|e| match e {
+            AccountError::InvalidCredentials => AppError::field(field, wrong),
             e => server_ctx::account_error(&ctx, e),
         })?;
         server_ctx::append_header(http::header::SET_COOKIE, &sessions::cookie(&st.config, Some(&fresh)));
@@ -82,7 +84,8 @@ pub async fn sudo_methods() -> Result<(bool, bool), AppError> {
     let st = server_ctx::state()?;
     let password = accounts::has_password(&st, &me.user_id).await.map_err(|e| server_ctx::account_error(&ctx, e))?;
     let mut tx = st.db.begin().await.map_err(|e| server_ctx::internal(&ctx, e))?;
-    let totp = crate::backend::mfa::is_enabled(&mut tx, &me.user_id).await.map_err(|e| server_ctx::internal(&ctx, e))?;
+    let totp =
+        crate::backend::mfa::is_enabled(&mut tx, &me.user_id).await.map_err(|e| server_ctx::internal(&ctx, e))?;
     Ok((password, totp))
 }
 

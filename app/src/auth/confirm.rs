@@ -1,10 +1,9 @@
 use leptos::{form::ActionForm, prelude::*};
-use leptos_router::hooks::use_params_map;
 
 use crate::{
     components::{
         form::{form_error, EmailField, ErrorBanner, SubmitButton, TextField},
-        layout::{with_page_context, AuthCard, ForgetLinkInHistory, NoticeBanner},
+        layout::{with_page_context, AuthCard, NoticeBanner},
     },
     error::AppError,
 };
@@ -117,24 +116,10 @@ pub fn ConfirmPage() -> impl IntoView {
     })
 }
 
-/// The page a mailed link opens. It only shows a button; the button's POST confirms.
-#[component]
-pub fn ConfirmLinkPage() -> impl IntoView {
-    let params = use_params_map();
-    let token = move || params.read().get("token").unwrap_or_default();
-    with_page_context(move |page| {
-        let action = ServerAction::<ConfirmWithLink>::new();
-        let error = form_error(move || action.value().get(), page.flash.clone());
-        view! {
-            <AuthCard title="Confirm your e-mail" lead="One click and your address is confirmed.">
-                <ForgetLinkInHistory path="/users/confirm"/>
-                <ErrorBanner error/>
-                <ActionForm action>
-                    <input type="hidden" name="token" value=token()/>
-                    <SubmitButton label="Confirm my e-mail" pending_label="Confirming…" pending=action.pending()/>
-                </ActionForm>
-                <p class="alt-action">"Have a code instead? " <a href="/users/confirm">"Enter it here"</a></p>
-            </AuthCard>
-        }
-    })
-}
+crate::link_page!(
+    /// The page a mailed confirmation link opens.
+    ConfirmLinkPage, ConfirmWithLink,
+    title: "Confirm your e-mail", lead: "One click and your address is confirmed.", forget: "/users/confirm",
+    button: "Confirm my e-mail", pending: "Confirming…",
+    alt: ("Have a code instead? ", "/users/confirm", "Enter it here"),
+);

@@ -3,7 +3,7 @@ use leptos::{form::ActionForm, prelude::*};
 use crate::{
     components::{
         form::{form_error, EmailField, ErrorBanner, SubmitButton, TextField},
-        layout::{with_page_context, AuthCard, ForgetLinkInHistory, NoticeBanner},
+        layout::{with_page_context, AuthCard, NoticeBanner},
     },
     error::AppError,
 };
@@ -118,24 +118,10 @@ pub fn LoginPage() -> impl IntoView {
     })
 }
 
-/// The page a mailed sign-in link opens: a button whose POST signs in.
-#[component]
-pub fn MagicLinkPage() -> impl IntoView {
-    let params = leptos_router::hooks::use_params_map();
-    let token = move || params.read().get("token").unwrap_or_default();
-    with_page_context(move |page| {
-        let action = ServerAction::<LogInWithLink>::new();
-        let error = form_error(move || action.value().get(), page.flash.clone());
-        view! {
-            <AuthCard title="Sign in" lead="Continue to your account with the link from your e-mail.">
-                <ForgetLinkInHistory path="/users/log-in"/>
-                <ErrorBanner error/>
-                <ActionForm action>
-                    <input type="hidden" name="token" value=token()/>
-                    <SubmitButton label="Sign in" pending_label="Signing in…" pending=action.pending()/>
-                </ActionForm>
-                <p class="alt-action">"Link expired? " <a href="/users/log-in">"Get a new one"</a></p>
-            </AuthCard>
-        }
-    })
-}
+crate::link_page!(
+    /// The page a mailed sign-in link opens.
+    MagicLinkPage, LogInWithLink,
+    title: "Sign in", lead: "Continue to your account with the link from your e-mail.", forget: "/users/log-in",
+    button: "Sign in", pending: "Signing in…",
+    alt: ("Link expired? ", "/users/log-in", "Get a new one"),
+);

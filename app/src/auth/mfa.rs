@@ -27,7 +27,10 @@ pub async fn mfa_verify(#[server(default)] code: String, trust: Option<String>) 
             .await
             .map_err(|e| server_ctx::account_error(&ctx, e))?;
         let config = &st.config;
-        server_ctx::append_header(http::header::SET_COOKIE, &server_ctx::short_cookie(config, config.mfa_cookie_name(), "", 0));
+        server_ctx::append_header(
+            http::header::SET_COOKIE,
+            &server_ctx::short_cookie(config, config.mfa_cookie_name(), "", 0),
+        );
         if let Some(value) = &done.trust_cookie {
             let cookie = server_ctx::short_cookie(config, config.trust_cookie_name(), value, TRUST_SECS);
             server_ctx::append_header(http::header::SET_COOKIE, &cookie);

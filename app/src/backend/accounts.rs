@@ -2,11 +2,11 @@
 use super::{
     audit::{self, Event},
     crypto::new_id,
+    gate::{self, FirstFactor, SignIn},
     jobs::{self, Job},
     passwords::Verified,
     rate_limit::RetryAfter,
     request::RequestContext,
-    gate::{self, FirstFactor, SignIn},
     sessions,
     tokens::{self, Purpose},
     AppState, Unexpected,
@@ -71,10 +71,7 @@ struct UserRow {
 const USER_COLUMNS: &str = "SELECT id, password_hash, confirmed_at, locked_until, password_change_required FROM users";
 
 async fn find_user(st: &AppState, email: &EmailAddress) -> Result<Option<UserRow>, sqlx::Error> {
-    sqlx::query_as(&format!("{USER_COLUMNS} WHERE email = $1"))
-        .bind(email.as_str())
-        .fetch_optional(&st.db.pool)
-        .await
+    sqlx::query_as(&format!("{USER_COLUMNS} WHERE email = $1")).bind(email.as_str()).fetch_optional(&st.db.pool).await
 }
 
 async fn find_user_by_id(st: &AppState, user_id: &str) -> Result<Option<UserRow>, sqlx::Error> {

@@ -49,7 +49,9 @@ impl SignInGrant {
 pub enum GateOutcome {
     SignedIn(SignInGrant),
     /// The user has a second factor: the browser gets this token (a cookie) and goes to `/users/mfa`.
-    SecondFactorRequired { challenge_token: String },
+    SecondFactorRequired {
+        challenge_token: String,
+    },
     /// The account is scheduled for deletion: no new session until the owner cancels it.
     AccountClosing,
 }
@@ -174,7 +176,9 @@ pub async fn complete_challenge(
                 .execute(&st.db.pool)
                 .await?;
             return Err(match e {
-                MfaError::Wrong => AccountError::Field("code", "That code did not work. Check your app and try again.".into()),
+                MfaError::Wrong => {
+                    AccountError::Field("code", "That code did not work. Check your app and try again.".into())
+                }
                 MfaError::Locked => AccountError::MfaLocked,
                 MfaError::Unexpected(u) => AccountError::Unexpected(u),
             });

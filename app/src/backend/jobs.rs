@@ -266,7 +266,12 @@ async fn execute(st: &AppState, job: &Job) -> Result<(), String> {
             let Some(email) = user_email(st, user_id, false).await? else { return Ok(()) };
             let issued = issue_link(st, user_id, &email, Purpose::CancelDeletion, false).await?;
             let days = super::settings::DELETION_GRACE_SECS / 86400;
-            templates::deletion_scheduled(app, &email, days, &format!("{base}/users/settings/delete/cancel/{}", issued.token))
+            templates::deletion_scheduled(
+                app,
+                &email,
+                days,
+                &format!("{base}/users/settings/delete/cancel/{}", issued.token),
+            )
         }
         Job::MfaChanged { user_id, enabled } => {
             let Some(email) = user_email(st, user_id, false).await? else { return Ok(()) };

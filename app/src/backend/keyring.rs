@@ -27,7 +27,8 @@ impl KeyRing {
         let mut keys = Vec::new();
         for entry in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
             let (id, b64) = entry.split_once(':').ok_or("each entry is id:base64key")?;
-            if id.is_empty() || id.len() > 32 || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+            if id.is_empty() || id.len() > 32 || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
                 return Err(format!("key id {id:?} must be 1-32 letters, digits, - or _"));
             }
             let bytes = base64::engine::general_purpose::STANDARD
@@ -117,7 +118,8 @@ mod tests {
 
     #[test]
     fn bad_key_lists_are_refused() {
-        for bad in ["", "k1", "k1:short", "bad id:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", &format!("{K1},{K1}")] {
+        for bad in ["", "k1", "k1:short", "bad id:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", &format!("{K1},{K1}")]
+        {
             assert!(KeyRing::parse(bad).is_err(), "{bad}");
         }
     }

@@ -2,9 +2,9 @@
 //! is a first factor like a password: it goes through the same gate (MFA, when it arrives, still applies).
 use super::{
     accounts::{self, AccountError},
+    gate::{self, FirstFactor, SignIn},
     jobs::{self, Job},
     request::RequestContext,
-    gate::{self, FirstFactor, SignIn},
     tokens::{self, Purpose},
     AppState,
 };

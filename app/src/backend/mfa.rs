@@ -58,8 +58,16 @@ impl Factor {
 }
 
 fn totp(secret: Vec<u8>, issuer: &str, account: &str) -> Result<TOTP, Unexpected> {
-    TOTP::new(Algorithm::SHA1, 6, 1, STEP_SECS as u64, secret, Some(issuer.replace(':', " ")), account.replace(':', " "))
-        .map_err(|e| Unexpected(anyhow::anyhow!("totp: {e}")))
+    TOTP::new(
+        Algorithm::SHA1,
+        6,
+        1,
+        STEP_SECS as u64,
+        secret,
+        Some(issuer.replace(':', " ")),
+        account.replace(':', " "),
+    )
+    .map_err(|e| Unexpected(anyhow::anyhow!("totp: {e}")))
 }
 
 /// The step (`unix time / 30`) within ±1 of `now` whose code is `code`, if any.
@@ -178,7 +186,11 @@ fn enrolment_view(st: &AppState, session: &CurrentSession, enc: &str) -> Result<
 }
 
 /// Starts (or restarts) TOTP enrolment: a new random seed, stored encrypted, waiting for its first code.
-pub async fn start_enrolment(st: &AppState, ctx: &RequestContext, session: &CurrentSession) -> Result<(), AccountError> {
+pub async fn start_enrolment(
+    st: &AppState,
+    ctx: &RequestContext,
+    session: &CurrentSession,
+) -> Result<(), AccountError> {
     sudo::require(st, session)?;
     let mut secret = zeroize::Zeroizing::new([0u8; 20]);
     OsRng.fill_bytes(&mut secret[..]);
@@ -220,7 +232,10 @@ pub async fn enable(
     let _ = created;
     let secret = st.config.data_keys.decrypt(&enc, &session.user_id).map_err(|e| Unexpected(anyhow::anyhow!(e)))?;
     let Some(step) = matching_step(&secret, &normalize_code(code), now) else {
-        return Err(AccountError::Field("code", "That code did not work. Check the time on your device and try again.".into()));
+        return Err(AccountError::Field(
+            "code",
+            "That code did not work. Check the time on your device and try again.".into(),
+        ));
     };
     let mut tx = st.db.begin().await?;
     let r = sqlx::query(
@@ -338,10 +353,8 @@ pub async fn verify(st: &AppState, ctx: &RequestContext, user_id: &str, code: &s
     let now = st.clock.now();
     let code = normalize_code(code);
     let mut tx = st.db.begin().await?;
-    let (locked_until,): (Option<i64>,) = sqlx::query_as("SELECT mfa_locked_until FROM users WHERE id = $1")
-        .bind(user_id)
-        .fetch_one(&mut *tx)
-        .await?;
+    let (locked_until,): (Option<i64>,) =
+        sqlx::query_as("SELECT mfa_locked_until FROM users WHERE id = $1").bind(user_id).fetch_one(&mut *tx).await?;
     if locked_until.is_some_and(|t| t > now) {
         audit::record(&mut tx, ctx, now, Event::failed("mfa.verify", Some(user_id)).detail("locked")).await?;
         tx.commit().await?;
@@ -375,12 +388,11 @@ pub async fn verify(st: &AppState, ctx: &RequestContext, user_id: &str, code: &s
         }
         None => {
             audit::record(&mut tx, ctx, now, Event::failed("mfa.verify", Some(user_id)).detail("wrong code")).await?;
-            let (failures,): (i64,) = sqlx::query_as(
-                "UPDATE users SET mfa_failures = mfa_failures + 1 WHERE id = $1 RETURNING mfa_failures",
-            )
-            .bind(user_id)
-            .fetch_one(&mut *tx)
-            .await?;
+            let (failures,): (i64,) =
+                sqlx::query_as("UPDATE users SET mfa_failures = mfa_failures + 1 WHERE id = $1 RETURNING mfa_failures")
+                    .bind(user_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
             if failures >= LOCK_AFTER_FAILURES {
                 sqlx::query("UPDATE users SET mfa_failures = 0, mfa_locked_until = $1 WHERE id = $2")
                     .bind(now + LOCK_SECS)
@@ -421,7 +433,10 @@ async fn check_totp(tx: &mut Tx, st: &AppState, user_id: &str, code: &str, now: 
 // Trusted browsers. The cookie is `row id . user's trust epoch . expiry . MAC` — bound to the user by the MAC.
 
 fn trust_mac(st: &AppState, id: &str, user_id: &str, epoch: i64, expires: i64) -> String {
-    keyed_digest(st.config.secret_key.expose(), &["trusted_browser", id, user_id, &epoch.to_string(), &expires.to_string()])
+    keyed_digest(
+        st.config.secret_key.expose(),
+        &["trusted_browser", id, user_id, &epoch.to_string(), &expires.to_string()],
+    )
 }
 
 /// Records this browser as trusted by the user for 30 days; returns the cookie value.
@@ -484,7 +499,10 @@ pub async fn trusted_browser(
 /// Forgets every trusted browser of the user at once (a new epoch voids every cookie).
 pub async fn revoke_all_trust(tx: &mut Tx, user_id: &str) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM trusted_browsers WHERE user_id = $1").bind(user_id).execute(&mut **tx).await?;
-    sqlx::query("UPDATE users SET trust_epoch = trust_epoch + 1 WHERE id = $1").bind(user_id).execute(&mut **tx).await?;
+    sqlx::query("UPDATE users SET trust_epoch = trust_epoch + 1 WHERE id = $1")
+        .bind(user_id)
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 

@@ -12,6 +12,21 @@ use super::{
 };
 use crate::validation::{parse_display_name, EmailAddress, NewPassword, PasswordContext};
 
+/// Opens a transaction and uses the live mailed link `token` of `purpose` in it: once only, a concurrent use loses.
+async fn use_link(
+    st: &AppState,
+    token: &str,
+    purpose: Purpose,
+    now: i64,
+) -> Result<(super::db::Tx, tokens::Live), AccountError> {
+    let live = tokens::find_by_link(&st.db.pool, token, purpose, now).await?.ok_or(AccountError::InvalidToken)?;
+    let mut tx = st.db.begin().await?;
+    if !tokens::consume(&mut tx, &live.id, now).await? {
+        return Err(AccountError::InvalidToken);
+    }
+    Ok((tx, live))
+}
+
 /// What the settings page shows.
 pub struct Settings {
     pub email: String,
@@ -113,10 +128,8 @@ pub async fn request_email_change(
     }
     st.limits.mail(new.as_str(), ctx.ip).map_err(AccountError::RateLimited)?;
     let now = st.clock.now();
-    let (taken,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users WHERE email = $1")
-        .bind(new.as_str())
-        .fetch_one(&st.db.pool)
-        .await?;
+    let (taken,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM users WHERE email = $1").bind(new.as_str()).fetch_one(&st.db.pool).await?;
     let mut tx = st.db.begin().await?;
     for purpose in [Purpose::ChangeEmail, Purpose::CancelEmailChange] {
         tokens::revoke_all(&mut tx, &session.user_id, purpose, now).await?;
@@ -181,13 +194,7 @@ pub async fn schedule_deletion(
 /// Keeps an account whose deletion is scheduled, from the mailed link. The owner then logs in again.
 pub async fn cancel_deletion_by_link(st: &AppState, ctx: &RequestContext, token: &str) -> Result<(), AccountError> {
     let now = st.clock.now();
-    let live = tokens::find_by_link(&st.db.pool, token, Purpose::CancelDeletion, now)
-        .await?
-        .ok_or(AccountError::InvalidToken)?;
-    let mut tx = st.db.begin().await?;
-    if !tokens::consume(&mut tx, &live.id, now).await? {
-        return Err(AccountError::InvalidToken);
-    }
+    let (mut tx, live) = use_link(st, token, Purpose::CancelDeletion, now).await?;
     let r = sqlx::query(
         "UPDATE users SET deletion_scheduled_at = NULL, updated_at = $1 \
          WHERE id = $2 AND email = $3 AND deletion_scheduled_at > $1",
@@ -210,11 +217,13 @@ pub async fn cancel_deletion_by_link(st: &AppState, ctx: &RequestContext, token:
 pub async fn delete_if_due(st: &AppState, user_id: &str) -> Result<(), AccountError> {
     let now = st.clock.now();
     let mut tx = st.db.begin().await?;
-    let r = sqlx::query("DELETE FROM users WHERE id = $1 AND deletion_scheduled_at IS NOT NULL AND deletion_scheduled_at <= $2")
-        .bind(user_id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+    let r = sqlx::query(
+        "DELETE FROM users WHERE id = $1 AND deletion_scheduled_at IS NOT NULL AND deletion_scheduled_at <= $2",
+    )
+    .bind(user_id)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
     if r.rows_affected() == 1 {
         let ctx = RequestContext::system();
         audit::record(&mut tx, &ctx, now, Event::on_user("user.deleted", user_id)).await?;
@@ -232,23 +241,15 @@ pub async fn change_link_address(st: &AppState, token: &str) -> Result<Option<St
 /// link proved it), every session ends, links sent to the old address die, and the old address is told.
 pub async fn confirm_email_change(st: &AppState, ctx: &RequestContext, token: &str) -> Result<(), AccountError> {
     let now = st.clock.now();
-    let live = tokens::find_by_link(&st.db.pool, token, Purpose::ChangeEmail, now)
-        .await?
-        .ok_or(AccountError::InvalidToken)?;
-    let mut tx = st.db.begin().await?;
-    if !tokens::consume(&mut tx, &live.id, now).await? {
-        return Err(AccountError::InvalidToken);
-    }
+    let (mut tx, live) = use_link(st, token, Purpose::ChangeEmail, now).await?;
     let (old_email,): (String,) = sqlx::query_as("SELECT email FROM users WHERE id = $1 AND pending_email = $2")
         .bind(&live.user_id)
         .bind(&live.sent_to)
         .fetch_optional(&mut *tx)
         .await?
         .ok_or(AccountError::InvalidToken)?;
-    let (taken,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users WHERE email = $1")
-        .bind(&live.sent_to)
-        .fetch_one(&mut *tx)
-        .await?;
+    let (taken,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM users WHERE email = $1").bind(&live.sent_to).fetch_one(&mut *tx).await?;
     if taken > 0 {
         return Err(AccountError::Field(
             "token",
@@ -281,13 +282,7 @@ pub async fn confirm_email_change(st: &AppState, ctx: &RequestContext, token: &s
 /// Cancels a pending e-mail change from the link mailed to the current address.
 pub async fn cancel_email_change_by_link(st: &AppState, ctx: &RequestContext, token: &str) -> Result<(), AccountError> {
     let now = st.clock.now();
-    let live = tokens::find_by_link(&st.db.pool, token, Purpose::CancelEmailChange, now)
-        .await?
-        .ok_or(AccountError::InvalidToken)?;
-    let mut tx = st.db.begin().await?;
-    if !tokens::consume(&mut tx, &live.id, now).await? {
-        return Err(AccountError::InvalidToken);
-    }
+    let (mut tx, live) = use_link(st, token, Purpose::CancelEmailChange, now).await?;
     cancel_in(&mut tx, ctx, &live.user_id, Some(&live.sent_to), now, "link from the old address").await?;
     tx.commit().await?;
     Ok(())

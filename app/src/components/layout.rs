@@ -16,10 +16,11 @@ pub async fn get_page_context() -> Result<PageContext, AppError> {
 
 #[cfg(feature = "ssr")]
 fn page_context_now() -> PageContext {
-    let user = crate::server_ctx::request()
-        .ok()
-        .and_then(|ctx| ctx.session)
-        .map(|s| UserView { email: s.email, display_name: s.display_name, confirmed: s.confirmed });
+    let user = crate::server_ctx::request().ok().and_then(|ctx| ctx.session).map(|s| UserView {
+        email: s.email,
+        display_name: s.display_name,
+        confirmed: s.confirmed,
+    });
     let app_name = crate::server_ctx::state().map(|st| st.config.app_name.clone()).unwrap_or_default();
     PageContext { app_name, user, flash: crate::server_ctx::take_flash() }
 }

@@ -76,14 +76,14 @@ async fn s5_an_operator_can_make_the_next_sign_in_require_a_new_password() {
     assert_eq!(r.status(), reqwest::StatusCode::FORBIDDEN);
     assert!(r.text().await.unwrap().contains("PasswordChangeRequired"));
     let mail = app.mail_with_subject("ann@example.com", "Reset your").await;
-    let link = mail.text.split_whitespace().find(|w| w.contains("/users/reset-password/")).unwrap();
-    let token = link.rsplit('/').next().unwrap();
+    let token = &token_in(&mail.text, "/users/reset-password/");
     let new_password = "purple elephants juggle quietly";
     let r = app.post_form("/api/reset_password", &[("token", token), ("password", new_password)]).await;
     assert_eq!(location(&r), "/users/log-in");
     assert_eq!(location(&app.log_in("ann@example.com", new_password).await), "/", "a new password opens it again");
 
-    let out = binary().args(["user", "require-password-change", "nobody@example.com"]).env("DATABASE_URL", &url).output();
+    let out =
+        binary().args(["user", "require-password-change", "nobody@example.com"]).env("DATABASE_URL", &url).output();
     assert_eq!(out.unwrap().status.code(), Some(1), "an unknown address is an error");
     app.stop().await;
 }

@@ -203,6 +203,21 @@ pub async fn break_audit_for(app: &TestApp, action: &str) {
     }
 }
 
+/// The path of the first link in `text` that contains `marker`.
+pub fn link_path(text: &str, marker: &str) -> String {
+    let link = text.split_whitespace().find(|w| w.contains(marker)).unwrap_or_else(|| panic!("a {marker} link"));
+    link["http://localhost:3000".len()..].to_string()
+}
+
+pub fn token_of(path: &str) -> String {
+    path.rsplit('/').next().unwrap().to_string()
+}
+
+/// The token of the first link in `text` that contains `marker`.
+pub fn token_in(text: &str, marker: &str) -> String {
+    token_of(&link_path(text, marker))
+}
+
 pub fn new_client() -> Client {
     Client::builder().cookie_store(true).redirect(Policy::none()).build().unwrap()
 }

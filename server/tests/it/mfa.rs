@@ -13,7 +13,8 @@ struct Authenticator {
 
 impl Authenticator {
     fn code(&self, app: &TestApp) -> String {
-        let t = totp_rs::TOTP::new_unchecked(totp_rs::Algorithm::SHA1, 6, 1, 30, self.secret.clone(), None, String::new());
+        let t =
+            totp_rs::TOTP::new_unchecked(totp_rs::Algorithm::SHA1, 6, 1, 30, self.secret.clone(), None, String::new());
         t.generate(app.state().clock.now() as u64)
     }
 }
@@ -112,8 +113,9 @@ async fn s12_no_endpoint_gives_an_mfa_user_a_session_without_the_second_factor()
     let sweeper = app.another_browser("bo@example.com", PASSWORD).await;
     app.post_form_with(&new_client(), "/api/request_magic_link", &[("email", ANN)]).await;
     let mail = app.mail_with_subject(ANN, "sign-in link").await;
-    let token = mail.text.split_whitespace().find(|w| w.contains("/users/log-in/")).unwrap().rsplit('/').next().unwrap().to_string();
-    let paths: Vec<&str> = server_fn::axum::server_fn_paths().map(|(p, _)| p).filter(|p| *p != "/api/log_out").collect();
+    let token = token_in(&mail.text, "/users/log-in/");
+    let paths: Vec<&str> =
+        server_fn::axum::server_fn_paths().map(|(p, _)| p).filter(|p| *p != "/api/log_out").collect();
     assert!(paths.len() > 30, "every server function is swept: {paths:?}");
     for path in &paths {
         let form = [
@@ -130,9 +132,7 @@ async fn s12_no_endpoint_gives_an_mfa_user_a_session_without_the_second_factor()
         assert_eq!(ann_sessions(&app).await, 0, "{path} created a session for Ann without her second factor");
     }
     // The sign-in paths themselves end at the challenge.
-    for (path, form) in [
-        ("/api/log_in", vec![("email", ANN), ("password", PASSWORD)]),
-    ] {
+    for (path, form) in [("/api/log_in", vec![("email", ANN), ("password", PASSWORD)])] {
         let r = app.post_form_with(&new_client(), path, &form).await;
         assert_eq!(location(&r), "/users/mfa", "{path}");
     }
@@ -146,17 +146,18 @@ async fn s14_a_sign_in_link_still_ends_at_the_totp_challenge() {
     let browser = new_client();
     app.post_form_with(&browser, "/api/request_magic_link", &[("email", ANN)]).await;
     let mail = app.mail_with_subject(ANN, "sign-in link").await;
-    let token = mail.text.split_whitespace().find(|w| w.contains("/users/log-in/")).unwrap().rsplit('/').next().unwrap().to_string();
+    let token = token_in(&mail.text, "/users/log-in/");
     let r = app.post_form_with(&browser, "/api/log_in_with_link", &[("token", &token)]).await;
     assert_eq!(location(&r), "/users/mfa");
     assert!(session_token(&r).is_none());
     let r = app.post_form_with(&browser, "/api/mfa_verify", &[("code", &auth.code(&app))]).await;
     assert_eq!(location(&r), "/");
-    let method: (String,) =
-        sqlx::query_as("SELECT detail FROM audit_events WHERE action = 'user.log_in' AND outcome = 'success' ORDER BY at DESC LIMIT 1")
-            .fetch_one(&app.state().db.pool)
-            .await
-            .unwrap();
+    let method: (String,) = sqlx::query_as(
+        "SELECT detail FROM audit_events WHERE action = 'user.log_in' AND outcome = 'success' ORDER BY at DESC LIMIT 1",
+    )
+    .fetch_one(&app.state().db.pool)
+    .await
+    .unwrap();
     assert_eq!(method.0, "magic_link; totp");
     app.stop().await;
 }
@@ -167,7 +168,7 @@ async fn s18_a_password_reset_does_not_bypass_totp() {
     let (auth, _) = ann_with_totp(&app).await;
     app.post_form_with(&new_client(), "/api/request_password_reset", &[("email", ANN)]).await;
     let mail = app.mail_with_subject(ANN, "Reset your").await;
-    let token = mail.text.split_whitespace().find(|w| w.contains("/users/reset-password/")).unwrap().rsplit('/').next().unwrap().to_string();
+    let token = token_in(&mail.text, "/users/reset-password/");
     let new_password = "purple elephants juggle quietly";
     let browser = new_client();
     let r = app.post_form_with(&browser, "/api/reset_password", &[("token", &token), ("password", new_password)]).await;
@@ -354,7 +355,9 @@ async fn s39_sudo_passes_with_a_totp_code_and_enrolment_needs_sudo() {
     app.state().clock.advance(10 * 60 + 1);
     let r = app.call_server_fn("/api/regenerate_backup_codes", &[("code", &auth.code(&app))]).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN, "the window lapsed");
-    let r = app.post_form("/api/sudo_with_code", &[("code", &auth.code(&app)), ("return_to", "/users/settings/security")]).await;
+    let r = app
+        .post_form("/api/sudo_with_code", &[("code", &auth.code(&app)), ("return_to", "/users/settings/security")])
+        .await;
     assert_eq!(location(&r), "/users/settings/security");
     assert!(session_token(&r).is_some(), "sudo gives the session a new token");
     app.state().clock.advance(30);
@@ -374,5 +377,19 @@ async fn enrolment_needs_a_valid_first_code() {
     assert_eq!(security(&app, &app.client).await["totp_enabled"], false);
     let r = app.post_form_with(&new_client(), "/api/log_in", &[("email", ANN), ("password", PASSWORD)]).await;
     assert_eq!(location(&r), "/", "a pending enrolment asks for nothing at sign-in");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s25_a_challenge_is_bound_to_the_browser_that_passed_the_first_factor() {
+    let app = TestApp::spawn().await;
+    let (auth, _) = ann_with_totp(&app).await;
+    let _a = challenged_browser(&app).await;
+    // Browser B never passed the password step: the right code alone gets it nowhere.
+    let b = new_client();
+    let r = app.call_server_fn_with(&b, "/api/mfa_verify", &[("code", &auth.code(&app))]).await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert!(r.text().await.unwrap().contains("ChallengeExpired"));
+    assert_eq!(ann_sessions(&app).await, 1, "only the enrolling browser's session");
     app.stop().await;
 }

@@ -14,22 +14,13 @@ async fn ann_signed_in() -> TestApp {
     app
 }
 
-/// The path of the first link in `text` that contains `marker`.
-fn link_path(text: &str, marker: &str) -> String {
-    let link = text.split_whitespace().find(|w| w.contains(marker)).unwrap_or_else(|| panic!("a {marker} link"));
-    link["http://localhost:3000".len()..].to_string()
-}
-
-fn token_of(path: &str) -> String {
-    path.rsplit('/').next().unwrap().to_string()
-}
-
 async fn change_password(app: &TestApp, client: &Client, current: &str, new: &str) -> reqwest::Response {
     app.call_server_fn_with(client, "/api/change_password", &[("current_password", current), ("password", new)]).await
 }
 
 async fn password_hash(app: &TestApp) -> String {
-    let (h,): (String,) = sqlx::query_as("SELECT password_hash FROM users").fetch_one(&app.state().db.pool).await.unwrap();
+    let (h,): (String,) =
+        sqlx::query_as("SELECT password_hash FROM users").fetch_one(&app.state().db.pool).await.unwrap();
     h
 }
 
@@ -122,8 +113,7 @@ async fn s10_wrong_sudo_passwords_count_toward_the_lockout() {
 async fn s7_changing_the_password_needs_the_current_one() {
     let app = ann_signed_in().await;
     let before = password_hash(&app).await;
-    let missing =
-        app.call_server_fn("/api/change_password", &[("password", NEW_PASSWORD)]).await;
+    let missing = app.call_server_fn("/api/change_password", &[("password", NEW_PASSWORD)]).await;
     assert_eq!(missing.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(missing.text().await.unwrap().contains("current_password"));
     let wrong = change_password(&app, &app.client, "a guess that is wrong", NEW_PASSWORD).await;
@@ -138,7 +128,9 @@ async fn s7_changing_the_password_needs_the_current_one() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s4_a_new_password_follows_the_policy() {
     let app = ann_signed_in().await;
-    for (bad, reason) in [("password123456", "Add another word"), ("ann@example.com!!", "e-mail address"), (PASSWORD, "different")] {
+    for (bad, reason) in
+        [("password123456", "Add another word"), ("ann@example.com!!", "e-mail address"), (PASSWORD, "different")]
+    {
         let r = change_password(&app, &app.client, PASSWORD, bad).await;
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
         let body = r.text().await.unwrap();
@@ -215,7 +207,8 @@ async fn s36_an_email_change_needs_the_link_from_the_new_address_and_then_signs_
     let fresh = new_client();
     let r = app.post_form_with(&fresh, "/api/log_in", &[("email", ANN), ("password", PASSWORD)]).await;
     assert_ne!(location(&r), "/", "the old address no longer signs in");
-    let r = app.post_form_with(&fresh, "/api/log_in", &[("email", "ann.new@example.com"), ("password", PASSWORD)]).await;
+    let r =
+        app.post_form_with(&fresh, "/api/log_in", &[("email", "ann.new@example.com"), ("password", PASSWORD)]).await;
     assert_eq!(location(&r), "/");
     let again = app.call_server_fn_with(&new_client(), "/api/confirm_email_change", &[("token", &token)]).await;
     assert!(again.text().await.unwrap().contains("InvalidToken"), "single use");
