@@ -33,6 +33,8 @@ pub enum AppError {
     AccountClosing,
     #[error("Your sign-in took too long or had too many wrong codes. Please log in again.")]
     ChallengeExpired,
+    #[error("Your account needs two-step verification. Set it up to continue.")]
+    MfaEnrolmentRequired,
     #[error("Too many wrong codes: two-step verification is paused for 15 minutes. Check your e-mail.")]
     MfaLocked,
     #[error("Too many attempts. Try again in {retry_after_secs} seconds.")]
@@ -69,6 +71,7 @@ impl AppError {
             | AppError::PasswordChangeRequired
             | AppError::AccountClosing => 403,
             AppError::ChallengeExpired => 401,
+            AppError::MfaEnrolmentRequired => 403,
             AppError::MfaLocked => 429,
             AppError::NotFound => 404,
             AppError::RateLimited { .. } => 429,

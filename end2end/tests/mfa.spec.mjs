@@ -73,3 +73,27 @@ test('enrol with the key on the page, then every sign-in asks for a code; backup
   await b.getByRole('button', { name: 'Log out' }).click();
   await logInToChallenge(b, email);
 });
+
+test.describe('without JavaScript', () => {
+  test.use({ javaScriptEnabled: false });
+
+  test('enrolment and the code step work as plain forms', async ({ page }) => {
+    const email = uniqueEmail('mfa-nojs');
+    await registerAndConfirm(page, email);
+    await logIn(page, email);
+    await page.goto('/users/settings/security');
+    await page.getByRole('button', { name: 'Set up an authenticator app' }).click();
+    const key = (await page.locator('code.secret').textContent()).trim();
+    await page.getByLabel('Code from the app').fill(totp(key));
+    await page.getByRole('button', { name: 'Turn on' }).click();
+    await expect(page.getByRole('status').filter({ hasText: 'Two-step verification is on' })).toBeVisible();
+    await expect(page.locator('.codes code')).toHaveCount(10);
+
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await logInToChallenge(page, email);
+    await answer(page, '000000');
+    await expect(page.getByText('That code did not work')).toBeVisible();
+    await answer(page, totp(key, 1));
+    await expect(page.getByRole('heading', { name: 'Your dashboard' })).toBeVisible();
+  });
+});

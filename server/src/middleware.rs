@@ -79,6 +79,25 @@ pub async fn request_context(State(st): State<AppState>, mut req: Request, next:
     res
 }
 
+/// A signed-in user whom policy requires to have two-step verification, and who has not, can only enrol: pages send
+/// them to the enrolment page, server functions answer 403.
+pub async fn require_mfa_enrolment(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    use app::backend::policy;
+    let required = req
+        .extensions()
+        .get::<RequestContext>()
+        .and_then(|c| c.session.as_ref())
+        .is_some_and(|s| policy::mfa_enrolment_required(&st, s));
+    let path = req.uri().path();
+    if !required || policy::allowed_during_mfa_enrolment(path) {
+        return next.run(req).await;
+    }
+    if is_safe(req.method()) && !path.starts_with("/api/") {
+        return axum::response::Redirect::to(policy::MFA_ENROLMENT_PAGE).into_response();
+    }
+    error_response(&req, StatusCode::FORBIDDEN, AppError::MfaEnrolmentRequired)
+}
+
 fn is_safe(method: &Method) -> bool {
     matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }

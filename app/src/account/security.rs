@@ -23,6 +23,8 @@ pub struct SecurityOverview {
     pub backup_codes_left: i64,
     pub trusted: Vec<TrustedItem>,
     pub sudo_until: Option<String>,
+    /// Policy requires two-step verification and this user has none yet.
+    pub required: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -72,6 +74,7 @@ pub async fn security_data() -> Result<SecurityOverview, AppError> {
             })
             .collect(),
         sudo_until: sudo::open_until(&st, &me).map(format_utc),
+        required: crate::backend::policy::mfa_enrolment_required(&st, &me) && !s.enabled,
     })
 }
 
@@ -260,6 +263,11 @@ fn SecuritySections(
     };
     let codes = data.fresh_codes.clone().map(|codes| view! { <FreshCodes codes/> });
     view! {
+        {data.required.then(|| view! {
+            <div class="banner banner-warn" role="alert">
+                "Your account needs two-step verification. Set up an authenticator app below to continue."
+            </div>
+        })}
         <div class="settings-section">
             <h2 class="section-title">"Authenticator app"</h2>
             {sudo_prompt}

@@ -81,6 +81,8 @@ pub struct Config {
     pub session_absolute_secs: i64,
     pub remember_me_idle_secs: i64,
     pub remember_me_absolute_secs: i64,
+    /// Every user must have two-step verification: those without it can only enrol until they do.
+    pub require_mfa: bool,
     /// How long a re-authentication (sudo) lets sensitive settings change.
     pub sudo_window_secs: i64,
     pub site_root: PathBuf,
@@ -224,6 +226,7 @@ impl Config {
             remember_me_idle_secs: parse(&get, "REMEMBER_ME_IDLE_SECS", "604800")?,
             remember_me_absolute_secs: parse(&get, "REMEMBER_ME_ABSOLUTE_SECS", "2592000")?,
             sudo_window_secs: parse(&get, "SUDO_WINDOW_SECS", "600")?,
+            require_mfa: parse(&get, "REQUIRE_MFA", "false")?,
             site_root: get("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".into()).into(),
         };
         if cfg.argon2_m_kib < 19456 && prod {

@@ -14,6 +14,7 @@ pub mod mail;
 pub mod mfa;
 pub mod password_reset;
 pub mod passwords;
+pub mod policy;
 pub mod rate_limit;
 pub mod request;
 pub mod sessions;

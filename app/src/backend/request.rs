@@ -10,6 +10,8 @@ pub struct CurrentSession {
     pub display_name: Option<String>,
     pub confirmed: bool,
     pub remember_me: bool,
+    /// The user has two-step verification on.
+    pub has_mfa: bool,
     /// When this session last passed re-authentication (sudo), if ever.
     pub sudo_at: Option<i64>,
 }

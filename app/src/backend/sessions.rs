@@ -94,16 +94,18 @@ async fn is_new_device(tx: &mut Tx, user_id: &str, user_agent: Option<&str>) -> 
 pub async fn find_current(st: &AppState, token: &str) -> Result<Option<CurrentSession>, sqlx::Error> {
     let now = st.clock.now();
     let digest = token_digest(token);
-    type Row = (String, String, String, Option<String>, Option<i64>, i64, i64, i64, i64, Option<i64>);
+    type Row = (String, String, String, Option<String>, Option<i64>, i64, i64, i64, i64, Option<i64>, i64);
     let row: Option<Row> = sqlx::query_as(
         "SELECT s.id, s.user_id, u.email, u.display_name, u.confirmed_at, s.remember_me, s.last_active_at, \
-         s.idle_expires_at, s.absolute_expires_at, s.sudo_at \
+         s.idle_expires_at, s.absolute_expires_at, s.sudo_at, \
+         (SELECT COUNT(*) FROM user_totp t WHERE t.user_id = u.id AND t.enabled_at IS NOT NULL) \
          FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_digest = $1",
     )
     .bind(&digest)
     .fetch_optional(&st.db.pool)
     .await?;
-    let Some((id, user_id, email, display_name, confirmed_at, remember, last_active, idle_exp, abs_exp, sudo_at)) = row
+    let Some((id, user_id, email, display_name, confirmed_at, remember, last_active, idle_exp, abs_exp, sudo_at, mfa)) =
+        row
     else {
         return Ok(None);
     };
@@ -128,6 +130,7 @@ pub async fn find_current(st: &AppState, token: &str) -> Result<Option<CurrentSe
         confirmed: confirmed_at.is_some(),
         remember_me: remember == 1,
         sudo_at,
+        has_mfa: mfa > 0,
     }))
 }
 

@@ -393,3 +393,50 @@ async fn s25_a_challenge_is_bound_to_the_browser_that_passed_the_first_factor() 
     assert_eq!(ann_sessions(&app).await, 1, "only the enrolling browser's session");
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s15_when_policy_requires_mfa_a_user_without_it_can_only_enrol() {
+    let app = TestApp::spawn_with(|c| c.require_mfa = true).await;
+    app.confirmed_user(ANN, PASSWORD).await;
+    assert_eq!(location(&app.log_in(ANN, PASSWORD).await), "/");
+    let r = app.get("/users/sessions").await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/users/settings/security", "pages send the user to enrolment");
+    let r = app.call_server_fn("/api/list_sessions", &[]).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN, "server functions refuse");
+    assert!(r.text().await.unwrap().contains("MfaEnrolmentRequired"));
+    let page = app.get("/users/settings/security").await.text().await.unwrap();
+    assert!(page.contains("Your account needs two-step verification"));
+
+    let (auth, _) = enable_totp(&app, &app.client).await;
+    assert_eq!(app.get("/users/sessions").await.status(), StatusCode::OK, "enrolled: everything opens");
+    let b = challenged_browser(&app).await;
+    let r = app.post_form_with(&b, "/api/mfa_verify", &[("code", &auth.code(&app))]).await;
+    assert_eq!(location(&r), "/");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_policy_mfa_stays_optional() {
+    let app = TestApp::spawn().await;
+    app.confirmed_user(ANN, PASSWORD).await;
+    app.log_in(ANN, PASSWORD).await;
+    assert_eq!(app.get("/users/sessions").await.status(), StatusCode::OK);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_the_audit_row_cannot_be_written_turning_totp_on_is_rolled_back() {
+    let app = TestApp::spawn().await;
+    app.confirmed_user(ANN, PASSWORD).await;
+    app.log_in(ANN, PASSWORD).await;
+    app.post_form("/api/start_totp", &[]).await;
+    let key = security(&app, &app.client).await["pending"]["secret"].as_str().unwrap().to_string();
+    let auth = Authenticator { secret: Secret::Encoded(key).to_bytes().unwrap() };
+    break_audit_for(&app, "mfa.totp_enabled").await;
+    let r = app.call_server_fn("/api/enable_totp", &[("code", &auth.code(&app))]).await;
+    assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(security(&app, &app.client).await["totp_enabled"], false);
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM backup_codes").await, 0, "no codes without the audit row");
+    app.stop().await;
+}

@@ -356,3 +356,16 @@ async fn s39_deleting_the_account_needs_sudo() {
     assert_eq!(app.signed_in_as(&app.client).await.as_deref(), Some(ANN));
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_activity_feed_names_password_and_email_changes() {
+    let app = ann_signed_in().await;
+    change_password(&app, &app.client, PASSWORD, NEW_PASSWORD).await;
+    app.post_form("/api/request_email_change", &[("email", "ann.new@example.com")]).await;
+    let data: serde_json::Value = app.call_server_fn("/api/list_sessions", &[]).await.json().await.unwrap();
+    let feed: Vec<&str> = data["activity"].as_array().unwrap().iter().map(|a| a["what"].as_str().unwrap()).collect();
+    assert!(feed.contains(&"Password changed"), "{feed:?}");
+    assert!(feed.contains(&"E-mail change requested"), "{feed:?}");
+    assert!(feed.iter().all(|w| !w.contains('.')), "every entry is in words, not an audit name: {feed:?}");
+    app.stop().await;
+}
