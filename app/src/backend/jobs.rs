@@ -348,6 +348,11 @@ pub async fn worker(st: AppState, mut shutdown: tokio::sync::watch::Receiver<boo
         sweeps += 1;
         if sweeps % 600 == 0 {
             st.limits.sweep();
+            match super::housekeeping::purge_expired(&st).await {
+                Ok(n) if n > 0 => tracing::info!(rows = n, "expired rows removed"),
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "housekeeping failed"),
+            }
         }
         tokio::select! {
             _ = st.jobs_wakeup.notified() => {}

@@ -7,6 +7,7 @@ pub mod crypto;
 pub mod db;
 pub mod devices;
 pub mod gate;
+pub mod housekeeping;
 pub mod jobs;
 pub mod keyring;
 pub mod magic_link;

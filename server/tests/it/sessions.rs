@@ -164,3 +164,26 @@ async fn log_out_needs_a_post() {
     assert!(app.signed_in_as(&app.client).await.is_some());
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn housekeeping_removes_expired_sessions_and_tokens_and_keeps_live_ones() {
+    let app = signed_in_app().await;
+    let live = app.another_browser("ann@example.com", PASSWORD).await;
+    app.post_form_with(&new_client(), "/api/request_password_reset", &[("email", "ann@example.com")]).await;
+    app.mail_with_subject("ann@example.com", "Reset your").await;
+    let tokens_before = app.scalar_i64("SELECT COUNT(*) FROM user_tokens").await;
+    assert_eq!(app::backend::housekeeping::purge_expired(app.state()).await.unwrap(), 0, "nothing has expired yet");
+    assert_eq!(app.signed_in_as(&live).await.as_deref(), Some("ann@example.com"));
+
+    // Two days on: the 1-hour session is gone; the tokens stay until they are 30 days past expiry.
+    app.state().clock.advance(2 * 24 * 3600);
+    let removed = app::backend::housekeeping::purge_expired(app.state()).await.unwrap();
+    assert!(removed >= 1);
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM sessions").await, 0);
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM user_tokens").await, tokens_before);
+    app.state().clock.advance(app::backend::housekeeping::KEEP_SECS);
+    app::backend::housekeeping::purge_expired(app.state()).await.unwrap();
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM user_tokens").await, 0);
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM users").await, 1, "accounts are never housekeeping's business");
+    app.stop().await;
+}
