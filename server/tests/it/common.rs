@@ -169,6 +169,19 @@ impl TestApp {
         panic!("no mail to {email} with {subject:?}");
     }
 
+    /// Waits (briefly) until `sql` returns `expected`, for state a background worker writes.
+    pub async fn wait_for_i64(&self, sql: &str, expected: i64) {
+        let mut last = 0;
+        for _ in 0..100 {
+            last = self.scalar_i64(sql).await;
+            if last == expected {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("{sql} returned {last}, not {expected}");
+    }
+
     pub async fn scalar_i64(&self, sql: &str) -> i64 {
         let row: (i64,) = sqlx::query_as(sql).fetch_one(&self.state().db.pool).await.unwrap();
         row.0
