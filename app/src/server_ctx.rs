@@ -133,17 +133,11 @@ pub fn signed_in(st: &AppState, outcome: &crate::backend::gate::SignIn) -> (Stri
         SignIn::Challenge { token } => {
             append_header(
                 header::SET_COOKIE,
-                &short_cookie(&st.config, st.config.mfa_cookie_name(), token, CHALLENGE_SECS),
+                &st.config.cookie(st.config.mfa_cookie_name(), token, Some(CHALLENGE_SECS)),
             );
             ("/users/mfa".to_string(), Flash::default())
         }
     }
-}
-
-/// An HttpOnly cookie for `max_age` seconds (0 and an empty value clear it).
-pub fn short_cookie(config: &crate::backend::config::Config, name: &str, value: &str, max_age: i64) -> String {
-    let secure = if config.secure_cookies() { "; Secure" } else { "" };
-    format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax{secure}; Max-Age={max_age}")
 }
 
 /// Every "mail me something" form: parse the address, run `action`, and go on to `next` with `notice` — the

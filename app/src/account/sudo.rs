@@ -6,7 +6,7 @@ use leptos_router::hooks::use_query_map;
 use crate::{
     account::sessions::SignInRequired,
     components::{
-        form::{form_error, ErrorBanner, SubmitButton, TextField},
+        form::{form_error, ErrorBanner, FoldedForm, SubmitButton, TextField},
         layout::{with_page_context, AuthCard, NoticeBanner},
     },
     error::AppError,
@@ -83,10 +83,8 @@ pub async fn sudo_methods() -> Result<(bool, bool), AppError> {
     let me = server_ctx::require_session(&ctx)?;
     let st = server_ctx::state()?;
     let password = accounts::has_password(&st, &me.user_id).await.map_err(|e| server_ctx::account_error(&ctx, e))?;
-    let mut tx = st.db.begin().await.map_err(|e| server_ctx::internal(&ctx, e))?;
-    let totp =
-        crate::backend::mfa::is_enabled(&mut tx, &me.user_id).await.map_err(|e| server_ctx::internal(&ctx, e))?;
-    Ok((password, totp))
+    // The session lookup already read whether the user has TOTP.
+    Ok((password, me.has_mfa))
 }
 
 #[component]
@@ -128,15 +126,13 @@ pub fn SudoPage() -> impl IntoView {
                     {move || Suspend::new(async move {
                         let has_totp = methods.await.map(|(_, totp)| totp).unwrap_or(false);
                         has_totp.then(|| view! {
-                            <details class="resend">
-                                <summary>"Use a code from your authenticator app instead"</summary>
-                                <ErrorBanner error=code_error/>
+                            <FoldedForm summary="Use a code from your authenticator app instead" error=code_error>
                                 <ActionForm action=with_code>
                                     <input type="hidden" name="return_to" value=return_to()/>
                                     <TextField label="Authentication code" name="code" id="sudo-code" autocomplete="one-time-code" error=code_error required=true/>
                                     <SubmitButton label="Confirm with code" pending_label="Checking…" pending=with_code.pending() secondary=true/>
                                 </ActionForm>
-                            </details>
+                            </FoldedForm>
                         })
                     })}
                 </Suspense>

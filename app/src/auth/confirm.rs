@@ -2,7 +2,7 @@ use leptos::{form::ActionForm, prelude::*};
 
 use crate::{
     components::{
-        form::{form_error, EmailField, ErrorBanner, SubmitButton, TextField},
+        form::{form_error, EmailField, ErrorBanner, FoldedForm, SubmitButton, TextField},
         layout::{with_page_context, AuthCard, NoticeBanner},
     },
     error::AppError,
@@ -94,9 +94,7 @@ pub fn ConfirmPage() -> impl IntoView {
                     />
                     <SubmitButton label="Confirm" pending_label="Confirming…" pending=confirm.pending()/>
                 </ActionForm>
-                <details class="resend">
-                    <summary>"No mail? Send a new one"</summary>
-                    <ErrorBanner error=resend_error/>
+                <FoldedForm summary="No mail? Send a new one" error=resend_error>
                     <ActionForm action=resend>
                         <TextField
                             label="E-mail for the new code"
@@ -110,7 +108,7 @@ pub fn ConfirmPage() -> impl IntoView {
                         />
                         <SubmitButton label="Send a new code" pending_label="Sending…" pending=resend.pending() secondary=true/>
                     </ActionForm>
-                </details>
+                </FoldedForm>
             </AuthCard>
         }
     })

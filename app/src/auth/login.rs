@@ -2,7 +2,7 @@ use leptos::{form::ActionForm, prelude::*};
 
 use crate::{
     components::{
-        form::{form_error, EmailField, ErrorBanner, SubmitButton, TextField},
+        form::{form_error, Checkbox, EmailField, ErrorBanner, FoldedForm, SubmitButton, TextField},
         layout::{with_page_context, AuthCard, NoticeBanner},
     },
     error::AppError,
@@ -85,15 +85,10 @@ pub fn LoginPage() -> impl IntoView {
                 <ActionForm action>
                     <EmailField value=email error autofocus=true/>
                     <TextField label="Password" name="password" kind="password" autocomplete="current-password" error required=true/>
-                    <div class="checkbox">
-                        <input type="checkbox" id="remember_me" name="remember_me" value="on"/>
-                        <label for="remember_me">"Keep me logged in on this device for 30 days"</label>
-                    </div>
+                    <Checkbox id="remember_me" name="remember_me" label="Keep me logged in on this device for 30 days"/>
                     <SubmitButton label="Log in" pending_label="Logging in…" pending=action.pending()/>
                 </ActionForm>
-                <details class="resend">
-                    <summary>"E-mail me a sign-in link instead"</summary>
-                    <ErrorBanner error=magic_error/>
+                <FoldedForm summary="E-mail me a sign-in link instead" error=magic_error>
                     <ActionForm action=magic>
                         <TextField
                             label="E-mail for the link"
@@ -107,7 +102,7 @@ pub fn LoginPage() -> impl IntoView {
                         />
                         <SubmitButton label="Send me a link" pending_label="Sending…" pending=magic.pending() secondary=true/>
                     </ActionForm>
-                </details>
+                </FoldedForm>
                 <p class="alt-action">
                     <a href="/users/reset-password">"Forgot your password?"</a> " · "
                     "New here? " <a href="/users/register">"Create an account"</a> " · "

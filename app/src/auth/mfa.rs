@@ -4,7 +4,7 @@ use leptos::{form::ActionForm, prelude::*};
 
 use crate::{
     components::{
-        form::{form_error, ErrorBanner, SubmitButton, TextField},
+        form::{form_error, Checkbox, ErrorBanner, SubmitButton, TextField},
         layout::{with_page_context, AuthCard},
     },
     error::AppError,
@@ -27,12 +27,9 @@ pub async fn mfa_verify(#[server(default)] code: String, trust: Option<String>) 
             .await
             .map_err(|e| server_ctx::account_error(&ctx, e))?;
         let config = &st.config;
-        server_ctx::append_header(
-            http::header::SET_COOKIE,
-            &server_ctx::short_cookie(config, config.mfa_cookie_name(), "", 0),
-        );
+        server_ctx::append_header(http::header::SET_COOKIE, &config.cookie(config.mfa_cookie_name(), "", Some(0)));
         if let Some(value) = &done.trust_cookie {
-            let cookie = server_ctx::short_cookie(config, config.trust_cookie_name(), value, TRUST_SECS);
+            let cookie = config.cookie(config.trust_cookie_name(), value, Some(TRUST_SECS));
             server_ctx::append_header(http::header::SET_COOKIE, &cookie);
         }
         Ok(server_ctx::signed_in(&st, &gate::SignIn::Session(done.session)))
@@ -74,10 +71,7 @@ pub fn MfaPage() -> impl IntoView {
                                         required=true
                                         autofocus=true
                                     />
-                                    <div class="checkbox">
-                                        <input type="checkbox" id="trust" name="trust" value="on"/>
-                                        <label for="trust">"Trust this browser for 30 days (skip this step here)"</label>
-                                    </div>
+                                    <Checkbox id="trust" name="trust" label="Trust this browser for 30 days (skip this step here)"/>
                                     <SubmitButton label="Verify" pending_label="Verifying…" pending=action.pending()/>
                                 </ActionForm>
                             }.into_any(),

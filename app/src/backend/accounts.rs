@@ -273,14 +273,8 @@ pub async fn log_in_with_password(
     if st.config.require_confirmed_email && user.confirmed_at.is_none() {
         return Err(AccountError::Unconfirmed);
     }
-    let mut tx = st.db.begin().await?;
     let first = FirstFactor { user_id: user.id, method: "password", remember_me };
-    let outcome = gate::sign_in(&mut tx, st, ctx, first).await?;
-    tx.commit().await?;
-    if let SignIn::Session(s) = &outcome {
-        jobs::after_commit(st, &s.job_ids).await;
-    }
-    Ok(outcome)
+    gate::sign_in(st.db.begin().await?, st, ctx, first).await
 }
 
 /// The operator's answer to evidence that a password is compromised (there is no periodic expiry): the password

@@ -279,6 +279,14 @@ impl Config {
         }
     }
 
+    /// A `Set-Cookie` value for the app's HttpOnly cookies: `Path=/`, `SameSite=Lax`, `Secure` on https, and
+    /// `Max-Age` when given (a session cookie without one; an empty value with 0 clears it).
+    pub fn cookie(&self, name: &str, value: &str, max_age: Option<i64>) -> String {
+        let secure = if self.secure_cookies() { "; Secure" } else { "" };
+        let max_age = max_age.map(|a| format!("; Max-Age={a}")).unwrap_or_default();
+        format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax{secure}{max_age}")
+    }
+
     /// The pending second-factor challenge (5 minutes).
     pub fn mfa_cookie_name(&self) -> &'static str {
         if self.secure_cookies() {

@@ -111,32 +111,44 @@ pub enum SignIn {
     Challenge { token: String },
 }
 
-/// Runs the gate for a verified first factor and, when it grants, creates the session in `tx`. The caller commits
-/// and then runs [`jobs::after_commit`] on the session's job ids.
+/// Runs the gate for a verified first factor in the sign-in's transaction `tx` and, when it grants, creates the
+/// session there; commits, then sends the mail the sign-in queued.
 pub async fn sign_in(
-    tx: &mut Tx,
+    mut tx: Tx,
     st: &AppState,
     ctx: &RequestContext,
     first: FirstFactor,
 ) -> Result<SignIn, AccountError> {
-    match gate(tx, st, ctx, first).await? {
-        GateOutcome::SignedIn(grant) => Ok(SignIn::Session(sessions::create(tx, st, ctx, grant).await?)),
-        GateOutcome::SecondFactorRequired { challenge_token } => Ok(SignIn::Challenge { token: challenge_token }),
-        GateOutcome::AccountClosing => Err(AccountError::AccountClosing),
+    let outcome = match gate(&mut tx, st, ctx, first).await? {
+        GateOutcome::SignedIn(grant) => SignIn::Session(sessions::create(&mut tx, st, ctx, grant).await?),
+        GateOutcome::SecondFactorRequired { challenge_token } => SignIn::Challenge { token: challenge_token },
+        GateOutcome::AccountClosing => return Err(AccountError::AccountClosing),
+    };
+    tx.commit().await?;
+    if let SignIn::Session(s) = &outcome {
+        jobs::after_commit(st, &s.job_ids).await;
     }
+    Ok(outcome)
 }
 
-/// A challenge this browser holds: its user, if it is live.
-pub async fn pending_user(st: &AppState, token: &str) -> Result<Option<String>, sqlx::Error> {
-    let row: Option<(String,)> = sqlx::query_as(
-        "SELECT user_id FROM mfa_challenges WHERE token_digest = $1 AND expires_at > $2 AND attempts < $3",
+/// A live challenge: its row id, user, first-factor method and remember-me choice.
+type Challenge = (String, String, String, i64);
+
+async fn live_challenge(st: &AppState, token: &str) -> Result<Option<Challenge>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, user_id, method, remember_me FROM mfa_challenges \
+         WHERE token_digest = $1 AND expires_at > $2 AND attempts < $3",
     )
     .bind(token_digest(token))
     .bind(st.clock.now())
     .bind(CHALLENGE_ATTEMPTS)
     .fetch_optional(&st.db.pool)
-    .await?;
-    Ok(row.map(|(u,)| u))
+    .await
+}
+
+/// A challenge this browser holds: its user, if it is live.
+pub async fn pending_user(st: &AppState, token: &str) -> Result<Option<String>, sqlx::Error> {
+    Ok(live_challenge(st, token).await?.map(|(_, user_id, _, _)| user_id))
 }
 
 /// The answer to a challenge: the session, and the trust cookie's value when "trust this browser" was ticked.
@@ -154,17 +166,7 @@ pub async fn complete_challenge(
     code: &str,
     trust: bool,
 ) -> Result<Completed, AccountError> {
-    let now = st.clock.now();
-    let digest = token_digest(token.unwrap_or_default());
-    let row: Option<(String, String, String, i64)> = sqlx::query_as(
-        "SELECT id, user_id, method, remember_me FROM mfa_challenges \
-         WHERE token_digest = $1 AND expires_at > $2 AND attempts < $3",
-    )
-    .bind(&digest)
-    .bind(now)
-    .bind(CHALLENGE_ATTEMPTS)
-    .fetch_optional(&st.db.pool)
-    .await?;
+    let row = live_challenge(st, token.unwrap_or_default()).await?;
     let Some((challenge_id, user_id, method, remember_me)) = row else {
         return Err(AccountError::ChallengeExpired);
     };

@@ -3,7 +3,7 @@
 use super::{
     accounts::{self, AccountError},
     gate::{self, FirstFactor, SignIn},
-    jobs::{self, Job},
+    jobs::Job,
     request::RequestContext,
     tokens::{self, Purpose},
     AppState,
@@ -24,10 +24,5 @@ pub async fn log_in(st: &AppState, ctx: &RequestContext, token: &str) -> Result<
     let mut tx = st.db.begin().await?;
     accounts::redeem_mailed_token(&mut tx, &live, Purpose::MagicLink, now).await?;
     let first = FirstFactor { user_id: live.user_id, method: "magic_link", remember_me: false };
-    let outcome = gate::sign_in(&mut tx, st, ctx, first).await?;
-    tx.commit().await?;
-    if let SignIn::Session(s) = &outcome {
-        jobs::after_commit(st, &s.job_ids).await;
-    }
-    Ok(outcome)
+    gate::sign_in(tx, st, ctx, first).await
 }

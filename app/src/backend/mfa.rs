@@ -87,9 +87,9 @@ pub fn matching_step(secret: &[u8], code: &str, now: i64) -> Option<i64> {
     found
 }
 
-/// The code an authenticator shows for `secret` at `now` (tests and the enrolment check use it).
-pub fn code_at(secret: &[u8], now: i64) -> String {
-    totp(secret.to_vec(), "x", "x").map(|t| t.generate(now as u64)).unwrap_or_default()
+/// Decrypts a value this module stored for `user_id` with the config's key ring.
+fn open(st: &AppState, stored: &str, user_id: &str) -> Result<zeroize::Zeroizing<Vec<u8>>, Unexpected> {
+    st.config.data_keys.decrypt(stored, user_id).map_err(|e| Unexpected(anyhow::anyhow!(e)))
 }
 
 pub async fn is_enabled(tx: &mut Tx, user_id: &str) -> Result<bool, sqlx::Error> {
@@ -157,22 +157,28 @@ pub async fn status(st: &AppState, session: &CurrentSession) -> Result<Status, A
     Ok(Status { enabled, fresh_codes, pending, backup_codes_left: if enabled { left } else { 0 }, trusted })
 }
 
-/// The backup codes waiting to be shown, removed as they are read: they are shown once.
+/// The backup codes waiting to be shown, removed as they are read: they are shown once. A plain read when there are
+/// none; when there are, only the request whose UPDATE clears that exact value shows them.
 async fn take_codes_to_show(st: &AppState, user_id: &str) -> Result<Option<Vec<String>>, AccountError> {
-    let mut tx = st.db.begin().await?;
     let row: Option<(Option<String>,)> = sqlx::query_as("SELECT codes_to_show FROM user_totp WHERE user_id = $1")
         .bind(user_id)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&st.db.pool)
         .await?;
     let Some((Some(enc),)) = row else { return Ok(None) };
-    sqlx::query("UPDATE user_totp SET codes_to_show = NULL WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
-    tx.commit().await?;
-    let plain = st.config.data_keys.decrypt(&enc, user_id).map_err(|e| Unexpected(anyhow::anyhow!(e)))?;
+    let taken = sqlx::query("UPDATE user_totp SET codes_to_show = NULL WHERE user_id = $1 AND codes_to_show = $2")
+        .bind(user_id)
+        .bind(&enc)
+        .execute(&st.db.pool)
+        .await?;
+    if taken.rows_affected() != 1 {
+        return Ok(None);
+    }
+    let plain = open(st, &enc, user_id)?;
     Ok(serde_json::from_slice(&plain).ok())
 }
 
 fn enrolment_view(st: &AppState, session: &CurrentSession, enc: &str) -> Result<Enrolment, AccountError> {
-    let secret = st.config.data_keys.decrypt(enc, &session.user_id).map_err(|e| Unexpected(anyhow::anyhow!(e)))?;
+    let secret = open(st, enc, &session.user_id)?;
     let t = totp(secret.to_vec(), &st.config.app_name, &session.email)?;
     let url = t.get_url();
     let qr = qrcode::QrCode::new(url.as_bytes()).map_err(|e| Unexpected(anyhow::anyhow!("qr: {e}")))?;
@@ -226,11 +232,10 @@ pub async fn enable(
             .bind(&session.user_id)
             .fetch_optional(&st.db.pool)
             .await?;
-    let Some((enc, created)) = row.filter(|(_, c)| now - c < ENROLMENT_SECS) else {
+    let Some((enc, _)) = row.filter(|(_, created)| now - created < ENROLMENT_SECS) else {
         return Err(AccountError::Field("code", "Set-up expired. Start again.".into()));
     };
-    let _ = created;
-    let secret = st.config.data_keys.decrypt(&enc, &session.user_id).map_err(|e| Unexpected(anyhow::anyhow!(e)))?;
+    let secret = open(st, &enc, &session.user_id)?;
     let Some(step) = matching_step(&secret, &normalize_code(code), now) else {
         return Err(AccountError::Field(
             "code",
@@ -418,7 +423,7 @@ async fn check_totp(tx: &mut Tx, st: &AppState, user_id: &str, code: &str, now: 
             .fetch_optional(&mut **tx)
             .await?;
     let Some((enc,)) = row else { return Ok(false) };
-    let secret = st.config.data_keys.decrypt(&enc, user_id).map_err(|e| Unexpected(anyhow::anyhow!(e)))?;
+    let secret = open(st, &enc, user_id)?;
     let Some(step) = matching_step(&secret, code, now) else { return Ok(false) };
     let r = sqlx::query(
         "UPDATE user_totp SET last_used_step = $1 WHERE user_id = $2 AND (last_used_step IS NULL OR last_used_step < $1)",

@@ -176,14 +176,9 @@ pub async fn end(st: &AppState, ctx: &RequestContext, session: &CurrentSession) 
 
 /// The `Set-Cookie` value for a session token (or for clearing it, with `None`).
 pub fn cookie(config: &super::config::Config, session: Option<&NewSession>) -> String {
-    let name = config.session_cookie_name();
-    let secure = if config.secure_cookies() { "; Secure" } else { "" };
     match session {
-        Some(s) => {
-            let max_age = s.max_age_secs.map(|a| format!("; Max-Age={a}")).unwrap_or_default();
-            format!("{name}={}; Path=/; HttpOnly; SameSite=Lax{secure}{max_age}", s.token)
-        }
-        None => format!("{name}=; Path=/; HttpOnly; SameSite=Lax{secure}; Max-Age=0"),
+        Some(s) => config.cookie(config.session_cookie_name(), &s.token, s.max_age_secs),
+        None => config.cookie(config.session_cookie_name(), "", Some(0)),
     }
 }
 

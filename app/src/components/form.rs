@@ -151,3 +151,30 @@ pub fn SubmitButton(
         </button>
     }
 }
+
+/// A labelled checkbox; the form sends `name=on` when it is ticked.
+#[component]
+pub fn Checkbox(id: &'static str, name: &'static str, label: &'static str) -> impl IntoView {
+    view! {
+        <div class="checkbox">
+            <input type="checkbox" id=id name=name value="on"/>
+            <label for=id>{label}</label>
+        </div>
+    }
+}
+
+/// A second form folded under a page's main one ("e-mail me a link instead"), with its own error banner.
+#[component]
+pub fn FoldedForm(
+    summary: &'static str,
+    #[prop(into)] error: Signal<Option<AppError>>,
+    children: Children,
+) -> impl IntoView {
+    view! {
+        <details class="resend">
+            <summary>{summary}</summary>
+            <ErrorBanner error/>
+            {children()}
+        </details>
+    }
+}
