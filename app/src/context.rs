@@ -67,6 +67,9 @@ pub enum Notice {
     MfaEnabled,
     MfaDisabled,
     TrustRevoked,
+    PasskeyAdded,
+    PasskeyRenamed,
+    PasskeyRemoved,
 }
 
 impl Notice {
@@ -96,6 +99,9 @@ impl Notice {
             Notice::MfaEnabled => "Two-step verification is on. Save your backup codes below.",
             Notice::MfaDisabled => "Two-step verification is off.",
             Notice::TrustRevoked => "Done: that browser will be asked for a code again.",
+            Notice::PasskeyAdded => "Passkey added. You can sign in with it now, without a password.",
+            Notice::PasskeyRenamed => "Passkey renamed.",
+            Notice::PasskeyRemoved => "Passkey removed. It no longer signs in to your account.",
             Notice::ProfileSaved => "Your profile is saved.",
             Notice::PasswordChanged => "Your password was changed. Every other device was signed out.",
             Notice::EmailChangeRequested => {

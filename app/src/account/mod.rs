@@ -1,3 +1,4 @@
+pub mod passkeys;
 pub mod security;
 pub mod sessions;
 pub mod settings;

@@ -1,4 +1,4 @@
-//! `/users/settings/security`: two-step verification (authenticator app), backup codes, trusted browsers.
+//! `/users/settings/security`: two-step verification (authenticator app), backup codes, passkeys, trusted browsers.
 //! Turning things on or off needs sudo; the server checks it, the page reflects it.
 use leptos::{form::ActionForm, prelude::*};
 use serde::{Deserialize, Serialize};
@@ -197,7 +197,7 @@ fn SecurityForms(flash: Flash) -> impl IntoView {
         <section class="card wide" aria-labelledby="page-title">
             <NoticeBanner notice/>
             <h1 id="page-title">"Security"</h1>
-            <p class="lead">"Two-step verification, backup codes and the browsers you trust. " <a href="/users/settings">"Back to settings"</a></p>
+            <p class="lead">"Two-step verification, backup codes, passkeys and the browsers you trust. " <a href="/users/settings">"Back to settings"</a></p>
             <ErrorBanner error/>
             <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
@@ -223,7 +223,7 @@ fn SecuritySections(
         (!sudo_open).then(|| {
             view! {
                 <div class="sudo-prompt">
-                    <p>"For your security, confirm it's you before changing two-step verification."</p>
+                    <p>"For your security, confirm it's you before changing two-step verification or passkeys."</p>
                     <a class="button button-secondary" href=sudo_link(SECURITY)>"Confirm it's you"</a>
                 </div>
             }
@@ -286,6 +286,7 @@ fn SecuritySections(
                 })}
             </div>
         })}
+        <crate::account::passkeys::PasskeySection sudo_open/>
         <div class="settings-section">
             <h2 class="section-title">"Trusted browsers"</h2>
             {if data.trusted.is_empty() {

@@ -8,6 +8,7 @@ use crate::{
     components::{
         form::{form_error, ErrorBanner, FoldedForm, SubmitButton, TextField},
         layout::{with_page_context, AuthCard, NoticeBanner},
+        passkey::{ceremony, PasskeyButton, PasskeyChallenge},
     },
     error::AppError,
     validation::safe_return_to,
@@ -37,10 +38,34 @@ pub async fn sudo_with_code(
     pass_sudo(SudoInput::Code(code), return_to).await
 }
 
+/// Re-authenticates with the browser's answer to the passkey ceremony `token` (started for this session).
+#[server(prefix = "/api", endpoint = "sudo_with_passkey")]
+pub async fn sudo_with_passkey(
+    token: String,
+    credential: String,
+    #[server(default)] return_to: String,
+) -> Result<(), AppError> {
+    pass_sudo(SudoInput::Passkey { token, credential }, return_to).await
+}
+
+/// Options to re-authenticate with one of the user's passkeys, bound to this session.
+#[server(prefix = "/api", endpoint = "sudo_passkey_options")]
+pub async fn sudo_passkey_options() -> Result<PasskeyChallenge, AppError> {
+    use crate::{backend::passkeys, components::passkey::PasskeyOptions, server_ctx};
+    let ctx = server_ctx::request()?;
+    let me = server_ctx::require_session(&ctx)?;
+    let st = server_ctx::state()?;
+    let c = passkeys::start_for_user(&st, passkeys::Purpose::Sudo, &me.user_id, Some(&me.session_id))
+        .await
+        .map_err(|e| server_ctx::fail(server_ctx::account_error(&ctx, e)))?;
+    Ok(PasskeyChallenge { token: c.token, options: PasskeyOptions::Get(c.options) })
+}
+
 #[cfg(feature = "ssr")]
 enum SudoInput {
     Password(String),
     Code(String),
+    Passkey { token: String, credential: String },
 }
 
 /// Checks the proof, gives the session its new token and goes back to `return_to` (a local path only).
@@ -60,6 +85,9 @@ async fn pass_sudo(input: SudoInput, return_to: String) -> Result<(), AppError> 
             "That password did not work. After 5 wrong tries, password checks pause for 15 minutes.",
         ),
         SudoInput::Code(c) => (sudo::Proof::Code(c), "code", "That code did not work."),
+        SudoInput::Passkey { token, credential } => {
+            (sudo::Proof::Passkey { token, credential }, "passkey", "That passkey was not accepted.")
+        }
     };
     let result = async {
         let me = server_ctx::require_session(&ctx)?;
@@ -75,16 +103,20 @@ async fn pass_sudo(input: SudoInput, return_to: String) -> Result<(), AppError> 
     server_ctx::finish_form(&ctx, result, &sudo_link(&next), &[])
 }
 
-/// Which ways to pass sudo this user has (the page offers those).
+/// Which ways to pass sudo this user has (the page offers those): password, authenticator app, passkey.
 #[server(prefix = "/api", endpoint = "sudo_methods")]
-pub async fn sudo_methods() -> Result<(bool, bool), AppError> {
-    use crate::{backend::accounts, server_ctx};
+pub async fn sudo_methods() -> Result<(bool, bool, bool), AppError> {
+    use crate::{
+        backend::{accounts, passkeys},
+        server_ctx,
+    };
     let ctx = server_ctx::request()?;
     let me = server_ctx::require_session(&ctx)?;
     let st = server_ctx::state()?;
     let password = accounts::has_password(&st, &me.user_id).await.map_err(|e| server_ctx::account_error(&ctx, e))?;
     // The session lookup already read whether the user has TOTP.
-    Ok((password, me.has_mfa))
+    let passkey = passkeys::count(&st, &me.user_id).await.map_err(|e| server_ctx::internal(&ctx, e))? > 0;
+    Ok((password, me.has_mfa, passkey))
 }
 
 #[component]
@@ -101,6 +133,11 @@ pub fn SudoPage() -> impl IntoView {
         let error = form_error(move || action.value().get(), page.flash.clone());
         let code_error = form_error(move || with_code.value().get(), page.flash.clone());
         let methods = Resource::new(|| (), |_| sudo_methods());
+        let finish = ServerAction::<SudoWithPasskey>::new();
+        let (run, busy, browser_error) = ceremony(sudo_passkey_options, move |token, credential| {
+            finish.dispatch(SudoWithPasskey { token, credential, return_to: return_to() });
+        });
+        let finish_error = form_error(move || finish.value().get(), Default::default());
         view! {
             <AuthCard
                 title="Confirm it's you"
@@ -124,8 +161,21 @@ pub fn SudoPage() -> impl IntoView {
                 </ActionForm>
                 <Suspense>
                     {move || Suspend::new(async move {
-                        let has_totp = methods.await.map(|(_, totp)| totp).unwrap_or(false);
-                        has_totp.then(|| view! {
+                        let (_, has_totp, has_passkey) = methods.await.unwrap_or((true, false, false));
+                        let passkey = has_passkey.then(|| view! {
+                            <div class="or-divider"><span>"or"</span></div>
+                            <PasskeyButton
+                                label="Confirm with a passkey"
+                                pending_label="Waiting for your passkey…"
+                                run
+                                busy
+                                finishing=finish.pending()
+                                error=browser_error
+                                finish_error
+                                secondary=true
+                            />
+                        });
+                        let code = has_totp.then(|| view! {
                             <FoldedForm summary="Use a code from your authenticator app instead" error=code_error>
                                 <ActionForm action=with_code>
                                     <input type="hidden" name="return_to" value=return_to()/>
@@ -133,7 +183,8 @@ pub fn SudoPage() -> impl IntoView {
                                     <SubmitButton label="Confirm with code" pending_label="Checking…" pending=with_code.pending() secondary=true/>
                                 </ActionForm>
                             </FoldedForm>
-                        })
+                        });
+                        view! { {passkey} {code} }
                     })}
                 </Suspense>
                 <p class="alt-action"><a href=return_to()>"Cancel"</a></p>

@@ -4,6 +4,7 @@ use crate::{
     components::{
         form::{form_error, Checkbox, EmailField, ErrorBanner, FoldedForm, SubmitButton, TextField},
         layout::{with_page_context, AuthCard, NoticeBanner},
+        passkey::{ceremony, PasskeyButton, PasskeyChallenge},
     },
     error::AppError,
 };
@@ -52,6 +53,46 @@ pub async fn log_in_with_link(token: String) -> Result<(), AppError> {
     server_ctx::finish_form(&ctx, result, "/users/log-in", &[])
 }
 
+/// Options for a passwordless sign-in: usernameless without an e-mail (`autofill` for the e-mail field's
+/// suggestions), that account's passkeys with one — or, for an address without passkeys, options that look the same.
+#[server(prefix = "/api", endpoint = "passkey_sign_in_options")]
+pub async fn passkey_sign_in_options(
+    #[server(default)] email: String,
+    #[server(default)] autofill: bool,
+) -> Result<PasskeyChallenge, AppError> {
+    use crate::{backend::passkeys, components::passkey::PasskeyOptions, server_ctx, validation::EmailAddress};
+    let ctx = server_ctx::request()?;
+    let st = server_ctx::state()?;
+    let email = match email.trim() {
+        "" => None,
+        e => Some(EmailAddress::parse(e).map_err(|m| server_ctx::fail(AppError::field("passkey", m)))?),
+    };
+    let c = passkeys::start_sign_in(&st, email.as_ref().map(|e| e.as_str()), autofill)
+        .await
+        .map_err(|e| server_ctx::fail(server_ctx::account_error(&ctx, e)))?;
+    Ok(PasskeyChallenge { token: c.token, options: PasskeyOptions::Get(c.options) })
+}
+
+/// Signs in with the browser's answer to the passkey ceremony `token`. A passkey is both factors.
+#[server(prefix = "/api", endpoint = "log_in_with_passkey")]
+pub async fn log_in_with_passkey(
+    token: String,
+    credential: String,
+    remember_me: Option<String>,
+) -> Result<(), AppError> {
+    use crate::server_ctx;
+    let ctx = server_ctx::request()?;
+    let result = async {
+        let st = server_ctx::state()?;
+        let outcome = crate::backend::passkeys::finish_sign_in(&st, &ctx, &token, &credential, remember_me.is_some())
+            .await
+            .map_err(|e| server_ctx::account_error(&ctx, e))?;
+        Ok(server_ctx::signed_in(&st, &outcome))
+    }
+    .await;
+    server_ctx::finish_form(&ctx, result, "/users/log-in", &[])
+}
+
 /// Ends the session server-side and clears the cookie.
 #[server(prefix = "/api", endpoint = "log_out")]
 pub async fn log_out() -> Result<(), AppError> {
@@ -78,16 +119,19 @@ pub fn LoginPage() -> impl IntoView {
         let email = page.flash.value("email");
         let magic_email = email.clone();
         let error = form_error(move || action.value().get(), page.flash.clone());
+        let passkey = passkey_sign_in();
         view! {
             <AuthCard title="Log in" lead="Welcome back.">
                 <NoticeBanner notice=page.flash.notice/>
                 <ErrorBanner error/>
                 <ActionForm action>
-                    <EmailField value=email error autofocus=true/>
+                    <EmailField value=email error autofocus=true autocomplete="username webauthn"/>
                     <TextField label="Password" name="password" kind="password" autocomplete="current-password" error required=true/>
                     <Checkbox id="remember_me" name="remember_me" label="Keep me logged in on this device for 30 days"/>
                     <SubmitButton label="Log in" pending_label="Logging in…" pending=action.pending()/>
                 </ActionForm>
+                <div class="or-divider"><span>"or"</span></div>
+                {passkey}
                 <FoldedForm summary="E-mail me a sign-in link instead" error=magic_error>
                     <ActionForm action=magic>
                         <TextField
@@ -120,3 +164,110 @@ crate::link_page!(
     button: "Sign in", pending: "Signing in…",
     alt: ("Link expired? ", "/users/log-in", "Get a new one"),
 );
+
+/// "Sign in with a passkey": usernameless, or for the e-mail typed above it. Where the browser supports it, the
+/// page also asks for a passkey quietly, so the e-mail field's autofill offers the site's passkeys.
+fn passkey_sign_in() -> impl IntoView {
+    let finish = ServerAction::<LogInWithPasskey>::new();
+    let remember = move || remember_me_ticked().then(|| "on".to_string());
+    let autofill = StoredValue::new_local(None::<AbortHandle>);
+    let (run, busy, browser_error) = ceremony(
+        move || {
+            if let Some(handle) = autofill.get_value() {
+                handle.abort();
+            }
+            passkey_sign_in_options(typed_email(), false)
+        },
+        move |token, credential| {
+            finish.dispatch(LogInWithPasskey { token, credential, remember_me: remember() });
+        },
+    );
+    Effect::new(move |_| {
+        start_autofill(autofill, move |token, credential| {
+            finish.dispatch(LogInWithPasskey { token, credential, remember_me: remember() });
+        })
+    });
+    let finish_error = form_error(move || finish.value().get(), Default::default());
+    view! {
+        <PasskeyButton
+            label="Sign in with a passkey"
+            pending_label="Waiting for your passkey…"
+            run
+            busy
+            finishing=finish.pending()
+            error=browser_error
+            finish_error
+            secondary=true
+        />
+    }
+}
+
+/// Cancels the page's waiting autofill request.
+#[derive(Clone)]
+struct AbortHandle(#[cfg(feature = "hydrate")] web_sys::AbortController);
+
+impl AbortHandle {
+    fn abort(&self) {
+        #[cfg(feature = "hydrate")]
+        self.0.abort();
+    }
+}
+
+#[cfg(feature = "hydrate")]
+fn start_autofill(
+    slot: StoredValue<Option<AbortHandle>, leptos::prelude::LocalStorage>,
+    finish: impl Fn(String, String) + 'static,
+) {
+    use crate::components::passkey::{autofill_available, browser_answer, PasskeyOptions};
+    leptos::task::spawn_local(async move {
+        if !autofill_available().await {
+            return;
+        }
+        let Ok(controller) = web_sys::AbortController::new() else { return };
+        let signal = controller.signal();
+        slot.set_value(Some(AbortHandle(controller)));
+        let Ok(challenge) = passkey_sign_in_options(String::new(), true).await else { return };
+        if signal.aborted() || !matches!(challenge.options, PasskeyOptions::Get(_)) {
+            return;
+        }
+        // A cancelled or failed autofill request stays quiet: the button and the password form remain.
+        if let Ok(answer) = browser_answer(challenge.options, Some(&signal)).await {
+            finish(challenge.token, answer);
+        }
+    });
+}
+
+#[cfg(not(feature = "hydrate"))]
+fn start_autofill(
+    _slot: StoredValue<Option<AbortHandle>, leptos::prelude::LocalStorage>,
+    _finish: impl Fn(String, String) + 'static,
+) {
+}
+
+/// The e-mail typed in the log-in form, if any (the passkey request is then for that account).
+fn typed_email() -> String {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        document()
+            .get_element_by_id("field-email")
+            .and_then(|e| e.dyn_into::<web_sys::HtmlInputElement>().ok())
+            .map(|i| i.value())
+            .unwrap_or_default()
+    }
+    #[cfg(not(feature = "hydrate"))]
+    String::new()
+}
+
+fn remember_me_ticked() -> bool {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        document()
+            .get_element_by_id("remember_me")
+            .and_then(|e| e.dyn_into::<web_sys::HtmlInputElement>().ok())
+            .is_some_and(|i| i.checked())
+    }
+    #[cfg(not(feature = "hydrate"))]
+    false
+}

@@ -6,6 +6,7 @@ use crate::{
     components::{
         form::{form_error, Checkbox, ErrorBanner, SubmitButton, TextField},
         layout::{with_page_context, AuthCard},
+        passkey::{ceremony, PasskeyButton, PasskeyChallenge},
     },
     error::AppError,
 };
@@ -13,6 +14,43 @@ use crate::{
 /// Answers the challenge. "Trust this browser" skips the challenge here for 30 days.
 #[server(prefix = "/api", endpoint = "mfa_verify")]
 pub async fn mfa_verify(#[server(default)] code: String, trust: Option<String>) -> Result<(), AppError> {
+    if code.trim().is_empty() {
+        let ctx = crate::server_ctx::request()?;
+        let e = AppError::field("code", "Enter the code from your authenticator app, or a backup code.");
+        return crate::server_ctx::finish_form(&ctx, Err(e), "/users/mfa", &[]);
+    }
+    answer_challenge(crate::backend::gate::Answer::Code(&code), trust.is_some()).await
+}
+
+/// Answers the challenge with the browser's answer to the passkey ceremony `token`.
+#[server(prefix = "/api", endpoint = "mfa_verify_passkey")]
+pub async fn mfa_verify_passkey(token: String, credential: String, trust: Option<String>) -> Result<(), AppError> {
+    answer_challenge(crate::backend::gate::Answer::Passkey { token: &token, credential: &credential }, trust.is_some())
+        .await
+}
+
+/// Options to answer the challenge with one of the account's passkeys.
+#[server(prefix = "/api", endpoint = "mfa_passkey_options")]
+pub async fn mfa_passkey_options() -> Result<PasskeyChallenge, AppError> {
+    use crate::{
+        backend::{accounts::AccountError, gate, passkeys},
+        components::passkey::PasskeyOptions,
+        server_ctx,
+    };
+    let ctx = server_ctx::request()?;
+    let st = server_ctx::state()?;
+    let result = async {
+        let token = ctx.mfa_challenge.as_deref().unwrap_or_default();
+        let user_id = gate::pending_user(&st, token).await?.ok_or(AccountError::ChallengeExpired)?;
+        passkeys::start_for_user(&st, passkeys::Purpose::SecondFactor, &user_id, None).await
+    }
+    .await;
+    let c = result.map_err(|e| server_ctx::fail(server_ctx::account_error(&ctx, e)))?;
+    Ok(PasskeyChallenge { token: c.token, options: PasskeyOptions::Get(c.options) })
+}
+
+#[cfg(feature = "ssr")]
+async fn answer_challenge(answer: crate::backend::gate::Answer<'_>, trust: bool) -> Result<(), AppError> {
     use crate::{
         backend::{gate, mfa::TRUST_SECS},
         server_ctx,
@@ -20,10 +58,7 @@ pub async fn mfa_verify(#[server(default)] code: String, trust: Option<String>) 
     let ctx = server_ctx::request()?;
     let result = async {
         let st = server_ctx::state()?;
-        if code.trim().is_empty() {
-            return Err(AppError::field("code", "Enter the code from your authenticator app, or a backup code."));
-        }
-        let done = gate::complete_challenge(&st, &ctx, ctx.mfa_challenge.as_deref(), &code, trust.is_some())
+        let done = gate::complete_challenge(&st, &ctx, ctx.mfa_challenge.as_deref(), answer, trust)
             .await
             .map_err(|e| server_ctx::account_error(&ctx, e))?;
         let config = &st.config;
@@ -38,14 +73,29 @@ pub async fn mfa_verify(#[server(default)] code: String, trust: Option<String>) 
     server_ctx::finish_form(&ctx, result, "/users/mfa", &[])
 }
 
-/// Whether this browser holds a live challenge (the page says so instead of showing a form that cannot work).
+/// Whether this browser holds a live challenge (the page says so instead of showing a form that cannot work), and
+/// whether its account has a passkey to answer it with.
 #[server(prefix = "/api", endpoint = "mfa_pending")]
-pub async fn mfa_pending() -> Result<bool, AppError> {
-    use crate::{backend::gate, server_ctx};
+pub async fn mfa_pending() -> Result<ChallengeState, AppError> {
+    use crate::{
+        backend::{gate, passkeys},
+        server_ctx,
+    };
     let ctx = server_ctx::request()?;
     let st = server_ctx::state()?;
-    let Some(token) = ctx.mfa_challenge.as_deref() else { return Ok(false) };
-    Ok(gate::pending_user(&st, token).await.map_err(|e| server_ctx::internal(&ctx, e))?.is_some())
+    let none = ChallengeState { live: false, passkey: false };
+    let Some(token) = ctx.mfa_challenge.as_deref() else { return Ok(none) };
+    let Some(user_id) = gate::pending_user(&st, token).await.map_err(|e| server_ctx::internal(&ctx, e))? else {
+        return Ok(none);
+    };
+    let passkeys = passkeys::count(&st, &user_id).await.map_err(|e| server_ctx::internal(&ctx, e))?;
+    Ok(ChallengeState { live: true, passkey: passkeys > 0 })
+}
+
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
+pub struct ChallengeState {
+    pub live: bool,
+    pub passkey: bool,
 }
 
 #[component]
@@ -54,12 +104,17 @@ pub fn MfaPage() -> impl IntoView {
         let action = ServerAction::<MfaVerify>::new();
         let error = form_error(move || action.value().get(), page.flash.clone());
         let pending = Resource::new(|| (), |_| mfa_pending());
+        let finish = ServerAction::<MfaVerifyPasskey>::new();
+        let (run, busy, browser_error) = ceremony(mfa_passkey_options, move |token, credential| {
+            finish.dispatch(MfaVerifyPasskey { token, credential, trust: None });
+        });
+        let finish_error = form_error(move || finish.value().get(), Default::default());
         view! {
             <AuthCard title="Two-step verification" lead="Enter the 6-digit code from your authenticator app.">
                 <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
                     {move || Suspend::new(async move {
                         match pending.await {
-                            Ok(true) => view! {
+                            Ok(ChallengeState { live: true, passkey }) => view! {
                                 <ErrorBanner error/>
                                 <ActionForm action>
                                     <TextField
@@ -74,6 +129,19 @@ pub fn MfaPage() -> impl IntoView {
                                     <Checkbox id="trust" name="trust" label="Trust this browser for 30 days (skip this step here)"/>
                                     <SubmitButton label="Verify" pending_label="Verifying…" pending=action.pending()/>
                                 </ActionForm>
+                                {passkey.then(|| view! {
+                                    <div class="or-divider"><span>"or"</span></div>
+                                    <PasskeyButton
+                                        label="Use a passkey"
+                                        pending_label="Waiting for your passkey…"
+                                        run
+                                        busy
+                                        finishing=finish.pending()
+                                        error=browser_error
+                                        finish_error
+                                        secondary=true
+                                    />
+                                })}
                             }.into_any(),
                             _ => view! {
                                 <ErrorBanner error/>

@@ -85,7 +85,80 @@ pub struct Config {
     pub require_mfa: bool,
     /// How long a re-authentication (sudo) lets sensitive settings change.
     pub sudo_window_secs: i64,
+    /// The WebAuthn relying party: passkeys are bound to its id and accepted only from its origins.
+    pub webauthn: WebauthnSettings,
     pub site_root: PathBuf,
+}
+
+#[derive(Clone, Debug)]
+pub struct WebauthnSettings {
+    /// A domain (never an IP address): the base URL's host, or a parent domain of it.
+    pub rp_id: String,
+    /// Shown by the browser and the authenticator when a passkey is made.
+    pub rp_name: String,
+    /// Exact origins (scheme, host, port) the browser may report; the base URL's by default.
+    pub origins: Vec<webauthn_rs::prelude::Url>,
+}
+
+impl WebauthnSettings {
+    /// Reads `WEBAUTHN_RP_ID`, `WEBAUTHN_RP_NAME` and `WEBAUTHN_ORIGINS` and checks them against each other and the
+    /// base URL, so a wrong domain fails at start-up with the variable named, not at a user's first passkey.
+    fn from_env(
+        get: &impl Fn(&str) -> Option<String>,
+        base_url: &str,
+        app_name: &str,
+        prod: bool,
+    ) -> Result<Self, ConfigError> {
+        use webauthn_rs::prelude::Url;
+        let base = Url::parse(base_url).map_err(|e| err("BASE_URL", format!("is not a URL: {e}")))?;
+        let rp_id = match get("WEBAUTHN_RP_ID") {
+            Some(id) => id.to_ascii_lowercase(),
+            None => base.host_str().unwrap_or_default().to_string(),
+        };
+        if rp_id.parse::<std::net::IpAddr>().is_ok()
+            || rp_id.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_ok()
+        {
+            let var = if get("WEBAUTHN_RP_ID").is_some() { "WEBAUTHN_RP_ID" } else { "BASE_URL" };
+            return Err(err(
+                var,
+                format!(
+                    "passkeys need a domain name, not the IP address {rp_id}; in development use http://localhost:PORT"
+                ),
+            ));
+        }
+        let origins = match get("WEBAUTHN_ORIGINS") {
+            Some(list) => list
+                .split(',')
+                .map(|o| Url::parse(o.trim()).map_err(|e| err("WEBAUTHN_ORIGINS", format!("{o:?} is not a URL: {e}"))))
+                .collect::<Result<Vec<_>, _>>()?,
+            None => vec![base.clone()],
+        };
+        for o in &origins {
+            let host = o.domain().unwrap_or_default();
+            if !(host == rp_id || host.ends_with(&format!(".{rp_id}"))) {
+                return Err(err(
+                    "WEBAUTHN_RP_ID",
+                    format!("{rp_id:?} must be the host of every WebAuthn origin or a parent domain of it; {o} is not under it"),
+                ));
+            }
+            if prod && o.scheme() != "https" {
+                return Err(err("WEBAUTHN_ORIGINS", format!("{o} must be https in production")));
+            }
+        }
+        let rp_name = get("WEBAUTHN_RP_NAME").unwrap_or_else(|| app_name.to_string());
+        let settings = WebauthnSettings { rp_id, rp_name, origins };
+        settings.build().map_err(|e| err("WEBAUTHN_RP_ID", format!("rejected by WebAuthn: {e}")))?;
+        Ok(settings)
+    }
+
+    /// The WebAuthn verifier for these settings.
+    pub fn build(&self) -> Result<webauthn_rs::Webauthn, webauthn_rs::prelude::WebauthnError> {
+        let mut builder = webauthn_rs::WebauthnBuilder::new(&self.rp_id, &self.origins[0])?.rp_name(&self.rp_name);
+        for o in &self.origins[1..] {
+            builder = builder.append_allowed_origin(o);
+        }
+        builder.build()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -121,7 +194,11 @@ impl Config {
         let prod = app_env == AppEnv::Production;
 
         let bind_addr: SocketAddr = parse(&get, "BIND_ADDR", "127.0.0.1:3000")?;
-        let base_url = get("BASE_URL").unwrap_or_else(|| format!("http://{bind_addr}"));
+        // On loopback the default base URL names `localhost`: passkeys need a domain, and an IP address is not one.
+        let base_url = get("BASE_URL").unwrap_or_else(|| match bind_addr.ip().is_loopback() {
+            true => format!("http://localhost:{}", bind_addr.port()),
+            false => format!("http://{bind_addr}"),
+        });
         let base_url = base_url.trim_end_matches('/').to_string();
         if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
             return Err(err("BASE_URL", "must start with http:// or https://"));
@@ -197,7 +274,9 @@ impl Config {
             Some(_) => parse(&get, "HASH_CONCURRENCY", "0")?,
             None => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
         };
+        let webauthn = WebauthnSettings::from_env(&get, &base_url, &app_name, prod)?;
         let cfg = Config {
+            webauthn,
             app_env,
             app_name,
             base_url,
@@ -348,7 +427,7 @@ mod tests {
         let c = Config::from_map(&HashMap::new()).unwrap();
         assert_eq!(c.app_env, AppEnv::Development);
         assert_eq!(c.mail_transport, MailTransportKind::DevMailbox);
-        assert_eq!(c.base_url, "http://127.0.0.1:3000");
+        assert_eq!(c.base_url, "http://localhost:3000");
     }
 
     #[test]
@@ -379,6 +458,28 @@ mod tests {
     #[test]
     fn production_refuses_the_dev_mailbox() {
         assert_eq!(prod(&[("MAIL_TRANSPORT", "dev")]).unwrap_err().var, "MAIL_TRANSPORT");
+    }
+
+    #[test]
+    fn webauthn_relying_party_defaults_to_the_base_url_and_is_checked_against_it() {
+        let c = prod(&[]).unwrap();
+        assert_eq!(c.webauthn.rp_id, "auth.example.com");
+        assert_eq!(c.webauthn.origins[0].as_str(), "https://auth.example.com/");
+        // A parent domain may be the RP ID (passkeys then work on its other subdomains too).
+        assert_eq!(prod(&[("WEBAUTHN_RP_ID", "example.com")]).unwrap().webauthn.rp_id, "example.com");
+        // Anything the origin is not under is refused at start-up, with the variable named.
+        assert_eq!(prod(&[("WEBAUTHN_RP_ID", "other.example")]).unwrap_err().var, "WEBAUTHN_RP_ID");
+        assert_eq!(prod(&[("WEBAUTHN_RP_ID", "ample.com")]).unwrap_err().var, "WEBAUTHN_RP_ID");
+        let e = prod(&[("WEBAUTHN_ORIGINS", "https://auth.example.com,https://evil.example")]).unwrap_err();
+        assert_eq!(e.var, "WEBAUTHN_RP_ID");
+        assert!(e.reason.contains("evil.example"), "{e}");
+        assert_eq!(prod(&[("WEBAUTHN_ORIGINS", "http://auth.example.com")]).unwrap_err().var, "WEBAUTHN_ORIGINS");
+        // An IP address is not a valid RP ID: say so, and how to fix it in development.
+        let mut m = HashMap::new();
+        m.insert("BASE_URL".to_string(), "http://127.0.0.1:3000".to_string());
+        let e = Config::from_map(&m).unwrap_err();
+        assert_eq!(e.var, "BASE_URL");
+        assert!(e.reason.contains("localhost"), "{e}");
     }
 
     #[test]

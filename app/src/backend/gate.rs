@@ -1,6 +1,6 @@
 //! The sign-in gate: the only way from a verified first factor to a session.
 //!
-//! Every sign-in path (password, magic link; passkeys and OAuth later) hands a [`FirstFactor`] to [`gate`]. A user
+//! Every sign-in path (password, magic link, passkey; OAuth later) hands a [`FirstFactor`] to [`gate`]. A user
 //! without a second factor (or in a browser they trust) gets a [`SignInGrant`]; a user with one gets a short-lived
 //! challenge instead, which only [`complete_challenge`] turns into a grant. [`super::sessions::create`] takes a
 //! grant, and a grant's fields are private to this module: a path that skips the gate does not compile.
@@ -10,6 +10,7 @@ use super::{
     db::Tx,
     jobs,
     mfa::{self, MfaError},
+    passkeys,
     request::RequestContext,
     sessions::{self, NewSession},
     AppState,
@@ -56,6 +57,12 @@ pub enum GateOutcome {
     AccountClosing,
 }
 
+/// Sign-in methods that are two factors by themselves: a passkey is something you have, unlocked by the user
+/// verification (PIN or biometric) the ceremony requires.
+pub fn is_multi_factor(method: &str) -> bool {
+    method == "passkey"
+}
+
 /// How long a challenge waits for its code, and how many wrong codes it takes.
 pub const CHALLENGE_SECS: i64 = 5 * 60;
 pub const CHALLENGE_ATTEMPTS: i64 = 5;
@@ -81,7 +88,7 @@ pub async fn gate(
         remember_me: first.remember_me,
         reauthenticated,
     };
-    if !mfa::is_enabled(tx, &first.user_id).await? {
+    if is_multi_factor(first.method) || !mfa::is_enabled(tx, &first.user_id).await? {
         return Ok(GateOutcome::SignedIn(grant(first.method.to_string())));
     }
     if mfa::trusted_browser(tx, st, ctx, &first.user_id).await? {
@@ -157,33 +164,49 @@ pub struct Completed {
     pub trust_cookie: Option<String>,
 }
 
-/// Checks the code (TOTP or backup code) for the challenge this browser holds. A wrong code counts against the
-/// challenge (it dies after [`CHALLENGE_ATTEMPTS`]) and against the account's MFA lock.
+/// What the user answers the challenge with.
+pub enum Answer<'a> {
+    /// A TOTP code or a backup code.
+    Code(&'a str),
+    /// The browser's answer to the passkey ceremony `token` (see [`passkeys::start_for_user`]).
+    Passkey { token: &'a str, credential: &'a str },
+}
+
+/// Checks the answer for the challenge this browser holds. A wrong answer counts against the challenge (it dies
+/// after [`CHALLENGE_ATTEMPTS`]); a wrong code also counts against the account's MFA lock.
 pub async fn complete_challenge(
     st: &AppState,
     ctx: &RequestContext,
     token: Option<&str>,
-    code: &str,
+    answer: Answer<'_>,
     trust: bool,
 ) -> Result<Completed, AccountError> {
     let row = live_challenge(st, token.unwrap_or_default()).await?;
     let Some((challenge_id, user_id, method, remember_me)) = row else {
         return Err(AccountError::ChallengeExpired);
     };
-    let factor = match mfa::verify(st, ctx, &user_id, code).await {
+    let checked = match answer {
+        Answer::Code(code) => mfa::verify(st, ctx, &user_id, code).await.map(|f| f.as_str()).map_err(|e| match e {
+            MfaError::Wrong => {
+                AccountError::Field("code", "That code did not work. Check your app and try again.".into())
+            }
+            MfaError::Locked => AccountError::MfaLocked,
+            MfaError::Unexpected(u) => AccountError::Unexpected(u),
+        }),
+        Answer::Passkey { token, credential } => {
+            passkeys::verify_for_user(st, ctx, passkeys::Purpose::SecondFactor, &user_id, None, token, credential)
+                .await
+                .map(|()| "passkey")
+        }
+    };
+    let factor = match checked {
         Ok(f) => f,
         Err(e) => {
             sqlx::query("UPDATE mfa_challenges SET attempts = attempts + 1 WHERE id = $1")
                 .bind(&challenge_id)
                 .execute(&st.db.pool)
                 .await?;
-            return Err(match e {
-                MfaError::Wrong => {
-                    AccountError::Field("code", "That code did not work. Check your app and try again.".into())
-                }
-                MfaError::Locked => AccountError::MfaLocked,
-                MfaError::Unexpected(u) => AccountError::Unexpected(u),
-            });
+            return Err(e);
         }
     };
     let mut tx = st.db.begin().await?;
@@ -193,7 +216,7 @@ pub async fn complete_challenge(
     }
     let grant = SignInGrant {
         user_id: user_id.clone(),
-        method: format!("{method}; {}", factor.as_str()),
+        method: format!("{method}; {factor}"),
         remember_me: remember_me == 1,
         reauthenticated: true,
     };

@@ -42,6 +42,8 @@ pub enum Job {
     AccountDeletionScheduled { user_id: String },
     /// Two-step verification was turned on or off.
     MfaChanged { user_id: String, enabled: bool },
+    /// A passkey was added to the account or removed from it.
+    PasskeyChanged { user_id: String, added: bool },
     /// A backup code was used (with the count left).
     BackupCodeUsed { user_id: String },
     /// Too many wrong second-factor codes: codes are refused for a while.
@@ -276,6 +278,10 @@ async fn execute(st: &AppState, job: &Job) -> Result<(), String> {
         Job::MfaChanged { user_id, enabled } => {
             let Some(email) = user_email(st, user_id, false).await? else { return Ok(()) };
             templates::mfa_changed(app, &email, *enabled, &format!("{base}/users/settings/security"))
+        }
+        Job::PasskeyChanged { user_id, added } => {
+            let Some(email) = user_email(st, user_id, false).await? else { return Ok(()) };
+            templates::passkey_changed(app, &email, *added, &format!("{base}/users/settings/security"))
         }
         Job::BackupCodeUsed { user_id } => {
             let Some(email) = user_email(st, user_id, false).await? else { return Ok(()) };

@@ -2,6 +2,9 @@ use std::sync::Arc;
 
 use super::{clock::Clock, config::Config, db::Db, mail::Mailer, passwords::Hasher, rate_limit::RateLimits};
 
+pub type FakeCredentials =
+    webauthn_rs::fake::WebauthnFakeCredentialGenerator<webauthn_rs::fake::FakePasskeyDistribution>;
+
 /// Everything a request or a job needs. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
@@ -11,6 +14,10 @@ pub struct AppState {
     pub hasher: Arc<Hasher>,
     pub mailer: Arc<Mailer>,
     pub limits: Arc<RateLimits>,
+    /// Verifies WebAuthn ceremonies for the configured relying party.
+    pub webauthn: Arc<webauthn_rs::Webauthn>,
+    /// Stable made-up credential ids for e-mail-first passkey requests on addresses without passkeys.
+    pub fake_credentials: Arc<FakeCredentials>,
     /// Wakes the background worker when a job is queued.
     pub jobs_wakeup: Arc<tokio::sync::Notify>,
 }
@@ -23,6 +30,10 @@ impl AppState {
         let hasher = Hasher::new(&config)?;
         let mailer = Mailer::new(&config)?;
         let limits = RateLimits::new(&config);
+        let webauthn = config.webauthn.build()?;
+        let fake_key =
+            hex::decode(super::crypto::keyed_digest(config.secret_key.expose(), &["webauthn-fake-credentials"]))?;
+        let fake_credentials = FakeCredentials::new(&fake_key)?;
         Ok(Self {
             config: Arc::new(config),
             db,
@@ -30,6 +41,8 @@ impl AppState {
             hasher: Arc::new(hasher),
             mailer: Arc::new(mailer),
             limits: Arc::new(limits),
+            webauthn: Arc::new(webauthn),
+            fake_credentials: Arc::new(fake_credentials),
             jobs_wakeup: Arc::new(tokio::sync::Notify::new()),
         })
     }

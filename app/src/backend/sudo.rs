@@ -1,7 +1,7 @@
 //! Sudo: re-authentication in front of sensitive settings. Passing it opens a window (`SUDO_WINDOW_SECS`, 10 min)
 //! recorded on the session row, and gives the session a new token.
 //!
-//! The ways to pass are the variants of [`Proof`]. A password today; TOTP and passkeys join as new variants, and
+//! The ways to pass are the variants of [`Proof`] (password, TOTP or backup code, passkey), and
 //! [`method_passes_sudo`] lists the sign-in methods that open the window at sign-in.
 use super::{
     accounts::{self, AccountError},
@@ -16,6 +16,11 @@ pub enum Proof<'a> {
     Password(&'a str),
     /// A code from the authenticator app (or a backup code).
     Code(&'a str),
+    /// The browser's answer to the passkey ceremony `token`, started for this session.
+    Passkey {
+        token: &'a str,
+        credential: &'a str,
+    },
 }
 
 impl Proof<'_> {
@@ -23,13 +28,14 @@ impl Proof<'_> {
         match self {
             Proof::Password(_) => "password",
             Proof::Code(_) => "totp",
+            Proof::Passkey { .. } => "passkey",
         }
     }
 }
 
 /// Sign-in methods that count as a re-authentication (a mailed link does not: it proves only the mailbox).
 pub fn method_passes_sudo(method: &str) -> bool {
-    matches!(method, "password" | "totp")
+    matches!(method, "password" | "totp" | "passkey")
 }
 
 /// Whether the session re-authenticated within the window.
@@ -70,6 +76,11 @@ pub async fn reauthenticate(
             Err(super::mfa::MfaError::Locked) => return Err(AccountError::MfaLocked),
             Err(super::mfa::MfaError::Unexpected(u)) => return Err(AccountError::Unexpected(u)),
         },
+        Proof::Passkey { token, credential } => {
+            let purpose = super::passkeys::Purpose::Sudo;
+            let (user, session_id) = (&session.user_id, Some(session.session_id.as_str()));
+            super::passkeys::verify_for_user(st, ctx, purpose, user, session_id, token, credential).await?;
+        }
     }
     let now = st.clock.now();
     let mut tx = st.db.begin().await?;

@@ -103,13 +103,16 @@ pub fn EmailField(
     #[prop(into)] value: String,
     #[prop(into)] error: Signal<Option<AppError>>,
     #[prop(optional)] autofocus: bool,
+    /// `username webauthn` where the browser may offer passkeys in the field's autofill.
+    #[prop(default = "username")]
+    autocomplete: &'static str,
 ) -> impl IntoView {
     view! {
         <TextField
             label="E-mail"
             name="email"
             kind="email"
-            autocomplete="username"
+            autocomplete
             value
             error
             required=true

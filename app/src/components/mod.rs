@@ -1,3 +1,4 @@
 pub mod form;
 pub mod layout;
 pub mod link_page;
+pub mod passkey;

@@ -1,5 +1,6 @@
 //! Integration tests: the real router over HTTP, a cookie jar, a fresh real database per test (SQLite file, or
 //! PostgreSQL when `TEST_DATABASE_URL` is set), mail read from the captured outbox or a real SMTP sink.
+mod authenticator;
 mod common;
 
 mod account;
@@ -8,6 +9,7 @@ mod login;
 mod magic_link;
 mod mail;
 mod mfa;
+mod passkeys;
 mod password_reset;
 mod registration;
 mod security;

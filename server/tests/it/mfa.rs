@@ -7,12 +7,12 @@ use crate::common::*;
 const ANN: &str = "ann@example.com";
 
 /// An authenticator app: computes codes from the key the security page showed.
-struct Authenticator {
+pub struct Authenticator {
     secret: Vec<u8>,
 }
 
 impl Authenticator {
-    fn code(&self, app: &TestApp) -> String {
+    pub fn code(&self, app: &TestApp) -> String {
         let t =
             totp_rs::TOTP::new_unchecked(totp_rs::Algorithm::SHA1, 6, 1, 30, self.secret.clone(), None, String::new());
         t.generate(app.state().clock.now() as u64)
@@ -32,7 +32,7 @@ async fn ann_with_totp(app: &TestApp) -> (Authenticator, Vec<String>) {
     enable_totp(app, &app.client).await
 }
 
-async fn enable_totp(app: &TestApp, client: &Client) -> (Authenticator, Vec<String>) {
+pub async fn enable_totp(app: &TestApp, client: &Client) -> (Authenticator, Vec<String>) {
     let r = app.post_form_with(client, "/api/start_totp", &[]).await;
     assert_eq!(location(&r), "/users/settings/security");
     let data = security(app, client).await;

@@ -260,6 +260,25 @@ pub fn mfa_changed(app: &str, to: &str, enabled: bool, security: &str) -> Outgoi
     OutgoingMail { to: to.into(), subject, text, html }
 }
 
+pub fn passkey_changed(app: &str, to: &str, added: bool, security: &str) -> OutgoingMail {
+    let (subject, what) = if added {
+        (format!("A passkey was added to your {app} account"), "was added to")
+    } else {
+        (format!("A passkey was removed from your {app} account"), "was removed from")
+    };
+    let text =
+        format!("A passkey {what} your {app} account.\n\nIf this was not you, secure your account now: {security}\n");
+    let html = layout(
+        app,
+        "Passkeys changed",
+        &format!(
+            "<p>A passkey {what} your account.</p><p>If this was not you, <a href=\"{s}\">secure your account now</a>.</p>",
+            s = esc(security)
+        ),
+    );
+    OutgoingMail { to: to.into(), subject, text, html }
+}
+
 pub fn backup_code_used(app: &str, to: &str, left: i64, security: &str) -> OutgoingMail {
     let subject = format!("A backup code was used for your {app} account");
     let text = format!(

@@ -1,0 +1,238 @@
+//! The passkeys section of `/users/settings/security`: list, add (behind sudo), rename, remove.
+use leptos::{form::ActionForm, prelude::*};
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    components::{
+        form::{form_error, SubmitButton},
+        layout::NoticeBanner,
+        passkey::{ceremony, PasskeyButton, PasskeyChallenge},
+    },
+    context::Notice,
+    error::AppError,
+};
+
+#[cfg(feature = "ssr")]
+const SECURITY: &str = "/users/settings/security";
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct PasskeyOverview {
+    pub items: Vec<PasskeyItem>,
+    /// Below the limit of passkeys per account.
+    pub can_add: bool,
+    /// The account has no password: its last passkey cannot be removed.
+    pub has_password: bool,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct PasskeyItem {
+    pub id: String,
+    pub name: String,
+    pub created: String,
+    pub last_used: Option<String>,
+    pub synced: bool,
+}
+
+#[server(prefix = "/api", endpoint = "passkey_list")]
+pub async fn passkey_list() -> Result<PasskeyOverview, AppError> {
+    use crate::{
+        backend::{accounts, format_utc, passkeys},
+        server_ctx,
+    };
+    let ctx = server_ctx::request()?;
+    let me = server_ctx::require_session(&ctx)?;
+    let st = server_ctx::state()?;
+    let rows = passkeys::list(&st, &me.user_id).await.map_err(|e| server_ctx::internal(&ctx, e))?;
+    let has_password =
+        accounts::has_password(&st, &me.user_id).await.map_err(|e| server_ctx::account_error(&ctx, e))?;
+    Ok(PasskeyOverview {
+        can_add: (rows.len() as i64) < passkeys::MAX_PASSKEYS,
+        has_password,
+        items: rows
+            .into_iter()
+            .map(|p| PasskeyItem {
+                id: p.id,
+                name: p.name,
+                created: format_utc(p.created_at),
+                last_used: p.last_used_at.map(format_utc),
+                synced: p.synced,
+            })
+            .collect(),
+    })
+}
+
+/// Starts adding a passkey (behind sudo): the options for `navigator.credentials.create`.
+#[server(prefix = "/api", endpoint = "passkey_creation_options")]
+pub async fn passkey_creation_options() -> Result<PasskeyChallenge, AppError> {
+    use crate::{backend::passkeys, components::passkey::PasskeyOptions, server_ctx};
+    let ctx = server_ctx::request()?;
+    let me = server_ctx::require_session(&ctx)?;
+    let st = server_ctx::state()?;
+    let c = passkeys::start_registration(&st, &me)
+        .await
+        .map_err(|e| server_ctx::fail(server_ctx::account_error(&ctx, e)))?;
+    Ok(PasskeyChallenge { token: c.token, options: PasskeyOptions::Create(c.options) })
+}
+
+/// Keeps the new passkey the browser made for the ceremony `token`.
+#[server(prefix = "/api", endpoint = "add_passkey")]
+pub async fn add_passkey(token: String, credential: String, name: Option<String>) -> Result<(), AppError> {
+    use crate::backend::passkeys;
+    crate::server_ctx::session_form(SECURITY, Some(Notice::PasskeyAdded), &[], |st, ctx, me| async move {
+        passkeys::finish_registration(&st, &ctx, &me, &token, &credential, name.as_deref()).await
+    })
+    .await
+}
+
+#[server(prefix = "/api", endpoint = "rename_passkey")]
+pub async fn rename_passkey(id: String, #[server(default)] name: String) -> Result<(), AppError> {
+    use crate::backend::passkeys;
+    crate::server_ctx::session_form(SECURITY, Some(Notice::PasskeyRenamed), &[], |st, ctx, me| async move {
+        passkeys::rename(&st, &ctx, &me, &id, &name).await
+    })
+    .await
+}
+
+/// Removes one of the user's passkeys (another user's id is "not found").
+#[server(prefix = "/api", endpoint = "remove_passkey")]
+pub async fn remove_passkey(id: String) -> Result<(), AppError> {
+    use crate::backend::passkeys;
+    crate::server_ctx::session_form(SECURITY, Some(Notice::PasskeyRemoved), &[], |st, ctx, me| async move {
+        passkeys::remove(&st, &ctx, &me, &id).await
+    })
+    .await
+}
+
+/// The section: passkeys with their names and dates; with the sudo window open, add, rename and remove.
+#[component]
+pub fn PasskeySection(sudo_open: bool) -> impl IntoView {
+    let add = ServerAction::<AddPasskey>::new();
+    let rename = ServerAction::<RenamePasskey>::new();
+    let remove = ServerAction::<RemovePasskey>::new();
+    let list = Resource::new(
+        move || (add.version().get(), rename.version().get(), remove.version().get()),
+        |_| passkey_list(),
+    );
+    let notice = Signal::derive(move || {
+        let ok = |v: Option<Result<(), AppError>>| matches!(v, Some(Ok(())));
+        [
+            (ok(add.value().get()), Notice::PasskeyAdded),
+            (ok(rename.value().get()), Notice::PasskeyRenamed),
+            (ok(remove.value().get()), Notice::PasskeyRemoved),
+        ]
+        .into_iter()
+        .find_map(|(done, n)| done.then_some(n))
+    });
+    let (run, busy, browser_error) = ceremony(passkey_creation_options, move |token, credential| {
+        add.dispatch(AddPasskey { token, credential, name: None });
+    });
+    let add_error = form_error(move || add.value().get(), Default::default());
+    let rename_error = form_error(move || rename.value().get(), Default::default());
+    let remove_error = form_error(move || remove.value().get(), Default::default());
+    view! {
+        <div class="settings-section" id="passkeys">
+            <h2 class="section-title">"Passkeys"</h2>
+            <p>"Sign in with your fingerprint, face or device PIN instead of a password. A passkey counts as both steps of two-step verification."</p>
+            <NoticeBanner notice/>
+            <p class="field-error" role="alert">{move || {
+                remove_error.get().or_else(|| rename_error.get()).map(|e| {
+                    e.field_error("passkey").or_else(|| e.field_error("name")).unwrap_or_else(|| e.banner())
+                })
+            }}</p>
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match list.await {
+                        Ok(data) => {
+                            let last_one = data.items.len() == 1;
+                            let only_way = last_one && !data.has_password;
+                            let can_add = data.can_add;
+                            view! {
+                                {if data.items.is_empty() {
+                                    view! { <p class="muted">"No passkeys yet."</p> }.into_any()
+                                } else {
+                                    view! {
+                                        <ul class="session-list passkey-list">
+                                            {data.items.into_iter().map(|p| view! {
+                                                <PasskeyRow item=p sudo_open last_one only_way rename remove/>
+                                            }).collect_view()}
+                                        </ul>
+                                    }.into_any()
+                                }}
+                                {(sudo_open && !can_add).then(|| view! {
+                                    <p class="muted">"You have the most passkeys one account can hold. Remove one to add another."</p>
+                                })}
+                                {(sudo_open && can_add).then(|| view! {
+                                    <PasskeyButton
+                                        label="Add a passkey"
+                                        pending_label="Waiting for your device…"
+                                        run
+                                        busy
+                                        finishing=add.pending()
+                                        error=browser_error
+                                        finish_error=add_error
+                                    />
+                                })}
+                            }.into_any()
+                        }
+                        Err(e) => view! { <div class="banner banner-error" role="alert">{e.banner()}</div> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </div>
+    }
+}
+
+#[component]
+fn PasskeyRow(
+    item: PasskeyItem,
+    sudo_open: bool,
+    last_one: bool,
+    only_way: bool,
+    rename: ServerAction<RenamePasskey>,
+    remove: ServerAction<RemovePasskey>,
+) -> impl IntoView {
+    let meta = format!(
+        "Added {} · {} {}",
+        item.created,
+        item.last_used.as_deref().map(|t| format!("last used {t}")).unwrap_or_else(|| "never used".into()),
+        if item.synced { "· synced across your devices" } else { "" }
+    );
+    let rename_id = format!("rename-{}", item.id);
+    let remove_label = format!("Remove passkey {}", item.name);
+    let remove_id = item.id.clone();
+    let warning = if only_way {
+        Some("This is your only way to sign in: set a password before you remove it.")
+    } else if last_one {
+        Some("This is your last passkey: after removing it you sign in with your password.")
+    } else {
+        None
+    };
+    view! {
+        <li class="session passkey">
+            <div>
+                <p class="session-device">{item.name.clone()}</p>
+                <p class="muted session-meta">{meta}</p>
+                {warning.map(|w| view! { <p class="hint">{w}</p> })}
+            </div>
+            <details class="passkey-manage">
+                <summary>"Manage"</summary>
+                <ActionForm action=rename>
+                    <input type="hidden" name="id" value=item.id.clone()/>
+                    <div class="field">
+                        <label for=rename_id.clone()>"Name"</label>
+                        <input id=rename_id name="name" value=item.name.clone() maxlength="64" required/>
+                    </div>
+                    <SubmitButton label="Rename" pending_label="Saving…" pending=rename.pending() secondary=true/>
+                </ActionForm>
+                {sudo_open.then(|| view! {
+                    <ActionForm action=remove>
+                        <input type="hidden" name="id" value=remove_id.clone()/>
+                        <button type="submit" class="button button-small button-danger" aria-label=remove_label.clone() disabled=only_way>
+                            "Remove"
+                        </button>
+                    </ActionForm>
+                })}
+            </details>
+        </li>
+    }
+}
