@@ -78,7 +78,8 @@ pub async fn passkey_creation_options() -> Result<PasskeyChallenge, AppError> {
 #[server(prefix = "/api", endpoint = "add_passkey")]
 pub async fn add_passkey(token: String, credential: String, name: Option<String>) -> Result<(), AppError> {
     use crate::backend::passkeys;
-    crate::server_ctx::session_form(SECURITY, Some(Notice::PasskeyAdded), &[], |st, ctx, me| async move {
+    // Only the browser (JavaScript) calls this; the section shows the notice from the action's value.
+    crate::server_ctx::session_form(SECURITY, None, &[], |st, ctx, me| async move {
         passkeys::finish_registration(&st, &ctx, &me, &token, &credential, name.as_deref()).await
     })
     .await
