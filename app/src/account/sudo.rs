@@ -8,7 +8,7 @@ use crate::{
     components::{
         form::{form_error, ErrorBanner, FoldedForm, SubmitButton, TextField},
         layout::{with_page_context, AuthCard, NoticeBanner},
-        passkey::{ceremony, PasskeyButton, PasskeyChallenge},
+        passkey::{passkey_option, PasskeyChallenge},
     },
     error::AppError,
     validation::safe_return_to,
@@ -133,11 +133,6 @@ pub fn SudoPage() -> impl IntoView {
         let error = form_error(move || action.value().get(), page.flash.clone());
         let code_error = form_error(move || with_code.value().get(), page.flash.clone());
         let methods = Resource::new(|| (), |_| sudo_methods());
-        let finish = ServerAction::<SudoWithPasskey>::new();
-        let (run, busy, browser_error) = ceremony(sudo_passkey_options, move |token, credential| {
-            finish.dispatch(SudoWithPasskey { token, credential, return_to: return_to() });
-        });
-        let finish_error = form_error(move || finish.value().get(), Default::default());
         view! {
             <AuthCard
                 title="Confirm it's you"
@@ -162,18 +157,10 @@ pub fn SudoPage() -> impl IntoView {
                 <Suspense>
                     {move || Suspend::new(async move {
                         let (_, has_totp, has_passkey) = methods.await.unwrap_or((true, false, false));
-                        let passkey = has_passkey.then(|| view! {
-                            <div class="or-divider"><span>"or"</span></div>
-                            <PasskeyButton
-                                label="Confirm with a passkey"
-                                pending_label="Waiting for your passkey…"
-                                run
-                                busy
-                                finishing=finish.pending()
-                                error=browser_error
-                                finish_error
-                                secondary=true
-                            />
+                        let passkey = has_passkey.then(|| {
+                            passkey_option("Confirm with a passkey", sudo_passkey_options, move |token, credential| {
+                                SudoWithPasskey { token, credential, return_to: return_to() }
+                            })
                         });
                         let code = has_totp.then(|| view! {
                             <FoldedForm summary="Use a code from your authenticator app instead" error=code_error>

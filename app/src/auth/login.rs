@@ -4,7 +4,7 @@ use crate::{
     components::{
         form::{form_error, Checkbox, EmailField, ErrorBanner, FoldedForm, SubmitButton, TextField},
         layout::{with_page_context, AuthCard, NoticeBanner},
-        passkey::{ceremony, PasskeyButton, PasskeyChallenge},
+        passkey::{passkey_option, PasskeyChallenge},
     },
     error::AppError,
 };
@@ -130,7 +130,6 @@ pub fn LoginPage() -> impl IntoView {
                     <Checkbox id="remember_me" name="remember_me" label="Keep me logged in on this device for 30 days"/>
                     <SubmitButton label="Log in" pending_label="Logging in…" pending=action.pending()/>
                 </ActionForm>
-                <div class="or-divider"><span>"or"</span></div>
                 {passkey}
                 <FoldedForm summary="E-mail me a sign-in link instead" error=magic_error>
                     <ActionForm action=magic>
@@ -168,38 +167,25 @@ crate::link_page!(
 /// "Sign in with a passkey": usernameless, or for the e-mail typed above it. Where the browser supports it, the
 /// page also asks for a passkey quietly, so the e-mail field's autofill offers the site's passkeys.
 fn passkey_sign_in() -> impl IntoView {
-    let finish = ServerAction::<LogInWithPasskey>::new();
     let remember = move || remember_me_ticked().then(|| "on".to_string());
     let autofill = StoredValue::new_local(None::<AbortHandle>);
-    let (run, busy, browser_error) = ceremony(
+    // The autofill request finishes with its own action: it stays quiet when it fails.
+    let finish = ServerAction::<LogInWithPasskey>::new();
+    Effect::new(move |_| {
+        start_autofill(autofill, move |token, credential| {
+            finish.dispatch(LogInWithPasskey { token, credential, remember_me: remember() });
+        })
+    });
+    passkey_option(
+        "Sign in with a passkey",
         move || {
             if let Some(handle) = autofill.get_value() {
                 handle.abort();
             }
             passkey_sign_in_options(typed_email(), false)
         },
-        move |token, credential| {
-            finish.dispatch(LogInWithPasskey { token, credential, remember_me: remember() });
-        },
-    );
-    Effect::new(move |_| {
-        start_autofill(autofill, move |token, credential| {
-            finish.dispatch(LogInWithPasskey { token, credential, remember_me: remember() });
-        })
-    });
-    let finish_error = form_error(move || finish.value().get(), Default::default());
-    view! {
-        <PasskeyButton
-            label="Sign in with a passkey"
-            pending_label="Waiting for your passkey…"
-            run
-            busy
-            finishing=finish.pending()
-            error=browser_error
-            finish_error
-            secondary=true
-        />
-    }
+        move |token, credential| LogInWithPasskey { token, credential, remember_me: remember() },
+    )
 }
 
 /// Cancels the page's waiting autofill request.

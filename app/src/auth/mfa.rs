@@ -6,7 +6,7 @@ use crate::{
     components::{
         form::{form_error, Checkbox, ErrorBanner, SubmitButton, TextField},
         layout::{with_page_context, AuthCard},
-        passkey::{ceremony, PasskeyButton, PasskeyChallenge},
+        passkey::{passkey_option, PasskeyChallenge},
     },
     error::AppError,
 };
@@ -104,11 +104,6 @@ pub fn MfaPage() -> impl IntoView {
         let action = ServerAction::<MfaVerify>::new();
         let error = form_error(move || action.value().get(), page.flash.clone());
         let pending = Resource::new(|| (), |_| mfa_pending());
-        let finish = ServerAction::<MfaVerifyPasskey>::new();
-        let (run, busy, browser_error) = ceremony(mfa_passkey_options, move |token, credential| {
-            finish.dispatch(MfaVerifyPasskey { token, credential, trust: None });
-        });
-        let finish_error = form_error(move || finish.value().get(), Default::default());
         view! {
             <AuthCard title="Two-step verification" lead="Enter the 6-digit code from your authenticator app.">
                 <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
@@ -129,19 +124,9 @@ pub fn MfaPage() -> impl IntoView {
                                     <Checkbox id="trust" name="trust" label="Trust this browser for 30 days (skip this step here)"/>
                                     <SubmitButton label="Verify" pending_label="Verifying…" pending=action.pending()/>
                                 </ActionForm>
-                                {passkey.then(|| view! {
-                                    <div class="or-divider"><span>"or"</span></div>
-                                    <PasskeyButton
-                                        label="Use a passkey"
-                                        pending_label="Waiting for your passkey…"
-                                        run
-                                        busy
-                                        finishing=finish.pending()
-                                        error=browser_error
-                                        finish_error
-                                        secondary=true
-                                    />
-                                })}
+                                {passkey.then(|| passkey_option("Use a passkey", mfa_passkey_options, |token, credential| {
+                                    MfaVerifyPasskey { token, credential, trust: None }
+                                }))}
                             }.into_any(),
                             _ => view! {
                                 <ErrorBanner error/>

@@ -157,3 +157,35 @@ pub fn PasskeyButton(
         </div>
     }
 }
+
+/// "or", then a passkey button whose answer goes to the server function `A` made by `finish(token, answer)`: the
+/// passkey alternative of the log-in, code-step and sudo pages.
+pub fn passkey_option<A, Start, Fut>(
+    label: &'static str,
+    start: Start,
+    finish: impl Fn(String, String) -> A + Copy + Send + Sync + 'static,
+) -> impl IntoView
+where
+    A: leptos::server_fn::ServerFn<Output = (), Error = AppError> + Clone + Send + Sync + 'static,
+    Start: Fn() -> Fut + Copy + Send + Sync + 'static,
+    Fut: Future<Output = Result<PasskeyChallenge, AppError>> + 'static,
+{
+    let action = ServerAction::<A>::new();
+    let (run, busy, error) = ceremony(start, move |token, answer| {
+        action.dispatch(finish(token, answer));
+    });
+    let finish_error = crate::components::form::form_error(move || action.value().get(), Default::default());
+    view! {
+        <div class="or-divider"><span>"or"</span></div>
+        <PasskeyButton
+            label
+            pending_label="Waiting for your passkey…"
+            run
+            busy
+            finishing=action.pending()
+            error
+            finish_error
+            secondary=true
+        />
+    }
+}
