@@ -121,6 +121,7 @@ async fn take(
     token: &str,
     session_id: Option<&str>,
 ) -> Result<CeremonyState, AccountError> {
+    let mut tx = st.db.begin().await?;
     let row: Option<(Option<String>, String)> = sqlx::query_as(
         "DELETE FROM webauthn_ceremonies WHERE token_digest = $1 AND purpose = $2 AND expires_at > $3 \
          RETURNING session_id, state",
@@ -128,8 +129,9 @@ async fn take(
     .bind(token_digest(token))
     .bind(purpose.as_str())
     .bind(st.clock.now())
-    .fetch_optional(&st.db.pool)
+    .fetch_optional(&mut *tx)
     .await?;
+    tx.commit().await?;
     let Some((bound_to, state)) = row else { return Err(expired()) };
     if bound_to.as_deref() != session_id {
         return Err(expired());

@@ -407,6 +407,8 @@ async fn s15_when_policy_requires_mfa_a_user_without_it_can_only_enrol() {
     assert!(r.text().await.unwrap().contains("MfaEnrolmentRequired"));
     let page = app.get("/users/settings/security").await.text().await.unwrap();
     assert!(page.contains("Your account needs two-step verification"));
+    let r = app.call_server_fn("/api/passkey_list", &[]).await;
+    assert_eq!(r.status(), StatusCode::OK, "the enrolment page shows its passkey section");
 
     let (auth, _) = enable_totp(&app, &app.client).await;
     assert_eq!(app.get("/users/sessions").await.status(), StatusCode::OK, "enrolled: everything opens");

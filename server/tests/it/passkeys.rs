@@ -398,3 +398,38 @@ async fn bad_passkey_input_gets_a_clear_error_not_a_500() {
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ceremony_lasts_five_minutes_and_housekeeping_removes_it() {
+    let app = TestApp::spawn().await;
+    let mut auth = ann_with_passkey(&app).await;
+    app.log_out().await;
+    let browser = new_client();
+    let (token, opts) = options(&app, &browser, "/api/passkey_sign_in_options", &[]).await;
+    let answer = auth.assert(&opts).unwrap().to_string();
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM webauthn_ceremonies").await, 1);
+    app.state().clock.advance(app::backend::passkeys::CEREMONY_SECS + 1);
+    let r = app.call_server_fn_with(&browser, "/api/log_in_with_passkey", &[("token", &token), ("credential", &answer)]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("expired"));
+    assert_eq!(app.signed_in_as(&browser).await, None);
+    app::backend::housekeeping::purge_expired(app.state()).await.unwrap();
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM webauthn_ceremonies").await, 0);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_the_audit_row_cannot_be_written_no_passkey_is_added_or_removed() {
+    let app = TestApp::spawn().await;
+    app.confirmed_user(ANN, PASSWORD).await;
+    app.log_in(ANN, PASSWORD).await;
+    let mut auth = Authenticator::new(ORIGIN);
+    break_audit_for(&app, "passkey.added").await;
+    let (token, opts) = options(&app, &app.client, "/api/passkey_creation_options", &[]).await;
+    let credential = auth.register(&opts).unwrap().to_string();
+    let r = app.call_server_fn("/api/add_passkey", &[("token", &token), ("credential", &credential)]).await;
+    assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM passkeys").await, 0, "no passkey without its audit row");
+    assert!(app.mails_to(ANN).iter().all(|m| !m.subject.contains("passkey")), "and no mail");
+    app.stop().await;
+}
