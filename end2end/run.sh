@@ -20,23 +20,46 @@ for f in tests/*.spec.mjs; do
 done
 (( ${#specs[@]} > 0 )) || { echo "no spec file matches: $*" >&2; exit 1; }
 server_pid=
+oidc_pid=
 work=$(mktemp -d /tmp/portcullis-e2e.XXXXXX)
 stop_server() {
-  if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
-    kill "$server_pid"
-    wait "$server_pid" 2>/dev/null || true
-  fi
+  local pid
+  for pid in "$server_pid" "$oidc_pid"; do
+    if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
+      kill "$pid"
+      wait "$pid" 2>/dev/null || true
+    fi
+  done
   server_pid=
+  oidc_pid=
 }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+[[ -d oidc/node_modules/oidc-provider ]] || (cd oidc && npm ci --no-audit --no-fund --loglevel=error)
 trap 'stop_server; rm -rf "$work"' EXIT
 
 run_spec() {
   local label=$1 database_url=$2 spec=$3
-  local port
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  echo "==> $spec on $label (http://localhost:$port)"
+  local port oidc_port
+  port=$(free_port)
+  oidc_port=$(free_port)
+  # The OpenID provider on loopback, as a generic OIDC issuer ("Test SSO") and, through its plain OAuth 2.0
+  # endpoints, as "GitHub".
+  local clients="[{\"client_id\":\"portcullis\",\"client_secret\":\"s3cret\",\"redirect_uris\":[\"http://localhost:$port/auth/oidc/callback\",\"http://localhost:$port/auth/github/callback\"]}]"
+  OIDC_PORT=$oidc_port OIDC_CLIENTS="$clients" OIDC_REQUIRE_PKCE=1 node oidc/provider.mjs >"$work/oidc.log" 2>&1 &
+  oidc_pid=$!
+  for _ in $(seq 1 100); do
+    grep -q "OIDC provider ready" "$work/oidc.log" 2>/dev/null && break
+    kill -0 "$oidc_pid" 2>/dev/null || { cat "$work/oidc.log"; exit 1; }
+    sleep 0.1
+  done
+  local issuer="http://localhost:$oidc_port"
+  echo "==> $spec on $label (http://localhost:$port, OpenID provider $issuer)"
   (cd "$work" && exec env APP_ENV=development DATABASE_URL="$database_url" BIND_ADDR="127.0.0.1:$port" \
-    BASE_URL="http://localhost:$port" MAIL_TRANSPORT=dev RUST_LOG=warn "$bin" serve) >"$work/server-$label.log" 2>&1 &
+    BASE_URL="http://localhost:$port" MAIL_TRANSPORT=dev RUST_LOG=warn \
+    OIDC_ISSUER="$issuer" OIDC_CLIENT_ID=portcullis OIDC_CLIENT_SECRET=s3cret OIDC_NAME="Test SSO" \
+    GITHUB_CLIENT_ID=portcullis GITHUB_CLIENT_SECRET=s3cret GITHUB_AUTH_URL="$issuer/auth" \
+    GITHUB_TOKEN_URL="$issuer/token" GITHUB_USER_URL="$issuer/me" GITHUB_EMAILS_URL=none \
+    GITHUB_SCOPES="openid email profile" "$bin" serve) >"$work/server-$label.log" 2>&1 &
   server_pid=$!
   for _ in $(seq 1 100); do
     curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break

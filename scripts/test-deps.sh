@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs and is not there yet: Chromium (Debian), PostgreSQL (Debian), the SMTP sink
-# (aiosmtpd from PyPI, in a venv under target/), Playwright (npm, no browser download).
+# (aiosmtpd from PyPI, in a venv under target/), Playwright (npm, no browser download), and the OpenID provider the
+# sign-in-with-provider tests run on loopback (oidc-provider from npm).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +22,11 @@ if [[ ! -x "$venv/bin/python" ]] || ! "$venv/bin/python" -c 'import aiosmtpd' 2>
   mkdir -p target
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q aiosmtpd
+fi
+
+if [[ ! -d end2end/oidc/node_modules/oidc-provider ]]; then
+  echo "==> npm ci (the test OpenID provider: oidc-provider)"
+  (cd end2end/oidc && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
 if [[ ! -d end2end/node_modules/@playwright/test ]]; then

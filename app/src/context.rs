@@ -11,6 +11,8 @@ pub struct PageContext {
     pub app_name: String,
     pub user: Option<UserView>,
     pub flash: Flash,
+    /// Configured sign-in providers: (id, name) for "Continue with {name}" at `/auth/{id}`.
+    pub providers: Vec<(String, String)>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -70,6 +72,9 @@ pub enum Notice {
     PasskeyAdded,
     PasskeyRenamed,
     PasskeyRemoved,
+    LinkPending,
+    ProviderLinked,
+    ProviderUnlinked,
 }
 
 impl Notice {
@@ -102,6 +107,12 @@ impl Notice {
             Notice::PasskeyAdded => "Passkey added. You can sign in with it now, without a password.",
             Notice::PasskeyRenamed => "Passkey renamed.",
             Notice::PasskeyRemoved => "Passkey removed. It no longer signs in to your account.",
+            Notice::LinkPending => {
+                "An account with this e-mail address already exists. Log in to it the way you usually do, and you \
+                 can then link the account you just used."
+            }
+            Notice::ProviderLinked => "Linked. You can sign in with it from now on.",
+            Notice::ProviderUnlinked => "Unlinked. It no longer signs in to your account.",
             Notice::ProfileSaved => "Your profile is saved.",
             Notice::PasswordChanged => "Your password was changed. Every other device was signed out.",
             Notice::EmailChangeRequested => {

@@ -41,6 +41,9 @@ pub enum AppError {
     RateLimited { retry_after_secs: u64 },
     #[error("Something went wrong on our side (reference {request_id}). Please try again.")]
     Internal { request_id: String },
+    /// A sign-in provider flow failed; the message says what to do.
+    #[error("{message}")]
+    Provider { message: String },
     /// Transport-level failure of a server function (network down, bad encoding).
     #[error("The request could not be completed: {0}")]
     ServerFn(String),
@@ -65,7 +68,7 @@ impl AppError {
         match self {
             AppError::Validation { .. } => 422,
             AppError::InvalidCredentials | AppError::Unauthenticated => 401,
-            AppError::InvalidToken => 400,
+            AppError::InvalidToken | AppError::Provider { .. } => 400,
             AppError::Forbidden
             | AppError::ReauthenticationRequired
             | AppError::PasswordChangeRequired

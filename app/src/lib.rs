@@ -23,6 +23,7 @@ use leptos_router::{
 
 use crate::{
     account::{
+        connections::ConnectionsPage,
         security::SecurityPage,
         sessions::SessionsPage,
         settings::{CancelEmailChangePage, ConfirmEmailChangePage, KeepAccountPage, SettingsPage},
@@ -103,6 +104,7 @@ fn PageFrame() -> impl IntoView {
                 <Route path=path!("/users/sudo") view=SudoPage ssr=SsrMode::Async/>
                 <Route path=path!("/users/mfa") view=MfaPage ssr=SsrMode::Async/>
                 <Route path=path!("/users/settings/security") view=SecurityPage ssr=SsrMode::Async/>
+                <Route path=path!("/users/settings/connections") view=ConnectionsPage ssr=SsrMode::Async/>
                 <Route path=path!("/users/settings") view=SettingsPage ssr=SsrMode::Async/>
                 <Route path=path!("/users/settings/email/:token") view=ConfirmEmailChangePage ssr=SsrMode::Async/>
                 <Route path=path!("/users/settings/email/cancel/:token") view=CancelEmailChangePage ssr=SsrMode::Async/>

@@ -53,9 +53,14 @@ pub fn append_header(name: header::HeaderName, value: &str) {
 }
 
 fn set_flash(flash: &Flash) {
+    append_header(header::SET_COOKIE, &flash_cookie(flash));
+}
+
+/// The `Set-Cookie` value that carries `flash` to the next page.
+pub fn flash_cookie(flash: &Flash) -> String {
     let json = serde_json::to_vec(flash).unwrap_or_default();
     let value = URL_SAFE_NO_PAD.encode(json);
-    append_header(header::SET_COOKIE, &format!("{FLASH_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age=120"));
+    format!("{FLASH_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age=120")
 }
 
 /// Reads and clears the flash cookie of this request.
@@ -121,21 +126,31 @@ pub fn fail(e: AppError) -> AppError {
     e
 }
 
-/// Where every sign-in path ends: the new session's cookie and the dashboard next, or, for a user with a second
-/// factor, the challenge cookie and `/users/mfa`.
-pub fn signed_in(st: &AppState, outcome: &crate::backend::gate::SignIn) -> (String, Flash) {
+/// Where every sign-in path ends: the new session's cookie and the dashboard next (the connections page when this
+/// browser holds a provider link for the owner to confirm), or, for a user with a second factor, the challenge
+/// cookie and `/users/mfa`.
+pub fn signed_in(st: &AppState, ctx: &RequestContext, outcome: &crate::backend::gate::SignIn) -> (String, Flash) {
+    let (next, flash, cookie) = sign_in_redirect(st, ctx, outcome);
+    append_header(header::SET_COOKIE, &cookie);
+    (next, flash)
+}
+
+/// [`signed_in`] for handlers outside Leptos: the next page, its flash, and the cookie to set.
+pub fn sign_in_redirect(
+    st: &AppState,
+    ctx: &RequestContext,
+    outcome: &crate::backend::gate::SignIn,
+) -> (String, Flash, String) {
     use crate::backend::gate::{SignIn, CHALLENGE_SECS};
     match outcome {
         SignIn::Session(session) => {
-            append_header(header::SET_COOKIE, &crate::backend::sessions::cookie(&st.config, Some(session)));
-            ("/".to_string(), Flash::notice(crate::context::Notice::LoggedIn))
+            let cookie = crate::backend::sessions::cookie(&st.config, Some(session));
+            let next = if ctx.pending_link.is_some() { "/users/settings/connections" } else { "/" };
+            (next.to_string(), Flash::notice(crate::context::Notice::LoggedIn), cookie)
         }
         SignIn::Challenge { token } => {
-            append_header(
-                header::SET_COOKIE,
-                &st.config.cookie(st.config.mfa_cookie_name(), token, Some(CHALLENGE_SECS)),
-            );
-            ("/users/mfa".to_string(), Flash::default())
+            let cookie = st.config.cookie(st.config.mfa_cookie_name(), token, Some(CHALLENGE_SECS));
+            ("/users/mfa".to_string(), Flash::default(), cookie)
         }
     }
 }

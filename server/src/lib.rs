@@ -86,6 +86,8 @@ pub fn router(state: AppState) -> Router {
         // Static assets only: pages may carry tokens (a reset link's form), and compressing them invites BREACH.
         .route("/pkg/{*path}", get(routes::assets::pkg).layer(CompressionLayer::new()))
         .route("/favicon.ico", get(routes::assets::favicon))
+        .route("/auth/{provider}", get(routes::oauth::start))
+        .route("/auth/{provider}/callback", get(routes::oauth::callback))
         .route("/healthz", get(routes::health::healthz))
         .route("/readyz", get(routes::health::readyz));
     if state.config.mail_transport == MailTransportKind::DevMailbox {

@@ -67,6 +67,8 @@ pub async fn request_context(State(st): State<AppState>, mut req: Request, next:
         presented_session_digest: token.as_deref().map(crypto::token_digest),
         mfa_challenge: cookie_value(req.headers(), st.config.mfa_cookie_name()).map(str::to_string),
         trusted_browser: cookie_value(req.headers(), st.config.trust_cookie_name()).map(str::to_string),
+        oauth_browser: cookie_value(req.headers(), st.config.oauth_cookie_name()).map(str::to_string),
+        pending_link: cookie_value(req.headers(), st.config.link_cookie_name()).map(str::to_string),
         session,
         nonce: crypto::random_token(),
         wants_html,

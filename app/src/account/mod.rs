@@ -1,3 +1,4 @@
+pub mod connections;
 pub mod passkeys;
 pub mod security;
 pub mod sessions;

@@ -324,6 +324,12 @@ fn SettingsSections(data: AccountSettings, forms: SettingsActions) -> impl IntoV
         <p><a class="button button-secondary" href="/users/settings/security">"Security settings"</a></p>
         </div>
 
+        <div class="settings-section">
+        <h2 class="section-title" id="connections">"Connected accounts"</h2>
+        <p>"Sign in with Google, GitHub or your organization's single sign-on, where this site offers them."</p>
+        <p><a class="button button-secondary" href="/users/settings/connections">"Connected accounts"</a></p>
+        </div>
+
         <div class="settings-section danger-zone">
         <h2 class="section-title" id="delete">"Delete account"</h2>
         <p>

@@ -103,11 +103,20 @@ async fn pass_sudo(input: SudoInput, return_to: String) -> Result<(), AppError> 
     server_ctx::finish_form(&ctx, result, &sudo_link(&next), &[])
 }
 
-/// Which ways to pass sudo this user has (the page offers those): password, authenticator app, passkey.
+/// Which ways to pass sudo this user has (the page offers those).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct SudoOptions {
+    pub password: bool,
+    pub totp: bool,
+    pub passkey: bool,
+    /// Linked sign-in providers: (id, name).
+    pub providers: Vec<(String, String)>,
+}
+
 #[server(prefix = "/api", endpoint = "sudo_methods")]
-pub async fn sudo_methods() -> Result<(bool, bool, bool), AppError> {
+pub async fn sudo_methods() -> Result<SudoOptions, AppError> {
     use crate::{
-        backend::{accounts, passkeys},
+        backend::{accounts, oauth, passkeys},
         server_ctx,
     };
     let ctx = server_ctx::request()?;
@@ -116,7 +125,12 @@ pub async fn sudo_methods() -> Result<(bool, bool, bool), AppError> {
     let password = accounts::has_password(&st, &me.user_id).await.map_err(|e| server_ctx::account_error(&ctx, e))?;
     // The session lookup already read whether the user has TOTP.
     let passkey = passkeys::count(&st, &me.user_id).await.map_err(|e| server_ctx::internal(&ctx, e))? > 0;
-    Ok((password, me.has_mfa, passkey))
+    let linked = oauth::identities(&st, &me.user_id).await.map_err(|e| server_ctx::internal(&ctx, e))?;
+    let providers = linked
+        .into_iter()
+        .filter_map(|i| st.config.oauth_provider(&i.provider).map(|p| (p.id.clone(), p.name.clone())))
+        .collect();
+    Ok(SudoOptions { password, totp: me.has_mfa, passkey, providers })
 }
 
 #[component]
@@ -156,7 +170,12 @@ pub fn SudoPage() -> impl IntoView {
                 </ActionForm>
                 <Suspense>
                     {move || Suspend::new(async move {
-                        let (_, has_totp, has_passkey) = methods.await.unwrap_or((true, false, false));
+                        let options = methods.await.unwrap_or(SudoOptions { password: true, totp: false, passkey: false, providers: Vec::new() });
+                        let (has_totp, has_passkey) = (options.totp, options.passkey);
+                        let providers = options.providers.into_iter().map(|(id, name)| {
+                            let href = format!("/auth/{id}?sudo=1&return_to={}", return_to().replace('%', "%25").replace('&', "%26").replace('#', "%23"));
+                            view! { <a class="button button-secondary provider-button" rel="external" href=href>{format!("Confirm with {name}")}</a> }
+                        }).collect_view();
                         let passkey = has_passkey.then(|| {
                             passkey_option("Confirm with a passkey", sudo_passkey_options, move |token, credential| {
                                 SudoWithPasskey { token, credential, return_to: return_to() }
@@ -171,7 +190,7 @@ pub fn SudoPage() -> impl IntoView {
                                 </ActionForm>
                             </FoldedForm>
                         });
-                        view! { {passkey} {code} }
+                        view! { {passkey} <div class="provider-buttons">{providers}</div> {code} }
                     })}
                 </Suspense>
                 <p class="alt-action"><a href=return_to()>"Cancel"</a></p>

@@ -2,7 +2,7 @@ use leptos::{form::ActionForm, prelude::*};
 
 use crate::{
     components::{
-        form::{form_error, Checkbox, EmailField, ErrorBanner, FoldedForm, SubmitButton, TextField},
+        form::{form_error, Checkbox, EmailField, ErrorBanner, FoldedForm, ProviderButtons, SubmitButton, TextField},
         layout::{with_page_context, AuthCard, NoticeBanner},
         passkey::{passkey_option, PasskeyChallenge},
     },
@@ -20,7 +20,7 @@ pub async fn log_in(email: String, password: String, remember_me: Option<String>
             crate::backend::accounts::log_in_with_password(&st, &ctx, &email, &password, remember_me.is_some())
                 .await
                 .map_err(|e| server_ctx::account_error(&ctx, e))?;
-        Ok(server_ctx::signed_in(&st, &session))
+        Ok(server_ctx::signed_in(&st, &ctx, &session))
     }
     .await;
     server_ctx::finish_form(&ctx, result, "/users/log-in", &[("email", &email)])
@@ -47,7 +47,7 @@ pub async fn log_in_with_link(token: String) -> Result<(), AppError> {
         let session = crate::backend::magic_link::log_in(&st, &ctx, &token)
             .await
             .map_err(|e| server_ctx::account_error(&ctx, e))?;
-        Ok(server_ctx::signed_in(&st, &session))
+        Ok(server_ctx::signed_in(&st, &ctx, &session))
     }
     .await;
     server_ctx::finish_form(&ctx, result, "/users/log-in", &[])
@@ -87,7 +87,7 @@ pub async fn log_in_with_passkey(
         let outcome = crate::backend::passkeys::finish_sign_in(&st, &ctx, &token, &credential, remember_me.is_some())
             .await
             .map_err(|e| server_ctx::account_error(&ctx, e))?;
-        Ok(server_ctx::signed_in(&st, &outcome))
+        Ok(server_ctx::signed_in(&st, &ctx, &outcome))
     }
     .await;
     server_ctx::finish_form(&ctx, result, "/users/log-in", &[])
@@ -131,6 +131,7 @@ pub fn LoginPage() -> impl IntoView {
                     <SubmitButton label="Log in" pending_label="Logging in…" pending=action.pending()/>
                 </ActionForm>
                 {passkey}
+                <ProviderButtons providers=page.providers.clone()/>
                 <FoldedForm summary="E-mail me a sign-in link instead" error=magic_error>
                     <ActionForm action=magic>
                         <TextField

@@ -67,7 +67,7 @@ async fn answer_challenge(answer: crate::backend::gate::Answer<'_>, trust: bool)
             let cookie = config.cookie(config.trust_cookie_name(), value, Some(TRUST_SECS));
             server_ctx::append_header(http::header::SET_COOKIE, &cookie);
         }
-        Ok(server_ctx::signed_in(&st, &gate::SignIn::Session(done.session)))
+        Ok(server_ctx::signed_in(&st, &ctx, &gate::SignIn::Session(done.session)))
     }
     .await;
     server_ctx::finish_form(&ctx, result, "/users/mfa", &[])

@@ -2,7 +2,7 @@ use leptos::{form::ActionForm, prelude::*};
 
 use crate::{
     components::{
-        form::{form_error, EmailField, ErrorBanner, SubmitButton, TextField},
+        form::{form_error, EmailField, ErrorBanner, ProviderButtons, SubmitButton, TextField},
         layout::{with_page_context, AuthCard, NoticeBanner},
     },
     error::AppError,
@@ -57,6 +57,7 @@ pub fn RegisterPage() -> impl IntoView {
                     <NewPasswordField error email app_name/>
                     <SubmitButton label="Create account" pending_label="Creating account…" pending/>
                 </ActionForm>
+                <ProviderButtons providers=page.providers.clone()/>
                 <p class="alt-action">"Already registered? " <a href="/users/log-in">"Log in"</a></p>
             </AuthCard>
         }

@@ -312,6 +312,20 @@ pub async fn verify_password_of(
 }
 
 /// Whether the user has a password at all (accounts made by a provider or a passkey may not).
+/// Password, passkeys and linked providers: what the account can sign in with besides a mailed link. Removing the
+/// last of them is refused.
+pub async fn ways_to_sign_in(tx: &mut super::db::Tx, user_id: &str) -> Result<i64, sqlx::Error> {
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT (SELECT COUNT(*) FROM passkeys WHERE user_id = $1) + \
+         (SELECT COUNT(*) FROM user_identities WHERE user_id = $1) + \
+         (SELECT COUNT(*) FROM users WHERE id = $1 AND password_hash IS NOT NULL)",
+    )
+    .bind(user_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(n)
+}
+
 pub async fn has_password(st: &AppState, user_id: &str) -> Result<bool, AccountError> {
     Ok(find_user_by_id(st, user_id).await?.is_some_and(|u| u.password_hash.is_some()))
 }

@@ -42,6 +42,8 @@ pub enum Job {
     AccountDeletionScheduled { user_id: String },
     /// Two-step verification was turned on or off.
     MfaChanged { user_id: String, enabled: bool },
+    /// A sign-in provider was linked to the account or unlinked from it.
+    IdentityChanged { user_id: String, provider: String, linked: bool },
     /// A passkey was added to the account or removed from it.
     PasskeyChanged { user_id: String, added: bool },
     /// A backup code was used (with the count left).
@@ -225,8 +227,14 @@ async fn execute(st: &AppState, job: &Job) -> Result<(), String> {
         }
         Job::PasswordReset { user_id } => {
             let Some(email) = user_email(st, user_id, false).await? else { return Ok(()) };
-            let issued = issue_link(st, user_id, &email, Purpose::ResetPassword, false).await?;
-            templates::password_reset(app, &email, &format!("{base}/users/reset-password/{}", issued.token))
+            let providers = provider_only(st, user_id).await?;
+            if providers.is_empty() {
+                let issued = issue_link(st, user_id, &email, Purpose::ResetPassword, false).await?;
+                templates::password_reset(app, &email, &format!("{base}/users/reset-password/{}", issued.token))
+            } else {
+                // No password to reset: say how this account signs in.
+                templates::signs_in_with_provider(app, &email, &providers.join(" or "), &format!("{base}/users/log-in"))
+            }
         }
         Job::MagicLink { user_id } => {
             let Some(email) = user_email(st, user_id, false).await? else { return Ok(()) };
@@ -278,6 +286,11 @@ async fn execute(st: &AppState, job: &Job) -> Result<(), String> {
         Job::MfaChanged { user_id, enabled } => {
             let Some(email) = user_email(st, user_id, false).await? else { return Ok(()) };
             templates::mfa_changed(app, &email, *enabled, &format!("{base}/users/settings/security"))
+        }
+        Job::IdentityChanged { user_id, provider, linked } => {
+            let Some(email) = user_email(st, user_id, false).await? else { return Ok(()) };
+            let name = st.config.oauth_provider(provider).map(|p| p.name.clone()).unwrap_or_else(|| provider.clone());
+            templates::identity_changed(app, &email, &name, *linked, &format!("{base}/users/settings/connections"))
         }
         Job::PasskeyChanged { user_id, added } => {
             let Some(email) = user_email(st, user_id, false).await? else { return Ok(()) };
@@ -332,6 +345,19 @@ async fn pending_change(st: &AppState, user_id: &str) -> Result<Option<(String, 
         .fetch_optional(&st.db.pool)
         .await
         .map_err(|e| e.to_string())
+}
+
+/// For an account without a password: the names of the providers it signs in with (empty when it has a password).
+async fn provider_only(st: &AppState, user_id: &str) -> Result<Vec<String>, String> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT i.provider FROM user_identities i JOIN users u ON u.id = i.user_id \
+         WHERE u.id = $1 AND u.password_hash IS NULL ORDER BY i.created_at",
+    )
+    .bind(user_id)
+    .fetch_all(&st.db.pool)
+    .await
+    .map_err(|e| e.to_string())?;
+    Ok(rows.into_iter().map(|(p,)| st.config.oauth_provider(&p).map(|c| c.name.clone()).unwrap_or(p)).collect())
 }
 
 async fn user_email(st: &AppState, user_id: &str, only_unconfirmed: bool) -> Result<Option<String>, String> {

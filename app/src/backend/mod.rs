@@ -13,6 +13,7 @@ pub mod keyring;
 pub mod magic_link;
 pub mod mail;
 pub mod mfa;
+pub mod oauth;
 pub mod passkeys;
 pub mod password_reset;
 pub mod passwords;

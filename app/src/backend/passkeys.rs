@@ -388,7 +388,7 @@ pub async fn remove(
         .fetch_optional(&mut *tx)
         .await?;
     let Some((name,)) = row else { return Err(AccountError::NotFound) };
-    if ways_to_sign_in(&mut tx, &session.user_id).await? <= 1 {
+    if super::accounts::ways_to_sign_in(&mut tx, &session.user_id).await? <= 1 {
         return Err(AccountError::Field(
             "passkey",
             "This passkey is the only way to sign in to your account. Set a password or add another passkey first."
@@ -406,18 +406,6 @@ pub async fn remove(
     tx.commit().await?;
     jobs::after_commit(st, &[job]).await;
     Ok(())
-}
-
-/// Password plus passkeys: what the account can sign in with besides a mailed link.
-async fn ways_to_sign_in(tx: &mut Tx, user_id: &str) -> Result<i64, sqlx::Error> {
-    let (n,): (i64,) = sqlx::query_as(
-        "SELECT (SELECT COUNT(*) FROM passkeys WHERE user_id = $1) + \
-         (SELECT COUNT(*) FROM users WHERE id = $1 AND password_hash IS NOT NULL)",
-    )
-    .bind(user_id)
-    .fetch_one(&mut **tx)
-    .await?;
-    Ok(n)
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -28,6 +28,10 @@ pub struct RequestContext {
     pub mfa_challenge: Option<String>,
     /// The "trust this browser" cookie, if any (checked against the user at the gate).
     pub trusted_browser: Option<String>,
+    /// The cookie that binds an OAuth sign-in in progress to this browser.
+    pub oauth_browser: Option<String>,
+    /// The cookie of a provider identity waiting to be linked to the account that signs in here.
+    pub pending_link: Option<String>,
     /// CSP nonce for this response's inline scripts.
     pub nonce: String,
     /// A plain browser form post or page load (not the server-function client).
@@ -45,6 +49,8 @@ impl RequestContext {
             presented_session_digest: None,
             mfa_challenge: None,
             trusted_browser: None,
+            oauth_browser: None,
+            pending_link: None,
             nonce: String::new(),
             wants_html: false,
         }

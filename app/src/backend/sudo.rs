@@ -33,9 +33,10 @@ impl Proof<'_> {
     }
 }
 
-/// Sign-in methods that count as a re-authentication (a mailed link does not: it proves only the mailbox).
+/// Sign-in methods that count as a re-authentication: a password, a code, a passkey, or a provider that just
+/// confirmed the user (a mailed link does not: it proves only the mailbox).
 pub fn method_passes_sudo(method: &str) -> bool {
-    matches!(method, "password" | "totp" | "passkey")
+    matches!(method, "password" | "totp" | "passkey" | "oauth")
 }
 
 /// Whether the session re-authenticated within the window.

@@ -181,3 +181,26 @@ pub fn FoldedForm(
         </details>
     }
 }
+
+/// "Continue with {provider}" for each configured sign-in provider: plain links to `/auth/{id}` (they work without
+/// JavaScript), under an "or".
+#[component]
+pub fn ProviderButtons(providers: Vec<(String, String)>) -> impl IntoView {
+    (!providers.is_empty()).then(|| {
+        view! {
+            <div class="or-divider"><span>"or"</span></div>
+            <div class="provider-buttons">
+                {providers
+                    .into_iter()
+                    .map(|(id, name)| {
+                        view! {
+                            <a class="button button-secondary provider-button" rel="external" href=format!("/auth/{id}")>
+                                {format!("Continue with {name}")}
+                            </a>
+                        }
+                    })
+                    .collect_view()}
+            </div>
+        }
+    })
+}

@@ -21,8 +21,12 @@ fn page_context_now() -> PageContext {
         display_name: s.display_name,
         confirmed: s.confirmed,
     });
-    let app_name = crate::server_ctx::state().map(|st| st.config.app_name.clone()).unwrap_or_default();
-    PageContext { app_name, user, flash: crate::server_ctx::take_flash() }
+    let st = crate::server_ctx::state().ok();
+    let app_name = st.as_ref().map(|st| st.config.app_name.clone()).unwrap_or_default();
+    let providers = st
+        .map(|st| st.config.oauth_providers.iter().map(|p| (p.id.clone(), p.name.clone())).collect())
+        .unwrap_or_default();
+    PageContext { app_name, user, flash: crate::server_ctx::take_flash(), providers }
 }
 
 /// The page context of what is on screen.

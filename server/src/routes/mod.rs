@@ -2,3 +2,4 @@
 pub mod assets;
 pub mod dev_mailbox;
 pub mod health;
+pub mod oauth;

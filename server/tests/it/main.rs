@@ -9,6 +9,7 @@ mod login;
 mod magic_link;
 mod mail;
 mod mfa;
+mod oauth;
 mod passkeys;
 mod password_reset;
 mod registration;

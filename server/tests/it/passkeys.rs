@@ -409,7 +409,9 @@ async fn a_ceremony_lasts_five_minutes_and_housekeeping_removes_it() {
     let answer = auth.assert(&opts).unwrap().to_string();
     assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM webauthn_ceremonies").await, 1);
     app.state().clock.advance(app::backend::passkeys::CEREMONY_SECS + 1);
-    let r = app.call_server_fn_with(&browser, "/api/log_in_with_passkey", &[("token", &token), ("credential", &answer)]).await;
+    let r = app
+        .call_server_fn_with(&browser, "/api/log_in_with_passkey", &[("token", &token), ("credential", &answer)])
+        .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.text().await.unwrap().contains("expired"));
     assert_eq!(app.signed_in_as(&browser).await, None);

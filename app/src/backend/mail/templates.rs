@@ -260,6 +260,51 @@ pub fn mfa_changed(app: &str, to: &str, enabled: bool, security: &str) -> Outgoi
     OutgoingMail { to: to.into(), subject, text, html }
 }
 
+pub fn identity_changed(app: &str, to: &str, provider: &str, linked: bool, connections: &str) -> OutgoingMail {
+    let (subject, what) = if linked {
+        (
+            format!("{provider} was linked to your {app} account"),
+            format!("You can now sign in to your {app} account with {provider}."),
+        )
+    } else {
+        (
+            format!("{provider} was unlinked from your {app} account"),
+            format!("{provider} no longer signs in to your {app} account."),
+        )
+    };
+    let text = format!("{what}\n\nIf this was not you, secure your account now: {connections}\n");
+    let html = layout(
+        app,
+        "Sign-in providers changed",
+        &format!(
+            "<p>{w}</p><p>If this was not you, <a href=\"{c}\">secure your account now</a>.</p>",
+            w = esc(&what),
+            c = esc(connections)
+        ),
+    );
+    OutgoingMail { to: to.into(), subject, text, html }
+}
+
+/// To an account without a password that asked for a password reset: how it signs in instead.
+pub fn signs_in_with_provider(app: &str, to: &str, providers: &str, log_in: &str) -> OutgoingMail {
+    let subject = format!("How you sign in to {app}");
+    let text = format!(
+        "Someone (hopefully you) asked to reset the password of your {app} account. It has no password: you sign in \
+         with {providers}.\n\nUse \"Continue with {providers}\" on the log-in page: {log_in}\n"
+    );
+    let html = layout(
+        app,
+        "How you sign in",
+        &format!(
+            "<p>Someone (hopefully you) asked to reset the password of your account. It has no password: you sign in \
+             with <strong>{p}</strong>.</p><p><a href=\"{l}\">Go to the log-in page</a> and choose “Continue with {p}”.</p>",
+            p = esc(providers),
+            l = esc(log_in)
+        ),
+    );
+    OutgoingMail { to: to.into(), subject, text, html }
+}
+
 pub fn passkey_changed(app: &str, to: &str, added: bool, security: &str) -> OutgoingMail {
     let (subject, what) = if added {
         (format!("A passkey was added to your {app} account"), "was added to")

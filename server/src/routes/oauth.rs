@@ -1,0 +1,115 @@
+//! `/auth/{provider}` and `/auth/{provider}/callback`: the browser's trip to a sign-in provider and back. Plain
+//! redirects (no page), so they sit outside Leptos; the outcome reaches the next page as a flash.
+use std::collections::HashMap;
+
+use app::{
+    backend::{
+        oauth::{self, Outcome, Purpose, FLOW_SECS},
+        request::RequestContext,
+        AppState,
+    },
+    context::{Flash, Notice},
+    error::AppError,
+    server_ctx::{flash_cookie, sign_in_redirect},
+    validation::safe_return_to,
+};
+use axum::{
+    extract::{Path, Query, State},
+    http::{header, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+    Extension,
+};
+
+const CONNECTIONS: &str = "/users/settings/connections";
+
+fn redirect(to: &str, cookies: &[String]) -> Response {
+    let mut res = (StatusCode::SEE_OTHER, [(header::LOCATION, to.to_string())]).into_response();
+    for c in cookies {
+        if let Ok(v) = HeaderValue::from_str(c) {
+            res.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    res
+}
+
+fn failed(to: &str, message: String, mut cookies: Vec<String>) -> Response {
+    cookies.push(flash_cookie(&Flash { error: Some(AppError::Provider { message }), ..Default::default() }));
+    redirect(to, &cookies)
+}
+
+/// Starts a sign-in (or, with `?link=1` for a signed-in user inside the sudo window, a link) with the provider.
+pub async fn start(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path(provider): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    if st.config.oauth_provider(&provider).is_none() {
+        return (StatusCode::NOT_FOUND, "No such sign-in provider.").into_response();
+    }
+    let purpose = if query.contains_key("link") {
+        Purpose::Link
+    } else if query.contains_key("sudo") {
+        Purpose::Sudo
+    } else {
+        Purpose::SignIn
+    };
+    let return_to = query.get("return_to").map(|r| safe_return_to(r, "/users/settings").to_string());
+    if purpose != Purpose::SignIn {
+        match &ctx.session {
+            None => return redirect("/users/log-in", &[]),
+            Some(s) if purpose == Purpose::Link && !app::backend::sudo::is_fresh(&st, s) => {
+                return redirect(&app::account::sudo::sudo_link(CONNECTIONS), &[]);
+            }
+            Some(_) => {}
+        }
+    }
+    let back = match purpose {
+        Purpose::SignIn => "/users/log-in".to_string(),
+        Purpose::Link => CONNECTIONS.to_string(),
+        Purpose::Sudo => app::account::sudo::sudo_link(return_to.as_deref().unwrap_or("/users/settings")),
+    };
+    match oauth::start(&st, &provider, purpose, ctx.session.as_ref(), return_to.as_deref()).await {
+        Ok(started) => {
+            let cookie = st.config.cookie(st.config.oauth_cookie_name(), &started.browser_token, Some(FLOW_SECS));
+            redirect(&started.authorize_url, &[cookie])
+        }
+        Err(oauth::Failure(message)) => failed(&back, message, Vec::new()),
+    }
+}
+
+/// The provider sends the browser back here with `code` and `state` (or `error`).
+pub async fn callback(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path(provider): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let config = &st.config;
+    // The flow cookie is spent either way.
+    let mut cookies = vec![config.cookie(config.oauth_cookie_name(), "", Some(0))];
+    let back = if ctx.session.is_some() { CONNECTIONS } else { "/users/log-in" };
+    let arg = |k: &str| query.get(k).map(String::as_str);
+    match oauth::callback(&st, &ctx, &provider, arg("code"), arg("state"), arg("error"), arg("iss")).await {
+        Ok(Outcome::SignedIn(outcome)) => {
+            let (next, flash, cookie) = sign_in_redirect(&st, &ctx, &outcome);
+            cookies.push(cookie);
+            cookies.push(flash_cookie(&flash));
+            redirect(&next, &cookies)
+        }
+        Ok(Outcome::Reauthenticated { session, return_to }) => {
+            cookies.push(app::backend::sessions::cookie(config, Some(&session)));
+            redirect(return_to.as_deref().unwrap_or("/users/settings"), &cookies)
+        }
+        Ok(Outcome::Linked { .. }) => {
+            cookies.push(flash_cookie(&Flash::notice(Notice::ProviderLinked)));
+            redirect(CONNECTIONS, &cookies)
+        }
+        Ok(Outcome::LinkPending { email, browser_token }) => {
+            cookies.push(config.cookie(config.link_cookie_name(), &browser_token, Some(FLOW_SECS)));
+            cookies.push(flash_cookie(&Flash::notice_for(Notice::LinkPending, &email)));
+            redirect("/users/log-in", &cookies)
+        }
+        Err(oauth::Failure(message)) => failed(back, message, cookies),
+    }
+}
