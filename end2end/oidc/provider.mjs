@@ -7,7 +7,7 @@
 // everything else (oidc-provider notices, warnings, errors) goes to stderr.
 // See README.md in this folder.
 
-import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
+import { createSign, generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 
 // oidc-provider prints NOTICEs with console.info (stdout). Keep stdout for the ready line.
@@ -291,9 +291,43 @@ function dropProviderSession(req, url) {
   else delete req.headers.cookie;
 }
 
+// Test-only misbehaviour, so the relying party's checks can be shown to work: OIDC_TAMPER_ID_TOKEN=aud re-signs
+// every ID token the token endpoint returns with another audience (a token minted for another client);
+// OIDC_TAMPER_ID_TOKEN=none sends it unsigned (alg "none"); OIDC_TAMPER_ID_TOKEN=resign re-signs it unchanged (the
+// control: the interception alone breaks nothing). Unset, the provider behaves.
+const tamper = process.env.OIDC_TAMPER_ID_TOKEN ?? '';
+const b64json = (v) => Buffer.from(JSON.stringify(v)).toString('base64url');
+
+function reissue(jwt) {
+  const [h, p] = jwt.split('.');
+  const header = JSON.parse(Buffer.from(h, 'base64url'));
+  const payload = JSON.parse(Buffer.from(p, 'base64url'));
+  if (tamper === 'none') return `${b64json({ ...header, alg: 'none' })}.${b64json(payload)}.`;
+  if (tamper === 'aud') payload.aud = 'other-app';
+  const input = `${b64json(header)}.${b64json(payload)}`;
+  return `${input}.${createSign('RSA-SHA256').update(input).sign(privateKey).toString('base64url')}`;
+}
+
+function tamperTokenResponse(res) {
+  const chunks = [];
+  const end = res.end.bind(res);
+  res.write = (chunk) => { chunks.push(Buffer.from(chunk)); return true; };
+  res.end = (chunk, ...rest) => {
+    if (chunk && typeof chunk !== 'function') chunks.push(Buffer.from(chunk));
+    let body = Buffer.concat(chunks).toString();
+    try {
+      const json = JSON.parse(body);
+      if (json.id_token) body = JSON.stringify({ ...json, id_token: reissue(json.id_token) });
+    } catch { /* not JSON: pass through */ }
+    if (!res.headersSent) res.setHeader('content-length', Buffer.byteLength(body));
+    return end(body);
+  };
+}
+
 const server = createServer(async (req, res) => {
   const url = new URL(req.url, issuer);
   try {
+    if (tamper && req.method === 'POST' && url.pathname === provider.pathFor('token')) tamperTokenResponse(res);
     if (url.pathname.startsWith('/interaction/')) {
       await handleInteraction(req, res, url);
       return;

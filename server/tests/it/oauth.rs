@@ -26,6 +26,11 @@ impl Drop for Provider {
 
 impl Provider {
     pub async fn start() -> Self {
+        Self::start_with(None).await
+    }
+
+    /// `tamper`: `OIDC_TAMPER_ID_TOKEN` for a provider that misbehaves (see end2end/oidc/README.md).
+    pub async fn start_with(tamper: Option<&str>) -> Self {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../end2end/oidc");
         assert!(dir.join("node_modules/oidc-provider").exists(), "run `npm ci --prefix end2end/oidc` first");
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
@@ -40,6 +45,7 @@ impl Provider {
             .env("OIDC_PORT", port.to_string())
             .env("OIDC_CLIENTS", clients.to_string())
             .env("OIDC_REQUIRE_PKCE", "1")
+            .env("OIDC_TAMPER_ID_TOKEN", tamper.unwrap_or_default())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .kill_on_drop(true)
@@ -234,6 +240,28 @@ async fn s54_a_missing_pkce_verifier_or_a_wrong_nonce_fails() {
         assert_eq!(app.signed_in_as(&browser).await, None, "{column}");
     }
     assert_eq!(count(&app, "SELECT COUNT(*) FROM users").await, 0);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s52_s54_an_id_token_for_another_audience_or_unsigned_is_refused() {
+    for tamper in ["aud", "none"] {
+        let provider = Provider::start_with(Some(tamper)).await;
+        let app = TestApp::spawn_with(|c| provider.configure(&mut c.oauth_providers)).await;
+        let jo = Account { sub: "jo-1", email: "jo@example.com", verified: true };
+        let browser = new_client();
+        let r = sign_in(&app, &browser, "oidc", &jo).await;
+        assert_eq!(location(&r), "/users/log-in", "{tamper}");
+        assert_eq!(app.signed_in_as(&browser).await, None, "{tamper}");
+        assert_eq!(count(&app, "SELECT COUNT(*) FROM users").await, 0, "{tamper}");
+        app.stop().await;
+    }
+    // The control: the same interception re-signing the token unchanged signs in, so the refusals above were the
+    // audience and the missing signature, not the tampering itself.
+    let provider = Provider::start_with(Some("resign")).await;
+    let app = TestApp::spawn_with(|c| provider.configure(&mut c.oauth_providers)).await;
+    let jo = Account { sub: "jo-1", email: "jo@example.com", verified: true };
+    assert_eq!(location(&sign_in(&app, &new_client(), "oidc", &jo).await), "/");
     app.stop().await;
 }
 
