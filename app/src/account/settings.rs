@@ -240,6 +240,7 @@ fn SettingsSections(data: AccountSettings, forms: SettingsActions) -> impl IntoV
         if flash.values.contains_key("display_name") { flash.value("display_name") } else { data.display_name };
     let new_email = flash.value("email");
     let account_email = data.email.clone();
+    let (account_email_for_set, app_name_for_set) = (data.email.clone(), app_name.clone());
     view! {
         <div class="settings-section">
         <h2 class="section-title" id="profile">"Profile"</h2>
@@ -313,6 +314,13 @@ fn SettingsSections(data: AccountSettings, forms: SettingsActions) -> impl IntoV
                 <NewPasswordField error=password_error email=account_email app_name label="New password"/>
                 <p class="muted">"Changing your password signs out every other device."</p>
                 <SubmitButton label="Change password" pending_label="Changing…" pending=password.pending()/>
+            </ActionForm>
+        })}
+        {(sudo_open && !data.has_password).then(|| view! {
+            <p>"Your account has no password: you sign in with a connected account. You can set one too."</p>
+            <ActionForm action=password>
+                <NewPasswordField error=password_error email=account_email_for_set app_name=app_name_for_set label="New password"/>
+                <SubmitButton label="Set password" pending_label="Saving…" pending=password.pending()/>
             </ActionForm>
         })}
         {(!sudo_open).then(|| view! { <p class="muted">"Confirm it's you (above) to change your password."</p> })}

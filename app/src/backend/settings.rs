@@ -75,19 +75,23 @@ pub async fn change_password(
     new: &str,
 ) -> Result<NewSession, AccountError> {
     sudo::require(st, session)?;
-    if current.is_empty() {
+    // An account without a password (made through a sign-in provider) sets its first one behind sudo alone.
+    let has_password = accounts::has_password(st, &session.user_id).await?;
+    if has_password && current.is_empty() {
         return Err(AccountError::Field("current_password", "Enter your current password.".into()));
     }
     let context = PasswordContext { app_name: &st.config.app_name, email: Some(&session.email) };
     let new = NewPassword::parse(new, &context).map_err(|m| AccountError::Field("password", m))?;
-    match accounts::verify_password_of(st, ctx, &session.user_id, current, "user.password_change").await {
-        Err(AccountError::InvalidCredentials) => {
-            return Err(AccountError::Field("current_password", "That is not your current password.".into()))
+    if has_password {
+        match accounts::verify_password_of(st, ctx, &session.user_id, current, "user.password_change").await {
+            Err(AccountError::InvalidCredentials) => {
+                return Err(AccountError::Field("current_password", "That is not your current password.".into()))
+            }
+            other => other?,
         }
-        other => other?,
-    }
-    if crate::validation::normalize_password(current) == new.expose() {
-        return Err(AccountError::Field("password", "Choose a password different from your current one.".into()));
+        if crate::validation::normalize_password(current) == new.expose() {
+            return Err(AccountError::Field("password", "Choose a password different from your current one.".into()));
+        }
     }
     let hash = st.hasher.hash(new.expose()).await?;
     let now = st.clock.now();

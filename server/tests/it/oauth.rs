@@ -411,3 +411,33 @@ async fn the_last_way_to_sign_in_cannot_be_unlinked_and_a_reset_request_names_th
     assert!(!mail.text.contains("/users/reset-password/"));
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_only_account_can_set_a_password_and_then_unlink_the_provider() {
+    let (app, _p) = app_with_provider().await;
+    let kim = Account { sub: "kim-1", email: "kim@example.com", verified: true };
+    let browser = new_client();
+    assert_eq!(location(&sign_in(&app, &browser, "oidc", &kim).await), "/");
+    let new_password = "lanterns drift over quiet harbours";
+    let r = app.post_form_with(&browser, "/api/change_password", &[("password", new_password)]).await;
+    assert_eq!(location(&r), "/users/settings");
+    assert_eq!(
+        location(
+            &app.post_form_with(
+                &new_client(),
+                "/api/log_in",
+                &[("email", "kim@example.com"), ("password", new_password)]
+            )
+            .await
+        ),
+        "/"
+    );
+    let data: serde_json::Value =
+        app.call_server_fn_with(&browser, "/api/connections_data", &[]).await.json().await.unwrap();
+    let id = data["linked"][0]["id"].as_str().unwrap().to_string();
+    let r = app.post_form_with(&browser, "/api/unlink_provider", &[("id", &id)]).await;
+    assert_eq!(location(&r), "/users/settings/connections");
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM user_identities").await, 0);
+    app.mail_with_subject("kim@example.com", "Test SSO was unlinked").await;
+    app.stop().await;
+}
