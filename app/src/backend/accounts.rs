@@ -326,6 +326,53 @@ pub async fn ways_to_sign_in(tx: &mut super::db::Tx, user_id: &str) -> Result<i6
     Ok(n)
 }
 
+/// A kind of sign-in method a user can remove: its table, the column that names a row (for the audit and the mail),
+/// the audit action, and the message when it is the last way to sign in.
+pub struct SignInMethod {
+    pub table: &'static str,
+    pub label: &'static str,
+    pub audit: &'static str,
+    pub field: &'static str,
+    pub last_way: &'static str,
+}
+
+/// Removes one of the user's sign-in methods (a passkey, a linked provider): behind sudo, their own only (another
+/// user's id is "not found"), never the last way to sign in; audited with the row's label, and `job(label)` mails
+/// the owner.
+pub async fn remove_sign_in_method(
+    st: &AppState,
+    ctx: &RequestContext,
+    session: &super::request::CurrentSession,
+    method: &SignInMethod,
+    id: &str,
+    job: impl FnOnce(String) -> super::jobs::Job,
+) -> Result<(), AccountError> {
+    super::sudo::require(st, session)?;
+    let now = st.clock.now();
+    let mut tx = st.db.begin().await?;
+    let row: Option<(String,)> =
+        sqlx::query_as(&format!("SELECT {} FROM {} WHERE id = $1 AND user_id = $2", method.label, method.table))
+            .bind(id)
+            .bind(&session.user_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some((label,)) = row else { return Err(AccountError::NotFound) };
+    if ways_to_sign_in(&mut tx, &session.user_id).await? <= 1 {
+        return Err(AccountError::Field(method.field, method.last_way.into()));
+    }
+    sqlx::query(&format!("DELETE FROM {} WHERE id = $1 AND user_id = $2", method.table))
+        .bind(id)
+        .bind(&session.user_id)
+        .execute(&mut *tx)
+        .await?;
+    let event = super::audit::Event::by_user(method.audit, &session.user_id).detail(&label);
+    super::audit::record(&mut tx, ctx, now, event).await?;
+    let queued = super::jobs::enqueue(&mut tx, st, &job(label)).await?;
+    tx.commit().await?;
+    super::jobs::after_commit(st, &[queued]).await;
+    Ok(())
+}
+
 pub async fn has_password(st: &AppState, user_id: &str) -> Result<bool, AccountError> {
     Ok(find_user_by_id(st, user_id).await?.is_some_and(|u| u.password_hash.is_some()))
 }

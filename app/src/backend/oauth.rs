@@ -153,12 +153,7 @@ pub async fn start(
     let redirect = redirect_url(st, provider)?;
     let authorize_url = match &provider.kind {
         OAuthKind::Oidc { issuer } => {
-            let client = CoreClient::from_provider_metadata(
-                metadata(provider, issuer).await?,
-                ClientId::new(provider.client_id.clone()),
-                Some(ClientSecret::new(provider.client_secret.expose().clone())),
-            )
-            .set_redirect_uri(redirect);
+            let client = oidc_client(provider, issuer, redirect).await?;
             let state = state.clone();
             let nonce = nonce.clone();
             let (url, _, _) = client
@@ -200,6 +195,25 @@ pub async fn start(
     .execute(&st.db.pool)
     .await?;
     Ok(Started { authorize_url: authorize_url.to_string(), browser_token })
+}
+
+type OidcClient = CoreClient<
+    openidconnect::EndpointSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointMaybeSet,
+    openidconnect::EndpointMaybeSet,
+>;
+
+/// The OpenID Connect client for `provider`, from its issuer's (cached) discovery document.
+async fn oidc_client(provider: &OAuthProvider, issuer: &str, redirect: RedirectUrl) -> Result<OidcClient, Failure> {
+    Ok(CoreClient::from_provider_metadata(
+        metadata(provider, issuer).await?,
+        ClientId::new(provider.client_id.clone()),
+        Some(ClientSecret::new(provider.client_secret.expose().clone())),
+    )
+    .set_redirect_uri(redirect))
 }
 
 type OAuth2Client = oauth2::basic::BasicClient<
@@ -326,12 +340,7 @@ async fn identify(st: &AppState, provider: &OAuthProvider, code: &str, flow: &Fl
     let verifier = PkceCodeVerifier::new(flow.verifier.clone());
     match &provider.kind {
         OAuthKind::Oidc { issuer } => {
-            let client = CoreClient::from_provider_metadata(
-                metadata(provider, issuer).await?,
-                ClientId::new(provider.client_id.clone()),
-                Some(ClientSecret::new(provider.client_secret.expose().clone())),
-            )
-            .set_redirect_uri(redirect);
+            let client = oidc_client(provider, issuer, redirect).await?;
             let tokens = client
                 .exchange_code(AuthorizationCode::new(code.to_string()))
                 .map_err(|e| provider_failed(provider, "token endpoint", e))?
@@ -676,6 +685,7 @@ pub async fn discard_pending(
 }
 
 /// A linked identity, for the connections page.
+#[derive(sqlx::FromRow)]
 pub struct IdentityRow {
     pub id: String,
     pub provider: String,
@@ -685,23 +695,13 @@ pub struct IdentityRow {
 }
 
 pub async fn identities(st: &AppState, user_id: &str) -> Result<Vec<IdentityRow>, sqlx::Error> {
-    let rows: Vec<(String, String, Option<String>, i64, Option<i64>)> = sqlx::query_as(
+    sqlx::query_as(
         "SELECT id, provider, email, created_at, last_used_at FROM user_identities WHERE user_id = $1 \
          ORDER BY created_at, id",
     )
     .bind(user_id)
     .fetch_all(&st.db.pool)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, provider, email, created_at, last_used_at)| IdentityRow {
-            id,
-            provider,
-            email,
-            created_at,
-            last_used_at,
-        })
-        .collect())
+    .await
 }
 
 /// Unlinks one of the user's identities (behind sudo; another user's id is "not found"); refused when it is the
@@ -712,27 +712,17 @@ pub async fn unlink(
     session: &CurrentSession,
     id: &str,
 ) -> Result<(), AccountError> {
-    sudo::require(st, session)?;
-    let now = st.clock.now();
-    let mut tx = st.db.begin().await?;
-    let row: Option<(String,)> = sqlx::query_as("SELECT provider FROM user_identities WHERE id = $1 AND user_id = $2")
-        .bind(id)
-        .bind(&session.user_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-    let Some((provider,)) = row else { return Err(AccountError::NotFound) };
-    if super::accounts::ways_to_sign_in(&mut tx, &session.user_id).await? <= 1 {
-        return Err(AccountError::Field(
-            "identity",
-            "This is the only way to sign in to your account. Set a password or add a passkey first.".into(),
-        ));
-    }
-    sqlx::query("DELETE FROM user_identities WHERE id = $1").bind(id).execute(&mut *tx).await?;
-    audit::record(&mut tx, ctx, now, Event::by_user("oauth.unlinked", &session.user_id).detail(&provider)).await?;
-    let job =
-        jobs::enqueue(&mut tx, st, &Job::IdentityChanged { user_id: session.user_id.clone(), provider, linked: false })
-            .await?;
-    tx.commit().await?;
-    jobs::after_commit(st, &[job]).await;
-    Ok(())
+    let method = super::accounts::SignInMethod {
+        table: "user_identities",
+        label: "provider",
+        audit: "oauth.unlinked",
+        field: "identity",
+        last_way: "This is the only way to sign in to your account. Set a password or add a passkey first.",
+    };
+    super::accounts::remove_sign_in_method(st, ctx, session, &method, id, |provider| Job::IdentityChanged {
+        user_id: session.user_id.clone(),
+        provider,
+        linked: false,
+    })
+    .await
 }

@@ -379,33 +379,19 @@ pub async fn remove(
     session: &CurrentSession,
     id: &str,
 ) -> Result<(), AccountError> {
-    sudo::require(st, session)?;
-    let now = st.clock.now();
-    let mut tx = st.db.begin().await?;
-    let row: Option<(String,)> = sqlx::query_as("SELECT name FROM passkeys WHERE id = $1 AND user_id = $2")
-        .bind(id)
-        .bind(&session.user_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-    let Some((name,)) = row else { return Err(AccountError::NotFound) };
-    if super::accounts::ways_to_sign_in(&mut tx, &session.user_id).await? <= 1 {
-        return Err(AccountError::Field(
-            "passkey",
-            "This passkey is the only way to sign in to your account. Set a password or add another passkey first."
-                .into(),
-        ));
-    }
-    sqlx::query("DELETE FROM passkeys WHERE id = $1 AND user_id = $2")
-        .bind(id)
-        .bind(&session.user_id)
-        .execute(&mut *tx)
-        .await?;
-    audit::record(&mut tx, ctx, now, Event::by_user("passkey.removed", &session.user_id).detail(&name)).await?;
-    let job =
-        jobs::enqueue(&mut tx, st, &Job::PasskeyChanged { user_id: session.user_id.clone(), added: false }).await?;
-    tx.commit().await?;
-    jobs::after_commit(st, &[job]).await;
-    Ok(())
+    let method = super::accounts::SignInMethod {
+        table: "passkeys",
+        label: "name",
+        audit: "passkey.removed",
+        field: "passkey",
+        last_way: "This passkey is the only way to sign in to your account. Set a password or add another passkey \
+                   first.",
+    };
+    super::accounts::remove_sign_in_method(st, ctx, session, &method, id, |_| Job::PasskeyChanged {
+        user_id: session.user_id.clone(),
+        added: false,
+    })
+    .await
 }
 
 // ---------------------------------------------------------------------------------------------------------------
