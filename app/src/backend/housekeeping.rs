@@ -1,5 +1,5 @@
-//! Removes rows nothing can use any more: expired sessions, challenges, trusted browsers and mailed tokens, and
-//! finished jobs. Run by the worker about every ten minutes; each statement is one indexed-or-small DELETE.
+//! Removes rows nothing can use any more: expired sessions, challenges, passkey ceremonies, provider flows and held
+//! links, trusted browsers and mailed tokens, and finished jobs. Run by the worker about every ten minutes; each statement is one indexed-or-small DELETE.
 use super::AppState;
 
 /// How long used or expired mailed tokens and finished jobs are kept (for support questions), in seconds.
@@ -9,10 +9,12 @@ pub const KEEP_SECS: i64 = 30 * 24 * 3600;
 pub async fn purge_expired(st: &AppState) -> Result<u64, sqlx::Error> {
     let now = st.clock.now();
     let old = now - KEEP_SECS;
-    let statements: [(&str, i64); 6] = [
+    let statements: [(&str, i64); 8] = [
         ("DELETE FROM sessions WHERE idle_expires_at <= $1 OR absolute_expires_at <= $1", now),
         ("DELETE FROM mfa_challenges WHERE expires_at <= $1", now),
         ("DELETE FROM webauthn_ceremonies WHERE expires_at <= $1", now),
+        ("DELETE FROM oauth_flows WHERE expires_at <= $1", now),
+        ("DELETE FROM pending_links WHERE expires_at <= $1", now),
         ("DELETE FROM trusted_browsers WHERE expires_at <= $1", now),
         ("DELETE FROM user_tokens WHERE expires_at <= $1", old),
         ("DELETE FROM jobs WHERE state = 'done' AND updated_at <= $1", old),

@@ -47,6 +47,16 @@ pub async fn start(
     if st.config.oauth_provider(&provider).is_none() {
         return (StatusCode::NOT_FOUND, "No such sign-in provider.").into_response();
     }
+    // Each start stores a flow: without a session it counts like an anonymous POST.
+    if ctx.session.is_none() {
+        if let Err(retry) = st.limits.anonymous_post(ctx.ip) {
+            let message = AppError::RateLimited { retry_after_secs: retry.0 }.to_string();
+            let mut res = failed("/users/log-in", message, Vec::new());
+            *res.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry.0));
+            return res;
+        }
+    }
     let purpose = if query.contains_key("link") {
         Purpose::Link
     } else if query.contains_key("sudo") {

@@ -441,3 +441,26 @@ async fn a_provider_only_account_can_set_a_password_and_then_unlink_the_provider
     app.mail_with_subject("kim@example.com", "Test SSO was unlinked").await;
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn starting_sign_ins_is_rate_limited_per_client_and_spent_flows_are_cleaned_up() {
+    let provider = Provider::start().await;
+    let app = TestApp::spawn_with(|c| {
+        provider.configure(&mut c.oauth_providers);
+        c.rate_limit_anonymous_per_minute = 3;
+    })
+    .await;
+    let browser = new_client();
+    for _ in 0..3 {
+        assert_eq!(app.get_with(&browser, "/auth/oidc").await.status(), StatusCode::SEE_OTHER);
+    }
+    let r = app.get_with(&browser, "/auth/oidc").await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.headers().contains_key("retry-after"));
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM oauth_flows").await, 3, "the refused start stored nothing");
+    app.state().clock.advance(app::backend::oauth::FLOW_SECS + 1);
+    app::backend::housekeeping::purge_expired(app.state()).await.unwrap();
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM oauth_flows").await, 0);
+    assert_eq!(app.get("/auth/nope").await.status(), StatusCode::NOT_FOUND);
+    app.stop().await;
+}
