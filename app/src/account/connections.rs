@@ -5,7 +5,7 @@ use leptos::{form::ActionForm, prelude::*};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    account::{sessions::SignInRequired, sudo::sudo_link},
+    account::{sessions::SignInRequired, sudo::SudoPrompt},
     components::{
         form::{form_error, ErrorBanner, SubmitButton},
         layout::{with_page_context, NoticeBanner},
@@ -176,10 +176,7 @@ fn Connections(
     let sudo_open = data.sudo_open;
     let sudo_prompt = (!sudo_open).then(|| {
         view! {
-            <div class="sudo-prompt">
-                <p>"For your security, confirm it's you before linking or unlinking an account."</p>
-                <a class="button button-secondary" href=sudo_link(CONNECTIONS)>"Confirm it's you"</a>
-            </div>
+            <SudoPrompt why="For your security, confirm it's you before linking or unlinking an account." page=CONNECTIONS/>
         }
     });
     let pending = data.pending.clone().map(|(provider, email)| {

@@ -4,7 +4,7 @@ use leptos::{form::ActionForm, prelude::*};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    account::{sessions::SignInRequired, sudo::sudo_link},
+    account::{sessions::SignInRequired, sudo::SudoPrompt},
     components::{
         form::{form_error, ErrorBanner, SubmitButton, TextField},
         layout::{with_page_context, NoticeBanner},
@@ -222,10 +222,7 @@ fn SecuritySections(
     let sudo_prompt = move || {
         (!sudo_open).then(|| {
             view! {
-                <div class="sudo-prompt">
-                    <p>"For your security, confirm it's you before changing two-step verification or passkeys."</p>
-                    <a class="button button-secondary" href=sudo_link(SECURITY)>"Confirm it's you"</a>
-                </div>
+                <SudoPrompt why="For your security, confirm it's you before changing two-step verification or passkeys." page=SECURITY/>
             }
         })
     };

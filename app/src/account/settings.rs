@@ -5,7 +5,7 @@ use leptos::{form::ActionForm, prelude::*};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    account::{sessions::SignInRequired, sudo::sudo_link},
+    account::{sessions::SignInRequired, sudo::SudoPrompt},
     auth::register::NewPasswordField,
     components::{
         form::{form_error, ErrorBanner, SubmitButton, TextField},
@@ -265,10 +265,7 @@ fn SettingsSections(data: AccountSettings, forms: SettingsActions) -> impl IntoV
                 <p class="sudo-status">{format!("You confirmed it's you; you can change these until {until}.")}</p>
             }.into_any(),
             None => view! {
-                <div class="sudo-prompt">
-                    <p>"For your security, confirm it's you before changing your e-mail address or password."</p>
-                    <a class="button button-secondary" href=sudo_link(SETTINGS)>"Confirm it's you"</a>
-                </div>
+                <SudoPrompt why="For your security, confirm it's you before changing your e-mail address or password." page=SETTINGS/>
             }.into_any(),
         }}
 

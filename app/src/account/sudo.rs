@@ -20,7 +20,23 @@ const DEFAULT_RETURN: &str = "/users/settings";
 
 /// The link to the sudo page that comes back to `return_to`.
 pub fn sudo_link(return_to: &str) -> String {
-    format!("{SUDO_PATH}?return_to={}", return_to.replace('%', "%25").replace('&', "%26").replace('#', "%23"))
+    format!("{SUDO_PATH}?return_to={}", query_value(return_to))
+}
+
+/// A local path made safe as a query value: `%`, `&` and `#` escaped.
+fn query_value(path: &str) -> String {
+    path.replace('%', "%25").replace('&', "%26").replace('#', "%23")
+}
+
+/// "Confirm it's you" on a settings page whose sudo window is closed: why, and the way back to `page`.
+#[component]
+pub fn SudoPrompt(why: &'static str, page: &'static str) -> impl IntoView {
+    view! {
+        <div class="sudo-prompt">
+            <p>{why}</p>
+            <a class="button button-secondary" href=sudo_link(page)>"Confirm it's you"</a>
+        </div>
+    }
 }
 
 /// Re-authenticates with the password. A wrong password counts toward the account's lockout.
@@ -173,7 +189,7 @@ pub fn SudoPage() -> impl IntoView {
                         let options = methods.await.unwrap_or(SudoOptions { password: true, totp: false, passkey: false, providers: Vec::new() });
                         let (has_totp, has_passkey) = (options.totp, options.passkey);
                         let providers = options.providers.into_iter().map(|(id, name)| {
-                            let href = format!("/auth/{id}?sudo=1&return_to={}", return_to().replace('%', "%25").replace('&', "%26").replace('#', "%23"));
+                            let href = format!("/auth/{id}?sudo=1&return_to={}", query_value(&return_to()));
                             view! { <a class="button button-secondary provider-button" rel="external" href=href>{format!("Confirm with {name}")}</a> }
                         }).collect_view();
                         let passkey = has_passkey.then(|| {

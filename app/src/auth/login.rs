@@ -234,27 +234,21 @@ fn start_autofill(
 /// The e-mail typed in the log-in form, if any (the passkey request is then for that account).
 fn typed_email() -> String {
     #[cfg(feature = "hydrate")]
-    {
-        use wasm_bindgen::JsCast;
-        document()
-            .get_element_by_id("field-email")
-            .and_then(|e| e.dyn_into::<web_sys::HtmlInputElement>().ok())
-            .map(|i| i.value())
-            .unwrap_or_default()
-    }
+    return input_by_id("field-email").map(|i| i.value()).unwrap_or_default();
     #[cfg(not(feature = "hydrate"))]
     String::new()
 }
 
 fn remember_me_ticked() -> bool {
     #[cfg(feature = "hydrate")]
-    {
-        use wasm_bindgen::JsCast;
-        document()
-            .get_element_by_id("remember_me")
-            .and_then(|e| e.dyn_into::<web_sys::HtmlInputElement>().ok())
-            .is_some_and(|i| i.checked())
-    }
+    return input_by_id("remember_me").is_some_and(|i| i.checked());
     #[cfg(not(feature = "hydrate"))]
     false
+}
+
+/// An input of the log-in form, read outside the form (the passkey button is not part of it).
+#[cfg(feature = "hydrate")]
+fn input_by_id(id: &str) -> Option<web_sys::HtmlInputElement> {
+    use wasm_bindgen::JsCast;
+    document().get_element_by_id(id).and_then(|e| e.dyn_into().ok())
 }

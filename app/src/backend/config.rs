@@ -457,12 +457,17 @@ impl Config {
         self.base_url.starts_with("https://")
     }
 
-    pub fn session_cookie_name(&self) -> &'static str {
+    /// `name` (which starts `__Host-`) on https; without the prefix on plain http, where browsers refuse it.
+    fn host_cookie(&self, name: &'static str) -> &'static str {
         if self.secure_cookies() {
-            "__Host-portcullis_session"
+            name
         } else {
-            "portcullis_session"
+            name.strip_prefix("__Host-").unwrap_or(name)
         }
+    }
+
+    pub fn session_cookie_name(&self) -> &'static str {
+        self.host_cookie("__Host-portcullis_session")
     }
 
     /// A `Set-Cookie` value for the app's HttpOnly cookies: `Path=/`, `SameSite=Lax`, `Secure` on https, and
@@ -475,29 +480,17 @@ impl Config {
 
     /// The pending second-factor challenge (5 minutes).
     pub fn mfa_cookie_name(&self) -> &'static str {
-        if self.secure_cookies() {
-            "__Host-portcullis_mfa"
-        } else {
-            "portcullis_mfa"
-        }
+        self.host_cookie("__Host-portcullis_mfa")
     }
 
     /// An OAuth sign-in in progress in this browser (10 minutes).
     pub fn oauth_cookie_name(&self) -> &'static str {
-        if self.secure_cookies() {
-            "__Host-portcullis_oauth"
-        } else {
-            "portcullis_oauth"
-        }
+        self.host_cookie("__Host-portcullis_oauth")
     }
 
     /// A provider identity waiting for its account's owner to sign in and link it (10 minutes).
     pub fn link_cookie_name(&self) -> &'static str {
-        if self.secure_cookies() {
-            "__Host-portcullis_link"
-        } else {
-            "portcullis_link"
-        }
+        self.host_cookie("__Host-portcullis_link")
     }
 
     pub fn oauth_provider(&self, id: &str) -> Option<&OAuthProvider> {
@@ -506,11 +499,7 @@ impl Config {
 
     /// "Trust this browser" (30 days).
     pub fn trust_cookie_name(&self) -> &'static str {
-        if self.secure_cookies() {
-            "__Host-portcullis_trust"
-        } else {
-            "portcullis_trust"
-        }
+        self.host_cookie("__Host-portcullis_trust")
     }
 
     pub fn is_sqlite(&self) -> bool {

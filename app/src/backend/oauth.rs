@@ -471,7 +471,6 @@ async fn sign_in(
             if let Some((owner,)) = existing {
                 // Never signed in or linked by e-mail alone: the owner must prove the account first.
                 let browser_token = random_token();
-                sqlx::query("DELETE FROM pending_links WHERE expires_at <= $1").bind(now).execute(&mut *tx).await?;
                 sqlx::query(
                     "INSERT INTO pending_links (id, browser_digest, user_id, provider, issuer, subject, email, \
                      created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
