@@ -21,6 +21,8 @@ pub struct UserView {
     /// The profile's display name, if set.
     pub display_name: Option<String>,
     pub confirmed: bool,
+    /// The organization this session works in: (slug, name).
+    pub active_org: Option<(String, String)>,
 }
 
 /// A one-shot message carried across a redirect: a notice after success, or for browsers without JavaScript the
@@ -75,6 +77,18 @@ pub enum Notice {
     LinkPending,
     ProviderLinked,
     ProviderUnlinked,
+    OrgCreated,
+    OrgSwitched,
+    OrgSaved,
+    OrgDeleted,
+    OrgLeft,
+    OrgJoined,
+    OrgRequiresMfa,
+    InvitationSent,
+    InvitationResent,
+    InvitationRevoked,
+    RoleChanged,
+    MemberRemoved,
 }
 
 impl Notice {
@@ -113,6 +127,20 @@ impl Notice {
             }
             Notice::ProviderLinked => "Linked. You can sign in with it from now on.",
             Notice::ProviderUnlinked => "Unlinked. It no longer signs in to your account.",
+            Notice::OrgCreated => "Organization created. You are its owner: invite your team below.",
+            Notice::OrgSwitched => "Switched organization.",
+            Notice::OrgSaved => "Organization settings saved.",
+            Notice::OrgDeleted => "The organization was deleted.",
+            Notice::OrgLeft => "You left the organization.",
+            Notice::OrgJoined => "Welcome! You joined the organization.",
+            Notice::OrgRequiresMfa => {
+                "That organization requires two-step verification. Set it up below, then open the organization again."
+            }
+            Notice::InvitationSent => "Invitation created.",
+            Notice::InvitationResent => "Invitation sent again. It is open for 7 more days.",
+            Notice::InvitationRevoked => "Invitation revoked. Its links no longer work.",
+            Notice::RoleChanged => "Role changed.",
+            Notice::MemberRemoved => "Member removed. Their access ended at once.",
             Notice::ProfileSaved => "Your profile is saved.",
             Notice::PasswordChanged => "Your password was changed. Every other device was signed out.",
             Notice::EmailChangeRequested => {

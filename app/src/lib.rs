@@ -7,6 +7,7 @@ pub mod components;
 pub mod context;
 pub mod error;
 pub mod home;
+pub mod orgs;
 pub mod validation;
 
 #[cfg(feature = "ssr")]
@@ -38,6 +39,10 @@ use crate::{
     },
     components::layout::{provide_page_context, Header},
     home::HomePage,
+    orgs::{
+        home::OrgHomePage, invitation::InvitationPage, members::OrgMembersPage, settings::OrgSettingsPage,
+        NewOrganizationPage, OrganizationsPage,
+    },
 };
 
 /// The HTML document around the app, rendered on the server only.
@@ -111,6 +116,12 @@ fn PageFrame() -> impl IntoView {
                 <Route path=path!("/users/settings/delete/cancel/:token") view=KeepAccountPage ssr=SsrMode::Async/>
                 <Route path=path!("/users/reset-password") view=RequestResetPage ssr=SsrMode::Async/>
                 <Route path=path!("/users/reset-password/:token") view=ResetPasswordPage ssr=SsrMode::Async/>
+                <Route path=path!("/organizations") view=OrganizationsPage ssr=SsrMode::Async/>
+                <Route path=path!("/organizations/new") view=NewOrganizationPage ssr=SsrMode::Async/>
+                <Route path=path!("/organizations/:slug") view=OrgHomePage ssr=SsrMode::Async/>
+                <Route path=path!("/organizations/:slug/members") view=OrgMembersPage ssr=SsrMode::Async/>
+                <Route path=path!("/organizations/:slug/settings") view=OrgSettingsPage ssr=SsrMode::Async/>
+                <Route path=path!("/invitations/:token") view=InvitationPage ssr=SsrMode::Async/>
             </Routes>
         </main>
         <footer class="site-footer">
@@ -120,7 +131,7 @@ fn PageFrame() -> impl IntoView {
 }
 
 #[component]
-fn NotFound() -> impl IntoView {
+pub fn NotFound() -> impl IntoView {
     #[cfg(feature = "ssr")]
     if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
         res.set_status(axum::http::StatusCode::NOT_FOUND);

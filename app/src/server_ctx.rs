@@ -41,6 +41,8 @@ pub fn account_error(ctx: &RequestContext, e: AccountError) -> AppError {
         AccountError::ChallengeExpired => AppError::ChallengeExpired,
         AccountError::NotFound => AppError::NotFound,
         AccountError::MfaLocked => AppError::MfaLocked,
+        AccountError::Forbidden => AppError::Forbidden,
+        AccountError::MfaEnrolmentRequired => AppError::MfaEnrolmentRequired,
         AccountError::Field(name, message) => AppError::field(name, message),
         AccountError::Unexpected(u) => internal(ctx, u.0),
     }
@@ -116,6 +118,11 @@ pub fn link_page(prefix: &str, token: &str) -> String {
     let token: String =
         token.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').take(128).collect();
     format!("{prefix}/{token}")
+}
+
+/// An error of a page's data function: its status goes on the page's response too (a 404 page is a 404).
+pub fn data_error(ctx: &RequestContext, e: AccountError) -> AppError {
+    fail(account_error(ctx, e))
 }
 
 /// Sets the response status for `e` and returns it, for server functions that are not forms.

@@ -206,9 +206,81 @@ pub fn parse_display_name(raw: &str) -> Result<Option<String>, &'static str> {
     Ok((!name.is_empty()).then(|| name.to_string()))
 }
 
+/// An organization's name: trimmed, 1–80 characters, no control characters.
+pub fn parse_org_name(raw: &str) -> Result<String, &'static str> {
+    let name = raw.trim();
+    if name.is_empty() {
+        return Err("Give the organization a name.");
+    }
+    parse_display_name(name).map(|n| n.unwrap_or_default())
+}
+
+/// Slugs that would shadow a page under `/organizations/`.
+const RESERVED_SLUGS: &[&str] = &["new", "api", "admin", "settings", "members", "invitations"];
+
+/// An organization's address: 3–63 lowercase letters, digits and single hyphens, starting and ending with a letter
+/// or digit (a DNS label, so it can become a subdomain later).
+pub fn parse_slug(raw: &str) -> Result<String, &'static str> {
+    let slug = raw.trim().to_ascii_lowercase();
+    let len = slug.len();
+    if !(3..=63).contains(&len) {
+        return Err("Use 3 to 63 characters.");
+    }
+    if !slug.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        || slug.starts_with('-')
+        || slug.ends_with('-')
+        || slug.contains("--")
+    {
+        return Err("Use lowercase letters, digits and single hyphens, starting and ending with a letter or digit.");
+    }
+    if RESERVED_SLUGS.contains(&slug.as_str()) {
+        return Err("That address is reserved. Choose another.");
+    }
+    Ok(slug)
+}
+
+/// The slug a name suggests: ASCII letters and digits kept, everything else a single hyphen, padded to 3 and cut
+/// to 63 characters. Always passes [`parse_slug`] unless it is reserved.
+pub fn slug_from_name(name: &str) -> String {
+    let mut slug = String::new();
+    for c in name.trim().chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c);
+        } else if !slug.is_empty() && !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    slug.truncate(63);
+    let mut slug = slug.trim_end_matches('-').to_string();
+    while slug.len() < 3 {
+        slug.push_str(if slug.is_empty() { "org" } else { "-org" });
+    }
+    slug
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn slugs_follow_dns_label_rules() {
+        assert_eq!(parse_slug(" Acme-Labs ").unwrap(), "acme-labs");
+        for bad in ["ab", "-acme", "acme-", "ac--me", "acme labs", "acmé", "new", &"a".repeat(64)] {
+            assert!(parse_slug(bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(parse_slug(&"a".repeat(63)).is_ok());
+    }
+
+    #[test]
+    fn names_suggest_valid_slugs() {
+        assert_eq!(slug_from_name("Acme Labs, Inc."), "acme-labs-inc");
+        assert_eq!(slug_from_name("  Ünïcode & Co "), "n-code-co");
+        assert_eq!(slug_from_name("X"), "x-org");
+        assert_eq!(slug_from_name("!!!"), "org");
+        for name in ["Acme Labs, Inc.", "X", "!!!", &"long name ".repeat(20), "a-b", "ß"] {
+            assert!(parse_slug(&slug_from_name(name)).is_ok(), "{name:?}");
+        }
+    }
 
     #[test]
     fn emails_are_trimmed_and_lowercased() {

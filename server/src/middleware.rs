@@ -100,6 +100,45 @@ pub async fn require_mfa_enrolment(State(st): State<AppState>, req: Request, nex
     error_response(&req, StatusCode::FORBIDDEN, AppError::MfaEnrolmentRequired)
 }
 
+/// A page under `/organizations/{slug}`: an old slug sends members to the new one; an organization that requires
+/// two-step verification sends a member without it to enrolment. Everyone else goes on to the page, which answers
+/// outsiders 404. Server functions check the same through `orgs::authorize`.
+pub async fn organization_entry(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    use app::backend::{orgs, policy};
+    let path = req.uri().path();
+    let session = req.extensions().get::<RequestContext>().and_then(|c| c.session.clone());
+    let (Some(me), Some(rest)) = (session, path.strip_prefix("/organizations/")) else {
+        return next.run(req).await;
+    };
+    if !is_safe(req.method()) {
+        return next.run(req).await;
+    }
+    let (slug, tail) = rest.split_once('/').map(|(s, t)| (s, format!("/{t}"))).unwrap_or((rest, String::new()));
+    if slug.is_empty() || slug == "new" || slug.len() > 63 {
+        return next.run(req).await;
+    }
+    match orgs::entry(&st, &me, slug).await {
+        Ok(orgs::Entry::Proceed) => next.run(req).await,
+        Ok(orgs::Entry::Moved(new_slug)) => {
+            let query = req.uri().query().map(|q| format!("?{q}")).unwrap_or_default();
+            axum::response::Redirect::temporary(&format!("/organizations/{new_slug}{tail}{query}")).into_response()
+        }
+        Ok(orgs::Entry::MfaRequired) => {
+            let flash = app::context::Flash::notice(app::context::Notice::OrgRequiresMfa);
+            let mut res = axum::response::Redirect::to(policy::MFA_ENROLMENT_PAGE).into_response();
+            if let Ok(v) = HeaderValue::from_str(&app::server_ctx::flash_cookie(&flash)) {
+                res.headers_mut().append(header::SET_COOKIE, v);
+            }
+            res
+        }
+        Err(e) => {
+            let request_id = req.extensions().get::<RequestContext>().map(|c| c.request_id.clone()).unwrap_or_default();
+            tracing::error!(%request_id, error = %e, "organization lookup failed");
+            error_response(&req, StatusCode::INTERNAL_SERVER_ERROR, AppError::Internal { request_id })
+        }
+    }
+}
+
 fn is_safe(method: &Method) -> bool {
     matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }

@@ -30,11 +30,11 @@ fn query_value(path: &str) -> String {
 
 /// "Confirm it's you" on a settings page whose sudo window is closed: why, and the way back to `page`.
 #[component]
-pub fn SudoPrompt(why: &'static str, page: &'static str) -> impl IntoView {
+pub fn SudoPrompt(why: &'static str, #[prop(into)] page: String) -> impl IntoView {
     view! {
         <div class="sudo-prompt">
             <p>{why}</p>
-            <a class="button button-secondary" href=sudo_link(page)>"Confirm it's you"</a>
+            <a class="button button-secondary" href=sudo_link(&page)>"Confirm it's you"</a>
         </div>
     }
 }

@@ -41,6 +41,12 @@ pub enum AccountError {
     /// The account is scheduled for deletion; the owner can cancel from the mailed link.
     #[error("account scheduled for deletion")]
     AccountClosing,
+    /// Allowed to see the thing, not to do this to it (an organization member without the role).
+    #[error("forbidden")]
+    Forbidden,
+    /// Policy asks for two-step verification before this (an organization that requires it).
+    #[error("MFA enrolment required")]
+    MfaEnrolmentRequired,
     /// Bad input for one field, with the message to show beside it.
     #[error("{0}: {1}")]
     Field(&'static str, String),

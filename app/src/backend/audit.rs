@@ -7,6 +7,8 @@ pub struct Event<'a> {
     pub actor_user_id: Option<&'a str>,
     pub target_user_id: Option<&'a str>,
     pub detail: Option<&'a str>,
+    /// The organization the event happened in, if any.
+    pub org_id: Option<&'a str>,
 }
 
 #[derive(Clone, Copy)]
@@ -33,6 +35,7 @@ impl<'a> Event<'a> {
             actor_user_id: Some(user_id),
             target_user_id: Some(user_id),
             detail: None,
+            org_id: None,
         }
     }
 
@@ -44,23 +47,36 @@ impl<'a> Event<'a> {
             actor_user_id: None,
             target_user_id: Some(target_user_id),
             detail: None,
+            org_id: None,
         }
     }
 
     pub fn failed(action: &'a str, target_user_id: Option<&'a str>) -> Self {
-        Self { action, outcome: Outcome::Failure, actor_user_id: None, target_user_id, detail: None }
+        Self { action, outcome: Outcome::Failure, actor_user_id: None, target_user_id, detail: None, org_id: None }
     }
 
     pub fn detail(mut self, detail: &'a str) -> Self {
         self.detail = Some(detail);
         self
     }
+
+    /// An action by `actor` in organization `org_id`, on `target` (a member) if any.
+    pub fn in_org(action: &'a str, actor: &'a str, org_id: &'a str, target: Option<&'a str>) -> Self {
+        Self {
+            action,
+            outcome: Outcome::Success,
+            actor_user_id: Some(actor),
+            target_user_id: target,
+            detail: None,
+            org_id: Some(org_id),
+        }
+    }
 }
 
 pub async fn record(tx: &mut Tx, ctx: &RequestContext, now: i64, e: Event<'_>) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO audit_events (id, at, action, outcome, actor_user_id, target_user_id, ip, user_agent, detail) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO audit_events (id, at, action, outcome, actor_user_id, target_user_id, ip, user_agent, detail, org_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(new_id())
     .bind(now)
@@ -71,6 +87,7 @@ pub async fn record(tx: &mut Tx, ctx: &RequestContext, now: i64, e: Event<'_>) -
     .bind(ctx.ip.to_string())
     .bind(ctx.user_agent.as_deref().map(|ua| ua.chars().take(256).collect::<String>()))
     .bind(e.detail)
+    .bind(e.org_id)
     .execute(&mut **tx)
     .await?;
     Ok(())

@@ -9,12 +9,13 @@ pub const KEEP_SECS: i64 = 30 * 24 * 3600;
 pub async fn purge_expired(st: &AppState) -> Result<u64, sqlx::Error> {
     let now = st.clock.now();
     let old = now - KEEP_SECS;
-    let statements: [(&str, i64); 8] = [
+    let statements: [(&str, i64); 9] = [
         ("DELETE FROM sessions WHERE idle_expires_at <= $1 OR absolute_expires_at <= $1", now),
         ("DELETE FROM mfa_challenges WHERE expires_at <= $1", now),
         ("DELETE FROM webauthn_ceremonies WHERE expires_at <= $1", now),
         ("DELETE FROM oauth_flows WHERE expires_at <= $1", now),
         ("DELETE FROM pending_links WHERE expires_at <= $1", now),
+        ("DELETE FROM org_slug_redirects WHERE expires_at <= $1", now),
         ("DELETE FROM trusted_browsers WHERE expires_at <= $1", now),
         ("DELETE FROM user_tokens WHERE expires_at <= $1", old),
         ("DELETE FROM jobs WHERE state = 'done' AND updated_at <= $1", old),

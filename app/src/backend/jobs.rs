@@ -50,6 +50,12 @@ pub enum Job {
     BackupCodeUsed { user_id: String },
     /// Too many wrong second-factor codes: codes are refused for a while.
     MfaLocked { user_id: String },
+    /// An invitation to an organization (the link is made when the job runs; nothing is sent once it is closed).
+    OrgInvitation { invitation_id: String },
+    /// "Your role in {org} is now {role}".
+    OrgRoleChanged { org_id: String, user_id: String },
+    /// "You were removed from {org}".
+    OrgMemberRemoved { org_id: String, user_id: String },
     /// Removes an account whose deletion grace period has ended (does nothing if the owner cancelled).
     DeleteAccount { user_id: String },
 }
@@ -309,6 +315,38 @@ async fn execute(st: &AppState, job: &Job) -> Result<(), String> {
         Job::MfaLocked { user_id } => {
             let Some(email) = user_email(st, user_id, false).await? else { return Ok(()) };
             templates::mfa_locked(app, &email, super::mfa::LOCK_SECS / 60)
+        }
+        Job::OrgInvitation { invitation_id } => {
+            use super::orgs::invitations;
+            let Some(inv) = invitations::find_open(st, invitation_id).await.map_err(|e| e.to_string())? else {
+                return Ok(()); // accepted, revoked or replaced meanwhile
+            };
+            let link = invitations::link_for_mail(st, &inv.id).await.map_err(|e| e.to_string())?;
+            let inviter = inv.inviter.as_deref().unwrap_or("Someone");
+            let days = invitations::INVITATION_SECS / 86400;
+            templates::org_invitation(app, &inv.email, inviter, &inv.org_name, inv.role.as_str(), &link, days)
+        }
+        Job::OrgRoleChanged { org_id, user_id } => {
+            let Some(email) = user_email(st, user_id, false).await? else { return Ok(()) };
+            let Some((org, slug)) = super::orgs::org_name(st, org_id).await.map_err(|e| e.to_string())? else {
+                return Ok(());
+            };
+            let role: Option<(String,)> =
+                sqlx::query_as("SELECT role FROM memberships WHERE org_id = $1 AND user_id = $2")
+                    .bind(org_id)
+                    .bind(user_id)
+                    .fetch_optional(&st.db.pool)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            let Some((role,)) = role else { return Ok(()) };
+            templates::org_role_changed(app, &email, &org, &role, &format!("{base}/organizations/{slug}"))
+        }
+        Job::OrgMemberRemoved { org_id, user_id } => {
+            let Some(email) = user_email(st, user_id, false).await? else { return Ok(()) };
+            let Some((org, _)) = super::orgs::org_name(st, org_id).await.map_err(|e| e.to_string())? else {
+                return Ok(());
+            };
+            templates::org_member_removed(app, &email, &org)
         }
         Job::DeleteAccount { user_id } => {
             return super::settings::delete_if_due(st, user_id).await.map_err(|e| e.to_string());

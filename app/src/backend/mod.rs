@@ -14,6 +14,7 @@ pub mod magic_link;
 pub mod mail;
 pub mod mfa;
 pub mod oauth;
+pub mod orgs;
 pub mod passkeys;
 pub mod password_reset;
 pub mod passwords;

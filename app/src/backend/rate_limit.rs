@@ -12,6 +12,17 @@ pub struct RateLimits {
     anonymous_post: Keyed<IpAddr>,
     mail_per_address: Keyed<String>,
     mail_per_ip: Keyed<IpAddr>,
+    invites_per_inviter: Keyed<String>,
+    invites_per_org: Keyed<String>,
+}
+
+/// Invitations (sent or re-sent) an hour: per inviter, and per organization whoever sends them.
+pub const INVITES_PER_INVITER_PER_HOUR: u32 = 20;
+pub const INVITES_PER_ORG_PER_HOUR: u32 = 50;
+
+fn per_hour<K: std::hash::Hash + Eq + Clone>(n: u32) -> Keyed<K> {
+    let n = nz(n);
+    RateLimiter::keyed(Quota::with_period(Duration::from_secs(3600) / n.get()).expect("non-zero period").allow_burst(n))
 }
 
 /// Seconds until the caller may try again.
@@ -58,6 +69,8 @@ impl RateLimits {
                     .expect("non-zero period")
                     .allow_burst(nz(mail.get() * 4)),
             ),
+            invites_per_inviter: per_hour(INVITES_PER_INVITER_PER_HOUR),
+            invites_per_org: per_hour(INVITES_PER_ORG_PER_HOUR),
         }
     }
 
@@ -72,11 +85,19 @@ impl RateLimits {
         check(&self.mail_per_address, &address.to_string())
     }
 
+    /// An invitation sent by `inviter` for `org_id`.
+    pub fn invite(&self, inviter: &str, org_id: &str) -> Result<(), RetryAfter> {
+        check(&self.invites_per_org, &org_id.to_string())?;
+        check(&self.invites_per_inviter, &inviter.to_string())
+    }
+
     /// Drops idle keys so memory stays bounded.
     pub fn sweep(&self) {
         self.anonymous_post.retain_recent();
         self.mail_per_address.retain_recent();
         self.mail_per_ip.retain_recent();
+        self.invites_per_inviter.retain_recent();
+        self.invites_per_org.retain_recent();
         self.anonymous_post.shrink_to_fit();
         self.mail_per_address.shrink_to_fit();
         self.mail_per_ip.shrink_to_fit();

@@ -14,6 +14,8 @@ pub struct CurrentSession {
     pub has_mfa: bool,
     /// When this session last passed re-authentication (sudo), if ever.
     pub sudo_at: Option<i64>,
+    /// The organization this session works in: (slug, name), only while the user is a member of it.
+    pub active_org: Option<(String, String)>,
 }
 
 #[derive(Clone, Debug)]

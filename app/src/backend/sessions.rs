@@ -94,18 +94,49 @@ async fn is_new_device(tx: &mut Tx, user_id: &str, user_agent: Option<&str>) -> 
 pub async fn find_current(st: &AppState, token: &str) -> Result<Option<CurrentSession>, sqlx::Error> {
     let now = st.clock.now();
     let digest = token_digest(token);
-    type Row = (String, String, String, Option<String>, Option<i64>, i64, i64, i64, i64, Option<i64>, i64);
+    type Row = (
+        String,
+        String,
+        String,
+        Option<String>,
+        Option<i64>,
+        i64,
+        i64,
+        i64,
+        i64,
+        Option<i64>,
+        i64,
+        Option<String>,
+        Option<String>,
+    );
+    // The active organization counts only through a membership: a removed member's session forgets it at once.
     let row: Option<Row> = sqlx::query_as(
         "SELECT s.id, s.user_id, u.email, u.display_name, u.confirmed_at, s.remember_me, s.last_active_at, \
          s.idle_expires_at, s.absolute_expires_at, s.sudo_at, \
-         (SELECT COUNT(*) FROM user_totp t WHERE t.user_id = u.id AND t.enabled_at IS NOT NULL) \
-         FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_digest = $1",
+         (SELECT COUNT(*) FROM user_totp t WHERE t.user_id = u.id AND t.enabled_at IS NOT NULL), o.slug, o.name \
+         FROM sessions s JOIN users u ON u.id = s.user_id \
+         LEFT JOIN memberships m ON m.org_id = s.active_org_id AND m.user_id = s.user_id \
+         LEFT JOIN organizations o ON o.id = m.org_id \
+         WHERE s.token_digest = $1",
     )
     .bind(&digest)
     .fetch_optional(&st.db.pool)
     .await?;
-    let Some((id, user_id, email, display_name, confirmed_at, remember, last_active, idle_exp, abs_exp, sudo_at, mfa)) =
-        row
+    let Some((
+        id,
+        user_id,
+        email,
+        display_name,
+        confirmed_at,
+        remember,
+        last_active,
+        idle_exp,
+        abs_exp,
+        sudo_at,
+        mfa,
+        org_slug,
+        org_name,
+    )) = row
     else {
         return Ok(None);
     };
@@ -131,6 +162,7 @@ pub async fn find_current(st: &AppState, token: &str) -> Result<Option<CurrentSe
         remember_me: remember == 1,
         sudo_at,
         has_mfa: mfa > 0,
+        active_org: org_slug.zip(org_name),
     }))
 }
 

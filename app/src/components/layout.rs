@@ -20,6 +20,7 @@ fn page_context_now() -> PageContext {
         email: s.email,
         display_name: s.display_name,
         confirmed: s.confirmed,
+        active_org: s.active_org,
     });
     let st = crate::server_ctx::state().ok();
     let app_name = st.as_ref().map(|st| st.config.app_name.clone()).unwrap_or_default();
@@ -101,7 +102,16 @@ pub fn Header() -> impl IntoView {
 
 #[component]
 fn SignedInNav(user: UserView) -> impl IntoView {
+    let org = match user.active_org {
+        Some((slug, name)) => view! {
+            <a class="nav-org" href=format!("/organizations/{slug}") title="Active organization">{name}</a>
+            <a class="nav-link nav-switch" href="/organizations">"Switch"</a>
+        }
+        .into_any(),
+        None => view! { <a class="nav-link" href="/organizations">"Organizations"</a> }.into_any(),
+    };
     view! {
+        {org}
         <a class="nav-link" href="/users/settings">"Settings"</a>
         <a class="nav-link" href="/users/sessions">"Sessions"</a>
         <span class="nav-user" title="Signed in">{user.email}</span>

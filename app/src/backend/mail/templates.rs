@@ -360,3 +360,70 @@ pub fn mfa_locked(app: &str, to: &str, minutes: i64) -> OutgoingMail {
     );
     OutgoingMail { to: to.into(), subject, text, html }
 }
+
+/// The subject names the inviter and the organization, so the invitee knows who asks before opening anything.
+pub fn org_invitation(
+    app: &str,
+    to: &str,
+    inviter: &str,
+    org: &str,
+    role: &str,
+    link: &str,
+    days: i64,
+) -> OutgoingMail {
+    let subject = format!("{inviter} invited you to join {org} on {app}");
+    let text = format!(
+        "{inviter} invited you to join {org} on {app} as {role}.\n\nAccept the invitation here:\n\n{link}\n\n\
+         The invitation is for {to} and works for {days} days. If you don't have an account yet, you can create one \
+         from the link.\n"
+    );
+    let html = layout(
+        app,
+        &format!("Join {org}"),
+        &format!(
+            "<p>{i} invited you to join <strong>{o}</strong> as {r}.</p>{b}\
+             <p style=\"color:#555;font-size:13px\">The invitation is for {t} and works for {days} days. If you don't \
+             have an account yet, you can create one from the link.</p>",
+            i = esc(inviter),
+            o = esc(org),
+            r = esc(role),
+            t = esc(to),
+            b = button(link, "View the invitation"),
+        ),
+    );
+    OutgoingMail { to: to.into(), subject, text, html }
+}
+
+pub fn org_role_changed(app: &str, to: &str, org: &str, role: &str, page: &str) -> OutgoingMail {
+    let subject = format!("Your role in {org} is now {role}");
+    let text = format!("Your role in {org} on {app} was changed to {role}.\n\nOpen the organization: {page}\n");
+    let html = layout(
+        app,
+        "Your role changed",
+        &format!(
+            "<p>Your role in <strong>{o}</strong> was changed to {r}.</p>{b}",
+            o = esc(org),
+            r = esc(role),
+            b = button(page, "Open the organization")
+        ),
+    );
+    OutgoingMail { to: to.into(), subject, text, html }
+}
+
+pub fn org_member_removed(app: &str, to: &str, org: &str) -> OutgoingMail {
+    let subject = format!("You were removed from {org}");
+    let text = format!(
+        "You are no longer a member of {org} on {app}, and its pages are closed to you. Your {app} account itself is \
+         unchanged.\n"
+    );
+    let html = layout(
+        app,
+        "Removed from an organization",
+        &format!(
+            "<p>You are no longer a member of <strong>{o}</strong>, and its pages are closed to you. Your account \
+             itself is unchanged.</p>",
+            o = esc(org)
+        ),
+    );
+    OutgoingMail { to: to.into(), subject, text, html }
+}

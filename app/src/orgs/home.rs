@@ -1,0 +1,174 @@
+//! `/organizations/:slug`: the organization's home, the tabs every page of it shares, and leaving it.
+use leptos::{form::ActionForm, prelude::*};
+use serde::{Deserialize, Serialize};
+
+use super::{org_path, slug_param, OrgHeader, SwitchOrganization, ORGANIZATIONS};
+use crate::{
+    account::sessions::SignInRequired,
+    components::{
+        form::{form_error, ErrorBanner, SubmitButton},
+        layout::{with_page_context, NoticeBanner},
+    },
+    error::AppError,
+    NotFound,
+};
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct OrgHome {
+    pub org: OrgHeader,
+    pub members: i64,
+    pub require_mfa: bool,
+    pub active: bool,
+}
+
+#[server(prefix = "/api", endpoint = "organization_home")]
+pub async fn organization_home(slug: String) -> Result<OrgHome, AppError> {
+    use crate::{backend::orgs, server_ctx};
+    let ctx = server_ctx::request()?;
+    let me = server_ctx::require_session(&ctx)?;
+    let st = server_ctx::state()?;
+    let m = orgs::authorize(&st, &me, &slug, orgs::Action::View).await.map_err(|e| server_ctx::data_error(&ctx, e))?;
+    let members = orgs::member_count(&st, &m.org_id).await.map_err(|e| server_ctx::internal(&ctx, e))?;
+    let active = me.active_org.as_ref().is_some_and(|(s, _)| *s == m.slug);
+    Ok(OrgHome { org: OrgHeader::from(&m), members, require_mfa: m.require_mfa, active })
+}
+
+/// Leaves the organization (the last owner cannot).
+#[server(prefix = "/api", endpoint = "leave_organization")]
+pub async fn leave_organization(slug: String) -> Result<(), AppError> {
+    use crate::{context::Flash, server_ctx};
+    let ctx = server_ctx::request()?;
+    let result = async {
+        let me = server_ctx::require_session(&ctx)?;
+        let st = server_ctx::state()?;
+        crate::backend::orgs::members::leave(&st, &ctx, &me, &slug)
+            .await
+            .map_err(|e| server_ctx::account_error(&ctx, e))?;
+        Ok((ORGANIZATIONS.to_string(), Flash::notice(crate::context::Notice::OrgLeft)))
+    }
+    .await;
+    let back = org_path(&crate::server_ctx::link_page("", &slug)[1..], "");
+    server_ctx::finish_form(&ctx, result, &back, &[])
+}
+
+/// The heading and tabs of an organization's pages.
+#[component]
+pub fn OrgTabs(org: OrgHeader, current: &'static str) -> impl IntoView {
+    let tab = move |tail: &'static str, label: &'static str| {
+        let here = tail == current;
+        view! {
+            <a class="tab" class:tab-current=here href=org_path(&org.slug, tail) aria-current=here.then_some("page")>{label}</a>
+        }
+    };
+    view! {
+        <div class="org-heading">
+            <p class="muted org-crumb"><a href=ORGANIZATIONS>"Organizations"</a>" / "</p>
+            <h1 id="page-title">{org.name.clone()}</h1>
+            <span class="badge">{org.role.clone()}</span>
+        </div>
+        <nav class="tabs" aria-label="Organization">
+            {tab("", "Overview")}
+            {tab("/members", "Members")}
+            {org.is_owner.then(|| tab("/settings", "Settings"))}
+        </nav>
+    }
+}
+
+/// A page of one organization: signed-out visitors are asked to log in, outsiders get the 404 page, members get
+/// `body` with what `load` returned.
+pub fn org_page<T, Fut, V>(
+    load: impl Fn(String) -> Fut + Clone + Send + Sync + 'static,
+    source: impl Fn() -> u64 + Clone + Send + Sync + 'static,
+    body: impl Fn(T, crate::context::Flash) -> V + Clone + Send + Sync + 'static,
+) -> impl IntoView
+where
+    T: Clone + Send + Sync + Serialize + for<'de> Deserialize<'de> + 'static,
+    Fut: std::future::Future<Output = Result<T, AppError>> + Send + 'static,
+    V: IntoView + 'static,
+{
+    let slug = slug_param();
+    with_page_context(move |page| match page.user {
+        None => view! { <SignInRequired/> }.into_any(),
+        Some(_) => {
+            let load = load.clone();
+            let slug = slug.clone();
+            let source = source.clone();
+            let data = Resource::new(move || (slug(), source()), move |(s, _)| load(s));
+            let body = body.clone();
+            let flash = page.flash.clone();
+            view! {
+                <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                    {
+                        let body = body.clone();
+                        let flash = flash.clone();
+                        move || {
+                            let body = body.clone();
+                            let flash = flash.clone();
+                            Suspend::new(async move {
+                                match data.await {
+                                    Ok(d) => body(d, flash).into_any(),
+                                    Err(AppError::NotFound) => view! { <NotFound/> }.into_any(),
+                                    Err(e) => view! {
+                                        <section class="card auth-card"><div class="banner banner-error" role="alert">{e.banner()}</div></section>
+                                    }.into_any(),
+                                }
+                            })
+                        }
+                    }
+                </Suspense>
+            }
+            .into_any()
+        }
+    })
+}
+
+#[component]
+pub fn OrgHomePage() -> impl IntoView {
+    let switch = ServerAction::<SwitchOrganization>::new();
+    let leave = ServerAction::<LeaveOrganization>::new();
+    org_page(
+        organization_home,
+        move || switch.version().get() as u64,
+        move |d: OrgHome, flash| {
+            let error = form_error(
+                move || [switch.value().get(), leave.value().get()].into_iter().flatten().find(Result::is_err),
+                flash.clone(),
+            );
+            let slug = d.org.slug.clone();
+            let (slug_switch, slug_leave) = (slug.clone(), slug.clone());
+            let members = format!("{} member{}", d.members, if d.members == 1 { "" } else { "s" });
+            view! {
+                <section class="card wide" aria-labelledby="page-title">
+                    <NoticeBanner notice=flash.notice/>
+                    <OrgTabs org=d.org.clone() current=""/>
+                    <ErrorBanner error/>
+                    <p class="field-error" role="alert">{move || error.get().and_then(|e| e.field_error("member"))}</p>
+                    <dl class="org-facts">
+                        <dt>"Your role"</dt><dd>{d.org.role.clone()}</dd>
+                        <dt>"Members"</dt><dd><a href=org_path(&slug, "/members")>{members}</a></dd>
+                        <dt>"Two-step verification"</dt>
+                        <dd>{if d.require_mfa { "required for every member" } else { "up to each member" }}</dd>
+                    </dl>
+                    {if d.active {
+                        view! { <p class="muted">"This is your active organization."</p> }.into_any()
+                    } else {
+                        view! {
+                            <ActionForm action=switch>
+                                <input type="hidden" name="slug" value=slug_switch/>
+                                <SubmitButton label="Make this my active organization" pending_label="Switching…" pending=switch.pending() secondary=true/>
+                            </ActionForm>
+                        }.into_any()
+                    }}
+                    <div class="settings-section">
+                        <h2 class="section-title">"Leave"</h2>
+                        <p class="muted">"You lose access to this organization until someone invites you again."</p>
+                        <ActionForm action=leave>
+                            <input type="hidden" name="slug" value=slug_leave/>
+                            <SubmitButton label="Leave organization" pending_label="Leaving…" pending=leave.pending() secondary=true/>
+                        </ActionForm>
+                    </div>
+                </section>
+            }
+        },
+    )
+}

@@ -1,0 +1,471 @@
+//! `/organizations/:slug/members`: members with their roles, role changes and removal, invitations (send, resend,
+//! revoke, copy a link). What each button may do is decided on the server by the role table; the page only hides
+//! buttons the table would refuse.
+use leptos::{form::ActionForm, prelude::*};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    home::{org_page, OrgTabs},
+    OrgHeader,
+};
+use crate::{
+    components::{
+        form::{form_error, ErrorBanner, SubmitButton, TextField},
+        layout::NoticeBanner,
+    },
+    context::{Flash, Notice},
+    error::AppError,
+};
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct MembersOverview {
+    pub org: OrgHeader,
+    pub members: Vec<MemberView>,
+    pub invitations: Vec<InvitationView>,
+    /// Roles the caller may invite with (empty: may not invite).
+    pub invite_roles: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct MemberView {
+    pub user_id: String,
+    pub email: String,
+    pub name: Option<String>,
+    pub role: String,
+    pub joined: String,
+    pub last_active: Option<String>,
+    pub is_me: bool,
+    /// Roles the caller may give this member (empty: may not change it).
+    pub roles: Vec<String>,
+    pub can_remove: bool,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct InvitationView {
+    pub id: String,
+    pub email: String,
+    pub role: String,
+    pub invited_by: Option<String>,
+    pub expires: String,
+    pub can_manage: bool,
+}
+
+#[server(prefix = "/api", endpoint = "organization_members")]
+pub async fn organization_members(slug: String) -> Result<MembersOverview, AppError> {
+    use crate::{
+        backend::{
+            format_utc,
+            orgs::{self, can, Action, Role},
+        },
+        server_ctx,
+    };
+    let ctx = server_ctx::request()?;
+    let me = server_ctx::require_session(&ctx)?;
+    let st = server_ctx::state()?;
+    let m = orgs::authorize(&st, &me, &slug, Action::ViewMembers).await.map_err(|e| server_ctx::data_error(&ctx, e))?;
+    let rows = orgs::members::list(&st, &m.org_id).await.map_err(|e| server_ctx::internal(&ctx, e))?;
+    let invites = if can(m.role, Action::ManageInvitations) {
+        orgs::invitations::list_open(&st, &m.org_id).await.map_err(|e| server_ctx::internal(&ctx, e))?
+    } else {
+        Vec::new()
+    };
+    let names = |roles: &mut dyn Iterator<Item = Role>| roles.map(|r| r.as_str().to_string()).collect::<Vec<_>>();
+    let members = rows
+        .into_iter()
+        .filter_map(|r| {
+            let role = Role::parse(&r.role)?;
+            let is_me = r.user_id == me.user_id;
+            let roles = if is_me {
+                Vec::new()
+            } else {
+                names(&mut Role::ALL.into_iter().filter(|to| can(m.role, Action::ChangeRole { from: role, to: *to })))
+            };
+            Some(MemberView {
+                can_remove: !is_me && can(m.role, Action::Remove(role)),
+                user_id: r.user_id,
+                email: r.email,
+                name: r.display_name,
+                role: r.role,
+                joined: format_utc(r.created_at),
+                last_active: r.last_active_at.map(format_utc),
+                is_me,
+                roles,
+            })
+        })
+        .collect();
+    let invitations = invites
+        .into_iter()
+        .map(|i| InvitationView {
+            can_manage: Role::parse(&i.role).is_some_and(|r| can(m.role, Action::Invite(r))),
+            id: i.id,
+            email: i.email,
+            role: i.role,
+            invited_by: i.invited_by,
+            expires: format_utc(i.expires_at),
+        })
+        .collect();
+    Ok(MembersOverview {
+        invite_roles: names(&mut Role::ALL.into_iter().rev().filter(|r| can(m.role, Action::Invite(*r)))),
+        org: OrgHeader::from(&m),
+        members,
+        invitations,
+    })
+}
+
+/// A link to an invitation, shown once to the inviter to copy.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct InviteLink {
+    pub email: String,
+    pub link: String,
+}
+
+/// Invites `email` with `role`; mails the invitation unless `send_mail` is off. Returns a link to copy (a browser
+/// without JavaScript gets it on the members page).
+#[server(prefix = "/api", endpoint = "invite_member")]
+pub async fn invite_member(
+    slug: String,
+    email: String,
+    role: String,
+    #[server(default)] send_mail: Option<String>,
+) -> Result<InviteLink, AppError> {
+    use crate::server_ctx;
+    let ctx = server_ctx::request()?;
+    let page = crate::orgs::org_path(&server_ctx::link_page("", &slug)[1..], "/members");
+    let result: Result<InviteLink, AppError> = async {
+        let me = server_ctx::require_session(&ctx)?;
+        let st = server_ctx::state()?;
+        let send = send_mail.is_some();
+        let link = crate::backend::orgs::invitations::invite(&st, &ctx, &me, &slug, &email, &role, send)
+            .await
+            .map_err(|e| server_ctx::account_error(&ctx, e))?;
+        Ok(InviteLink { email: email.trim().to_lowercase(), link })
+    }
+    .await;
+    match result {
+        Ok(created) => {
+            if ctx.wants_html {
+                let mut flash = Flash::notice(Notice::InvitationSent);
+                flash.values.insert("invite_link".into(), created.link.clone());
+                flash.values.insert("invite_email".into(), created.email.clone());
+                server_ctx::finish_form(&ctx, Ok((page, flash)), "", &[])?;
+            }
+            Ok(created)
+        }
+        Err(e) => {
+            server_ctx::finish_form(&ctx, Err(e.clone()), &page, &[("email", &email), ("role", &role)])?;
+            Err(e)
+        }
+    }
+}
+
+/// Mails an open invitation again (open 7 more days).
+#[server(prefix = "/api", endpoint = "resend_invitation")]
+pub async fn resend_invitation(slug: String, id: String) -> Result<(), AppError> {
+    manage(slug, id, Manage::Resend).await.map(|_| ())
+}
+
+/// Revokes an open invitation: its links stop working.
+#[server(prefix = "/api", endpoint = "revoke_invitation")]
+pub async fn revoke_invitation(slug: String, id: String) -> Result<(), AppError> {
+    manage(slug, id, Manage::Revoke).await.map(|_| ())
+}
+
+/// A new link to an open invitation, to copy.
+#[server(prefix = "/api", endpoint = "invitation_link")]
+pub async fn invitation_link(slug: String, id: String) -> Result<String, AppError> {
+    manage(slug, id, Manage::CopyLink).await.map(|l| l.unwrap_or_default())
+}
+
+#[cfg(feature = "ssr")]
+use crate::backend::orgs::invitations::Manage;
+
+#[cfg(feature = "ssr")]
+async fn manage(slug: String, id: String, what: Manage) -> Result<Option<String>, AppError> {
+    use crate::server_ctx;
+    let ctx = server_ctx::request()?;
+    let me = server_ctx::require_session(&ctx).map_err(server_ctx::fail)?;
+    let st = server_ctx::state()?;
+    let result = crate::backend::orgs::invitations::manage(&st, &ctx, &me, &slug, &id, what)
+        .await
+        .map_err(|e| server_ctx::account_error(&ctx, e));
+    let page = crate::orgs::org_path(&server_ctx::link_page("", &slug)[1..], "/members");
+    match (result, what) {
+        (Ok(link), Manage::CopyLink) => {
+            if ctx.wants_html {
+                let mut flash = Flash::default();
+                flash.values.insert("invite_link".into(), link.clone().unwrap_or_default());
+                server_ctx::finish_form(&ctx, Ok((page, flash)), "", &[])?;
+            }
+            Ok(link)
+        }
+        (Ok(_), what) => {
+            let notice =
+                if matches!(what, Manage::Resend) { Notice::InvitationResent } else { Notice::InvitationRevoked };
+            server_ctx::finish_form(&ctx, Ok((page, Flash::notice(notice))), "", &[])?;
+            Ok(None)
+        }
+        (Err(e), _) => server_ctx::finish_form(&ctx, Err(e), &page, &[]).map(|_| None),
+    }
+}
+
+/// Gives a member another role (within what the caller's role allows; the last owner keeps theirs).
+#[server(prefix = "/api", endpoint = "change_member_role")]
+pub async fn change_member_role(slug: String, user_id: String, role: String) -> Result<(), AppError> {
+    crate::orgs::org_form(&slug.clone(), "/members", Some(Notice::RoleChanged), &[], |st, ctx, me| async move {
+        crate::backend::orgs::members::change_role(&st, &ctx, &me, &slug, &user_id, &role).await
+    })
+    .await
+}
+
+/// Removes a member; their next request to the organization is answered 404.
+#[server(prefix = "/api", endpoint = "remove_member")]
+pub async fn remove_member(slug: String, user_id: String) -> Result<(), AppError> {
+    crate::orgs::org_form(&slug.clone(), "/members", Some(Notice::MemberRemoved), &[], |st, ctx, me| async move {
+        crate::backend::orgs::members::remove(&st, &ctx, &me, &slug, &user_id).await
+    })
+    .await
+}
+
+#[component]
+pub fn OrgMembersPage() -> impl IntoView {
+    let invite = ServerAction::<InviteMember>::new();
+    let resend = ServerAction::<ResendInvitation>::new();
+    let revoke = ServerAction::<RevokeInvitation>::new();
+    let copy = ServerAction::<InvitationLink>::new();
+    let change = ServerAction::<ChangeMemberRole>::new();
+    let remove = ServerAction::<RemoveMember>::new();
+    let version = move || {
+        (invite.version().get()
+            + resend.version().get()
+            + revoke.version().get()
+            + change.version().get()
+            + remove.version().get()) as u64
+    };
+    org_page(organization_members, version, move |d: MembersOverview, flash: Flash| {
+        let unit = |v: Option<Result<(), AppError>>| v;
+        let error = form_error(
+            move || {
+                [
+                    unit(resend.value().get()),
+                    unit(revoke.value().get()),
+                    unit(change.value().get()),
+                    unit(remove.value().get()),
+                    copy.value().get().map(|r| r.map(|_| ())),
+                ]
+                .into_iter()
+                .flatten()
+                .find(Result::is_err)
+            },
+            flash.clone(),
+        );
+        let invite_error = form_error(move || invite.value().get().map(|r| r.map(|_| ())), flash.clone());
+        let flash_notice = flash.notice;
+        let notice = Signal::derive(move || {
+            let ok = |v: Option<Result<(), AppError>>| matches!(v, Some(Ok(())));
+            [
+                (ok(resend.value().get()), Notice::InvitationResent),
+                (ok(revoke.value().get()), Notice::InvitationRevoked),
+                (ok(change.value().get()), Notice::RoleChanged),
+                (ok(remove.value().get()), Notice::MemberRemoved),
+                (matches!(invite.value().get(), Some(Ok(_))), Notice::InvitationSent),
+            ]
+            .into_iter()
+            .find_map(|(done, n)| done.then_some(n))
+            .or(flash_notice)
+        });
+        let flash_link = (!flash.value("invite_link").is_empty())
+            .then(|| InviteLink { email: flash.value("invite_email"), link: flash.value("invite_link") });
+        let shown_link = Signal::derive(move || {
+            copy.value()
+                .get()
+                .and_then(Result::ok)
+                .map(|link| InviteLink { email: String::new(), link })
+                .or_else(|| invite.value().get().and_then(Result::ok))
+                .or_else(|| flash_link.clone())
+        });
+        let slug = d.org.slug.clone();
+        let slug_invite = slug.clone();
+        let invite_roles = d.invite_roles.clone();
+        view! {
+            <section class="card wide" aria-labelledby="page-title">
+                <NoticeBanner notice/>
+                <OrgTabs org=d.org.clone() current="/members"/>
+                <ErrorBanner error/>
+                <p class="field-error" role="alert">{move || error.get().and_then(|e| e.field_error("role").or_else(|| e.field_error("member")))}</p>
+                {move || shown_link.get().map(|l| view! { <CopyLink link=l/> })}
+                {(!invite_roles.is_empty()).then(|| view! {
+                    <div class="settings-section">
+                        <h2 class="section-title">"Invite someone"</h2>
+                        <ErrorBanner error=invite_error/>
+                        <ActionForm action=invite attr:class="invite-form">
+                            <input type="hidden" name="slug" value=slug_invite/>
+                            <TextField label="E-mail" name="email" kind="email" autocomplete="off" value=flash.value("email") error=invite_error required=true/>
+                            <div class="field">
+                                <label for="invite-role">"Role"</label>
+                                <select id="invite-role" name="role">
+                                    {invite_roles.iter().map(|r| view! { <option value=r.clone() selected=r == "member">{r.clone()}</option> }).collect_view()}
+                                </select>
+                                <p class="field-error" role="alert">{move || invite_error.get().and_then(|e| e.field_error("role"))}</p>
+                            </div>
+                            <div class="checkbox">
+                                <input type="checkbox" id="invite-send-mail" name="send_mail" value="on" checked=true/>
+                                <label for="invite-send-mail">"Send the invitation by e-mail"</label>
+                            </div>
+                            <SubmitButton label="Invite" pending_label="Inviting…" pending=invite.pending()/>
+                        </ActionForm>
+                    </div>
+                })}
+                <h2 class="section-title">"Members"</h2>
+                <ul class="session-list member-list" aria-label="Members">
+                    {d.members.into_iter().map(|m| view! { <MemberItem m slug=slug.clone() change remove/> }).collect_view()}
+                </ul>
+                {(!d.invitations.is_empty()).then(|| view! {
+                    <h2 class="section-title">"Open invitations"</h2>
+                    <ul class="session-list invitation-list" aria-label="Open invitations">
+                        {d.invitations.into_iter().map(|i| view! { <InvitationItem i slug=slug.clone() resend revoke copy/> }).collect_view()}
+                    </ul>
+                })}
+            </section>
+        }
+    })
+}
+
+#[component]
+fn MemberItem(
+    m: MemberView,
+    slug: String,
+    change: ServerAction<ChangeMemberRole>,
+    remove: ServerAction<RemoveMember>,
+) -> impl IntoView {
+    let who = m.name.clone().map(|n| format!("{n} ({})", m.email)).unwrap_or_else(|| m.email.clone());
+    let meta = format!(
+        "joined {} · {}",
+        m.joined,
+        m.last_active.as_deref().map(|t| format!("last active {t}")).unwrap_or_else(|| "not active yet".into())
+    );
+    let select_id = format!("role-{}", m.user_id);
+    let role_label = format!("Role of {}", m.email);
+    let remove_label = format!("Remove {}", m.email);
+    let current = m.role.clone();
+    let (slug_change, slug_remove) = (slug.clone(), slug);
+    let (id_change, id_remove) = (m.user_id.clone(), m.user_id.clone());
+    view! {
+        <li class="session member">
+            <div>
+                <p class="session-device">
+                    {who}
+                    <span class="badge">{m.role.clone()}</span>
+                    {m.is_me.then(|| view! { <span class="badge">"You"</span> })}
+                </p>
+                <p class="muted session-meta">{meta}</p>
+            </div>
+            <div class="member-actions">
+                {(!m.roles.is_empty()).then(|| view! {
+                    <ActionForm action=change attr:class="role-form">
+                        <input type="hidden" name="slug" value=slug_change/>
+                        <input type="hidden" name="user_id" value=id_change/>
+                        <label class="visually-hidden" for=select_id.clone()>{role_label}</label>
+                        <select id=select_id name="role">
+                            {m.roles.iter().map(|r| view! { <option value=r.clone() selected=*r == current>{r.clone()}</option> }).collect_view()}
+                        </select>
+                        <button type="submit" class="button button-small button-secondary">"Change role"</button>
+                    </ActionForm>
+                })}
+                {m.can_remove.then(|| view! {
+                    <ActionForm action=remove>
+                        <input type="hidden" name="slug" value=slug_remove/>
+                        <input type="hidden" name="user_id" value=id_remove/>
+                        <button type="submit" class="button button-small button-danger" aria-label=remove_label>"Remove"</button>
+                    </ActionForm>
+                })}
+            </div>
+        </li>
+    }
+}
+
+#[component]
+fn InvitationItem(
+    i: InvitationView,
+    slug: String,
+    resend: ServerAction<ResendInvitation>,
+    revoke: ServerAction<RevokeInvitation>,
+    copy: ServerAction<InvitationLink>,
+) -> impl IntoView {
+    let meta = format!(
+        "as {} · invited by {} · open until {}",
+        i.role,
+        i.invited_by.clone().unwrap_or_else(|| "a former member".into()),
+        i.expires
+    );
+    let hidden = {
+        let (slug, id) = (slug.clone(), i.id.clone());
+        move || {
+            view! {
+                <input type="hidden" name="slug" value=slug.clone()/>
+                <input type="hidden" name="id" value=id.clone()/>
+            }
+        }
+    };
+    let (h1, h2, h3) = (hidden.clone(), hidden.clone(), hidden);
+    let (resend_label, revoke_label, copy_label) = (
+        format!("Resend to {}", i.email),
+        format!("Revoke the invitation to {}", i.email),
+        format!("Copy a link for {}", i.email),
+    );
+    view! {
+        <li class="session invitation">
+            <div>
+                <p class="session-device">{i.email.clone()}</p>
+                <p class="muted session-meta">{meta}</p>
+            </div>
+            {i.can_manage.then(|| view! {
+                <div class="member-actions">
+                    <ActionForm action=resend>{h1()}<button type="submit" class="button button-small button-secondary" aria-label=resend_label>"Resend"</button></ActionForm>
+                    <ActionForm action=copy>{h2()}<button type="submit" class="button button-small button-secondary" aria-label=copy_label>"Copy link"</button></ActionForm>
+                    <ActionForm action=revoke>{h3()}<button type="submit" class="button button-small button-danger" aria-label=revoke_label>"Revoke"</button></ActionForm>
+                </div>
+            })}
+        </li>
+    }
+}
+
+/// An invitation link to hand over by other means, shown once: a read-only field and a copy button.
+#[component]
+fn CopyLink(link: InviteLink) -> impl IntoView {
+    let copied = RwSignal::new(false);
+    let value = link.link.clone();
+    let copy = move |_| {
+        #[cfg(feature = "hydrate")]
+        {
+            let clipboard = window().navigator().clipboard();
+            let _ = clipboard.write_text(&value);
+            copied.set(true);
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = &value;
+    };
+    let what = if link.email.is_empty() {
+        "A new link to this invitation".to_string()
+    } else {
+        format!("Invitation link for {}", link.email)
+    };
+    view! {
+        <div class="banner banner-info copy-link" role="status">
+            <label for="invite-link">{what}" — anyone with it can accept as that address, so share it privately. It is shown once."</label>
+            <div class="input-row">
+                <input id="invite-link" type="text" readonly value=link.link.clone() on:focus=|ev| {
+                    #[cfg(feature = "hydrate")]
+                    {
+                        use wasm_bindgen::JsCast;
+                        if let Some(input) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) {
+                            input.select();
+                        }
+                    }
+                    #[cfg(not(feature = "hydrate"))]
+                    let _ = ev;
+                }/>
+                <button type="button" class="button button-small" on:click=copy>{move || if copied.get() { "Copied" } else { "Copy" }}</button>
+            </div>
+        </div>
+    }
+}

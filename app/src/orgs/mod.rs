@@ -1,0 +1,324 @@
+//! Organizations: `/organizations` (mine, my invitations, switch), `/organizations/new`, and the pages of one
+//! organization (home, members, settings) and of an invitation link. Every server function here is thin: the
+//! membership and role checks are `backend::orgs::authorize`.
+pub mod home;
+pub mod invitation;
+pub mod members;
+pub mod settings;
+
+use leptos::{form::ActionForm, prelude::*};
+use leptos_router::hooks::use_params_map;
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    account::sessions::SignInRequired,
+    components::{
+        form::{form_error, ErrorBanner, SubmitButton, TextField},
+        layout::{with_page_context, AuthCard, NoticeBanner},
+    },
+    error::AppError,
+};
+
+pub const ORGANIZATIONS: &str = "/organizations";
+
+/// The page path of an organization: `/organizations/{slug}{tail}`.
+pub fn org_path(slug: &str, tail: &str) -> String {
+    format!("{ORGANIZATIONS}/{slug}{tail}")
+}
+
+/// The `:slug` of the current route.
+pub fn slug_param() -> impl Fn() -> String + Clone + Send + Sync + 'static {
+    let params = use_params_map();
+    move || params.read().get("slug").unwrap_or_default()
+}
+
+/// What every page of one organization shows at its top.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct OrgHeader {
+    pub slug: String,
+    pub name: String,
+    pub role: String,
+    pub is_owner: bool,
+}
+
+#[cfg(feature = "ssr")]
+impl From<&crate::backend::orgs::Membership> for OrgHeader {
+    fn from(m: &crate::backend::orgs::Membership) -> Self {
+        OrgHeader {
+            slug: m.slug.clone(),
+            name: m.name.clone(),
+            role: m.role.as_str().to_string(),
+            is_owner: m.role == crate::backend::orgs::Role::Owner,
+        }
+    }
+}
+
+/// A form in one organization: runs `change`, then goes to the organization's page `tail` with `notice`; errors
+/// go back there too.
+#[cfg(feature = "ssr")]
+pub async fn org_form<Fut>(
+    slug: &str,
+    tail: &str,
+    notice: Option<crate::context::Notice>,
+    keep: &[(&str, &str)],
+    change: impl FnOnce(
+        crate::backend::AppState,
+        crate::backend::request::RequestContext,
+        crate::backend::request::CurrentSession,
+    ) -> Fut,
+) -> Result<(), AppError>
+where
+    Fut: std::future::Future<Output = Result<(), crate::backend::accounts::AccountError>>,
+{
+    let page = org_path(&crate::server_ctx::link_page("", slug)[1..], tail);
+    crate::server_ctx::session_form(&page, notice, keep, change).await
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct OrganizationsOverview {
+    pub orgs: Vec<OrgSummary>,
+    pub invitations: Vec<PendingInvitation>,
+    pub active: Option<String>,
+    pub confirmed: bool,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct OrgSummary {
+    pub slug: String,
+    pub name: String,
+    pub role: String,
+    pub members: i64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct PendingInvitation {
+    pub id: String,
+    pub org_name: String,
+    pub role: String,
+    pub inviter: Option<String>,
+    pub expires: String,
+}
+
+#[server(prefix = "/api", endpoint = "my_organizations")]
+pub async fn my_organizations() -> Result<OrganizationsOverview, AppError> {
+    use crate::{
+        backend::{format_utc, orgs},
+        server_ctx,
+    };
+    let ctx = server_ctx::request()?;
+    let me = server_ctx::require_session(&ctx)?;
+    let st = server_ctx::state()?;
+    let rows = orgs::list_for_user(&st, &me.user_id).await.map_err(|e| server_ctx::internal(&ctx, e))?;
+    let invites = orgs::invitations::open_for_email(&st, &me.email).await.map_err(|e| server_ctx::internal(&ctx, e))?;
+    Ok(OrganizationsOverview {
+        orgs: rows
+            .into_iter()
+            .map(|r| OrgSummary { slug: r.slug, name: r.name, role: r.role, members: r.members })
+            .collect(),
+        invitations: invites
+            .into_iter()
+            .map(|i| PendingInvitation {
+                id: i.id,
+                org_name: i.org_name,
+                role: i.role.as_str().to_string(),
+                inviter: i.inviter,
+                expires: format_utc(i.expires_at),
+            })
+            .collect(),
+        active: me.active_org.map(|(slug, _)| slug),
+        confirmed: me.confirmed,
+    })
+}
+
+/// Creates an organization; the caller is its owner and it becomes the session's active one.
+#[server(prefix = "/api", endpoint = "create_organization")]
+pub async fn create_organization(name: String, #[server(default)] slug: String) -> Result<(), AppError> {
+    use crate::{context::Flash, server_ctx};
+    let ctx = server_ctx::request()?;
+    let result = async {
+        let me = server_ctx::require_session(&ctx)?;
+        let st = server_ctx::state()?;
+        let slug = crate::backend::orgs::create(&st, &ctx, &me, &name, &slug)
+            .await
+            .map_err(|e| server_ctx::account_error(&ctx, e))?;
+        Ok((org_path(&slug, "/members"), Flash::notice(crate::context::Notice::OrgCreated)))
+    }
+    .await;
+    server_ctx::finish_form(&ctx, result, "/organizations/new", &[("name", &name), ("slug", &slug)])
+}
+
+/// Makes `slug` the session's active organization.
+#[server(prefix = "/api", endpoint = "switch_organization")]
+pub async fn switch_organization(slug: String) -> Result<(), AppError> {
+    org_form(&slug.clone(), "", Some(crate::context::Notice::OrgSwitched), &[], |st, _ctx, me| async move {
+        crate::backend::orgs::switch(&st, &me, &slug).await
+    })
+    .await
+}
+
+/// Accepts an invitation listed on `/organizations` (to the account's confirmed address).
+#[server(prefix = "/api", endpoint = "accept_listed_invitation")]
+pub async fn accept_listed_invitation(id: String) -> Result<(), AppError> {
+    use crate::{context::Flash, server_ctx};
+    let ctx = server_ctx::request()?;
+    let result = async {
+        let me = server_ctx::require_session(&ctx)?;
+        let st = server_ctx::state()?;
+        let slug = crate::backend::orgs::invitations::accept_listed(&st, &ctx, &me, &id)
+            .await
+            .map_err(|e| server_ctx::account_error(&ctx, e))?;
+        Ok((org_path(&slug, ""), Flash::notice(crate::context::Notice::OrgJoined)))
+    }
+    .await;
+    server_ctx::finish_form(&ctx, result, ORGANIZATIONS, &[])
+}
+
+#[component]
+pub fn OrganizationsPage() -> impl IntoView {
+    with_page_context(|page| match page.user {
+        None => view! { <SignInRequired/> }.into_any(),
+        Some(_) => {
+            let switch = ServerAction::<SwitchOrganization>::new();
+            let accept = ServerAction::<AcceptListedInvitation>::new();
+            let data = Resource::new(move || (switch.version().get(), accept.version().get()), |_| my_organizations());
+            let error = form_error(
+                move || [switch.value().get(), accept.value().get()].into_iter().flatten().find(Result::is_err),
+                page.flash.clone(),
+            );
+            view! {
+                <section class="card wide" aria-labelledby="page-title">
+                    <NoticeBanner notice=page.flash.notice/>
+                    <div class="page-heading">
+                        <h1 id="page-title">"Organizations"</h1>
+                        <a class="button button-small" href="/organizations/new">"New organization"</a>
+                    </div>
+                    <ErrorBanner error/>
+                    <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                        {move || Suspend::new(async move {
+                            match data.await {
+                                Ok(d) => view! { <OrganizationList data=d switch accept/> }.into_any(),
+                                Err(e) => view! { <div class="banner banner-error" role="alert">{e.banner()}</div> }.into_any(),
+                            }
+                        })}
+                    </Suspense>
+                </section>
+            }
+            .into_any()
+        }
+    })
+}
+
+#[component]
+fn OrganizationList(
+    data: OrganizationsOverview,
+    switch: ServerAction<SwitchOrganization>,
+    accept: ServerAction<AcceptListedInvitation>,
+) -> impl IntoView {
+    let invitations = (!data.invitations.is_empty()).then(|| {
+        let confirmed = data.confirmed;
+        view! {
+            <h2 class="section-title">"Invitations for you"</h2>
+            <ul class="session-list">
+                {data.invitations.into_iter().map(|i| {
+                    let label = format!("Accept the invitation to {}", i.org_name);
+                    let meta = format!(
+                        "as {} · from {} · open until {}",
+                        i.role,
+                        i.inviter.clone().unwrap_or_else(|| "a member".into()),
+                        i.expires
+                    );
+                    view! {
+                        <li class="session">
+                            <div>
+                                <p class="session-device">{i.org_name.clone()}</p>
+                                <p class="muted session-meta">{meta}</p>
+                            </div>
+                            {if confirmed {
+                                view! {
+                                    <ActionForm action=accept>
+                                        <input type="hidden" name="id" value=i.id.clone()/>
+                                        <button type="submit" class="button button-small" aria-label=label>"Accept"</button>
+                                    </ActionForm>
+                                }.into_any()
+                            } else {
+                                view! { <p class="hint">"Confirm your e-mail address to accept, or use the link in the invitation mail."</p> }.into_any()
+                            }}
+                        </li>
+                    }
+                }).collect_view()}
+            </ul>
+        }
+    });
+    let active = data.active.clone();
+    view! {
+        {invitations}
+        <h2 class="section-title">"Yours"</h2>
+        {if data.orgs.is_empty() {
+            view! { <p class="muted">"You don't belong to any organization yet. Create one, or ask for an invitation."</p> }.into_any()
+        } else {
+            view! {
+                <ul class="session-list org-list">
+                    {data.orgs.into_iter().map(|o| {
+                        let is_active = active.as_deref() == Some(o.slug.as_str());
+                        let meta = format!("{} · {} member{}", o.role, o.members, if o.members == 1 { "" } else { "s" });
+                        let label = format!("Switch to {}", o.name);
+                        view! {
+                            <li class="session" class:session-current=is_active>
+                                <div>
+                                    <p class="session-device">
+                                        <a href=org_path(&o.slug, "")>{o.name.clone()}</a>
+                                        {is_active.then(|| view! { <span class="badge">"Active"</span> })}
+                                    </p>
+                                    <p class="muted session-meta">{meta}</p>
+                                </div>
+                                {(!is_active).then(|| view! {
+                                    <ActionForm action=switch>
+                                        <input type="hidden" name="slug" value=o.slug.clone()/>
+                                        <button type="submit" class="button button-small button-secondary" aria-label=label>"Switch"</button>
+                                    </ActionForm>
+                                })}
+                            </li>
+                        }
+                    }).collect_view()}
+                </ul>
+            }.into_any()
+        }}
+    }
+}
+
+#[component]
+pub fn NewOrganizationPage() -> impl IntoView {
+    with_page_context(|page| match page.user {
+        None => view! { <SignInRequired/> }.into_any(),
+        Some(_) => {
+            let action = ServerAction::<CreateOrganization>::new();
+            let error = form_error(move || action.value().get(), page.flash.clone());
+            let name = RwSignal::new(page.flash.value("name"));
+            let suggested = move || crate::validation::slug_from_name(&name.get());
+            view! {
+                <AuthCard title="New organization" lead="A shared space for your team. You will be its owner.">
+                    <ErrorBanner error/>
+                    <ActionForm action>
+                        <div on:input=move |ev| name.set(event_target_value(&ev))>
+                            <TextField label="Name" name="name" value=page.flash.value("name") error required=true autofocus=true autocomplete="organization"/>
+                        </div>
+                        <TextField
+                            label="Address (optional)"
+                            name="slug"
+                            value=page.flash.value("slug")
+                            hint="3–63 lowercase letters, digits and hyphens. Leave empty to use the name."
+                            error
+                            autocomplete="off"
+                        />
+                        <p class="muted slug-preview" aria-live="polite">
+                            {move || (!name.get().trim().is_empty()).then(|| format!("Without an address: /organizations/{}", suggested()))}
+                        </p>
+                        <SubmitButton label="Create organization" pending_label="Creating…" pending=action.pending()/>
+                    </ActionForm>
+                    <p class="alt-action"><a href=ORGANIZATIONS>"Back to organizations"</a></p>
+                </AuthCard>
+            }
+            .into_any()
+        }
+    })
+}
