@@ -2,8 +2,9 @@
 
 use super::{request::CurrentSession, AppState};
 
-/// Must this signed-in user set up two-step verification before doing anything else? (`REQUIRE_MFA` today;
-/// organization policies and the admin role join here.)
+/// Must this signed-in user set up two-step verification before doing anything else? (`REQUIRE_MFA`; an
+/// organization's own "require MFA" applies only to its pages, in `orgs::authorize` and the request pipeline's
+/// `organization_entry`.)
 pub fn mfa_enrolment_required(st: &AppState, session: &CurrentSession) -> bool {
     st.config.require_mfa && !session.has_mfa
 }

@@ -178,6 +178,16 @@ pub async fn schedule_deletion(
     let now = st.clock.now();
     let due = now + DELETION_GRACE_SECS;
     let mut tx = st.db.begin().await?;
+    let owned = super::orgs::solely_owned_with_others(&mut tx, &session.user_id).await?;
+    if !owned.is_empty() {
+        return Err(AccountError::Field(
+            "confirm_email",
+            format!(
+                "You are the only owner of {}: make another member owner (or delete the organization) first.",
+                owned.join(", ")
+            ),
+        ));
+    }
     sqlx::query("UPDATE users SET deletion_scheduled_at = $1, pending_email = NULL, updated_at = $2 WHERE id = $3")
         .bind(due)
         .bind(now)
@@ -220,7 +230,18 @@ pub async fn cancel_deletion_by_link(st: &AppState, ctx: &RequestContext, token:
 /// unless the owner kept it. The audit trail stays, with the account's id.
 pub async fn delete_if_due(st: &AppState, user_id: &str) -> Result<(), AccountError> {
     let now = st.clock.now();
+    let ctx = RequestContext::system();
     let mut tx = st.db.begin().await?;
+    let due: Option<(String,)> = sqlx::query_as(
+        "SELECT id FROM users WHERE id = $1 AND deletion_scheduled_at IS NOT NULL AND deletion_scheduled_at <= $2",
+    )
+    .bind(user_id)
+    .bind(now)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if due.is_some() {
+        super::orgs::before_account_deletion(&mut tx, &ctx, user_id, now).await?;
+    }
     let r = sqlx::query(
         "DELETE FROM users WHERE id = $1 AND deletion_scheduled_at IS NOT NULL AND deletion_scheduled_at <= $2",
     )
@@ -229,7 +250,6 @@ pub async fn delete_if_due(st: &AppState, user_id: &str) -> Result<(), AccountEr
     .execute(&mut *tx)
     .await?;
     if r.rows_affected() == 1 {
-        let ctx = RequestContext::system();
         audit::record(&mut tx, &ctx, now, Event::on_user("user.deleted", user_id)).await?;
     }
     tx.commit().await?;

@@ -294,7 +294,7 @@ pub fn OrgMembersPage() -> impl IntoView {
                 <p class="field-error" role="alert">{move || error.get().and_then(|e| e.field_error("role").or_else(|| e.field_error("member")))}</p>
                 {move || shown_link.get().map(|l| view! { <CopyLink link=l/> })}
                 {(!invite_roles.is_empty()).then(|| view! {
-                    <div class="settings-section">
+                    <div class="settings-section flush">
                         <h2 class="section-title">"Invite someone"</h2>
                         <ErrorBanner error=invite_error/>
                         <ActionForm action=invite attr:class="invite-form">

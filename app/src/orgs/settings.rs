@@ -115,7 +115,7 @@ pub fn OrgSettingsPage() -> impl IntoView {
                 <section class="card wide" aria-labelledby="page-title">
                     <NoticeBanner notice/>
                     <OrgTabs org=d.org.clone() current="/settings"/>
-                    <div class="settings-section">
+                    <div class="settings-section flush">
                         <h2 class="section-title">"Name and address"</h2>
                         <ErrorBanner error=update_error/>
                         <ActionForm action=update>
@@ -142,7 +142,7 @@ pub fn OrgSettingsPage() -> impl IntoView {
                         <ActionForm action=mfa>
                             <input type="hidden" name="slug" value=slug_mfa/>
                             <div class="checkbox">
-                                <input type="checkbox" id="require-mfa" name="require" value="on" checked=d.require_mfa aria-describedby="require-mfa-hint"/>
+                                <input type="checkbox" id="require-mfa" name="require" value="on" checked=d.require_mfa disabled=!d.my_mfa && !d.require_mfa aria-describedby="require-mfa-hint"/>
                                 <label for="require-mfa">"Require two-step verification for every member"</label>
                             </div>
                             <p class="hint" id="require-mfa-hint">
