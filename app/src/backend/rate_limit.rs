@@ -85,10 +85,11 @@ impl RateLimits {
         check(&self.mail_per_address, &address.to_string())
     }
 
-    /// An invitation sent by `inviter` for `org_id`.
+    /// An invitation sent by `inviter` for `org_id`. The inviter's allowance is checked first, so one member
+    /// retrying past their own limit does not use up the organization's.
     pub fn invite(&self, inviter: &str, org_id: &str) -> Result<(), RetryAfter> {
-        check(&self.invites_per_org, &org_id.to_string())?;
-        check(&self.invites_per_inviter, &inviter.to_string())
+        check(&self.invites_per_inviter, &inviter.to_string())?;
+        check(&self.invites_per_org, &org_id.to_string())
     }
 
     /// Drops idle keys so memory stays bounded.

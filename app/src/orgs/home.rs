@@ -47,7 +47,7 @@ pub async fn leave_organization(slug: String) -> Result<(), AppError> {
         Ok((ORGANIZATIONS.to_string(), Flash::notice(crate::context::Notice::OrgLeft)))
     }
     .await;
-    let back = org_path(&crate::server_ctx::link_page("", &slug)[1..], "");
+    let back = org_path(&slug, "");
     server_ctx::finish_form(&ctx, result, &back, &[])
 }
 

@@ -130,7 +130,7 @@ pub async fn invite_member(
 ) -> Result<InviteLink, AppError> {
     use crate::server_ctx;
     let ctx = server_ctx::request()?;
-    let page = crate::orgs::org_path(&server_ctx::link_page("", &slug)[1..], "/members");
+    let page = crate::orgs::org_path(&slug, "/members");
     let result: Result<InviteLink, AppError> = async {
         let me = server_ctx::require_session(&ctx)?;
         let st = server_ctx::state()?;
@@ -188,7 +188,7 @@ async fn manage(slug: String, id: String, what: Manage) -> Result<Option<String>
     let result = crate::backend::orgs::invitations::manage(&st, &ctx, &me, &slug, &id, what)
         .await
         .map_err(|e| server_ctx::account_error(&ctx, e));
-    let page = crate::orgs::org_path(&server_ctx::link_page("", &slug)[1..], "/members");
+    let page = crate::orgs::org_path(&slug, "/members");
     match (result, what) {
         (Ok(link), Manage::CopyLink) => {
             if ctx.wants_html {

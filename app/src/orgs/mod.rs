@@ -21,8 +21,10 @@ use crate::{
 
 pub const ORGANIZATIONS: &str = "/organizations";
 
-/// The page path of an organization: `/organizations/{slug}{tail}`.
+/// The page path of an organization: `/organizations/{slug}{tail}`. Only slug characters pass, so a slug from a
+/// request can go into a redirect.
 pub fn org_path(slug: &str, tail: &str) -> String {
+    let slug: String = slug.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').take(63).collect();
     format!("{ORGANIZATIONS}/{slug}{tail}")
 }
 
@@ -70,7 +72,7 @@ pub async fn org_form<Fut>(
 where
     Fut: std::future::Future<Output = Result<(), crate::backend::accounts::AccountError>>,
 {
-    let page = org_path(&crate::server_ctx::link_page("", slug)[1..], tail);
+    let page = org_path(slug, tail);
     crate::server_ctx::session_form(&page, notice, keep, change).await
 }
 

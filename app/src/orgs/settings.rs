@@ -59,7 +59,7 @@ pub async fn update_organization(slug: String, name: String, new_slug: String) -
         Ok((org_path(&canonical, "/settings"), Flash::notice(Notice::OrgSaved)))
     }
     .await;
-    let back = org_path(&server_ctx::link_page("", &slug)[1..], "/settings");
+    let back = org_path(&slug, "/settings");
     server_ctx::finish_form(&ctx, result, &back, &[("name", &name), ("new_slug", &new_slug)])
 }
 
@@ -86,7 +86,7 @@ pub async fn delete_organization(slug: String, #[server(default)] confirm: Strin
         Ok((crate::orgs::ORGANIZATIONS.to_string(), Flash::notice(Notice::OrgDeleted)))
     }
     .await;
-    let back = org_path(&server_ctx::link_page("", &slug)[1..], "/settings");
+    let back = org_path(&slug, "/settings");
     server_ctx::finish_form(&ctx, result, &back, &[])
 }
 

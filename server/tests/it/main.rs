@@ -10,6 +10,8 @@ mod magic_link;
 mod mail;
 mod mfa;
 mod oauth;
+mod org_accounts;
+mod orgs;
 mod passkeys;
 mod password_reset;
 mod registration;

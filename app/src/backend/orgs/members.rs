@@ -1,5 +1,5 @@
 //! The members of an organization: list, change a role, remove, leave. An organization always keeps an owner.
-use super::{authorize, Action, Role};
+use super::{authorize, lock_org, Action, Role};
 use crate::backend::{
     accounts::AccountError,
     audit::{self, Event},
@@ -68,6 +68,7 @@ pub async fn change_role(
     let to = Role::parse(role).ok_or_else(|| AccountError::Field("role", "Choose owner, admin or member.".into()))?;
     let org = authorize(st, me, slug, Action::ViewMembers).await?;
     let mut tx = st.db.begin().await?;
+    lock_org(&mut tx, st, &org.org_id).await?;
     let from = role_of(&mut tx, &org.org_id, user_id).await?.ok_or(AccountError::NotFound)?;
     if !super::can(org.role, Action::ChangeRole { from, to }) {
         return Err(AccountError::Forbidden);
@@ -108,6 +109,7 @@ pub async fn remove(
     }
     let org = authorize(st, me, slug, Action::ViewMembers).await?;
     let mut tx = st.db.begin().await?;
+    lock_org(&mut tx, st, &org.org_id).await?;
     let role = role_of(&mut tx, &org.org_id, user_id).await?.ok_or(AccountError::NotFound)?;
     if !super::can(org.role, Action::Remove(role)) {
         return Err(AccountError::Forbidden);
@@ -130,6 +132,7 @@ pub async fn remove(
 pub async fn leave(st: &AppState, ctx: &RequestContext, me: &CurrentSession, slug: &str) -> Result<(), AccountError> {
     let org = authorize(st, me, slug, Action::Leave).await?;
     let mut tx = st.db.begin().await?;
+    lock_org(&mut tx, st, &org.org_id).await?;
     if org.role == Role::Owner {
         keep_an_owner(&mut tx, &org.org_id, "member").await?;
     }

@@ -210,7 +210,8 @@ pub async fn create(
             let mut n = 2;
             while slug_taken(&mut tx, &candidate, now).await? {
                 let suffix = format!("-{n}");
-                candidate = format!("{}{suffix}", &base[..base.len().min(63 - suffix.len())]);
+                let stem = base[..base.len().min(63 - suffix.len())].trim_end_matches('-');
+                candidate = format!("{stem}{suffix}");
                 n += 1;
             }
             candidate
@@ -233,6 +234,15 @@ pub async fn create(
     audit::record(&mut tx, ctx, now, Event::in_org("org.create", &me.user_id, &org_id, None).detail(&slug)).await?;
     tx.commit().await?;
     Ok(slug)
+}
+
+/// Serialises membership changes of one organization on PostgreSQL (SQLite's transactions already take the one
+/// write lock up front), so two owners demoting each other at once cannot both see the other as the remaining owner.
+async fn lock_org(tx: &mut Tx, st: &AppState, org_id: &str) -> Result<(), sqlx::Error> {
+    if st.db.kind == super::db::DbKind::Postgres {
+        sqlx::query("SELECT id FROM organizations WHERE id = $1 FOR UPDATE").bind(org_id).execute(&mut **tx).await?;
+    }
+    Ok(())
 }
 
 async fn add_member(tx: &mut Tx, org_id: &str, user_id: &str, role: Role, now: i64) -> Result<(), sqlx::Error> {
