@@ -38,10 +38,12 @@ CREATE INDEX invitations_by_org ON invitations (org_id, email);
 CREATE INDEX invitations_by_email ON invitations (email);
 
 -- The links of an invitation (one per mail sent, one per copied link): only digests. They work while their
--- invitation is open.
+-- invitation is open. Only a mailed link (kind 'mail') proves the invited mailbox: it alone can create a
+-- confirmed account; a copied link ('copy') has passed through the inviter's hands.
 CREATE TABLE invitation_links (
     token_digest TEXT PRIMARY KEY,
     invitation_id TEXT NOT NULL REFERENCES invitations(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
     created_at BIGINT NOT NULL
 );
 CREATE INDEX invitation_links_by_invitation ON invitation_links (invitation_id);

@@ -28,7 +28,9 @@ fi
 echo "==> building the browser bundle"
 cargo build -p frontend --lib --target wasm32-unknown-unknown --profile wasm-release
 mkdir -p "$site"
-wasm-bindgen --target web --no-typescript --out-dir "$site" --out-name portcullis \
+# Without the name section (function names for debuggers, about half the file): every page loads this bundle.
+wasm-bindgen --target web --no-typescript --remove-name-section --remove-producers-section \
+  --out-dir "$site" --out-name portcullis \
   "$target_dir/wasm32-unknown-unknown/wasm-release/frontend.wasm"
 mv -f "$site/portcullis_bg.wasm" "$site/portcullis.wasm"
 

@@ -65,6 +65,34 @@ pub fn flash_cookie(flash: &Flash) -> String {
     format!("{FLASH_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age=120")
 }
 
+/// Flash values whose name ends in this are encrypted in the cookie (an invitation link, say: the cookie never
+/// holds a token in the clear) and opened, for this session only, when the next page reads them.
+pub const SEALED: &str = ".sealed";
+
+fn flash_context(ctx: &RequestContext) -> String {
+    format!("flash:{}", ctx.session.as_ref().map(|s| s.session_id.as_str()).unwrap_or_default())
+}
+
+/// Puts `value` into `flash` under `name`, encrypted (see [`SEALED`]).
+pub fn seal_value(st: &AppState, ctx: &RequestContext, flash: &mut Flash, name: &str, value: &str) {
+    let sealed = st.config.data_keys.encrypt(value.as_bytes(), &flash_context(ctx));
+    flash.values.insert(format!("{name}{SEALED}"), sealed);
+}
+
+fn open_sealed(mut flash: Flash) -> Flash {
+    let (Ok(st), Ok(ctx)) = (state(), request()) else { return flash };
+    let names: Vec<String> = flash.values.keys().filter(|k| k.ends_with(SEALED)).cloned().collect();
+    for name in names {
+        let sealed = flash.values.remove(&name).unwrap_or_default();
+        if let Ok(plain) = st.config.data_keys.decrypt(&sealed, &flash_context(&ctx)) {
+            if let Ok(value) = String::from_utf8(plain.to_vec()) {
+                flash.values.insert(name.trim_end_matches(SEALED).to_string(), value);
+            }
+        }
+    }
+    flash
+}
+
 /// Reads and clears the flash cookie of this request.
 pub fn take_flash() -> Flash {
     let Some(parts) = use_context::<Parts>() else {
@@ -83,7 +111,7 @@ pub fn take_flash() -> Flash {
         return Flash::default();
     };
     append_header(header::SET_COOKIE, &format!("{FLASH_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"));
-    URL_SAFE_NO_PAD.decode(raw).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
+    open_sealed(URL_SAFE_NO_PAD.decode(raw).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default())
 }
 
 /// The signed-in session of this request, or `Unauthenticated` (401).

@@ -258,6 +258,16 @@ pub fn slug_from_name(name: &str) -> String {
     slug
 }
 
+/// The slug an organization gets when none is asked for (before a number is added to make it unique).
+pub fn suggested_slug(name: &str) -> String {
+    let slug = slug_from_name(name);
+    if parse_slug(&slug).is_ok() {
+        slug
+    } else {
+        format!("{slug}-org")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -277,6 +287,7 @@ mod tests {
         assert_eq!(slug_from_name("  Ünïcode & Co "), "n-code-co");
         assert_eq!(slug_from_name("X"), "x-org");
         assert_eq!(slug_from_name("!!!"), "org");
+        assert_eq!(suggested_slug("New"), "new-org");
         for name in ["Acme Labs, Inc.", "X", "!!!", &"long name ".repeat(20), "a-b", "ß"] {
             assert!(parse_slug(&slug_from_name(name)).is_ok(), "{name:?}");
         }

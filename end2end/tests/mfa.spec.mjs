@@ -17,6 +17,9 @@ async function answer(page, code, { trust = false } = {}) {
   await page.getByRole('button', { name: 'Verify' }).click();
 }
 
+// Four browsers and a dozen sign-ins: more than the default minute on a loaded two-core machine.
+test.setTimeout(120_000);
+
 test('enrol with the key on the page, then every sign-in asks for a code; backup codes and trusted browsers', async ({ browser }) => {
   const email = uniqueEmail('mfa');
   const a = await (await browser.newContext()).newPage();

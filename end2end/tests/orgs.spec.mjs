@@ -33,7 +33,7 @@ test('an owner invites a new user, promotes them, the admin invites a third, and
   const slug = await createOrganization(owner, name);
   await waitForHydration(owner);
   // The layout shows the active organization.
-  await expect(owner.getByRole('navigation', { name: 'Account' }).getByRole('link', { name })).toBeVisible();
+  await expect(owner.getByRole('navigation', { name: 'Account' }).locator('summary')).toHaveText(name);
 
   await invite(owner, adminEmail);
   await expect(owner.getByRole('list', { name: 'Open invitations' }).getByRole('listitem').filter({ hasText: adminEmail })).toContainText('as member');
@@ -55,8 +55,8 @@ test('an owner invites a new user, promotes them, the admin invites a third, and
   // The owner makes them admin.
   await owner.goto(`/organizations/${slug}/members`);
   await waitForHydration(owner);
-  await owner.getByLabel(`Role of ${adminEmail}`).selectOption('admin');
-  await owner.getByRole('list', { name: 'Members' }).getByRole('listitem').filter({ hasText: adminEmail }).getByRole('button', { name: 'Change role' }).click();
+  await owner.getByLabel(`Role of ${adminEmail}`, { exact: true }).selectOption('admin');
+  await owner.getByRole('button', { name: `Change the role of ${adminEmail}` }).click();
   await expect(owner.getByRole('status').filter({ hasText: 'Role changed' })).toBeVisible();
   await expect(owner.getByRole('list', { name: 'Members' }).getByRole('listitem').filter({ hasText: adminEmail }).locator('.badge').first()).toHaveText('admin');
 
@@ -77,6 +77,17 @@ test('an owner invites a new user, promotes them, the admin invites a third, and
   const response = await invitee.goto(`/organizations/${slug}/members`);
   expect(response.status()).toBe(404);
   await expect(invitee.getByRole('heading', { name: 'Page not found' })).toBeVisible();
+
+  // The switcher in the header: a second organization becomes active; the first is one click away.
+  const second = await createOrganization(owner, `Beta ${Date.now() % 100000}`);
+  await waitForHydration(owner);
+  const nav = owner.getByRole('navigation', { name: 'Account' });
+  await expect(nav.locator('summary')).toHaveText(/^Beta/);
+  await nav.locator('summary').click();
+  await nav.getByRole('button', { name: `Switch to ${name}` }).click();
+  await expect(owner).toHaveURL(new RegExp(`/organizations/${slug}$`));
+  await expect(nav.locator('summary')).toHaveText(name);
+  expect(second).not.toBe(slug);
 });
 
 test.describe('without JavaScript', () => {

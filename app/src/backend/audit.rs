@@ -60,6 +60,12 @@ impl<'a> Event<'a> {
         self
     }
 
+    /// The organization the event happened in.
+    pub fn org(mut self, org_id: &'a str) -> Self {
+        self.org_id = Some(org_id);
+        self
+    }
+
     /// An action by `actor` in organization `org_id`, on `target` (a member) if any.
     pub fn in_org(action: &'a str, actor: &'a str, org_id: &'a str, target: Option<&'a str>) -> Self {
         Self {

@@ -240,7 +240,7 @@ pub async fn delete_if_due(st: &AppState, user_id: &str) -> Result<(), AccountEr
     .fetch_optional(&mut *tx)
     .await?;
     if due.is_some() {
-        super::orgs::before_account_deletion(&mut tx, &ctx, user_id, now).await?;
+        super::orgs::before_account_deletion(&mut tx, st, &ctx, user_id, now).await?;
     }
     let r = sqlx::query(
         "DELETE FROM users WHERE id = $1 AND deletion_scheduled_at IS NOT NULL AND deletion_scheduled_at <= $2",

@@ -102,16 +102,8 @@ pub fn Header() -> impl IntoView {
 
 #[component]
 fn SignedInNav(user: UserView) -> impl IntoView {
-    let org = match user.active_org {
-        Some((slug, name)) => view! {
-            <a class="nav-org" href=format!("/organizations/{slug}") title="Active organization">{name}</a>
-            <a class="nav-link nav-switch" href="/organizations">"Switch"</a>
-        }
-        .into_any(),
-        None => view! { <a class="nav-link" href="/organizations">"Organizations"</a> }.into_any(),
-    };
     view! {
-        {org}
+        <crate::orgs::OrgSwitcher active=user.active_org/>
         <a class="nav-link" href="/users/settings">"Settings"</a>
         <a class="nav-link" href="/users/sessions">"Sessions"</a>
         <span class="nav-user" title="Signed in">{user.email}</span>

@@ -136,7 +136,7 @@ pub fn OrgHomePage() -> impl IntoView {
             );
             let slug = d.org.slug.clone();
             let (slug_switch, slug_leave) = (slug.clone(), slug.clone());
-            let members = format!("{} member{}", d.members, if d.members == 1 { "" } else { "s" });
+            let members = super::members_label(d.members);
             view! {
                 <section class="card wide" aria-labelledby="page-title">
                     <NoticeBanner notice=flash.notice/>

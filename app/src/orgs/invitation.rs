@@ -46,6 +46,8 @@ pub struct InvitationInfo {
     pub email: String,
     pub viewer: Viewer,
     pub signed_in_as: Option<String>,
+    /// The link was mailed to the invited address, so a new account can be made from it (a copied link cannot).
+    pub can_sign_up: bool,
 }
 
 #[server(prefix = "/api", endpoint = "invitation_details")]
@@ -68,6 +70,7 @@ pub async fn invitation_details(token: String) -> Result<InvitationInfo, AppErro
             email: String::new(),
             viewer: Viewer::SignedOut,
             signed_in_as: me.map(|m| m.email.clone()),
+            can_sign_up: false,
         });
     };
     let state = match inv.status {
@@ -89,6 +92,7 @@ pub async fn invitation_details(token: String) -> Result<InvitationInfo, AppErro
         email: inv.email,
         viewer,
         signed_in_as: me.map(|m| m.email.clone()),
+        can_sign_up: inv.mailed_link,
     })
 }
 
@@ -199,7 +203,23 @@ fn Invitation(d: InvitationInfo, token: String, flash: Flash, app_name: String) 
             );
             let body = match d.viewer {
                 Viewer::Invitee => view! { <AcceptForm token/> }.into_any(),
-                Viewer::SignedOut => view! { <SignUpForm token email=d.email.clone() flash app_name/> }.into_any(),
+                Viewer::SignedOut if d.can_sign_up => {
+                    view! { <SignUpForm token email=d.email.clone() flash app_name/> }.into_any()
+                }
+                Viewer::SignedOut => {
+                    let how = format!(
+                        "Log in as {} to accept. No account yet? Create one with that address and confirm it from the                          mail we send, then open this link again (the invitation also waits under Organizations).",
+                        d.email
+                    );
+                    view! {
+                        <p>{how}</p>
+                        <div class="hero-actions">
+                            <a class="button" href="/users/log-in">"Log in"</a>
+                            <a class="button button-secondary" href="/users/register">"Create an account"</a>
+                        </div>
+                    }
+                    .into_any()
+                }
                 Viewer::Someone => {
                     let why = format!(
                         "This invitation is for {}, and you are signed in as {}. Only {} can accept it: log out, then \

@@ -145,7 +145,8 @@ pub async fn invite_member(
         Ok(created) => {
             if ctx.wants_html {
                 let mut flash = Flash::notice(Notice::InvitationSent);
-                flash.values.insert("invite_link".into(), created.link.clone());
+                let st = server_ctx::state()?;
+                server_ctx::seal_value(&st, &ctx, &mut flash, "invite_link", &created.link);
                 flash.values.insert("invite_email".into(), created.email.clone());
                 server_ctx::finish_form(&ctx, Ok((page, flash)), "", &[])?;
             }
@@ -193,7 +194,7 @@ async fn manage(slug: String, id: String, what: Manage) -> Result<Option<String>
         (Ok(link), Manage::CopyLink) => {
             if ctx.wants_html {
                 let mut flash = Flash::default();
-                flash.values.insert("invite_link".into(), link.clone().unwrap_or_default());
+                server_ctx::seal_value(&st, &ctx, &mut flash, "invite_link", link.as_deref().unwrap_or_default());
                 server_ctx::finish_form(&ctx, Ok((page, flash)), "", &[])?;
             }
             Ok(link)
@@ -285,6 +286,7 @@ pub fn OrgMembersPage() -> impl IntoView {
         });
         let slug = d.org.slug.clone();
         let slug_invite = slug.clone();
+        let invite_role = Some(flash.value("role")).filter(|r| !r.is_empty()).unwrap_or_else(|| "member".into());
         let invite_roles = d.invite_roles.clone();
         view! {
             <section class="card wide" aria-labelledby="page-title">
@@ -303,7 +305,7 @@ pub fn OrgMembersPage() -> impl IntoView {
                             <div class="field">
                                 <label for="invite-role">"Role"</label>
                                 <select id="invite-role" name="role">
-                                    {invite_roles.iter().map(|r| view! { <option value=r.clone() selected=r == "member">{r.clone()}</option> }).collect_view()}
+                                    {invite_roles.iter().map(|r| view! { <option value=r.clone() selected=*r == invite_role>{r.clone()}</option> }).collect_view()}
                                 </select>
                                 <p class="field-error" role="alert">{move || invite_error.get().and_then(|e| e.field_error("role"))}</p>
                             </div>
@@ -346,6 +348,7 @@ fn MemberItem(
     let select_id = format!("role-{}", m.user_id);
     let role_label = format!("Role of {}", m.email);
     let remove_label = format!("Remove {}", m.email);
+    let change_label = format!("Change the role of {}", m.email);
     let current = m.role.clone();
     let (slug_change, slug_remove) = (slug.clone(), slug);
     let (id_change, id_remove) = (m.user_id.clone(), m.user_id.clone());
@@ -368,14 +371,14 @@ fn MemberItem(
                         <select id=select_id name="role">
                             {m.roles.iter().map(|r| view! { <option value=r.clone() selected=*r == current>{r.clone()}</option> }).collect_view()}
                         </select>
-                        <button type="submit" class="button button-small button-secondary">"Change role"</button>
+                        <button type="submit" class="button button-small button-secondary" aria-label=change_label disabled=move || change.pending().get()>"Change role"</button>
                     </ActionForm>
                 })}
                 {m.can_remove.then(|| view! {
                     <ActionForm action=remove>
                         <input type="hidden" name="slug" value=slug_remove/>
                         <input type="hidden" name="user_id" value=id_remove/>
-                        <button type="submit" class="button button-small button-danger" aria-label=remove_label>"Remove"</button>
+                        <button type="submit" class="button button-small button-danger" aria-label=remove_label disabled=move || remove.pending().get()>"Remove"</button>
                     </ActionForm>
                 })}
             </div>

@@ -34,6 +34,11 @@ pub fn slug_param() -> impl Fn() -> String + Clone + Send + Sync + 'static {
     move || params.read().get("slug").unwrap_or_default()
 }
 
+/// "3 members".
+pub fn members_label(n: i64) -> String {
+    format!("{n} member{}", if n == 1 { "" } else { "s" })
+}
+
 /// What every page of one organization shows at its top.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct OrgHeader {
@@ -182,9 +187,18 @@ pub fn OrganizationsPage() -> impl IntoView {
         Some(_) => {
             let switch = ServerAction::<SwitchOrganization>::new();
             let accept = ServerAction::<AcceptListedInvitation>::new();
-            let data = Resource::new(move || (switch.version().get(), accept.version().get()), |_| my_organizations());
+            let leave = ServerAction::<home::LeaveOrganization>::new();
+            let data = Resource::new(
+                move || (switch.version().get(), accept.version().get(), leave.version().get()),
+                |_| my_organizations(),
+            );
             let error = form_error(
-                move || [switch.value().get(), accept.value().get()].into_iter().flatten().find(Result::is_err),
+                move || {
+                    [switch.value().get(), accept.value().get(), leave.value().get()]
+                        .into_iter()
+                        .flatten()
+                        .find(Result::is_err)
+                },
                 page.flash.clone(),
             );
             view! {
@@ -198,7 +212,7 @@ pub fn OrganizationsPage() -> impl IntoView {
                     <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
                         {move || Suspend::new(async move {
                             match data.await {
-                                Ok(d) => view! { <OrganizationList data=d switch accept/> }.into_any(),
+                                Ok(d) => view! { <OrganizationList data=d switch accept leave/> }.into_any(),
                                 Err(e) => view! { <div class="banner banner-error" role="alert">{e.banner()}</div> }.into_any(),
                             }
                         })}
@@ -215,6 +229,7 @@ fn OrganizationList(
     data: OrganizationsOverview,
     switch: ServerAction<SwitchOrganization>,
     accept: ServerAction<AcceptListedInvitation>,
+    leave: ServerAction<home::LeaveOrganization>,
 ) -> impl IntoView {
     let invitations = (!data.invitations.is_empty()).then(|| {
         let confirmed = data.confirmed;
@@ -239,7 +254,7 @@ fn OrganizationList(
                                 view! {
                                     <ActionForm action=accept>
                                         <input type="hidden" name="id" value=i.id.clone()/>
-                                        <button type="submit" class="button button-small" aria-label=label>"Accept"</button>
+                                        <button type="submit" class="button button-small" aria-label=label disabled=move || accept.pending().get()>"Accept"</button>
                                     </ActionForm>
                                 }.into_any()
                             } else {
@@ -262,8 +277,10 @@ fn OrganizationList(
                 <ul class="session-list org-list">
                     {data.orgs.into_iter().map(|o| {
                         let is_active = active.as_deref() == Some(o.slug.as_str());
-                        let meta = format!("{} · {} member{}", o.role, o.members, if o.members == 1 { "" } else { "s" });
+                        let meta = format!("{} · {}", o.role, members_label(o.members));
                         let label = format!("Switch to {}", o.name);
+                        let leave_label = format!("Leave {}", o.name);
+                        let leave_slug = o.slug.clone();
                         view! {
                             <li class="session" class:session-current=is_active>
                                 <div>
@@ -273,12 +290,18 @@ fn OrganizationList(
                                     </p>
                                     <p class="muted session-meta">{meta}</p>
                                 </div>
-                                {(!is_active).then(|| view! {
-                                    <ActionForm action=switch>
-                                        <input type="hidden" name="slug" value=o.slug.clone()/>
-                                        <button type="submit" class="button button-small button-secondary" aria-label=label>"Switch"</button>
+                                <div class="member-actions">
+                                    {(!is_active).then(|| view! {
+                                        <ActionForm action=switch>
+                                            <input type="hidden" name="slug" value=o.slug.clone()/>
+                                            <button type="submit" class="button button-small button-secondary" aria-label=label disabled=move || switch.pending().get()>"Switch"</button>
+                                        </ActionForm>
+                                    })}
+                                    <ActionForm action=leave>
+                                        <input type="hidden" name="slug" value=leave_slug/>
+                                        <button type="submit" class="button button-small button-secondary" aria-label=leave_label disabled=move || leave.pending().get()>"Leave"</button>
                                     </ActionForm>
-                                })}
+                                </div>
                             </li>
                         }
                     }).collect_view()}
@@ -296,7 +319,7 @@ pub fn NewOrganizationPage() -> impl IntoView {
             let action = ServerAction::<CreateOrganization>::new();
             let error = form_error(move || action.value().get(), page.flash.clone());
             let name = RwSignal::new(page.flash.value("name"));
-            let suggested = move || crate::validation::slug_from_name(&name.get());
+            let suggested = move || crate::validation::suggested_slug(&name.get());
             view! {
                 <AuthCard title="New organization" lead="A shared space for your team. You will be its owner.">
                     <ErrorBanner error/>
@@ -313,7 +336,7 @@ pub fn NewOrganizationPage() -> impl IntoView {
                             autocomplete="off"
                         />
                         <p class="muted slug-preview" aria-live="polite">
-                            {move || (!name.get().trim().is_empty()).then(|| format!("Without an address: /organizations/{}", suggested()))}
+                            {move || (!name.get().trim().is_empty()).then(|| format!("Suggested address: /organizations/{} (a number is added if it is taken)", suggested()))}
                         </p>
                         <SubmitButton label="Create organization" pending_label="Creating…" pending=action.pending()/>
                     </ActionForm>
@@ -323,4 +346,55 @@ pub fn NewOrganizationPage() -> impl IntoView {
             .into_any()
         }
     })
+}
+
+/// The organization switcher in the header: the active organization; opened, the user's other organizations to
+/// switch to (fetched when first opened, so pages pay nothing for it) and the links to all of them and a new one.
+/// Without JavaScript it opens too, with the links.
+#[component]
+pub fn OrgSwitcher(active: Option<(String, String)>) -> impl IntoView {
+    let orgs = RwSignal::new(None::<Vec<OrgSummary>>);
+    let switch = ServerAction::<SwitchOrganization>::new();
+    let load = move |_| {
+        #[cfg(feature = "hydrate")]
+        if orgs.get_untracked().is_none() {
+            leptos::task::spawn_local(async move {
+                if let Ok(d) = my_organizations().await {
+                    orgs.set(Some(d.orgs));
+                }
+            });
+        }
+    };
+    let label = active.as_ref().map(|(_, name)| name.clone()).unwrap_or_else(|| "Organizations".into());
+    let active_slug = active.as_ref().map(|(slug, _)| slug.clone()).unwrap_or_default();
+    let home = active.map(|(slug, name)| {
+        view! { <a class="org-menu-item org-menu-current" href=org_path(&slug, "")>{format!("Open {name}")}</a> }
+    });
+    view! {
+        <details class="org-switcher" on:toggle=load>
+            <summary class="nav-org" title="Organization">{label}</summary>
+            <div class="org-menu">
+                {home}
+                {move || {
+                    let active_slug = active_slug.clone();
+                    orgs.get().map(|list| {
+                        list.into_iter()
+                            .filter(|o| o.slug != active_slug)
+                            .map(|o| {
+                                let to = format!("Switch to {}", o.name);
+                                view! {
+                                    <ActionForm action=switch>
+                                        <input type="hidden" name="slug" value=o.slug.clone()/>
+                                        <button type="submit" class="org-menu-item" aria-label=to>{o.name.clone()}</button>
+                                    </ActionForm>
+                                }
+                            })
+                            .collect_view()
+                    })
+                }}
+                <a class="org-menu-item" href=ORGANIZATIONS>"All organizations"</a>
+                <a class="org-menu-item" href="/organizations/new">"New organization"</a>
+            </div>
+        </details>
+    }
 }

@@ -723,7 +723,14 @@ async fn signing_up_from_an_invitation_to_an_address_with_an_account_is_refused(
     let ann = user(&app, ANN).await;
     create_org(&app, &ann, "Acme", "acme").await;
     app.confirmed_user(BO, PASSWORD).await;
-    let path = invite(&app, &ann, "acme", BO, "member").await;
+    json_ok(
+        &app,
+        &ann,
+        "/api/invite_member",
+        &[("slug", "acme"), ("email", BO), ("role", "member"), ("send_mail", "on")],
+    )
+    .await;
+    let path = link_path(&app.mail_with_subject(BO, "invited you to join Acme").await.text, "/invitations/");
     let users = app.scalar_i64("SELECT COUNT(*) FROM users").await;
     let (status, body) = call(
         &app,
@@ -1128,5 +1135,64 @@ async fn organization_events_are_audited_with_the_organization() {
     let orphans =
         app.scalar_i64("SELECT COUNT(*) FROM audit_events WHERE action LIKE 'org.%' AND org_id IS NULL").await;
     assert_eq!(orphans, 0, "every organization event names its organization");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s47_a_copied_invitation_link_cannot_make_an_account_for_an_address_nobody_proved() {
+    // Mallory invites an address she does not own into her own organization and keeps the copied link: it must not
+    // let her make (and confirm) an account for that address, which would then accept any real invitation to it.
+    let app = TestApp::spawn().await;
+    let mallory = user(&app, ANN).await;
+    create_org(&app, &mallory, "Mallory Inc", "mallory").await;
+    let victim = "victim@example.com";
+    let copied = invite(&app, &mallory, "mallory", victim, "member").await;
+    let real_owner = user(&app, BO).await;
+    create_org(&app, &real_owner, "Real Co", "real").await;
+    json_ok(&app, &real_owner, "/api/invite_member", &[("slug", "real"), ("email", victim), ("role", "owner")]).await;
+
+    let anon = new_client();
+    let d = details(&app, &anon, &copied).await;
+    assert_eq!((d["state"].as_str(), d["can_sign_up"].as_bool()), (Some("Open"), Some(false)));
+    let page = app.get_with(&anon, &copied).await.text().await.unwrap();
+    assert!(!page.contains("Create account and join"), "no sign-up form on a copied link");
+    for client in [&anon, &new_client()] {
+        let (status, body) = call(
+            &app,
+            client,
+            "/api/accept_invitation_sign_up",
+            &[("token", &token_of(&copied)), ("password", "mallory's long pass phrase")],
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    }
+    assert_eq!(app.scalar_i64(&format!("SELECT COUNT(*) FROM users WHERE email = '{victim}'")).await, 0);
+    assert_eq!(role_in(&app, "real", victim).await, None);
+    assert_eq!(role_in(&app, "mallory", victim).await, None);
+
+    // The mailed link (which only the mailbox gets) still signs the real invitee up, confirmed.
+    json_ok(
+        &app,
+        &mallory,
+        "/api/resend_invitation",
+        &[("slug", "mallory"), ("id", &invitation_id(&app, &mallory, "mallory", victim).await)],
+    )
+    .await;
+    let mailed =
+        link_path(&app.mail_with_subject(victim, "invited you to join Mallory Inc").await.text, "/invitations/");
+    assert_eq!(details(&app, &anon, &mailed).await["can_sign_up"], true);
+    let r = app
+        .post_form_with(
+            &anon,
+            "/api/accept_invitation_sign_up",
+            &[("token", &token_of(&mailed)), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(location(&r), "/organizations/mallory");
+    assert_eq!(
+        app.scalar_i64(&format!("SELECT COUNT(*) FROM users WHERE email = '{victim}' AND confirmed_at IS NOT NULL"))
+            .await,
+        1
+    );
     app.stop().await;
 }

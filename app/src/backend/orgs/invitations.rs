@@ -37,16 +37,24 @@ pub struct Invitation {
     pub inviter: Option<String>,
     pub expires_at: i64,
     pub status: Status,
+    /// Opened through a link that was mailed to the invited address (proof of the mailbox); a copied link is not.
+    pub mailed_link: bool,
 }
 
-type InvitationRow = (String, String, String, String, String, String, Option<String>, i64, Option<i64>, Option<i64>);
+type InvitationRow =
+    (String, String, String, String, String, String, Option<String>, i64, Option<i64>, Option<i64>, String);
 
+/// `{kind}` is the kind of the link the invitation was found by ('' when found by id).
 const SELECT: &str = "SELECT i.id, i.org_id, o.name, o.slug, i.email, i.role, COALESCE(u.display_name, u.email), \
-     i.expires_at, i.accepted_at, i.revoked_at FROM invitations i JOIN organizations o ON o.id = i.org_id \
+     i.expires_at, i.accepted_at, i.revoked_at, {kind} FROM invitations i JOIN organizations o ON o.id = i.org_id \
      LEFT JOIN users u ON u.id = i.invited_by";
 
+fn select(kind: &str) -> String {
+    SELECT.replace("{kind}", kind)
+}
+
 fn from_row(st: &AppState, r: InvitationRow) -> Option<Invitation> {
-    let (id, org_id, org_name, org_slug, email, role, inviter, expires_at, accepted_at, revoked_at) = r;
+    let (id, org_id, org_name, org_slug, email, role, inviter, expires_at, accepted_at, revoked_at, kind) = r;
     let status = if accepted_at.is_some() {
         Status::Accepted
     } else if revoked_at.is_some() {
@@ -56,7 +64,19 @@ fn from_row(st: &AppState, r: InvitationRow) -> Option<Invitation> {
     } else {
         Status::Open
     };
-    Some(Invitation { id, org_id, org_name, org_slug, email, role: Role::parse(&role)?, inviter, expires_at, status })
+    let mailed_link = kind == MAILED;
+    Some(Invitation {
+        id,
+        org_id,
+        org_name,
+        org_slug,
+        email,
+        role: Role::parse(&role)?,
+        inviter,
+        expires_at,
+        status,
+        mailed_link,
+    })
 }
 
 /// The invitation a link carries, in whatever state it is.
@@ -65,7 +85,8 @@ pub async fn find_by_token(st: &AppState, token: &str) -> Result<Option<Invitati
         return Ok(None);
     }
     let row: Option<InvitationRow> = sqlx::query_as(&format!(
-        "{SELECT} JOIN invitation_links l ON l.invitation_id = i.id WHERE l.token_digest = $1"
+        "{} JOIN invitation_links l ON l.invitation_id = i.id WHERE l.token_digest = $1",
+        select("l.kind")
     ))
     .bind(token_digest(token))
     .fetch_optional(&st.db.pool)
@@ -74,7 +95,7 @@ pub async fn find_by_token(st: &AppState, token: &str) -> Result<Option<Invitati
 }
 
 async fn find_by_id(st: &AppState, org_id: &str, id: &str) -> Result<Option<Invitation>, sqlx::Error> {
-    let row: Option<InvitationRow> = sqlx::query_as(&format!("{SELECT} WHERE i.id = $1 AND i.org_id = $2"))
+    let row: Option<InvitationRow> = sqlx::query_as(&format!("{} WHERE i.id = $1 AND i.org_id = $2", select("''")))
         .bind(id)
         .bind(org_id)
         .fetch_optional(&st.db.pool)
@@ -82,12 +103,18 @@ async fn find_by_id(st: &AppState, org_id: &str, id: &str) -> Result<Option<Invi
     Ok(row.and_then(|r| from_row(st, r)))
 }
 
-/// A new link for the invitation, in `tx`: the clear token goes into a mail or to the inviter's clipboard.
-async fn new_link(tx: &mut Tx, st: &AppState, invitation_id: &str) -> Result<String, sqlx::Error> {
+/// Link kinds: a link made for the invitation mail, or one handed to the inviter to pass on.
+const MAILED: &str = "mail";
+const COPIED: &str = "copy";
+
+/// A new link for the invitation, in `tx`: the clear token goes into a mail (`MAILED`) or to the inviter's
+/// clipboard (`COPIED`).
+async fn new_link(tx: &mut Tx, st: &AppState, invitation_id: &str, kind: &str) -> Result<String, sqlx::Error> {
     let token = random_token();
-    sqlx::query("INSERT INTO invitation_links (token_digest, invitation_id, created_at) VALUES ($1, $2, $3)")
+    sqlx::query("INSERT INTO invitation_links (token_digest, invitation_id, kind, created_at) VALUES ($1, $2, $3, $4)")
         .bind(token_digest(&token))
         .bind(invitation_id)
+        .bind(kind)
         .bind(st.clock.now())
         .execute(&mut **tx)
         .await?;
@@ -97,7 +124,7 @@ async fn new_link(tx: &mut Tx, st: &AppState, invitation_id: &str) -> Result<Str
 /// Makes the link a mail carries, in its own transaction, when the mail job runs.
 pub async fn link_for_mail(st: &AppState, invitation_id: &str) -> Result<String, sqlx::Error> {
     let mut tx = st.db.begin().await?;
-    let link = new_link(&mut tx, st, invitation_id).await?;
+    let link = new_link(&mut tx, st, invitation_id, MAILED).await?;
     tx.commit().await?;
     Ok(link)
 }
@@ -105,7 +132,7 @@ pub async fn link_for_mail(st: &AppState, invitation_id: &str) -> Result<String,
 /// An open invitation by id, for its mail.
 pub async fn find_open(st: &AppState, id: &str) -> Result<Option<Invitation>, sqlx::Error> {
     let row: Option<InvitationRow> =
-        sqlx::query_as(&format!("{SELECT} WHERE i.id = $1")).bind(id).fetch_optional(&st.db.pool).await?;
+        sqlx::query_as(&format!("{} WHERE i.id = $1", select("''"))).bind(id).fetch_optional(&st.db.pool).await?;
     Ok(row.and_then(|r| from_row(st, r)).filter(|i| i.status == Status::Open))
 }
 
@@ -159,7 +186,7 @@ pub async fn invite(
     .bind(now + INVITATION_SECS)
     .execute(&mut *tx)
     .await?;
-    let link = new_link(&mut tx, st, &id).await?;
+    let link = new_link(&mut tx, st, &id, COPIED).await?;
     let mut job_ids = Vec::new();
     if send_mail {
         job_ids.push(jobs::enqueue(&mut tx, st, &Job::OrgInvitation { invitation_id: id.clone() }).await?);
@@ -222,7 +249,7 @@ pub async fn manage(
                 .await?;
             ("org.invitation.revoked", None)
         }
-        Manage::CopyLink => ("org.invitation.link_created", Some(new_link(&mut tx, st, &inv.id).await?)),
+        Manage::CopyLink => ("org.invitation.link_created", Some(new_link(&mut tx, st, &inv.id, COPIED).await?)),
     };
     let event = Event::in_org(action, &me.user_id, &org.org_id, None).detail(&inv.email);
     audit::record(&mut tx, ctx, now, event).await?;
@@ -256,8 +283,9 @@ pub async fn list_open(st: &AppState, org_id: &str) -> Result<Vec<OpenRow>, sqlx
 /// The open invitations to `email` (the signed-in user's), for `/organizations`.
 pub async fn open_for_email(st: &AppState, email: &str) -> Result<Vec<Invitation>, sqlx::Error> {
     let rows: Vec<InvitationRow> = sqlx::query_as(&format!(
-        "{SELECT} WHERE i.email = $1 AND i.accepted_at IS NULL AND i.revoked_at IS NULL AND i.expires_at > $2 \
-         ORDER BY i.created_at DESC"
+        "{} WHERE i.email = $1 AND i.accepted_at IS NULL AND i.revoked_at IS NULL AND i.expires_at > $2 \
+         ORDER BY i.created_at DESC",
+        select("''")
     ))
     .bind(email)
     .bind(st.clock.now())
@@ -267,7 +295,8 @@ pub async fn open_for_email(st: &AppState, email: &str) -> Result<Vec<Invitation
 }
 
 /// The signed-in user accepts the invitation a link carries. Only the invited address may: a session for another
-/// address is refused (and audited). Opening the link proves the mailbox, so an unconfirmed account is confirmed.
+/// address is refused (and audited). A mailed link proves the mailbox, so it confirms an unconfirmed account; a
+/// copied one does not.
 pub async fn accept(
     st: &AppState,
     ctx: &RequestContext,
@@ -277,15 +306,16 @@ pub async fn accept(
     let inv = find_by_token(st, token).await?.filter(|i| i.status == Status::Open).ok_or(AccountError::InvalidToken)?;
     if inv.email != me.email {
         let mut tx = st.db.begin().await?;
-        let mut event =
-            audit::Event::failed("org.invitation.accept", Some(&me.user_id)).detail("signed in as another e-mail");
-        event.org_id = Some(&inv.org_id);
+        let mut event = Event::failed("org.invitation.accept", Some(&me.user_id))
+            .detail("signed in as another e-mail")
+            .org(&inv.org_id);
         event.actor_user_id = Some(&me.user_id);
         audit::record(&mut tx, ctx, st.clock.now(), event).await?;
         tx.commit().await?;
         return Err(AccountError::Forbidden);
     }
-    join(st, ctx, me, &inv, true).await
+    let proves_mailbox = inv.mailed_link;
+    join(st, ctx, me, &inv, proves_mailbox).await
 }
 
 /// Accepts an open invitation listed on `/organizations` (no link: the account's confirmed address is the proof).
@@ -353,8 +383,10 @@ async fn take(tx: &mut Tx, inv: &Invitation, user_id: &str, now: i64) -> Result<
     }
 }
 
-/// A brand-new user signs up from the invitation link and joins in one step: the address is the invited one
-/// (confirmed by the link), the password meets the policy, and the sign-in goes through the gate like any other.
+/// A brand-new user signs up from the mailed invitation link and joins in one step: the address is the invited one
+/// (confirmed by the link, which only its mailbox received), the password meets the policy, and the sign-in goes
+/// through the gate like any other. A copied link cannot make an account: it passed through the inviter's hands,
+/// so it proves nothing about the mailbox (the invitee registers, confirms, and then accepts).
 pub async fn sign_up(
     st: &AppState,
     ctx: &RequestContext,
@@ -362,6 +394,9 @@ pub async fn sign_up(
     password: &str,
 ) -> Result<(String, SignIn), AccountError> {
     let inv = find_by_token(st, token).await?.filter(|i| i.status == Status::Open).ok_or(AccountError::InvalidToken)?;
+    if !inv.mailed_link {
+        return Err(AccountError::InvalidToken);
+    }
     let context = PasswordContext { app_name: &st.config.app_name, email: Some(&inv.email) };
     let password = NewPassword::parse(password, &context).map_err(|m| AccountError::Field("password", m))?;
     let (exists,): (i64,) =

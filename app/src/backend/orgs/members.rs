@@ -40,6 +40,13 @@ async fn role_of(tx: &mut Tx, org_id: &str, user_id: &str) -> Result<Option<Role
     Ok(row.and_then(|(r,)| Role::parse(&r)))
 }
 
+/// Locks the organization's membership changes (see [`lock_org`]) and reads the caller's role again under the
+/// lock: a caller demoted or removed a moment ago acts with what they have now.
+async fn my_role_locked(tx: &mut Tx, st: &AppState, org_id: &str, user_id: &str) -> Result<Role, AccountError> {
+    lock_org(tx, st, org_id).await?;
+    role_of(tx, org_id, user_id).await?.ok_or(AccountError::NotFound)
+}
+
 /// Refuses, inside `tx`, to take the owner role from the last owner.
 async fn keep_an_owner(tx: &mut Tx, org_id: &str, field: &'static str) -> Result<(), AccountError> {
     let (owners,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM memberships WHERE org_id = $1 AND role = 'owner'")
@@ -68,9 +75,9 @@ pub async fn change_role(
     let to = Role::parse(role).ok_or_else(|| AccountError::Field("role", "Choose owner, admin or member.".into()))?;
     let org = authorize(st, me, slug, Action::ViewMembers).await?;
     let mut tx = st.db.begin().await?;
-    lock_org(&mut tx, st, &org.org_id).await?;
+    let mine = my_role_locked(&mut tx, st, &org.org_id, &me.user_id).await?;
     let from = role_of(&mut tx, &org.org_id, user_id).await?.ok_or(AccountError::NotFound)?;
-    if !super::can(org.role, Action::ChangeRole { from, to }) {
+    if !super::can(mine, Action::ChangeRole { from, to }) {
         return Err(AccountError::Forbidden);
     }
     if from == to {
@@ -109,9 +116,9 @@ pub async fn remove(
     }
     let org = authorize(st, me, slug, Action::ViewMembers).await?;
     let mut tx = st.db.begin().await?;
-    lock_org(&mut tx, st, &org.org_id).await?;
+    let mine = my_role_locked(&mut tx, st, &org.org_id, &me.user_id).await?;
     let role = role_of(&mut tx, &org.org_id, user_id).await?.ok_or(AccountError::NotFound)?;
-    if !super::can(org.role, Action::Remove(role)) {
+    if !super::can(mine, Action::Remove(role)) {
         return Err(AccountError::Forbidden);
     }
     if role == Role::Owner {
@@ -132,8 +139,7 @@ pub async fn remove(
 pub async fn leave(st: &AppState, ctx: &RequestContext, me: &CurrentSession, slug: &str) -> Result<(), AccountError> {
     let org = authorize(st, me, slug, Action::Leave).await?;
     let mut tx = st.db.begin().await?;
-    lock_org(&mut tx, st, &org.org_id).await?;
-    if org.role == Role::Owner {
+    if my_role_locked(&mut tx, st, &org.org_id, &me.user_id).await? == Role::Owner {
         keep_an_owner(&mut tx, &org.org_id, "member").await?;
     }
     end_membership(&mut tx, &org.org_id, &me.user_id).await?;

@@ -17,7 +17,7 @@ use super::{
     request::{CurrentSession, RequestContext},
     AppState,
 };
-use crate::validation::{parse_org_name, parse_slug, slug_from_name};
+use crate::validation::{parse_org_name, parse_slug, suggested_slug};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Role {
@@ -165,6 +165,15 @@ pub async fn entry(st: &AppState, me: &CurrentSession, slug: &str) -> Result<Ent
     Ok(moved.map(|(s,)| Entry::Moved(s)).unwrap_or(Entry::Proceed))
 }
 
+/// A slug taken by a concurrent request between the check and the write: the same field error as the check's.
+fn slug_conflict(e: sqlx::Error) -> AccountError {
+    if e.as_database_error().is_some_and(|d| d.is_unique_violation()) {
+        AccountError::Field("slug", "That address is taken. Choose another.".into())
+    } else {
+        e.into()
+    }
+}
+
 /// Is `slug` in use, as an organization's slug or as an old one still redirecting?
 async fn slug_taken(tx: &mut Tx, slug: &str, now: i64) -> Result<bool, sqlx::Error> {
     let (n,): (i64,) = sqlx::query_as(
@@ -202,10 +211,7 @@ pub async fn create(
         }
         Some(s) => s,
         None => {
-            let base = match parse_slug(&slug_from_name(&name)) {
-                Ok(s) => s,
-                Err(_) => format!("{}-org", slug_from_name(&name)),
-            };
+            let base = suggested_slug(&name);
             let mut candidate = base.clone();
             let mut n = 2;
             while slug_taken(&mut tx, &candidate, now).await? {
@@ -228,7 +234,8 @@ pub async fn create(
     .bind(&me.user_id)
     .bind(now)
     .execute(&mut *tx)
-    .await?;
+    .await
+    .map_err(slug_conflict)?;
     add_member(&mut tx, &org_id, &me.user_id, Role::Owner, now).await?;
     set_active(&mut tx, &me.session_id, &org_id).await?;
     audit::record(&mut tx, ctx, now, Event::in_org("org.create", &me.user_id, &org_id, None).detail(&slug)).await?;
@@ -290,26 +297,34 @@ pub async fn solely_owned_with_others(tx: &mut Tx, user_id: &str) -> Result<Vec<
     Ok(rows.into_iter().map(|(n,)| n).collect())
 }
 
+/// Each organization of a user: its id, its member count, and its owners other than the user.
+const COUNTS: &str = "SELECT m.org_id, (SELECT COUNT(*) FROM memberships y WHERE y.org_id = m.org_id), \
+     (SELECT COUNT(*) FROM memberships x WHERE x.org_id = m.org_id AND x.role = 'owner' AND x.user_id <> $1) \
+     FROM memberships m WHERE m.user_id = $1";
+
 /// When an account is deleted, in its transaction: the organizations it was the only member of go with it, and any
 /// organization it leaves without an owner gets its longest-standing member as owner (audited).
 pub async fn before_account_deletion(
     tx: &mut Tx,
+    st: &AppState,
     ctx: &RequestContext,
     user_id: &str,
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    let orgs: Vec<(String, i64, i64)> = sqlx::query_as(
-        "SELECT m.org_id, (SELECT COUNT(*) FROM memberships y WHERE y.org_id = m.org_id), \
-         (SELECT COUNT(*) FROM memberships x WHERE x.org_id = m.org_id AND x.role = 'owner' AND x.user_id <> $1) \
-         FROM memberships m WHERE m.user_id = $1",
-    )
-    .bind(user_id)
-    .fetch_all(&mut **tx)
-    .await?;
+    let orgs: Vec<(String, i64, i64)> = sqlx::query_as(COUNTS).bind(user_id).fetch_all(&mut **tx).await?;
+    for (org_id, _, _) in &orgs {
+        lock_org(tx, st, org_id).await?;
+    }
+    let orgs: Vec<(String, i64, i64)> = if st.db.kind == super::db::DbKind::Postgres {
+        // Counted again under the locks.
+        sqlx::query_as(COUNTS).bind(user_id).fetch_all(&mut **tx).await?
+    } else {
+        orgs
+    };
     for (org_id, members, other_owners) in orgs {
         if members == 1 {
             sqlx::query("DELETE FROM organizations WHERE id = $1").bind(&org_id).execute(&mut **tx).await?;
-            let event = Event { org_id: Some(&org_id), ..Event::on_user("org.deleted", user_id) };
+            let event = Event::on_user("org.deleted", user_id).org(&org_id);
             audit::record(tx, ctx, now, event.detail("its only member's account was deleted")).await?;
         } else if other_owners == 0 {
             let heir: Option<(String,)> = sqlx::query_as(
@@ -326,8 +341,10 @@ pub async fn before_account_deletion(
                     .bind(&heir)
                     .execute(&mut **tx)
                     .await?;
-                let event = Event { org_id: Some(&org_id), ..Event::on_user("org.member.role_changed", &heir) };
+                let event = Event::on_user("org.member.role_changed", &heir).org(&org_id);
                 audit::record(tx, ctx, now, event.detail("→ owner (the only owner's account was deleted)")).await?;
+                let job = super::jobs::Job::OrgRoleChanged { org_id: org_id.clone(), user_id: heir.clone() };
+                super::jobs::enqueue(tx, st, &job).await?;
             }
         }
     }

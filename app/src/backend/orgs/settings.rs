@@ -1,5 +1,5 @@
 //! An organization's settings (owners): name and slug, the two-step verification policy, deletion.
-use super::{authorize, slug_taken, Action, SLUG_REDIRECT_SECS};
+use super::{authorize, slug_conflict, slug_taken, Action, SLUG_REDIRECT_SECS};
 use crate::{
     backend::{
         accounts::AccountError,
@@ -40,7 +40,8 @@ pub async fn update(
             .bind(&org.org_id)
             .bind(now + SLUG_REDIRECT_SECS)
             .execute(&mut *tx)
-            .await?;
+            .await
+            .map_err(slug_conflict)?;
         let detail = format!("{} → {new_slug}", org.slug);
         let event = Event::in_org("org.slug_changed", &me.user_id, &org.org_id, None).detail(&detail);
         audit::record(&mut tx, ctx, now, event).await?;
@@ -55,7 +56,8 @@ pub async fn update(
         .bind(now)
         .bind(&org.org_id)
         .execute(&mut *tx)
-        .await?;
+        .await
+        .map_err(slug_conflict)?;
     tx.commit().await?;
     Ok(new_slug)
 }
