@@ -66,8 +66,11 @@ export async function linkFromMailbox(page, email, subject, marker) {
 }
 
 /** Asks for a sign-in link on the log-in page and follows it from the mailbox. */
-export async function signInByLink(page, email) {
+export async function signInByLink(page, email, { javaScript = true } = {}) {
   await page.goto('/users/log-in');
+  // With JavaScript, let the page hydrate first: a click that lands while hydration attaches its handlers can be
+  // lost. (Without it the form posts as plain HTML.)
+  if (javaScript) await waitForHydration(page);
   await page.getByText('E-mail me a sign-in link instead').click();
   await page.getByLabel('E-mail for the link').fill(email);
   await page.getByRole('button', { name: 'Send me a link' }).click();

@@ -70,7 +70,7 @@ for (const javaScriptEnabled of [true, false]) {
     test('a session that did not just prove the password must confirm it before changing it', async ({ page }) => {
       const email = uniqueEmail(javaScriptEnabled ? 'sudo-js' : 'sudo-nojs');
       await registerAndConfirm(page, email);
-      await signInByLink(page, email);
+      await signInByLink(page, email, { javaScript: javaScriptEnabled });
 
       await page.goto('/users/settings');
       await expect(page.getByLabel('Current password')).toHaveCount(0);

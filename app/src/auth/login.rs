@@ -120,9 +120,16 @@ pub fn LoginPage() -> impl IntoView {
         let magic_email = email.clone();
         let error = form_error(move || action.value().get(), page.flash.clone());
         let passkey = passkey_sign_in();
+        // A link asked for from the hydrated page stays on this page (no reload brings the flash): say so here.
+        let flash_notice = page.flash.notice;
+        let notice = Signal::derive(move || {
+            matches!(magic.value().get(), Some(Ok(())))
+                .then_some(crate::context::Notice::MagicLinkSent)
+                .or(flash_notice)
+        });
         view! {
             <AuthCard title="Log in" lead="Welcome back.">
-                <NoticeBanner notice=page.flash.notice/>
+                <NoticeBanner notice/>
                 <ErrorBanner error/>
                 <ActionForm action>
                     <EmailField value=email error autofocus=true autocomplete="username webauthn"/>
