@@ -106,13 +106,12 @@ pub async fn require_mfa_enrolment(State(st): State<AppState>, req: Request, nex
 pub async fn organization_entry(State(st): State<AppState>, req: Request, next: Next) -> Response {
     use app::backend::{orgs, policy};
     let path = req.uri().path();
-    let session = req.extensions().get::<RequestContext>().and_then(|c| c.session.clone());
-    let (Some(me), Some(rest)) = (session, path.strip_prefix("/organizations/")) else {
+    let Some(rest) = path.strip_prefix("/organizations/").filter(|_| is_safe(req.method())) else {
         return next.run(req).await;
     };
-    if !is_safe(req.method()) {
+    let Some(me) = req.extensions().get::<RequestContext>().and_then(|c| c.session.clone()) else {
         return next.run(req).await;
-    }
+    };
     let (slug, tail) = rest.split_once('/').map(|(s, t)| (s, format!("/{t}"))).unwrap_or((rest, String::new()));
     if slug.is_empty() || slug == "new" || slug.len() > 63 {
         return next.run(req).await;
