@@ -23,6 +23,7 @@ pub struct UserView {
     pub confirmed: bool,
     /// The organization this session works in: (slug, name).
     pub active_org: Option<(String, String)>,
+    pub is_admin: bool,
 }
 
 /// A one-shot message carried across a redirect: a notice after success, or for browsers without JavaScript the
@@ -77,6 +78,7 @@ pub enum Notice {
     LinkPending,
     ProviderLinked,
     ProviderUnlinked,
+    AdminRequiresMfa,
     OrgCreated,
     OrgSwitched,
     OrgSaved,
@@ -127,6 +129,9 @@ impl Notice {
             }
             Notice::ProviderLinked => "Linked. You can sign in with it from now on.",
             Notice::ProviderUnlinked => "Unlinked. It no longer signs in to your account.",
+            Notice::AdminRequiresMfa => {
+                "Admin pages need two-step verification on your account. Set it up below, then open them again."
+            }
             Notice::OrgCreated => "Organization created. You are its owner: invite your team below.",
             Notice::OrgSwitched => "Switched organization.",
             Notice::OrgSaved => "Organization settings saved.",

@@ -2,6 +2,7 @@
 #![recursion_limit = "256"]
 
 pub mod account;
+pub mod admin;
 pub mod auth;
 pub mod components;
 pub mod context;
@@ -122,6 +123,7 @@ fn PageFrame() -> impl IntoView {
                 <Route path=path!("/organizations/:slug/members") view=OrgMembersPage ssr=SsrMode::Async/>
                 <Route path=path!("/organizations/:slug/settings") view=OrgSettingsPage ssr=SsrMode::Async/>
                 <Route path=path!("/invitations/:token") view=InvitationPage ssr=SsrMode::Async/>
+                <Route path=path!("/admin") view=admin::AdminPage ssr=SsrMode::Async/>
             </Routes>
         </main>
         <footer class="site-footer">

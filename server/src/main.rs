@@ -64,8 +64,25 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 Err(e) => anyhow::bail!("{e}"),
             }
         }
+        Command::AdminGrant(email) => set_admin(config, &email, true).await?,
+        Command::AdminRevoke(email) => set_admin(config, &email, false).await?,
+        Command::AdminList => {
+            let state = AppState::build(config).await?;
+            for (email, mfa) in app::backend::admin::list(&state).await? {
+                println!("{email}\t{}", if mfa { "two-step verification on" } else { "two-step verification OFF" });
+            }
+        }
         Command::Help => {}
     }
+    Ok(())
+}
+
+async fn set_admin(config: Config, email: &str, grant: bool) -> anyhow::Result<()> {
+    let email = app::validation::EmailAddress::parse(email).map_err(|m| anyhow::anyhow!("{m}"))?;
+    let state = AppState::build(config).await?;
+    let changed = app::backend::admin::set_admin(&state, &email, grant).await?;
+    let what = if grant { "is an admin" } else { "is not an admin" };
+    println!("{} {what}{}", email.as_str(), if changed { "" } else { " (no change)" });
     Ok(())
 }
 

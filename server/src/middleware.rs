@@ -100,11 +100,38 @@ pub async fn require_mfa_enrolment(State(st): State<AppState>, req: Request, nex
     error_response(&req, StatusCode::FORBIDDEN, AppError::MfaEnrolmentRequired)
 }
 
+/// An admin page opened by an admin without two-step verification: sent to enrol first. (Everyone else goes on to
+/// the page, whose data function answers a non-admin 403.)
+pub async fn admin_entry(State(_st): State<AppState>, req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    let needs_mfa = (path == "/admin" || path.starts_with("/admin/"))
+        && is_safe(req.method())
+        && req
+            .extensions()
+            .get::<RequestContext>()
+            .and_then(|c| c.session.as_ref())
+            .is_some_and(|s| s.is_admin && !s.has_mfa);
+    if !needs_mfa {
+        return next.run(req).await;
+    }
+    to_enrolment(app::context::Notice::AdminRequiresMfa)
+}
+
+/// To the two-step verification enrolment page, saying why.
+fn to_enrolment(why: app::context::Notice) -> Response {
+    let flash = app::context::Flash::notice(why);
+    let mut res = axum::response::Redirect::to(app::backend::policy::MFA_ENROLMENT_PAGE).into_response();
+    if let Ok(v) = HeaderValue::from_str(&app::server_ctx::flash_cookie(&flash)) {
+        res.headers_mut().append(header::SET_COOKIE, v);
+    }
+    res
+}
+
 /// A page under `/organizations/{slug}`: an old slug sends members to the new one; an organization that requires
 /// two-step verification sends a member without it to enrolment. Everyone else goes on to the page, which answers
 /// outsiders 404. Server functions check the same through `orgs::authorize`.
 pub async fn organization_entry(State(st): State<AppState>, req: Request, next: Next) -> Response {
-    use app::backend::{orgs, policy};
+    use app::backend::orgs;
     let path = req.uri().path();
     let Some(rest) = path.strip_prefix("/organizations/").filter(|_| is_safe(req.method())) else {
         return next.run(req).await;
@@ -122,14 +149,7 @@ pub async fn organization_entry(State(st): State<AppState>, req: Request, next: 
             let query = req.uri().query().map(|q| format!("?{q}")).unwrap_or_default();
             axum::response::Redirect::temporary(&format!("/organizations/{new_slug}{tail}{query}")).into_response()
         }
-        Ok(orgs::Entry::MfaRequired) => {
-            let flash = app::context::Flash::notice(app::context::Notice::OrgRequiresMfa);
-            let mut res = axum::response::Redirect::to(policy::MFA_ENROLMENT_PAGE).into_response();
-            if let Ok(v) = HeaderValue::from_str(&app::server_ctx::flash_cookie(&flash)) {
-                res.headers_mut().append(header::SET_COOKIE, v);
-            }
-            res
-        }
+        Ok(orgs::Entry::MfaRequired) => to_enrolment(app::context::Notice::OrgRequiresMfa),
         Err(e) => {
             let request_id = req.extensions().get::<RequestContext>().map(|c| c.request_id.clone()).unwrap_or_default();
             tracing::error!(%request_id, error = %e, "organization lookup failed");

@@ -1,5 +1,6 @@
 //! Server-only domain logic and its SQL. No view code here.
 pub mod accounts;
+pub mod admin;
 pub mod audit;
 pub mod clock;
 pub mod config;

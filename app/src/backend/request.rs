@@ -16,6 +16,8 @@ pub struct CurrentSession {
     pub sudo_at: Option<i64>,
     /// The organization this session works in: (slug, name), only while the user is a member of it.
     pub active_org: Option<(String, String)>,
+    /// An operator (granted from the command line).
+    pub is_admin: bool,
 }
 
 #[derive(Clone, Debug)]

@@ -108,12 +108,14 @@ pub async fn find_current(st: &AppState, token: &str) -> Result<Option<CurrentSe
         i64,
         Option<String>,
         Option<String>,
+        i64,
     );
     // The active organization counts only through a membership: a removed member's session forgets it at once.
     let row: Option<Row> = sqlx::query_as(
         "SELECT s.id, s.user_id, u.email, u.display_name, u.confirmed_at, s.remember_me, s.last_active_at, \
          s.idle_expires_at, s.absolute_expires_at, s.sudo_at, \
-         (SELECT COUNT(*) FROM user_totp t WHERE t.user_id = u.id AND t.enabled_at IS NOT NULL), o.slug, o.name \
+         (SELECT COUNT(*) FROM user_totp t WHERE t.user_id = u.id AND t.enabled_at IS NOT NULL), o.slug, o.name, \
+         u.is_admin \
          FROM sessions s JOIN users u ON u.id = s.user_id \
          LEFT JOIN memberships m ON m.org_id = s.active_org_id AND m.user_id = s.user_id \
          LEFT JOIN organizations o ON o.id = m.org_id \
@@ -136,6 +138,7 @@ pub async fn find_current(st: &AppState, token: &str) -> Result<Option<CurrentSe
         mfa,
         org_slug,
         org_name,
+        is_admin,
     )) = row
     else {
         return Ok(None);
@@ -163,6 +166,7 @@ pub async fn find_current(st: &AppState, token: &str) -> Result<Option<CurrentSe
         sudo_at,
         has_mfa: mfa > 0,
         active_org: org_slug.zip(org_name),
+        is_admin: is_admin == 1,
     }))
 }
 

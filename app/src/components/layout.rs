@@ -21,6 +21,7 @@ fn page_context_now() -> PageContext {
         display_name: s.display_name,
         confirmed: s.confirmed,
         active_org: s.active_org,
+        is_admin: s.is_admin,
     });
     let st = crate::server_ctx::state().ok();
     let app_name = st.as_ref().map(|st| st.config.app_name.clone()).unwrap_or_default();
@@ -104,6 +105,7 @@ pub fn Header() -> impl IntoView {
 fn SignedInNav(user: UserView) -> impl IntoView {
     view! {
         <crate::orgs::OrgSwitcher active=user.active_org/>
+        {user.is_admin.then(|| view! { <a class="nav-link" href="/admin">"Admin"</a> })}
         <a class="nav-link" href="/users/settings">"Settings"</a>
         <a class="nav-link" href="/users/sessions">"Sessions"</a>
         <span class="nav-user" title="Signed in">{user.email}</span>

@@ -4,6 +4,7 @@ mod authenticator;
 mod common;
 
 mod account;
+mod admin;
 mod cli;
 mod login;
 mod magic_link;

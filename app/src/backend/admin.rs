@@ -1,0 +1,110 @@
+//! The operator role: granted and revoked only from the command line (no default accounts, no self-service), checked
+//! on the server for every admin page and server function, and usable only with two-step verification on.
+use super::{
+    accounts::AccountError,
+    audit::{self, Event},
+    request::{CurrentSession, RequestContext},
+    AppState,
+};
+use crate::validation::EmailAddress;
+
+/// Every admin page and server function starts here: not an admin → `Forbidden` (S46); an admin without two-step
+/// verification → `MfaEnrolmentRequired` (the pages send them to enrol).
+pub fn require_admin(session: &CurrentSession) -> Result<(), AccountError> {
+    if !session.is_admin {
+        return Err(AccountError::Forbidden);
+    }
+    if !session.has_mfa {
+        return Err(AccountError::MfaEnrolmentRequired);
+    }
+    Ok(())
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GrantError {
+    #[error("no account has the e-mail {0}")]
+    NoSuchAccount(String),
+    #[error("{0} has not confirmed its e-mail address yet")]
+    Unconfirmed(String),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// Grants (`true`) or revokes the admin role of the account behind `email`, audited. Returns whether it changed.
+pub async fn set_admin(st: &AppState, email: &EmailAddress, admin: bool) -> Result<bool, GrantError> {
+    let ctx = RequestContext::system();
+    let now = st.clock.now();
+    let mut tx = st.db.begin().await?;
+    let row: Option<(String, Option<i64>, i64)> =
+        sqlx::query_as("SELECT id, confirmed_at, is_admin FROM users WHERE email = $1")
+            .bind(email.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some((user_id, confirmed_at, was)) = row else {
+        return Err(GrantError::NoSuchAccount(email.as_str().to_string()));
+    };
+    if admin && confirmed_at.is_none() {
+        return Err(GrantError::Unconfirmed(email.as_str().to_string()));
+    }
+    if (was == 1) == admin {
+        return Ok(false);
+    }
+    sqlx::query("UPDATE users SET is_admin = $1, updated_at = $2 WHERE id = $3")
+        .bind(admin as i64)
+        .bind(now)
+        .bind(&user_id)
+        .execute(&mut *tx)
+        .await?;
+    let action = if admin { "admin.granted" } else { "admin.revoked" };
+    audit::record(&mut tx, &ctx, now, Event::on_user(action, &user_id).detail("command line")).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// The admins: e-mail and whether two-step verification is on.
+pub async fn list(st: &AppState) -> Result<Vec<(String, bool)>, sqlx::Error> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT u.email, (SELECT COUNT(*) FROM user_totp t WHERE t.user_id = u.id AND t.enabled_at IS NOT NULL) \
+         FROM users u WHERE u.is_admin = 1 ORDER BY u.email",
+    )
+    .fetch_all(&st.db.pool)
+    .await?;
+    Ok(rows.into_iter().map(|(e, mfa)| (e, mfa > 0)).collect())
+}
+
+/// The overview's figures.
+#[derive(Debug, Clone, Copy)]
+pub struct Overview {
+    pub users: i64,
+    pub unconfirmed: i64,
+    pub sign_ins_24h: i64,
+    pub failed_sign_ins_24h: i64,
+    pub locked: i64,
+    pub dead_jobs: i64,
+    pub queued_jobs: i64,
+}
+
+pub async fn overview(st: &AppState) -> Result<Overview, sqlx::Error> {
+    let now = st.clock.now();
+    let day = now - 24 * 3600;
+    let (users, unconfirmed, sign_ins_24h, failed_sign_ins_24h, locked, dead_jobs, queued_jobs): (
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+    ) = sqlx::query_as(
+        "SELECT (SELECT COUNT(*) FROM users), (SELECT COUNT(*) FROM users WHERE confirmed_at IS NULL), \
+         (SELECT COUNT(*) FROM audit_events WHERE action = 'user.log_in' AND outcome = 'success' AND at > $1), \
+         (SELECT COUNT(*) FROM audit_events WHERE action = 'user.log_in' AND outcome = 'failure' AND at > $1), \
+         (SELECT COUNT(*) FROM users WHERE locked_until > $2), \
+         (SELECT COUNT(*) FROM jobs WHERE state = 'dead'), (SELECT COUNT(*) FROM jobs WHERE state = 'queued')",
+    )
+    .bind(day)
+    .bind(now)
+    .fetch_one(&st.db.pool)
+    .await?;
+    Ok(Overview { users, unconfirmed, sign_ins_24h, failed_sign_ins_24h, locked, dead_jobs, queued_jobs })
+}
