@@ -24,6 +24,8 @@ pub struct UserView {
     /// The organization this session works in: (slug, name).
     pub active_org: Option<(String, String)>,
     pub is_admin: bool,
+    /// While an admin impersonates this user: (the admin's e-mail, when it ends at the latest).
+    pub impersonated_by: Option<(String, String)>,
 }
 
 /// A one-shot message carried across a redirect: a notice after success, or for browsers without JavaScript the
@@ -91,6 +93,17 @@ pub enum Notice {
     InvitationRevoked,
     RoleChanged,
     MemberRemoved,
+    UserLocked,
+    UserUnlocked,
+    SessionsEnded,
+    ResetSent,
+    MfaReset,
+    ConfirmationSent,
+    UserDeleted,
+    JobRetried,
+    JobDiscarded,
+    ImpersonationStopped,
+    EveryoneSignedOut,
 }
 
 impl Notice {
@@ -146,6 +159,17 @@ impl Notice {
             Notice::InvitationRevoked => "Invitation revoked. Its links no longer work.",
             Notice::RoleChanged => "Role changed.",
             Notice::MemberRemoved => "Member removed. Their access ended at once.",
+            Notice::UserLocked => "Account locked: every session ended and sign-in is refused until it is unlocked.",
+            Notice::UserUnlocked => "Account unlocked. The user can log in again.",
+            Notice::SessionsEnded => "Sessions ended: those devices are signed out at their next request.",
+            Notice::ResetSent => "A password-reset link was mailed to the user.",
+            Notice::MfaReset => "Two-step verification removed. The user was told by e-mail.",
+            Notice::ConfirmationSent => "A new confirmation mail was sent.",
+            Notice::UserDeleted => "The account was deleted.",
+            Notice::JobRetried => "The job was queued to run again now.",
+            Notice::JobDiscarded => "The job was discarded.",
+            Notice::ImpersonationStopped => "Impersonation ended. You are yourself again.",
+            Notice::EveryoneSignedOut => "Every other session of every user ended.",
             Notice::ProfileSaved => "Your profile is saved.",
             Notice::PasswordChanged => "Your password was changed. Every other device was signed out.",
             Notice::EmailChangeRequested => {

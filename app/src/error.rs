@@ -31,6 +31,10 @@ pub enum AppError {
         "This account is being deleted. To keep it, use the link in the mail we sent when its deletion was requested."
     )]
     AccountClosing,
+    #[error("This account is locked. Contact the site's administrators if you think this is a mistake.")]
+    AccountLocked,
+    #[error("Not while impersonating: an admin cannot change a user's password, e-mail, two-step verification, passkeys or tokens, or delete the account.")]
+    Impersonating,
     #[error("Your sign-in took too long or had too many wrong codes. Please log in again.")]
     ChallengeExpired,
     #[error("Your account needs two-step verification. Set it up to continue.")]
@@ -44,6 +48,9 @@ pub enum AppError {
     /// A sign-in provider flow failed; the message says what to do.
     #[error("{message}")]
     Provider { message: String },
+    /// The action does not apply as things stand; the message says why.
+    #[error("{message}")]
+    Refused { message: String },
     /// Transport-level failure of a server function (network down, bad encoding).
     #[error("The request could not be completed: {0}")]
     ServerFn(String),
@@ -74,9 +81,10 @@ impl AppError {
             | AppError::PasswordChangeRequired
             | AppError::AccountClosing => 403,
             AppError::ChallengeExpired => 401,
-            AppError::MfaEnrolmentRequired => 403,
+            AppError::MfaEnrolmentRequired | AppError::AccountLocked | AppError::Impersonating => 403,
             AppError::MfaLocked => 429,
             AppError::NotFound => 404,
+            AppError::Refused { .. } => 409,
             AppError::RateLimited { .. } => 429,
             AppError::Internal { .. } | AppError::ServerFn(_) => 500,
         }

@@ -124,6 +124,10 @@ fn PageFrame() -> impl IntoView {
                 <Route path=path!("/organizations/:slug/settings") view=OrgSettingsPage ssr=SsrMode::Async/>
                 <Route path=path!("/invitations/:token") view=InvitationPage ssr=SsrMode::Async/>
                 <Route path=path!("/admin") view=admin::AdminPage ssr=SsrMode::Async/>
+                <Route path=path!("/admin/users") view=admin::AdminUsersPage ssr=SsrMode::Async/>
+                <Route path=path!("/admin/users/:id") view=admin::AdminUserPage ssr=SsrMode::Async/>
+                <Route path=path!("/admin/audit") view=admin::AdminAuditPage ssr=SsrMode::Async/>
+                <Route path=path!("/admin/jobs") view=admin::AdminJobsPage ssr=SsrMode::Async/>
             </Routes>
         </main>
         <footer class="site-footer">

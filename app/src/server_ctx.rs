@@ -38,12 +38,15 @@ pub fn account_error(ctx: &RequestContext, e: AccountError) -> AppError {
         AccountError::SudoRequired => AppError::ReauthenticationRequired,
         AccountError::PasswordChangeRequired => AppError::PasswordChangeRequired,
         AccountError::AccountClosing => AppError::AccountClosing,
+        AccountError::AccountLocked => AppError::AccountLocked,
+        AccountError::Impersonating => AppError::Impersonating,
         AccountError::ChallengeExpired => AppError::ChallengeExpired,
         AccountError::NotFound => AppError::NotFound,
         AccountError::MfaLocked => AppError::MfaLocked,
         AccountError::Forbidden => AppError::Forbidden,
         AccountError::MfaEnrolmentRequired => AppError::MfaEnrolmentRequired,
         AccountError::Field(name, message) => AppError::field(name, message),
+        AccountError::Refused(message) => AppError::Refused { message },
         AccountError::Unexpected(u) => internal(ctx, u.0),
     }
 }
@@ -130,15 +133,43 @@ pub async fn session_form<Fut>(
 where
     Fut: std::future::Future<Output = Result<(), AccountError>>,
 {
+    session_form_to(page, page, notice, keep, change).await
+}
+
+/// [`session_form`] that goes on to `next` on success (and back to `back` on an error).
+pub async fn session_form_to<Fut>(
+    back: &str,
+    next: &str,
+    notice: Option<crate::context::Notice>,
+    keep: &[(&str, &str)],
+    change: impl FnOnce(AppState, RequestContext, crate::backend::request::CurrentSession) -> Fut,
+) -> Result<(), AppError>
+where
+    Fut: std::future::Future<Output = Result<(), AccountError>>,
+{
     let ctx = request()?;
     let result = async {
         let me = require_session(&ctx)?;
         let st = state()?;
         change(st, ctx.clone(), me).await.map_err(|e| account_error(&ctx, e))?;
-        Ok((page.to_string(), notice.map(Flash::notice).unwrap_or_default()))
+        Ok((next.to_string(), notice.map(Flash::notice).unwrap_or_default()))
     }
     .await;
-    finish_form(&ctx, result, page, keep)
+    finish_form(&ctx, result, back, keep)
+}
+
+/// A page's data function for the signed-in user: `load` with the state, the request and the session; its error
+/// sets the page's status.
+pub async fn session_data<T, Fut>(
+    load: impl FnOnce(AppState, RequestContext, crate::backend::request::CurrentSession) -> Fut,
+) -> Result<T, AppError>
+where
+    Fut: std::future::Future<Output = Result<T, AccountError>>,
+{
+    let ctx = request()?;
+    let me = require_session(&ctx)?;
+    let st = state()?;
+    load(st, ctx.clone(), me).await.map_err(|e| data_error(&ctx, e))
 }
 
 /// The page a mailed link opened (`prefix/token`), to send a failed form back to. Only token characters pass.

@@ -88,6 +88,7 @@ pub fn router(state: AppState) -> Router {
         .route("/favicon.ico", get(routes::assets::favicon))
         .route("/auth/{provider}", get(routes::oauth::start))
         .route("/auth/{provider}/callback", get(routes::oauth::callback))
+        .route("/admin/audit.csv", get(routes::admin::audit_csv))
         .route("/healthz", get(routes::health::healthz))
         .route("/readyz", get(routes::health::readyz));
     if state.config.mail_transport == MailTransportKind::DevMailbox {

@@ -1,13 +1,27 @@
 //! `/admin`: the operator's console. Every page and server function checks the role on the server
 //! (`backend::admin::require_admin`); the header link is only a convenience.
-use leptos::prelude::*;
+use leptos::{form::ActionForm, prelude::*};
 use serde::{Deserialize, Serialize};
 
 use crate::{
     account::sessions::SignInRequired,
-    components::layout::{with_page_context, NoticeBanner},
+    components::{
+        form::{form_error, ErrorBanner, SubmitButton},
+        layout::{with_page_context, NoticeBanner},
+    },
+    context::{Flash, Notice},
     error::AppError,
 };
+
+mod audit;
+mod jobs;
+mod users;
+
+#[cfg(feature = "ssr")]
+pub use audit::audit_query;
+pub use audit::AdminAuditPage;
+pub use jobs::AdminJobsPage;
+pub use users::{AdminUserPage, AdminUsersPage};
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct AdminFigures {
@@ -16,6 +30,7 @@ pub struct AdminFigures {
     pub sign_ins_24h: i64,
     pub failed_sign_ins_24h: i64,
     pub locked: i64,
+    pub admin_locked: i64,
     pub dead_jobs: i64,
     pub queued_jobs: i64,
 }
@@ -24,68 +39,166 @@ pub struct AdminFigures {
 #[server(prefix = "/api", endpoint = "admin_overview")]
 pub async fn admin_overview() -> Result<AdminFigures, AppError> {
     use crate::{backend::admin, server_ctx};
-    let ctx = server_ctx::request()?;
-    let me = server_ctx::require_session(&ctx)?;
-    admin::require_admin(&me).map_err(|e| server_ctx::data_error(&ctx, e))?;
-    let st = server_ctx::state()?;
-    let o = admin::overview(&st).await.map_err(|e| server_ctx::internal(&ctx, e))?;
-    Ok(AdminFigures {
-        users: o.users,
-        unconfirmed: o.unconfirmed,
-        sign_ins_24h: o.sign_ins_24h,
-        failed_sign_ins_24h: o.failed_sign_ins_24h,
-        locked: o.locked,
-        dead_jobs: o.dead_jobs,
-        queued_jobs: o.queued_jobs,
+    server_ctx::session_data(|st, _, me| async move {
+        admin::require_admin(&me)?;
+        let o = admin::overview(&st).await?;
+        Ok(AdminFigures {
+            users: o.users,
+            unconfirmed: o.unconfirmed,
+            sign_ins_24h: o.sign_ins_24h,
+            failed_sign_ins_24h: o.failed_sign_ins_24h,
+            locked: o.locked,
+            admin_locked: o.admin_locked,
+            dead_jobs: o.dead_jobs,
+            queued_jobs: o.queued_jobs,
+        })
     })
+    .await
+}
+
+/// Ends every session of every user but this one (S38).
+#[server(prefix = "/api", endpoint = "admin_sign_out_everyone")]
+pub async fn admin_sign_out_everyone() -> Result<Notice, AppError> {
+    use crate::{backend::admin, server_ctx};
+    let notice = Notice::EveryoneSignedOut;
+    server_ctx::session_form("/admin", Some(notice), &[], |st, ctx, me| async move {
+        admin::sign_out_everyone(&st, &ctx, &me).await.map(|_| ())
+    })
+    .await
+    .map(|_| notice)
+}
+
+/// The notice to show after an admin form: its own result once the page runs in the browser, the flash after a
+/// plain form post.
+pub(crate) fn form_notice(
+    value: impl Fn() -> Option<Result<Notice, AppError>> + Send + Sync + 'static,
+    flash: Option<Notice>,
+) -> Signal<Option<Notice>> {
+    Signal::derive(move || match value() {
+        Some(Ok(n)) => Some(n),
+        Some(Err(_)) => None,
+        None => flash,
+    })
+}
+
+/// The error of an admin form (see [`form_notice`]).
+pub(crate) fn form_failure(
+    value: impl Fn() -> Option<Result<Notice, AppError>> + Send + Sync + 'static,
+    flash: Flash,
+) -> Signal<Option<AppError>> {
+    form_error(move || value().map(|r| r.map(|_| ())), flash)
+}
+
+/// The console's sections.
+#[component]
+pub(crate) fn AdminNav(current: &'static str) -> impl IntoView {
+    let link = move |href: &'static str, label: &'static str| {
+        let here = href == current;
+        view! {
+            <a href=href class="tab" class:tab-current=here aria-current=here.then_some("page")>
+                {label}
+            </a>
+        }
+    };
+    view! {
+        <nav class="tabs" aria-label="Admin">
+            {link("/admin", "Overview")}
+            {link("/admin/users", "Users")}
+            {link("/admin/audit", "Audit log")}
+            {link("/admin/jobs", "Jobs")}
+        </nav>
+    }
+}
+
+/// An admin page: signed-out visitors are asked to log in; everyone else gets the page, whose data function answers
+/// a non-admin 403.
+pub(crate) fn admin_page<V: IntoView + 'static>(body: impl Fn(Flash) -> V + Send + Sync + 'static) -> impl IntoView {
+    with_page_context(move |page| match page.user {
+        None => view! { <SignInRequired/> }.into_any(),
+        Some(_) => body(page.flash).into_any(),
+    })
+}
+
+/// The data of a page once loaded, or its error as a banner.
+pub(crate) fn loaded<T, V>(
+    data: Resource<Result<T, AppError>>,
+    show: impl Fn(T) -> V + Send + Sync + Clone + 'static,
+) -> impl IntoView
+where
+    T: Clone + Send + Sync + Serialize + for<'de> Deserialize<'de> + 'static,
+    V: IntoView + 'static,
+{
+    view! {
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || {
+                let show = show.clone();
+                Suspend::new(async move {
+                    match data.await {
+                        Ok(d) => show(d).into_any(),
+                        Err(e) => view! { <div class="banner banner-error" role="alert">{e.banner()}</div> }.into_any(),
+                    }
+                })
+            }}
+        </Suspense>
+    }
 }
 
 #[component]
 pub fn AdminPage() -> impl IntoView {
-    with_page_context(|page| match page.user {
-        None => view! { <SignInRequired/> }.into_any(),
-        Some(_) => {
-            let data = Resource::new(|| (), |_| admin_overview());
-            let notice = page.flash.notice;
-            view! {
-                <section class="card wide" aria-labelledby="page-title">
-                    <NoticeBanner notice/>
-                    <h1 id="page-title">"Admin"</h1>
-                    <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                        {move || Suspend::new(async move {
-                            match data.await {
-                                Ok(o) => view! { <Figures o/> }.into_any(),
-                                Err(e) => view! { <div class="banner banner-error" role="alert">{e.banner()}</div> }.into_any(),
-                            }
-                        })}
-                    </Suspense>
-                </section>
-            }
-            .into_any()
+    admin_page(|flash| {
+        let everyone = ServerAction::<AdminSignOutEveryone>::new();
+        let data = Resource::new(move || everyone.version().get(), |_| admin_overview());
+        let notice = form_notice(move || everyone.value().get(), flash.notice);
+        let error = form_failure(move || everyone.value().get(), flash);
+        view! {
+            <section class="card wide" aria-labelledby="page-title">
+                <h1 id="page-title">"Admin"</h1>
+                <AdminNav current="/admin"/>
+                <NoticeBanner notice/>
+                <ErrorBanner error/>
+                {loaded(data, |o| view! { <Figures o/> })}
+                <h2 class="section-title">"Sessions"</h2>
+                <details class="confirm">
+                    <summary class="button button-secondary button-small">"Sign out every user…"</summary>
+                    <p>
+                        "Ends every session of every user except yours, at their next request (after a leak, say). \
+                         Everyone has to log in again."
+                    </p>
+                    <ActionForm action=everyone>
+                        <SubmitButton label="Sign out every user" pending_label="Signing out…" pending=everyone.pending()/>
+                    </ActionForm>
+                </details>
+            </section>
         }
     })
 }
 
 #[component]
 fn Figures(o: AdminFigures) -> impl IntoView {
-    let figure = |label: &'static str, value: i64, warn: bool| {
+    let figure = |label: &'static str, value: i64, warn: bool, href: Option<&'static str>| {
         let alarming = warn && value > 0;
         view! {
             <div class="figure" class:figure-warn=alarming>
                 <dt>{label}</dt>
-                <dd>{value}</dd>
+                <dd>
+                    {match href {
+                        Some(h) => view! { <a href=h>{value}</a> }.into_any(),
+                        None => view! { {value} }.into_any(),
+                    }}
+                </dd>
             </div>
         }
     };
     view! {
         <dl class="figures" aria-label="Overview">
-            {figure("Users", o.users, false)}
-            {figure("Unconfirmed", o.unconfirmed, false)}
-            {figure("Sign-ins, last 24 h", o.sign_ins_24h, false)}
-            {figure("Failed sign-ins, last 24 h", o.failed_sign_ins_24h, true)}
-            {figure("Password log-in paused", o.locked, true)}
-            {figure("Jobs queued", o.queued_jobs, false)}
-            {figure("Dead jobs", o.dead_jobs, true)}
+            {figure("Users", o.users, false, Some("/admin/users"))}
+            {figure("Unconfirmed", o.unconfirmed, false, Some("/admin/users?status=unconfirmed"))}
+            {figure("Sign-ins, last 24 h", o.sign_ins_24h, false, None)}
+            {figure("Failed sign-ins, last 24 h", o.failed_sign_ins_24h, true, Some("/admin/audit?action=user.log_in&outcome=failure"))}
+            {figure("Locked by an admin", o.admin_locked, true, Some("/admin/users?status=locked"))}
+            {figure("Password log-in paused", o.locked, true, None)}
+            {figure("Jobs queued", o.queued_jobs, false, Some("/admin/jobs?state=queued"))}
+            {figure("Dead jobs", o.dead_jobs, true, Some("/admin/jobs?state=dead"))}
         </dl>
     }
 }

@@ -41,12 +41,21 @@ pub enum AccountError {
     /// The account is scheduled for deletion; the owner can cancel from the mailed link.
     #[error("account scheduled for deletion")]
     AccountClosing,
+    /// An admin locked the account: no sign-in by any method until an admin unlocks it.
+    #[error("account locked by an admin")]
+    AccountLocked,
+    /// Not while an admin is impersonating this account (password, e-mail, two-step, passkeys, deletion…).
+    #[error("not while impersonating")]
+    Impersonating,
     /// Allowed to see the thing, not to do this to it (an organization member without the role).
     #[error("forbidden")]
     Forbidden,
     /// Policy asks for two-step verification before this (an organization that requires it).
     #[error("MFA enrolment required")]
     MfaEnrolmentRequired,
+    /// The action does not apply (an admin locking an admin, say); the message says why.
+    #[error("{0}")]
+    Refused(String),
     /// Bad input for one field, with the message to show beside it.
     #[error("{0}: {1}")]
     Field(&'static str, String),

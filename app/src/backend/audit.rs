@@ -60,6 +60,16 @@ impl<'a> Event<'a> {
         self
     }
 
+    /// An admin's action on a user's account.
+    pub fn by_admin(action: &'a str, admin_id: &'a str, target_user_id: &'a str) -> Self {
+        Self { actor_user_id: Some(admin_id), ..Self::on_user(action, target_user_id) }
+    }
+
+    /// An admin's action that is not about one user (the job queue, everyone's sessions).
+    pub fn admin(action: &'a str, admin_id: &'a str) -> Self {
+        Self { target_user_id: None, ..Self::by_admin(action, admin_id, "") }
+    }
+
     /// The organization the event happened in.
     pub fn org(mut self, org_id: &'a str) -> Self {
         self.org_id = Some(org_id);
@@ -81,8 +91,8 @@ impl<'a> Event<'a> {
 
 pub async fn record(tx: &mut Tx, ctx: &RequestContext, now: i64, e: Event<'_>) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO audit_events (id, at, action, outcome, actor_user_id, target_user_id, ip, user_agent, detail, org_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        "INSERT INTO audit_events (id, at, action, outcome, actor_user_id, target_user_id, ip, user_agent, detail, org_id, \
+         impersonator_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(new_id())
     .bind(now)
@@ -94,6 +104,8 @@ pub async fn record(tx: &mut Tx, ctx: &RequestContext, now: i64, e: Event<'_>) -
     .bind(ctx.user_agent.as_deref().map(|ua| ua.chars().take(256).collect::<String>()))
     .bind(e.detail)
     .bind(e.org_id)
+    // Whatever happens in an impersonation session names the admin behind it too.
+    .bind(ctx.session.as_ref().and_then(|s| s.impersonator.as_ref()).map(|i| i.user_id.as_str()))
     .execute(&mut **tx)
     .await?;
     Ok(())

@@ -81,3 +81,64 @@ impl Db {
         }
     }
 }
+
+/// A `WHERE` clause built from optional filters, with `$n` placeholders both databases accept (sqlx's
+/// `QueryBuilder` for `Any` writes `?`, which PostgreSQL refuses).
+#[derive(Default)]
+pub struct Filters {
+    conditions: Vec<String>,
+    binds: Vec<Bind>,
+}
+
+#[derive(Clone)]
+enum Bind {
+    Text(String),
+    Int(i64),
+}
+
+impl Filters {
+    /// Adds a value and returns its placeholder.
+    pub fn text(&mut self, v: impl Into<String>) -> String {
+        self.binds.push(Bind::Text(v.into()));
+        format!("${}", self.binds.len())
+    }
+
+    pub fn int(&mut self, v: i64) -> String {
+        self.binds.push(Bind::Int(v));
+        format!("${}", self.binds.len())
+    }
+
+    /// Adds a condition (placeholders from [`Filters::text`] / [`Filters::int`]).
+    pub fn and(&mut self, condition: String) {
+        self.conditions.push(condition);
+    }
+
+    /// `WHERE …` (or nothing).
+    pub fn clause(&self) -> String {
+        if self.conditions.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", self.conditions.join(" AND "))
+        }
+    }
+
+    /// Runs `sql` (which uses [`Filters::clause`]) and reads its rows.
+    pub async fn fetch_all<'e, T>(&self, sql: &'e str, db: &AnyPool) -> Result<Vec<T>, sqlx::Error>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+    {
+        let mut q = sqlx::query_as::<_, T>(sql);
+        for b in &self.binds {
+            q = match b.clone() {
+                Bind::Text(s) => q.bind(s),
+                Bind::Int(i) => q.bind(i),
+            };
+        }
+        q.fetch_all(db).await
+    }
+}
+
+/// `text` as a `LIKE` pattern that matches it literally (with `ESCAPE '\'`).
+pub fn like_literal(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}

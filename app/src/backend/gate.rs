@@ -55,6 +55,8 @@ pub enum GateOutcome {
     },
     /// The account is scheduled for deletion: no new session until the owner cancels it.
     AccountClosing,
+    /// An admin locked the account.
+    AccountLocked,
 }
 
 /// Sign-in methods that are two factors by themselves: a passkey is something you have, unlocked by the user
@@ -74,12 +76,15 @@ pub async fn gate(
     ctx: &RequestContext,
     first: FirstFactor,
 ) -> Result<GateOutcome, sqlx::Error> {
-    let closing: Option<(Option<i64>,)> = sqlx::query_as("SELECT deletion_scheduled_at FROM users WHERE id = $1")
-        .bind(&first.user_id)
-        .fetch_optional(&mut **tx)
-        .await?;
-    if !matches!(closing, Some((None,))) {
-        return Ok(GateOutcome::AccountClosing);
+    let state: Option<(Option<i64>, Option<i64>)> =
+        sqlx::query_as("SELECT deletion_scheduled_at, locked_at FROM users WHERE id = $1")
+            .bind(&first.user_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    match state {
+        Some((None, None)) => {}
+        Some((None, Some(_))) => return Ok(GateOutcome::AccountLocked),
+        _ => return Ok(GateOutcome::AccountClosing),
     }
     let reauthenticated = super::sudo::method_passes_sudo(first.method);
     let grant = |method: String| SignInGrant {
@@ -130,6 +135,7 @@ pub async fn sign_in(
         GateOutcome::SignedIn(grant) => SignIn::Session(sessions::create(&mut tx, st, ctx, grant).await?),
         GateOutcome::SecondFactorRequired { challenge_token } => SignIn::Challenge { token: challenge_token },
         GateOutcome::AccountClosing => return Err(AccountError::AccountClosing),
+        GateOutcome::AccountLocked => return Err(AccountError::AccountLocked),
     };
     tx.commit().await?;
     if let SignIn::Session(s) = &outcome {

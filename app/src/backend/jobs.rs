@@ -56,6 +56,10 @@ pub enum Job {
     OrgRoleChanged { org_id: String, user_id: String },
     /// "You were removed from {org}".
     OrgMemberRemoved { org_id: String, user_id: String },
+    /// An admin locked or unlocked the account, or reset its two-step verification.
+    AdminChanged { user_id: String, change: templates::AdminChange },
+    /// An admin deleted the account (the row is gone: the address it had is where the mail goes).
+    AccountDeletedByAdmin { email: String },
     /// Removes an account whose deletion grace period has ended (does nothing if the owner cancelled).
     DeleteAccount { user_id: String },
 }
@@ -348,6 +352,11 @@ async fn execute(st: &AppState, job: &Job) -> Result<(), String> {
             };
             templates::org_member_removed(app, &email, &org)
         }
+        Job::AdminChanged { user_id, change } => {
+            let Some(email) = user_email(st, user_id, false).await? else { return Ok(()) };
+            templates::admin_changed(app, &email, *change, &format!("{base}/users/log-in"))
+        }
+        Job::AccountDeletedByAdmin { email } => templates::account_deleted_by_admin(app, email),
         Job::DeleteAccount { user_id } => {
             return super::settings::delete_if_due(st, user_id).await.map_err(|e| e.to_string());
         }

@@ -273,14 +273,22 @@ pub async fn disable(
     require_code(st, ctx, &session.user_id, code).await?;
     let now = st.clock.now();
     let mut tx = st.db.begin().await?;
-    sqlx::query("DELETE FROM user_totp WHERE user_id = $1").bind(&session.user_id).execute(&mut *tx).await?;
-    sqlx::query("DELETE FROM backup_codes WHERE user_id = $1").bind(&session.user_id).execute(&mut *tx).await?;
-    revoke_all_trust(&mut tx, &session.user_id).await?;
+    remove_all(&mut tx, &session.user_id).await?;
     audit::record(&mut tx, ctx, now, Event::by_user("mfa.totp_disabled", &session.user_id)).await?;
     let job = jobs::enqueue(&mut tx, st, &Job::MfaChanged { user_id: session.user_id.clone(), enabled: false }).await?;
     tx.commit().await?;
     jobs::after_commit(st, &[job]).await;
     Ok(())
+}
+
+/// Removes the user's second factor in `tx`: the authenticator, backup codes, trusted browsers and any pending
+/// challenge. Returns whether there was an authenticator.
+pub async fn remove_all(tx: &mut Tx, user_id: &str) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query("DELETE FROM user_totp WHERE user_id = $1").bind(user_id).execute(&mut **tx).await?;
+    sqlx::query("DELETE FROM backup_codes WHERE user_id = $1").bind(user_id).execute(&mut **tx).await?;
+    sqlx::query("DELETE FROM mfa_challenges WHERE user_id = $1").bind(user_id).execute(&mut **tx).await?;
+    revoke_all_trust(tx, user_id).await?;
+    Ok(r.rows_affected() > 0)
 }
 
 /// New backup codes (the old ones stop working): needs sudo and a current TOTP code.

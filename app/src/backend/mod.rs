@@ -42,6 +42,12 @@ impl From<sqlx::Error> for Unexpected {
 }
 
 /// A Unix time as shown to people: `2026-11-27 10:42 UTC`.
+/// RFC 3339 in UTC, to the second (exports).
+pub fn format_iso(t: i64) -> String {
+    let fmt = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+    time::OffsetDateTime::from_unix_timestamp(t).ok().and_then(|d| d.format(&fmt).ok()).unwrap_or_else(|| t.to_string())
+}
+
 pub fn format_utc(t: i64) -> String {
     let fmt = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
     time::OffsetDateTime::from_unix_timestamp(t).ok().and_then(|d| d.format(&fmt).ok()).unwrap_or_else(|| t.to_string())

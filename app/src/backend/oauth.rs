@@ -51,6 +51,7 @@ impl From<AccountError> for Failure {
     fn from(e: AccountError) -> Self {
         match e {
             AccountError::AccountClosing => Failure(crate::error::AppError::AccountClosing.to_string()),
+            AccountError::AccountLocked => Failure(crate::error::AppError::AccountLocked.to_string()),
             AccountError::SudoRequired => Failure(crate::error::AppError::ReauthenticationRequired.to_string()),
             e => {
                 tracing::error!(error = %e, "oauth: account");

@@ -18,6 +18,19 @@ pub struct CurrentSession {
     pub active_org: Option<(String, String)>,
     /// An operator (granted from the command line).
     pub is_admin: bool,
+    /// Set while an admin impersonates this user: this session is the admin's, acting as the user.
+    pub impersonator: Option<Impersonator>,
+}
+
+/// The admin behind an impersonation session.
+#[derive(Clone, Debug)]
+pub struct Impersonator {
+    pub user_id: String,
+    pub email: String,
+    /// The admin's own session, resumed when the impersonation stops.
+    pub session_id: Option<String>,
+    /// When the impersonation ends at the latest (Unix seconds).
+    pub ends_at: i64,
 }
 
 #[derive(Clone, Debug)]

@@ -7,7 +7,7 @@ use super::{
     crypto::{new_id, random_token, token_digest},
     db::Tx,
     gate::SignInGrant,
-    request::{CurrentSession, RequestContext},
+    request::{CurrentSession, Impersonator, RequestContext},
     AppState,
 };
 
@@ -94,61 +94,45 @@ async fn is_new_device(tx: &mut Tx, user_id: &str, user_agent: Option<&str>) -> 
 pub async fn find_current(st: &AppState, token: &str) -> Result<Option<CurrentSession>, sqlx::Error> {
     let now = st.clock.now();
     let digest = token_digest(token);
-    type Row = (
-        String,
-        String,
-        String,
-        Option<String>,
-        Option<i64>,
-        i64,
-        i64,
-        i64,
-        i64,
-        Option<i64>,
-        i64,
-        Option<String>,
-        Option<String>,
-        i64,
-    );
     // The active organization counts only through a membership: a removed member's session forgets it at once.
-    let row: Option<Row> = sqlx::query_as(
+    // An account an admin locked has no live session; an impersonation lasts only while its admin is one.
+    let row: Option<FoundSession> = sqlx::query_as(
         "SELECT s.id, s.user_id, u.email, u.display_name, u.confirmed_at, s.remember_me, s.last_active_at, \
          s.idle_expires_at, s.absolute_expires_at, s.sudo_at, \
-         (SELECT COUNT(*) FROM user_totp t WHERE t.user_id = u.id AND t.enabled_at IS NOT NULL), o.slug, o.name, \
-         u.is_admin \
+         (SELECT COUNT(*) FROM user_totp t WHERE t.user_id = u.id AND t.enabled_at IS NOT NULL) AS mfa, \
+         o.slug AS org_slug, o.name AS org_name, u.is_admin, s.impersonator_id, a.email AS impersonator_email, \
+         s.impersonator_session_id \
          FROM sessions s JOIN users u ON u.id = s.user_id \
          LEFT JOIN memberships m ON m.org_id = s.active_org_id AND m.user_id = s.user_id \
          LEFT JOIN organizations o ON o.id = m.org_id \
-         WHERE s.token_digest = $1",
+         LEFT JOIN users a ON a.id = s.impersonator_id AND a.is_admin = 1 AND a.locked_at IS NULL \
+         WHERE s.token_digest = $1 AND u.locked_at IS NULL AND (s.impersonator_id IS NULL OR a.id IS NOT NULL)",
     )
     .bind(&digest)
     .fetch_optional(&st.db.pool)
     .await?;
-    let Some((
-        id,
-        user_id,
-        email,
-        display_name,
-        confirmed_at,
-        remember,
-        last_active,
-        idle_exp,
-        abs_exp,
-        sudo_at,
-        mfa,
-        org_slug,
-        org_name,
-        is_admin,
-    )) = row
-    else {
+    let Some(r) = row else {
         return Ok(None);
     };
-    if now >= idle_exp || now >= abs_exp {
+    let (id, remember, last_active, abs_exp) = (r.id, r.remember_me, r.last_active_at, r.absolute_expires_at);
+    if now >= r.idle_expires_at || now >= abs_exp {
         sqlx::query("DELETE FROM sessions WHERE id = $1").bind(&id).execute(&st.db.pool).await?;
         return Ok(None);
     }
+    let impersonator = r.impersonator_id.zip(r.impersonator_email).map(|(user_id, email)| Impersonator {
+        user_id,
+        email,
+        session_id: r.impersonator_session_id,
+        ends_at: abs_exp,
+    });
     if now - last_active >= 60 {
-        let idle = if remember == 1 { st.config.remember_me_idle_secs } else { st.config.session_idle_secs };
+        let idle = if impersonator.is_some() {
+            super::admin::IMPERSONATION_IDLE_SECS
+        } else if remember == 1 {
+            st.config.remember_me_idle_secs
+        } else {
+            st.config.session_idle_secs
+        };
         sqlx::query("UPDATE sessions SET last_active_at = $1, idle_expires_at = $2 WHERE id = $3")
             .bind(now)
             .bind((now + idle).min(abs_exp))
@@ -158,16 +142,38 @@ pub async fn find_current(st: &AppState, token: &str) -> Result<Option<CurrentSe
     }
     Ok(Some(CurrentSession {
         session_id: id,
-        user_id,
-        email,
-        display_name,
-        confirmed: confirmed_at.is_some(),
+        user_id: r.user_id,
+        email: r.email,
+        display_name: r.display_name,
+        confirmed: r.confirmed_at.is_some(),
         remember_me: remember == 1,
-        sudo_at,
-        has_mfa: mfa > 0,
-        active_org: org_slug.zip(org_name),
-        is_admin: is_admin == 1,
+        sudo_at: r.sudo_at,
+        has_mfa: r.mfa > 0,
+        active_org: r.org_slug.zip(r.org_name),
+        is_admin: r.is_admin == 1,
+        impersonator,
     }))
+}
+
+#[derive(sqlx::FromRow)]
+struct FoundSession {
+    id: String,
+    user_id: String,
+    email: String,
+    display_name: Option<String>,
+    confirmed_at: Option<i64>,
+    remember_me: i64,
+    last_active_at: i64,
+    idle_expires_at: i64,
+    absolute_expires_at: i64,
+    sudo_at: Option<i64>,
+    mfa: i64,
+    org_slug: Option<String>,
+    org_name: Option<String>,
+    is_admin: i64,
+    impersonator_id: Option<String>,
+    impersonator_email: Option<String>,
+    impersonator_session_id: Option<String>,
 }
 
 /// Gives the current session a new token (the old cookie stops working), and with `sudo_at` opens its sudo

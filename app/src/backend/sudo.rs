@@ -51,7 +51,9 @@ pub fn open_until(st: &AppState, session: &CurrentSession) -> Option<i64> {
 
 /// For every sensitive change: refuses unless the window is open.
 pub fn require(st: &AppState, session: &CurrentSession) -> Result<(), AccountError> {
-    if is_fresh(st, session) {
+    if session.impersonator.is_some() {
+        Err(AccountError::Impersonating)
+    } else if is_fresh(st, session) {
         Ok(())
     } else {
         Err(AccountError::SudoRequired)
@@ -66,6 +68,9 @@ pub async fn reauthenticate(
     session: &CurrentSession,
     proof: Proof<'_>,
 ) -> Result<NewSession, AccountError> {
+    if session.impersonator.is_some() {
+        return Err(AccountError::Impersonating);
+    }
     let method = proof.method();
     match proof {
         Proof::Password(password) => {

@@ -141,11 +141,17 @@ pub fn SubmitButton(
     pending_label: &'static str,
     #[prop(into)] pending: Signal<bool>,
     #[prop(optional)] secondary: bool,
+    #[prop(optional)] danger: bool,
 ) -> impl IntoView {
+    let class = match (secondary, danger) {
+        (_, true) => "button button-danger",
+        (true, false) => "button button-secondary",
+        (false, false) => "button",
+    };
     view! {
         <button
             type="submit"
-            class=if secondary { "button button-secondary" } else { "button" }
+            class=class
             disabled=move || pending.get()
             aria-busy=move || if pending.get() { "true" } else { "false" }
         >

@@ -22,6 +22,7 @@ fn page_context_now() -> PageContext {
         confirmed: s.confirmed,
         active_org: s.active_org,
         is_admin: s.is_admin,
+        impersonated_by: s.impersonator.map(|i| (i.email, crate::backend::format_utc(i.ends_at))),
     });
     let st = crate::server_ctx::state().ok();
     let app_name = st.as_ref().map(|st| st.config.app_name.clone()).unwrap_or_default();
@@ -79,7 +80,27 @@ pub fn with_page_context<V: IntoView + 'static>(
 #[component]
 pub fn Header() -> impl IntoView {
     let current = expect_context::<CurrentPage>().0;
+    let impersonation =
+        move || current.with(|c| c.user.as_ref().and_then(|u| u.impersonated_by.clone().map(|i| (u.email.clone(), i))));
     view! {
+        {move || {
+            impersonation()
+                .map(|(email, (admin, ends))| {
+                    view! {
+                        <div class="impersonation-banner" role="status">
+                            <p>
+                                <strong>{format!("You are viewing the site as {email}.")}</strong>
+                                {format!(" Impersonated by {admin}; ends by {ends} at the latest. Password, e-mail, \
+                                two-step verification, passkeys and deletion are off limits.")}
+                            </p>
+                            // A plain form: stopping reloads the whole page with the admin's own session.
+                            <form method="post" action="/api/stop_impersonating" class="inline-form">
+                                <button type="submit" class="button button-small">"Stop impersonating"</button>
+                            </form>
+                        </div>
+                    }
+                })
+        }}
         <header class="site-header">
             <a class="brand" href="/">
                 <span class="brand-mark" aria-hidden="true">"▣"</span>

@@ -427,3 +427,49 @@ pub fn org_member_removed(app: &str, to: &str, org: &str) -> OutgoingMail {
     );
     OutgoingMail { to: to.into(), subject, text, html }
 }
+
+/// What an admin did to the account, for [`admin_changed`].
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum AdminChange {
+    Locked,
+    Unlocked,
+    MfaReset,
+}
+
+pub fn admin_changed(app: &str, to: &str, change: AdminChange, log_in: &str) -> OutgoingMail {
+    let (subject, body) = match change {
+        AdminChange::Locked => (
+            format!("Your {app} account was locked"),
+            format!(
+                "An administrator of {app} locked your account: every device was signed out and signing in is \
+                 refused until it is unlocked. If you think this is a mistake, reply to this mail."
+            ),
+        ),
+        AdminChange::Unlocked => (
+            format!("Your {app} account was unlocked"),
+            format!("An administrator of {app} unlocked your account. You can log in again."),
+        ),
+        AdminChange::MfaReset => (
+            format!("Two-step verification was reset on your {app} account"),
+            format!(
+                "An administrator of {app} removed the two-step verification of your account (the authenticator app, \
+                 its backup codes and trusted browsers), usually because you asked after losing your phone. Log in \
+                 and set it up again. If you did not ask for this, change your password now."
+            ),
+        ),
+    };
+    let text = format!("{body}\n\n{log_in}\n");
+    let html = layout(app, &subject, &format!("<p>{}</p><p><a href=\"{}\">Log in</a></p>", esc(&body), esc(log_in)));
+    OutgoingMail { to: to.into(), subject, text, html }
+}
+
+pub fn account_deleted_by_admin(app: &str, to: &str) -> OutgoingMail {
+    let subject = format!("Your {app} account was deleted");
+    let body = format!(
+        "An administrator of {app} deleted your account and everything it held. If you think this is a mistake, \
+         reply to this mail."
+    );
+    let html = layout(app, "Account deleted", &format!("<p>{}</p>", esc(&body)));
+    OutgoingMail { to: to.into(), subject, text: format!("{body}\n"), html }
+}

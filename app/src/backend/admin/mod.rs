@@ -8,6 +8,43 @@ use super::{
 };
 use crate::validation::EmailAddress;
 
+pub mod actions;
+pub mod audit_log;
+pub mod impersonation;
+pub mod queue;
+pub mod users;
+
+/// An impersonation ends 30 minutes after it starts, or after 15 minutes without a request.
+pub const IMPERSONATION_SECS: i64 = 30 * 60;
+pub const IMPERSONATION_IDLE_SECS: i64 = 15 * 60;
+
+/// How many rows a list page shows.
+pub const PAGE_SIZE: i64 = 50;
+
+/// One page of a keyset-paginated list, and the cursor of the next page if there is one.
+#[derive(Debug)]
+pub struct Page<T> {
+    pub rows: Vec<T>,
+    pub next: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// From `PAGE_SIZE + 1` fetched rows: the extra one only says that a next page exists.
+    fn from_rows(mut rows: Vec<T>, cursor: impl Fn(&T) -> String) -> Self {
+        let more = rows.len() as i64 > PAGE_SIZE;
+        rows.truncate(PAGE_SIZE as usize);
+        let next = if more { rows.last().map(cursor) } else { None };
+        Page { rows, next }
+    }
+}
+
+/// Parses a `{seconds}.{id}` cursor.
+fn time_cursor(raw: &str) -> Option<(i64, String)> {
+    let (at, id) = raw.split_once('.')?;
+    let id: String = id.chars().filter(|c| c.is_ascii_hexdigit() || *c == '-').take(64).collect();
+    Some((at.parse().ok()?, id))
+}
+
 /// Every admin page and server function starts here: not an admin → `Forbidden` (S46); an admin without two-step
 /// verification → `MfaEnrolmentRequired` (the pages send them to enrol).
 pub fn require_admin(session: &CurrentSession) -> Result<(), AccountError> {
@@ -72,6 +109,22 @@ pub async fn list(st: &AppState) -> Result<Vec<(String, bool)>, sqlx::Error> {
     Ok(rows.into_iter().map(|(e, mfa)| (e, mfa > 0)).collect())
 }
 
+/// Ends every session of every user but the admin's own (S38: after a breach, say). Returns how many ended.
+pub async fn sign_out_everyone(
+    st: &AppState,
+    ctx: &RequestContext,
+    admin: &CurrentSession,
+) -> Result<u64, AccountError> {
+    require_admin(admin)?;
+    let mut tx = st.db.begin().await?;
+    let r = sqlx::query("DELETE FROM sessions WHERE id <> $1").bind(&admin.session_id).execute(&mut *tx).await?;
+    let n = r.rows_affected().to_string();
+    let event = Event::admin("admin.sessions_revoked_everyone", &admin.user_id).detail(&n);
+    audit::record(&mut tx, ctx, st.clock.now(), event).await?;
+    tx.commit().await?;
+    Ok(r.rows_affected())
+}
+
 /// The overview's figures.
 #[derive(Debug, Clone, Copy)]
 pub struct Overview {
@@ -80,6 +133,7 @@ pub struct Overview {
     pub sign_ins_24h: i64,
     pub failed_sign_ins_24h: i64,
     pub locked: i64,
+    pub admin_locked: i64,
     pub dead_jobs: i64,
     pub queued_jobs: i64,
 }
@@ -87,7 +141,8 @@ pub struct Overview {
 pub async fn overview(st: &AppState) -> Result<Overview, sqlx::Error> {
     let now = st.clock.now();
     let day = now - 24 * 3600;
-    let (users, unconfirmed, sign_ins_24h, failed_sign_ins_24h, locked, dead_jobs, queued_jobs): (
+    let (users, unconfirmed, sign_ins_24h, failed_sign_ins_24h, locked, admin_locked, dead_jobs, queued_jobs): (
+        i64,
         i64,
         i64,
         i64,
@@ -99,12 +154,12 @@ pub async fn overview(st: &AppState) -> Result<Overview, sqlx::Error> {
         "SELECT (SELECT COUNT(*) FROM users), (SELECT COUNT(*) FROM users WHERE confirmed_at IS NULL), \
          (SELECT COUNT(*) FROM audit_events WHERE action = 'user.log_in' AND outcome = 'success' AND at > $1), \
          (SELECT COUNT(*) FROM audit_events WHERE action = 'user.log_in' AND outcome = 'failure' AND at > $1), \
-         (SELECT COUNT(*) FROM users WHERE locked_until > $2), \
+         (SELECT COUNT(*) FROM users WHERE locked_until > $2), (SELECT COUNT(*) FROM users WHERE locked_at IS NOT NULL), \
          (SELECT COUNT(*) FROM jobs WHERE state = 'dead'), (SELECT COUNT(*) FROM jobs WHERE state = 'queued')",
     )
     .bind(day)
     .bind(now)
     .fetch_one(&st.db.pool)
     .await?;
-    Ok(Overview { users, unconfirmed, sign_ins_24h, failed_sign_ins_24h, locked, dead_jobs, queued_jobs })
+    Ok(Overview { users, unconfirmed, sign_ins_24h, failed_sign_ins_24h, locked, admin_locked, dead_jobs, queued_jobs })
 }
