@@ -66,7 +66,8 @@ run_spec() {
     kill -0 "$server_pid" 2>/dev/null || { cat "$work/server-$label.log"; exit 1; }
     sleep 0.1
   done
-  if ! E2E_BASE_URL="http://localhost:$port" npx playwright test "$spec"; then
+  # The admin spec grants the role the way an operator does: the same binary's `admin grant`, on the same database.
+  if ! E2E_BASE_URL="http://localhost:$port" E2E_DATABASE_URL="$database_url" E2E_BIN="$bin" npx playwright test "$spec"; then
     echo "---- server log ($label) ----"; tail -50 "$work/server-$label.log"
     exit 1
   fi

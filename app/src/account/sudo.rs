@@ -31,12 +31,22 @@ fn query_value(path: &str) -> String {
 /// "Confirm it's you" on a settings page whose sudo window is closed: why, and the way back to `page`.
 #[component]
 pub fn SudoPrompt(why: &'static str, #[prop(into)] page: String) -> impl IntoView {
+    let current = expect_context::<crate::components::layout::CurrentPage>().0;
+    let impersonating = current.with_untracked(|c| c.user.as_ref().is_some_and(|u| u.impersonated_by.is_some()));
+    if impersonating {
+        // Everything behind this prompt is out of an impersonating admin's reach (the server refuses it too).
+        return view! {
+            <div class="banner banner-error" role="alert">{crate::error::AppError::Impersonating.to_string()}</div>
+        }
+        .into_any();
+    }
     view! {
         <div class="sudo-prompt">
             <p>{why}</p>
             <a class="button button-secondary" href=sudo_link(&page)>"Confirm it's you"</a>
         </div>
     }
+    .into_any()
 }
 
 /// Re-authenticates with the password. A wrong password counts toward the account's lockout.

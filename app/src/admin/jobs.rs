@@ -65,7 +65,7 @@ pub async fn admin_job_action(id: String, action: String, state: String) -> Resu
     let retry = match action.as_str() {
         "retry" => true,
         "discard" => false,
-        _ => return Err(AppError::NotFound),
+        _ => return Err(server_ctx::fail(AppError::NotFound)),
     };
     let notice = if retry { Notice::JobRetried } else { Notice::JobDiscarded };
     let page = format!("/admin/jobs?state={}", super::users::urlencoding(&state));

@@ -89,6 +89,22 @@ pub(crate) fn form_failure(
     form_error(move || value().map(|r| r.map(|_| ())), flash)
 }
 
+/// Folds every open confirmation once an action is done. (The page then renders its new data into the same
+/// elements, so a confirmation left open would show up open on whatever action takes its place.)
+pub(crate) fn close_confirmations_after(version: impl Fn() -> usize + 'static) {
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        if version() > 0 {
+            let doc = document();
+            while let Ok(Some(open)) = doc.query_selector("details.confirm[open]") {
+                let _ = open.remove_attribute("open");
+            }
+        }
+    });
+    #[cfg(not(feature = "hydrate"))]
+    let _ = version;
+}
+
 /// The console's sections.
 #[component]
 pub(crate) fn AdminNav(current: &'static str) -> impl IntoView {
@@ -110,13 +126,27 @@ pub(crate) fn AdminNav(current: &'static str) -> impl IntoView {
     }
 }
 
-/// An admin page: signed-out visitors are asked to log in; everyone else gets the page, whose data function answers
-/// a non-admin 403.
+/// An admin page: signed-out visitors are asked to log in; a non-admin gets a bare 403 page (none of the console);
+/// an admin the page, whose data function checks the role again (the server decides, not this view).
 pub(crate) fn admin_page<V: IntoView + 'static>(body: impl Fn(Flash) -> V + Send + Sync + 'static) -> impl IntoView {
     with_page_context(move |page| match page.user {
         None => view! { <SignInRequired/> }.into_any(),
+        Some(u) if !u.is_admin => view! { <Forbidden/> }.into_any(),
         Some(_) => body(page.flash).into_any(),
     })
+}
+
+#[component]
+fn Forbidden() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    crate::server_ctx::fail(AppError::Forbidden);
+    view! {
+        <section class="card auth-card" aria-labelledby="page-title">
+            <h1 id="page-title">"Not allowed"</h1>
+            <p>"This page is for the site's administrators."</p>
+            <p><a class="button" href="/">"Home"</a></p>
+        </section>
+    }
 }
 
 /// The data of a page once loaded, or its error as a banner.
@@ -148,6 +178,7 @@ pub fn AdminPage() -> impl IntoView {
     admin_page(|flash| {
         let everyone = ServerAction::<AdminSignOutEveryone>::new();
         let data = Resource::new(move || everyone.version().get(), |_| admin_overview());
+        close_confirmations_after(move || everyone.version().get());
         let notice = form_notice(move || everyone.value().get(), flash.notice);
         let error = form_failure(move || everyone.value().get(), flash);
         view! {

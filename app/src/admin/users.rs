@@ -282,7 +282,8 @@ pub async fn admin_user_action(
         backend::admin::actions::{act, Action},
         server_ctx,
     };
-    let parsed = Action::parse(&action, &session_id, &confirm_email).ok_or(AppError::NotFound)?;
+    let parsed =
+        Action::parse(&action, &session_id, &confirm_email).ok_or_else(|| server_ctx::fail(AppError::NotFound))?;
     let notice = match parsed {
         Action::Lock => Notice::UserLocked,
         Action::Unlock => Notice::UserUnlocked,
@@ -357,6 +358,7 @@ pub fn AdminUserPage() -> impl IntoView {
         let id = move || params.with(|p| p.get("id").unwrap_or_default());
         let action = ServerAction::<AdminUserAction>::new();
         let data = Resource::new(move || (id(), action.version().get()), |(id, _)| admin_user(id));
+        super::close_confirmations_after(move || action.version().get());
         let notice = form_notice(move || action.value().get(), flash.notice);
         let error = form_failure(move || action.value().get(), flash);
         view! {

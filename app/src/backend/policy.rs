@@ -17,6 +17,8 @@ pub fn allowed_during_mfa_enrolment(path: &str) -> bool {
     const EXACT: &[&str] = &[
         MFA_ENROLMENT_PAGE,
         "/users/sudo",
+        // An admin impersonating a user who has not enrolled yet can always stop.
+        "/api/stop_impersonating",
         "/api/security_data",
         "/api/start_totp",
         "/api/enable_totp",

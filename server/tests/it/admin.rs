@@ -1,12 +1,29 @@
 //! The operator role: granted from the command line only, two-step verification required, checked on the server.
-use std::process::Command;
+use std::{
+    collections::HashSet,
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
 
-use reqwest::StatusCode;
+use app::{
+    backend::config::{Config, MailDelivery, MailTransportKind, Secret},
+    validation::EmailAddress,
+};
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use reqwest::{Client, Response, StatusCode};
+use serde_json::Value;
 
-use crate::{common::*, mfa::enable_totp};
+use crate::{
+    common::*,
+    mfa::{enable_totp, Authenticator},
+};
 
 const ANN: &str = "ann@example.com";
 const BO: &str = "bo@example.com";
+const CY: &str = "cy@example.com";
+const DEE: &str = "dee@example.com";
+const NEW_PASSWORD: &str = "violet tractors hum at dawn";
 
 fn admin_cli(url: &str, args: &[&str]) -> std::process::Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_portcullis"));
@@ -92,5 +109,1461 @@ async fn s46_admin_pages_and_functions_refuse_non_admins_and_ask_admins_for_two_
     // Revoked from the command line: the next request is refused.
     admin_cli(&url, &["revoke", ANN]);
     assert_eq!(app.call_server_fn_with(&ann, "/api/admin_overview", &[]).await.status(), StatusCode::FORBIDDEN);
+    app.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The admin console: pages, server functions, actions on accounts, impersonation, audit explorer, job queue.
+// ---------------------------------------------------------------------------------------------------------------
+
+/// Room for the many anonymous posts and mails a console test makes from one address.
+fn roomy(c: &mut Config) {
+    c.rate_limit_anonymous_per_minute = 10_000;
+    c.rate_limit_mail_per_hour = 10_000;
+}
+
+async fn spawn() -> TestApp {
+    TestApp::spawn_with(roomy).await
+}
+
+/// Grants the role as `portcullis admin grant` does.
+async fn grant(app: &TestApp, email: &str) {
+    let changed =
+        app::backend::admin::set_admin(app.state(), &EmailAddress::parse(email).unwrap(), true).await.unwrap();
+    assert!(changed, "{email} became an admin");
+}
+
+/// A confirmed user signed in by password in a browser of their own.
+async fn user(app: &TestApp, email: &str) -> Client {
+    app.confirmed_user(email, PASSWORD).await;
+    app.another_browser(email, PASSWORD).await
+}
+
+/// An admin with two-step verification on, signed in in a browser of their own.
+async fn admin_browser(app: &TestApp, email: &str) -> (Client, Authenticator) {
+    let client = user(app, email).await;
+    grant(app, email).await;
+    let (auth, _) = enable_totp(app, &client).await;
+    (client, auth)
+}
+
+/// A new browser of a user with TOTP on: password, then the code.
+async fn log_in_with_code(app: &TestApp, email: &str, auth: &Authenticator) -> Client {
+    let client = new_client();
+    let r = app.post_form_with(&client, "/api/log_in", &[("email", email), ("password", PASSWORD)]).await;
+    assert_eq!(location(&r), "/users/mfa");
+    app.state().clock.advance(30); // a step of its own: a code is accepted once
+    let r = app.post_form_with(&client, "/api/mfa_verify", &[("code", &auth.code(app))]).await;
+    assert_eq!(location(&r), "/");
+    client
+}
+
+async fn text(app: &TestApp, sql: &str) -> String {
+    let (s,): (String,) = sqlx::query_as(sql).fetch_one(&app.state().db.pool).await.unwrap();
+    s
+}
+
+async fn opt_i64(app: &TestApp, sql: &str) -> Option<i64> {
+    let (v,): (Option<i64>,) = sqlx::query_as(sql).fetch_one(&app.state().db.pool).await.unwrap();
+    v
+}
+
+async fn password_hash(app: &TestApp, id: &str) -> String {
+    text(app, &format!("SELECT password_hash FROM users WHERE id = '{id}'")).await
+}
+
+async fn user_id(app: &TestApp, email: &str) -> String {
+    text(app, &format!("SELECT id FROM users WHERE email = '{email}'")).await
+}
+
+/// `/api/{name}` as the WASM client calls it: the status and the body.
+async fn call(app: &TestApp, client: &Client, name: &str, form: &[(&str, &str)]) -> (StatusCode, String) {
+    let r = app.call_server_fn_with(client, &format!("/api/{name}"), form).await;
+    (r.status(), r.text().await.unwrap())
+}
+
+/// `/api/{name}` answering 200: its JSON.
+async fn json_ok(app: &TestApp, client: &Client, name: &str, form: &[(&str, &str)]) -> Value {
+    let (status, body) = call(app, client, name, form).await;
+    assert_eq!(status, StatusCode::OK, "{name} {form:?}: {body}");
+    serde_json::from_str(&body).unwrap_or(Value::Null)
+}
+
+/// An action on an account from the user's admin page (as the page's script sends it).
+async fn act(app: &TestApp, admin: &Client, id: &str, action: &str) -> (StatusCode, String) {
+    call(app, admin, "admin_user_action", &[("id", id), ("action", action), ("session_id", ""), ("confirm_email", "")])
+        .await
+}
+
+/// The flash cookie a plain HTML form answer carries to the next page.
+fn flash(r: &Response) -> Value {
+    let Some(line) = cookie_map(r).remove("portcullis_flash") else { return Value::Null };
+    let value = line.split(';').next().unwrap().split_once('=').unwrap().1.to_string();
+    if value.is_empty() {
+        return Value::Null;
+    }
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(value).unwrap()).unwrap()
+}
+
+async fn audit_rows(app: &TestApp, action: &str, actor: Option<&str>, target: Option<&str>) -> i64 {
+    let mut sql = format!("SELECT COUNT(*) FROM audit_events WHERE action = '{action}'");
+    if let Some(a) = actor {
+        sql.push_str(&format!(" AND actor_user_id = '{a}'"));
+    }
+    if let Some(t) = target {
+        sql.push_str(&format!(" AND target_user_id = '{t}'"));
+    }
+    app.scalar_i64(&sql).await
+}
+
+fn mails_with(app: &TestApp, email: &str, subject: &str) -> usize {
+    app.mails_to(email).iter().filter(|m| m.subject.contains(subject)).count()
+}
+
+/// Every row of the users list for these filters, following `next` to the end; and the size of each page.
+async fn users_all_pages(
+    app: &TestApp,
+    admin: &Client,
+    email: &str,
+    status: &str,
+    sort: &str,
+) -> (Vec<Value>, Vec<usize>) {
+    let (mut rows, mut sizes, mut after) = (Vec::new(), Vec::new(), String::new());
+    for _ in 0..50 {
+        let v = json_ok(
+            app,
+            admin,
+            "admin_users",
+            &[("email", email), ("status", status), ("sort", sort), ("after", &after)],
+        )
+        .await;
+        let page = v["rows"].as_array().unwrap().clone();
+        sizes.push(page.len());
+        rows.extend(page);
+        match v["next"].as_str() {
+            Some(n) => after = n.to_string(),
+            None => return (rows, sizes),
+        }
+    }
+    panic!("the users list never ended ({email:?}, {status:?}, {sort:?})");
+}
+
+/// Every row of the audit explorer for these filters, following `next` to the end.
+async fn audit_all_pages(app: &TestApp, admin: &Client, filters: &[(&str, &str)]) -> Vec<Value> {
+    let (mut rows, mut before) = (Vec::new(), String::new());
+    for _ in 0..100 {
+        let mut form: Vec<(&str, &str)> = ["actor", "action", "target", "outcome", "from", "to"]
+            .iter()
+            .map(|k| (*k, filters.iter().find(|(f, _)| f == k).map(|(_, v)| *v).unwrap_or("")))
+            .collect();
+        form.push(("before", &before));
+        let v = json_ok(app, admin, "admin_audit", &form).await;
+        rows.extend(v["rows"].as_array().unwrap().clone());
+        match v["next"].as_str() {
+            Some(n) => before = n.to_string(),
+            None => return rows,
+        }
+    }
+    panic!("the audit explorer never ended ({filters:?})");
+}
+
+/// RFC 4180: quoted fields, doubled quotes, CRLF records (a quoted field may hold a line break).
+fn parse_csv(s: &str) -> Vec<Vec<String>> {
+    let (mut rows, mut row, mut field, mut quoted) = (Vec::new(), Vec::new(), String::new(), false);
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if quoted {
+            if c == '"' {
+                if chars.peek() == Some(&'"') {
+                    chars.next();
+                    field.push('"');
+                } else {
+                    quoted = false;
+                }
+            } else {
+                field.push(c);
+            }
+            continue;
+        }
+        match c {
+            '"' => quoted = true,
+            ',' => row.push(std::mem::take(&mut field)),
+            '\r' => {}
+            '\n' => {
+                row.push(std::mem::take(&mut field));
+                rows.push(std::mem::take(&mut row));
+            }
+            _ => field.push(c),
+        }
+    }
+    if !field.is_empty() || !row.is_empty() {
+        row.push(field);
+        rows.push(row);
+    }
+    rows
+}
+
+async fn get_csv(app: &TestApp, admin: &Client, query: &str) -> (StatusCode, String, String) {
+    let r = admin.get(app.url(&format!("/admin/audit.csv?{query}"))).send().await.unwrap();
+    let status = r.status();
+    let ct =
+        r.headers().get(reqwest::header::CONTENT_TYPE).map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+    (status, ct, r.text().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s46_every_admin_page_and_function_refuses_a_non_admin() {
+    let app = spawn().await;
+    let (_ann, _) = admin_browser(&app, ANN).await;
+    let bo = user(&app, BO).await; // signed in, not an admin
+    let cy = user(&app, CY).await; // the account everything is aimed at
+    let dee = user(&app, DEE).await; // an admin without two-step verification
+    grant(&app, DEE).await;
+    let cy_id = user_id(&app, CY).await;
+    let cy_session = text(&app, &format!("SELECT id FROM sessions WHERE user_id = '{cy_id}'")).await;
+    let cy_hash = text(&app, &format!("SELECT password_hash FROM users WHERE id = '{cy_id}'")).await;
+    // A dead job that would mail Cy a reset link if anyone retried it.
+    let job_id = uuid::Uuid::new_v4().to_string();
+    let now = app.state().clock.now();
+    sqlx::query(
+        "INSERT INTO jobs (id, kind, payload, state, attempts, max_attempts, run_at, last_error, created_at, updated_at) \
+         VALUES ($1, 'mail', $2, 'dead', 8, 8, $3, 'smtp down', $3, $3)",
+    )
+    .bind(&job_id)
+    .bind(format!("{{\"type\":\"password_reset\",\"user_id\":\"{cy_id}\"}}"))
+    .bind(now)
+    .execute(&app.state().db.pool)
+    .await
+    .unwrap();
+    let sessions_before = app.scalar_i64("SELECT COUNT(*) FROM sessions").await;
+    let cy_mails_before = app.mails_to(CY).len();
+
+    let user_action = |action: &'static str| {
+        vec![("id", cy_id.as_str()), ("action", action), ("session_id", ""), ("confirm_email", "")]
+    };
+    let no_filters =
+        vec![("actor", ""), ("action", ""), ("target", ""), ("outcome", ""), ("from", ""), ("to", ""), ("before", "")];
+    let functions: Vec<(&str, Vec<(&str, &str)>)> = vec![
+        ("admin_overview", vec![]),
+        ("admin_sign_out_everyone", vec![]),
+        ("admin_users", vec![("email", ""), ("status", ""), ("sort", ""), ("after", "")]),
+        ("admin_users", vec![("email", "cy"), ("status", "confirmed"), ("sort", "email"), ("after", "")]),
+        ("admin_user", vec![("id", &cy_id)]),
+        ("admin_user_action", user_action("lock")),
+        ("admin_user_action", user_action("unlock")),
+        ("admin_user_action", user_action("revoke_sessions")),
+        (
+            "admin_user_action",
+            vec![("id", &cy_id), ("action", "revoke_session"), ("session_id", &cy_session), ("confirm_email", "")],
+        ),
+        ("admin_user_action", user_action("send_password_reset")),
+        ("admin_user_action", user_action("reset_mfa")),
+        ("admin_user_action", user_action("resend_confirmation")),
+        ("admin_user_action", vec![("id", &cy_id), ("action", "delete"), ("session_id", ""), ("confirm_email", CY)]),
+        ("admin_impersonate", vec![("id", &cy_id)]),
+        ("admin_audit", no_filters.clone()),
+        (
+            "admin_audit",
+            vec![
+                ("actor", CY),
+                ("action", "user."),
+                ("target", CY),
+                ("outcome", "success"),
+                ("from", "2020-01-01"),
+                ("to", "2099-01-01"),
+                ("before", ""),
+            ],
+        ),
+        ("admin_jobs", vec![("state", "")]),
+        ("admin_jobs", vec![("state", "dead")]),
+        ("admin_job_action", vec![("id", &job_id), ("action", "retry"), ("state", "dead")]),
+        ("admin_job_action", vec![("id", &job_id), ("action", "discard"), ("state", "dead")]),
+    ];
+    let forms = ["admin_sign_out_everyone", "admin_user_action", "admin_impersonate", "admin_job_action"];
+    for (name, form) in &functions {
+        // A signed-in non-admin: 403 Forbidden, and nothing of the data.
+        let (status, body) = call(&app, &bo, name, form).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{name} {form:?} as a non-admin: {body}");
+        assert_eq!(body, "\"Forbidden\"", "{name} {form:?}");
+        // An admin without two-step verification: 403 MfaEnrolmentRequired.
+        let (status, body) = call(&app, &dee, name, form).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{name} {form:?} as an admin without TOTP: {body}");
+        assert!(body.contains("MfaEnrolmentRequired"), "{name}: {body}");
+        // Signed out: 401.
+        let (status, body) = call(&app, &new_client(), name, form).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{name} {form:?} signed out: {body}");
+        assert!(body.contains("Unauthenticated"), "{name}: {body}");
+        if forms.contains(name) {
+            // A plain HTML form: refused (the error status, or back with the error in the flash), no session.
+            for (client, error) in [(&bo, "Forbidden"), (&new_client(), "Unauthenticated")] {
+                let r = app.post_form_with(client, &format!("/api/{name}"), form).await;
+                let f = flash(&r);
+                assert!(
+                    r.status() == StatusCode::FORBIDDEN
+                        || r.status() == StatusCode::UNAUTHORIZED
+                        || (r.status().is_redirection() && f["error"] == error),
+                    "{name} {form:?} as a form ({error}): {} {} {f}",
+                    r.status(),
+                    location(&r)
+                );
+                assert_eq!(f["notice"], Value::Null, "{name}: no success notice");
+                assert!(session_token(&r).is_none(), "{name}: no session cookie handed out");
+            }
+        }
+    }
+    // Stopping an impersonation that is not one.
+    assert_eq!(call(&app, &bo, "stop_impersonating", &[]).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(call(&app, &new_client(), "stop_impersonating", &[]).await.0, StatusCode::UNAUTHORIZED);
+
+    // Every page: 403 for the non-admin, with none of the data; signed out, a log-in prompt.
+    let pages = [
+        "/admin".to_string(),
+        "/admin/users".to_string(),
+        "/admin/users?email=cy&status=confirmed&sort=email".to_string(),
+        format!("/admin/users/{cy_id}"),
+        "/admin/audit".to_string(),
+        "/admin/audit?action=user.&outcome=success".to_string(),
+        "/admin/jobs".to_string(),
+        "/admin/jobs?state=dead".to_string(),
+    ];
+    let mut console_shown_to_non_admin = Vec::new();
+    for page in &pages {
+        let r = app.get_with(&bo, page).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{page} as a non-admin");
+        let body = r.text().await.unwrap();
+        if body.contains("aria-label=\"Admin\"") || body.contains("Sign out every user") {
+            console_shown_to_non_admin.push(page.clone());
+        }
+        for secret in [CY, "smtp down", "password_reset", "Failed sign-ins", "user.log_in"] {
+            assert!(!body.contains(secret), "{page} shows {secret:?} to a non-admin");
+        }
+        let r = app.get_with(&new_client(), page).await;
+        let status = r.status();
+        let body = r.text().await.unwrap();
+        assert!(status != StatusCode::OK || body.contains("Please log in"), "{page} signed out: {status}");
+        for secret in [CY, "smtp down", "password_reset", "Failed sign-ins", "user.log_in"] {
+            assert!(!body.contains(secret), "{page} shows {secret:?} signed out");
+        }
+        let r = app.get_with(&dee, page).await;
+        assert_eq!(location(&r), "/users/settings/security", "{page}: an admin without TOTP is sent to enrol");
+    }
+    for query in ["", "action=user.&outcome=success"] {
+        for (client, expected) in [(&bo, StatusCode::FORBIDDEN), (&new_client(), StatusCode::UNAUTHORIZED)] {
+            let (status, ct, body) = get_csv(&app, client, query).await;
+            assert_eq!(status, expected, "audit.csv?{query}: {body}");
+            assert!(!ct.starts_with("text/csv"), "{ct}");
+            assert!(!body.contains(CY) && !body.contains("user.log_in") && !body.contains("\"time\""), "{body}");
+        }
+        let r = app.get_with(&dee, &format!("/admin/audit.csv?{query}")).await;
+        assert_eq!(location(&r), "/users/settings/security", "the export sends an admin without TOTP to enrol too");
+    }
+
+    // Nothing changed.
+    assert_eq!(opt_i64(&app, &format!("SELECT locked_at FROM users WHERE id = '{cy_id}'")).await, None, "not locked");
+    assert_eq!(app.signed_in_as(&cy).await.as_deref(), Some(CY), "Cy is still signed in");
+    assert_eq!(app.scalar_i64(&format!("SELECT COUNT(*) FROM sessions WHERE id = '{cy_session}'")).await, 1);
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM sessions").await, sessions_before, "nobody was signed out");
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM sessions WHERE impersonator_id IS NOT NULL").await, 0);
+    assert_eq!(app.signed_in_as(&bo).await.as_deref(), Some(BO), "Bo is still Bo, not impersonating");
+    assert_eq!(text(&app, &format!("SELECT password_hash FROM users WHERE id = '{cy_id}'")).await, cy_hash);
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM users").await, 4, "nobody deleted");
+    assert_eq!(
+        app.scalar_i64("SELECT COUNT(*) FROM audit_events WHERE action LIKE 'admin.%' AND action <> 'admin.granted'")
+            .await,
+        0,
+        "no admin action was recorded"
+    );
+    assert_eq!(
+        app.scalar_i64(&format!("SELECT COUNT(*) FROM jobs WHERE id = '{job_id}' AND state = 'dead' AND attempts = 8"))
+            .await,
+        1,
+        "the dead job was neither retried nor discarded"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.mails_to(CY).len(), cy_mails_before, "no mail went to Cy");
+    // The 403 pages hold nothing of the console either: no admin navigation, no admin forms.
+    assert!(
+        console_shown_to_non_admin.is_empty(),
+        "these pages show a non-admin the console's navigation or forms: {console_shown_to_non_admin:?}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s35_locking_a_user_ends_every_session_and_mailed_link_at_once() {
+    let app = spawn().await;
+    let (ann, _) = admin_browser(&app, ANN).await;
+    let ann_id = user_id(&app, ANN).await;
+    app.confirmed_user(BO, PASSWORD).await;
+    let bo_id = user_id(&app, BO).await;
+    let first = app.another_browser(BO, PASSWORD).await;
+    let second = app.another_browser(BO, PASSWORD).await;
+    // Two mailed links are outstanding: a sign-in link and a password reset.
+    app.post_form_with(&new_client(), "/api/request_magic_link", &[("email", BO)]).await;
+    let link = token_in(&app.mail_with_subject(BO, "sign-in link").await.text, "/users/log-in/");
+    app.post_form_with(&new_client(), "/api/request_password_reset", &[("email", BO)]).await;
+    let reset = token_in(&app.mail_with_subject(BO, "Reset your").await.text, "/users/reset-password/");
+    assert_eq!(app.signed_in_as(&first).await.as_deref(), Some(BO));
+    assert_eq!(app.signed_in_as(&second).await.as_deref(), Some(BO));
+    let hash = text(&app, &format!("SELECT password_hash FROM users WHERE id = '{bo_id}'")).await;
+
+    let (status, body) = act(&app, &ann, &bo_id, "lock").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // Both browsers are out at their very next request.
+    assert_eq!(app.signed_in_as(&first).await, None);
+    assert_eq!(app.signed_in_as(&second).await, None);
+    assert_eq!(call(&app, &first, "settings_data", &[]).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.get_with(&second, "/users/settings").await.text().await.unwrap().contains(BO), false);
+    // The mailed links are dead.
+    let (status, body) = call(&app, &new_client(), "log_in_with_link", &[("token", &link)]).await;
+    assert!(body.contains("InvalidToken"), "{status} {body}");
+    let (status, body) =
+        call(&app, &new_client(), "reset_password", &[("token", &reset), ("password", NEW_PASSWORD)]).await;
+    assert!(body.contains("InvalidToken"), "{status} {body}");
+    assert_eq!(text(&app, &format!("SELECT password_hash FROM users WHERE id = '{bo_id}'")).await, hash);
+    // The right password answers the lock; a plain form goes back to the log-in page with it, no session.
+    let (status, body) = call(&app, &new_client(), "log_in", &[("email", BO), ("password", PASSWORD)]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(body.contains("AccountLocked"), "{body}");
+    let r = app.post_form_with(&new_client(), "/api/log_in", &[("email", BO), ("password", PASSWORD)]).await;
+    assert_eq!(location(&r), "/users/log-in");
+    assert_eq!(flash(&r)["error"], "AccountLocked");
+    assert!(session_token(&r).is_none());
+    // A sign-in link asked for while locked does not let them in either.
+    let links_before = mails_with(&app, BO, "sign-in link");
+    app.post_form_with(&new_client(), "/api/request_magic_link", &[("email", BO)]).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    if mails_with(&app, BO, "sign-in link") > links_before {
+        let fresh = token_in(&app.mail_with_subject(BO, "sign-in link").await.text, "/users/log-in/");
+        let (status, body) = call(&app, &new_client(), "log_in_with_link", &[("token", &fresh)]).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+        assert!(body.contains("AccountLocked"), "{body}");
+    }
+    assert_eq!(app.scalar_i64(&format!("SELECT COUNT(*) FROM sessions WHERE user_id = '{bo_id}'")).await, 0);
+
+    // Recorded with both names; the user was told; the console shows it.
+    assert_eq!(audit_rows(&app, "admin.user_locked", Some(&ann_id), Some(&bo_id)).await, 1);
+    let mail = app.mail_with_subject(BO, "account was locked").await;
+    assert_eq!(mail.subject, "Your Portcullis account was locked");
+    let info = json_ok(&app, &ann, "admin_user", &[("id", &bo_id)]).await;
+    assert!(info["locked"].is_string(), "{info}");
+    assert_eq!(info["sessions"].as_array().unwrap().len(), 0);
+    let locked =
+        json_ok(&app, &ann, "admin_users", &[("email", ""), ("status", "locked"), ("sort", ""), ("after", "")]).await;
+    let emails: Vec<&str> = locked["rows"].as_array().unwrap().iter().map(|r| r["email"].as_str().unwrap()).collect();
+    assert_eq!(emails, vec![BO]);
+    let (status, body) = act(&app, &ann, &bo_id, "lock").await;
+    assert_eq!(status, StatusCode::CONFLICT, "locking twice: {body}");
+    assert!(body.contains("already locked"), "{body}");
+
+    assert_eq!(json_ok(&app, &ann, "admin_overview", &[]).await["admin_locked"], 1);
+    let (status, body) = call(&app, &ann, "admin_impersonate", &[("id", &bo_id)]).await;
+    assert_eq!(status, StatusCode::CONFLICT, "a locked account cannot be impersonated: {body}");
+    // Someone guesses at the locked account meanwhile: password log-in pauses as well.
+    for _ in 0..5 {
+        call(&app, &new_client(), "log_in", &[("email", BO), ("password", "a wrong guess here")]).await;
+    }
+    assert!(opt_i64(&app, &format!("SELECT locked_until FROM users WHERE id = '{bo_id}'")).await.is_some());
+
+    // Unlocked: the password works again at once (the pause is lifted too); the links stay dead.
+    let (status, body) = act(&app, &ann, &bo_id, "unlock").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(audit_rows(&app, "admin.user_unlocked", Some(&ann_id), Some(&bo_id)).await, 1);
+    assert_eq!(app.mail_with_subject(BO, "account was unlocked").await.subject, "Your Portcullis account was unlocked");
+    let back = new_client();
+    let r = app.post_form_with(&back, "/api/log_in", &[("email", BO), ("password", PASSWORD)]).await;
+    assert_eq!(location(&r), "/");
+    assert_eq!(app.signed_in_as(&back).await.as_deref(), Some(BO));
+    let (_, body) = call(&app, &new_client(), "log_in_with_link", &[("token", &link)]).await;
+    assert!(body.contains("InvalidToken"), "the old link stays dead after the unlock: {body}");
+    assert_eq!(act(&app, &ann, &bo_id, "unlock").await.0, StatusCode::CONFLICT, "not locked any more");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s38_an_admin_ends_one_users_sessions_or_everyones() {
+    let app = spawn().await;
+    let (ann, _) = admin_browser(&app, ANN).await;
+    let ann_id = user_id(&app, ANN).await;
+    app.confirmed_user(BO, PASSWORD).await;
+    let bo_id = user_id(&app, BO).await;
+    let bo1 = app.another_browser(BO, PASSWORD).await;
+    let bo2 = app.another_browser(BO, PASSWORD).await;
+    let cy = user(&app, CY).await;
+    let cy_id = user_id(&app, CY).await;
+    let dee = user(&app, DEE).await;
+
+    // One session, by the id the user's admin page lists.
+    let info = json_ok(&app, &ann, "admin_user", &[("id", &bo_id)]).await;
+    let sessions = info["sessions"].as_array().unwrap();
+    assert_eq!(sessions.len(), 2, "{info}");
+    let one = sessions[0]["id"].as_str().unwrap().to_string();
+    // Another user's session id through Bo's page: not found, nothing ends.
+    let cy_session = text(&app, &format!("SELECT id FROM sessions WHERE user_id = '{cy_id}'")).await;
+    let (status, _) = call(
+        &app,
+        &ann,
+        "admin_user_action",
+        &[("id", &bo_id), ("action", "revoke_session"), ("session_id", &cy_session), ("confirm_email", "")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(app.signed_in_as(&cy).await.as_deref(), Some(CY));
+    let (status, body) = call(
+        &app,
+        &ann,
+        "admin_user_action",
+        &[("id", &bo_id), ("action", "revoke_session"), ("session_id", &one), ("confirm_email", "")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let still: Vec<Option<String>> = vec![app.signed_in_as(&bo1).await, app.signed_in_as(&bo2).await];
+    assert_eq!(still.iter().filter(|s| s.is_some()).count(), 1, "exactly that one browser is out: {still:?}");
+    assert_eq!(audit_rows(&app, "admin.session_revoked", Some(&ann_id), Some(&bo_id)).await, 1);
+
+    // Every session of the user.
+    let bo3 = app.another_browser(BO, PASSWORD).await;
+    let (status, body) = act(&app, &ann, &bo_id, "revoke_sessions").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    for b in [&bo1, &bo2, &bo3] {
+        assert_eq!(app.signed_in_as(b).await, None);
+    }
+    assert_eq!(app.signed_in_as(&cy).await.as_deref(), Some(CY), "other users keep theirs");
+    assert_eq!(app.signed_in_as(&dee).await.as_deref(), Some(DEE));
+    assert_eq!(audit_rows(&app, "admin.sessions_revoked", Some(&ann_id), Some(&bo_id)).await, 1);
+    assert_eq!(json_ok(&app, &ann, "admin_user", &[("id", &bo_id)]).await["sessions"].as_array().unwrap().len(), 0);
+    // Not a lock: Bo signs in again.
+    let bo4 = app.another_browser(BO, PASSWORD).await;
+
+    // Everyone's, from the overview's plain form: all but the admin's own.
+    let r = app.post_form_with(&ann, "/api/admin_sign_out_everyone", &[]).await;
+    assert_eq!(location(&r), "/admin");
+    assert_eq!(flash(&r)["notice"], "EveryoneSignedOut");
+    for b in [&cy, &dee, &bo4] {
+        assert_eq!(app.signed_in_as(b).await, None);
+    }
+    assert_eq!(app.signed_in_as(&ann).await.as_deref(), Some(ANN), "the admin is still signed in");
+    json_ok(&app, &ann, "admin_overview", &[]).await;
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM sessions").await, 1);
+    assert_eq!(audit_rows(&app, "admin.sessions_revoked_everyone", Some(&ann_id), None).await, 1);
+    // They can all sign in again.
+    assert_eq!(app.signed_in_as(&app.another_browser(CY, PASSWORD).await).await.as_deref(), Some(CY));
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s20_an_admin_can_only_send_a_reset_link_never_set_or_see_a_password() {
+    let app = spawn().await;
+    let (ann, _) = admin_browser(&app, ANN).await;
+    let ann_id = user_id(&app, ANN).await;
+    let bo = user(&app, BO).await;
+    let bo_id = user_id(&app, BO).await;
+    let before = password_hash(&app, &bo_id).await;
+
+    let (status, body) = act(&app, &ann, &bo_id, "send_password_reset").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let token = token_in(&app.mail_with_subject(BO, "Reset your").await.text, "/users/reset-password/");
+    // The admin sees a notice, never the link: not in the answer, the user's page, its data, the jobs or the log.
+    assert!(!body.contains(&token) && !body.contains("reset-password"), "{body}");
+    let (_, data) = call(&app, &ann, "admin_user", &[("id", &bo_id)]).await;
+    assert!(!data.contains(&token) && !data.contains("reset-password"), "{data}");
+    let page = app.get_with(&ann, &format!("/admin/users/{bo_id}")).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let page = page.text().await.unwrap();
+    assert!(page.contains(BO), "the page shows the account");
+    assert!(!page.contains(&token) && !page.contains("/users/reset-password/"), "the page shows no link");
+    let (_, jobs) = call(&app, &ann, "admin_jobs", &[("state", "")]).await;
+    assert!(!jobs.contains(&token) && !jobs.contains("reset-password"), "{jobs}");
+    let (_, _, csv) = get_csv(&app, &ann, "").await;
+    assert!(!csv.contains(&token), "the audit log holds no link");
+    // The plain form (no JavaScript): back to the page with a notice, no link in the flash either.
+    let r = app
+        .post_form_with(
+            &ann,
+            "/api/admin_user_action",
+            &[("id", &bo_id), ("action", "send_password_reset"), ("session_id", ""), ("confirm_email", "")],
+        )
+        .await;
+    assert_eq!(location(&r), format!("/admin/users/{bo_id}"));
+    let f = flash(&r);
+    assert_eq!(f["notice"], "ResetSent");
+    assert!(!f.to_string().contains("reset-password"), "{f}");
+    assert_eq!(mails_with(&app, BO, "Reset your"), 2);
+    let token = token_in(&app.mail_with_subject(BO, "Reset your").await.text, "/users/reset-password/");
+    // No action sets a password (see `unknown_admin_actions_answer_not_found` for the status these get).
+    for action in ["set_password", "change_password", "password"] {
+        let (status, body) = call(
+            &app,
+            &ann,
+            "admin_user_action",
+            &[("id", &bo_id), ("action", action), ("session_id", ""), ("confirm_email", NEW_PASSWORD)],
+        )
+        .await;
+        assert!(!status.is_success() && body.contains("NotFound"), "{action}: {status} {body}");
+    }
+    assert_eq!(password_hash(&app, &bo_id).await, before, "the password is unchanged until the user uses the link");
+    assert_eq!(app.signed_in_as(&bo).await.as_deref(), Some(BO), "sending a link signs nobody out");
+    assert_eq!(audit_rows(&app, "admin.password_reset_sent", Some(&ann_id), Some(&bo_id)).await, 2);
+
+    // The user chooses the new password.
+    let r = app.post_form("/api/reset_password", &[("token", &token), ("password", NEW_PASSWORD)]).await;
+    assert_eq!(location(&r), "/users/log-in");
+    assert_ne!(password_hash(&app, &bo_id).await, before);
+    assert_eq!(
+        location(&app.post_form_with(&new_client(), "/api/log_in", &[("email", BO), ("password", NEW_PASSWORD)]).await),
+        "/"
+    );
+    let (status, _) = call(&app, &new_client(), "log_in", &[("email", BO), ("password", PASSWORD)]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn impersonation_shows_the_user_refuses_sensitive_changes_and_is_audited_with_both() {
+    let app = spawn().await;
+    let (ann, auth) = admin_browser(&app, ANN).await;
+    let ann_id = user_id(&app, ANN).await;
+    let bo = user(&app, BO).await;
+    let bo_id = user_id(&app, BO).await;
+    app.confirmed_user(DEE, PASSWORD).await;
+    grant(&app, DEE).await;
+    let dee_id = user_id(&app, DEE).await;
+    let bo_hash = password_hash(&app, &bo_id).await;
+
+    // Admins cannot be impersonated.
+    let (status, body) = call(&app, &ann, "admin_impersonate", &[("id", &dee_id)]).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body.contains("Refused") && body.contains("cannot be impersonated"), "{body}");
+    assert_eq!(app.signed_in_as(&ann).await.as_deref(), Some(ANN));
+
+    // The plain form on the user's admin page: the browser is now Bo's, with the banner.
+    let r = app.post_form_with(&ann, "/api/admin_impersonate", &[("id", &bo_id)]).await;
+    assert_eq!(location(&r), "/");
+    assert!(session_token(&r).is_some(), "the cookie is replaced");
+    assert_eq!(app.signed_in_as(&ann).await.as_deref(), Some(BO));
+    let home = app.get_with(&ann, "/").await.text().await.unwrap();
+    assert!(home.contains("You are viewing the site as bo@example.com."), "the banner names the user");
+    let settings = app.get_with(&ann, "/users/settings").await;
+    assert_eq!(settings.status(), StatusCode::OK);
+    let settings = settings.text().await.unwrap();
+    assert!(settings.contains("Impersonated by ann@example.com"), "the banner names the admin");
+    assert!(settings.contains("Stop impersonating"));
+    assert_eq!(json_ok(&app, &ann, "settings_data", &[]).await["email"], BO);
+    assert_eq!(app.signed_in_as(&bo).await.as_deref(), Some(BO), "the user's own session goes on");
+
+    // Ordinary changes work and are recorded with both; sensitive ones are refused.
+    let r = app.post_form_with(&ann, "/api/update_profile", &[("display_name", "Set while impersonated")]).await;
+    assert_eq!(location(&r), "/users/settings");
+    assert_eq!(flash(&r)["notice"], "ProfileSaved");
+    let sensitive: Vec<(&str, Vec<(&str, &str)>)> = vec![
+        ("change_password", vec![("current_password", PASSWORD), ("password", NEW_PASSWORD)]),
+        ("sudo", vec![("password", PASSWORD), ("return_to", "/users/settings")]),
+        ("request_email_change", vec![("email", "mallory@example.com")]),
+        ("delete_account", vec![("confirm_email", BO)]),
+    ];
+    for (name, form) in &sensitive {
+        let (status, body) = call(&app, &ann, name, form).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{name}: {body}");
+        assert!(body.contains("Impersonating"), "{name}: {body}");
+    }
+    let r = app.post_form_with(&ann, "/api/sudo", &[("password", PASSWORD), ("return_to", "/users/settings")]).await;
+    assert_eq!(flash(&r)["error"], "Impersonating", "the sudo page's form too");
+    assert!(session_token(&r).is_none());
+    assert_eq!(password_hash(&app, &bo_id).await, bo_hash);
+    assert_eq!(opt_i64(&app, &format!("SELECT deletion_scheduled_at FROM users WHERE id = '{bo_id}'")).await, None);
+    assert_eq!(
+        app.scalar_i64("SELECT COUNT(*) FROM sessions WHERE impersonator_id IS NOT NULL AND sudo_at IS NOT NULL").await,
+        0
+    );
+    // The console is closed to the impersonation session.
+    for (name, form) in [
+        ("admin_overview", vec![]),
+        ("admin_users", vec![("email", ""), ("status", ""), ("sort", ""), ("after", "")]),
+        ("admin_user", vec![("id", bo_id.as_str())]),
+        ("admin_impersonate", vec![("id", bo_id.as_str())]),
+        ("admin_jobs", vec![("state", "")]),
+    ] {
+        let (status, body) = call(&app, &ann, name, &form).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{name} while impersonating: {body}");
+    }
+    assert_eq!(app.get_with(&ann, "/admin").await.status(), StatusCode::FORBIDDEN);
+
+    // Stop: the admin's own session again (a new cookie), back on the user's page.
+    let r = app.post_form_with(&ann, "/api/stop_impersonating", &[]).await;
+    assert_eq!(location(&r), format!("/admin/users/{bo_id}"));
+    assert_eq!(flash(&r)["notice"], "ImpersonationStopped");
+    assert!(session_token(&r).is_some());
+    assert_eq!(app.signed_in_as(&ann).await.as_deref(), Some(ANN));
+    json_ok(&app, &ann, "admin_overview", &[]).await;
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM sessions WHERE impersonator_id IS NOT NULL").await, 0);
+
+    // The log names both.
+    assert_eq!(audit_rows(&app, "admin.impersonation_started", Some(&ann_id), Some(&bo_id)).await, 1);
+    assert_eq!(audit_rows(&app, "admin.impersonation_stopped", Some(&ann_id), Some(&bo_id)).await, 1);
+    let during = app
+        .scalar_i64(&format!(
+            "SELECT COUNT(*) FROM audit_events WHERE action = 'user.profile_update' AND actor_user_id = '{bo_id}' \
+             AND impersonator_id = '{ann_id}'"
+        ))
+        .await;
+    assert_eq!(during, 1, "the change made while impersonating carries the admin");
+    let rows = audit_all_pages(&app, &ann, &[("actor", ANN), ("action", "user.profile_update")]).await;
+    assert_eq!(rows.len(), 1, "the explorer finds it under the admin's name: {rows:?}");
+    assert_eq!(rows[0]["actor"], BO);
+    assert_eq!(rows[0]["impersonator"], ANN);
+    let (_, _, csv) = get_csv(&app, &ann, "action=user.profile_update").await;
+    let csv = parse_csv(&csv);
+    assert_eq!(csv.len(), 2, "{csv:?}");
+    assert_eq!((csv[1][3].as_str(), csv[1][5].as_str()), (BO, ANN), "actor and impersonator columns");
+
+    // 15 minutes without a request end an impersonation.
+    let r = app.post_form_with(&ann, "/api/admin_impersonate", &[("id", &bo_id)]).await;
+    assert_eq!(location(&r), "/");
+    assert_eq!(app.signed_in_as(&ann).await.as_deref(), Some(BO));
+    app.state().clock.advance(14 * 60);
+    assert_eq!(app.signed_in_as(&ann).await.as_deref(), Some(BO), "14 idle minutes are fine");
+    app.state().clock.advance(15 * 60 + 1);
+    assert_eq!(app.signed_in_as(&ann).await, None, "15 idle minutes are not");
+    assert_eq!(call(&app, &ann, "stop_impersonating", &[]).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM sessions WHERE impersonator_id IS NOT NULL").await, 0);
+
+    // 30 minutes end it however active it is.
+    let ann2 = log_in_with_code(&app, ANN, &auth).await;
+    let r = app.post_form_with(&ann2, "/api/admin_impersonate", &[("id", &bo_id)]).await;
+    assert_eq!(location(&r), "/");
+    for _ in 0..2 {
+        app.state().clock.advance(10 * 60);
+        assert_eq!(app.signed_in_as(&ann2).await.as_deref(), Some(BO));
+    }
+    app.state().clock.advance(10 * 60 - 1);
+    assert_eq!(app.signed_in_as(&ann2).await.as_deref(), Some(BO), "29:59 in");
+    app.state().clock.advance(1);
+    assert_eq!(app.signed_in_as(&ann2).await, None, "30 minutes in, it is over");
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM sessions WHERE impersonator_id IS NOT NULL").await, 0);
+
+    // It lasts only while the admin is one.
+    let ann3 = log_in_with_code(&app, ANN, &auth).await;
+    let r = app.post_form_with(&ann3, "/api/admin_impersonate", &[("id", &bo_id)]).await;
+    assert_eq!(location(&r), "/");
+    assert_eq!(app.signed_in_as(&ann3).await.as_deref(), Some(BO));
+    app::backend::admin::set_admin(app.state(), &EmailAddress::parse(ANN).unwrap(), false).await.unwrap();
+    assert_eq!(app.signed_in_as(&ann3).await, None, "the role revoked, the impersonation is over");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_list_searches_filters_and_pages_by_keyset() {
+    #[derive(Clone, Debug)]
+    struct U {
+        id: String,
+        email: String,
+        created_at: i64,
+        confirmed: bool,
+        locked: bool,
+        admin: bool,
+        mfa: bool,
+    }
+    let app = spawn().await;
+    let (ann, _) = admin_browser(&app, ANN).await;
+    let (ann_id, ann_created): (String, i64) =
+        sqlx::query_as("SELECT id, created_at FROM users WHERE email = 'ann@example.com'")
+            .fetch_one(&app.state().db.pool)
+            .await
+            .unwrap();
+    let mut model = vec![U {
+        id: ann_id,
+        email: ANN.into(),
+        created_at: ann_created,
+        confirmed: true,
+        locked: false,
+        admin: true,
+        mfa: true,
+    }];
+    let base = app.state().clock.now() - 100_000;
+    for i in 0..66 {
+        let email = match i {
+            64 => "a_b@example.com".to_string(),
+            65 => "axb@example.com".to_string(),
+            _ => format!("user{i:03}@example.com"),
+        };
+        model.push(U {
+            id: uuid::Uuid::new_v4().to_string(),
+            email,
+            // Four accounts per second: the keyset has to break ties by id.
+            created_at: base + (i / 4) as i64,
+            confirmed: i % 5 != 0,
+            locked: i % 7 == 0,
+            admin: i == 11 || i == 22,
+            mfa: i % 9 == 0,
+        });
+    }
+    let mut tx = app.state().db.begin().await.unwrap();
+    for u in &model[1..] {
+        sqlx::query(
+            "INSERT INTO users (id, email, password_hash, confirmed_at, created_at, updated_at, locked_at, is_admin) \
+             VALUES ($1, $2, NULL, $3, $4, $4, $5, $6)",
+        )
+        .bind(&u.id)
+        .bind(&u.email)
+        .bind(u.confirmed.then_some(u.created_at))
+        .bind(u.created_at)
+        .bind(u.locked.then_some(u.created_at + 10))
+        .bind(u.admin as i64)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        if u.mfa {
+            sqlx::query("INSERT INTO user_totp (user_id, secret_enc, enabled_at, created_at) VALUES ($1, 'x', $2, $2)")
+                .bind(&u.id)
+                .bind(u.created_at)
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+        }
+    }
+    tx.commit().await.unwrap();
+    assert_eq!(model.len(), 67);
+
+    let emails =
+        |rows: &[Value]| -> Vec<String> { rows.iter().map(|r| r["email"].as_str().unwrap().to_string()).collect() };
+    // E-mail contains…, case-insensitively, with LIKE's wildcards taken literally.
+    let (rows, _) = users_all_pages(&app, &ann, "user01", "", "email").await;
+    assert_eq!(emails(&rows), (10..20).map(|i| format!("user{i:03}@example.com")).collect::<Vec<_>>());
+    let (rows, _) = users_all_pages(&app, &ann, "  USER01 ", "", "email").await;
+    assert_eq!(rows.len(), 10);
+    let (rows, _) = users_all_pages(&app, &ann, "a_b", "", "").await;
+    assert_eq!(emails(&rows), vec!["a_b@example.com"], "_ is not a wildcard");
+    let (rows, _) = users_all_pages(&app, &ann, "%", "", "").await;
+    assert!(rows.is_empty(), "% is not a wildcard: {rows:?}");
+    let (rows, _) = users_all_pages(&app, &ann, "nobody", "", "").await;
+    assert!(rows.is_empty());
+    let (rows, _) = users_all_pages(&app, &ann, "\\", "", "").await;
+    assert!(rows.is_empty(), "a backslash is a character too");
+
+    // Badges say what the filters select.
+    let (rows, _) = users_all_pages(&app, &ann, "", "", "email").await;
+    for r in &rows {
+        let u = model.iter().find(|u| u.id == r["id"]).unwrap();
+        let badges: Vec<&str> = r["badges"].as_array().unwrap().iter().map(|b| b.as_str().unwrap()).collect();
+        assert_eq!(badges.contains(&"admin"), u.admin, "{r}");
+        assert_eq!(badges.contains(&"confirmed"), u.confirmed, "{r}");
+        assert_eq!(badges.contains(&"unconfirmed"), !u.confirmed, "{r}");
+        assert_eq!(badges.contains(&"locked"), u.locked, "{r}");
+        assert_eq!(badges.contains(&"two-step"), u.mfa, "{r}");
+        assert_eq!(r["email"], u.email.as_str());
+    }
+
+    // Every filter and sort, page by page: each account exactly once, in order, full pages but the last.
+    let statuses: [(&str, fn(&U) -> bool); 6] = [
+        ("", |_| true),
+        ("confirmed", |u| u.confirmed),
+        ("unconfirmed", |u| !u.confirmed),
+        ("locked", |u| u.locked),
+        ("mfa", |u| u.mfa),
+        ("admin", |u| u.admin),
+    ];
+    for (status, keep) in statuses {
+        for sort in ["newest", "oldest", "email", ""] {
+            let mut expected: Vec<U> = model.iter().filter(|u| keep(u)).cloned().collect();
+            match sort {
+                "oldest" => expected.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id))),
+                "email" => expected.sort_by(|a, b| a.email.cmp(&b.email)),
+                _ => expected.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id))),
+            }
+            let (rows, sizes) = users_all_pages(&app, &ann, "", status, sort).await;
+            let ids: Vec<&str> = rows.iter().map(|r| r["id"].as_str().unwrap()).collect();
+            let unique: HashSet<&str> = ids.iter().copied().collect();
+            assert_eq!(unique.len(), ids.len(), "no account twice ({status:?}, {sort:?})");
+            let want: Vec<&str> = expected.iter().map(|u| u.id.as_str()).collect();
+            assert_eq!(ids, want, "every account once, in order ({status:?}, {sort:?})");
+            let (last, full) = sizes.split_last().unwrap();
+            assert!(full.iter().all(|n| *n == 50), "{sizes:?}");
+            assert!(*last <= 50 && (*last > 0 || sizes.len() == 1), "{sizes:?}");
+        }
+    }
+    // Search, filter and pages together.
+    let (rows, _) = users_all_pages(&app, &ann, "user0", "unconfirmed", "email").await;
+    let want: Vec<String> = (0..64).filter(|i| i % 5 == 0).map(|i| format!("user{i:03}@example.com")).collect();
+    assert_eq!(emails(&rows), want);
+
+    // The page itself: the filters in the address, a next-page link while there is more.
+    let page = app.get_with(&ann, "/admin/users?email=user01&status=&sort=email").await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("user010@example.com") && html.contains("user019@example.com"));
+    assert!(!html.contains("user020@example.com") && !html.contains("Next page"));
+    let html = app.get_with(&ann, "/admin/users?sort=email").await.text().await.unwrap();
+    assert!(html.contains("Next page"));
+    assert!(html.contains("a_b@example.com") && !html.contains("user063@example.com"), "the first 50 only");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_explorer_filters_and_exports_csv() {
+    let app = spawn().await;
+    let (ann, _) = admin_browser(&app, ANN).await;
+    let ann_id = user_id(&app, ANN).await;
+    app.confirmed_user(BO, PASSWORD).await;
+    let bo_id = user_id(&app, BO).await;
+
+    // An attacker's failed log-in with a formula for a user agent.
+    let evil = Client::builder()
+        .user_agent("=cmd|' /C calc'!A0")
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = app.post_form_with(&evil, "/api/log_in", &[("email", BO), ("password", "not the password at all")]).await;
+    assert_eq!(location(&r), "/users/log-in");
+
+    // 524 rows put in directly: 520 bulk rows on 2020-01-02 (ten seconds, so batches split ties), 4 at day edges.
+    let day = 1_577_836_800; // 2020-01-01T00:00:00Z
+    struct Row {
+        id: String,
+        at: i64,
+        action: &'static str,
+        outcome: &'static str,
+        actor: String,
+    }
+    let mut rows = Vec::new();
+    for i in 0..520 {
+        rows.push(Row {
+            id: uuid::Uuid::new_v4().to_string(),
+            at: day + 86_400 + (i % 10),
+            action: "test.bulk",
+            outcome: if i % 3 == 0 { "failure" } else { "success" },
+            actor: if i % 2 == 0 { ann_id.clone() } else { bo_id.clone() },
+        });
+    }
+    for at in [day + 86_400 - 1, day + 86_400, day + 2 * 86_400 - 1, day + 2 * 86_400] {
+        rows.push(Row {
+            id: uuid::Uuid::new_v4().to_string(),
+            at,
+            action: "test.edge",
+            outcome: "success",
+            actor: ann_id.clone(),
+        });
+    }
+    let mut tx = app.state().db.begin().await.unwrap();
+    for r in &rows {
+        sqlx::query(
+            "INSERT INTO audit_events (id, at, action, outcome, actor_user_id, target_user_id, ip, user_agent, detail) \
+             VALUES ($1, $2, $3, $4, $5, $6, '127.0.0.1', 'bulk-agent', $7)",
+        )
+        .bind(&r.id)
+        .bind(r.at)
+        .bind(r.action)
+        .bind(r.outcome)
+        .bind(&r.actor)
+        .bind(&bo_id)
+        .bind("a \"quoted\", comma, detail")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+    let expect = |keep: &dyn Fn(&Row) -> bool| -> HashSet<String> {
+        rows.iter().filter(|r| keep(r)).map(|r| r.id.clone()).collect()
+    };
+
+    // Filters: action prefix, outcome, actor (e-mail or id), target, days (UTC, `to` inclusive).
+    let bulk = audit_all_pages(&app, &ann, &[("action", "test.bulk")]).await;
+    assert_eq!(bulk.len(), 520);
+    assert!(bulk.iter().all(|r| r["action"] == "test.bulk"));
+    assert_eq!(audit_all_pages(&app, &ann, &[("action", "test.")]).await.len(), 524);
+    assert_eq!(audit_all_pages(&app, &ann, &[("action", "test_bulk")]).await.len(), 0, "_ is not a wildcard");
+    let failures = audit_all_pages(&app, &ann, &[("action", "test.bulk"), ("outcome", "failure")]).await;
+    assert_eq!(failures.len(), expect(&|r| r.action == "test.bulk" && r.outcome == "failure").len());
+    assert!(failures.iter().all(|r| r["failed"] == true));
+    let by_bo = audit_all_pages(&app, &ann, &[("action", "test.bulk"), ("actor", BO)]).await;
+    assert_eq!(by_bo.len(), 260);
+    assert!(by_bo.iter().all(|r| r["actor"] == BO));
+    assert_eq!(audit_all_pages(&app, &ann, &[("action", "test.bulk"), ("actor", &bo_id)]).await.len(), 260);
+    assert_eq!(audit_all_pages(&app, &ann, &[("action", "test."), ("target", BO)]).await.len(), 524);
+    assert_eq!(audit_all_pages(&app, &ann, &[("action", "test."), ("target", ANN)]).await.len(), 0);
+    let edge =
+        audit_all_pages(&app, &ann, &[("action", "test.edge"), ("from", "2020-01-02"), ("to", "2020-01-02")]).await;
+    let whens: Vec<&str> = edge.iter().map(|r| r["when"].as_str().unwrap()).collect();
+    assert_eq!(whens, vec!["2020-01-02T23:59:59Z", "2020-01-02T00:00:00Z"], "newest first, the day's edges included");
+    let (status, body) = call(
+        &app,
+        &ann,
+        "admin_audit",
+        &[
+            ("actor", ""),
+            ("action", ""),
+            ("target", ""),
+            ("outcome", ""),
+            ("from", "yesterday"),
+            ("to", ""),
+            ("before", ""),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body.contains("\"from\""), "a field error on the date: {body}");
+    let failed_logins = audit_all_pages(&app, &ann, &[("action", "user.log_in"), ("outcome", "failure")]).await;
+    assert_eq!(failed_logins.len(), 1);
+    assert_eq!(failed_logins[0]["target"], BO);
+    // The page shows the same filter.
+    let html = app.get_with(&ann, "/admin/audit?action=test.edge&from=2020-01-02&to=2020-01-02").await;
+    assert_eq!(html.status(), StatusCode::OK);
+    let html = html.text().await.unwrap();
+    assert!(html.contains("2020-01-02T00:00:00Z") && html.contains("2020-01-02T23:59:59Z"));
+    assert!(!html.contains("2020-01-01T23:59:59Z") && !html.contains("2020-01-03T00:00:00Z"));
+    assert!(html.contains("/admin/audit.csv?"), "an export link with the filters");
+
+    // The export: text/csv, a header, then exactly the filtered rows in the explorer's order (over 500: two batches).
+    let r = ann.get(app.url("/admin/audit.csv?action=test.bulk")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let ct = r.headers()[reqwest::header::CONTENT_TYPE].to_str().unwrap().to_string();
+    assert!(ct.starts_with("text/csv"), "{ct}");
+    let cd = r.headers()[reqwest::header::CONTENT_DISPOSITION].to_str().unwrap().to_string();
+    assert!(cd.starts_with("attachment;") && cd.contains(".csv"), "{cd}");
+    let csv = parse_csv(&r.text().await.unwrap());
+    assert_eq!(
+        csv[0],
+        ["time", "action", "outcome", "actor", "target", "impersonator", "ip", "user_agent", "detail", "org_id", "id"]
+    );
+    assert_eq!(csv.len(), 521, "header + 520 rows");
+    let exported: Vec<&str> = csv[1..].iter().map(|r| r[10].as_str()).collect();
+    let as_exported: Vec<(String, String, bool, String)> =
+        csv[1..].iter().map(|r| (r[0].clone(), r[1].clone(), r[2] == "failure", r[3].clone())).collect();
+    let as_explored: Vec<(String, String, bool, String)> = bulk
+        .iter()
+        .map(|r| {
+            let s = |k: &str| r[k].as_str().unwrap().to_string();
+            (s("when"), s("action"), r["failed"] == true, s("actor"))
+        })
+        .collect();
+    assert_eq!(as_exported, as_explored, "the same rows in the same order as the explorer");
+    let unique: HashSet<&str> = exported.iter().copied().collect();
+    assert_eq!(unique.len(), 520, "no row twice across the batch boundary");
+    let want = expect(&|r| r.action == "test.bulk");
+    assert_eq!(unique, want.iter().map(String::as_str).collect::<HashSet<_>>());
+    let times: Vec<&str> = csv[1..].iter().map(|r| r[0].as_str()).collect();
+    assert!(times.windows(2).all(|w| w[0] >= w[1]), "newest first");
+    let first = &csv[1];
+    assert_eq!(first[1], "test.bulk");
+    assert_eq!(first[4], BO);
+    assert_eq!(first[8], "a \"quoted\", comma, detail", "quotes and commas survive");
+    for row in &csv[1..] {
+        let actor = rows.iter().find(|r| r.id == row[10]).unwrap();
+        assert_eq!(row[3], if actor.actor == ann_id { ANN } else { BO });
+        assert_eq!(row[2], actor.outcome);
+    }
+    // Filters apply to the export the same way.
+    let (_, _, body) = get_csv(&app, &ann, &format!("action=test.bulk&outcome=failure&actor={}", bo_id)).await;
+    let csv = parse_csv(&body);
+    let want = expect(&|r| r.action == "test.bulk" && r.outcome == "failure" && r.actor == bo_id);
+    assert_eq!(csv.len() - 1, want.len());
+    assert_eq!(csv[1..].iter().map(|r| r[10].clone()).collect::<HashSet<_>>(), want);
+    let (_, _, body) = get_csv(&app, &ann, "action=test.edge&from=2020-01-02&to=2020-01-02").await;
+    assert_eq!(parse_csv(&body).len(), 3);
+    let (_, _, body) = get_csv(&app, &ann, "action=nothing.like.this").await;
+    assert_eq!(parse_csv(&body).len(), 1, "only the header");
+    let (status, _, _) = get_csv(&app, &ann, "from=tomorrow").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // A formula in a cell is defused with a leading quote.
+    let (_, _, body) = get_csv(&app, &ann, "action=user.log_in&outcome=failure").await;
+    let csv = parse_csv(&body);
+    assert_eq!(csv.len(), 2, "{body}");
+    assert_eq!(csv[1][7], "'=cmd|' /C calc'!A0");
+    assert!(csv.iter().flatten().all(|cell| !cell.starts_with(['=', '+', '-', '@'])), "{body}");
+    app.stop().await;
+}
+
+/// A real SMTP server on loopback (aiosmtpd's Mailbox handler writing a Maildir), as in `mail.rs`.
+struct SmtpSink {
+    child: Child,
+    dir: PathBuf,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+impl SmtpSink {
+    async fn start(port: u16) -> Self {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("maildir-{}", uuid::Uuid::new_v4().simple()));
+        let python = std::env::var("SMTP_SINK_PYTHON").unwrap_or_else(|_| "python3".into());
+        let child = Command::new(&python)
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start the SMTP sink with {python} (pip install aiosmtpd): {e}"));
+        let mut sink = Self { child, dir };
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                return sink;
+            }
+            if let Ok(Some(status)) = sink.child.try_wait() {
+                panic!("the SMTP sink exited at start ({status}); is aiosmtpd installed for {python}?");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the SMTP sink did not listen on port {port}");
+    }
+
+    fn messages(&self) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(self.dir.join("new")) else {
+            return vec![];
+        };
+        entries.filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok()).collect()
+    }
+
+    async fn wait_for(&self, needle: &str, secs: u64) -> String {
+        for _ in 0..secs * 10 {
+            if let Some(m) = self.messages().into_iter().find(|m| m.contains(needle)) {
+                return m;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no message containing {needle:?} reached the sink");
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_mail_job_is_delivered_after_retry_once_smtp_is_up() {
+    // Accounts first (mail captured), then the same database served with SMTP down and a queue.
+    let url = fresh_database_url().await;
+    let setup = TestApp::spawn_on(&url, roomy).await;
+    let (ann, _) = admin_browser(&setup, ANN).await;
+    let ann_id = user_id(&setup, ANN).await;
+    setup.confirmed_user(BO, PASSWORD).await;
+    let bo_id = user_id(&setup, BO).await;
+    setup.stop().await;
+
+    let port = free_port(); // nothing listens here: SMTP is down
+    let app = TestApp::spawn_on(&url, move |c| {
+        roomy(c);
+        c.mail_transport = MailTransportKind::Smtp;
+        c.smtp_url = Some(Secret::new(format!("smtp://127.0.0.1:{port}")));
+        c.mail_delivery = MailDelivery::Queue;
+        c.job_retry_base_secs = 1;
+        c.job_max_attempts = 2;
+    })
+    .await;
+    let open = app.scalar_i64("SELECT COUNT(*) FROM jobs WHERE state <> 'done'").await;
+    assert_eq!(open, 0, "only the new job will be in the queue");
+    let (status, body) = act(&app, &ann, &bo_id, "send_password_reset").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let mut dead = false;
+    for _ in 0..150 {
+        if app.scalar_i64("SELECT COUNT(*) FROM jobs WHERE state = 'dead'").await == 1 {
+            dead = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(dead, "two failed attempts make the job dead");
+
+    // The console lists it: the function, the overview and the page.
+    let list = json_ok(&app, &ann, "admin_jobs", &[("state", "dead")]).await;
+    let rows = list["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{list}");
+    let job = &rows[0];
+    assert_eq!(job["summary"], format!("password_reset: user_id={bo_id}"));
+    assert_eq!(job["state"], "dead");
+    assert_eq!(job["attempts"], "2 of 2");
+    assert!(!job["last_error"].as_str().unwrap().is_empty(), "the error is shown");
+    assert_eq!(job["can_retry"], true);
+    assert_eq!(list["counts"][3], 1);
+    assert!(!list.to_string().contains(BO), "ids only, not the address");
+    let job_id = job["id"].as_str().unwrap().to_string();
+    assert_eq!(json_ok(&app, &ann, "admin_jobs", &[("state", "queued")]).await["rows"].as_array().unwrap().len(), 0);
+    assert_eq!(json_ok(&app, &ann, "admin_overview", &[]).await["dead_jobs"], 1);
+    let page = app.get_with(&ann, "/admin/jobs?state=dead").await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let page = page.text().await.unwrap();
+    assert!(page.contains(&format!("password_reset: user_id={bo_id}")), "the page lists the job");
+    assert!(page.contains("Dead (1)") && page.contains("Retry"));
+
+    // SMTP is back; the admin retries; the mail arrives.
+    let sink = SmtpSink::start(port).await;
+    let r = app
+        .post_form_with(&ann, "/api/admin_job_action", &[("id", &job_id), ("action", "retry"), ("state", "dead")])
+        .await;
+    assert_eq!(location(&r), "/admin/jobs?state=dead");
+    assert_eq!(flash(&r)["notice"], "JobRetried");
+    let raw = sink.wait_for("To: bo@example.com", 20).await;
+    assert!(raw.contains("Reset your"), "{raw}");
+    app.wait_for_i64(&format!("SELECT COUNT(*) FROM jobs WHERE id = '{job_id}' AND state = 'done'"), 1).await;
+    assert_eq!(audit_rows(&app, "admin.job_retried", Some(&ann_id), None).await, 1);
+    // The link in it works.
+    let body = raw.replace("=\r\n", "").replace("=\n", "");
+    let token = body.split("/users/reset-password/").nth(1).unwrap().split_whitespace().next().unwrap().to_string();
+    let token: String = token.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect();
+    let r = app
+        .post_form_with(&new_client(), "/api/reset_password", &[("token", &token), ("password", NEW_PASSWORD)])
+        .await;
+    assert_eq!(location(&r), "/users/log-in");
+    // A done job cannot be retried again.
+    let (status, body) =
+        call(&app, &ann, "admin_job_action", &[("id", &job_id), ("action", "retry"), ("state", "dead")]).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_actions_on_admins_are_refused() {
+    let app = spawn().await;
+    let (ann, _) = admin_browser(&app, ANN).await;
+    let ann_id = user_id(&app, ANN).await;
+    let (dee, _) = admin_browser(&app, DEE).await;
+    let dee_id = user_id(&app, DEE).await;
+    let dee_mails = app.mails_to(DEE).len();
+
+    for (target, email) in [(&dee_id, DEE), (&ann_id, ANN)] {
+        for action in ["lock", "send_password_reset", "reset_mfa", "delete"] {
+            let (status, body) = call(
+                &app,
+                &ann,
+                "admin_user_action",
+                &[("id", target), ("action", action), ("session_id", ""), ("confirm_email", email)],
+            )
+            .await;
+            assert_eq!(status, StatusCode::CONFLICT, "{action} on {email}: {body}");
+            assert!(body.contains("Refused") && body.contains("is an admin"), "{action}: {body}");
+        }
+    }
+    let (status, body) = call(&app, &ann, "admin_impersonate", &[("id", &dee_id)]).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    // The plain form goes back to the page with the reason.
+    let r = app
+        .post_form_with(
+            &ann,
+            "/api/admin_user_action",
+            &[("id", &dee_id), ("action", "lock"), ("session_id", ""), ("confirm_email", "")],
+        )
+        .await;
+    assert_eq!(location(&r), format!("/admin/users/{dee_id}"));
+    assert!(flash(&r)["error"]["Refused"]["message"].as_str().unwrap().contains("portcullis admin revoke"));
+
+    // Nothing happened to either admin.
+    for (client, email, id) in [(&dee, DEE, &dee_id), (&ann, ANN, &ann_id)] {
+        assert_eq!(app.signed_in_as(client).await.as_deref(), Some(email));
+        assert_eq!(opt_i64(&app, &format!("SELECT locked_at FROM users WHERE id = '{id}'")).await, None);
+        let mfa = app
+            .scalar_i64(&format!("SELECT COUNT(*) FROM user_totp WHERE user_id = '{id}' AND enabled_at IS NOT NULL"))
+            .await;
+        assert_eq!(mfa, 1, "{email} keeps two-step verification");
+    }
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM users WHERE is_admin = 1").await, 2);
+    json_ok(&app, &dee, "admin_overview", &[]).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(app.mails_to(DEE).len(), dee_mails, "no mail to the other admin");
+    assert_eq!(
+        app.scalar_i64(
+            "SELECT COUNT(*) FROM audit_events WHERE action IN ('admin.user_locked', 'admin.password_reset_sent', \
+             'admin.mfa_reset', 'admin.user_deleted', 'admin.impersonation_started')"
+        )
+        .await,
+        0
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_reset_mfa_and_resend_confirmation() {
+    let app = spawn().await;
+    let (ann, _) = admin_browser(&app, ANN).await;
+    let ann_id = user_id(&app, ANN).await;
+    let bo = user(&app, BO).await;
+    let bo_id = user_id(&app, BO).await;
+    enable_totp(&app, &bo).await;
+    let r = app.post_form_with(&new_client(), "/api/log_in", &[("email", BO), ("password", PASSWORD)]).await;
+    assert_eq!(location(&r), "/users/mfa", "Bo's password alone is not enough yet");
+
+    // Bo lost the phone: the admin removes two-step verification.
+    let (status, body) = act(&app, &ann, &bo_id, "reset_mfa").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let mail = app.mail_with_subject(BO, "Two-step verification was reset").await;
+    assert!(mail.text.contains("set it up again"));
+    let fresh = new_client();
+    let r = app.post_form_with(&fresh, "/api/log_in", &[("email", BO), ("password", PASSWORD)]).await;
+    assert_eq!(location(&r), "/", "the password alone signs in now");
+    assert_eq!(app.signed_in_as(&fresh).await.as_deref(), Some(BO));
+    let security = json_ok(&app, &fresh, "security_data", &[]).await;
+    assert_eq!(security["totp_enabled"], false);
+    assert_eq!(app.scalar_i64(&format!("SELECT COUNT(*) FROM backup_codes WHERE user_id = '{bo_id}'")).await, 0);
+    assert_eq!(audit_rows(&app, "admin.mfa_reset", Some(&ann_id), Some(&bo_id)).await, 1);
+    assert_eq!(json_ok(&app, &ann, "admin_user", &[("id", &bo_id)]).await["totp"], false);
+    let (status, body) = act(&app, &ann, &bo_id, "reset_mfa").await;
+    assert_eq!(status, StatusCode::CONFLICT, "nothing to reset: {body}");
+
+    // Resending the confirmation: for an unconfirmed account a new link that works…
+    assert_eq!(app.register(CY, PASSWORD).await.status(), StatusCode::FOUND);
+    let cy_id = user_id(&app, CY).await;
+    assert_eq!(mails_with(&app, CY, "Confirm your e-mail"), 1);
+    let (status, body) = act(&app, &ann, &cy_id, "resend_confirmation").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(mails_with(&app, CY, "Confirm your e-mail"), 2);
+    let mail = app.mail_with_subject(CY, "Confirm your e-mail").await;
+    let token = token_of(&link_in(&mail.text));
+    let r = app.post_form("/api/confirm_with_link", &[("token", &token)]).await;
+    assert_eq!(location(&r), "/users/log-in");
+    assert!(opt_i64(&app, &format!("SELECT confirmed_at FROM users WHERE id = '{cy_id}'")).await.is_some());
+    assert_eq!(audit_rows(&app, "admin.confirmation_resent", Some(&ann_id), Some(&cy_id)).await, 1);
+    // …and for a confirmed one, a refusal and no mail.
+    for id in [&cy_id, &bo_id] {
+        let (status, body) = act(&app, &ann, id, "resend_confirmation").await;
+        assert_eq!(status, StatusCode::CONFLICT, "{body}");
+        assert!(body.contains("already confirmed"), "{body}");
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(mails_with(&app, CY, "Confirm your e-mail"), 2);
+    assert_eq!(mails_with(&app, BO, "Confirm your e-mail"), 1);
+    app.stop().await;
+}
+
+fn delete_form<'a>(id: &'a str, typed: &'a str) -> [(&'static str, &'a str); 4] {
+    [("id", id), ("action", "delete"), ("session_id", ""), ("confirm_email", typed)]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_delete_needs_the_typed_email_then_removes_the_account_and_mails_the_user() {
+    let app = spawn().await;
+    let (ann, _) = admin_browser(&app, ANN).await;
+    let ann_id = user_id(&app, ANN).await;
+    let bo = user(&app, BO).await;
+    let bo_id = user_id(&app, BO).await;
+    // The typed address must be the account's.
+    for typed in ["", "bo@example.org", "someone@example.com"] {
+        let (status, body) = call(&app, &ann, "admin_user_action", &delete_form(&bo_id, typed)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{typed:?}: {body}");
+        let v: Value = serde_json::from_str(&body).unwrap();
+        assert!(v["Validation"]["fields"]["confirm_email"].is_string(), "{body}");
+    }
+    let r = app.post_form_with(&ann, "/api/admin_user_action", &delete_form(&bo_id, "nobody@example.com")).await;
+    assert_eq!(location(&r), format!("/admin/users/{bo_id}"), "a plain form goes back to the page");
+    assert!(flash(&r)["error"]["Validation"]["fields"]["confirm_email"].is_string());
+    assert_eq!(app.scalar_i64(&format!("SELECT COUNT(*) FROM users WHERE id = '{bo_id}'")).await, 1, "still there");
+    assert_eq!(app.signed_in_as(&bo).await.as_deref(), Some(BO));
+
+    // Typed right (case and spaces do not matter): gone, signed out, told, recorded.
+    let r = app.post_form_with(&ann, "/api/admin_user_action", &delete_form(&bo_id, " BO@example.com ")).await;
+    assert_eq!(location(&r), "/admin/users", "to the list: the account's page is gone");
+    assert_eq!(flash(&r)["notice"], "UserDeleted");
+    assert_eq!(app.scalar_i64(&format!("SELECT COUNT(*) FROM users WHERE id = '{bo_id}'")).await, 0);
+    assert_eq!(app.scalar_i64(&format!("SELECT COUNT(*) FROM sessions WHERE user_id = '{bo_id}'")).await, 0);
+    assert_eq!(app.signed_in_as(&bo).await, None);
+    let mail = app.mail_with_subject(BO, "was deleted").await;
+    assert_eq!(mail.subject, "Your Portcullis account was deleted");
+    assert_eq!(audit_rows(&app, "admin.user_deleted", Some(&ann_id), Some(&bo_id)).await, 1);
+    let (status, _) = call(&app, &new_client(), "log_in", &[("email", BO), ("password", PASSWORD)]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = call(&app, &ann, "admin_user", &[("id", &bo_id)]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = call(&app, &ann, "admin_user_action", &delete_form(&bo_id, BO)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "twice");
+    // The log still finds the deleted account by its id.
+    let rows = audit_all_pages(&app, &ann, &[("target", &bo_id), ("action", "admin.user_deleted")]).await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["target"], bo_id.as_str());
+    // The address can be registered again.
+    app.confirmed_user(BO, NEW_PASSWORD).await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_admin_actions_answer_not_found() {
+    let app = spawn().await;
+    let (ann, _) = admin_browser(&app, ANN).await;
+    app.confirmed_user(BO, PASSWORD).await;
+    let bo_id = user_id(&app, BO).await;
+    let calls: Vec<(&str, Vec<(&str, &str)>)> = vec![
+        (
+            "admin_user_action",
+            vec![("id", &bo_id), ("action", "set_password"), ("session_id", ""), ("confirm_email", "")],
+        ),
+        ("admin_user_action", vec![("id", &bo_id), ("action", "LOCK"), ("session_id", ""), ("confirm_email", "")]),
+        ("admin_job_action", vec![("id", "anything"), ("action", "run_now"), ("state", "")]),
+    ];
+    let mut wrong = Vec::new();
+    for (name, form) in &calls {
+        let (status, body) = call(&app, &ann, name, form).await;
+        assert_eq!(body, "\"NotFound\"", "{name} {form:?}");
+        if status != StatusCode::NOT_FOUND {
+            wrong.push(format!("{name} action={}: {status}", form[1].1));
+        }
+    }
+    assert!(wrong.is_empty(), "an unknown action is a 404, not a server error: {wrong:?}");
+    assert_eq!(opt_i64(&app, &format!("SELECT locked_at FROM users WHERE id = '{bo_id}'")).await, None);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s35_a_lock_also_ends_a_pending_second_factor_and_trusted_browsers() {
+    let app = spawn().await;
+    let (ann, _) = admin_browser(&app, ANN).await;
+    let bo = user(&app, BO).await;
+    let bo_id = user_id(&app, BO).await;
+    let (auth, _) = enable_totp(&app, &bo).await;
+    // A browser Bo trusts, signed out again, and one waiting at the code prompt.
+    let trusted = new_client();
+    let r = app.post_form_with(&trusted, "/api/log_in", &[("email", BO), ("password", PASSWORD)]).await;
+    assert_eq!(location(&r), "/users/mfa");
+    let r = app.post_form_with(&trusted, "/api/mfa_verify", &[("code", &auth.code(&app)), ("trust", "on")]).await;
+    assert_eq!(location(&r), "/");
+    app.post_form_with(&trusted, "/api/log_out", &[]).await;
+    let waiting = new_client();
+    let r = app.post_form_with(&waiting, "/api/log_in", &[("email", BO), ("password", PASSWORD)]).await;
+    assert_eq!(location(&r), "/users/mfa");
+
+    let (status, body) = act(&app, &ann, &bo_id, "lock").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    app.state().clock.advance(30);
+    let (status, body) = call(&app, &waiting, "mfa_verify", &[("code", &auth.code(&app))]).await;
+    assert!(!status.is_success(), "the pending challenge ended with the lock: {status} {body}");
+    assert_eq!(app.signed_in_as(&waiting).await, None);
+    assert_eq!(app.signed_in_as(&bo).await, None);
+    let (status, body) = call(&app, &trusted, "log_in", &[("email", BO), ("password", PASSWORD)]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(body.contains("AccountLocked"), "{body}");
+
+    // After the unlock the once-trusted browser is asked for the code again.
+    assert_eq!(act(&app, &ann, &bo_id, "unlock").await.0, StatusCode::OK);
+    let r = app.post_form_with(&trusted, "/api/log_in", &[("email", BO), ("password", PASSWORD)]).await;
+    assert_eq!(location(&r), "/users/mfa", "the lock forgot the trusted browser");
+    app.stop().await;
+}
+
+/// With `REQUIRE_MFA` on, a user who has not enrolled yet can only reach the enrolment page; an admin impersonating
+/// such a user must still be able to press "Stop impersonating" and get their own session back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_impersonating_works_when_the_site_requires_two_step_verification() {
+    let app = TestApp::spawn_with(|c| {
+        roomy(c);
+        c.require_mfa = true;
+    })
+    .await;
+    let (ann, _) = admin_browser(&app, ANN).await;
+    app.confirmed_user(BO, PASSWORD).await; // has not enrolled yet
+    let bo_id = user_id(&app, BO).await;
+    json_ok(&app, &ann, "admin_overview", &[]).await;
+
+    let r = app.post_form_with(&ann, "/api/admin_impersonate", &[("id", &bo_id)]).await;
+    assert_eq!(location(&r), "/");
+    let r = app.get_with(&ann, "/").await;
+    assert_eq!(location(&r), "/users/settings/security", "Bo is sent to enrol, and so is the admin acting as Bo");
+    let page = app.get_with(&ann, "/users/settings/security").await.text().await.unwrap();
+    assert!(page.contains("Stop impersonating"), "the banner offers the way out");
+
+    let (status, body) = call(&app, &ann, "stop_impersonating", &[]).await;
+    assert_eq!(status, StatusCode::OK, "stopping is refused: {body}");
+    assert_eq!(app.signed_in_as(&ann).await.as_deref(), Some(ANN));
+    json_ok(&app, &ann, "admin_overview", &[]).await;
     app.stop().await;
 }
