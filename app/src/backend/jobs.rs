@@ -65,6 +65,19 @@ pub enum Job {
 }
 
 impl Job {
+    /// The account a mail carrying a new link (a token made when the job runs) is for.
+    fn makes_link_for(&self) -> Option<&str> {
+        match self {
+            Job::ConfirmEmail { user_id }
+            | Job::PasswordReset { user_id }
+            | Job::MagicLink { user_id }
+            | Job::EmailChangeConfirm { user_id }
+            | Job::EmailChangeNotice { user_id }
+            | Job::AccountDeletionScheduled { user_id } => Some(user_id),
+            _ => None,
+        }
+    }
+
     fn kind(&self) -> &'static str {
         match self {
             Job::DeleteAccount { .. } => "account",
@@ -214,6 +227,17 @@ async fn finish(st: &AppState, job: Claimed) -> Result<(), Unexpected> {
 }
 
 async fn execute(st: &AppState, job: &Job) -> Result<(), String> {
+    if let Some(user_id) = job.makes_link_for() {
+        // An account an admin locked gets no new link, even from a mail queued before the lock.
+        let locked: Option<(Option<i64>,)> = sqlx::query_as("SELECT locked_at FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_optional(&st.db.pool)
+            .await
+            .map_err(|e| e.to_string())?;
+        if matches!(locked, Some((Some(_),))) {
+            return Ok(());
+        }
+    }
     let app = &st.config.app_name;
     let base = &st.config.base_url;
     let mail = match job {

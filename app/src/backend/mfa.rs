@@ -526,6 +526,7 @@ pub async fn revoke_trust(
     session: &CurrentSession,
     id: Option<&str>,
 ) -> Result<bool, AccountError> {
+    sudo::not_impersonating(session)?;
     let now = st.clock.now();
     let mut tx = st.db.begin().await?;
     let found = match id {

@@ -678,6 +678,7 @@ pub async fn discard_pending(
     ctx: &RequestContext,
     session: &CurrentSession,
 ) -> Result<(), AccountError> {
+    sudo::not_impersonating(session)?;
     if let Some((id, ..)) = pending_row(st, ctx, session).await? {
         sqlx::query("DELETE FROM pending_links WHERE id = $1").bind(&id).execute(&st.db.pool).await?;
     }

@@ -351,6 +351,7 @@ pub async fn rename(
     id: &str,
     name: &str,
 ) -> Result<(), AccountError> {
+    sudo::not_impersonating(session)?;
     let name = clean_name(name);
     if name.is_empty() {
         return Err(AccountError::Field("name", "Give the passkey a name.".into()));

@@ -106,7 +106,10 @@ pub async fn find_current(st: &AppState, token: &str) -> Result<Option<CurrentSe
          LEFT JOIN memberships m ON m.org_id = s.active_org_id AND m.user_id = s.user_id \
          LEFT JOIN organizations o ON o.id = m.org_id \
          LEFT JOIN users a ON a.id = s.impersonator_id AND a.is_admin = 1 AND a.locked_at IS NULL \
-         WHERE s.token_digest = $1 AND u.locked_at IS NULL AND (s.impersonator_id IS NULL OR a.id IS NOT NULL)",
+           AND EXISTS (SELECT 1 FROM user_totp t WHERE t.user_id = a.id AND t.enabled_at IS NOT NULL) \
+           AND EXISTS (SELECT 1 FROM sessions o WHERE o.id = s.impersonator_session_id AND o.user_id = a.id) \
+         WHERE s.token_digest = $1 AND u.locked_at IS NULL \
+           AND (s.impersonator_id IS NULL OR (a.id IS NOT NULL AND u.is_admin = 0))",
     )
     .bind(&digest)
     .fetch_optional(&st.db.pool)
@@ -199,8 +202,9 @@ pub async fn rotate(
 }
 
 /// Ends every session of the user but `keep` (if given) in `tx`. Returns how many ended.
+/// Impersonations the user started as an admin end with them.
 pub async fn end_all_for_user(tx: &mut Tx, user_id: &str, keep: Option<&str>) -> Result<u64, sqlx::Error> {
-    let r = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id <> $2")
+    let r = sqlx::query("DELETE FROM sessions WHERE (user_id = $1 OR impersonator_id = $1) AND id <> $2")
         .bind(user_id)
         .bind(keep.unwrap_or(""))
         .execute(&mut **tx)
@@ -209,9 +213,13 @@ pub async fn end_all_for_user(tx: &mut Tx, user_id: &str, keep: Option<&str>) ->
 }
 
 /// Ends this session server-side: the cookie, if replayed, finds nothing.
+/// Logging out of an impersonation logs the admin out too (their own session waits behind it).
 pub async fn end(st: &AppState, ctx: &RequestContext, session: &CurrentSession) -> Result<(), sqlx::Error> {
     let mut tx = st.db.begin().await?;
     sqlx::query("DELETE FROM sessions WHERE id = $1").bind(&session.session_id).execute(&mut *tx).await?;
+    if let Some(own) = session.impersonator.as_ref().and_then(|i| i.session_id.as_deref()) {
+        sqlx::query("DELETE FROM sessions WHERE id = $1").bind(own).execute(&mut *tx).await?;
+    }
     audit::record(&mut tx, ctx, st.clock.now(), Event::by_user("user.log_out", &session.user_id)).await?;
     tx.commit().await
 }

@@ -318,6 +318,7 @@ pub async fn cancel_email_change(
     ctx: &RequestContext,
     session: &CurrentSession,
 ) -> Result<(), AccountError> {
+    sudo::not_impersonating(session)?;
     let now = st.clock.now();
     let mut tx = st.db.begin().await?;
     cancel_in(&mut tx, ctx, &session.user_id, None, now, "settings").await?;

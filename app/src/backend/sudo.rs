@@ -49,11 +49,21 @@ pub fn open_until(st: &AppState, session: &CurrentSession) -> Option<i64> {
     is_fresh(st, session).then(|| session.sudo_at.unwrap_or_default() + st.config.sudo_window_secs)
 }
 
+/// Refuses the account's sensitive changes (password, e-mail, two-step verification, passkeys, sign-in providers,
+/// deletion) to an admin impersonating the user. Everything behind [`require`] gets it; the few sensitive changes
+/// that need no re-authentication (cancelling an e-mail change, forgetting a trusted browser, renaming a passkey,
+/// dropping a held provider link, an organization's two-step policy) call it themselves.
+pub fn not_impersonating(session: &CurrentSession) -> Result<(), AccountError> {
+    match session.impersonator {
+        Some(_) => Err(AccountError::Impersonating),
+        None => Ok(()),
+    }
+}
+
 /// For every sensitive change: refuses unless the window is open.
 pub fn require(st: &AppState, session: &CurrentSession) -> Result<(), AccountError> {
-    if session.impersonator.is_some() {
-        Err(AccountError::Impersonating)
-    } else if is_fresh(st, session) {
+    not_impersonating(session)?;
+    if is_fresh(st, session) {
         Ok(())
     } else {
         Err(AccountError::SudoRequired)

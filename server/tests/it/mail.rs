@@ -9,17 +9,18 @@ use app::backend::config::{MailDelivery, MailTransportKind, Secret};
 
 use crate::common::*;
 
-struct SmtpSink {
+/// A real SMTP server on loopback; the admin tests use it too.
+pub(crate) struct SmtpSink {
     child: Child,
     dir: PathBuf,
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 impl SmtpSink {
-    async fn start(port: u16) -> Self {
+    pub(crate) async fn start(port: u16) -> Self {
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("maildir-{}", uuid::Uuid::new_v4().simple()));
         let python = std::env::var("SMTP_SINK_PYTHON").unwrap_or_else(|_| "python3".into());
         let child = Command::new(&python)
@@ -42,14 +43,14 @@ impl SmtpSink {
         panic!("the SMTP sink did not listen on port {port}");
     }
 
-    fn messages(&self) -> Vec<String> {
+    pub(crate) fn messages(&self) -> Vec<String> {
         let Ok(entries) = std::fs::read_dir(self.dir.join("new")) else {
             return vec![];
         };
         entries.filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok()).collect()
     }
 
-    async fn wait_for(&self, needle: &str, secs: u64) -> String {
+    pub(crate) async fn wait_for(&self, needle: &str, secs: u64) -> String {
         for _ in 0..secs * 10 {
             if let Some(m) = self.messages().into_iter().find(|m| m.contains(needle)) {
                 return m;

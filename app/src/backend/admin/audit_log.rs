@@ -64,9 +64,9 @@ fn filters(q: &Query) -> Result<Filters, AccountError> {
     let mut f = Filters::default();
     user_condition(&mut f, &["e.actor_user_id", "e.impersonator_id"], &q.actor);
     user_condition(&mut f, &["e.target_user_id"], &q.target);
-    let action = q.action.trim();
+    let action = q.action.trim().to_lowercase();
     if !action.is_empty() {
-        let p = f.text(format!("{}%", like_literal(action)));
+        let p = f.text(format!("{}%", like_literal(&action)));
         f.and(format!("e.action LIKE {p} ESCAPE '\\'"));
     }
     if matches!(q.outcome.as_str(), "success" | "failure") {
@@ -107,7 +107,7 @@ pub async fn search(st: &AppState, me: &CurrentSession, q: &Query) -> Result<Pag
 /// Events about the user or by them, newest first (their admin page).
 pub async fn about_user(st: &AppState, user_id: &str, limit: i64) -> Result<Vec<AuditRow>, AccountError> {
     let sql = format!(
-        "{SELECT} WHERE e.target_user_id = $1 OR e.actor_user_id = $1 ORDER BY e.at DESC, e.id DESC LIMIT {limit}"
+        "{SELECT} WHERE e.target_user_id = $1 OR e.actor_user_id = $1 OR e.impersonator_id = $1 ORDER BY e.at DESC, e.id DESC LIMIT {limit}"
     );
     Ok(sqlx::query_as(&sql).bind(user_id).fetch_all(&st.db.pool).await?)
 }

@@ -48,7 +48,7 @@ fn time_cursor(raw: &str) -> Option<(i64, String)> {
 /// Every admin page and server function starts here: not an admin → `Forbidden` (S46); an admin without two-step
 /// verification → `MfaEnrolmentRequired` (the pages send them to enrol).
 pub fn require_admin(session: &CurrentSession) -> Result<(), AccountError> {
-    if !session.is_admin {
+    if !session.is_admin || session.impersonator.is_some() {
         return Err(AccountError::Forbidden);
     }
     if !session.has_mfa {

@@ -112,7 +112,7 @@ pub async fn retry(st: &AppState, ctx: &RequestContext, me: &CurrentSession, id:
     let now = st.clock.now();
     let mut tx = st.db.begin().await?;
     let r = sqlx::query(
-        "UPDATE jobs SET state = 'queued', attempts = 0, run_at = $1, locked_until = NULL, updated_at = $1 \
+        "UPDATE jobs SET state = 'queued', attempts = 0, run_at = $1, locked_until = NULL, last_error = NULL, updated_at = $1 \
          WHERE id = $2 AND (state = 'dead' OR (state = 'queued' AND last_error IS NOT NULL))",
     )
     .bind(now)
