@@ -240,11 +240,14 @@ pub struct SessionRow {
     pub user_agent: Option<String>,
     pub created_at: i64,
     pub last_active_at: i64,
+    /// The admin behind an impersonation session.
+    pub impersonator_id: Option<String>,
 }
 
+/// The user's live sessions, the most recently active first.
 pub async fn list_for_user(st: &AppState, user_id: &str) -> Result<Vec<SessionRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT id, ip, user_agent, created_at, last_active_at FROM sessions \
+        "SELECT id, ip, user_agent, created_at, last_active_at, impersonator_id FROM sessions \
          WHERE user_id = $1 AND idle_expires_at > $2 AND absolute_expires_at > $2 ORDER BY last_active_at DESC",
     )
     .bind(user_id)

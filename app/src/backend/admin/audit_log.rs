@@ -129,7 +129,7 @@ pub fn export(
         async move {
             let Some(q) = next else { return Ok(None) };
             let rows = fetch(&st, &q, EXPORT_BATCH).await?;
-            let mut out = if first { csv_line(&HEADER.map(String::from)) } else { String::new() };
+            let mut out = if first { csv_line(&HEADER) } else { String::new() };
             for r in &rows {
                 out.push_str(&csv_line(&[
                     crate::backend::format_iso(r.at),

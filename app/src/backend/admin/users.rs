@@ -134,22 +134,12 @@ pub struct Detail {
     pub passkeys: i64,
     pub backup_codes_left: i64,
     pub last_sign_in: Option<i64>,
-    pub sessions: Vec<SessionRow>,
+    pub sessions: Vec<crate::backend::sessions::SessionRow>,
     /// (provider, e-mail the provider gave, linked at)
     pub identities: Vec<(String, Option<String>, i64)>,
     /// (name, slug, role)
     pub organizations: Vec<(String, String, String)>,
     pub recent: Vec<super::audit_log::AuditRow>,
-}
-
-#[derive(Debug, sqlx::FromRow)]
-pub struct SessionRow {
-    pub id: String,
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-    pub created_at: i64,
-    pub last_active_at: i64,
-    pub impersonator_id: Option<String>,
 }
 
 pub async fn detail(st: &AppState, me: &CurrentSession, user_id: &str) -> Result<Detail, AccountError> {
@@ -183,14 +173,7 @@ pub async fn detail(st: &AppState, me: &CurrentSession, user_id: &str) -> Result
     .bind(user_id)
     .fetch_one(db)
     .await?;
-    let sessions = sqlx::query_as(
-        "SELECT id, ip, user_agent, created_at, last_active_at, impersonator_id FROM sessions \
-         WHERE user_id = $1 AND idle_expires_at > $2 AND absolute_expires_at > $2 ORDER BY last_active_at DESC",
-    )
-    .bind(user_id)
-    .bind(now)
-    .fetch_all(db)
-    .await?;
+    let sessions = crate::backend::sessions::list_for_user(st, user_id).await?;
     let identities = sqlx::query_as(
         "SELECT provider, email, created_at FROM user_identities WHERE user_id = $1 ORDER BY created_at",
     )
