@@ -37,20 +37,37 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 [[ -d oidc/node_modules/oidc-provider ]] || (cd oidc && npm ci --no-audit --no-fund --loglevel=error)
 trap 'stop_server; rm -rf "$work"' EXIT
 
+# Starts the loopback OpenID provider and waits until it says it listens (up to 60 s: under load, node takes a
+# while to load oidc-provider). A provider that exits or never gets ready fails the run with its log.
+start_oidc() {
+  local clients=$1 oidc_port=$2
+  OIDC_PORT=$oidc_port OIDC_CLIENTS="$clients" OIDC_REQUIRE_PKCE=1 node oidc/provider.mjs >"$work/oidc.log" 2>&1 &
+  oidc_pid=$!
+  for _ in $(seq 1 600); do
+    grep -q "OIDC provider ready" "$work/oidc.log" 2>/dev/null && return 0
+    kill -0 "$oidc_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "---- the OpenID provider did not start ----"; cat "$work/oidc.log"
+  kill "$oidc_pid" 2>/dev/null && wait "$oidc_pid" 2>/dev/null
+  oidc_pid=
+  return 1
+}
+
 run_spec() {
   local label=$1 database_url=$2 spec=$3
   local port oidc_port
   port=$(free_port)
-  oidc_port=$(free_port)
   # The OpenID provider on loopback, as a generic OIDC issuer ("Test SSO") and, through its plain OAuth 2.0
-  # endpoints, as "GitHub".
+  # endpoints, as "GitHub". A free port can be taken between the check and the provider's bind: then it exits
+  # ("cannot listen") and is started again on another port.
   local clients="[{\"client_id\":\"portcullis\",\"client_secret\":\"s3cret\",\"redirect_uris\":[\"http://localhost:$port/auth/oidc/callback\",\"http://localhost:$port/auth/github/callback\"]}]"
-  OIDC_PORT=$oidc_port OIDC_CLIENTS="$clients" OIDC_REQUIRE_PKCE=1 node oidc/provider.mjs >"$work/oidc.log" 2>&1 &
-  oidc_pid=$!
-  for _ in $(seq 1 100); do
-    grep -q "OIDC provider ready" "$work/oidc.log" 2>/dev/null && break
-    kill -0 "$oidc_pid" 2>/dev/null || { cat "$work/oidc.log"; exit 1; }
-    sleep 0.1
+  local attempt
+  for attempt in 1 2 3; do
+    oidc_port=$(free_port)
+    [[ "$oidc_port" == "$port" ]] && oidc_port=$(free_port)
+    start_oidc "$clients" "$oidc_port" && break
+    (( attempt < 3 )) || exit 1
   done
   local issuer="http://localhost:$oidc_port"
   echo "==> $spec on $label (http://localhost:$port, OpenID provider $issuer)"
@@ -61,14 +78,18 @@ run_spec() {
     GITHUB_TOKEN_URL="$issuer/token" GITHUB_USER_URL="$issuer/me" GITHUB_EMAILS_URL=none \
     GITHUB_SCOPES="openid email profile" "$bin" serve) >"$work/server-$label.log" 2>&1 &
   server_pid=$!
-  for _ in $(seq 1 100); do
-    curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
-    kill -0 "$server_pid" 2>/dev/null || { cat "$work/server-$label.log"; exit 1; }
+  local up=
+  for _ in $(seq 1 600); do
+    curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && { up=1; break; }
+    kill -0 "$server_pid" 2>/dev/null || break
     sleep 0.1
   done
+  [[ -n "$up" ]] || { echo "---- the server did not start ($label) ----"; cat "$work/server-$label.log"; exit 1; }
   # The admin spec grants the role the way an operator does: the same binary's `admin grant`, on the same database.
   if ! E2E_BASE_URL="http://localhost:$port" E2E_DATABASE_URL="$database_url" E2E_BIN="$bin" npx playwright test "$spec"; then
     echo "---- server log ($label) ----"; tail -50 "$work/server-$label.log"
+    echo "---- OpenID provider log ----"; tail -20 "$work/oidc.log"
+    kill -0 "$oidc_pid" 2>/dev/null || echo "(the OpenID provider is no longer running)"
     exit 1
   fi
   stop_server
