@@ -97,6 +97,7 @@ pub enum Notice {
     UserUnlocked,
     SessionsEnded,
     ResetSent,
+    PasswordChangeRequired,
     MfaReset,
     ConfirmationSent,
     UserDeleted,
@@ -163,6 +164,9 @@ impl Notice {
             Notice::UserUnlocked => "Account unlocked. The user can log in again.",
             Notice::SessionsEnded => "Sessions ended: those devices are signed out at their next request.",
             Notice::ResetSent => "A password-reset link was mailed to the user.",
+            Notice::PasswordChangeRequired => {
+                "The password no longer signs in and every session ended. The user was mailed how to choose a new one."
+            }
             Notice::MfaReset => "Two-step verification removed. The user was told by e-mail.",
             Notice::ConfirmationSent => "A new confirmation mail was sent.",
             Notice::UserDeleted => "The account was deleted.",

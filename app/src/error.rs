@@ -33,7 +33,10 @@ pub enum AppError {
     AccountClosing,
     #[error("This account is locked. Contact the site's administrators if you think this is a mistake.")]
     AccountLocked,
-    #[error("Not while impersonating: an admin cannot change a user's password, e-mail, two-step verification, passkeys or tokens, or delete the account.")]
+    #[error(
+        "Not while impersonating: an admin cannot change a user's password, e-mail, two-step verification, passkeys, \
+         sign-in providers or organization memberships, or delete the account."
+    )]
     Impersonating,
     #[error("Your sign-in took too long or had too many wrong codes. Please log in again.")]
     ChallengeExpired,

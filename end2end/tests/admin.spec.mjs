@@ -53,6 +53,7 @@ test('an admin granted by the CLI enrols MFA, finds a user, locks and unlocks th
   await expect(admin.getByRole('row')).toHaveCount(2); // header + the one match
   await admin.getByRole('link', { name: userEmail }).click();
   await expect(admin.getByRole('heading', { name: userEmail })).toBeVisible();
+  const userPage = admin.url();
   await waitForHydration(admin);
 
   // Lock: the user's open browser is signed out at its next request, and cannot log in again.
@@ -114,6 +115,27 @@ test('an admin granted by the CLI enrols MFA, finds a user, locks and unlocks th
   expect(started).toContain(`"${adminEmail}","${userEmail}"`);
   // Only this admin's rows: the filter carried over to the export.
   expect(lines.slice(1).every((l) => l.includes(`"${adminEmail}"`))).toBeTruthy();
+
+  // The user sees in their own activity what an admin did, without the admin's device or address.
+  await user.goto('/users/sessions');
+  const told = user.getByRole('listitem').filter({ hasText: 'An administrator started using the site as you' });
+  await expect(told).toBeVisible();
+  await expect(told).toContainText('an administrator');
+
+  // Require a new password (S5): the user is signed out, and their password no longer signs in.
+  await admin.goto(userPage);
+  await expect(admin.getByRole('heading', { name: userEmail })).toBeVisible();
+  await waitForHydration(admin);
+  await confirmAction(admin, 'Require a new password…', 'Require a new password');
+  await expect(admin.getByRole('status').filter({ hasText: 'The password no longer signs in' })).toBeVisible();
+  await expect(admin.getByText('must be changed: it no longer signs in')).toBeVisible();
+  await user.goto('/users/settings');
+  await expectSignedOut(user);
+  await user.goto('/users/log-in');
+  await user.getByLabel('E-mail', { exact: true }).fill(userEmail);
+  await user.getByLabel('Password', { exact: true }).fill(PASSWORD);
+  await user.getByRole('button', { name: 'Log in' }).click();
+  await expect(user.getByText('Your password must be changed before you can log in with it')).toBeVisible();
 });
 
 test('without JavaScript: a non-admin gets 403 from every admin page and the export', async ({ browser }) => {

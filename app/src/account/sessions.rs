@@ -28,6 +28,9 @@ pub struct ActivityItem {
     pub failed: bool,
     pub device: String,
     pub ip: String,
+    /// An admin did it (to the account, or as the user while impersonating): their device and address are not
+    /// shown.
+    pub by_admin: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -59,12 +62,20 @@ pub async fn list_sessions() -> Result<SessionsData, AppError> {
         audit::activity_for_user(&st.db.pool, &me.user_id, 25).await.map_err(|e| server_ctx::internal(&ctx, e))?;
     let activity = events
         .into_iter()
-        .map(|e| ActivityItem {
-            when: format_utc(e.at),
-            what: describe_action(&e.action, e.outcome == "failure"),
-            failed: e.outcome == "failure",
-            device: describe(e.user_agent.as_deref()),
-            ip: e.ip.unwrap_or_default(),
+        .map(|e| {
+            let by_admin = e.by_admin != 0;
+            let mut what = describe_action(&e.action, e.outcome == "failure");
+            if by_admin && !e.action.starts_with("admin.") {
+                what.push_str(" — by an administrator signed in as you");
+            }
+            ActivityItem {
+                when: format_utc(e.at),
+                what,
+                failed: e.outcome == "failure",
+                device: if by_admin { "an administrator".into() } else { describe(e.user_agent.as_deref()) },
+                ip: if by_admin { String::new() } else { e.ip.unwrap_or_default() },
+                by_admin,
+            }
         })
         .collect();
     Ok(SessionsData { sessions, activity })
@@ -107,6 +118,20 @@ fn describe_action(action: &str, failed: bool) -> String {
         ("mfa.locked", _) => "Two-step codes paused after wrong attempts",
         ("mfa.browser_trusted", _) => "Browser trusted for 30 days",
         ("mfa.trust_revoked", _) => "Trusted browser forgotten",
+        ("mfa.challenge", false) => "Two-step passkey check passed",
+        ("mfa.challenge", true) => "Failed two-step passkey check",
+        ("admin.user_locked", _) => "An administrator locked your account",
+        ("admin.user_unlocked", _) => "An administrator unlocked your account",
+        ("admin.sessions_revoked", _) => "An administrator signed you out everywhere",
+        ("admin.session_revoked", _) => "An administrator signed out one of your devices",
+        ("admin.password_reset_sent", _) => "An administrator sent you a password-reset link",
+        ("admin.password_change_required", _) => "An administrator required a new password",
+        ("admin.mfa_reset", _) => "An administrator removed your two-step verification",
+        ("admin.confirmation_resent", _) => "An administrator sent the confirmation mail again",
+        ("admin.impersonation_started", _) => "An administrator started using the site as you",
+        ("admin.impersonation_stopped", _) => "The administrator stopped using the site as you",
+        ("admin.granted", _) => "Administrator role granted",
+        ("admin.revoked", _) => "Administrator role removed",
         // Every action that can reach a user's feed is named above; a new one shows its audit name until it is.
         (other, _) => other,
     };
@@ -259,7 +284,13 @@ fn SessionsTable(
                     view! {
                         <li class:activity-failed=a.failed>
                             <span class="activity-what">{a.what}</span>
-                            <span class="muted">{format!("{} · {} · {}", a.when, a.device, a.ip)}</span>
+                            <span class="muted">
+                                {if a.ip.is_empty() {
+                                    format!("{} · {}", a.when, a.device)
+                                } else {
+                                    format!("{} · {} · {}", a.when, a.device, a.ip)
+                                }}
+                            </span>
                         </li>
                     }
                 })

@@ -209,6 +209,7 @@ pub struct UserInfo {
     pub deletion: Option<String>,
     pub is_admin: bool,
     pub has_password: bool,
+    pub password_change_required: bool,
     pub totp: bool,
     pub passkeys: i64,
     pub backup_codes_left: i64,
@@ -241,6 +242,7 @@ pub async fn admin_user(id: String) -> Result<UserInfo, AppError> {
             deletion: d.deletion_scheduled_at.map(format_utc),
             is_admin: u.is_admin == 1,
             has_password: d.has_password,
+            password_change_required: d.password_change_required,
             totp: u.mfa > 0,
             passkeys: d.passkeys,
             backup_codes_left: d.backup_codes_left,
@@ -289,6 +291,7 @@ pub async fn admin_user_action(
         Action::Unlock => Notice::UserUnlocked,
         Action::RevokeSessions | Action::RevokeSession(_) => Notice::SessionsEnded,
         Action::SendPasswordReset => Notice::ResetSent,
+        Action::RequirePasswordChange => Notice::PasswordChangeRequired,
         Action::ResetMfa => Notice::MfaReset,
         Action::ResendConfirmation => Notice::ConfirmationSent,
         Action::Delete { .. } => Notice::UserDeleted,
@@ -397,7 +400,11 @@ fn UserView(u: UserInfo, action: ServerAction<AdminUserAction>, error: Signal<Op
             {fact("Created", u.created.clone())}
             {fact("E-mail confirmed", u.confirmed.clone().unwrap_or_else(|| "not yet".into()))}
             {fact("Last sign-in", u.last_sign_in.clone().unwrap_or_else(|| "never".into()))}
-            {fact("Password", if u.has_password { "set".into() } else { "none (signs in another way)".into() })}
+            {fact("Password", match (u.has_password, u.password_change_required) {
+                (false, _) => "none (signs in another way)".into(),
+                (true, true) => "must be changed: it no longer signs in".into(),
+                (true, false) => "set".into(),
+            })}
             {fact("Authenticator app", yes_no(u.totp))}
             {fact("Backup codes left", u.backup_codes_left.to_string())}
             {fact("Passkeys", u.passkeys.to_string())}
@@ -411,6 +418,7 @@ fn UserView(u: UserInfo, action: ServerAction<AdminUserAction>, error: Signal<Op
             }}
             {confirm(action, &id, "revoke_sessions", "Sign out everywhere…", "End every session", "Every device of the user is signed out at its next request.")}
             {confirm(action, &id, "send_password_reset", "Send password reset…", "Mail a reset link", "The user gets a link to choose a new password. You never see or set it.")}
+            {(u.has_password && !u.password_change_required).then(|| confirm(action, &id, "require_password_change", "Require a new password…", "Require a new password", "For a password that may be known to someone else: it stops signing in, every device is signed out, and the user is mailed how to choose a new one."))}
             {u.totp.then(|| confirm(action, &id, "reset_mfa", "Reset two-step…", "Remove two-step verification", "Removes the authenticator app, backup codes and trusted browsers (a user who lost their phone). They get a mail."))}
             {u.confirmed.is_none().then(|| confirm(action, &id, "resend_confirmation", "Resend confirmation…", "Send the confirmation mail again", "A new confirmation link and code go to the address."))}
             {can_impersonate

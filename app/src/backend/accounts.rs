@@ -303,15 +303,21 @@ pub async fn require_password_change(
     let Some(user) = find_user(st, email).await? else { return Ok(None) };
     let now = st.clock.now();
     let mut tx = st.db.begin().await?;
-    sqlx::query("UPDATE users SET password_change_required = 1, updated_at = $1 WHERE id = $2")
-        .bind(now)
-        .bind(&user.id)
-        .execute(&mut *tx)
-        .await?;
-    let ended = sessions::end_all_for_user(&mut tx, &user.id, None).await?;
+    let ended = flag_password_change(&mut tx, &user.id, now).await?;
     audit::record(&mut tx, ctx, now, Event::on_user("user.password_change_required", &user.id)).await?;
     tx.commit().await?;
     Ok(Some(ended))
+}
+
+/// Sets the flag that stops the password from signing in and ends every session of the user, in `tx`. Returns how
+/// many sessions ended. (The command line and the admin console's "Require a new password".)
+pub async fn flag_password_change(tx: &mut super::db::Tx, user_id: &str, now: i64) -> Result<u64, sqlx::Error> {
+    sqlx::query("UPDATE users SET password_change_required = 1, updated_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(user_id)
+        .execute(&mut **tx)
+        .await?;
+    sessions::end_all_for_user(tx, user_id, None).await
 }
 
 /// Checks the signed-in user's own password again (sudo, password change), under the same lockout as log in.

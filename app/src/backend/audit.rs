@@ -119,14 +119,20 @@ pub struct ActivityRow {
     pub outcome: String,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// What an admin did to the account, or did as the user while impersonating them.
+    pub by_admin: i64,
 }
 
 /// The security events about a user, newest first: sign-ins and failures, confirmations, session revocations,
-/// locks (and, as they arrive, password and e-mail changes).
+/// locks, password and e-mail changes, two-step verification, and what admins did to the account (or as the user,
+/// while impersonating them).
 pub async fn activity_for_user(db: &sqlx::AnyPool, user_id: &str, limit: i64) -> Result<Vec<ActivityRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT at, action, outcome, ip, user_agent FROM audit_events WHERE target_user_id = $1 \
-         AND (action LIKE 'user.%' OR action LIKE 'session.%') ORDER BY at DESC, id DESC LIMIT $2",
+        "SELECT at, action, outcome, ip, user_agent, \
+         CASE WHEN action LIKE 'admin.%' OR impersonator_id IS NOT NULL THEN 1 ELSE 0 END AS by_admin \
+         FROM audit_events WHERE target_user_id = $1 \
+         AND (action LIKE 'user.%' OR action LIKE 'session.%' OR action LIKE 'mfa.%' OR action LIKE 'admin.%') \
+         ORDER BY at DESC, id DESC LIMIT $2",
     )
     .bind(user_id)
     .bind(limit)

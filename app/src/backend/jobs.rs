@@ -378,7 +378,7 @@ async fn execute(st: &AppState, job: &Job) -> Result<(), String> {
         }
         Job::AdminChanged { user_id, change } => {
             let Some(email) = user_email(st, user_id, false).await? else { return Ok(()) };
-            templates::admin_changed(app, &email, *change, &format!("{base}/users/log-in"))
+            templates::admin_changed(app, &email, *change, base)
         }
         Job::AccountDeletedByAdmin { email } => templates::account_deleted_by_admin(app, email),
         Job::DeleteAccount { user_id } => {

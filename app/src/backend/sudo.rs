@@ -52,7 +52,8 @@ pub fn open_until(st: &AppState, session: &CurrentSession) -> Option<i64> {
 /// Refuses the account's sensitive changes (password, e-mail, two-step verification, passkeys, sign-in providers,
 /// deletion) to an admin impersonating the user. Everything behind [`require`] gets it; the few sensitive changes
 /// that need no re-authentication (cancelling an e-mail change, forgetting a trusted browser, renaming a passkey,
-/// dropping a held provider link, an organization's two-step policy) call it themselves.
+/// dropping a held provider link) call it themselves, and organizations refuse every membership, invitation and
+/// settings change (`orgs::authorize`, role changes, removals, accepting an invitation).
 pub fn not_impersonating(session: &CurrentSession) -> Result<(), AccountError> {
     match session.impersonator {
         Some(_) => Err(AccountError::Impersonating),

@@ -1282,7 +1282,7 @@ async fn admin_actions_on_admins_are_refused() {
     let dee_mails = app.mails_to(DEE).len();
 
     for (target, email) in [(&dee_id, DEE), (&ann_id, ANN)] {
-        for action in ["lock", "send_password_reset", "reset_mfa", "delete"] {
+        for action in ["lock", "send_password_reset", "require_password_change", "reset_mfa", "delete"] {
             let (status, body) = call(
                 &app,
                 &ann,
@@ -1323,7 +1323,8 @@ async fn admin_actions_on_admins_are_refused() {
     assert_eq!(
         app.scalar_i64(
             "SELECT COUNT(*) FROM audit_events WHERE action IN ('admin.user_locked', 'admin.password_reset_sent', \
-             'admin.mfa_reset', 'admin.user_deleted', 'admin.impersonation_started')"
+             'admin.password_change_required', 'admin.mfa_reset', 'admin.user_deleted', \
+             'admin.impersonation_started')"
         )
         .await,
         0
@@ -1521,5 +1522,174 @@ async fn stop_impersonating_works_when_the_site_requires_two_step_verification()
     assert_eq!(status, StatusCode::OK, "stopping is refused: {body}");
     assert_eq!(app.signed_in_as(&ann).await.as_deref(), Some(ANN));
     json_ok(&app, &ann, "admin_overview", &[]).await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s5_an_admin_requires_a_new_password_and_the_old_one_stops_signing_in_until_the_user_chooses_one() {
+    let app = spawn().await;
+    let (ann, _) = admin_browser(&app, ANN).await;
+    let ann_id = user_id(&app, ANN).await;
+    let bo = user(&app, BO).await;
+    let bo_id = user_id(&app, BO).await;
+    let bo_phone = app.another_browser(BO, PASSWORD).await;
+    let before = password_hash(&app, &bo_id).await;
+
+    // The page offers it for an account with a password.
+    let page = app.get_with(&ann, &format!("/admin/users/{bo_id}")).await.text().await.unwrap();
+    assert!(page.contains("Require a new password…"), "the action is on the page");
+    // The plain form: back to the page with the notice.
+    let r = app
+        .post_form_with(
+            &ann,
+            "/api/admin_user_action",
+            &[("id", &bo_id), ("action", "require_password_change"), ("session_id", ""), ("confirm_email", "")],
+        )
+        .await;
+    assert_eq!(location(&r), format!("/admin/users/{bo_id}"));
+    assert_eq!(flash(&r)["notice"], "PasswordChangeRequired");
+
+    // Every session of the user ended; the admin never saw or set a password.
+    assert_eq!(app.signed_in_as(&bo).await, None);
+    assert_eq!(app.signed_in_as(&bo_phone).await, None);
+    assert_eq!(password_hash(&app, &bo_id).await, before);
+    assert_eq!(audit_rows(&app, "admin.password_change_required", Some(&ann_id), Some(&bo_id)).await, 1);
+    let mail = app.mail_with_subject(BO, "Choose a new password").await;
+    assert!(mail.text.contains("no longer signs you in"), "{}", mail.text);
+    assert!(mail.text.contains("/users/reset-password"), "the mail says where to choose one: {}", mail.text);
+    let page = app.get_with(&ann, &format!("/admin/users/{bo_id}")).await.text().await.unwrap();
+    assert!(page.contains("must be changed"), "the page shows the requirement");
+    assert!(!page.contains("Require a new password…"), "and no longer offers it");
+    let (status, body) = act(&app, &ann, &bo_id, "require_password_change").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body.contains("already has to choose a new password"), "{body}");
+
+    // The right password no longer opens a session; it mails a reset link instead.
+    let (status, body) = call(&app, &new_client(), "log_in", &[("email", BO), ("password", PASSWORD)]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(body.contains("PasswordChangeRequired"), "{body}");
+    let token = token_in(&app.mail_with_subject(BO, "Reset your").await.text, "/users/reset-password/");
+    // Choosing a new password through the link lifts the requirement.
+    let r = app.post_form("/api/reset_password", &[("token", &token), ("password", NEW_PASSWORD)]).await;
+    assert_eq!(location(&r), "/users/log-in");
+    let r = app.post_form_with(&new_client(), "/api/log_in", &[("email", BO), ("password", NEW_PASSWORD)]).await;
+    assert_eq!(location(&r), "/");
+    assert_eq!(app.scalar_i64(&format!("SELECT password_change_required FROM users WHERE id = '{bo_id}'")).await, 0);
+
+    // An account without a password has nothing to require.
+    app.confirmed_user(CY, PASSWORD).await;
+    let cy_id = user_id(&app, CY).await;
+    sqlx::query("UPDATE users SET password_hash = NULL WHERE id = $1")
+        .bind(&cy_id)
+        .execute(&app.state().db.pool)
+        .await
+        .unwrap();
+    let (status, body) = act(&app, &ann, &cy_id, "require_password_change").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body.contains("has no password"), "{body}");
+    let page = app.get_with(&ann, &format!("/admin/users/{cy_id}")).await.text().await.unwrap();
+    assert!(!page.contains("Require a new password…"));
+    assert_eq!(app.scalar_i64(&format!("SELECT password_change_required FROM users WHERE id = '{cy_id}'")).await, 0);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_user_sees_in_their_activity_what_an_admin_did_without_the_admins_address() {
+    let app = spawn().await;
+    let (ann, _) = admin_browser(&app, ANN).await;
+    let bo = user(&app, BO).await;
+    let bo_id = user_id(&app, BO).await;
+    let (status, body) = act(&app, &ann, &bo_id, "send_password_reset").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let r = app.post_form_with(&ann, "/api/admin_impersonate", &[("id", &bo_id)]).await;
+    assert_eq!(location(&r), "/");
+    let r = app.post_form_with(&ann, "/api/update_profile", &[("display_name", "Changed by support")]).await;
+    assert_eq!(location(&r), "/users/settings");
+    let r = app.post_form_with(&ann, "/api/stop_impersonating", &[]).await;
+    assert_eq!(location(&r), format!("/admin/users/{bo_id}"));
+    // The admin's own address is recorded (for the audit log), never shown to the user.
+    let admin_ip: String = text(
+        &app,
+        &format!(
+            "SELECT ip FROM audit_events WHERE action = 'admin.impersonation_started' AND target_user_id = '{bo_id}'"
+        ),
+    )
+    .await;
+
+    let data = json_ok(&app, &bo, "list_sessions", &[]).await;
+    let feed = data["activity"].as_array().unwrap();
+    let item = |what: &str| {
+        feed.iter().find(|a| a["what"] == what).unwrap_or_else(|| panic!("{what:?} in the feed: {feed:#?}")).clone()
+    };
+    for what in [
+        "An administrator sent you a password-reset link",
+        "An administrator started using the site as you",
+        "Profile updated — by an administrator signed in as you",
+        "The administrator stopped using the site as you",
+    ] {
+        let a = item(what);
+        assert_eq!(a["by_admin"], true, "{a}");
+        assert_eq!(a["ip"], "", "{what}: no address of the admin's");
+        assert_eq!(a["device"], "an administrator");
+    }
+    // The user's own sign-in keeps its device and address.
+    let own = item("Signed in");
+    assert_eq!(own["by_admin"], false);
+    assert_eq!(own["ip"], admin_ip, "(both come from loopback here)");
+    let page = app.get_with(&bo, "/users/sessions").await.text().await.unwrap();
+    assert!(page.contains("An administrator started using the site as you"), "the page shows it");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_impersonating_admin_cannot_change_who_belongs_to_an_organization() {
+    use crate::orgs::{create_org, invitation_id, invite, member, role_in};
+    let app = spawn().await;
+    let (ann, _) = admin_browser(&app, ANN).await;
+    let bo = user(&app, BO).await;
+    let bo_id = user_id(&app, BO).await;
+    create_org(&app, &bo, "Acme", "acme").await;
+    let _cy = member(&app, &bo, "acme", CY, "member").await;
+    let cy_id = user_id(&app, CY).await;
+    invite(&app, &bo, "acme", DEE, "member").await;
+    let dee_invitation = invitation_id(&app, &bo, "acme", DEE).await;
+    // An invitation to Bo's address waits in another organization.
+    app.confirmed_user("eve@example.com", PASSWORD).await;
+    let eve = app.another_browser("eve@example.com", PASSWORD).await;
+    create_org(&app, &eve, "Other", "other").await;
+    invite(&app, &eve, "other", BO, "admin").await;
+    let listed = invitation_id(&app, &eve, "other", BO).await;
+
+    let r = app.post_form_with(&ann, "/api/admin_impersonate", &[("id", &bo_id)]).await;
+    assert_eq!(location(&r), "/");
+    // Looking is fine.
+    json_ok(&app, &ann, "organization_members", &[("slug", "acme")]).await;
+    let refused: Vec<(&str, Vec<(&str, &str)>)> = vec![
+        ("change_member_role", vec![("slug", "acme"), ("user_id", &cy_id), ("role", "owner")]),
+        ("remove_member", vec![("slug", "acme"), ("user_id", &cy_id)]),
+        ("invite_member", vec![("slug", "acme"), ("email", "mallory@example.com"), ("role", "admin")]),
+        ("resend_invitation", vec![("slug", "acme"), ("id", &dee_invitation)]),
+        ("revoke_invitation", vec![("slug", "acme"), ("id", &dee_invitation)]),
+        ("invitation_link", vec![("slug", "acme"), ("id", &dee_invitation)]),
+        ("update_organization", vec![("slug", "acme"), ("name", "Mallory Inc"), ("new_slug", "mallory")]),
+        ("set_organization_mfa", vec![("slug", "acme"), ("require", "on")]),
+        ("leave_organization", vec![("slug", "acme")]),
+        ("accept_listed_invitation", vec![("id", &listed)]),
+    ];
+    for (name, form) in &refused {
+        let (status, body) = call(&app, &ann, name, form).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{name}: {body}");
+        assert!(body.contains("Impersonating"), "{name}: {body}");
+    }
+    assert_eq!(role_in(&app, "acme", CY).await.as_deref(), Some("member"));
+    assert_eq!(role_in(&app, "acme", BO).await.as_deref(), Some("owner"));
+    assert_eq!(role_in(&app, "other", BO).await, None);
+    assert_eq!(text(&app, "SELECT name FROM organizations WHERE slug = 'acme'").await, "Acme");
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM invitations WHERE email = 'mallory@example.com'").await, 0);
+
+    // Stopped, the same user can.
+    app.post_form_with(&ann, "/api/stop_impersonating", &[]).await;
+    json_ok(&app, &bo, "change_member_role", &[("slug", "acme"), ("user_id", &cy_id), ("role", "admin")]).await;
+    assert_eq!(role_in(&app, "acme", CY).await.as_deref(), Some("admin"));
     app.stop().await;
 }

@@ -52,8 +52,10 @@ impl Provider {
             .spawn()
             .expect("node runs the test OpenID provider");
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let ready = tokio::time::timeout(std::time::Duration::from_secs(20), lines.next_line()).await;
-        let line = ready.expect("the provider starts within 20 s").unwrap().unwrap_or_default();
+        // Loading oidc-provider takes node a second or two, but far longer on a machine busy with the other tests
+        // (each OAuth test starts its own provider): a generous wait, not a measure of anything.
+        let ready = tokio::time::timeout(std::time::Duration::from_secs(90), lines.next_line()).await;
+        let line = ready.expect("the provider starts within 90 s").unwrap().unwrap_or_default();
         assert!(line.starts_with("OIDC provider ready at"), "provider said: {line}");
         Self { child, issuer: format!("http://localhost:{port}") }
     }

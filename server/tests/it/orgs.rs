@@ -18,7 +18,7 @@ async fn user(app: &TestApp, email: &str) -> Client {
 }
 
 /// Creates an organization from the new-organization form; it lands on its members page.
-async fn create_org(app: &TestApp, client: &Client, name: &str, slug: &str) {
+pub(crate) async fn create_org(app: &TestApp, client: &Client, name: &str, slug: &str) {
     let r = app.post_form_with(client, "/api/create_organization", &[("name", name), ("slug", slug)]).await;
     assert_eq!(location(&r), format!("/organizations/{slug}/members"), "create {name} ({slug})");
 }
@@ -49,7 +49,7 @@ fn flash_of(r: &Response) -> Value {
 }
 
 /// Invites `email` (no mail) and returns the path of the link to copy.
-async fn invite(app: &TestApp, client: &Client, slug: &str, email: &str, role: &str) -> String {
+pub(crate) async fn invite(app: &TestApp, client: &Client, slug: &str, email: &str, role: &str) -> String {
     let v = json_ok(app, client, "/api/invite_member", &[("slug", slug), ("email", email), ("role", role)]).await;
     assert_eq!(v["email"], email);
     let link = v["link"].as_str().expect("a link to copy");
@@ -58,7 +58,7 @@ async fn invite(app: &TestApp, client: &Client, slug: &str, email: &str, role: &
 }
 
 /// Invites `email` with `role` into `slug`; they register, sign in and accept. Returns their browser.
-async fn member(app: &TestApp, inviter: &Client, slug: &str, email: &str, role: &str) -> Client {
+pub(crate) async fn member(app: &TestApp, inviter: &Client, slug: &str, email: &str, role: &str) -> Client {
     let path = invite(app, inviter, slug, email, role).await;
     let client = user(app, email).await;
     let r = app.post_form_with(&client, "/api/accept_invitation", &[("token", &token_of(&path))]).await;
@@ -80,7 +80,7 @@ async fn org_id(app: &TestApp, slug: &str) -> String {
 }
 
 /// The role of `email` in the organization `slug`, none if not a member.
-async fn role_in(app: &TestApp, slug: &str, email: &str) -> Option<String> {
+pub(crate) async fn role_in(app: &TestApp, slug: &str, email: &str) -> Option<String> {
     let row: Option<(String,)> = sqlx::query_as(
         "SELECT m.role FROM memberships m JOIN organizations o ON o.id = m.org_id JOIN users u ON u.id = m.user_id \
          WHERE o.slug = $1 AND u.email = $2",
@@ -102,7 +102,7 @@ async fn owners(app: &TestApp, slug: &str) -> i64 {
 }
 
 /// The id of the open invitation to `email` on the members page.
-async fn invitation_id(app: &TestApp, client: &Client, slug: &str, email: &str) -> String {
+pub(crate) async fn invitation_id(app: &TestApp, client: &Client, slug: &str, email: &str) -> String {
     let data = json_ok(app, client, "/api/organization_members", &[("slug", slug)]).await;
     let found = data["invitations"].as_array().unwrap().iter().find(|i| i["email"] == email);
     found.unwrap_or_else(|| panic!("an open invitation to {email}: {data}"))["id"].as_str().unwrap().to_string()

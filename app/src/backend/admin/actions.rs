@@ -22,6 +22,9 @@ pub enum Action {
     RevokeSession(String),
     /// Mails the user a password-reset link.
     SendPasswordReset,
+    /// The password stops signing in and every session ends until the user chooses a new one through a reset link
+    /// (S5: the answer to evidence of compromise; there is no periodic expiry).
+    RequirePasswordChange,
     /// Removes the authenticator, backup codes and trusted browsers (a user who lost their phone).
     ResetMfa,
     ResendConfirmation,
@@ -39,6 +42,7 @@ impl Action {
             "revoke_sessions" => Action::RevokeSessions,
             "revoke_session" => Action::RevokeSession(session_id.to_string()),
             "send_password_reset" => Action::SendPasswordReset,
+            "require_password_change" => Action::RequirePasswordChange,
             "reset_mfa" => Action::ResetMfa,
             "resend_confirmation" => Action::ResendConfirmation,
             "delete" => Action::Delete { typed_email: typed_email.to_string() },
@@ -49,7 +53,14 @@ impl Action {
     /// Actions that would let one admin take another admin's account out (or their own): those go through the
     /// command line (`admin revoke` first).
     fn spares_admins(&self) -> bool {
-        matches!(self, Action::Lock | Action::SendPasswordReset | Action::ResetMfa | Action::Delete { .. })
+        matches!(
+            self,
+            Action::Lock
+                | Action::SendPasswordReset
+                | Action::RequirePasswordChange
+                | Action::ResetMfa
+                | Action::Delete { .. }
+        )
     }
 }
 
@@ -59,6 +70,8 @@ struct Target {
     confirmed_at: Option<i64>,
     locked_at: Option<i64>,
     is_admin: i64,
+    has_password: i64,
+    password_change_required: i64,
 }
 
 /// Runs `action` on the account `user_id` for the admin `me`.
@@ -72,11 +85,15 @@ pub async fn act(
     require_admin(me)?;
     let now = st.clock.now();
     let mut tx = st.db.begin().await?;
-    let target: Target = sqlx::query_as("SELECT email, confirmed_at, locked_at, is_admin FROM users WHERE id = $1")
-        .bind(user_id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(AccountError::NotFound)?;
+    let target: Target = sqlx::query_as(
+        "SELECT email, confirmed_at, locked_at, is_admin, \
+         CASE WHEN password_hash IS NULL THEN 0 ELSE 1 END AS has_password, password_change_required \
+         FROM users WHERE id = $1",
+    )
+    .bind(user_id)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or(AccountError::NotFound)?;
     if target.is_admin == 1 && action.spares_admins() {
         return Err(AccountError::Refused(format!(
             "{} is an admin. Revoke the role from the command line first (portcullis admin revoke EMAIL).",
@@ -132,6 +149,21 @@ pub async fn act(
         Action::SendPasswordReset => {
             mail = Some(Job::PasswordReset { user_id: user_id.to_string() });
             ("admin.password_reset_sent", None)
+        }
+        Action::RequirePasswordChange => {
+            if target.has_password == 0 {
+                return Err(AccountError::Refused(format!(
+                    "{} has no password: they sign in with a mailed link, a passkey or a provider.",
+                    target.email
+                )));
+            }
+            if target.password_change_required != 0 {
+                return Err(AccountError::Refused(format!("{} already has to choose a new password.", target.email)));
+            }
+            let ended = crate::backend::accounts::flag_password_change(&mut tx, user_id, now).await?;
+            mail =
+                Some(Job::AdminChanged { user_id: user_id.to_string(), change: AdminChange::PasswordChangeRequired });
+            ("admin.password_change_required", Some(format!("{ended} sessions ended")))
         }
         Action::ResetMfa => {
             if !crate::backend::mfa::remove_all(&mut tx, user_id).await? {

@@ -129,6 +129,8 @@ pub async fn search(st: &AppState, me: &CurrentSession, q: &Query) -> Result<Pag
 pub struct Detail {
     pub user: UserRow,
     pub has_password: bool,
+    /// The password no longer signs in until the user chooses a new one (S5).
+    pub password_change_required: bool,
     pub password_paused_until: Option<i64>,
     pub deletion_scheduled_at: Option<i64>,
     pub passkeys: i64,
@@ -155,7 +157,8 @@ pub async fn detail(st: &AppState, me: &CurrentSession, user_id: &str) -> Result
     .fetch_optional(db)
     .await?
     .ok_or(AccountError::NotFound)?;
-    let (has_password, locked_until, deletion, passkeys, backup, last_sign_in): (
+    let (has_password, change_required, locked_until, deletion, passkeys, backup, last_sign_in): (
+        i64,
         i64,
         Option<i64>,
         Option<i64>,
@@ -163,7 +166,7 @@ pub async fn detail(st: &AppState, me: &CurrentSession, user_id: &str) -> Result
         i64,
         Option<i64>,
     ) = sqlx::query_as(
-        "SELECT CASE WHEN password_hash IS NULL THEN 0 ELSE 1 END, locked_until, deletion_scheduled_at, \
+        "SELECT CASE WHEN password_hash IS NULL THEN 0 ELSE 1 END, password_change_required, locked_until, deletion_scheduled_at, \
          (SELECT COUNT(*) FROM passkeys p WHERE p.user_id = $1), \
          (SELECT COUNT(*) FROM backup_codes b WHERE b.user_id = $1 AND b.used_at IS NULL), \
          (SELECT MAX(at) FROM audit_events e WHERE e.target_user_id = $1 AND e.action = 'user.log_in' \
@@ -191,6 +194,7 @@ pub async fn detail(st: &AppState, me: &CurrentSession, user_id: &str) -> Result
     Ok(Detail {
         user,
         has_password: has_password == 1,
+        password_change_required: change_required != 0,
         password_paused_until: locked_until.filter(|t| *t > now),
         deletion_scheduled_at: deletion,
         passkeys,

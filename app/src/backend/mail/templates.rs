@@ -435,9 +435,16 @@ pub enum AdminChange {
     Locked,
     Unlocked,
     MfaReset,
+    /// The password no longer signs in (S5): the owner chooses a new one through a reset link.
+    PasswordChangeRequired,
 }
 
-pub fn admin_changed(app: &str, to: &str, change: AdminChange, log_in: &str) -> OutgoingMail {
+/// `base`: the site's address, for the link the mail ends with (log in, or choose a new password).
+pub fn admin_changed(app: &str, to: &str, change: AdminChange, base: &str) -> OutgoingMail {
+    let (link, link_text) = match change {
+        AdminChange::PasswordChangeRequired => (format!("{base}/users/reset-password"), "Choose a new password"),
+        _ => (format!("{base}/users/log-in"), "Log in"),
+    };
     let (subject, body) = match change {
         AdminChange::Locked => (
             format!("Your {app} account was locked"),
@@ -458,9 +465,19 @@ pub fn admin_changed(app: &str, to: &str, change: AdminChange, log_in: &str) -> 
                  and set it up again. If you did not ask for this, change your password now."
             ),
         ),
+        AdminChange::PasswordChangeRequired => (
+            format!("Choose a new password for your {app} account"),
+            format!(
+                "An administrator of {app} asked you to choose a new password, usually because your current one may \
+                 be known to someone else. Every device was signed out and your current password no longer signs \
+                 you in. Ask for a reset link below and choose a new password; signing in with a mailed link, a \
+                 passkey or a linked provider still works."
+            ),
+        ),
     };
-    let text = format!("{body}\n\n{log_in}\n");
-    let html = layout(app, &subject, &format!("<p>{}</p><p><a href=\"{}\">Log in</a></p>", esc(&body), esc(log_in)));
+    let text = format!("{body}\n\n{link_text}: {link}\n");
+    let html =
+        layout(app, &subject, &format!("<p>{}</p><p><a href=\"{}\">{link_text}</a></p>", esc(&body), esc(&link)));
     OutgoingMail { to: to.into(), subject, text, html }
 }
 

@@ -339,6 +339,7 @@ async fn join(
     inv: &Invitation,
     proves_mailbox: bool,
 ) -> Result<String, AccountError> {
+    crate::backend::sudo::not_impersonating(me)?;
     let now = st.clock.now();
     let mut tx = st.db.begin().await?;
     take(&mut tx, inv, &me.user_id, now).await?;

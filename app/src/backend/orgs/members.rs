@@ -73,6 +73,7 @@ pub async fn change_role(
     role: &str,
 ) -> Result<(), AccountError> {
     let to = Role::parse(role).ok_or_else(|| AccountError::Field("role", "Choose owner, admin or member.".into()))?;
+    crate::backend::sudo::not_impersonating(me)?;
     let org = authorize(st, me, slug, Action::ViewMembers).await?;
     let mut tx = st.db.begin().await?;
     let mine = my_role_locked(&mut tx, st, &org.org_id, &me.user_id).await?;
@@ -114,6 +115,7 @@ pub async fn remove(
     if user_id == me.user_id {
         return leave(st, ctx, me, slug).await;
     }
+    crate::backend::sudo::not_impersonating(me)?;
     let org = authorize(st, me, slug, Action::ViewMembers).await?;
     let mut tx = st.db.begin().await?;
     let mine = my_role_locked(&mut tx, st, &org.org_id, &me.user_id).await?;

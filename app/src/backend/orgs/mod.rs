@@ -113,7 +113,7 @@ async fn find_membership(st: &AppState, user_id: &str, slug: &str) -> Result<Opt
 /// Every org-scoped page and server function starts here: the caller's membership of `slug` if the role table allows
 /// `action`. Not a member (or no such organization) → `NotFound`; a member without the role → `Forbidden`; an
 /// organization that requires two-step verification, for a member without it → `MfaEnrolmentRequired` (leaving
-/// stays possible).
+/// stays possible). Every change is refused to an impersonating admin (`Impersonating`).
 pub async fn authorize(
     st: &AppState,
     me: &CurrentSession,
@@ -126,6 +126,10 @@ pub async fn authorize(
     }
     if !can(m.role, action) {
         return Err(AccountError::Forbidden);
+    }
+    // Who belongs to an organization, and as what, is not an admin's to change in a user's name.
+    if !matches!(action, Action::View | Action::ViewMembers) {
+        super::sudo::not_impersonating(me)?;
     }
     // At most one write a minute: the membership row just read says whether this one is due.
     let now = st.clock.now();
