@@ -17,6 +17,14 @@ async function confirmAction(page, opener, button) {
   await page.getByRole('button', { name: button }).click();
 }
 
+/** Submits the log-in form with the right password (for an account that will be refused). */
+async function attemptLogIn(page, email) {
+  await page.goto('/users/log-in');
+  await page.getByLabel('E-mail', { exact: true }).fill(email);
+  await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+  await page.getByRole('button', { name: 'Log in' }).click();
+}
+
 test.setTimeout(150_000);
 
 test('an admin granted by the CLI enrols MFA, finds a user, locks and unlocks them, impersonates them and exports the audit rows', async ({ browser }) => {
@@ -62,10 +70,7 @@ test('an admin granted by the CLI enrols MFA, finds a user, locks and unlocks th
   await expect(admin.getByText(/Locked by an admin since/)).toBeVisible();
   await user.goto('/users/settings');
   await expectSignedOut(user);
-  await user.goto('/users/log-in');
-  await user.getByLabel('E-mail', { exact: true }).fill(userEmail);
-  await user.getByLabel('Password', { exact: true }).fill(PASSWORD);
-  await user.getByRole('button', { name: 'Log in' }).click();
+  await attemptLogIn(user, userEmail);
   await expect(user.getByText('This account is locked')).toBeVisible();
 
   // Unlock: they can log in again.
@@ -131,10 +136,7 @@ test('an admin granted by the CLI enrols MFA, finds a user, locks and unlocks th
   await expect(admin.getByText('must be changed: it no longer signs in')).toBeVisible();
   await user.goto('/users/settings');
   await expectSignedOut(user);
-  await user.goto('/users/log-in');
-  await user.getByLabel('E-mail', { exact: true }).fill(userEmail);
-  await user.getByLabel('Password', { exact: true }).fill(PASSWORD);
-  await user.getByRole('button', { name: 'Log in' }).click();
+  await attemptLogIn(user, userEmail);
   await expect(user.getByText('Your password must be changed before you can log in with it')).toBeVisible();
 });
 
