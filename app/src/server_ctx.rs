@@ -245,7 +245,8 @@ where
 }
 
 /// Ends a form's server function. Success redirects to `next` with `flash` (a notice, or values for the next
-/// page). An error is returned to the WASM client as is; a plain HTML form (no JavaScript) is sent back to `back`
+/// page). The WASM client that stays on the page (`next` is `back`) shows the notice from the action's own result
+/// and reads no flash there, so it gets none: one left over would turn up on whatever page it opens next. An error is returned to the WASM client as is; a plain HTML form (no JavaScript) is sent back to `back`
 /// with the error and the `keep` values in the flash, so nothing typed is lost.
 pub fn finish_form(
     ctx: &RequestContext,
@@ -255,7 +256,8 @@ pub fn finish_form(
 ) -> Result<(), AppError> {
     match result {
         Ok((next, flash)) => {
-            if flash != Flash::default() {
+            let stays = !ctx.wants_html && next == back;
+            if flash != Flash::default() && !stays {
                 set_flash(&flash);
             }
             leptos_axum::redirect(&next);

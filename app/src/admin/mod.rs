@@ -182,7 +182,7 @@ pub fn AdminPage() -> impl IntoView {
         let notice = form_notice(move || everyone.value().get(), flash.notice);
         let error = form_failure(move || everyone.value().get(), flash);
         view! {
-            <section class="card wide" aria-labelledby="page-title">
+            <section class="card wide admin-card" aria-labelledby="page-title">
                 <h1 id="page-title">"Admin"</h1>
                 <AdminNav current="/admin"/>
                 <NoticeBanner notice/>

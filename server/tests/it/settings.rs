@@ -284,6 +284,22 @@ async fn the_profile_name_is_saved_and_bounded() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notice_the_page_shows_itself_is_not_left_for_the_next_page() {
+    let app = ann_signed_in().await;
+    // The page's script stays on the settings page and shows "saved" from the answer: no flash for later.
+    let r = app.call_server_fn("/api/update_profile", &[("display_name", "Ann")]).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(!cookie_map(&r).contains_key("portcullis_flash"), "no flash cookie for the script");
+    let next = app.get("/users/sessions").await.text().await.unwrap();
+    assert!(!next.contains("Your profile is saved"), "the next page shows no stale notice");
+    // A plain form (no JavaScript) is redirected and the page it lands on shows the notice once.
+    let r = app.post_form("/api/update_profile", &[("display_name", "Ann")]).await;
+    assert_eq!(location(&r), "/users/settings");
+    assert!(cookie_map(&r).contains_key("portcullis_flash"));
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn settings_need_a_session() {
     let app = TestApp::spawn().await;
     for path in ["/api/settings_data", "/api/change_password", "/api/request_email_change", "/api/sudo"] {

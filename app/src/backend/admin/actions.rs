@@ -114,7 +114,7 @@ pub async fn act(
                 .await?;
             let ended = end_access(&mut tx, user_id, now).await?;
             mail = Some(Job::AdminChanged { user_id: user_id.to_string(), change: AdminChange::Locked });
-            ("admin.user_locked", Some(format!("{ended} sessions ended")))
+            ("admin.user_locked", Some(sessions_ended(ended)))
         }
         Action::Unlock => {
             if target.locked_at.is_none() {
@@ -133,7 +133,7 @@ pub async fn act(
         }
         Action::RevokeSessions => {
             let ended = sessions::end_all_for_user(&mut tx, user_id, None).await?;
-            ("admin.sessions_revoked", Some(format!("{ended} sessions ended")))
+            ("admin.sessions_revoked", Some(sessions_ended(ended)))
         }
         Action::RevokeSession(id) => {
             let r = sqlx::query("DELETE FROM sessions WHERE id = $1 AND user_id = $2")
@@ -163,7 +163,7 @@ pub async fn act(
             let ended = crate::backend::accounts::flag_password_change(&mut tx, user_id, now).await?;
             mail =
                 Some(Job::AdminChanged { user_id: user_id.to_string(), change: AdminChange::PasswordChangeRequired });
-            ("admin.password_change_required", Some(format!("{ended} sessions ended")))
+            ("admin.password_change_required", Some(sessions_ended(ended)))
         }
         Action::ResetMfa => {
             if !crate::backend::mfa::remove_all(&mut tx, user_id).await? {
@@ -201,6 +201,11 @@ pub async fn act(
     tx.commit().await?;
     jobs::after_commit(st, job.as_slice()).await;
     Ok(())
+}
+
+/// The audit detail of an action that signed the user out.
+fn sessions_ended(n: u64) -> String {
+    format!("{n} session{} ended", if n == 1 { "" } else { "s" })
 }
 
 /// Ends everything that lets the account in without a new sign-in: sessions (impersonations included), mailed
