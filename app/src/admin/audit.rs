@@ -119,7 +119,7 @@ pub fn AdminAuditPage() -> impl IntoView {
         };
         let outcome = param("outcome");
         view! {
-            <section class="card wide" aria-labelledby="page-title">
+            <section class="card wide admin-card" aria-labelledby="page-title">
                 <h1 id="page-title">"Audit log"</h1>
                 <AdminNav current="/admin/audit"/>
                 <form method="get" action="/admin/audit" class="filters" role="search">
@@ -184,14 +184,14 @@ pub(crate) fn AuditTable(rows: Vec<AuditItem>) -> impl IntoView {
                             };
                             view! {
                                 <tr class:row-failed=r.failed>
-                                    <td>{r.when}</td>
+                                    <td class="nowrap">{r.when}</td>
                                     <td>
                                         <code>{r.action}</code>
                                         {r.failed.then(|| view! { " " <span class="badge badge-error">"failed"</span> })}
                                     </td>
                                     <td>{actor}</td>
                                     <td>{r.target}</td>
-                                    <td>{r.ip}</td>
+                                    <td class="nowrap">{r.ip}</td>
                                     <td>{r.detail}</td>
                                 </tr>
                             }

@@ -90,7 +90,7 @@ pub fn AdminJobsPage() -> impl IntoView {
         let notice = form_notice(move || action.value().get(), flash.notice);
         let error = form_failure(move || action.value().get(), flash);
         view! {
-            <section class="card wide" aria-labelledby="page-title">
+            <section class="card wide admin-card" aria-labelledby="page-title">
                 <h1 id="page-title">"Jobs"</h1>
                 <AdminNav current="/admin/jobs"/>
                 <NoticeBanner notice/>

@@ -91,7 +91,7 @@ pub fn AdminUsersPage() -> impl IntoView {
             view! { <option value=value selected=current == value>{label}</option> }
         };
         view! {
-            <section class="card wide" aria-labelledby="page-title">
+            <section class="card wide admin-card" aria-labelledby="page-title">
                 <h1 id="page-title">"Users"</h1>
                 <AdminNav current="/admin/users"/>
                 <form method="get" action="/admin/users" class="filters" role="search">
@@ -365,7 +365,7 @@ pub fn AdminUserPage() -> impl IntoView {
         let notice = form_notice(move || action.value().get(), flash.notice);
         let error = form_failure(move || action.value().get(), flash);
         view! {
-            <section class="card wide" aria-labelledby="page-title">
+            <section class="card wide admin-card" aria-labelledby="page-title">
                 <h1 id="page-title">"User"</h1>
                 <AdminNav current="/admin/users"/>
                 <NoticeBanner notice/>
