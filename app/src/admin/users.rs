@@ -473,15 +473,21 @@ fn UserView(u: UserInfo, action: ServerAction<AdminUserAction>, error: Signal<Op
                                             {format!("{} · signed in {} · last active {}", s.ip, s.created, s.last_active)}
                                         </p>
                                     </div>
-                                    <ActionForm action>
-                                        <input type="hidden" name="id" value=id/>
-                                        <input type="hidden" name="action" value="revoke_session"/>
-                                        <input type="hidden" name="session_id" value=s.id.clone()/>
-                                        <input type="hidden" name="confirm_email" value=""/>
-                                        <button type="submit" class="button button-small button-secondary" aria-label=label>
-                                            "End"
-                                        </button>
-                                    </ActionForm>
+                                    <details class="confirm">
+                                        <summary class="button button-secondary button-small" aria-label=format!("{label}…")>
+                                            "End…"
+                                        </summary>
+                                        <p>"This device is signed out at its next request."</p>
+                                        <ActionForm action>
+                                            <input type="hidden" name="id" value=id/>
+                                            <input type="hidden" name="action" value="revoke_session"/>
+                                            <input type="hidden" name="session_id" value=s.id.clone()/>
+                                            <input type="hidden" name="confirm_email" value=""/>
+                                            <button type="submit" class="button button-small" aria-label=label>
+                                                "End session"
+                                            </button>
+                                        </ActionForm>
+                                    </details>
                                 </li>
                             }
                         })

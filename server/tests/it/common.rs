@@ -169,6 +169,13 @@ impl TestApp {
         panic!("no mail to {email} with {subject:?}");
     }
 
+    /// Runs the jobs that are due, as the worker does. The worker beside the app may have taken one first (it sees
+    /// the moved clock too), so this also waits until none is left running.
+    pub async fn run_due_jobs(&self) {
+        app::backend::jobs::run_due(self.state()).await.unwrap();
+        self.wait_for_i64("SELECT COUNT(*) FROM jobs WHERE state = 'running'", 0).await;
+    }
+
     /// Waits (briefly) until `sql` returns `expected`, for state a background worker writes.
     pub async fn wait_for_i64(&self, sql: &str, expected: i64) {
         let mut last = 0;

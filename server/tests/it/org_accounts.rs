@@ -52,7 +52,7 @@ async fn the_only_owner_of_an_organization_with_other_members_cannot_delete_the_
     let r = app.call_server_fn_with(&ann, "/api/delete_account", &[("confirm_email", ANN)]).await;
     assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
     app.state().clock.advance(7 * 24 * 3600 + 1);
-    app::backend::jobs::run_due(app.state()).await.unwrap();
+    app.run_due_jobs().await;
     assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM users").await, 1);
     assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM memberships WHERE role = 'owner'").await, 1);
     let bob = app.another_browser(BOB, PASSWORD).await; // the week ended Bob's session too
@@ -98,7 +98,7 @@ async fn a_deleted_account_takes_its_own_organizations_and_hands_others_to_a_mem
         .await
         .unwrap();
     app.state().clock.advance(7 * 24 * 3600 + 1);
-    app::backend::jobs::run_due(app.state()).await.unwrap();
+    app.run_due_jobs().await;
 
     assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM organizations").await, 1, "Ann's own organization went with her");
     let bob = app.another_browser(BOB, PASSWORD).await; // the week ended Bob's session too

@@ -335,7 +335,7 @@ async fn s35_deleting_the_account_ends_every_session_at_once_and_the_owner_can_k
 
     // The removal job finds the deletion cancelled and leaves the account alone.
     app.state().clock.advance(7 * 24 * 3600 + 1);
-    app::backend::jobs::run_due(app.state()).await.unwrap();
+    app.run_due_jobs().await;
     assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM users").await, 1);
     app.stop().await;
 }
@@ -353,7 +353,7 @@ async fn s35_a_deleted_account_is_removed_after_the_grace_period_with_its_sessio
     assert!(r.text().await.unwrap().contains("AccountClosing"));
 
     app.state().clock.advance(7 * 24 * 3600 + 1);
-    app::backend::jobs::run_due(app.state()).await.unwrap();
+    app.run_due_jobs().await;
     assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM users").await, 0, "the account is gone");
     assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM sessions").await, 0);
     assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM user_tokens").await, 0);
