@@ -16,8 +16,9 @@ use std::{
 
 use openidconnect::{
     core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata, CoreUserInfoClaims},
-    reqwest, AccessTokenHash, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce,
-    OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
+    reqwest, AccessTokenHash, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken, IssuerUrl,
+    Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, SignatureVerificationError,
+    TokenResponse,
 };
 
 use super::{
@@ -79,10 +80,17 @@ fn http() -> &'static reqwest::Client {
     &CLIENT
 }
 
-/// The issuer's discovery document and keys, cached for an hour.
+type MetadataCache = Mutex<HashMap<String, (Instant, CoreProviderMetadata)>>;
+
+/// Discovery documents with their keys, by issuer.
+fn metadata_cache() -> &'static MetadataCache {
+    static CACHE: LazyLock<MetadataCache> = LazyLock::new(Default::default);
+    &CACHE
+}
+
+/// The issuer's discovery document and keys, cached for an hour (or until a token names a key they lack).
 async fn metadata(provider: &OAuthProvider, issuer: &str) -> Result<CoreProviderMetadata, Failure> {
-    static CACHE: LazyLock<Mutex<HashMap<String, (Instant, CoreProviderMetadata)>>> = LazyLock::new(Default::default);
-    if let Some((at, m)) = CACHE.lock().expect("metadata cache").get(issuer) {
+    if let Some((at, m)) = metadata_cache().lock().expect("metadata cache").get(issuer) {
         if at.elapsed() < METADATA_TTL {
             return Ok(m.clone());
         }
@@ -91,7 +99,7 @@ async fn metadata(provider: &OAuthProvider, issuer: &str) -> Result<CoreProvider
     let m = CoreProviderMetadata::discover_async(url, http())
         .await
         .map_err(|e| provider_failed(provider, "discovery", e))?;
-    CACHE.lock().expect("metadata cache").insert(issuer.to_string(), (Instant::now(), m.clone()));
+    metadata_cache().lock().expect("metadata cache").insert(issuer.to_string(), (Instant::now(), m.clone()));
     Ok(m)
 }
 
@@ -341,7 +349,7 @@ async fn identify(st: &AppState, provider: &OAuthProvider, code: &str, flow: &Fl
     let verifier = PkceCodeVerifier::new(flow.verifier.clone());
     match &provider.kind {
         OAuthKind::Oidc { issuer } => {
-            let client = oidc_client(provider, issuer, redirect).await?;
+            let mut client = oidc_client(provider, issuer, redirect.clone()).await?;
             let tokens = client
                 .exchange_code(AuthorizationCode::new(code.to_string()))
                 .map_err(|e| provider_failed(provider, "token endpoint", e))?
@@ -350,11 +358,20 @@ async fn identify(st: &AppState, provider: &OAuthProvider, code: &str, flow: &Fl
                 .await
                 .map_err(|e| provider_failed(provider, "code exchange", e))?;
             let id_token = tokens.id_token().ok_or_else(|| provider_failed(provider, "ID token", "none returned"))?;
+            let nonce = Nonce::new(flow.nonce.clone());
+            // Signed with a key the cached document lacks: the issuer rotated its keys. Fetch them once more (the
+            // token came from its token endpoint, not from the browser, so only the issuer can cause this).
+            let unknown_key = matches!(
+                id_token.claims(&client.id_token_verifier(), &nonce),
+                Err(ClaimsVerificationError::SignatureVerification(SignatureVerificationError::NoMatchingKey))
+            );
+            if unknown_key {
+                metadata_cache().lock().expect("metadata cache").remove(issuer.as_str());
+                client = oidc_client(provider, issuer, redirect).await?;
+            }
             let verifier = client.id_token_verifier();
             // Signature (the issuer's keys), issuer, audience, expiry and our nonce.
-            let claims = id_token
-                .claims(&verifier, &Nonce::new(flow.nonce.clone()))
-                .map_err(|e| provider_failed(provider, "ID token", e))?;
+            let claims = id_token.claims(&verifier, &nonce).map_err(|e| provider_failed(provider, "ID token", e))?;
             if let Some(expected) = claims.access_token_hash() {
                 let alg = id_token.signing_alg().map_err(|e| provider_failed(provider, "ID token", e))?;
                 let key = id_token.signing_key(&verifier).map_err(|e| provider_failed(provider, "ID token", e))?;

@@ -16,6 +16,7 @@ const BASE: &str = "http://localhost:3000";
 pub struct Provider {
     child: tokio::process::Child,
     pub issuer: String,
+    port: u16,
 }
 
 impl Drop for Provider {
@@ -31,9 +32,21 @@ impl Provider {
 
     /// `tamper`: `OIDC_TAMPER_ID_TOKEN` for a provider that misbehaves (see end2end/oidc/README.md).
     pub async fn start_with(tamper: Option<&str>) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        Self::launch(tamper, port).await
+    }
+
+    /// Stops this provider (by its PID) and starts a new one on the same address: same issuer, new signing key.
+    pub async fn restart_with_a_new_key(mut self) -> Self {
+        let port = self.port;
+        self.child.start_kill().unwrap();
+        self.child.wait().await.unwrap();
+        Self::launch(None, port).await
+    }
+
+    async fn launch(tamper: Option<&str>, port: u16) -> Self {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../end2end/oidc");
         assert!(dir.join("node_modules/oidc-provider").exists(), "run `npm ci --prefix end2end/oidc` first");
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let clients = serde_json::json!([
             { "client_id": "portcullis", "client_secret": "s3cret",
               "redirect_uris": [format!("{BASE}/auth/oidc/callback"), format!("{BASE}/auth/github/callback")] },
@@ -57,7 +70,7 @@ impl Provider {
         let ready = tokio::time::timeout(std::time::Duration::from_secs(90), lines.next_line()).await;
         let line = ready.expect("the provider starts within 90 s").unwrap().unwrap_or_default();
         assert!(line.starts_with("OIDC provider ready at"), "provider said: {line}");
-        Self { child, issuer: format!("http://localhost:{port}") }
+        Self { child, issuer: format!("http://localhost:{port}"), port }
     }
 
     /// The app's configuration for this provider: OIDC by discovery, and the same server as "GitHub" (OAuth 2.0
@@ -464,5 +477,19 @@ async fn starting_sign_ins_is_rate_limited_per_client_and_spent_flows_are_cleane
     app::backend::housekeeping::purge_expired(app.state()).await.unwrap();
     assert_eq!(count(&app, "SELECT COUNT(*) FROM oauth_flows").await, 0);
     assert_eq!(app.get("/auth/nope").await.status(), StatusCode::NOT_FOUND);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_that_rotates_its_signing_key_still_signs_users_in() {
+    let (app, provider) = app_with_provider().await;
+    let bea = Account { sub: "bea-1", email: "bea@example.com", verified: true };
+    assert_eq!(location(&sign_in(&app, &new_client(), "oidc", &bea).await), "/");
+    // Same issuer, a new signing key: the keys the app cached with the discovery document no longer match.
+    let _provider = provider.restart_with_a_new_key().await;
+    let browser = new_client();
+    assert_eq!(location(&sign_in(&app, &browser, "oidc", &bea).await), "/", "the app fetched the new keys");
+    assert_eq!(app.signed_in_as(&browser).await.as_deref(), Some("bea@example.com"));
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM user_identities").await, 1, "the same account");
     app.stop().await;
 }
