@@ -246,8 +246,9 @@ where
 
 /// Ends a form's server function. Success redirects to `next` with `flash` (a notice, or values for the next
 /// page). The WASM client that stays on the page (`next` is `back`) shows the notice from the action's own result
-/// and reads no flash there, so it gets none: one left over would turn up on whatever page it opens next. An error is returned to the WASM client as is; a plain HTML form (no JavaScript) is sent back to `back`
-/// with the error and the `keep` values in the flash, so nothing typed is lost.
+/// and reads no flash there, so it gets none: one left over would turn up on whatever page it opens next. An error
+/// is returned to the WASM client as is; a plain HTML form (no JavaScript) is sent back to `back` with the error and
+/// the `keep` values in the flash, so nothing typed is lost.
 pub fn finish_form(
     ctx: &RequestContext,
     result: Result<(String, Flash), AppError>,

@@ -71,7 +71,6 @@ pub async fn set_require_mfa(
     slug: &str,
     require: bool,
 ) -> Result<(), AccountError> {
-    sudo::not_impersonating(me)?;
     let org = authorize(st, me, slug, Action::EditSettings).await?;
     if require && !me.has_mfa {
         return Err(AccountError::Field(
