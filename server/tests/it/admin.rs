@@ -5,8 +5,7 @@ use app::{
     backend::config::{Config, MailDelivery, MailTransportKind, Secret},
     validation::EmailAddress,
 };
-use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
-use reqwest::{Client, Response, StatusCode};
+use reqwest::{Client, StatusCode};
 use serde_json::Value;
 
 use crate::{
@@ -193,16 +192,6 @@ async fn json_ok(app: &TestApp, client: &Client, name: &str, form: &[(&str, &str
 async fn act(app: &TestApp, admin: &Client, id: &str, action: &str) -> (StatusCode, String) {
     call(app, admin, "admin_user_action", &[("id", id), ("action", action), ("session_id", ""), ("confirm_email", "")])
         .await
-}
-
-/// The flash cookie a plain HTML form answer carries to the next page.
-fn flash(r: &Response) -> Value {
-    let Some(line) = cookie_map(r).remove("portcullis_flash") else { return Value::Null };
-    let value = line.split(';').next().unwrap().split_once('=').unwrap().1.to_string();
-    if value.is_empty() {
-        return Value::Null;
-    }
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(value).unwrap()).unwrap()
 }
 
 async fn audit_rows(app: &TestApp, action: &str, actor: Option<&str>, target: Option<&str>) -> i64 {

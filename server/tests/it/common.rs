@@ -256,6 +256,17 @@ pub fn set_cookies(r: &Response) -> Vec<String> {
 }
 
 /// name → full Set-Cookie line.
+/// The flash cookie a plain HTML form answer carries to the next page (`Null` when there is none).
+pub fn flash(r: &Response) -> serde_json::Value {
+    use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+    let Some(line) = cookie_map(r).remove("portcullis_flash") else { return serde_json::Value::Null };
+    let value = line.split(';').next().unwrap().split_once('=').unwrap().1.to_string();
+    if value.is_empty() {
+        return serde_json::Value::Null;
+    }
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(value).unwrap()).unwrap()
+}
+
 pub fn cookie_map(r: &Response) -> HashMap<String, String> {
     set_cookies(r).into_iter().map(|c| (c.split('=').next().unwrap().to_string(), c)).collect()
 }

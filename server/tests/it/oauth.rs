@@ -32,8 +32,7 @@ impl Provider {
 
     /// `tamper`: `OIDC_TAMPER_ID_TOKEN` for a provider that misbehaves (see end2end/oidc/README.md).
     pub async fn start_with(tamper: Option<&str>) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        Self::launch(tamper, port).await
+        Self::launch(tamper, crate::mail::free_port()).await
     }
 
     /// Stops this provider (by its PID) and starts a new one on the same address: same issuer, new signing key.

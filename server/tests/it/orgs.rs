@@ -1,6 +1,5 @@
 //! Organizations: tenants, roles, invitations, the org's own settings, and the isolation between organizations.
-use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
-use reqwest::{Client, Response, StatusCode};
+use reqwest::{Client, StatusCode};
 use serde_json::Value;
 
 use crate::{common::*, mfa::enable_totp};
@@ -36,16 +35,6 @@ async fn json_ok(app: &TestApp, client: &Client, path: &str, form: &[(&str, &str
 async fn call(app: &TestApp, client: &Client, path: &str, form: &[(&str, &str)]) -> (StatusCode, String) {
     let r = app.call_server_fn_with(client, path, form).await;
     (r.status(), r.text().await.unwrap())
-}
-
-/// The flash cookie a plain HTML form answer carries to the next page.
-fn flash_of(r: &Response) -> Value {
-    let Some(line) = cookie_map(r).remove("portcullis_flash") else { return Value::Null };
-    let value = line.split(';').next().unwrap().split_once('=').unwrap().1.to_string();
-    if value.is_empty() {
-        return Value::Null;
-    }
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(value).unwrap()).unwrap()
 }
 
 /// Invites `email` (no mail) and returns the path of the link to copy.
@@ -280,7 +269,7 @@ async fn s49_an_outsider_gets_404_from_every_page_and_function_of_another_organi
         assert!(body.contains("NotFound"), "{name}: {body}");
         // A plain HTML form: a 404 (page data), or sent back with the same error, never to a success page.
         let r = app.post_form_with(&a, &path, form).await;
-        let flash = flash_of(&r);
+        let flash = flash(&r);
         assert!(
             r.status() == StatusCode::NOT_FOUND || (r.status() == StatusCode::FOUND && flash["error"] == "NotFound"),
             "{name} {form:?} as a form: {} {flash}",
@@ -348,7 +337,7 @@ async fn s47_only_the_invited_address_can_accept_an_invitation() {
     assert!(body.contains("Forbidden"));
     let r = app.post_form_with(&cy, "/api/accept_invitation", &[("token", &token)]).await;
     assert_eq!(location(&r), path, "a form goes back to the invitation");
-    assert_eq!(flash_of(&r)["error"], "Forbidden");
+    assert_eq!(flash(&r)["error"], "Forbidden");
     let id = invitation_id(&app, &ann, "acme", BO).await;
     let (status, _) = call(&app, &cy, "/api/accept_listed_invitation", &[("id", &id)]).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "nor from the list of invitations");
@@ -444,7 +433,7 @@ async fn the_last_owner_cannot_be_demoted_removed_or_leave_but_with_a_second_own
     // As a plain form too: back to the page with the error, nothing changed.
     let r = app.post_form_with(&ann, "/api/leave_organization", &[("slug", "acme")]).await;
     assert_eq!(location(&r), "/organizations/acme");
-    assert!(flash_of(&r)["error"]["Validation"]["fields"]["member"].is_string(), "{}", flash_of(&r));
+    assert!(flash(&r)["error"]["Validation"]["fields"]["member"].is_string(), "{}", flash(&r));
     assert_eq!(role_in(&app, "acme", ANN).await.as_deref(), Some("owner"));
 
     // A member is not an owner: still the last one.
