@@ -5,7 +5,7 @@ use app::{
     backend::config::{Config, MailDelivery, MailTransportKind, Secret},
     validation::EmailAddress,
 };
-use reqwest::{Client, StatusCode};
+use reqwest::{Client, Response, StatusCode};
 use serde_json::Value;
 
 use crate::{
@@ -192,6 +192,16 @@ async fn json_ok(app: &TestApp, client: &Client, name: &str, form: &[(&str, &str
 async fn act(app: &TestApp, admin: &Client, id: &str, action: &str) -> (StatusCode, String) {
     call(app, admin, "admin_user_action", &[("id", id), ("action", action), ("session_id", ""), ("confirm_email", "")])
         .await
+}
+
+/// The same action as a plain HTML form posts it (no JavaScript): the redirect back to the page.
+async fn act_form(app: &TestApp, admin: &Client, id: &str, action: &str) -> Response {
+    app.post_form_with(
+        admin,
+        "/api/admin_user_action",
+        &[("id", id), ("action", action), ("session_id", ""), ("confirm_email", "")],
+    )
+    .await
 }
 
 async fn audit_rows(app: &TestApp, action: &str, actor: Option<&str>, target: Option<&str>) -> i64 {
@@ -663,13 +673,7 @@ async fn s20_an_admin_can_only_send_a_reset_link_never_set_or_see_a_password() {
     let (_, _, csv) = get_csv(&app, &ann, "").await;
     assert!(!csv.contains(&token), "the audit log holds no link");
     // The plain form (no JavaScript): back to the page with a notice, no link in the flash either.
-    let r = app
-        .post_form_with(
-            &ann,
-            "/api/admin_user_action",
-            &[("id", &bo_id), ("action", "send_password_reset"), ("session_id", ""), ("confirm_email", "")],
-        )
-        .await;
+    let r = act_form(&app, &ann, &bo_id, "send_password_reset").await;
     assert_eq!(location(&r), format!("/admin/users/{bo_id}"));
     let f = flash(&r);
     assert_eq!(f["notice"], "ResetSent");
@@ -1287,13 +1291,7 @@ async fn admin_actions_on_admins_are_refused() {
     let (status, body) = call(&app, &ann, "admin_impersonate", &[("id", &dee_id)]).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     // The plain form goes back to the page with the reason.
-    let r = app
-        .post_form_with(
-            &ann,
-            "/api/admin_user_action",
-            &[("id", &dee_id), ("action", "lock"), ("session_id", ""), ("confirm_email", "")],
-        )
-        .await;
+    let r = act_form(&app, &ann, &dee_id, "lock").await;
     assert_eq!(location(&r), format!("/admin/users/{dee_id}"));
     assert!(flash(&r)["error"]["Refused"]["message"].as_str().unwrap().contains("portcullis admin revoke"));
 
@@ -1529,13 +1527,7 @@ async fn s5_an_admin_requires_a_new_password_and_the_old_one_stops_signing_in_un
     let page = app.get_with(&ann, &format!("/admin/users/{bo_id}")).await.text().await.unwrap();
     assert!(page.contains("Require a new password…"), "the action is on the page");
     // The plain form: back to the page with the notice.
-    let r = app
-        .post_form_with(
-            &ann,
-            "/api/admin_user_action",
-            &[("id", &bo_id), ("action", "require_password_change"), ("session_id", ""), ("confirm_email", "")],
-        )
-        .await;
+    let r = act_form(&app, &ann, &bo_id, "require_password_change").await;
     assert_eq!(location(&r), format!("/admin/users/{bo_id}"));
     assert_eq!(flash(&r)["notice"], "PasswordChangeRequired");
 
