@@ -42,7 +42,7 @@ pub enum AppError {
     ChallengeExpired,
     #[error("Your account needs two-step verification. Set it up to continue.")]
     MfaEnrolmentRequired,
-    #[error("Too many wrong codes: two-step verification is paused for 15 minutes. Check your e-mail.")]
+    #[error("Too many wrong codes: two-step verification is paused. Check your e-mail for when and how it opens again.")]
     MfaLocked,
     #[error("Too many attempts. Try again in {retry_after_secs} seconds.")]
     RateLimited { retry_after_secs: u64 },
@@ -54,6 +54,10 @@ pub enum AppError {
     /// The action does not apply as things stand; the message says why.
     #[error("{message}")]
     Refused { message: String },
+    /// The request's body could not be read as this server function's arguments (a missing, repeated or
+    /// mistyped field, bad encoding): the client's mistake, answered 400.
+    #[error("The form could not be read ({detail}). Reload the page and try again.")]
+    BadRequest { detail: String },
     /// Transport-level failure of a server function (network down, bad encoding).
     #[error("The request could not be completed: {0}")]
     ServerFn(String),
@@ -78,7 +82,7 @@ impl AppError {
         match self {
             AppError::Validation { .. } => 422,
             AppError::InvalidCredentials | AppError::Unauthenticated => 401,
-            AppError::InvalidToken | AppError::Provider { .. } => 400,
+            AppError::InvalidToken | AppError::Provider { .. } | AppError::BadRequest { .. } => 400,
             AppError::Forbidden
             | AppError::ReauthenticationRequired
             | AppError::PasswordChangeRequired
@@ -103,6 +107,17 @@ impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        // On the server, arguments that do not decode are the caller's error: 400, not 500 (the server function
+        // never ran). On the client the same variants mean a response it could not read, which stays `ServerFn`.
+        #[cfg(feature = "ssr")]
+        if let ServerFnErrorErr::Args(d) | ServerFnErrorErr::MissingArg(d) | ServerFnErrorErr::Deserialization(d) =
+            &value
+        {
+            let e = AppError::BadRequest { detail: d.chars().take(200).collect() };
+            if crate::server_ctx::bad_request(&e) {
+                return e;
+            }
+        }
         AppError::ServerFn(value.to_string())
     }
 }

@@ -29,10 +29,15 @@ pub fn internal(ctx: &RequestContext, e: impl std::fmt::Display) -> AppError {
     AppError::Internal { request_id: ctx.request_id.clone() }
 }
 
+/// What an unconfirmed account is told when it tries to add a credential, link a provider or use organizations.
+pub const CONFIRM_FIRST: &str = "Confirm your e-mail address first: use the link or code we mailed you (you can \
+     send it again from the banner at the top of the page).";
+
 pub fn account_error(ctx: &RequestContext, e: AccountError) -> AppError {
     match e {
         AccountError::InvalidCredentials => AppError::InvalidCredentials,
         AccountError::Unconfirmed => AppError::field("email", "Confirm your e-mail address first: check your inbox."),
+        AccountError::ConfirmFirst => AppError::Refused { message: CONFIRM_FIRST.into() },
         AccountError::InvalidToken => AppError::InvalidToken,
         AccountError::RateLimited(r) => AppError::RateLimited { retry_after_secs: r.0 },
         AccountError::SudoRequired => AppError::ReauthenticationRequired,
@@ -182,6 +187,38 @@ pub fn link_page(prefix: &str, token: &str) -> String {
 /// An error of a page's data function: its status goes on the page's response too (a 404 page is a 404).
 pub fn data_error(ctx: &RequestContext, e: AccountError) -> AppError {
     fail(account_error(ctx, e))
+}
+
+/// A server-function request whose arguments did not decode (see `AppError::from_server_fn_error`): logged at info
+/// level, answered 400; a plain HTML form goes back to the page it came from (the `Referer`, same origin only, or
+/// the home page) with the error in the flash. False outside a server-function request (a page rendering).
+pub fn bad_request(e: &AppError) -> bool {
+    let Some(parts) = use_context::<Parts>() else { return false };
+    if !parts.uri.path().starts_with("/api/") {
+        return false;
+    }
+    let ctx = parts.extensions.get::<RequestContext>();
+    tracing::info!(
+        request_id = ctx.map_or("-", |c| c.request_id.as_str()),
+        path = %parts.uri.path(),
+        error = %e,
+        "malformed server function arguments"
+    );
+    if ctx.is_some_and(|c| c.wants_html) {
+        let back = state()
+            .ok()
+            .and_then(|st| {
+                let referer = parts.headers.get(header::REFERER)?.to_str().ok()?;
+                let path = referer.strip_prefix(st.config.base_url.as_str())?;
+                Some(crate::validation::safe_return_to(path, "/").to_string())
+            })
+            .unwrap_or_else(|| "/".to_string());
+        set_flash(&Flash { error: Some(e.clone()), ..Default::default() });
+        leptos_axum::redirect(&back);
+    } else {
+        fail(e.clone());
+    }
+    true
 }
 
 /// Sets the response status for `e` and returns it, for server functions that are not forms.

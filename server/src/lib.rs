@@ -91,10 +91,15 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/audit.csv", get(routes::admin::audit_csv))
         .route("/healthz", get(routes::health::healthz))
         .route("/readyz", get(routes::health::readyz));
+    // The configuration allows the development mailbox only on a localhost origin; it also answers only to
+    // clients on this machine.
     if state.config.mail_transport == MailTransportKind::DevMailbox {
-        router = router
-            .route("/dev/mailbox", get(routes::dev_mailbox::index))
-            .route("/dev/mailbox/{id}", get(routes::dev_mailbox::show));
+        router = router.merge(
+            Router::new()
+                .route("/dev/mailbox", get(routes::dev_mailbox::index))
+                .route("/dev/mailbox/{id}", get(routes::dev_mailbox::show))
+                .layer(axum::middleware::from_fn(middleware::loopback_only)),
+        );
     }
     router
         .fallback(not_found)

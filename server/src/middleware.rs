@@ -24,28 +24,52 @@ fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
-fn client_ip(st: &AppState, req: &Request) -> IpAddr {
-    let peer =
-        req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()).unwrap_or(IpAddr::from([127, 0, 0, 1]));
-    if st.config.trust_proxy {
-        // The proxy appends the address it saw: the last entry is the one we can trust.
-        if let Some(ip) = req
-            .headers()
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.rsplit(',').next())
-            .and_then(|v| v.trim().parse().ok())
-        {
-            return ip;
+/// The client's address. `X-Forwarded-For` is believed only from a trusted peer (`TRUST_PROXY`, or an address in
+/// `TRUSTED_PROXIES`); then every field of it is read, in order, as one list, and the client is the rightmost hop
+/// that is not a trusted proxy (each proxy appends the address it saw, so hops left of an untrusted one are the
+/// client's own claims). An entry that is not an address stops the walk at the last trusted hop.
+pub fn client_ip(config: &app::backend::config::Config, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+    let hops: Vec<Option<IpAddr>> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .flat_map(|v| v.to_str().unwrap_or("?").split(',').map(|h| h.trim().parse().ok()).collect::<Vec<_>>())
+        .collect();
+    if !(config.trust_proxy || config.is_trusted_proxy(peer)) {
+        if !hops.is_empty() {
+            warn_untrusted_forwarding(peer);
+        }
+        return peer;
+    }
+    let mut last_trusted = peer;
+    for hop in hops.iter().rev() {
+        match hop {
+            Some(ip) if config.is_trusted_proxy(*ip) => last_trusted = *ip,
+            Some(ip) => return *ip,
+            None => return last_trusted,
         }
     }
-    peer
+    last_trusted
+}
+
+/// Said once per process: forwarded headers arrive from a peer that is not trusted, so every client behind that
+/// proxy shares its address (and its rate limits).
+fn warn_untrusted_forwarding(peer: IpAddr) {
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        tracing::warn!(
+            %peer,
+            "X-Forwarded-For arrives from a peer that is not trusted, so it is ignored: behind a reverse proxy, set \
+             TRUSTED_PROXIES to its address (or TRUST_PROXY=true when it is the only way in)"
+        );
+    }
 }
 
 /// Builds the [`RequestContext`]: request id, client address, the session behind the cookie.
 pub async fn request_context(State(st): State<AppState>, mut req: Request, next: Next) -> Response {
     let request_id = crypto::new_id();
-    let ip = client_ip(&st, &req);
+    let peer =
+        req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()).unwrap_or(IpAddr::from([127, 0, 0, 1]));
+    let ip = client_ip(&st.config, peer, req.headers());
     let user_agent = req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string);
     let token = cookie_value(req.headers(), st.config.session_cookie_name()).map(str::to_string);
     let session = match &token {
@@ -110,7 +134,7 @@ pub async fn admin_entry(State(_st): State<AppState>, req: Request, next: Next) 
             .extensions()
             .get::<RequestContext>()
             .and_then(|c| c.session.as_ref())
-            .is_some_and(|s| s.is_admin && !s.has_mfa);
+            .is_some_and(|s| s.is_admin && !s.has_second_factor());
     if !needs_mfa {
         return next.run(req).await;
     }
@@ -158,6 +182,18 @@ pub async fn organization_entry(State(st): State<AppState>, req: Request, next: 
     }
 }
 
+/// Answers 404 to any client not on this machine (the development mailbox).
+pub async fn loopback_only(req: Request, next: Next) -> Response {
+    let local = req.extensions().get::<RequestContext>().is_some_and(|c| c.ip.is_loopback());
+    let peer_local =
+        req.extensions().get::<ConnectInfo<SocketAddr>>().is_none_or(|c| c.0.ip().is_loopback());
+    if local && peer_local {
+        next.run(req).await
+    } else {
+        StatusCode::NOT_FOUND.into_response()
+    }
+}
+
 fn is_safe(method: &Method) -> bool {
     matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
@@ -190,11 +226,44 @@ pub async fn cross_site_guard(State(st): State<AppState>, req: Request, next: Ne
     }
 }
 
-/// Every POST without a session counts against its client address (IPv6 by /64): 429 with `Retry-After`.
+/// Server functions that check a credential (a password, a code, a mailed token, a passkey) or send mail to an
+/// address the caller types. A session does not exempt them from the per-address limit: any account's cookie would
+/// otherwise switch it off (M1).
+const CREDENTIAL_ENDPOINTS: &[&str] = &[
+    "/api/log_in",
+    "/api/register",
+    "/api/request_password_reset",
+    "/api/reset_password",
+    "/api/request_magic_link",
+    "/api/log_in_with_link",
+    "/api/resend_confirmation",
+    "/api/confirm_with_code",
+    "/api/confirm_with_link",
+    "/api/mfa_verify",
+    "/api/mfa_verify_passkey",
+    "/api/log_in_with_passkey",
+    "/api/passkey_sign_in_options",
+    "/api/sudo",
+    "/api/sudo_with_code",
+    "/api/sudo_with_passkey",
+    "/api/change_password",
+    "/api/enable_totp",
+    "/api/disable_totp",
+    "/api/regenerate_backup_codes",
+    "/api/accept_invitation_sign_up",
+];
+
+/// Whether a request counts against its client address's allowance: every POST without a session, and every
+/// credential endpoint with one.
+fn counts_per_address(ctx: &RequestContext, path: &str) -> bool {
+    ctx.session.is_none() || CREDENTIAL_ENDPOINTS.contains(&path)
+}
+
+/// POSTs count against their client address (IPv6 by /64) per [`counts_per_address`]: 429 with `Retry-After`.
 pub async fn anonymous_rate_limit(State(st): State<AppState>, req: Request, next: Next) -> Response {
     if !is_safe(req.method()) {
         if let Some(ctx) = req.extensions().get::<RequestContext>() {
-            if ctx.session.is_none() {
+            if counts_per_address(ctx, req.uri().path()) {
                 if let Err(retry) = st.limits.anonymous_post(ctx.ip) {
                     tracing::warn!(request_id = %ctx.request_id, ip = %ctx.ip, path = %req.uri().path(), "rate limit hit");
                     let mut res = error_response(
@@ -249,7 +318,9 @@ pub async fn security_headers(State(st): State<AppState>, req: Request, next: Ne
     }
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    // `same-origin`: no URL (a reset link's token, say) ever reaches another site, and a form the server cannot read
+    // goes back to its own page.
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     h.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
     h.insert("permissions-policy", HeaderValue::from_static("camera=(), microphone=(), geolocation=(), payment=()"));
     if st.config.secure_cookies() {

@@ -77,9 +77,9 @@ pub async fn connections_data() -> Result<ConnectionsOverview, AppError> {
 
 /// Unlinks one of the user's providers (another user's id is "not found").
 #[server(prefix = "/api", endpoint = "unlink_provider")]
-pub async fn unlink_provider(id: String) -> Result<(), AppError> {
+pub async fn unlink_provider(id: String, keep_signed_in: Option<String>) -> Result<(), AppError> {
     crate::server_ctx::session_form(CONNECTIONS, Some(Notice::ProviderUnlinked), &[], |st, ctx, me| async move {
-        crate::backend::oauth::unlink(&st, &ctx, &me, &id).await
+        crate::backend::oauth::unlink(&st, &ctx, &me, &id, keep_signed_in.is_some()).await
     })
     .await
 }
@@ -233,6 +233,7 @@ fn Connections(
                                     {sudo_open.then(|| view! {
                                         <ActionForm action=unlink>
                                             <input type="hidden" name="id" value=l.id.clone()/>
+                                            <crate::components::form::KeepSignedIn id=format!("keep-{}", l.id)/>
                                             <button type="submit" class="button button-small button-secondary" aria-label=label disabled=only_one>"Unlink"</button>
                                         </ActionForm>
                                     })}

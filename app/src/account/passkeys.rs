@@ -76,11 +76,17 @@ pub async fn passkey_creation_options() -> Result<PasskeyChallenge, AppError> {
 
 /// Keeps the new passkey the browser made for the ceremony `token`.
 #[server(prefix = "/api", endpoint = "add_passkey")]
-pub async fn add_passkey(token: String, credential: String, name: Option<String>) -> Result<(), AppError> {
+pub async fn add_passkey(
+    token: String,
+    credential: String,
+    name: Option<String>,
+    keep_signed_in: Option<String>,
+) -> Result<(), AppError> {
     use crate::backend::passkeys;
     // Only the browser (JavaScript) calls this; the section shows the notice from the action's value.
     crate::server_ctx::session_form(SECURITY, None, &[], |st, ctx, me| async move {
-        passkeys::finish_registration(&st, &ctx, &me, &token, &credential, name.as_deref()).await
+        passkeys::finish_registration(&st, &ctx, &me, &token, &credential, name.as_deref(), keep_signed_in.is_some())
+            .await
     })
     .await
 }
@@ -96,10 +102,10 @@ pub async fn rename_passkey(id: String, #[server(default)] name: String) -> Resu
 
 /// Removes one of the user's passkeys (another user's id is "not found").
 #[server(prefix = "/api", endpoint = "remove_passkey")]
-pub async fn remove_passkey(id: String) -> Result<(), AppError> {
+pub async fn remove_passkey(id: String, keep_signed_in: Option<String>) -> Result<(), AppError> {
     use crate::backend::passkeys;
     crate::server_ctx::session_form(SECURITY, Some(Notice::PasskeyRemoved), &[], |st, ctx, me| async move {
-        passkeys::remove(&st, &ctx, &me, &id).await
+        passkeys::remove(&st, &ctx, &me, &id, keep_signed_in.is_some()).await
     })
     .await
 }
@@ -125,7 +131,7 @@ pub fn PasskeySection(sudo_open: bool) -> impl IntoView {
         .find_map(|(done, n)| done.then_some(n))
     });
     let (run, busy, browser_error) = ceremony(passkey_creation_options, move |token, credential| {
-        add.dispatch(AddPasskey { token, credential, name: None });
+        add.dispatch(AddPasskey { token, credential, name: None, keep_signed_in: None });
     });
     let add_error = form_error(move || add.value().get(), Default::default());
     let rename_error = form_error(move || rename.value().get(), Default::default());
@@ -228,6 +234,7 @@ fn PasskeyRow(
                 {sudo_open.then(|| view! {
                     <ActionForm action=remove>
                         <input type="hidden" name="id" value=remove_id.clone()/>
+                        <crate::components::form::KeepSignedIn id=format!("keep-{remove_id}")/>
                         <button type="submit" class="button button-small button-danger" aria-label=remove_label.clone() disabled=only_way>
                             "Remove"
                         </button>

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     account::{sessions::SignInRequired, sudo::SudoPrompt},
     components::{
-        form::{form_error, ErrorBanner, SubmitButton, TextField},
+        form::{form_error, ErrorBanner, KeepSignedIn, SubmitButton, TextField},
         layout::{with_page_context, NoticeBanner},
     },
     context::{Flash, Notice},
@@ -88,19 +88,19 @@ pub async fn start_totp() -> Result<(), AppError> {
 }
 
 #[server(prefix = "/api", endpoint = "enable_totp")]
-pub async fn enable_totp(#[server(default)] code: String) -> Result<(), AppError> {
+pub async fn enable_totp(#[server(default)] code: String, keep_signed_in: Option<String>) -> Result<(), AppError> {
     use crate::backend::mfa;
     crate::server_ctx::session_form(SECURITY, Some(Notice::MfaEnabled), &[], |st, ctx, me| async move {
-        mfa::enable(&st, &ctx, &me, &code).await.map(|_| ())
+        mfa::enable(&st, &ctx, &me, &code, keep_signed_in.is_some()).await.map(|_| ())
     })
     .await
 }
 
 #[server(prefix = "/api", endpoint = "disable_totp")]
-pub async fn disable_totp(#[server(default)] code: String) -> Result<(), AppError> {
+pub async fn disable_totp(#[server(default)] code: String, keep_signed_in: Option<String>) -> Result<(), AppError> {
     use crate::backend::mfa;
     crate::server_ctx::session_form(SECURITY, Some(Notice::MfaDisabled), &[], |st, ctx, me| async move {
-        mfa::disable(&st, &ctx, &me, &code).await
+        mfa::disable(&st, &ctx, &me, &code, keep_signed_in.is_some()).await
     })
     .await
 }
@@ -231,7 +231,8 @@ fn SecuritySections(
             <p><span class="badge badge-on">"On"</span> " Sign-ins ask for a code from your authenticator app."</p>
             {sudo_open.then(|| view! {
                 <ActionForm action=disable>
-                    <TextField label="Code to turn it off" name="code" id="disable-code" autocomplete="one-time-code" hint="A current code from your app." error required=true/>
+                    <TextField label="Code to turn it off" name="code" id="disable-code" autocomplete="one-time-code" hint="A current code from your app. Your other devices are signed out." error required=true/>
+                    <KeepSignedIn id="disable-keep"/>
                     <SubmitButton label="Turn off two-step verification" pending_label="Turning off…" pending=disable.pending() secondary=true/>
                 </ActionForm>
             })}
@@ -245,7 +246,8 @@ fn SecuritySections(
             <p>"Key: " <code class="secret">{p.secret}</code></p>
             <p><a href=p.otpauth_url>"Open in an authenticator app on this device"</a></p>
             <ActionForm action=enable>
-                <TextField label="Code from the app" name="code" id="enable-code" autocomplete="one-time-code" inputmode="numeric" error required=true/>
+                <TextField label="Code from the app" name="code" id="enable-code" autocomplete="one-time-code" inputmode="numeric" hint="Turning it on signs out your other devices." error required=true/>
+                <KeepSignedIn id="enable-keep"/>
                 <SubmitButton label="Turn on" pending_label="Checking…" pending=enable.pending()/>
             </ActionForm>
         }.into_any(),

@@ -37,11 +37,13 @@ pub struct ActivityItem {
 pub struct SessionsData {
     pub sessions: Vec<SessionItem>,
     pub activity: Vec<ActivityItem>,
+    /// "Sign out every other device" needs the sudo window (S40): a stolen session must not evict the owner.
+    pub sudo_open: bool,
 }
 
 #[server(prefix = "/api", endpoint = "list_sessions")]
 pub async fn list_sessions() -> Result<SessionsData, AppError> {
-    use crate::backend::{audit, devices::describe, format_utc, sessions};
+    use crate::backend::{audit, devices::describe, format_utc, sessions, sudo};
     use crate::server_ctx;
     let ctx = server_ctx::request()?;
     let me = server_ctx::require_session(&ctx)?;
@@ -52,8 +54,13 @@ pub async fn list_sessions() -> Result<SessionsData, AppError> {
         .map(|r| SessionItem {
             current: r.id == me.session_id,
             id: r.id,
-            device: describe(r.user_agent.as_deref()),
-            ip: r.ip.unwrap_or_default(),
+            // An impersonation session is the admin's browser: its device and address are not the user's to see.
+            device: if r.impersonator_id.is_some() {
+                "An administrator signed in as you".into()
+            } else {
+                describe(r.user_agent.as_deref())
+            },
+            ip: if r.impersonator_id.is_some() { String::new() } else { r.ip.unwrap_or_default() },
             created: format_utc(r.created_at),
             last_active: format_utc(r.last_active_at),
         })
@@ -78,7 +85,7 @@ pub async fn list_sessions() -> Result<SessionsData, AppError> {
             }
         })
         .collect();
-    Ok(SessionsData { sessions, activity })
+    Ok(SessionsData { sessions, activity, sudo_open: sudo::is_fresh(&st, &me) })
 }
 
 #[cfg(feature = "ssr")]
@@ -163,6 +170,7 @@ pub async fn revoke_other_sessions() -> Result<(), AppError> {
     let result = async {
         let me = server_ctx::require_session(&ctx)?;
         let st = server_ctx::state()?;
+        crate::backend::sudo::require(&st, &me).map_err(|e| server_ctx::account_error(&ctx, e))?;
         sessions::revoke_others(&st, &ctx, &me.user_id, &me.session_id)
             .await
             .map_err(|e| server_ctx::internal(&ctx, e))?;
@@ -262,7 +270,16 @@ fn SessionsTable(
                 })
                 .collect_view()}
         </ul>
-        {(others > 0)
+        {(others > 0 && !data.sudo_open)
+            .then(|| {
+                view! {
+                    <crate::account::sudo::SudoPrompt
+                        why="Signing out every other device at once needs you to confirm it's you first."
+                        page="/users/sessions"
+                    />
+                }
+            })}
+        {(others > 0 && data.sudo_open)
             .then(|| {
                 view! {
                     <ActionForm action=revoke_others>

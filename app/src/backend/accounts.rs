@@ -1,5 +1,6 @@
 //! Registration, confirmation and the password sign-in path.
 use super::{
+    attempts::{self, Claim},
     audit::{self, Event},
     crypto::new_id,
     gate::{self, FirstFactor, SignIn},
@@ -19,6 +20,9 @@ pub enum AccountError {
     InvalidCredentials,
     #[error("e-mail not confirmed")]
     Unconfirmed,
+    /// Credentials, providers and organizations are for accounts whose address is proven (M3).
+    #[error("confirm the e-mail address first")]
+    ConfirmFirst,
     #[error("invalid or expired token")]
     InvalidToken,
     #[error("rate limited")]
@@ -69,21 +73,41 @@ impl From<sqlx::Error> for AccountError {
     }
 }
 
-/// Wrong passwords in a row before password log in is locked, and for how long. Magic link and password reset
-/// stay open during a lock (they prove the mailbox), so an attacker can delay a user but never lock them out.
-pub const LOCK_AFTER_FAILURES: i64 = 5;
-pub const LOCK_SECS: i64 = 15 * 60;
+/// Wrong passwords in a row before password log in is paused, and for how long (see [`attempts`]). Magic link and
+/// password reset stay open during a pause (they prove the mailbox) and lift it, so an attacker can delay a user but
+/// never lock them out.
+pub const LOCK_AFTER_FAILURES: i64 = attempts::PAUSE_AFTER;
+pub const LOCK_SECS: i64 = attempts::PAUSE_SECS;
 
 #[derive(sqlx::FromRow)]
 struct UserRow {
     id: String,
+    email: String,
     password_hash: Option<String>,
     confirmed_at: Option<i64>,
-    locked_until: Option<i64>,
     password_change_required: i64,
+    locked_at: Option<i64>,
+    deletion_scheduled_at: Option<i64>,
 }
 
-const USER_COLUMNS: &str = "SELECT id, password_hash, confirmed_at, locked_until, password_change_required FROM users";
+impl UserRow {
+    /// Why no password may open this account now, whatever it is: such accounts are answered like a wrong
+    /// password, after the same dummy hash, so a right password learns nothing (L4).
+    fn refused(&self) -> Option<&'static str> {
+        if self.locked_at.is_some() {
+            Some("password; locked by an admin")
+        } else if self.deletion_scheduled_at.is_some() {
+            Some("password; account closing")
+        } else if self.password_change_required != 0 {
+            Some("password; password change required")
+        } else {
+            None
+        }
+    }
+}
+
+const USER_COLUMNS: &str = "SELECT id, email, password_hash, confirmed_at, password_change_required, locked_at, \
+                            deletion_scheduled_at FROM users";
 
 async fn find_user(st: &AppState, email: &EmailAddress) -> Result<Option<UserRow>, sqlx::Error> {
     sqlx::query_as(&format!("{USER_COLUMNS} WHERE email = $1")).bind(email.as_str()).fetch_optional(&st.db.pool).await
@@ -145,8 +169,9 @@ pub async fn register(
 }
 
 /// Queues a mail for the account behind `email`, if there is one and `job` wants one for it, with its audit
-/// row. Rate-limited per address and per client. The caller answers the same whether or not anything was sent, so
-/// these requests reveal nothing about which addresses have accounts.
+/// row. Rate-limited per address and per client. The caller answers the same whether or not anything was sent, and
+/// the request does the same work either way (one write transaction with an audit row; the mail goes to the worker,
+/// never out of the request), so neither the answer nor its timing tells which addresses have accounts (S13, L9).
 pub async fn mail_account(
     st: &AppState,
     ctx: &RequestContext,
@@ -155,13 +180,23 @@ pub async fn mail_account(
     job: impl FnOnce(String, bool) -> Option<Job>,
 ) -> Result<(), AccountError> {
     st.limits.mail(email.as_str(), ctx.ip).map_err(AccountError::RateLimited)?;
-    let Some(user) = find_user(st, email).await? else { return Ok(()) };
-    let Some(job) = job(user.id.clone(), user.confirmed_at.is_some()) else { return Ok(()) };
+    let user = find_user(st, email).await?;
+    let job = user.as_ref().and_then(|u| job(u.id.clone(), u.confirmed_at.is_some()));
+    let now = st.clock.now();
     let mut tx = st.db.begin().await?;
-    let id = jobs::enqueue(&mut tx, st, &job).await?;
-    audit::record(&mut tx, ctx, st.clock.now(), Event::by_user(action, &user.id)).await?;
+    let event = match (&user, &job) {
+        (Some(u), Some(_)) => Event::by_user(action, &u.id),
+        (Some(u), None) => Event::failed(action, Some(&u.id)).detail("nothing to send"),
+        (None, _) => Event::failed(action, None).detail("no account"),
+    };
+    audit::record(&mut tx, ctx, now, event).await?;
+    if let Some(job) = &job {
+        jobs::enqueue_at(&mut tx, st, job, now).await?;
+    }
     tx.commit().await?;
-    jobs::after_commit(st, &[id]).await;
+    if job.is_some() {
+        jobs::wake_worker(st);
+    }
     Ok(())
 }
 
@@ -200,6 +235,7 @@ pub async fn confirm_by_code(
     email: &EmailAddress,
     code: &str,
 ) -> Result<(), AccountError> {
+    st.limits.account(email.as_str()).map_err(AccountError::RateLimited)?;
     let code = parse_code6(code).map_err(|_| AccountError::InvalidToken)?;
     let now = st.clock.now();
     let Some(user) = find_user(st, email).await? else {
@@ -228,26 +264,39 @@ async fn confirm_in(
     now: i64,
     how: &str,
 ) -> Result<(), AccountError> {
-    redeem_mailed_token(tx, live, Purpose::Confirm, now).await?;
+    // The confirming browser keeps its session if it is the account's own.
+    let keep = ctx.session.as_ref().filter(|s| s.user_id == live.user_id).map(|s| s.session_id.as_str());
+    redeem_mailed_token(tx, live, Purpose::Confirm, now, keep).await?;
     audit::record(tx, ctx, now, Event::by_user("user.confirm", &live.user_id).detail(how)).await?;
     Ok(())
 }
 
 /// Uses a mailed link's token in `tx`: once only (a concurrent use loses), only while the account still has the
 /// address it was sent to, and every other live token of the same purpose ends with it. Opening the mail proved
-/// the mailbox, so the address counts as confirmed and a password lock is lifted.
+/// the mailbox, so the address counts as confirmed and a password pause is lifted.
+///
+/// When this is the first proof of the address, whatever the account gathered before it is not the owner's to
+/// trust: passkeys, linked providers, the authenticator, backup codes, trusted browsers, pending sign-ins and every
+/// session but `keep` (the confirming browser's own) are removed (M3).
 pub(crate) async fn redeem_mailed_token(
     tx: &mut super::db::Tx,
     live: &tokens::Live,
     purpose: Purpose,
     now: i64,
+    keep: Option<&str>,
 ) -> Result<(), AccountError> {
     if !tokens::consume(tx, &live.id, now).await? {
         return Err(AccountError::InvalidToken);
     }
+    let prior: Option<(Option<i64>,)> =
+        sqlx::query_as("SELECT confirmed_at FROM users WHERE id = $1").bind(&live.user_id).fetch_optional(&mut **tx).await?;
+    if matches!(prior, Some((None,))) {
+        remove_unproven_credentials(tx, &live.user_id, keep).await?;
+    }
     let r = sqlx::query(
         "UPDATE users SET confirmed_at = COALESCE(confirmed_at, $1), failed_logins = 0, locked_until = NULL, \
-         updated_at = $1 WHERE id = $2 AND email = $3",
+         login_pauses = 0, mfa_failures = 0, mfa_locked_until = NULL, mfa_pauses = 0, updated_at = $1 \
+         WHERE id = $2 AND email = $3",
     )
     .bind(now)
     .bind(&live.user_id)
@@ -261,6 +310,22 @@ pub(crate) async fn redeem_mailed_token(
     Ok(())
 }
 
+/// Removes what an account gathered before its address was proven (see [`redeem_mailed_token`]). Returns how many
+/// credentials went, sessions not counted.
+async fn remove_unproven_credentials(tx: &mut super::db::Tx, user_id: &str, keep: Option<&str>) -> Result<u64, sqlx::Error> {
+    let mut removed = 0;
+    for table in ["passkeys", "user_identities", "pending_links"] {
+        removed += sqlx::query(&format!("DELETE FROM {table} WHERE user_id = $1"))
+            .bind(user_id)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+    }
+    removed += super::mfa::remove_all(tx, user_id).await? as u64;
+    sessions::end_all_for_user(tx, user_id, keep).await?;
+    Ok(removed)
+}
+
 /// The password sign-in path: one generic failure, a dummy hash for unknown e-mails and locked accounts (the lock
 /// is checked before the real hash, so the right password does not open a locked account), then the gate.
 pub async fn log_in_with_password(
@@ -270,21 +335,13 @@ pub async fn log_in_with_password(
     password: &str,
     remember_me: bool,
 ) -> Result<SignIn, AccountError> {
-    let user = match EmailAddress::parse(email).ok() {
+    let parsed = EmailAddress::parse(email).ok();
+    st.limits.account(parsed.as_ref().map_or(email.trim(), |e| e.as_str())).map_err(AccountError::RateLimited)?;
+    let user = match parsed {
         Some(e) => find_user(st, &e).await?,
         None => None,
     };
     let user = check_password(st, ctx, user, password, "user.log_in").await?;
-    if user.password_change_required != 0 {
-        // Evidence of compromise: the password no longer opens a session; the owner proves the mailbox instead.
-        let mut tx = st.db.begin().await?;
-        let job = jobs::enqueue(&mut tx, st, &Job::PasswordReset { user_id: user.id.clone() }).await?;
-        let event = Event::failed("user.log_in", Some(&user.id)).detail("password change required");
-        audit::record(&mut tx, ctx, st.clock.now(), event).await?;
-        tx.commit().await?;
-        jobs::after_commit(st, &[job]).await;
-        return Err(AccountError::PasswordChangeRequired);
-    }
     if st.config.require_confirmed_email && user.confirmed_at.is_none() {
         return Err(AccountError::Unconfirmed);
     }
@@ -328,6 +385,7 @@ pub async fn verify_password_of(
     password: &str,
     action: &'static str,
 ) -> Result<(), AccountError> {
+    st.limits.account(user_id).map_err(AccountError::RateLimited)?;
     let user = find_user_by_id(st, user_id).await?;
     check_password(st, ctx, user, password, action).await.map(|_| ())
 }
@@ -366,6 +424,7 @@ pub async fn remove_sign_in_method(
     session: &super::request::CurrentSession,
     method: &SignInMethod,
     id: &str,
+    keep_others: bool,
     job: impl FnOnce(String) -> super::jobs::Job,
 ) -> Result<(), AccountError> {
     super::sudo::require(st, session)?;
@@ -386,6 +445,7 @@ pub async fn remove_sign_in_method(
         .bind(&session.user_id)
         .execute(&mut *tx)
         .await?;
+    sessions::end_others_after_factor_change(&mut tx, session, keep_others).await?;
     let event = super::audit::Event::by_user(method.audit, &session.user_id).detail(&label);
     super::audit::record(&mut tx, ctx, now, event).await?;
     let queued = super::jobs::enqueue(&mut tx, st, &job(label)).await?;
@@ -398,9 +458,11 @@ pub async fn has_password(st: &AppState, user_id: &str) -> Result<bool, AccountE
     Ok(find_user_by_id(st, user_id).await?.is_some_and(|u| u.password_hash.is_some()))
 }
 
-/// The password check every path shares. `None` (unknown account) and a locked account are checked against a
-/// dummy hash, so the answer costs the same and the right password does not open a lock. A success clears the
-/// failure count and upgrades a hash made with old parameters; a failure is audited as `action` and counted.
+/// The password check every path shares. The attempt is claimed before the hash ([`attempts::claim`]): at most
+/// [`attempts::PAUSE_AFTER`] attempts are checked against the real hash before a pause, however many arrive at once.
+/// An unknown account, a paused one and one no password may open now ([`UserRow::refused`]) are checked against a
+/// dummy hash, so every answer costs the same and the right password learns nothing. A success clears the counters
+/// and upgrades a hash made with old parameters; a failure is audited as `action`.
 async fn check_password(
     st: &AppState,
     ctx: &RequestContext,
@@ -409,62 +471,71 @@ async fn check_password(
     action: &'static str,
 ) -> Result<UserRow, AccountError> {
     let now = st.clock.now();
-    let locked = user.as_ref().is_some_and(|u| u.locked_until.is_some_and(|t| t > now));
+    let refused = user.as_ref().and_then(UserRow::refused);
+    let claim = match &user {
+        Some(u) if refused.is_none() => Some(attempts::claim(&st.db.pool, &attempts::PASSWORD, &u.id, now).await?),
+        _ => None,
+    };
+    let checked = matches!(claim, Some(Claim::Granted { .. }));
     let password = zeroize::Zeroizing::new(normalize_password(password));
-    let stored = if locked { None } else { user.as_ref().and_then(|u| u.password_hash.as_deref()) };
+    let stored = if checked { user.as_ref().and_then(|u| u.password_hash.as_deref()) } else { None };
     let verified = st.hasher.verify(&password, stored).await?;
     match (user, verified) {
-        (Some(u), Verified::Yes | Verified::YesNeedsRehash) => {
+        (Some(u), Verified::Yes | Verified::YesNeedsRehash) if checked => {
             let rehash =
                 if verified == Verified::YesNeedsRehash { Some(st.hasher.hash(&password).await?) } else { None };
-            sqlx::query(
-                "UPDATE users SET failed_logins = 0, locked_until = NULL, \
-                 password_hash = COALESCE($1, password_hash), updated_at = $2 WHERE id = $3",
-            )
-            .bind(rehash)
-            .bind(now)
-            .bind(&u.id)
-            .execute(&st.db.pool)
-            .await?;
+            let mut tx = st.db.begin().await?;
+            attempts::succeeded(&mut tx, &attempts::PASSWORD, &u.id).await?;
+            sqlx::query("UPDATE users SET password_hash = COALESCE($1, password_hash), updated_at = $2 WHERE id = $3")
+                .bind(rehash)
+                .bind(now)
+                .bind(&u.id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
             Ok(u)
         }
         (u, _) => {
-            record_failed_password(st, ctx, u.as_ref().map(|u| u.id.as_str()), locked, action).await?;
+            let detail = match (claim, refused) {
+                (_, Some(why)) => why,
+                (Some(Claim::Paused), _) => "password; account locked",
+                _ => "password",
+            };
+            let pause = match claim {
+                Some(Claim::Granted { pause }) => pause,
+                _ => None,
+            };
+            record_failed_password(st, ctx, u.as_ref(), detail, pause, action).await?;
             Err(AccountError::InvalidCredentials)
         }
     }
 }
 
-/// Audits a failed password and counts it against the account; the fifth in a row locks password log in and
-/// mails the owner.
+/// Audits a failed password. When this attempt started a pause, audits and mails that too (once per pause); a
+/// password tried on an account whose password must change mails the owner a reset link (rate-limited).
 async fn record_failed_password(
     st: &AppState,
     ctx: &RequestContext,
-    user_id: Option<&str>,
-    already_locked: bool,
+    user: Option<&UserRow>,
+    detail: &str,
+    pause: Option<attempts::Pause>,
     action: &'static str,
 ) -> Result<(), AccountError> {
     let now = st.clock.now();
+    let user_id = user.map(|u| u.id.as_str());
     let mut tx = st.db.begin().await?;
-    let detail = if already_locked { "password; account locked" } else { "password" };
     audit::record(&mut tx, ctx, now, Event::failed(action, user_id).detail(detail)).await?;
     let mut job_ids = Vec::new();
-    if let (Some(id), false) = (user_id, already_locked) {
-        let (failures,): (i64,) = sqlx::query_as(
-            "UPDATE users SET failed_logins = failed_logins + 1, updated_at = $1 WHERE id = $2 RETURNING failed_logins",
-        )
-        .bind(now)
-        .bind(id)
-        .fetch_one(&mut *tx)
-        .await?;
-        if failures >= LOCK_AFTER_FAILURES {
-            sqlx::query("UPDATE users SET failed_logins = 0, locked_until = $1 WHERE id = $2")
-                .bind(now + LOCK_SECS)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            audit::record(&mut tx, ctx, now, Event::on_user("user.locked", id).detail("5 failed passwords")).await?;
-            job_ids.push(jobs::enqueue(&mut tx, st, &Job::AccountLocked { user_id: id.to_string() }).await?);
+    if let (Some(u), Some(p)) = (user, pause) {
+        let why = if p.escalated { "5 failed passwords; until a mailed link" } else { "5 failed passwords" };
+        audit::record(&mut tx, ctx, now, Event::on_user("user.locked", &u.id).detail(why)).await?;
+        let job = Job::AccountLocked { user_id: u.id.clone(), until_reset: p.escalated };
+        job_ids.push(jobs::enqueue(&mut tx, st, &job).await?);
+    }
+    if let Some(u) = user.filter(|u| u.password_change_required != 0 && u.locked_at.is_none()) {
+        // Evidence of compromise: the password no longer opens a session; the owner proves the mailbox instead.
+        if st.limits.mail(&u.email, ctx.ip).is_ok() {
+            job_ids.push(jobs::enqueue(&mut tx, st, &Job::PasswordReset { user_id: u.id.clone() }).await?);
         }
     }
     tx.commit().await?;

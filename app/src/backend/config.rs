@@ -64,11 +64,17 @@ pub struct Config {
     pub mail_delivery: MailDelivery,
     pub mail_from: String,
     pub require_confirmed_email: bool,
+    /// The direct peer is a reverse proxy: the client is the rightmost `X-Forwarded-For` entry (`TRUST_PROXY`).
     pub trust_proxy: bool,
+    /// Reverse proxies by address (`TRUSTED_PROXIES`): a peer in this list is believed, and so is every hop of
+    /// `X-Forwarded-For` in it, read from the right; the client is the rightmost hop not in it.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Anonymous POSTs allowed per IP (or IPv6 /64) per minute.
     pub rate_limit_anonymous_per_minute: u32,
     /// Mail-sending actions allowed per e-mail address per hour.
     pub rate_limit_mail_per_hour: u32,
+    /// Credential checks (passwords, codes) allowed per account per minute, from any address.
+    pub rate_limit_account_per_minute: u32,
     pub job_max_attempts: i64,
     pub job_retry_base_secs: i64,
     pub job_poll_interval_ms: u64,
@@ -277,8 +283,66 @@ fn err(var: &'static str, reason: impl Into<String>) -> ConfigError {
     ConfigError { var, reason: reason.into() }
 }
 
-/// The well-known development key: refused in production.
+/// The well-known development key: refused in production and on any origin but localhost.
 const DEV_SECRET: &str = "portcullis-development-secret-key-do-not-use-in-production";
+
+/// Whether `base_url` is a localhost or loopback origin (`http://localhost:3000`, `http://127.0.0.1`, `[::1]`,
+/// `*.localhost`): the only origins where development defaults may apply.
+pub fn is_local_origin(base_url: &str) -> bool {
+    let Some(rest) = base_url.strip_prefix("http://").or_else(|| base_url.strip_prefix("https://")) else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.contains('@') {
+        return false;
+    }
+    let host = if let Some(v6) = authority.strip_prefix('[') {
+        v6.split(']').next().unwrap_or_default()
+    } else {
+        authority.rsplit_once(':').map_or(authority, |(h, _)| h)
+    };
+    let host = host.to_ascii_lowercase();
+    host == "localhost"
+        || host.ends_with(".localhost")
+        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// `SECRET_KEY` must carry at least 256 bits of randomness: 64 hex digits or 43 base64 characters (32 bytes) at
+/// least, or 64 other characters, and not made of a repeated pattern (a heuristic: the real guarantee is making it
+/// with `openssl rand -hex 32`).
+pub fn check_secret_strength(s: &str) -> Result<(), String> {
+    use base64::{engine::general_purpose, Engine};
+    const HOW: &str = "must carry at least 256 random bits (try: openssl rand -hex 32)";
+    let bytes: Vec<u8> = if s.len() >= 64 && s.len() % 2 == 0 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        hex::decode(s).map_err(|_| HOW.to_string())?
+    } else if let Some(b) = [
+        &general_purpose::STANDARD,
+        &general_purpose::STANDARD_NO_PAD,
+        &general_purpose::URL_SAFE,
+        &general_purpose::URL_SAFE_NO_PAD,
+    ]
+    .iter()
+    .find_map(|e| e.decode(s).ok())
+    .filter(|b| b.len() >= 32)
+    {
+        b
+    } else if s.chars().count() >= 64 {
+        s.as_bytes().to_vec()
+    } else {
+        return Err(format!("is too short: it {HOW}"));
+    };
+    let n = bytes.len();
+    let periodic = (1..=n / 2).any(|p| (p..n).all(|i| bytes[i] == bytes[i - p]));
+    let mut counts = std::collections::HashMap::new();
+    for b in &bytes {
+        *counts.entry(b).or_insert(0usize) += 1;
+    }
+    let most = counts.values().copied().max().unwrap_or(0);
+    if periodic || counts.len() < n / 4 || most > n / 4 + 2 {
+        return Err(format!("is a pattern, not random: it {HOW}"));
+    }
+    Ok(())
+}
 
 impl Config {
     /// Reads the process environment (after `.env` in development, loaded by the binary).
@@ -288,16 +352,6 @@ impl Config {
 
     pub fn from_map(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
         let get = |k: &str| vars.get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
-        let app_env = match get("APP_ENV").as_deref() {
-            None | Some("development") | Some("dev") => AppEnv::Development,
-            Some("production") | Some("prod") => AppEnv::Production,
-            Some("test") => AppEnv::Test,
-            Some(other) => {
-                return Err(err("APP_ENV", format!("expected development, production or test, got {other:?}")))
-            }
-        };
-        let prod = app_env == AppEnv::Production;
-
         let bind_addr: SocketAddr = parse(&get, "BIND_ADDR", "127.0.0.1:3000")?;
         // On loopback the default base URL names `localhost`: passkeys need a domain, and an IP address is not one.
         let base_url = get("BASE_URL").unwrap_or_else(|| match bind_addr.ip().is_loopback() {
@@ -308,26 +362,39 @@ impl Config {
         if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
             return Err(err("BASE_URL", "must start with http:// or https://"));
         }
+        let local = is_local_origin(&base_url);
+        // Fail closed (M5): without APP_ENV, anything but a localhost or loopback origin is production, so a
+        // deployment that forgot the variable refuses to start without its secrets instead of running with the
+        // published development key and an open mailbox.
+        let app_env = match get("APP_ENV").as_deref() {
+            None if local => AppEnv::Development,
+            None => AppEnv::Production,
+            Some("development") | Some("dev") => AppEnv::Development,
+            Some("production") | Some("prod") => AppEnv::Production,
+            Some("test") => AppEnv::Test,
+            Some(other) => {
+                return Err(err("APP_ENV", format!("expected development, production or test, got {other:?}")))
+            }
+        };
+        let prod = app_env == AppEnv::Production;
         if prod && !base_url.starts_with("https://") {
             return Err(err("BASE_URL", "must be an https:// URL in production"));
         }
 
         let secret_key = match get("SECRET_KEY") {
-            Some(s) => {
-                if s == DEV_SECRET {
-                    if prod {
-                        return Err(err("SECRET_KEY", "the development key cannot be used in production"));
-                    }
-                } else if s.len() < 64 {
-                    return Err(err("SECRET_KEY", "must be at least 64 characters (try: openssl rand -hex 32)"));
-                }
-                let distinct: std::collections::HashSet<char> = s.chars().collect();
-                if distinct.len() < 10 {
-                    return Err(err("SECRET_KEY", "is not random enough (too few distinct characters)"));
+            Some(s) if s == DEV_SECRET => {
+                if prod || !local {
+                    return Err(err("SECRET_KEY", "the published development key works only on a localhost BASE_URL"));
                 }
                 s.into_bytes()
             }
-            None if prod => return Err(err("SECRET_KEY", "must be set in production (try: openssl rand -hex 32)")),
+            Some(s) => {
+                check_secret_strength(&s).map_err(|m| err("SECRET_KEY", m))?;
+                s.into_bytes()
+            }
+            None if prod || !local => {
+                return Err(err("SECRET_KEY", "must be set in production (try: openssl rand -hex 32)"))
+            }
             None => DEV_SECRET.as_bytes().to_vec(),
         };
 
@@ -352,6 +419,12 @@ impl Config {
         };
         if prod && mail_transport != MailTransportKind::Smtp {
             return Err(err("MAIL_TRANSPORT", "must be smtp in production"));
+        }
+        if mail_transport == MailTransportKind::DevMailbox && !local {
+            return Err(err(
+                "MAIL_TRANSPORT",
+                "dev shows every mail (reset links included) at /dev/mailbox: only with a localhost or loopback BASE_URL",
+            ));
         }
         let smtp_url = get("SMTP_URL").map(Secret::new);
         if mail_transport == MailTransportKind::Smtp && smtp_url.is_none() {
@@ -397,8 +470,22 @@ impl Config {
             mail_from,
             require_confirmed_email: parse(&get, "REQUIRE_CONFIRMED_EMAIL", "false")?,
             trust_proxy: parse(&get, "TRUST_PROXY", "false")?,
+            trusted_proxies: match get("TRUSTED_PROXIES") {
+                None => Vec::new(),
+                Some(raw) => raw
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| {
+                        s.parse::<ipnet::IpNet>()
+                            .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                            .map_err(|_| err("TRUSTED_PROXIES", format!("{s:?} is not an address or CIDR range")))
+                    })
+                    .collect::<Result<_, _>>()?,
+            },
             rate_limit_anonymous_per_minute: parse(&get, "RATE_LIMIT_ANONYMOUS_PER_MINUTE", "30")?,
             rate_limit_mail_per_hour: parse(&get, "RATE_LIMIT_MAIL_PER_HOUR", "5")?,
+            rate_limit_account_per_minute: parse(&get, "RATE_LIMIT_ACCOUNT_PER_MINUTE", "10")?,
             job_max_attempts: parse(&get, "JOB_MAX_ATTEMPTS", "8")?,
             job_retry_base_secs: parse(&get, "JOB_RETRY_BASE_SECS", "30")?,
             job_poll_interval_ms: parse(&get, "JOB_POLL_INTERVAL_MS", "1000")?,
@@ -420,6 +507,9 @@ impl Config {
         }
         if cfg.rate_limit_anonymous_per_minute == 0 {
             return Err(err("RATE_LIMIT_ANONYMOUS_PER_MINUTE", "must be at least 1"));
+        }
+        if cfg.rate_limit_account_per_minute == 0 {
+            return Err(err("RATE_LIMIT_ACCOUNT_PER_MINUTE", "must be at least 1"));
         }
         if cfg.rate_limit_mail_per_hour == 0 {
             return Err(err("RATE_LIMIT_MAIL_PER_HOUR", "must be at least 1"));
@@ -446,6 +536,11 @@ impl Config {
         vars.insert("JOB_RETRY_BASE_SECS".into(), "1".into());
         vars.insert("JOB_POLL_INTERVAL_MS".into(), "100".into());
         Self::from_map(&vars).expect("test configuration is valid")
+    }
+
+    /// Whether `ip` is one of the configured reverse proxies.
+    pub fn is_trusted_proxy(&self, ip: std::net::IpAddr) -> bool {
+        self.trusted_proxies.iter().any(|net| net.contains(&ip))
     }
 
     pub fn is_production(&self) -> bool {

@@ -65,6 +65,18 @@ pub fn is_multi_factor(method: &str) -> bool {
     method == "passkey"
 }
 
+/// Whether the user has a second factor: an authenticator app or a passkey.
+async fn has_second_factor(tx: &mut Tx, user_id: &str) -> Result<bool, sqlx::Error> {
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT (SELECT COUNT(*) FROM user_totp WHERE user_id = $1 AND enabled_at IS NOT NULL) + \
+         (SELECT COUNT(*) FROM passkeys WHERE user_id = $1)",
+    )
+    .bind(user_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(n > 0)
+}
+
 /// How long a challenge waits for its code, and how many wrong codes it takes.
 pub const CHALLENGE_SECS: i64 = 5 * 60;
 pub const CHALLENGE_ATTEMPTS: i64 = 5;
@@ -76,17 +88,21 @@ pub async fn gate(
     ctx: &RequestContext,
     first: FirstFactor,
 ) -> Result<GateOutcome, sqlx::Error> {
-    let state: Option<(Option<i64>, Option<i64>)> =
-        sqlx::query_as("SELECT deletion_scheduled_at, locked_at FROM users WHERE id = $1")
+    let state: Option<(Option<i64>, Option<i64>, i64)> =
+        sqlx::query_as("SELECT deletion_scheduled_at, locked_at, is_admin FROM users WHERE id = $1")
             .bind(&first.user_id)
             .fetch_optional(&mut **tx)
             .await?;
-    match state {
-        Some((None, None)) => {}
-        Some((None, Some(_))) => return Ok(GateOutcome::AccountLocked),
+    let is_admin = match state {
+        Some((None, None, admin)) => admin == 1,
+        Some((None, Some(_), _)) => return Ok(GateOutcome::AccountLocked),
         _ => return Ok(GateOutcome::AccountClosing),
-    }
-    let reauthenticated = super::sudo::method_passes_sudo(first.method);
+    };
+    // An admin who has a second factor opens the sudo window only with it (M7): a password in a trusted browser,
+    // or a passkey-only admin's password, does not. (An admin without one yet must pass sudo to enrol.)
+    let admin_with_factor = is_admin && has_second_factor(tx, &first.user_id).await?;
+    let reauthenticated =
+        super::sudo::method_passes_sudo(first.method) && (!admin_with_factor || is_multi_factor(first.method));
     let grant = |method: String| SignInGrant {
         user_id: first.user_id.clone(),
         method,
@@ -178,8 +194,24 @@ pub enum Answer<'a> {
     Passkey { token: &'a str, credential: &'a str },
 }
 
-/// Checks the answer for the challenge this browser holds. A wrong answer counts against the challenge (it dies
-/// after [`CHALLENGE_ATTEMPTS`]); a wrong code also counts against the account's MFA lock.
+/// Claims one attempt at the challenge this browser holds, before its answer is checked: one conditional UPDATE,
+/// so a burst of answers to one challenge gets at most [`CHALLENGE_ATTEMPTS`] checks whatever the concurrency.
+async fn claim_challenge(st: &AppState, token: &str) -> Result<Option<Challenge>, sqlx::Error> {
+    sqlx::query_as(
+        "UPDATE mfa_challenges SET attempts = attempts + 1 \
+         WHERE token_digest = $1 AND expires_at > $2 AND attempts < $3 \
+         RETURNING id, user_id, method, remember_me",
+    )
+    .bind(token_digest(token))
+    .bind(st.clock.now())
+    .bind(CHALLENGE_ATTEMPTS)
+    .fetch_optional(&st.db.pool)
+    .await
+}
+
+/// Checks the answer for the challenge this browser holds. Each answer uses one of the challenge's attempts (it
+/// dies after [`CHALLENGE_ATTEMPTS`]); a wrong code also counts against the account's MFA pause. The account is
+/// checked again before the session is made: one that was locked, flagged or set to close meanwhile gets none.
 pub async fn complete_challenge(
     st: &AppState,
     ctx: &RequestContext,
@@ -187,16 +219,17 @@ pub async fn complete_challenge(
     answer: Answer<'_>,
     trust: bool,
 ) -> Result<Completed, AccountError> {
-    let row = live_challenge(st, token.unwrap_or_default()).await?;
+    let row = claim_challenge(st, token.unwrap_or_default()).await?;
     let Some((challenge_id, user_id, method, remember_me)) = row else {
         return Err(AccountError::ChallengeExpired);
     };
-    let checked = match answer {
+    let factor = match answer {
         Answer::Code(code) => mfa::verify(st, ctx, &user_id, code).await.map(|f| f.as_str()).map_err(|e| match e {
             MfaError::Wrong => {
                 AccountError::Field("code", "That code did not work. Check your app and try again.".into())
             }
             MfaError::Locked => AccountError::MfaLocked,
+            MfaError::RateLimited(r) => AccountError::RateLimited(r),
             MfaError::Unexpected(u) => AccountError::Unexpected(u),
         }),
         Answer::Passkey { token, credential } => {
@@ -204,21 +237,23 @@ pub async fn complete_challenge(
                 .await
                 .map(|()| "passkey")
         }
-    };
-    let factor = match checked {
-        Ok(f) => f,
-        Err(e) => {
-            sqlx::query("UPDATE mfa_challenges SET attempts = attempts + 1 WHERE id = $1")
-                .bind(&challenge_id)
-                .execute(&st.db.pool)
-                .await?;
-            return Err(e);
-        }
-    };
+    }?;
     let mut tx = st.db.begin().await?;
     let used = sqlx::query("DELETE FROM mfa_challenges WHERE id = $1").bind(&challenge_id).execute(&mut *tx).await?;
     if used.rows_affected() != 1 {
         return Err(AccountError::ChallengeExpired);
+    }
+    let state: Option<(Option<i64>, Option<i64>, i64)> = sqlx::query_as(
+        "SELECT deletion_scheduled_at, locked_at, password_change_required FROM users WHERE id = $1",
+    )
+    .bind(&user_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    match state {
+        Some((None, None, 0)) => {}
+        Some((None, Some(_), _)) => return Err(AccountError::AccountLocked),
+        Some((None, None, _)) => return Err(AccountError::PasswordChangeRequired),
+        _ => return Err(AccountError::AccountClosing),
     }
     let grant = SignInGrant {
         user_id: user_id.clone(),

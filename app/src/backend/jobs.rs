@@ -22,8 +22,12 @@ pub enum Job {
     ConfirmEmail { user_id: String },
     /// "Someone tried to register with your e-mail" to an existing account.
     AlreadyRegistered { user_id: String },
-    /// Password log in was locked after repeated failures.
-    AccountLocked { user_id: String },
+    /// Password log in was paused after repeated failures; `until_reset`: the pause ends only by a mailed link.
+    AccountLocked {
+        user_id: String,
+        #[serde(default)]
+        until_reset: bool,
+    },
     /// A password-reset link (the token is made when the job runs).
     PasswordReset { user_id: String },
     /// "Your password was changed" notice.
@@ -49,7 +53,11 @@ pub enum Job {
     /// A backup code was used (with the count left).
     BackupCodeUsed { user_id: String },
     /// Too many wrong second-factor codes: codes are refused for a while.
-    MfaLocked { user_id: String },
+    MfaLocked {
+        user_id: String,
+        #[serde(default)]
+        until_reset: bool,
+    },
     /// An invitation to an organization (the link is made when the job runs; nothing is sent once it is closed).
     OrgInvitation { invitation_id: String },
     /// "Your role in {org} is now {role}".
@@ -117,6 +125,11 @@ pub async fn enqueue_at(tx: &mut Tx, st: &AppState, job: &Job, run_at: i64) -> R
     .execute(&mut **tx)
     .await?;
     Ok(id)
+}
+
+/// Wakes the worker for a job queued to run now (mail that must not be sent from the request itself).
+pub fn wake_worker(st: &AppState) {
+    st.jobs_wakeup.notify_one();
 }
 
 /// After the enqueuing transaction committed: with inline delivery the job runs now, in this request;
@@ -255,9 +268,10 @@ async fn execute(st: &AppState, job: &Job) -> Result<(), String> {
             };
             templates::already_registered(app, &email, &format!("{base}/users/log-in"))
         }
-        Job::AccountLocked { user_id } => {
+        Job::AccountLocked { user_id, until_reset } => {
             let Some(email) = user_email(st, user_id, false).await? else { return Ok(()) };
-            templates::account_locked(app, &email, super::accounts::LOCK_SECS / 60)
+            let minutes = (!until_reset).then_some(super::attempts::PAUSE_SECS / 60);
+            templates::account_locked(app, &email, minutes, &format!("{base}/users/reset-password"))
         }
         Job::PasswordReset { user_id } => {
             let Some(email) = user_email(st, user_id, false).await? else { return Ok(()) };
@@ -293,6 +307,16 @@ async fn execute(st: &AppState, job: &Job) -> Result<(), String> {
         }
         Job::EmailChangeConfirm { user_id } => {
             let Some((_, Some(new_email))) = pending_change(st, user_id).await? else { return Ok(()) };
+            let (taken,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users WHERE email = $1")
+                .bind(&new_email)
+                .fetch_one(&st.db.pool)
+                .await
+                .map_err(|e| e.to_string())?;
+            if taken > 0 {
+                // The address has an account: its owner hears that someone tried, and no link is made.
+                let mail = templates::email_in_use(app, &new_email, &format!("{base}/users/log-in"));
+                return st.mailer.send(mail).await.map_err(|e| e.to_string());
+            }
             let issued = issue_link(st, user_id, &new_email, Purpose::ChangeEmail, false).await?;
             templates::email_change_confirm(app, &new_email, &format!("{base}/users/settings/email/{}", issued.token))
         }
@@ -340,9 +364,10 @@ async fn execute(st: &AppState, job: &Job) -> Result<(), String> {
                     .map_err(|e| e.to_string())?;
             templates::backup_code_used(app, &email, left, &format!("{base}/users/settings/security"))
         }
-        Job::MfaLocked { user_id } => {
+        Job::MfaLocked { user_id, until_reset } => {
             let Some(email) = user_email(st, user_id, false).await? else { return Ok(()) };
-            templates::mfa_locked(app, &email, super::mfa::LOCK_SECS / 60)
+            let minutes = (!until_reset).then_some(super::attempts::PAUSE_SECS / 60);
+            templates::mfa_locked(app, &email, minutes, &format!("{base}/users/reset-password"))
         }
         Job::OrgInvitation { invitation_id } => {
             use super::orgs::invitations;

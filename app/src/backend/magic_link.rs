@@ -22,7 +22,7 @@ pub async fn log_in(st: &AppState, ctx: &RequestContext, token: &str) -> Result<
     let live =
         tokens::find_by_link(&st.db.pool, token, Purpose::MagicLink, now).await?.ok_or(AccountError::InvalidToken)?;
     let mut tx = st.db.begin().await?;
-    accounts::redeem_mailed_token(&mut tx, &live, Purpose::MagicLink, now).await?;
+    accounts::redeem_mailed_token(&mut tx, &live, Purpose::MagicLink, now, None).await?;
     let first = FirstFactor { user_id: live.user_id, method: "magic_link", remember_me: false };
     gate::sign_in(tx, st, ctx, first).await
 }

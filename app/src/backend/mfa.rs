@@ -9,6 +9,7 @@ use totp_rs::{Algorithm, TOTP};
 
 use super::{
     accounts::AccountError,
+    attempts::{self, Claim},
     audit::{self, Event},
     crypto::{digest_eq, keyed_digest, new_id},
     db::Tx,
@@ -18,10 +19,12 @@ use super::{
 };
 
 pub const STEP_SECS: i64 = 30;
-pub const LOCK_AFTER_FAILURES: i64 = 5;
-pub const LOCK_SECS: i64 = 15 * 60;
+pub const LOCK_AFTER_FAILURES: i64 = attempts::PAUSE_AFTER;
+pub const LOCK_SECS: i64 = attempts::PAUSE_SECS;
 pub const TRUST_SECS: i64 = 30 * 24 * 3600;
 pub const BACKUP_CODE_COUNT: usize = 10;
+/// New backup codes wait this long to be shown (inside the sudo window), then only new ones can be made.
+const CODES_SHOWN_SECS: i64 = 10 * 60;
 /// Pending enrolments older than this are started again.
 const ENROLMENT_SECS: i64 = 30 * 60;
 
@@ -31,6 +34,8 @@ pub enum MfaError {
     Wrong,
     #[error("locked")]
     Locked,
+    #[error("rate limited")]
+    RateLimited(super::rate_limit::RetryAfter),
     #[error(transparent)]
     Unexpected(#[from] Unexpected),
 }
@@ -153,17 +158,26 @@ pub async fn status(st: &AppState, session: &CurrentSession) -> Result<Status, A
     .bind(now)
     .fetch_all(&st.db.pool)
     .await?;
-    let fresh_codes = take_codes_to_show(st, &session.user_id).await?;
+    // Fresh backup codes are a second factor in the clear: only inside the sudo window, never to an impersonating
+    // admin (L2), and only for a while after they were made.
+    let fresh_codes = if sudo::is_fresh(st, session) && session.impersonator.is_none() {
+        take_codes_to_show(st, &session.user_id, now).await?
+    } else {
+        None
+    };
     Ok(Status { enabled, fresh_codes, pending, backup_codes_left: if enabled { left } else { 0 }, trusted })
 }
 
 /// The backup codes waiting to be shown, removed as they are read: they are shown once. A plain read when there are
 /// none; when there are, only the request whose UPDATE clears that exact value shows them.
-async fn take_codes_to_show(st: &AppState, user_id: &str) -> Result<Option<Vec<String>>, AccountError> {
-    let row: Option<(Option<String>,)> = sqlx::query_as("SELECT codes_to_show FROM user_totp WHERE user_id = $1")
-        .bind(user_id)
-        .fetch_optional(&st.db.pool)
-        .await?;
+async fn take_codes_to_show(st: &AppState, user_id: &str, now: i64) -> Result<Option<Vec<String>>, AccountError> {
+    let row: Option<(Option<String>,)> = sqlx::query_as(
+        "SELECT codes_to_show FROM user_totp WHERE user_id = $1 AND codes_to_show_until > $2",
+    )
+    .bind(user_id)
+    .bind(now)
+    .fetch_optional(&st.db.pool)
+    .await?;
     let Some((Some(enc),)) = row else { return Ok(None) };
     let taken = sqlx::query("UPDATE user_totp SET codes_to_show = NULL WHERE user_id = $1 AND codes_to_show = $2")
         .bind(user_id)
@@ -197,6 +211,7 @@ pub async fn start_enrolment(
     ctx: &RequestContext,
     session: &CurrentSession,
 ) -> Result<(), AccountError> {
+    sudo::require_confirmed(session)?;
     sudo::require(st, session)?;
     let mut secret = zeroize::Zeroizing::new([0u8; 20]);
     OsRng.fill_bytes(&mut secret[..]);
@@ -224,7 +239,9 @@ pub async fn enable(
     ctx: &RequestContext,
     session: &CurrentSession,
     code: &str,
+    keep_others: bool,
 ) -> Result<Vec<String>, AccountError> {
+    sudo::require_confirmed(session)?;
     sudo::require(st, session)?;
     let now = st.clock.now();
     let row: Option<(String, i64)> =
@@ -255,6 +272,7 @@ pub async fn enable(
         return Err(AccountError::Field("code", "Set-up expired. Start again.".into()));
     }
     let codes = replace_backup_codes(&mut tx, st, &session.user_id, now).await?;
+    super::sessions::end_others_after_factor_change(&mut tx, session, keep_others).await?;
     audit::record(&mut tx, ctx, now, Event::by_user("mfa.totp_enabled", &session.user_id)).await?;
     let job = jobs::enqueue(&mut tx, st, &Job::MfaChanged { user_id: session.user_id.clone(), enabled: true }).await?;
     tx.commit().await?;
@@ -268,12 +286,14 @@ pub async fn disable(
     ctx: &RequestContext,
     session: &CurrentSession,
     code: &str,
+    keep_others: bool,
 ) -> Result<(), AccountError> {
     sudo::require(st, session)?;
     require_code(st, ctx, &session.user_id, code).await?;
     let now = st.clock.now();
     let mut tx = st.db.begin().await?;
     remove_all(&mut tx, &session.user_id).await?;
+    super::sessions::end_others_after_factor_change(&mut tx, session, keep_others).await?;
     audit::record(&mut tx, ctx, now, Event::by_user("mfa.totp_disabled", &session.user_id)).await?;
     let job = jobs::enqueue(&mut tx, st, &Job::MfaChanged { user_id: session.user_id.clone(), enabled: false }).await?;
     tx.commit().await?;
@@ -317,6 +337,7 @@ async fn require_code(st: &AppState, ctx: &RequestContext, user_id: &str, code: 
         Ok(_) => Ok(()),
         Err(MfaError::Wrong) => Err(AccountError::Field("code", "That code did not work.".into())),
         Err(MfaError::Locked) => Err(AccountError::MfaLocked),
+        Err(MfaError::RateLimited(r)) => Err(AccountError::RateLimited(r)),
         Err(MfaError::Unexpected(u)) => Err(AccountError::Unexpected(u)),
     }
 }
@@ -351,8 +372,9 @@ async fn replace_backup_codes(tx: &mut Tx, st: &AppState, user_id: &str, now: i6
             .await?;
     }
     let to_show = st.config.data_keys.encrypt(&serde_json::to_vec(&codes).expect("strings serialize"), user_id);
-    sqlx::query("UPDATE user_totp SET codes_to_show = $1 WHERE user_id = $2")
+    sqlx::query("UPDATE user_totp SET codes_to_show = $1, codes_to_show_until = $2 WHERE user_id = $3")
         .bind(to_show)
+        .bind(now + CODES_SHOWN_SECS)
         .bind(user_id)
         .execute(&mut **tx)
         .await?;
@@ -360,19 +382,22 @@ async fn replace_backup_codes(tx: &mut Tx, st: &AppState, user_id: &str, now: i6
 }
 
 /// Checks a second-factor code for the user: a TOTP code (each step once) or an unused backup code (used up
-/// atomically; the owner is mailed with the count left). While the MFA lock holds nothing is checked; the fifth
-/// wrong code in a row sets it and mails the owner.
+/// atomically; the owner is mailed with the count left). The attempt is claimed before the check
+/// ([`attempts::claim`]): while a pause holds nothing is checked, and the attempt that uses up the allowance starts
+/// the pause, which is audited and mailed once if that attempt fails.
 pub async fn verify(st: &AppState, ctx: &RequestContext, user_id: &str, code: &str) -> Result<Factor, MfaError> {
     let now = st.clock.now();
+    if let Err(retry) = st.limits.account(user_id) {
+        return Err(MfaError::RateLimited(retry));
+    }
     let code = normalize_code(code);
+    let claim = attempts::claim(&st.db.pool, &attempts::SECOND_FACTOR, user_id, now).await?;
     let mut tx = st.db.begin().await?;
-    let (locked_until,): (Option<i64>,) =
-        sqlx::query_as("SELECT mfa_locked_until FROM users WHERE id = $1").bind(user_id).fetch_one(&mut *tx).await?;
-    if locked_until.is_some_and(|t| t > now) {
+    let Claim::Granted { pause } = claim else {
         audit::record(&mut tx, ctx, now, Event::failed("mfa.verify", Some(user_id)).detail("locked")).await?;
         tx.commit().await?;
         return Err(MfaError::Locked);
-    }
+    };
     let mut job_ids = Vec::new();
     let factor = if code.len() == 6 {
         check_totp(&mut tx, st, user_id, &code, now).await?.then_some(Factor::Totp)
@@ -395,25 +420,17 @@ pub async fn verify(st: &AppState, ctx: &RequestContext, user_id: &str, code: &s
     };
     let result = match factor {
         Some(f) => {
-            sqlx::query("UPDATE users SET mfa_failures = 0 WHERE id = $1").bind(user_id).execute(&mut *tx).await?;
+            attempts::succeeded(&mut tx, &attempts::SECOND_FACTOR, user_id).await?;
             audit::record(&mut tx, ctx, now, Event::by_user("mfa.verify", user_id).detail(f.as_str())).await?;
             Ok(f)
         }
         None => {
             audit::record(&mut tx, ctx, now, Event::failed("mfa.verify", Some(user_id)).detail("wrong code")).await?;
-            let (failures,): (i64,) =
-                sqlx::query_as("UPDATE users SET mfa_failures = mfa_failures + 1 WHERE id = $1 RETURNING mfa_failures")
-                    .bind(user_id)
-                    .fetch_one(&mut *tx)
-                    .await?;
-            if failures >= LOCK_AFTER_FAILURES {
-                sqlx::query("UPDATE users SET mfa_failures = 0, mfa_locked_until = $1 WHERE id = $2")
-                    .bind(now + LOCK_SECS)
-                    .bind(user_id)
-                    .execute(&mut *tx)
-                    .await?;
-                audit::record(&mut tx, ctx, now, Event::on_user("mfa.locked", user_id)).await?;
-                job_ids.push(jobs::enqueue(&mut tx, st, &Job::MfaLocked { user_id: user_id.to_string() }).await?);
+            if let Some(p) = pause {
+                let why = if p.escalated { "until a mailed link" } else { "5 wrong codes" };
+                audit::record(&mut tx, ctx, now, Event::on_user("mfa.locked", user_id).detail(why)).await?;
+                let job = Job::MfaLocked { user_id: user_id.to_string(), until_reset: p.escalated };
+                job_ids.push(jobs::enqueue(&mut tx, st, &job).await?);
             }
             Err(MfaError::Wrong)
         }

@@ -1,6 +1,7 @@
 //! Server-only domain logic and its SQL. No view code here.
 pub mod accounts;
 pub mod admin;
+pub mod attempts;
 pub mod audit;
 pub mod clock;
 pub mod config;

@@ -54,6 +54,7 @@ impl From<AccountError> for Failure {
             AccountError::AccountClosing => Failure(crate::error::AppError::AccountClosing.to_string()),
             AccountError::AccountLocked => Failure(crate::error::AppError::AccountLocked.to_string()),
             AccountError::SudoRequired => Failure(crate::error::AppError::ReauthenticationRequired.to_string()),
+            AccountError::ConfirmFirst => Failure(crate::server_ctx::CONFIRM_FIRST.into()),
             e => {
                 tracing::error!(error = %e, "oauth: account");
                 Failure("Something went wrong on our side. Please try again.".into())
@@ -149,6 +150,7 @@ pub async fn start(
     let provider = find_provider(st, provider_id)?;
     let session_id = match (purpose, session) {
         (Purpose::Link, Some(s)) => {
+            sudo::require_confirmed(s)?;
             sudo::require(st, s)?;
             Some(s.session_id.clone())
         }
@@ -338,7 +340,8 @@ pub async fn callback(
     let me = ctx.session.as_ref().filter(|s| Some(&s.session_id) == flow.session_id.as_ref());
     let Some(me) = me else { return Err(Failure("Please log in again.".into())) };
     if flow.purpose == Purpose::Link.as_str() {
-        link(st, ctx, &me.user_id, provider, &profile).await?;
+        sudo::require_confirmed(me)?;
+        link(st, ctx, me, provider, &profile).await?;
         return Ok(Outcome::Linked { provider: provider.name.clone() });
     }
     reauthenticate(st, ctx, me, provider, &profile, flow.return_to).await
@@ -462,7 +465,6 @@ async fn sign_in(
     .bind(&p.subject)
     .fetch_optional(&mut *tx)
     .await?;
-    let mut queued = Vec::new();
     let user_id = match known {
         Some((user_id, confirmed_at)) => {
             sqlx::query("UPDATE user_identities SET last_used_at = $1, email = $2 WHERE issuer = $3 AND subject = $4")
@@ -484,6 +486,18 @@ async fn sign_in(
                     provider.name
                 )));
             };
+            if !p.email_verified {
+                // An address the provider has not verified proves nothing: no account is made with it, and no link is
+                // held for the account that has it (S55, M3, L8).
+                audit::record(&mut tx, ctx, now, Event::failed("user.log_in", None).detail(&format!("{}: e-mail unverified", provider.id)))
+                    .await?;
+                tx.commit().await?;
+                return Err(Failure(format!(
+                    "{} has not verified the e-mail address {email}, so it cannot sign you in here. Verify it with {}, \
+                     or register with the address instead.",
+                    provider.name, provider.name
+                )));
+            }
             let existing: Option<(String,)> =
                 sqlx::query_as("SELECT id FROM users WHERE email = $1").bind(&email).fetch_optional(&mut *tx).await?;
             if let Some((owner,)) = existing {
@@ -510,34 +524,23 @@ async fn sign_in(
                 return Ok(Outcome::LinkPending { email, browser_token });
             }
             let user_id = new_id();
-            let confirmed = p.email_verified.then_some(now);
             sqlx::query(
                 "INSERT INTO users (id, email, password_hash, confirmed_at, created_at, updated_at) \
                  VALUES ($1, $2, NULL, $3, $4, $4)",
             )
             .bind(&user_id)
             .bind(&email)
-            .bind(confirmed)
+            .bind(now)
             .bind(now)
             .execute(&mut *tx)
             .await?;
             insert_identity(&mut tx, now, &user_id, provider, &p).await?;
-            let detail =
-                format!("{} (e-mail {})", provider.id, if p.email_verified { "verified" } else { "unverified" });
+            let detail = format!("{} (e-mail verified)", provider.id);
             audit::record(&mut tx, ctx, now, Event::by_user("user.registered", &user_id).detail(&detail)).await?;
-            if confirmed.is_none() {
-                queued.push(jobs::enqueue(&mut tx, st, &Job::ConfirmEmail { user_id: user_id.clone() }).await?);
-                if st.config.require_confirmed_email {
-                    tx.commit().await?;
-                    jobs::after_commit(st, &queued).await;
-                    return Err(Failure(unconfirmed()));
-                }
-            }
             user_id
         }
     };
     let signed_in = gate::sign_in(tx, st, ctx, FirstFactor { user_id, method: "oauth", remember_me: false }).await;
-    jobs::after_commit(st, &queued).await;
     Ok(Outcome::SignedIn(signed_in?))
 }
 
@@ -572,10 +575,11 @@ async fn insert_identity(
 async fn link(
     st: &AppState,
     ctx: &RequestContext,
-    user_id: &str,
+    me: &CurrentSession,
     provider: &OAuthProvider,
     p: &Profile,
 ) -> Result<(), Failure> {
+    let user_id = me.user_id.as_str();
     let now = st.clock.now();
     let mut tx = st.db.begin().await?;
     let owner: Option<(String,)> =
@@ -592,6 +596,8 @@ async fn link(
         None => {}
     }
     insert_identity(&mut tx, now, user_id, provider, p).await?;
+    // A new way in: the account's other sessions end (S36).
+    super::sessions::end_others_after_factor_change(&mut tx, me, false).await?;
     audit::record(&mut tx, ctx, now, Event::by_user("oauth.linked", user_id).detail(&provider.id)).await?;
     let job = jobs::enqueue(
         &mut tx,
@@ -613,6 +619,10 @@ async fn reauthenticate(
     p: &Profile,
     return_to: Option<String>,
 ) -> Result<Outcome, Failure> {
+    if me.is_admin && me.has_second_factor() {
+        // An admin's sudo window takes a second factor (M7): a provider proves only the first.
+        return Err(Failure("Admins confirm it's them with a code from their authenticator app or a passkey.".into()));
+    }
     let now = st.clock.now();
     let mut tx = st.db.begin().await?;
     let mine: Option<(String,)> =
@@ -675,6 +685,7 @@ pub async fn confirm_pending(
     ctx: &RequestContext,
     session: &CurrentSession,
 ) -> Result<(), AccountError> {
+    sudo::require_confirmed(session)?;
     sudo::require(st, session)?;
     let Some((id, provider_id, issuer, subject, email)) = pending_row(st, ctx, session).await? else {
         return Err(AccountError::NotFound);
@@ -684,7 +695,7 @@ pub async fn confirm_pending(
         return Err(AccountError::NotFound);
     };
     let profile = Profile { subject, email, email_verified: false };
-    link(st, ctx, &session.user_id, provider, &profile)
+    link(st, ctx, session, provider, &profile)
         .await
         .map_err(|Failure(message)| AccountError::Field("link", message))
 }
@@ -729,6 +740,7 @@ pub async fn unlink(
     ctx: &RequestContext,
     session: &CurrentSession,
     id: &str,
+    keep_others: bool,
 ) -> Result<(), AccountError> {
     let method = super::accounts::SignInMethod {
         table: "user_identities",
@@ -737,7 +749,7 @@ pub async fn unlink(
         field: "identity",
         last_way: "This is the only way to sign in to your account. Set a password or add a passkey first.",
     };
-    super::accounts::remove_sign_in_method(st, ctx, session, &method, id, |provider| Job::IdentityChanged {
+    super::accounts::remove_sign_in_method(st, ctx, session, &method, id, keep_others, |provider| Job::IdentityChanged {
         user_id: session.user_id.clone(),
         provider,
         linked: false,

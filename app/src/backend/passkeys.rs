@@ -203,6 +203,7 @@ pub async fn start_registration(
     st: &AppState,
     session: &CurrentSession,
 ) -> Result<Ceremony<CreationChallengeResponse>, AccountError> {
+    sudo::require_confirmed(session)?;
     sudo::require(st, session)?;
     let existing = credentials(st, &session.user_id).await?;
     if existing.len() as i64 >= MAX_PASSKEYS {
@@ -244,7 +245,9 @@ pub async fn finish_registration(
     token: &str,
     credential: &str,
     name: Option<&str>,
+    keep_others: bool,
 ) -> Result<(), AccountError> {
+    sudo::require_confirmed(session)?;
     sudo::require(st, session)?;
     let credential: RegisterPublicKeyCredential = serde_json::from_str(credential).map_err(|_| unreadable())?;
     let CeremonyState::Register(state) = take(st, Purpose::Register, token, Some(&session.session_id)).await? else {
@@ -292,6 +295,7 @@ pub async fn finish_registration(
     .bind(now)
     .execute(&mut *tx)
     .await?;
+    super::sessions::end_others_after_factor_change(&mut tx, session, keep_others).await?;
     audit::record(&mut tx, ctx, now, Event::by_user("passkey.added", &session.user_id).detail(&name)).await?;
     let job =
         jobs::enqueue(&mut tx, st, &Job::PasskeyChanged { user_id: session.user_id.clone(), added: true }).await?;
@@ -379,6 +383,7 @@ pub async fn remove(
     ctx: &RequestContext,
     session: &CurrentSession,
     id: &str,
+    keep_others: bool,
 ) -> Result<(), AccountError> {
     let method = super::accounts::SignInMethod {
         table: "passkeys",
@@ -388,7 +393,7 @@ pub async fn remove(
         last_way: "This passkey is the only way to sign in to your account. Set a password or add another passkey \
                    first.",
     };
-    super::accounts::remove_sign_in_method(st, ctx, session, &method, id, |_| Job::PasskeyChanged {
+    super::accounts::remove_sign_in_method(st, ctx, session, &method, id, keep_others, |_| Job::PasskeyChanged {
         user_id: session.user_id.clone(),
         added: false,
     })

@@ -38,7 +38,7 @@ pub async fn reset(st: &AppState, ctx: &RequestContext, token: &str, password: &
     let hash = st.hasher.hash(password.expose()).await.map_err(AccountError::from)?;
     let mut tx = st.db.begin().await.map_err(AccountError::from)?;
     let result: Result<String, AccountError> = async {
-        accounts::redeem_mailed_token(&mut tx, &live, Purpose::ResetPassword, now).await?;
+        accounts::redeem_mailed_token(&mut tx, &live, Purpose::ResetPassword, now, None).await?;
         sqlx::query("UPDATE users SET password_hash = $1, password_change_required = 0 WHERE id = $2")
             .bind(&hash)
             .bind(&live.user_id)

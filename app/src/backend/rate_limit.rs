@@ -10,6 +10,9 @@ type Keyed<K> = RateLimiter<K, DefaultKeyedStateStore<K>, DefaultClock>;
 
 pub struct RateLimits {
     anonymous_post: Keyed<IpAddr>,
+    /// Credential checks per account (the typed e-mail, or the signed-in user's id): bounds what one account can
+    /// cost the hash pool, and how fast anyone can try it, from however many addresses.
+    per_account: Keyed<String>,
     mail_per_address: Keyed<String>,
     mail_per_ip: Keyed<IpAddr>,
     invites_per_inviter: Keyed<String>,
@@ -61,6 +64,10 @@ impl RateLimits {
         let mail = nz(config.rate_limit_mail_per_hour);
         Self {
             anonymous_post: RateLimiter::keyed(Quota::per_minute(per_min).allow_burst(per_min)),
+            per_account: {
+                let n = nz(config.rate_limit_account_per_minute);
+                RateLimiter::keyed(Quota::per_minute(n).allow_burst(n))
+            },
             mail_per_address: RateLimiter::keyed(
                 Quota::with_period(Duration::from_secs(3600) / mail.get()).expect("non-zero period").allow_burst(mail),
             ),
@@ -74,9 +81,15 @@ impl RateLimits {
         }
     }
 
-    /// Every POST without a session, per client address.
+    /// Every POST without a session, and every credential endpoint with or without one, per client address.
     pub fn anonymous_post(&self, ip: IpAddr) -> Result<(), RetryAfter> {
         check(&self.anonymous_post, &ip_key(ip))
+    }
+
+    /// One credential check (a password, a code) for `account`: an e-mail address as typed (lowercased, so unknown
+    /// addresses are limited alike) or a user id.
+    pub fn account(&self, account: &str) -> Result<(), RetryAfter> {
+        check(&self.per_account, &account.to_lowercase())
     }
 
     /// Any action that sends mail to `address`, limited per address and per client address.
@@ -95,6 +108,8 @@ impl RateLimits {
     /// Drops idle keys so memory stays bounded.
     pub fn sweep(&self) {
         self.anonymous_post.retain_recent();
+        self.per_account.retain_recent();
+        self.per_account.shrink_to_fit();
         self.mail_per_address.retain_recent();
         self.mail_per_ip.retain_recent();
         self.invites_per_inviter.retain_recent();

@@ -10,8 +10,10 @@ pub struct CurrentSession {
     pub display_name: Option<String>,
     pub confirmed: bool,
     pub remember_me: bool,
-    /// The user has two-step verification on.
+    /// The user has two-step verification on (an authenticator app).
     pub has_mfa: bool,
+    /// The user has at least one passkey (a second factor by itself for an admin, S51).
+    pub has_passkey: bool,
     /// When this session last passed re-authentication (sudo), if ever.
     pub sudo_at: Option<i64>,
     /// The organization this session works in: (slug, name), only while the user is a member of it.
@@ -20,6 +22,13 @@ pub struct CurrentSession {
     pub is_admin: bool,
     /// Set while an admin impersonates this user: this session is the admin's, acting as the user.
     pub impersonator: Option<Impersonator>,
+}
+
+impl CurrentSession {
+    /// An admin's second factor: an authenticator app or a passkey (S51).
+    pub fn has_second_factor(&self) -> bool {
+        self.has_mfa || self.has_passkey
+    }
 }
 
 /// The admin behind an impersonation session.

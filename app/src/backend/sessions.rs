@@ -11,6 +11,10 @@ use super::{
     AppState,
 };
 
+/// An admin's session: no "remember me", 15 minutes idle, 12 hours at most (M7).
+pub const ADMIN_IDLE_SECS: i64 = 15 * 60;
+pub const ADMIN_ABSOLUTE_SECS: i64 = 12 * 3600;
+
 /// A fresh session: the clear token goes in the cookie and nowhere else.
 pub struct NewSession {
     pub token: String,
@@ -28,9 +32,13 @@ pub async fn create(
     grant: SignInGrant,
 ) -> Result<NewSession, sqlx::Error> {
     let now = st.clock.now();
-    let remember_me = grant.remember_me();
     let c = &st.config;
-    let (idle, absolute) = if remember_me {
+    let (is_admin,): (i64,) =
+        sqlx::query_as("SELECT is_admin FROM users WHERE id = $1").bind(grant.user_id()).fetch_one(&mut **tx).await?;
+    let remember_me = grant.remember_me() && is_admin == 0;
+    let (idle, absolute) = if is_admin == 1 {
+        (ADMIN_IDLE_SECS.min(c.session_idle_secs), ADMIN_ABSOLUTE_SECS.min(c.session_absolute_secs))
+    } else if remember_me {
         (c.remember_me_idle_secs, c.remember_me_absolute_secs)
     } else {
         (c.session_idle_secs, c.session_absolute_secs)
@@ -100,25 +108,34 @@ pub async fn find_current(st: &AppState, token: &str) -> Result<Option<CurrentSe
         "SELECT s.id, s.user_id, u.email, u.display_name, u.confirmed_at, s.remember_me, s.last_active_at, \
          s.idle_expires_at, s.absolute_expires_at, s.sudo_at, \
          (SELECT COUNT(*) FROM user_totp t WHERE t.user_id = u.id AND t.enabled_at IS NOT NULL) AS mfa, \
+         (SELECT COUNT(*) FROM passkeys p WHERE p.user_id = u.id) AS passkeys, s.created_at, \
          o.slug AS org_slug, o.name AS org_name, u.is_admin, s.impersonator_id, a.email AS impersonator_email, \
          s.impersonator_session_id \
          FROM sessions s JOIN users u ON u.id = s.user_id \
          LEFT JOIN memberships m ON m.org_id = s.active_org_id AND m.user_id = s.user_id \
          LEFT JOIN organizations o ON o.id = m.org_id \
          LEFT JOIN users a ON a.id = s.impersonator_id AND a.is_admin = 1 AND a.locked_at IS NULL \
-           AND EXISTS (SELECT 1 FROM user_totp t WHERE t.user_id = a.id AND t.enabled_at IS NOT NULL) \
-           AND EXISTS (SELECT 1 FROM sessions o WHERE o.id = s.impersonator_session_id AND o.user_id = a.id) \
+           AND (EXISTS (SELECT 1 FROM user_totp t WHERE t.user_id = a.id AND t.enabled_at IS NOT NULL) \
+             OR EXISTS (SELECT 1 FROM passkeys k WHERE k.user_id = a.id)) \
+           AND EXISTS (SELECT 1 FROM sessions o WHERE o.id = s.impersonator_session_id AND o.user_id = a.id \
+             AND o.absolute_expires_at > $2) \
          WHERE s.token_digest = $1 AND u.locked_at IS NULL \
            AND (s.impersonator_id IS NULL OR (a.id IS NOT NULL AND u.is_admin = 0))",
     )
     .bind(&digest)
+    .bind(now)
     .fetch_optional(&st.db.pool)
     .await?;
     let Some(r) = row else {
         return Ok(None);
     };
-    let (id, remember, last_active, abs_exp) = (r.id, r.remember_me, r.last_active_at, r.absolute_expires_at);
-    if now >= r.idle_expires_at || now >= abs_exp {
+    let (id, remember, last_active, mut abs_exp) = (r.id, r.remember_me, r.last_active_at, r.absolute_expires_at);
+    let admin = r.is_admin == 1 && r.impersonator_id.is_none();
+    if admin {
+        // An admin's session is short whatever it was made with (the role may have come after the sign-in).
+        abs_exp = abs_exp.min(r.created_at + ADMIN_ABSOLUTE_SECS);
+    }
+    if now >= r.idle_expires_at || now >= abs_exp || (admin && now - last_active >= ADMIN_IDLE_SECS) {
         sqlx::query("DELETE FROM sessions WHERE id = $1").bind(&id).execute(&st.db.pool).await?;
         return Ok(None);
     }
@@ -131,6 +148,8 @@ pub async fn find_current(st: &AppState, token: &str) -> Result<Option<CurrentSe
     if now - last_active >= 60 {
         let idle = if impersonator.is_some() {
             super::admin::IMPERSONATION_IDLE_SECS
+        } else if admin {
+            ADMIN_IDLE_SECS
         } else if remember == 1 {
             st.config.remember_me_idle_secs
         } else {
@@ -152,6 +171,7 @@ pub async fn find_current(st: &AppState, token: &str) -> Result<Option<CurrentSe
         remember_me: remember == 1,
         sudo_at: r.sudo_at,
         has_mfa: r.mfa > 0,
+        has_passkey: r.passkeys > 0,
         active_org: r.org_slug.zip(r.org_name),
         is_admin: r.is_admin == 1,
         impersonator,
@@ -171,6 +191,8 @@ struct FoundSession {
     absolute_expires_at: i64,
     sudo_at: Option<i64>,
     mfa: i64,
+    passkeys: i64,
+    created_at: i64,
     org_slug: Option<String>,
     org_name: Option<String>,
     is_admin: i64,
@@ -202,14 +224,35 @@ pub async fn rotate(
 }
 
 /// Ends every session of the user but `keep` (if given) in `tx`. Returns how many ended.
-/// Impersonations the user started as an admin end with them.
+/// Impersonations the user started as an admin end with them, and so do the user's sign-ins and passkey
+/// ceremonies still in progress (a pending second-factor challenge would otherwise outlive a reset, a password or
+/// e-mail change, a lock or a deletion).
 pub async fn end_all_for_user(tx: &mut Tx, user_id: &str, keep: Option<&str>) -> Result<u64, sqlx::Error> {
+    sqlx::query("DELETE FROM mfa_challenges WHERE user_id = $1").bind(user_id).execute(&mut **tx).await?;
+    sqlx::query("DELETE FROM webauthn_ceremonies WHERE user_id = $1 AND (session_id IS NULL OR session_id <> $2)")
+        .bind(user_id)
+        .bind(keep.unwrap_or(""))
+        .execute(&mut **tx)
+        .await?;
     let r = sqlx::query("DELETE FROM sessions WHERE (user_id = $1 OR impersonator_id = $1) AND id <> $2")
         .bind(user_id)
         .bind(keep.unwrap_or(""))
         .execute(&mut **tx)
         .await?;
     Ok(r.rows_affected())
+}
+
+/// After a change to how the account signs in (a second factor or a provider added or removed, S36): every other
+/// session of the user ends in `tx`, unless the owner deliberately chose to keep them. Returns how many ended.
+pub async fn end_others_after_factor_change(
+    tx: &mut Tx,
+    session: &CurrentSession,
+    keep_others: bool,
+) -> Result<u64, sqlx::Error> {
+    if keep_others {
+        return Ok(0);
+    }
+    end_all_for_user(tx, &session.user_id, Some(&session.session_id)).await
 }
 
 /// Ends this session server-side: the cookie, if replayed, finds nothing.

@@ -117,8 +117,10 @@ pub async fn change_password(
 }
 
 /// Starts an e-mail change: a link to the new address (24 h) and a notice with a cancel link to the current one.
-/// Nothing changes until the link is used. An address that already has an account gets no mail and the answer is
-/// the same, so the form does not tell which addresses are registered.
+/// Nothing changes until the link is used. An address that already has an account is handled the same way here —
+/// it is kept as pending and both mails are queued — and only the mail job tells it apart (its owner is told that
+/// someone tried, and no link is made), so neither the answer nor the page tells which addresses are registered
+/// (S13, L3).
 pub async fn request_email_change(
     st: &AppState,
     ctx: &RequestContext,
@@ -132,30 +134,22 @@ pub async fn request_email_change(
     }
     st.limits.mail(new.as_str(), ctx.ip).map_err(AccountError::RateLimited)?;
     let now = st.clock.now();
-    let (taken,): (i64,) =
-        sqlx::query_as("SELECT COUNT(*) FROM users WHERE email = $1").bind(new.as_str()).fetch_one(&st.db.pool).await?;
     let mut tx = st.db.begin().await?;
     for purpose in [Purpose::ChangeEmail, Purpose::CancelEmailChange] {
         tokens::revoke_all(&mut tx, &session.user_id, purpose, now).await?;
     }
-    let mut job_ids = Vec::new();
-    let pending = (taken == 0).then_some(new.as_str());
     sqlx::query("UPDATE users SET pending_email = $1, updated_at = $2 WHERE id = $3")
-        .bind(pending)
+        .bind(new.as_str())
         .bind(now)
         .bind(&session.user_id)
         .execute(&mut *tx)
         .await?;
-    if pending.is_some() {
-        let user_id = session.user_id.clone();
-        job_ids.push(jobs::enqueue(&mut tx, st, &Job::EmailChangeConfirm { user_id: user_id.clone() }).await?);
-        job_ids.push(jobs::enqueue(&mut tx, st, &Job::EmailChangeNotice { user_id }).await?);
-    }
-    let detail = if pending.is_some() { "link sent" } else { "address in use; nothing sent" };
-    audit::record(&mut tx, ctx, now, Event::by_user("user.email_change_requested", &session.user_id).detail(detail))
-        .await?;
+    let user_id = session.user_id.clone();
+    jobs::enqueue_at(&mut tx, st, &Job::EmailChangeConfirm { user_id: user_id.clone() }, now).await?;
+    jobs::enqueue_at(&mut tx, st, &Job::EmailChangeNotice { user_id }, now).await?;
+    audit::record(&mut tx, ctx, now, Event::by_user("user.email_change_requested", &session.user_id)).await?;
     tx.commit().await?;
-    jobs::after_commit(st, &job_ids).await;
+    jobs::wake_worker(st);
     Ok(new.as_str().to_string())
 }
 
@@ -295,6 +289,8 @@ pub async fn confirm_email_change(st: &AppState, ctx: &RequestContext, token: &s
         tokens::revoke_all(&mut tx, &live.user_id, purpose, now).await?;
     }
     sessions::end_all_for_user(&mut tx, &live.user_id, None).await?;
+    // Browsers trusted under the old address skip no code under the new one (L1).
+    super::mfa::revoke_all_trust(&mut tx, &live.user_id).await?;
     audit::record(&mut tx, ctx, now, Event::by_user("user.email_change", &live.user_id).detail(&old_email)).await?;
     let job = Job::EmailChanged { user_id: live.user_id.clone(), old_email };
     let job_id = jobs::enqueue(&mut tx, st, &job).await?;

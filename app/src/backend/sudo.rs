@@ -61,6 +61,17 @@ pub fn not_impersonating(session: &CurrentSession) -> Result<(), AccountError> {
     }
 }
 
+/// Refuses an account whose address is not proven yet: it may not add a passkey, a second factor or a provider, nor
+/// create or manage organizations (M3). Whoever registered an address they do not own must not hold anything that
+/// outlives the owner's recovery.
+pub fn require_confirmed(session: &CurrentSession) -> Result<(), AccountError> {
+    if session.confirmed {
+        Ok(())
+    } else {
+        Err(AccountError::ConfirmFirst)
+    }
+}
+
 /// For every sensitive change: refuses unless the window is open.
 pub fn require(st: &AppState, session: &CurrentSession) -> Result<(), AccountError> {
     not_impersonating(session)?;
@@ -82,6 +93,13 @@ pub async fn reauthenticate(
     if session.impersonator.is_some() {
         return Err(AccountError::Impersonating);
     }
+    if session.is_admin && session.has_second_factor() && matches!(proof, Proof::Password(_)) {
+        // An admin's window lets them act on other people's accounts: it takes a second factor (M7).
+        return Err(AccountError::Field(
+            "password",
+            "Admins confirm it's them with a code from their authenticator app or a passkey.".into(),
+        ));
+    }
     let method = proof.method();
     match proof {
         Proof::Password(password) => {
@@ -91,6 +109,7 @@ pub async fn reauthenticate(
             Ok(_) => {}
             Err(super::mfa::MfaError::Wrong) => return Err(AccountError::InvalidCredentials),
             Err(super::mfa::MfaError::Locked) => return Err(AccountError::MfaLocked),
+            Err(super::mfa::MfaError::RateLimited(r)) => return Err(AccountError::RateLimited(r)),
             Err(super::mfa::MfaError::Unexpected(u)) => return Err(AccountError::Unexpected(u)),
         },
         Proof::Passkey { token, credential } => {

@@ -59,6 +59,11 @@ pub async fn issue(
     with_code: bool,
     now: i64,
 ) -> Result<Issued, sqlx::Error> {
+    if with_code {
+        // One live code per purpose: a resend replaces the earlier mail's link and code, so resends do not multiply
+        // what a guess can match (L11).
+        revoke_all(tx, user_id, purpose, now).await?;
+    }
     let id = new_id();
     let token = random_token();
     let code = with_code.then(random_code6);
@@ -138,8 +143,9 @@ pub async fn revoke_every_purpose(tx: &mut Tx, user_id: &str, now: i64) -> Resul
     Ok(())
 }
 
-/// Checks a typed code against the user's live tokens. A miss counts against every live token, which die after
-/// [`MAX_CODE_ATTEMPTS`] misses.
+/// Checks a typed code against the user's live tokens. The attempt is claimed first, by one UPDATE that counts it
+/// against every live token and returns those still under [`MAX_CODE_ATTEMPTS`]; only then are the codes compared.
+/// So concurrent guesses never get more than the allowance, on either database.
 pub async fn match_code(
     tx: &mut Tx,
     key: &[u8],
@@ -149,8 +155,9 @@ pub async fn match_code(
     now: i64,
 ) -> Result<Option<Live>, sqlx::Error> {
     let rows: Vec<(String, String, String, Option<String>)> = sqlx::query_as(
-        "SELECT id, user_id, sent_to, code_digest FROM user_tokens \
-         WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3 AND attempts < $4",
+        "UPDATE user_tokens SET attempts = attempts + 1 \
+         WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3 AND attempts < $4 \
+         RETURNING id, user_id, sent_to, code_digest",
     )
     .bind(user_id)
     .bind(purpose.as_str())
@@ -158,19 +165,12 @@ pub async fn match_code(
     .bind(MAX_CODE_ATTEMPTS)
     .fetch_all(&mut **tx)
     .await?;
-    for (id, user_id, sent_to, stored) in &rows {
-        if let Some(stored) = stored {
-            if digest_eq(stored, &keyed_digest(key, &[purpose.as_str(), id, code])) {
-                return Ok(Some(Live { id: id.clone(), user_id: user_id.clone(), sent_to: sent_to.clone() }));
-            }
+    let mut found = None;
+    for (id, user_id, sent_to, stored) in rows {
+        let Some(stored) = stored else { continue };
+        if digest_eq(&stored, &keyed_digest(key, &[purpose.as_str(), &id, code])) && found.is_none() {
+            found = Some(Live { id, user_id, sent_to });
         }
     }
-    sqlx::query(
-        "UPDATE user_tokens SET attempts = attempts + 1 WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL",
-    )
-    .bind(user_id)
-    .bind(purpose.as_str())
-    .execute(&mut **tx)
-    .await?;
-    Ok(None)
+    Ok(found)
 }

@@ -173,6 +173,17 @@ pub fn Checkbox(id: &'static str, name: &'static str, label: &'static str) -> im
 }
 
 /// A second form folded under a page's main one ("e-mail me a link instead"), with its own error banner.
+/// A change to how the account signs in signs out every other device (S36) unless the owner ticks this.
+#[component]
+pub fn KeepSignedIn(#[prop(into)] id: String) -> impl IntoView {
+    view! {
+        <div class="checkbox">
+            <input type="checkbox" id=id.clone() name="keep_signed_in" value="on"/>
+            <label for=id>"Keep my other devices signed in"</label>
+        </div>
+    }
+}
+
 #[component]
 pub fn FoldedForm(
     summary: &'static str,

@@ -521,13 +521,14 @@ async fn s35_locking_a_user_ends_every_session_and_mailed_link_at_once() {
         call(&app, &new_client(), "reset_password", &[("token", &reset), ("password", NEW_PASSWORD)]).await;
     assert!(body.contains("InvalidToken"), "{status} {body}");
     assert_eq!(text(&app, &format!("SELECT password_hash FROM users WHERE id = '{bo_id}'")).await, hash);
-    // The right password answers the lock; a plain form goes back to the log-in page with it, no session.
+    // The right password is answered like a wrong one (L4: it must not confirm a password to whoever holds it);
+    // a plain form goes back to the log-in page with the generic error, no session.
     let (status, body) = call(&app, &new_client(), "log_in", &[("email", BO), ("password", PASSWORD)]).await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
-    assert!(body.contains("AccountLocked"), "{body}");
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert!(body.contains("InvalidCredentials"), "{body}");
     let r = app.post_form_with(&new_client(), "/api/log_in", &[("email", BO), ("password", PASSWORD)]).await;
     assert_eq!(location(&r), "/users/log-in");
-    assert_eq!(flash(&r)["error"], "AccountLocked");
+    assert_eq!(flash(&r)["error"], "InvalidCredentials");
     assert!(session_token(&r).is_none());
     // A sign-in link asked for while locked does not let them in either.
     let links_before = mails_with(&app, BO, "sign-in link");
@@ -555,11 +556,16 @@ async fn s35_locking_a_user_ends_every_session_and_mailed_link_at_once() {
     assert_eq!(json_ok(&app, &ann, "admin_overview", &[]).await["admin_locked"], 1);
     let (status, body) = call(&app, &ann, "admin_impersonate", &[("id", &bo_id)]).await;
     assert_eq!(status, StatusCode::CONFLICT, "a locked account cannot be impersonated: {body}");
-    // Someone guesses at the locked account meanwhile: password log-in pauses as well.
+    // Someone guesses at the locked account meanwhile: nothing is checked against its hash (L4).
+    let unchecked = format!(
+        "SELECT COUNT(*) FROM audit_events WHERE target_user_id = '{bo_id}' AND detail = 'password; locked by an admin'"
+    );
+    let before = app.scalar_i64(&unchecked).await;
     for _ in 0..5 {
         call(&app, &new_client(), "log_in", &[("email", BO), ("password", "a wrong guess here")]).await;
     }
-    assert!(opt_i64(&app, &format!("SELECT locked_until FROM users WHERE id = '{bo_id}'")).await.is_some());
+    assert_eq!(app.scalar_i64(&unchecked).await, before + 5);
+    assert!(opt_i64(&app, &format!("SELECT locked_until FROM users WHERE id = '{bo_id}'")).await.is_none());
 
     // Unlocked: the password works again at once (the pause is lifted too); the links stay dead.
     let (status, body) = act(&app, &ann, &bo_id, "unlock").await;
@@ -1474,9 +1480,10 @@ async fn s35_a_lock_also_ends_a_pending_second_factor_and_trusted_browsers() {
     assert!(!status.is_success(), "the pending challenge ended with the lock: {status} {body}");
     assert_eq!(app.signed_in_as(&waiting).await, None);
     assert_eq!(app.signed_in_as(&bo).await, None);
+    // The right password is answered like a wrong one (L4): it confirms nothing.
     let (status, body) = call(&app, &trusted, "log_in", &[("email", BO), ("password", PASSWORD)]).await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
-    assert!(body.contains("AccountLocked"), "{body}");
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert!(body.contains("InvalidCredentials"), "{body}");
 
     // After the unlock the once-trusted browser is asked for the code again.
     assert_eq!(act(&app, &ann, &bo_id, "unlock").await.0, StatusCode::OK);
@@ -1546,10 +1553,11 @@ async fn s5_an_admin_requires_a_new_password_and_the_old_one_stops_signing_in_un
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert!(body.contains("already has to choose a new password"), "{body}");
 
-    // The right password no longer opens a session; it mails a reset link instead.
+    // The right password no longer opens a session and is answered like a wrong one (L4); the owner is mailed a
+    // reset link instead.
     let (status, body) = call(&app, &new_client(), "log_in", &[("email", BO), ("password", PASSWORD)]).await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
-    assert!(body.contains("PasswordChangeRequired"), "{body}");
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert!(body.contains("InvalidCredentials"), "{body}");
     let token = token_in(&app.mail_with_subject(BO, "Reset your").await.text, "/users/reset-password/");
     // Choosing a new password through the link lifts the requirement.
     let r = app.post_form("/api/reset_password", &[("token", &token), ("password", NEW_PASSWORD)]).await;

@@ -71,10 +71,11 @@ async fn s5_an_operator_can_make_the_next_sign_in_require_a_new_password() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("1 sessions ended"));
     assert_eq!(app.signed_in_as(&other).await, None, "every session ended at once");
 
-    // The right password no longer opens a session; a reset link is mailed instead.
+    // The right password no longer opens a session, and is answered like a wrong one (it confirms nothing to
+    // whoever holds it); a reset link is mailed instead.
     let r = app.call_server_fn("/api/log_in", &[("email", "ann@example.com"), ("password", PASSWORD)]).await;
-    assert_eq!(r.status(), reqwest::StatusCode::FORBIDDEN);
-    assert!(r.text().await.unwrap().contains("PasswordChangeRequired"));
+    assert_eq!(r.status(), reqwest::StatusCode::UNAUTHORIZED);
+    assert!(r.text().await.unwrap().contains("InvalidCredentials"));
     let mail = app.mail_with_subject("ann@example.com", "Reset your").await;
     let token = &token_in(&mail.text, "/users/reset-password/");
     let new_password = "purple elephants juggle quietly";

@@ -129,7 +129,11 @@ async fn the_log_in_page_helps_password_managers() {
 /// The bound is loose on purpose (a shared CI machine is noisy); skipping the hash would be ten times faster.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s13_log_in_timing_does_not_reveal_whether_the_email_exists() {
-    let app = TestApp::spawn_with(|c| c.rate_limit_anonymous_per_minute = 1000).await;
+    let app = TestApp::spawn_with(|c| {
+        c.rate_limit_anonymous_per_minute = 1000;
+        c.rate_limit_account_per_minute = 1000;
+    })
+    .await;
     app.confirmed_user("hal@example.com", PASSWORD).await;
     async fn time_ms(app: &TestApp, email: &str) -> f64 {
         let start = std::time::Instant::now();

@@ -6,6 +6,7 @@ mod common;
 mod account;
 mod admin;
 mod cli;
+mod hardening;
 mod login;
 mod magic_link;
 mod mail;

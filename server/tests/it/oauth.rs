@@ -180,14 +180,20 @@ async fn a_new_provider_account_signs_up_confirmed_when_the_provider_verified_th
     app.stop().await;
 }
 
+/// An address the provider has not verified proves nothing: no account is made with it (M3), and the browser is
+/// told why.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_unverified_provider_email_makes_an_unconfirmed_account_and_mails_the_confirmation() {
+async fn s55_an_unverified_provider_email_makes_no_account() {
     let (app, _p) = app_with_provider().await;
     let cy = Account { sub: "cy-1", email: "cy@example.com", verified: false };
     let browser = new_client();
-    assert_eq!(location(&sign_in(&app, &browser, "oidc", &cy).await), "/");
-    assert_eq!(count(&app, "SELECT COUNT(*) FROM users WHERE confirmed_at IS NULL").await, 1);
-    app.mail_with_subject("cy@example.com", "Confirm your e-mail").await;
+    let r = sign_in(&app, &browser, "oidc", &cy).await;
+    assert_eq!(location(&r), "/users/log-in");
+    let error = flash(&r)["error"].to_string();
+    assert!(error.contains("has not verified the e-mail address cy@example.com"), "{error}");
+    assert_eq!(app.signed_in_as(&browser).await, None);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM users").await, 0);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM user_identities").await, 0);
     app.stop().await;
 }
 
@@ -307,8 +313,11 @@ async fn s55_a_provider_asserting_the_email_of_an_existing_account_cannot_sign_i
     }
     assert_eq!(count(&app, "SELECT COUNT(*) FROM user_identities").await, 0);
     assert_eq!(count(&app, "SELECT COUNT(*) FROM users").await, 1);
+    // A link is held for the owner only for the verified address (L8); the unverified one is refused outright.
     let held = count(&app, "SELECT COUNT(*) FROM audit_events WHERE action = 'user.log_in' AND outcome = 'failure' AND detail LIKE 'oidc: e-mail matches%'").await;
-    assert_eq!(held, 2);
+    assert_eq!(held, 1);
+    let unverified = count(&app, "SELECT COUNT(*) FROM audit_events WHERE action = 'user.log_in' AND outcome = 'failure' AND detail = 'oidc: e-mail unverified'").await;
+    assert_eq!(unverified, 1);
     app.stop().await;
 }
 

@@ -1,7 +1,7 @@
 //! What an admin can do to a user's account. Each action checks the role, runs in one transaction with its audit
 //! row (actor: the admin; target: the user) and, where it affects the user, queues a mail to them. An admin never
 //! sets or learns a password (S20): the password action mails the user a reset link.
-use super::{require_admin, AccountError};
+use super::{require_admin_step_up, AccountError};
 use crate::backend::{
     audit::{self, Event},
     db::Tx,
@@ -82,7 +82,7 @@ pub async fn act(
     user_id: &str,
     action: Action,
 ) -> Result<(), AccountError> {
-    require_admin(me)?;
+    require_admin_step_up(st, me)?;
     let now = st.clock.now();
     let mut tx = st.db.begin().await?;
     let target: Target = sqlx::query_as(
@@ -122,7 +122,8 @@ pub async fn act(
             }
             // Unlocking also lifts a password lockout and its failure count.
             sqlx::query(
-                "UPDATE users SET locked_at = NULL, locked_until = NULL, failed_logins = 0, updated_at = $1 WHERE id = $2",
+                "UPDATE users SET locked_at = NULL, locked_until = NULL, failed_logins = 0, login_pauses = 0, updated_at = $1 \
+                 WHERE id = $2",
             )
             .bind(now)
             .bind(user_id)
@@ -169,8 +170,10 @@ pub async fn act(
             if !crate::backend::mfa::remove_all(&mut tx, user_id).await? {
                 return Err(AccountError::Refused(format!("{} has no two-step verification.", target.email)));
             }
+            // A factor change: the account's sessions end with it (S36).
+            let ended = sessions::end_all_for_user(&mut tx, user_id, None).await?;
             mail = Some(Job::AdminChanged { user_id: user_id.to_string(), change: AdminChange::MfaReset });
-            ("admin.mfa_reset", None)
+            ("admin.mfa_reset", Some(sessions_ended(ended)))
         }
         Action::ResendConfirmation => {
             if target.confirmed_at.is_some() {

@@ -3,7 +3,7 @@
 //! most, 15 without a request, and only while the admin is an admin; it cannot reach another admin; the sensitive
 //! changes (password, e-mail, two-step verification, passkeys, tokens, deletion: everything behind sudo) are refused
 //! in it (`sudo::require`); every audit row written in it carries the admin too.
-use super::{require_admin, AccountError, IMPERSONATION_IDLE_SECS, IMPERSONATION_SECS};
+use super::{require_admin_step_up, AccountError, IMPERSONATION_IDLE_SECS, IMPERSONATION_SECS};
 use crate::backend::{
     audit::{self, Event},
     crypto::{new_id, random_token, token_digest},
@@ -19,7 +19,7 @@ pub async fn start(
     me: &CurrentSession,
     user_id: &str,
 ) -> Result<NewSession, AccountError> {
-    require_admin(me)?;
+    require_admin_step_up(st, me)?;
     let now = st.clock.now();
     let mut tx = st.db.begin().await?;
     let target: (String, i64, Option<i64>, Option<i64>) =

@@ -45,16 +45,23 @@ fn time_cursor(raw: &str) -> Option<(i64, String)> {
     Some((at.parse().ok()?, id))
 }
 
-/// Every admin page and server function starts here: not an admin → `Forbidden` (S46); an admin without two-step
-/// verification → `MfaEnrolmentRequired` (the pages send them to enrol).
+/// Every admin page and server function starts here: not an admin → `Forbidden` (S46); an admin without a second
+/// factor (an authenticator app or a passkey, S51) → `MfaEnrolmentRequired` (the pages send them to enrol).
 pub fn require_admin(session: &CurrentSession) -> Result<(), AccountError> {
     if !session.is_admin || session.impersonator.is_some() {
         return Err(AccountError::Forbidden);
     }
-    if !session.has_mfa {
+    if !session.has_second_factor() {
         return Err(AccountError::MfaEnrolmentRequired);
     }
     Ok(())
+}
+
+/// Every admin action that changes something (and impersonation) also needs a fresh second-factor proof: the
+/// sudo window, which for an admin only a code or a passkey opens (M7; see `sudo::reauthenticate`).
+pub fn require_admin_step_up(st: &AppState, session: &CurrentSession) -> Result<(), AccountError> {
+    require_admin(session)?;
+    crate::backend::sudo::require(st, session)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -115,7 +122,7 @@ pub async fn sign_out_everyone(
     ctx: &RequestContext,
     admin: &CurrentSession,
 ) -> Result<u64, AccountError> {
-    require_admin(admin)?;
+    require_admin_step_up(st, admin)?;
     let mut tx = st.db.begin().await?;
     let r = sqlx::query("DELETE FROM sessions WHERE id <> $1").bind(&admin.session_id).execute(&mut *tx).await?;
     let n = r.rows_affected().to_string();

@@ -108,7 +108,7 @@ pub async fn counts(st: &AppState) -> Result<(i64, i64, i64, i64), sqlx::Error> 
 
 /// Runs a failed or dead job again now, with a full set of attempts.
 pub async fn retry(st: &AppState, ctx: &RequestContext, me: &CurrentSession, id: &str) -> Result<(), AccountError> {
-    require_admin(me)?;
+    super::require_admin_step_up(st, me)?;
     let now = st.clock.now();
     let mut tx = st.db.begin().await?;
     let r = sqlx::query(
@@ -130,7 +130,7 @@ pub async fn retry(st: &AppState, ctx: &RequestContext, me: &CurrentSession, id:
 
 /// Removes a queued or dead job without running it.
 pub async fn discard(st: &AppState, ctx: &RequestContext, me: &CurrentSession, id: &str) -> Result<(), AccountError> {
-    require_admin(me)?;
+    super::require_admin_step_up(st, me)?;
     let now = st.clock.now();
     let mut tx = st.db.begin().await?;
     let r = sqlx::query("DELETE FROM jobs WHERE id = $1 AND state IN ('queued', 'dead')")

@@ -56,11 +56,38 @@ pub fn already_registered(app: &str, to: &str, log_in: &str) -> OutgoingMail {
     OutgoingMail { to: to.into(), subject, text, html }
 }
 
-pub fn account_locked(app: &str, to: &str, minutes: i64) -> OutgoingMail {
+/// How long a pause lasts, in words: `minutes`, or (escalated) until the owner uses a mailed link.
+fn pause_length(minutes: Option<i64>, what: &str) -> String {
+    match minutes {
+        Some(m) => format!("{what} for {m} minutes"),
+        None => format!("{what} until you reset your password or sign in with a link mailed to you (this has happened several times in a row)"),
+    }
+}
+
+pub fn email_in_use(app: &str, to: &str, log_in: &str) -> OutgoingMail {
+    let subject = format!("Someone tried to move a {app} account to your e-mail");
+    let text = format!(
+        "Someone signed in to another {app} account asked to change its e-mail to this address, which already has an \
+         account. Nothing has changed, and no link was made.\n\nYour account: {log_in}\n"
+    );
+    let html = layout(
+        app,
+        "Someone tried to use your address",
+        &format!(
+            "<p>Someone signed in to another account asked to change its e-mail to this address, which already has an \
+             account. Nothing has changed, and no link was made.</p><p><a href=\"{l}\">Your account</a></p>",
+            l = esc(log_in)
+        ),
+    );
+    OutgoingMail { to: to.into(), subject, text, html }
+}
+
+pub fn account_locked(app: &str, to: &str, minutes: Option<i64>, reset: &str) -> OutgoingMail {
     let subject = format!("Log in to {app} paused after failed attempts");
+    let paused = pause_length(minutes, "paused");
     let text = format!(
         "Someone entered a wrong password for your {app} account several times in a row, so log in with a password \
-         is paused for {minutes} minutes.\n\nIf it was you, wait and try again. If it was not, your password held; \
+         is {paused}.\n\nIf it was you, wait or reset your password: {reset}\nIf it was not, your password held; \
          consider changing it to a long passphrase you use nowhere else.\n"
     );
     let html = layout(
@@ -68,8 +95,10 @@ pub fn account_locked(app: &str, to: &str, minutes: i64) -> OutgoingMail {
         "Log in paused",
         &format!(
             "<p>Someone entered a wrong password for your account several times in a row, so log in with a password is \
-             paused for {minutes} minutes.</p><p>If it was you, wait and try again. If it was not, your password held; \
-             consider changing it to a long passphrase you use nowhere else.</p>"
+             {p}.</p><p>If it was you, wait or <a href=\"{r}\">reset your password</a>. If it was not, your password held; \
+             consider changing it to a long passphrase you use nowhere else.</p>",
+            p = esc(&paused),
+            r = esc(reset)
         ),
     );
     OutgoingMail { to: to.into(), subject, text, html }
@@ -342,20 +371,23 @@ pub fn backup_code_used(app: &str, to: &str, left: i64, security: &str) -> Outgo
     OutgoingMail { to: to.into(), subject, text, html }
 }
 
-pub fn mfa_locked(app: &str, to: &str, minutes: i64) -> OutgoingMail {
+pub fn mfa_locked(app: &str, to: &str, minutes: Option<i64>, reset: &str) -> OutgoingMail {
     let subject = format!("Two-step codes for {app} paused after wrong attempts");
+    let refused = pause_length(minutes, "refused");
     let text = format!(
         "Someone entered wrong two-step verification codes for your {app} account several times in a row, so codes \
-         are refused for {minutes} minutes.\n\nThat someone knew your password or had your e-mail: if it was not \
-         you, change your password now.\n"
+         are {refused}.\n\nThat someone knew your password or had your e-mail: if it was not \
+         you, change your password now: {reset}\n"
     );
     let html = layout(
         app,
         "Two-step codes paused",
         &format!(
             "<p>Someone entered wrong two-step verification codes for your account several times in a row, so codes are \
-             refused for {minutes} minutes.</p><p>That someone knew your password or had your e-mail: if it was not \
-             you, change your password now.</p>"
+             {p}.</p><p>That someone knew your password or had your e-mail: if it was not \
+             you, <a href=\"{r}\">change your password now</a>.</p>",
+            p = esc(&refused),
+            r = esc(reset)
         ),
     );
     OutgoingMail { to: to.into(), subject, text, html }

@@ -147,6 +147,7 @@ pub async fn invite(
     role: &str,
     send_mail: bool,
 ) -> Result<String, AccountError> {
+    super::super::sudo::require_confirmed(me)?;
     let role = Role::parse(role).ok_or_else(|| AccountError::Field("role", "Choose owner, admin or member.".into()))?;
     let org = authorize(st, me, slug, Action::Invite(role)).await?;
     let email = EmailAddress::parse(email).map_err(|m| AccountError::Field("email", m.into()))?;
@@ -219,6 +220,7 @@ pub async fn manage(
     id: &str,
     what: Manage,
 ) -> Result<Option<String>, AccountError> {
+    super::super::sudo::require_confirmed(me)?;
     let org = authorize(st, me, slug, Action::ManageInvitations).await?;
     let inv =
         find_by_id(st, &org.org_id, id).await?.filter(|i| i.status == Status::Open).ok_or(AccountError::NotFound)?;
@@ -314,7 +316,12 @@ pub async fn accept(
         tx.commit().await?;
         return Err(AccountError::Forbidden);
     }
+    // A copied link proves nothing about the mailbox: whoever registered the address without owning it could have
+    // seen it in a chat or a ticket (M4). Only a confirmed account, or the mailed link itself, may accept.
     let proves_mailbox = inv.mailed_link;
+    if !me.confirmed && !proves_mailbox {
+        return Err(AccountError::ConfirmFirst);
+    }
     join(st, ctx, me, &inv, proves_mailbox).await
 }
 

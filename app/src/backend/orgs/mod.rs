@@ -205,6 +205,8 @@ pub async fn create(
     name: &str,
     slug: &str,
 ) -> Result<String, AccountError> {
+    super::sudo::require_confirmed(me)?;
+    super::sudo::not_impersonating(me)?;
     let name_r = parse_org_name(name);
     let slug_r = if slug.trim().is_empty() { Ok(None) } else { parse_slug(slug).map(Some) };
     let (name, asked) = match (name_r, slug_r) {
