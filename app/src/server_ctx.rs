@@ -11,7 +11,6 @@ use crate::{
     error::AppError,
 };
 
-pub const FLASH_COOKIE: &str = "portcullis_flash";
 
 pub fn state() -> Result<AppState, AppError> {
     use_context::<AppState>().ok_or_else(|| AppError::Internal { request_id: "no-state".into() })
@@ -63,14 +62,32 @@ pub fn append_header(name: header::HeaderName, value: &str) {
 }
 
 fn set_flash(flash: &Flash) {
-    append_header(header::SET_COOKIE, &flash_cookie(flash));
+    if let Ok(st) = state() {
+        append_header(header::SET_COOKIE, &flash_cookie(&st.config, flash));
+    }
 }
 
-/// The `Set-Cookie` value that carries `flash` to the next page.
-pub fn flash_cookie(flash: &Flash) -> String {
+fn flash_mac(config: &crate::backend::config::Config, value: &str) -> String {
+    crate::backend::crypto::keyed_digest(config.secret_key.expose(), &["flash", value])
+}
+
+/// The `Set-Cookie` value that carries `flash` to the next page: signed with `SECRET_KEY` (a cookie planted by a
+/// sibling site or a man in the middle is dropped, L14), `HttpOnly`, and `Secure` with the `__Host-` prefix on
+/// https like every other cookie of the app.
+pub fn flash_cookie(config: &crate::backend::config::Config, flash: &Flash) -> String {
     let json = serde_json::to_vec(flash).unwrap_or_default();
     let value = URL_SAFE_NO_PAD.encode(json);
-    format!("{FLASH_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age=120")
+    let signed = format!("{value}.{}", flash_mac(config, &value));
+    config.cookie(config.flash_cookie_name(), &signed, Some(120))
+}
+
+/// The flash in a cookie value, if its signature holds.
+fn read_flash(config: &crate::backend::config::Config, raw: &str) -> Option<Flash> {
+    let (value, mac) = raw.rsplit_once('.')?;
+    if !crate::backend::crypto::digest_eq(mac, &flash_mac(config, value)) {
+        return None;
+    }
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(value).ok()?).ok()
 }
 
 /// Flash values whose name ends in this are encrypted in the cookie (an invitation link, say: the cookie never
@@ -106,6 +123,8 @@ pub fn take_flash() -> Flash {
     let Some(parts) = use_context::<Parts>() else {
         return Flash::default();
     };
+    let Ok(st) = state() else { return Flash::default() };
+    let name = st.config.flash_cookie_name();
     let raw = parts
         .headers
         .get_all(header::COOKIE)
@@ -113,13 +132,13 @@ pub fn take_flash() -> Flash {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == FLASH_COOKIE)
+        .find(|(k, _)| *k == name)
         .map(|(_, v)| v.to_string());
     let Some(raw) = raw else {
         return Flash::default();
     };
-    append_header(header::SET_COOKIE, &format!("{FLASH_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"));
-    open_sealed(URL_SAFE_NO_PAD.decode(raw).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default())
+    append_header(header::SET_COOKIE, &st.config.cookie(name, "", Some(0)));
+    open_sealed(read_flash(&st.config, &raw).unwrap_or_default())
 }
 
 /// The signed-in session of this request, or `Unauthenticated` (401).

@@ -138,14 +138,14 @@ pub async fn admin_entry(State(_st): State<AppState>, req: Request, next: Next) 
     if !needs_mfa {
         return next.run(req).await;
     }
-    to_enrolment(app::context::Notice::AdminRequiresMfa)
+    to_enrolment(&_st.config, app::context::Notice::AdminRequiresMfa)
 }
 
 /// To the two-step verification enrolment page, saying why.
-fn to_enrolment(why: app::context::Notice) -> Response {
+fn to_enrolment(config: &app::backend::config::Config, why: app::context::Notice) -> Response {
     let flash = app::context::Flash::notice(why);
     let mut res = axum::response::Redirect::to(app::backend::policy::MFA_ENROLMENT_PAGE).into_response();
-    if let Ok(v) = HeaderValue::from_str(&app::server_ctx::flash_cookie(&flash)) {
+    if let Ok(v) = HeaderValue::from_str(&app::server_ctx::flash_cookie(config, &flash)) {
         res.headers_mut().append(header::SET_COOKIE, v);
     }
     res
@@ -173,7 +173,7 @@ pub async fn organization_entry(State(st): State<AppState>, req: Request, next: 
             let query = req.uri().query().map(|q| format!("?{q}")).unwrap_or_default();
             axum::response::Redirect::temporary(&format!("/organizations/{new_slug}{tail}{query}")).into_response()
         }
-        Ok(orgs::Entry::MfaRequired) => to_enrolment(app::context::Notice::OrgRequiresMfa),
+        Ok(orgs::Entry::MfaRequired) => to_enrolment(&st.config, app::context::Notice::OrgRequiresMfa),
         Err(e) => {
             let request_id = req.extensions().get::<RequestContext>().map(|c| c.request_id.clone()).unwrap_or_default();
             tracing::error!(%request_id, error = %e, "organization lookup failed");
@@ -318,9 +318,7 @@ pub async fn security_headers(State(st): State<AppState>, req: Request, next: Ne
     }
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    // `same-origin`: no URL (a reset link's token, say) ever reaches another site, and a form the server cannot read
-    // goes back to its own page.
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     h.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
     h.insert("permissions-policy", HeaderValue::from_static("camera=(), microphone=(), geolocation=(), payment=()"));
     if st.config.secure_cookies() {

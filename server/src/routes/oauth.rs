@@ -32,8 +32,8 @@ fn redirect(to: &str, cookies: &[String]) -> Response {
     res
 }
 
-fn failed(to: &str, message: String, mut cookies: Vec<String>) -> Response {
-    cookies.push(flash_cookie(&Flash { error: Some(AppError::Provider { message }), ..Default::default() }));
+fn failed(config: &app::backend::config::Config, to: &str, message: String, mut cookies: Vec<String>) -> Response {
+    cookies.push(flash_cookie(config, &Flash { error: Some(AppError::Provider { message }), ..Default::default() }));
     redirect(to, &cookies)
 }
 
@@ -51,7 +51,7 @@ pub async fn start(
     if ctx.session.is_none() {
         if let Err(retry) = st.limits.anonymous_post(ctx.ip) {
             let message = AppError::RateLimited { retry_after_secs: retry.0 }.to_string();
-            let mut res = failed("/users/log-in", message, Vec::new());
+            let mut res = failed(&st.config, "/users/log-in", message, Vec::new());
             *res.status_mut() = StatusCode::TOO_MANY_REQUESTS;
             res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry.0));
             return res;
@@ -84,7 +84,7 @@ pub async fn start(
             let cookie = st.config.cookie(st.config.oauth_cookie_name(), &started.browser_token, Some(FLOW_SECS));
             redirect(&started.authorize_url, &[cookie])
         }
-        Err(oauth::Failure(message)) => failed(&back, message, Vec::new()),
+        Err(oauth::Failure(message)) => failed(&st.config, &back, message, Vec::new()),
     }
 }
 
@@ -104,7 +104,7 @@ pub async fn callback(
         Ok(Outcome::SignedIn(outcome)) => {
             let (next, flash, cookie) = sign_in_redirect(&st, &ctx, &outcome);
             cookies.push(cookie);
-            cookies.push(flash_cookie(&flash));
+            cookies.push(flash_cookie(config, &flash));
             redirect(&next, &cookies)
         }
         Ok(Outcome::Reauthenticated { session, return_to }) => {
@@ -112,14 +112,14 @@ pub async fn callback(
             redirect(return_to.as_deref().unwrap_or("/users/settings"), &cookies)
         }
         Ok(Outcome::Linked { .. }) => {
-            cookies.push(flash_cookie(&Flash::notice(Notice::ProviderLinked)));
+            cookies.push(flash_cookie(config, &Flash::notice(Notice::ProviderLinked)));
             redirect(CONNECTIONS, &cookies)
         }
         Ok(Outcome::LinkPending { email, browser_token }) => {
             cookies.push(config.cookie(config.link_cookie_name(), &browser_token, Some(FLOW_SECS)));
-            cookies.push(flash_cookie(&Flash::notice_for(Notice::LinkPending, &email)));
+            cookies.push(flash_cookie(config, &Flash::notice_for(Notice::LinkPending, &email)));
             redirect("/users/log-in", &cookies)
         }
-        Err(oauth::Failure(message)) => failed(back, message, cookies),
+        Err(oauth::Failure(message)) => failed(config, back, message, cookies),
     }
 }

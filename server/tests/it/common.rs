@@ -264,6 +264,8 @@ pub fn flash(r: &Response) -> serde_json::Value {
     if value.is_empty() {
         return serde_json::Value::Null;
     }
+    // `base64(json).signature`
+    let (value, _signature) = value.rsplit_once('.').expect("a signed flash");
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(value).unwrap()).unwrap()
 }
 

@@ -566,7 +566,7 @@ async fn s10_the_client_address_is_the_rightmost_untrusted_hop() {
 
 /// M5: the development mailbox answers only to clients on this machine.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn s11_the_dev_mailbox_answers_only_on_loopback() {
+async fn s53_the_dev_mailbox_answers_only_on_loopback() {
     let app = TestApp::spawn_with(|c| {
         c.mail_transport = app::backend::config::MailTransportKind::DevMailbox;
         c.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
@@ -731,5 +731,43 @@ async fn s51_admin_actions_need_a_fresh_second_factor_and_admin_sessions_are_sho
     // Fifteen minutes without a request end an admin's session.
     app.state().clock.advance(15 * 60 + 1);
     assert!(app.signed_in_as(&admin).await.is_none());
+    app.stop().await;
+}
+
+/// L14: the flash cookie is signed; one planted by a sibling site (or anyone who can set a cookie for the host) is
+/// ignored instead of shown as the site's own message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s43_a_forged_flash_cookie_is_not_shown() {
+    use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+    let app = TestApp::spawn().await;
+    let json = r#"{"error":{"Provider":{"message":"Your account is at risk: call +1 555 0100 now"}}}"#;
+    let forged = URL_SAFE_NO_PAD.encode(json);
+    for value in [forged.clone(), format!("{forged}.{}", "0".repeat(64))] {
+        let page = bare_client()
+            .get(app.url("/users/log-in"))
+            .header("accept", "text/html")
+            .header("cookie", format!("portcullis_flash={value}"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(!page.contains("call +1 555"), "a forged flash was shown");
+    }
+    // The server's own flash still works: a plain form the server could not read lands on the home page with it.
+    let r = app
+        .client
+        .post(app.url("/api/log_in"))
+        .header("accept", "text/html")
+        .header("sec-fetch-site", "same-origin")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("email=ann%40example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&r), "/");
+    let home = app.get("/").await.text().await.unwrap();
+    assert!(home.contains("The form could not be read"), "the banner on the page it lands on");
     app.stop().await;
 }

@@ -167,7 +167,7 @@ async fn s21_fetching_a_mailed_link_does_not_use_it() {
     for _ in 0..2 {
         app.client.head(app.url(path)).send().await.unwrap();
         let r = app.get(path).await;
-        assert_eq!(r.headers()["referrer-policy"], "same-origin");
+        assert_eq!(r.headers()["referrer-policy"], "no-referrer");
     }
     assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM users WHERE confirmed_at IS NOT NULL").await, 0);
     let token = path.rsplit('/').next().unwrap();

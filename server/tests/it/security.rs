@@ -65,7 +65,7 @@ async fn s45_pages_carry_the_security_headers_and_a_nonce_csp() {
         }
         assert!(!csp.contains("unsafe-inline"));
         assert_eq!(h[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
-        assert_eq!(h[header::REFERRER_POLICY], "same-origin");
+        assert_eq!(h[header::REFERRER_POLICY], "no-referrer");
         assert_eq!(h[header::X_FRAME_OPTIONS], "DENY");
         let nonce = csp.split("'nonce-").nth(1).unwrap().split('\'').next().unwrap().to_string();
         let html = r.text().await.unwrap();
