@@ -24,6 +24,12 @@ pub struct UserView {
     /// The organization this session works in: (slug, name).
     pub active_org: Option<(String, String)>,
     pub is_admin: bool,
+    /// The sudo window is open (sensitive changes and admin actions may go ahead).
+    #[serde(default)]
+    pub sudo_open: bool,
+    /// Sudo takes a second factor (a code or a passkey), not the password: an admin who has one (M7).
+    #[serde(default)]
+    pub sudo_needs_second_factor: bool,
     /// While an admin impersonates this user: (the admin's e-mail, when it ends at the latest).
     pub impersonated_by: Option<(String, String)>,
 }

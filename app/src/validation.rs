@@ -194,10 +194,16 @@ pub fn safe_return_to<'a>(raw: &'a str, fallback: &'a str) -> &'a str {
     }
 }
 
-/// A display name: trimmed, at most 80 characters, no control characters; empty means none.
+/// Invisible formatting characters (bidirectional overrides and isolates, zero-width characters, the soft hyphen,
+/// the byte-order mark): in a name they can make mail or a page read differently from what was typed (L10).
+fn is_invisible_format(c: char) -> bool {
+    matches!(c, '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
+}
+
+/// A display name: trimmed, at most 80 characters, no control or invisible formatting characters; empty means none.
 pub fn parse_display_name(raw: &str) -> Result<Option<String>, &'static str> {
     let name = raw.trim();
-    if name.chars().any(char::is_control) {
+    if name.chars().any(|c| c.is_control() || is_invisible_format(c)) {
         return Err("Use letters, numbers, spaces and punctuation only.");
     }
     if name.chars().count() > 80 {
@@ -394,5 +400,9 @@ mod tests {
         assert_eq!(parse_display_name("   "), Ok(None));
         assert!(parse_display_name(&"é".repeat(81)).is_err());
         assert!(parse_display_name("a\u{0}b").is_err());
+        // Bidirectional overrides and zero-width characters can make a name read differently in mail (L10).
+        assert!(parse_display_name("Support \u{202E}moc.evil").is_err());
+        assert!(parse_display_name("Ac\u{200B}me").is_err());
+        assert!(parse_org_name("Acme\u{2066}").is_err());
     }
 }

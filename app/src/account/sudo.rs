@@ -173,32 +173,38 @@ pub fn SudoPage() -> impl IntoView {
         let error = form_error(move || action.value().get(), page.flash.clone());
         let code_error = form_error(move || with_code.value().get(), page.flash.clone());
         let methods = Resource::new(|| (), |_| sudo_methods());
+        // An admin with a second factor confirms with it, not the password (M7).
+        let factor_only = user.sudo_needs_second_factor;
+        let lead = if factor_only {
+            "Admins confirm it's them with their authenticator app or a passkey; we won't ask again for 10 minutes."
+        } else {
+            "You are about to change a sensitive setting. Enter your password to continue; we won't ask again for 10 minutes."
+        };
         view! {
-            <AuthCard
-                title="Confirm it's you"
-                lead="You are about to change a sensitive setting. Enter your password to continue; we won't ask again for 10 minutes."
-            >
+            <AuthCard title="Confirm it's you" lead=lead>
                 <NoticeBanner notice=page.flash.notice/>
                 <ErrorBanner error/>
-                <ActionForm action>
-                    <p class="muted">"Signed in as " <strong>{user.email.clone()}</strong></p>
-                    <input type="hidden" name="return_to" value=return_to()/>
-                    <TextField
-                        label="Password"
-                        name="password"
-                        kind="password"
-                        autocomplete="current-password"
-                        error
-                        required=true
-                        autofocus=true
-                    />
-                    <SubmitButton label="Confirm" pending_label="Checking…" pending=action.pending()/>
-                </ActionForm>
+                <p class="muted">"Signed in as " <strong>{user.email.clone()}</strong></p>
+                {(!factor_only).then(|| view! {
+                    <ActionForm action>
+                        <input type="hidden" name="return_to" value=return_to()/>
+                        <TextField
+                            label="Password"
+                            name="password"
+                            kind="password"
+                            autocomplete="current-password"
+                            error
+                            required=true
+                            autofocus=true
+                        />
+                        <SubmitButton label="Confirm" pending_label="Checking…" pending=action.pending()/>
+                    </ActionForm>
+                })}
                 <Suspense>
                     {move || Suspend::new(async move {
                         let options = methods.await.unwrap_or(SudoOptions { password: true, totp: false, passkey: false, providers: Vec::new() });
                         let (has_totp, has_passkey) = (options.totp, options.passkey);
-                        let providers = options.providers.into_iter().map(|(id, name)| {
+                        let providers = options.providers.into_iter().filter(|_| !factor_only).map(|(id, name)| {
                             let href = format!("/auth/{id}?sudo=1&return_to={}", query_value(&return_to()));
                             view! { <a class="button button-secondary provider-button" rel="external" href=href>{format!("Confirm with {name}")}</a> }
                         }).collect_view();
@@ -207,14 +213,22 @@ pub fn SudoPage() -> impl IntoView {
                                 SudoWithPasskey { token, credential, return_to: return_to() }
                             })
                         });
-                        let code = has_totp.then(|| view! {
-                            <FoldedForm summary="Use a code from your authenticator app instead" error=code_error>
-                                <ActionForm action=with_code>
-                                    <input type="hidden" name="return_to" value=return_to()/>
-                                    <TextField label="Authentication code" name="code" id="sudo-code" autocomplete="one-time-code" error=code_error required=true/>
-                                    <SubmitButton label="Confirm with code" pending_label="Checking…" pending=with_code.pending() secondary=true/>
-                                </ActionForm>
-                            </FoldedForm>
+                        let code_form = move || view! {
+                            <ActionForm action=with_code>
+                                <input type="hidden" name="return_to" value=return_to()/>
+                                <TextField label="Authentication code" name="code" id="sudo-code" autocomplete="one-time-code" error=code_error required=true/>
+                                <SubmitButton label="Confirm with code" pending_label="Checking…" pending=with_code.pending() secondary=!factor_only/>
+                            </ActionForm>
+                        };
+                        let code = has_totp.then(|| if factor_only {
+                            code_form().into_any()
+                        } else {
+                            view! {
+                                <FoldedForm summary="Use a code from your authenticator app instead" error=code_error>
+                                    {code_form()}
+                                </FoldedForm>
+                            }
+                            .into_any()
                         });
                         view! { {passkey} <div class="provider-buttons">{providers}</div> {code} }
                     })}

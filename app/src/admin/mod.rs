@@ -116,6 +116,11 @@ pub(crate) fn AdminNav(current: &'static str) -> impl IntoView {
             </a>
         }
     };
+    // Every change in the console needs a fresh second-factor proof (M7): say so, and offer it, while the window
+    // is closed. (The server refuses the change either way.)
+    let page = expect_context::<crate::components::layout::CurrentPage>().0;
+    let sudo_open = page.with_untracked(|p| p.user.as_ref().is_some_and(|u| u.sudo_open));
+    let here = leptos_router::hooks::use_location().pathname.get_untracked();
     view! {
         <nav class="tabs" aria-label="Admin">
             {link("/admin", "Overview")}
@@ -123,6 +128,12 @@ pub(crate) fn AdminNav(current: &'static str) -> impl IntoView {
             {link("/admin/audit", "Audit log")}
             {link("/admin/jobs", "Jobs")}
         </nav>
+        {(!sudo_open).then(|| view! {
+            <crate::account::sudo::SudoPrompt
+                why="You can look around; to change anything, confirm it's you with your authenticator app or a passkey (valid for 10 minutes)."
+                page=here
+            />
+        })}
     }
 }
 

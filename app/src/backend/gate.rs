@@ -109,7 +109,10 @@ pub async fn gate(
         remember_me: first.remember_me,
         reauthenticated,
     };
-    if is_multi_factor(first.method) || !mfa::is_enabled(tx, &first.user_id).await? {
+    // A second step for users with an authenticator app, and for admins with any second factor (a passkey-only
+    // admin answers the step with the passkey, S51): the console is never one factor away.
+    let second_step = mfa::is_enabled(tx, &first.user_id).await? || admin_with_factor;
+    if is_multi_factor(first.method) || !second_step {
         return Ok(GateOutcome::SignedIn(grant(first.method.to_string())));
     }
     if mfa::trusted_browser(tx, st, ctx, &first.user_id).await? {

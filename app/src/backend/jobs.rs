@@ -86,6 +86,29 @@ impl Job {
         }
     }
 
+    /// A scheduled account deletion or a notice telling the user about a change to their account's security: an
+    /// admin may not discard it while it waits (once dead, after its attempts, it may go), so an insider cannot
+    /// quietly keep a user from hearing what was done to their account (L16).
+    pub fn protected_while_queued(&self) -> bool {
+        matches!(
+            self,
+            Job::DeleteAccount { .. }
+                | Job::AccountLocked { .. }
+                | Job::PasswordChanged { .. }
+                | Job::NewDeviceSignIn { .. }
+                | Job::EmailChangeNotice { .. }
+                | Job::EmailChanged { .. }
+                | Job::AccountDeletionScheduled { .. }
+                | Job::MfaChanged { .. }
+                | Job::IdentityChanged { .. }
+                | Job::PasskeyChanged { .. }
+                | Job::BackupCodeUsed { .. }
+                | Job::MfaLocked { .. }
+                | Job::AdminChanged { .. }
+                | Job::AccountDeletedByAdmin { .. }
+        )
+    }
+
     fn kind(&self) -> &'static str {
         match self {
             Job::DeleteAccount { .. } => "account",

@@ -143,7 +143,7 @@ async fn admin_browser(app: &TestApp, email: &str) -> (Client, Authenticator) {
 }
 
 /// A new browser of a user with TOTP on: password, then the code.
-async fn log_in_with_code(app: &TestApp, email: &str, auth: &Authenticator) -> Client {
+pub(crate) async fn log_in_with_code(app: &TestApp, email: &str, auth: &Authenticator) -> Client {
     log_in_with_code_as(app, email, PASSWORD, auth).await
 }
 

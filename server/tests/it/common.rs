@@ -289,4 +289,10 @@ pub fn code_in(text: &str) -> String {
     text[i..i + 7].to_string()
 }
 
+/// The median of some timings (the timing tests compare medians of interleaved samples).
+pub fn median(mut times: Vec<f64>) -> f64 {
+    times.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    times[times.len() / 2]
+}
+
 pub const PASSWORD: &str = "correct horse battery staple";

@@ -5,7 +5,7 @@
 use futures::future::join_all;
 use reqwest::{Client, StatusCode};
 
-use crate::{common::*, mfa::enable_totp};
+use crate::{admin::log_in_with_code, common::*, mfa::enable_totp};
 
 const ANN: &str = "ann@example.com";
 const BO: &str = "bo@example.com";
@@ -26,17 +26,6 @@ async fn text(app: &TestApp, sql: &str) -> String {
     s
 }
 
-/// A new browser of a user with TOTP on: password, then the code.
-async fn log_in_with_code(app: &TestApp, email: &str, auth: &crate::mfa::Authenticator) -> Client {
-    let client = new_client();
-    let r = app.post_form_with(&client, "/api/log_in", &[("email", email), ("password", PASSWORD)]).await;
-    assert_eq!(location(&r), "/users/mfa");
-    app.state().clock.advance(30); // a step of its own: a code is accepted once
-    let r = app.post_form_with(&client, "/api/mfa_verify", &[("code", &auth.code(app))]).await;
-    assert_eq!(location(&r), "/");
-    client
-}
-
 /// Waits until `sql` counts at least `n` (a burst still landing).
 async fn wait_at_least(app: &TestApp, sql: &str, n: i64) {
     for _ in 0..200 {
@@ -46,6 +35,36 @@ async fn wait_at_least(app: &TestApp, sql: &str, n: i64) {
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
     panic!("{sql} never reached {n}");
+}
+
+/// Bo, signed in, owner of the organization "acme".
+async fn owner_of_acme(app: &TestApp) -> Client {
+    app.confirmed_user(BO, PASSWORD).await;
+    let owner = app.another_browser(BO, PASSWORD).await;
+    crate::orgs::create_org(app, &owner, "Acme", "acme").await;
+    owner
+}
+
+/// A POST with a body as given (not necessarily a form the server can read), as a browser or the WASM client sends it.
+async fn post_raw(
+    app: &TestApp,
+    client: &Client,
+    path: &str,
+    accept: &str,
+    content_type: &str,
+    body: &str,
+    referer: Option<&str>,
+) -> reqwest::Response {
+    let mut request = client
+        .post(app.url(path))
+        .header("accept", accept)
+        .header("content-type", content_type)
+        .header("sec-fetch-site", "same-origin")
+        .body(body.to_string());
+    if let Some(referer) = referer {
+        request = request.header("referer", referer);
+    }
+    request.send().await.unwrap()
 }
 
 fn log_in_form<'a>(email: &'a str, password: &'a str) -> [(&'a str, &'a str); 2] {
@@ -367,9 +386,7 @@ async fn s55_the_first_confirmation_ends_sessions_other_than_the_confirmers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s47_a_copied_invitation_link_needs_a_confirmed_account() {
     let app = TestApp::spawn().await;
-    app.confirmed_user(BO, PASSWORD).await;
-    let owner = app.another_browser(BO, PASSWORD).await;
-    crate::orgs::create_org(&app, &owner, "Acme", "acme").await;
+    let owner = owner_of_acme(&app).await;
     let path = crate::orgs::invite(&app, &owner, "acme", ANN, "admin").await;
     assert_eq!(app.register(ANN, PASSWORD).await.status(), StatusCode::FOUND);
     let squatter = app.another_browser(ANN, PASSWORD).await;
@@ -612,16 +629,7 @@ async fn malformed_bodies_to_every_server_function_are_client_errors() {
             }
             for (accept, html) in [("application/json", false), ("text/html", true)] {
                 for (content_type, body) in bodies {
-                    let r = client
-                        .post(app.url(path))
-                        .header("accept", accept)
-                        .header("content-type", content_type)
-                        .header("sec-fetch-site", "same-origin")
-                        .body(body)
-                        .send()
-                        .await
-                        .unwrap();
-                    let status = r.status();
+                    let status = post_raw(&app, client, path, accept, content_type, body, None).await.status();
                     if status.is_server_error() {
                         server_errors.push(format!("{who} {path} {content_type} {body:?} html={html}: {status}"));
                     }
@@ -631,31 +639,14 @@ async fn malformed_bodies_to_every_server_function_are_client_errors() {
     }
     assert!(server_errors.is_empty(), "{} server errors:\n{}", server_errors.len(), server_errors.join("\n"));
     // The JSON client is told what was wrong, with a 400.
-    let r = app
-        .client
-        .post(app.url("/api/log_in"))
-        .header("accept", "application/json")
-        .header("sec-fetch-site", "same-origin")
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("email=ann%40example.com")
-        .send()
-        .await
-        .unwrap();
+    const FORM: &str = "application/x-www-form-urlencoded";
+    let r = post_raw(&app, &app.client, "/api/log_in", "application/json", FORM, "email=ann%40example.com", None).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     let body = r.text().await.unwrap();
     assert!(body.contains("BadRequest") && body.contains("password"), "{body}");
     // A plain form goes back with the error in its flash.
-    let r = app
-        .client
-        .post(app.url("/api/log_in"))
-        .header("accept", "text/html")
-        .header("sec-fetch-site", "same-origin")
-        .header("referer", "http://localhost:3000/users/log-in")
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("email=ann%40example.com")
-        .send()
-        .await
-        .unwrap();
+    let log_in_page = Some("http://localhost:3000/users/log-in");
+    let r = post_raw(&app, &app.client, "/api/log_in", "text/html", FORM, "email=ann%40example.com", log_in_page).await;
     assert_eq!(location(&r), "/users/log-in");
     assert!(flash(&r)["error"]["BadRequest"].is_object(), "{}", flash(&r));
     app.stop().await;
@@ -756,18 +747,118 @@ async fn s43_a_forged_flash_cookie_is_not_shown() {
         assert!(!page.contains("call +1 555"), "a forged flash was shown");
     }
     // The server's own flash still works: a plain form the server could not read lands on the home page with it.
-    let r = app
-        .client
-        .post(app.url("/api/log_in"))
-        .header("accept", "text/html")
-        .header("sec-fetch-site", "same-origin")
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("email=ann%40example.com")
-        .send()
-        .await
-        .unwrap();
+    let form = "application/x-www-form-urlencoded";
+    let r = post_raw(&app, &app.client, "/api/log_in", "text/html", form, "email=ann%40example.com", None).await;
     assert_eq!(location(&r), "/");
     let home = app.get("/").await.text().await.unwrap();
     assert!(home.contains("The form could not be read"), "the banner on the page it lands on");
+    app.stop().await;
+}
+
+/// L9 / S13: reset, sign-in link and resend answer the same, in the same time, whether or not the address has an
+/// account — measured as the log-in timing test does, with mail going over real SMTP and inline delivery (the
+/// setting where sending from the request would show).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s13_reset_and_magic_link_timing_does_not_reveal_the_account() {
+    use app::backend::config::{MailDelivery, MailTransportKind, Secret};
+    let port = crate::mail::free_port();
+    let sink = crate::mail::SmtpSink::start(port).await;
+    let app = TestApp::spawn_with(move |c| {
+        burst_limits(c);
+        c.rate_limit_mail_per_hour = 10_000;
+        c.mail_transport = MailTransportKind::Smtp;
+        c.smtp_url = Some(Secret::new(format!("smtp://127.0.0.1:{port}")));
+        c.mail_delivery = MailDelivery::Inline;
+    })
+    .await;
+    assert_eq!(app.register(ANN, PASSWORD).await.status(), StatusCode::FOUND); // unconfirmed: resend applies
+    sink.wait_for("To: ann@example.com", 10).await;
+    async fn time_ms(app: &TestApp, path: &str, email: &str) -> (f64, StatusCode, String) {
+        let start = std::time::Instant::now();
+        let r = app.call_server_fn_with(&new_client(), path, &[("email", email)]).await;
+        let status = r.status();
+        let body = r.text().await.unwrap();
+        (start.elapsed().as_secs_f64() * 1000.0, status, body)
+    }
+    for path in ["/api/request_password_reset", "/api/request_magic_link", "/api/resend_confirmation"] {
+        let (mut known, mut unknown) = (Vec::new(), Vec::new());
+        for _ in 0..15 {
+            let (k, k_status, k_body) = time_ms(&app, path, ANN).await;
+            let (u, u_status, u_body) = time_ms(&app, path, "nobody@example.com").await;
+            assert_eq!((k_status, k_body.replace(ANN, "X")), (u_status, u_body.replace("nobody@example.com", "X")));
+            known.push(k);
+            unknown.push(u);
+        }
+        let (known, unknown) = (median(known), median(unknown));
+        let ratio = known / unknown;
+        assert!((0.5..2.0).contains(&ratio), "{path}: known {known:.1} ms vs unknown {unknown:.1} ms");
+    }
+    app.stop().await;
+}
+
+/// L5 / S50: an invitation does not outlive its inviter's rights: removing an admin withdraws the admin invitations
+/// they sent, so they cannot rejoin through an address of their own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s50_an_invitation_dies_with_its_inviters_rights() {
+    let app = TestApp::spawn().await;
+    let owner = owner_of_acme(&app).await;
+    let admin = crate::orgs::member(&app, &owner, "acme", ANN, "admin").await;
+    let alt = "ann.alt@example.com";
+    let path = crate::orgs::invite(&app, &admin, "acme", alt, "admin").await;
+    let ann_id = text(&app, &format!("SELECT id FROM users WHERE email = '{ANN}'")).await;
+    let r = app.call_server_fn_with(&owner, "/api/remove_member", &[("slug", "acme"), ("user_id", &ann_id)]).await;
+    assert!(r.status().is_success(), "{}", r.status());
+    app.confirmed_user(alt, PASSWORD).await;
+    let alt_browser = app.another_browser(alt, PASSWORD).await;
+    let r = app.call_server_fn_with(&alt_browser, "/api/accept_invitation", &[("token", &token_of(&path))]).await;
+    assert!(r.text().await.unwrap().contains("InvalidToken"));
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM memberships").await, 1, "only the owner is left");
+    app.stop().await;
+}
+
+/// L16: an admin cannot quietly discard a security notice (or a scheduled deletion) while it waits; other waiting
+/// jobs can be discarded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s51_an_admin_cannot_discard_a_waiting_security_notice() {
+    let app = TestApp::spawn().await;
+    app.confirmed_user(ANN, PASSWORD).await;
+    assert_eq!(location(&app.log_in(ANN, PASSWORD).await), "/");
+    let (auth, _) = enable_totp(&app, &app.client).await;
+    let ann_id = text(&app, &format!("SELECT id FROM users WHERE email = '{ANN}'")).await;
+    let email = app::validation::EmailAddress::parse(ANN).unwrap();
+    assert!(app::backend::admin::set_admin(app.state(), &email, true).await.unwrap());
+    let admin = log_in_with_code(&app, ANN, &auth).await;
+    // Two jobs waiting far in the future (the worker leaves them): a security notice and a sign-in link.
+    let later = app.state().clock.now() + 86_400;
+    for (id, payload) in [
+        ("notice", format!(r#"{{"type":"mfa_changed","user_id":"{ann_id}","enabled":false}}"#)),
+        ("link", format!(r#"{{"type":"magic_link","user_id":"{ann_id}"}}"#)),
+    ] {
+        sqlx::query(
+            "INSERT INTO jobs (id, kind, payload, state, attempts, max_attempts, run_at, created_at, updated_at) \
+             VALUES ($1, 'mail', $2, 'queued', 0, 8, $3, $3, $3)",
+        )
+        .bind(id)
+        .bind(payload)
+        .bind(later)
+        .execute(&app.state().db.pool)
+        .await
+        .unwrap();
+    }
+    let discard = |id: &'static str| {
+        let (app, admin) = (&app, &admin);
+        async move {
+            let form = [("id", id), ("action", "discard"), ("state", "queued")];
+            let r = app.call_server_fn_with(admin, "/api/admin_job_action", &form).await;
+            (r.status(), r.text().await.unwrap())
+        }
+    };
+    let (status, body) = discard("notice").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body.contains("cannot be discarded while it waits"), "{body}");
+    let (status, body) = discard("link").await;
+    assert!(status.is_success(), "{status} {body}");
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM jobs WHERE id = 'notice'").await, 1);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM jobs WHERE id = 'link'").await, 0);
     app.stop().await;
 }

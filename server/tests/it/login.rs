@@ -141,10 +141,6 @@ async fn s13_log_in_timing_does_not_reveal_whether_the_email_exists() {
         assert!(r.text().await.unwrap().contains("InvalidCredentials"));
         start.elapsed().as_secs_f64() * 1000.0
     }
-    fn median(mut times: Vec<f64>) -> f64 {
-        times.sort_by(|a, b| a.partial_cmp(b).unwrap());
-        times[times.len() / 2]
-    }
     // Interleaved, so load from the tests running alongside falls on both alike.
     let (mut known, mut unknown) = (Vec::new(), Vec::new());
     for _ in 0..15 {

@@ -435,3 +435,49 @@ async fn when_the_audit_row_cannot_be_written_no_passkey_is_added_or_removed() {
     assert!(app.mails_to(ANN).iter().all(|m| !m.subject.contains("passkey")), "and no mail");
     app.stop().await;
 }
+
+/// S51: a passkey counts as an admin's second factor. A passkey-only admin opens the console; a password sign-in
+/// is asked for the passkey as its second step; admin actions take a fresh passkey proof, never the password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s51_a_passkey_is_an_admins_second_factor() {
+    let app = TestApp::spawn().await;
+    let mut auth = ann_with_passkey(&app).await;
+    app.confirmed_user(BO, PASSWORD).await;
+    let (bo_id,): (String,) =
+        sqlx::query_as("SELECT id FROM users WHERE email = $1").bind(BO).fetch_one(&app.state().db.pool).await.unwrap();
+    let email = app::validation::EmailAddress::parse(ANN).unwrap();
+    assert!(app::backend::admin::set_admin(app.state(), &email, true).await.unwrap());
+    // Passwordless with the passkey: both factors at once; the console opens, not the enrolment page.
+    let (admin, r, _, _) = passkey_sign_in(&app, &mut auth, ANN).await;
+    assert_eq!(location(&r), "/");
+    assert_eq!(app.get_with(&admin, "/admin").await.status(), StatusCode::OK);
+    let act = |client: Client| {
+        let (app, bo_id) = (&app, bo_id.clone());
+        async move {
+            let form = [("id", bo_id.as_str()), ("action", "send_password_reset"), ("session_id", ""), ("confirm_email", "")];
+            app.call_server_fn_with(&client, "/api/admin_user_action", &form).await.status()
+        }
+    };
+    assert_eq!(act(admin.clone()).await, StatusCode::OK, "the passkey sign-in opened the window");
+    // The password alone is not enough: the sign-in asks for the passkey as its second step.
+    let browser = new_client();
+    let r = app.post_form_with(&browser, "/api/log_in", &[("email", ANN), ("password", PASSWORD)]).await;
+    assert_eq!(location(&r), "/users/mfa");
+    assert_eq!(app.signed_in_as(&browser).await, None, "no session before the second step");
+    let (token, opts) = options(&app, &browser, "/api/mfa_passkey_options", &[]).await;
+    let answer = auth.assert(&opts).unwrap().to_string();
+    let r = app.post_form_with(&browser, "/api/mfa_verify_passkey", &[("token", &token), ("credential", &answer)]).await;
+    assert_eq!(location(&r), "/");
+    // Later, the window closed: the password does not open it again, the passkey does.
+    app.state().clock.advance(11 * 60);
+    app.get_with(&browser, "/admin").await; // keeps the session alive (admins: 15 minutes idle)
+    assert_eq!(act(browser.clone()).await, StatusCode::FORBIDDEN);
+    let r = app.call_server_fn_with(&browser, "/api/sudo", &[("password", PASSWORD)]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let (token, opts) = options(&app, &browser, "/api/sudo_passkey_options", &[]).await;
+    let answer = auth.assert(&opts).unwrap().to_string();
+    let r = app.call_server_fn_with(&browser, "/api/sudo_with_passkey", &[("token", &token), ("credential", &answer)]).await;
+    assert!(r.status().is_success(), "{}", r.status());
+    assert_eq!(act(browser.clone()).await, StatusCode::OK);
+    app.stop().await;
+}

@@ -94,6 +94,7 @@ pub async fn change_role(
         .bind(user_id)
         .execute(&mut *tx)
         .await?;
+    withdraw_invitations_beyond(&mut tx, &org.org_id, user_id, Some(to), now).await?;
     let detail = format!("{} → {}", from.as_str(), to.as_str());
     let event = Event::in_org("org.member.role_changed", &me.user_id, &org.org_id, Some(user_id)).detail(&detail);
     audit::record(&mut tx, ctx, now, event).await?;
@@ -126,8 +127,8 @@ pub async fn remove(
     if role == Role::Owner {
         keep_an_owner(&mut tx, &org.org_id, "member").await?;
     }
-    end_membership(&mut tx, &org.org_id, user_id).await?;
     let now = st.clock.now();
+    end_membership(&mut tx, &org.org_id, user_id, now).await?;
     let event = Event::in_org("org.member.removed", &me.user_id, &org.org_id, Some(user_id)).detail(role.as_str());
     audit::record(&mut tx, ctx, now, event).await?;
     let job = Job::OrgMemberRemoved { org_id: org.org_id.clone(), user_id: user_id.to_string() };
@@ -144,14 +145,42 @@ pub async fn leave(st: &AppState, ctx: &RequestContext, me: &CurrentSession, slu
     if my_role_locked(&mut tx, st, &org.org_id, &me.user_id).await? == Role::Owner {
         keep_an_owner(&mut tx, &org.org_id, "member").await?;
     }
-    end_membership(&mut tx, &org.org_id, &me.user_id).await?;
+    end_membership(&mut tx, &org.org_id, &me.user_id, st.clock.now()).await?;
     let event = Event::in_org("org.member.left", &me.user_id, &org.org_id, Some(&me.user_id));
     audit::record(&mut tx, ctx, st.clock.now(), event).await?;
     tx.commit().await?;
     Ok(())
 }
 
-async fn end_membership(tx: &mut Tx, org_id: &str, user_id: &str) -> Result<(), sqlx::Error> {
+/// Withdraws the open invitations `user_id` sent in the organization that their role `now` (none: they left or were
+/// removed) could no longer send, so an invitation never outlives its inviter's rights (S50, L5).
+async fn withdraw_invitations_beyond(
+    tx: &mut Tx,
+    org_id: &str,
+    user_id: &str,
+    now_role: Option<Role>,
+    at: i64,
+) -> Result<(), sqlx::Error> {
+    for role in Role::ALL {
+        if now_role.is_some_and(|r| super::can(r, Action::Invite(role))) {
+            continue;
+        }
+        sqlx::query(
+            "UPDATE invitations SET revoked_at = $1 WHERE org_id = $2 AND invited_by = $3 AND role = $4 \
+             AND accepted_at IS NULL AND revoked_at IS NULL",
+        )
+        .bind(at)
+        .bind(org_id)
+        .bind(user_id)
+        .bind(role.as_str())
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+async fn end_membership(tx: &mut Tx, org_id: &str, user_id: &str, now: i64) -> Result<(), sqlx::Error> {
+    withdraw_invitations_beyond(tx, org_id, user_id, None, now).await?;
     sqlx::query("DELETE FROM memberships WHERE org_id = $1 AND user_id = $2")
         .bind(org_id)
         .bind(user_id)
