@@ -139,7 +139,7 @@ pub fn PasskeySection(sudo_open: bool) -> impl IntoView {
     view! {
         <div class="settings-section" id="passkeys">
             <h2 class="section-title">"Passkeys"</h2>
-            <p>"Sign in with your fingerprint, face or device PIN instead of a password. A passkey counts as both steps of two-step verification."</p>
+            <p>"Sign in with your fingerprint, face or device PIN instead of a password. A passkey counts as both steps of two-step verification. Adding one signs out your other devices."</p>
             <NoticeBanner notice/>
             <p class="field-error" role="alert">{move || {
                 remove_error.get().or_else(|| rename_error.get()).map(|e| {

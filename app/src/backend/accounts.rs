@@ -484,15 +484,16 @@ async fn check_password(
         (Some(u), Verified::Yes | Verified::YesNeedsRehash) if checked => {
             let rehash =
                 if verified == Verified::YesNeedsRehash { Some(st.hasher.hash(&password).await?) } else { None };
-            let mut tx = st.db.begin().await?;
-            attempts::succeeded(&mut tx, &attempts::PASSWORD, &u.id).await?;
-            sqlx::query("UPDATE users SET password_hash = COALESCE($1, password_hash), updated_at = $2 WHERE id = $3")
-                .bind(rehash)
-                .bind(now)
-                .bind(&u.id)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
+            // One statement: the counters start again and an old-parameter hash is upgraded.
+            let reset = attempts::PASSWORD.reset_assignments();
+            sqlx::query(&format!(
+                "UPDATE users SET {reset}, password_hash = COALESCE($1, password_hash), updated_at = $2 WHERE id = $3"
+            ))
+            .bind(rehash)
+            .bind(now)
+            .bind(&u.id)
+            .execute(&st.db.pool)
+            .await?;
             Ok(u)
         }
         (u, _) => {

@@ -72,10 +72,18 @@ pub async fn claim(db: &sqlx::AnyPool, counter: &Counter, user_id: &str, now: i6
     })
 }
 
+impl Counter {
+    /// The `SET` assignments that start the count, the pause and the run of pauses again after a success (for an
+    /// UPDATE that may change other columns of the row too).
+    pub fn reset_assignments(&self) -> String {
+        let Counter { failures: f, until: u, pauses: p } = self;
+        format!("{f} = 0, {u} = NULL, {p} = 0")
+    }
+}
+
 /// The attempt succeeded: the count, the pause and the run of pauses start again.
 pub async fn succeeded(tx: &mut Tx, counter: &Counter, user_id: &str) -> Result<(), sqlx::Error> {
-    let Counter { failures: f, until: u, pauses: p } = counter;
-    sqlx::query(&format!("UPDATE users SET {f} = 0, {u} = NULL, {p} = 0 WHERE id = $1"))
+    sqlx::query(&format!("UPDATE users SET {} WHERE id = $1", counter.reset_assignments()))
         .bind(user_id)
         .execute(&mut **tx)
         .await?;
