@@ -3,8 +3,10 @@
 # Playwright tests in Debian's Chromium against it, and stops the server by its PID.
 #
 # Each spec file gets a server process of its own (on the same database): every browser here comes from 127.0.0.1,
-# and the per-client limits (anonymous POSTs per minute, mail per client per hour) are per process and stay at
-# their production values, so one file's users do not use up the next file's allowance.
+# and the per-client limits (POSTs per minute, mail per client per hour) are per process and stay at their
+# production values, so one file's users do not use up the next file's allowance. A spec that stands for several
+# devices gives each its own client address (helpers.mjs `newDevice`: an X-Forwarded-For header, believed because
+# the server trusts 127.0.0.1 as its proxy, as it would a reverse proxy in front of it).
 set -euo pipefail
 cd "$(dirname "$0")"
 bin="${PORTCULLIS_BIN:-${CARGO_TARGET_DIR:-../target}/debug/portcullis}"
@@ -72,7 +74,7 @@ run_spec() {
   local issuer="http://localhost:$oidc_port"
   echo "==> $spec on $label (http://localhost:$port, OpenID provider $issuer)"
   (cd "$work" && exec env APP_ENV=development DATABASE_URL="$database_url" BIND_ADDR="127.0.0.1:$port" \
-    BASE_URL="http://localhost:$port" MAIL_TRANSPORT=dev RUST_LOG=warn \
+    BASE_URL="http://localhost:$port" MAIL_TRANSPORT=dev RUST_LOG=warn TRUSTED_PROXIES=127.0.0.1 \
     OIDC_ISSUER="$issuer" OIDC_CLIENT_ID=portcullis OIDC_CLIENT_SECRET=s3cret OIDC_NAME="Test SSO" \
     GITHUB_CLIENT_ID=portcullis GITHUB_CLIENT_SECRET=s3cret GITHUB_AUTH_URL="$issuer/auth" \
     GITHUB_TOKEN_URL="$issuer/token" GITHUB_USER_URL="$issuer/me" GITHUB_EMAILS_URL=none \

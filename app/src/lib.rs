@@ -17,7 +17,7 @@ pub mod backend;
 pub mod server_ctx;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
     path, SsrMode,
@@ -46,6 +46,10 @@ use crate::{
     },
 };
 
+/// The stylesheet's address in this build (`/pkg/portcullis.<hash>.css`, cached forever), provided by the server.
+#[derive(Clone, Debug)]
+pub struct StylesheetHref(pub String);
+
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
@@ -54,6 +58,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     {
         provide_context(leptos::nonce::Nonce::from_value(ctx.nonce.clone()));
     }
+    let stylesheet = use_context::<StylesheetHref>().map_or_else(|| "/pkg/portcullis.css".to_string(), |s| s.0);
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -62,6 +67,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="light dark"/>
                 <link rel="icon" href="/favicon.ico" type="image/svg+xml"/>
+                <link rel="stylesheet" href=stylesheet/>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>
@@ -84,7 +90,6 @@ pub fn App() -> impl IntoView {
         }
     });
     view! {
-        <Stylesheet id="leptos" href="/pkg/portcullis.css"/>
         <Title text="Portcullis"/>
         <Router>
             <PageFrame/>

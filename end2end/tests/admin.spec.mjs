@@ -1,4 +1,4 @@
-import { test, expect } from '@playwright/test';
+import { test, expect } from './fixtures.mjs';
 import { execFileSync } from 'node:child_process';
 import { PASSWORD, uniqueEmail, registerAndConfirm, logIn, waitForHydration, totp, expectSignedOut } from './helpers.mjs';
 

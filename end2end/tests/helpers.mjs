@@ -12,13 +12,23 @@ export async function waitForHydration(page) {
   await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1, { timeout: 20_000 });
 }
 
-/** Opens the newest mail in the development mailbox whose list entry matches `pattern` (reloading until it is there). */
+/**
+ * Opens the newest mail in the development mailbox whose list entry matches `pattern` (reloading until it is there).
+ * The mailbox answers only to this machine: its requests say they come from loopback (the page's next requests
+ * are its own device's again, see fixtures.mjs).
+ */
 export async function openMail(page, pattern) {
-  await expect(async () => {
-    await page.goto('/dev/mailbox');
-    await expect(page.getByRole('link', { name: pattern }).first()).toBeVisible({ timeout: 1_000 });
-  }).toPass({ timeout: 15_000 });
-  await page.getByRole('link', { name: pattern }).first().click();
+  await page.setExtraHTTPHeaders({ 'x-forwarded-for': '127.0.0.1' });
+  try {
+    await expect(async () => {
+      await page.goto('/dev/mailbox');
+      await expect(page.getByRole('link', { name: pattern }).first()).toBeVisible({ timeout: 1_000 });
+    }).toPass({ timeout: 15_000 });
+    await page.getByRole('link', { name: pattern }).first().click();
+    await page.waitForLoadState();
+  } finally {
+    await page.setExtraHTTPHeaders({});
+  }
 }
 
 const escapeRe = (s) => s.replace(/[.+*?^${}()|[\]\\]/g, '\\$&');
@@ -48,6 +58,19 @@ export async function registerAndConfirm(page, email) {
   await page.goto(link);
   await page.getByRole('button', { name: 'Confirm my e-mail' }).click();
   await expect(page).toHaveURL(/\/users\/log-in$/);
+}
+
+let devices = 0;
+
+/**
+ * A browser standing for another device, on an address of its own (documentation range 198.51.100.0/24): the
+ * server's per-address limits see each device apart, as they would real ones. (It cannot read the development
+ * mailbox, which answers only to this machine.)
+ */
+export async function newDevice(browser) {
+  devices += 1;
+  const address = `198.51.100.${(devices % 250) + 1}`; // apart from fixtures.mjs's per-test addresses
+  return (await browser.newContext({ extraHTTPHeaders: { 'x-forwarded-for': address } })).newPage();
 }
 
 /** Logs in through the log-in page. */

@@ -1,4 +1,4 @@
-import { test, expect } from '@playwright/test';
+import { test, expect } from './fixtures.mjs';
 import { PASSWORD, uniqueEmail, waitForHydration, confirmationLinkFromMailbox } from './helpers.mjs';
 
 for (const javaScriptEnabled of [true, false]) {

@@ -1,5 +1,5 @@
-import { test, expect } from '@playwright/test';
-import { PASSWORD, uniqueEmail, registerAndConfirm, logIn, waitForHydration, totp, expectSignedOut } from './helpers.mjs';
+import { test, expect } from './fixtures.mjs';
+import { PASSWORD, uniqueEmail, registerAndConfirm, logIn, waitForHydration, totp, expectSignedOut, newDevice } from './helpers.mjs';
 
 /** Logs in by password and lands on the code step. */
 async function logInToChallenge(page, email) {
@@ -51,7 +51,7 @@ test('enrol with the key on the page, then every sign-in asks for a code; backup
   await expect(a.getByRole('heading', { name: 'Your dashboard' })).toBeVisible();
 
   // Another browser: the same code again is refused; a backup code works, and "trust this browser" is ticked.
-  const b = await (await browser.newContext()).newPage();
+  const b = await newDevice(browser);
   await logInToChallenge(b, email);
   await answer(b, next);
   await expect(b.getByText('That code did not work')).toBeVisible();
@@ -61,7 +61,7 @@ test('enrol with the key on the page, then every sign-in asks for a code; backup
   await logIn(b, email); // trusted: straight in
 
   // A third browser is still asked; the spent backup code is refused there.
-  const c = await (await browser.newContext()).newPage();
+  const c = await newDevice(browser);
   await logInToChallenge(c, email);
   await answer(c, codes[0]);
   await expect(c.getByText('That code did not work')).toBeVisible();

@@ -1,4 +1,4 @@
-import { test, expect } from '@playwright/test';
+import { test, expect } from './fixtures.mjs';
 import { PASSWORD, uniqueEmail, registerAndConfirm, waitForHydration, expectSignedOut } from './helpers.mjs';
 
 // run.sh starts a real OpenID provider on loopback (end2end/oidc, panva's oidc-provider) and configures it twice:

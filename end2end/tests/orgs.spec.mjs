@@ -1,4 +1,4 @@
-import { test, expect } from '@playwright/test';
+import { test, expect } from './fixtures.mjs';
 import { PASSWORD, uniqueEmail, registerAndConfirm, logIn, waitForHydration, linkFromMailbox } from './helpers.mjs';
 
 /** Creates an organization through /organizations/new and returns its slug (from the page it lands on). */

@@ -1,4 +1,4 @@
-import { test, expect } from '@playwright/test';
+import { test, expect } from './fixtures.mjs';
 import { waitForHydration } from './helpers.mjs';
 
 test('the register page refuses a common password and the e-mail local part before submit, with a meter', async ({ page }) => {

@@ -1,4 +1,4 @@
-import { test, expect } from '@playwright/test';
+import { test, expect } from './fixtures.mjs';
 import { uniqueEmail, registerAndConfirm, logIn, waitForHydration } from './helpers.mjs';
 
 test('revoking a session from the sessions page signs that browser out at its next request', async ({ browser }) => {

@@ -1,4 +1,4 @@
-import { test, expect } from '@playwright/test';
+import { test, expect } from './fixtures.mjs';
 import {
   PASSWORD, uniqueEmail, registerAndConfirm, logIn, waitForHydration, linkFromMailbox, signInByLink, expectSignedOut, twoSignedInBrowsers,
 } from './helpers.mjs';

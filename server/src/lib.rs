@@ -22,7 +22,7 @@ use axum::{
 };
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
-use tower_http::{compression::CompressionLayer, limit::RequestBodyLimitLayer};
+use tower_http::limit::RequestBodyLimitLayer;
 
 #[derive(Clone)]
 pub struct ServerState {
@@ -42,20 +42,30 @@ impl FromRef<ServerState> for AppState {
     }
 }
 
+/// The bundle's name carries its content hash (`portcullis.<hash>`), so Leptos's hydration scripts ask for
+/// `/pkg/portcullis.<hash>.js` and `.wasm`, which are cached forever (see `routes::assets`).
 pub fn leptos_options(config: &Config) -> LeptosOptions {
     LeptosOptions::builder()
-        .output_name("portcullis")
+        .output_name(routes::assets::Assets::get().bundle_name.clone())
         .site_root(config.site_root.to_string_lossy().to_string())
         .site_pkg_dir("pkg")
         .site_addr(config.bind_addr)
         .build()
 }
 
+/// The stylesheet's cache-forever address, for the document's head.
+fn stylesheet() -> app::StylesheetHref {
+    app::StylesheetHref(routes::assets::Assets::get().stylesheet_href.clone())
+}
+
 async fn not_found(State(st): State<ServerState>, req: Request<Body>) -> axum::response::Response {
     let app = st.app.clone();
     let options = st.leptos.clone();
     let handler = leptos_axum::render_app_to_stream_with_context(
-        move || provide_context(app.clone()),
+        move || {
+            provide_context(app.clone());
+            provide_context(stylesheet());
+        },
         move || shell(options.clone()),
     );
     handler(req).await.into_response()
@@ -76,15 +86,19 @@ pub fn router(state: AppState) -> Router {
             routes,
             {
                 let app = state.clone();
-                move || provide_context(app.clone())
+                move || {
+                    provide_context(app.clone());
+                    provide_context(stylesheet());
+                }
             },
             {
                 let leptos = leptos.clone();
                 move || shell(leptos.clone())
             },
         )
-        // Static assets only: pages may carry tokens (a reset link's form), and compressing them invites BREACH.
-        .route("/pkg/{*path}", get(routes::assets::pkg).layer(CompressionLayer::new()))
+        // Static assets only, compressed once per process: pages may carry tokens (a reset link's form), and
+        // compressing them invites BREACH.
+        .route("/pkg/{*path}", get(routes::assets::pkg))
         .route("/favicon.ico", get(routes::assets::favicon))
         .route("/auth/{provider}", get(routes::oauth::start))
         .route("/auth/{provider}/callback", get(routes::oauth::callback))
@@ -98,7 +112,7 @@ pub fn router(state: AppState) -> Router {
             Router::new()
                 .route("/dev/mailbox", get(routes::dev_mailbox::index))
                 .route("/dev/mailbox/{id}", get(routes::dev_mailbox::show))
-                .layer(axum::middleware::from_fn(middleware::loopback_only)),
+                .layer(from_fn_with_state(state.clone(), middleware::loopback_only)),
         );
     }
     router

@@ -46,6 +46,10 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Serve => {
             let state = AppState::build(config).await?;
             let running = server::start(state).await?;
+            if running.state.config.precompress_assets {
+                // Brotli and gzip variants of the bundle, made once, in the background, before anyone asks.
+                server::routes::assets::Assets::get().precompress_all();
+            }
             tracing::info!("listening on http://{} ({})", running.addr, running.state.config.base_url);
             shutdown_signal().await;
             tracing::info!("shutting down");

@@ -13,13 +13,19 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
+/// The items of a list-valued header (`Cookie` by `;`, `Accept-Encoding` or `If-None-Match` by `,`), across every
+/// field of it, trimmed.
+pub(crate) fn header_items<'a>(
+    headers: &'a HeaderMap,
+    name: header::HeaderName,
+    separator: char,
+) -> impl Iterator<Item = &'a str> {
+    headers.get_all(name).into_iter().filter_map(|v| v.to_str().ok()).flat_map(move |v| v.split(separator)).map(str::trim)
+}
+
 fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
+    header_items(headers, header::COOKIE, ';')
+        .filter_map(|kv| kv.split_once('='))
         .find(|(k, _)| *k == name)
         .map(|(_, v)| v)
 }
@@ -29,10 +35,11 @@ fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 /// that is not a trusted proxy (each proxy appends the address it saw, so hops left of an untrusted one are the
 /// client's own claims). An entry that is not an address stops the walk at the last trusted hop.
 pub fn client_ip(config: &app::backend::config::Config, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+    let peer = peer.to_canonical();
     let hops: Vec<Option<IpAddr>> = headers
         .get_all("x-forwarded-for")
         .iter()
-        .flat_map(|v| v.to_str().unwrap_or("?").split(',').map(|h| h.trim().parse().ok()).collect::<Vec<_>>())
+        .flat_map(|v| String::from_utf8_lossy(v.as_bytes()).split(',').map(parse_hop).collect::<Vec<_>>())
         .collect();
     if !(config.trust_proxy || config.is_trusted_proxy(peer)) {
         if !hops.is_empty() {
@@ -49,6 +56,13 @@ pub fn client_ip(config: &app::backend::config::Config, peer: IpAddr, headers: &
         }
     }
     last_trusted
+}
+
+/// One `X-Forwarded-For` entry: an address, or an address with a port (`1.2.3.4:5678`, `[2001:db8::1]:443`);
+/// IPv4-mapped IPv6 counts as IPv4.
+fn parse_hop(raw: &str) -> Option<IpAddr> {
+    let raw = raw.trim();
+    raw.parse::<IpAddr>().ok().or_else(|| raw.parse::<SocketAddr>().ok().map(|s| s.ip())).map(|ip| ip.to_canonical())
 }
 
 /// Said once per process: forwarded headers arrive from a peer that is not trusted, so every client behind that
@@ -182,12 +196,20 @@ pub async fn organization_entry(State(st): State<AppState>, req: Request, next: 
     }
 }
 
-/// Answers 404 to any client not on this machine (the development mailbox).
-pub async fn loopback_only(req: Request, next: Next) -> Response {
+/// Answers 404 to any client not on this machine (the development mailbox): the client address must be loopback,
+/// the peer too, and the `Host` a localhost or loopback name. A request that was forwarded by a peer that is not a
+/// configured proxy (a tunnel or a local proxy connects from loopback too) is refused; through a trusted proxy the
+/// client address it reported decides.
+pub async fn loopback_only(State(st): State<AppState>, req: Request, next: Next) -> Response {
     let local = req.extensions().get::<RequestContext>().is_some_and(|c| c.ip.is_loopback());
-    let peer_local =
-        req.extensions().get::<ConnectInfo<SocketAddr>>().is_none_or(|c| c.0.ip().is_loopback());
-    if local && peer_local {
+    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let peer_local = peer.is_none_or(|ip| ip.is_loopback());
+    let trusted_peer = peer.is_some_and(|ip| st.config.trust_proxy || st.config.is_trusted_proxy(ip));
+    let h = req.headers();
+    let forwarded = ["x-forwarded-for", "forwarded", "x-real-ip", "x-forwarded-host"].iter().any(|n| h.contains_key(*n));
+    let host = h.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let local_host = app::backend::config::is_local_origin(&format!("http://{host}"));
+    if local && peer_local && (!forwarded || trusted_peer) && local_host {
         next.run(req).await
     } else {
         StatusCode::NOT_FOUND.into_response()

@@ -37,7 +37,7 @@ pub struct ActivityItem {
 pub struct SessionsData {
     pub sessions: Vec<SessionItem>,
     pub activity: Vec<ActivityItem>,
-    /// "Sign out every other device" needs the sudo window (S40): a stolen session must not evict the owner.
+    /// Signing out another device needs the sudo window (S40): a stolen session must not evict the owner.
     pub sudo_open: bool,
 }
 
@@ -153,6 +153,9 @@ pub async fn revoke_session(id: String) -> Result<(), AppError> {
     let result = async {
         let me = server_ctx::require_session(&ctx)?;
         let st = server_ctx::state()?;
+        // Like signing out every other device (S40): after a re-authentication, so a stolen session cannot evict the
+        // owner one device at a time.
+        crate::backend::sudo::require(&st, &me).map_err(|e| server_ctx::account_error(&ctx, e))?;
         let found = sessions::revoke(&st, &ctx, &me.user_id, &id).await.map_err(|e| server_ctx::internal(&ctx, e))?;
         if !found {
             return Err(AppError::NotFound);
@@ -236,6 +239,7 @@ fn SessionsTable(
     revoke_others: ServerAction<RevokeOtherSessions>,
 ) -> impl IntoView {
     let others = data.sessions.iter().filter(|s| !s.current).count();
+    let sudo_open = data.sudo_open;
     view! {
         <ul class="session-list">
             {data
@@ -254,7 +258,7 @@ fn SessionsTable(
                                     {format!("{} · signed in {} · last active {}", s.ip, s.created, s.last_active)}
                                 </p>
                             </div>
-                            {(!s.current)
+                            {(!s.current && sudo_open)
                                 .then(|| {
                                     view! {
                                         <ActionForm action=revoke>
@@ -270,16 +274,16 @@ fn SessionsTable(
                 })
                 .collect_view()}
         </ul>
-        {(others > 0 && !data.sudo_open)
+        {(others > 0 && !sudo_open)
             .then(|| {
                 view! {
                     <crate::account::sudo::SudoPrompt
-                        why="Signing out every other device at once needs you to confirm it's you first."
+                        why="Signing out your other devices needs you to confirm it's you first."
                         page="/users/sessions"
                     />
                 }
             })}
-        {(others > 0 && data.sudo_open)
+        {(others > 0 && sudo_open)
             .then(|| {
                 view! {
                     <ActionForm action=revoke_others>

@@ -92,13 +92,14 @@ struct UserRow {
 
 impl UserRow {
     /// Why no password may open this account now, whatever it is: such accounts are answered like a wrong
-    /// password, after the same dummy hash, so a right password learns nothing (L4).
-    fn refused(&self) -> Option<&'static str> {
+    /// password, after the same dummy hash, so a right password learns nothing (L4). `signed_in`: the check is the
+    /// owner's own, from a session (sudo, a password change), where a flagged password may still be replaced.
+    fn refused(&self, signed_in: bool) -> Option<&'static str> {
         if self.locked_at.is_some() {
             Some("password; locked by an admin")
         } else if self.deletion_scheduled_at.is_some() {
             Some("password; account closing")
-        } else if self.password_change_required != 0 {
+        } else if self.password_change_required != 0 && !signed_in {
             Some("password; password change required")
         } else {
             None
@@ -290,9 +291,6 @@ pub(crate) async fn redeem_mailed_token(
     }
     let prior: Option<(Option<i64>,)> =
         sqlx::query_as("SELECT confirmed_at FROM users WHERE id = $1").bind(&live.user_id).fetch_optional(&mut **tx).await?;
-    if matches!(prior, Some((None,))) {
-        remove_unproven_credentials(tx, &live.user_id, keep).await?;
-    }
     let r = sqlx::query(
         "UPDATE users SET confirmed_at = COALESCE(confirmed_at, $1), failed_logins = 0, locked_until = NULL, \
          login_pauses = 0, mfa_failures = 0, mfa_locked_until = NULL, mfa_pauses = 0, updated_at = $1 \
@@ -307,12 +305,26 @@ pub(crate) async fn redeem_mailed_token(
         return Err(AccountError::InvalidToken);
     }
     tokens::revoke_all(tx, &live.user_id, purpose, now).await?;
+    if matches!(prior, Some((None,))) {
+        first_proof(tx, &live.user_id, keep, now).await?;
+    }
     Ok(())
 }
 
-/// Removes what an account gathered before its address was proven (see [`redeem_mailed_token`]). Returns how many
-/// credentials went, sessions not counted.
-async fn remove_unproven_credentials(tx: &mut super::db::Tx, user_id: &str, keep: Option<&str>) -> Result<u64, sqlx::Error> {
+/// The first proof of an account's address (a confirmation link or code, a password reset, a sign-in link, a mailed
+/// invitation): whatever the account gathered before it is not the owner's to trust, so it goes — passkeys, linked
+/// providers and held links, the authenticator and backup codes, trusted browsers, pending sign-ins, a pending
+/// e-mail change and every other mailed link, and every session but `keep` (the confirming browser's own, M3).
+/// Call it in the transaction that records the proof, after the proof was checked. Returns how many credentials
+/// went, sessions not counted.
+pub(crate) async fn first_proof(
+    tx: &mut super::db::Tx,
+    user_id: &str,
+    keep: Option<&str>,
+    now: i64,
+) -> Result<u64, sqlx::Error> {
+    sqlx::query("UPDATE users SET pending_email = NULL WHERE id = $1").bind(user_id).execute(&mut **tx).await?;
+    tokens::revoke_every_purpose(tx, user_id, now).await?;
     let mut removed = 0;
     for table in ["passkeys", "user_identities", "pending_links"] {
         removed += sqlx::query(&format!("DELETE FROM {table} WHERE user_id = $1"))
@@ -341,7 +353,7 @@ pub async fn log_in_with_password(
         Some(e) => find_user(st, &e).await?,
         None => None,
     };
-    let user = check_password(st, ctx, user, password, "user.log_in").await?;
+    let user = check_password(st, ctx, user, password, "user.log_in", false).await?;
     if st.config.require_confirmed_email && user.confirmed_at.is_none() {
         return Err(AccountError::Unconfirmed);
     }
@@ -387,7 +399,7 @@ pub async fn verify_password_of(
 ) -> Result<(), AccountError> {
     st.limits.account(user_id).map_err(AccountError::RateLimited)?;
     let user = find_user_by_id(st, user_id).await?;
-    check_password(st, ctx, user, password, action).await.map(|_| ())
+    check_password(st, ctx, user, password, action, true).await.map(|_| ())
 }
 
 /// Whether the user has a password at all (accounts made by a provider or a passkey may not).
@@ -469,9 +481,10 @@ async fn check_password(
     user: Option<UserRow>,
     password: &str,
     action: &'static str,
+    signed_in: bool,
 ) -> Result<UserRow, AccountError> {
     let now = st.clock.now();
-    let refused = user.as_ref().and_then(UserRow::refused);
+    let refused = user.as_ref().and_then(|u| u.refused(signed_in));
     let claim = match &user {
         Some(u) if refused.is_none() => Some(attempts::claim(&st.db.pool, &attempts::PASSWORD, &u.id, now).await?),
         _ => None,
@@ -533,7 +546,7 @@ async fn record_failed_password(
         let job = Job::AccountLocked { user_id: u.id.clone(), until_reset: p.escalated };
         job_ids.push(jobs::enqueue(&mut tx, st, &job).await?);
     }
-    if let Some(u) = user.filter(|u| u.password_change_required != 0 && u.locked_at.is_none()) {
+    if let Some(u) = user.filter(|_| detail == "password; password change required") {
         // Evidence of compromise: the password no longer opens a session; the owner proves the mailbox instead.
         if st.limits.mail(&u.email, ctx.ip).is_ok() {
             job_ids.push(jobs::enqueue(&mut tx, st, &Job::PasswordReset { user_id: u.id.clone() }).await?);

@@ -96,6 +96,8 @@ pub struct Config {
     /// Sign-in providers that are configured (their buttons show on the log-in and register pages).
     pub oauth_providers: Vec<OAuthProvider>,
     pub site_root: PathBuf,
+    /// Make brotli and gzip variants of the assets once per process (on by default in release builds).
+    pub precompress_assets: bool,
 }
 
 /// A sign-in provider: `/auth/{id}` starts a sign-in with it.
@@ -501,6 +503,7 @@ impl Config {
             sudo_window_secs: parse(&get, "SUDO_WINDOW_SECS", "600")?,
             require_mfa: parse(&get, "REQUIRE_MFA", "false")?,
             site_root: get("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".into()).into(),
+            precompress_assets: parse(&get, "PRECOMPRESS_ASSETS", if cfg!(debug_assertions) { "false" } else { "true" })?,
         };
         if cfg.argon2_m_kib < 19456 && prod {
             return Err(err("ARGON2_M_KIB", "must be at least 19456 (OWASP) in production"));
@@ -540,6 +543,7 @@ impl Config {
 
     /// Whether `ip` is one of the configured reverse proxies.
     pub fn is_trusted_proxy(&self, ip: std::net::IpAddr) -> bool {
+        let ip = ip.to_canonical();
         self.trusted_proxies.iter().any(|net| net.contains(&ip))
     }
 

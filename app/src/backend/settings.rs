@@ -127,6 +127,9 @@ pub async fn request_email_change(
     session: &CurrentSession,
     new_email: &str,
 ) -> Result<String, AccountError> {
+    // An address not yet proven must not be moved elsewhere: that would carry a squatter's account past the owner's
+    // recovery (M3).
+    sudo::require_confirmed(session)?;
     sudo::require(st, session)?;
     let new = EmailAddress::parse(new_email).map_err(|m| AccountError::Field("email", m.to_string()))?;
     if new.as_str() == session.email {

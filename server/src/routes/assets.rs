@@ -1,34 +1,212 @@
-//! Static assets embedded in the binary: the stylesheet from `style/`, the WASM bundle from `target/site/pkg`
-//! (built before the server; read from disk in debug builds).
+//! Static assets, served the way a CDN serves them. The stylesheet (`style/`) and the WASM bundle
+//! (`target/site/pkg`, built before the server; read from disk in debug builds) are embedded in the binary and read
+//! once, when the process first needs them. Each is published under a name that carries its content hash
+//! (`/pkg/portcullis.<hash>.wasm`): those answers are `Cache-Control: public, max-age=31536000, immutable`, so a
+//! browser downloads a bundle once per release. Every answer has a strong `ETag` and a matching `If-None-Match`
+//! gets 304. Brotli and gzip variants are made once per process, in the background — never per request — and
+//! served to clients that accept them (`Vary: Accept-Encoding`); until they are ready the file goes out as it is.
+//! The plain names (`/pkg/portcullis.css`, …) still answer, revalidated (`no-cache`), for pages that cannot know the
+//! hash (the dev mailbox, error pages). HTML pages are not compressed (BREACH) and not cached (`no-store`).
+use std::{
+    collections::HashMap,
+    io::Write,
+    sync::{atomic::AtomicBool, atomic::Ordering, Arc, OnceLock},
+};
+
 use axum::{
-    extract::Path,
-    http::{header, StatusCode},
+    body::Bytes,
+    extract::{Path, State},
+    http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
 };
 use rust_embed::RustEmbed;
+use sha2::{Digest, Sha256};
+
+use crate::middleware::header_items;
 
 #[derive(RustEmbed)]
 #[folder = "../target/site/pkg/"] // relative to server/
 #[allow_missing = true]
 struct Pkg;
 
+/// A release build without the browser bundle does not compile (it would serve pages that never hydrate).
+#[cfg(not(debug_assertions))]
+const _BUNDLE_IS_BUILT: (&[u8], &[u8]) =
+    (include_bytes!("../../../target/site/pkg/portcullis.js"), include_bytes!("../../../target/site/pkg/portcullis.wasm"));
+
 const STYLESHEET: &str = include_str!("../../../style/main.css");
 const FAVICON: &str = include_str!("../../../style/favicon.svg");
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+
+/// One asset: its bytes, type, content hash, and its compressed variants once made.
+pub struct Asset {
+    bytes: Bytes,
+    mime: &'static str,
+    hash: String,
+    compressible: bool,
+    started: AtomicBool,
+    brotli: OnceLock<Bytes>,
+    gzip: OnceLock<Bytes>,
+}
+
+impl Asset {
+    fn new(bytes: Bytes, mime: &'static str) -> Arc<Self> {
+        let hash = hex::encode(&Sha256::digest(&bytes)[..12]);
+        let compressible = matches!(mime, "application/wasm" | "text/javascript" | "text/css; charset=utf-8");
+        Arc::new(Self {
+            bytes,
+            mime,
+            hash,
+            compressible,
+            started: AtomicBool::new(false),
+            brotli: OnceLock::new(),
+            gzip: OnceLock::new(),
+        })
+    }
+
+    /// Makes the brotli and gzip variants, once, on a blocking thread (brotli at its best quality in release
+    /// builds: it costs seconds of CPU for the bundle, which is why it is never done per request).
+    pub fn precompress(self: &Arc<Self>) {
+        if !self.compressible || self.started.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let asset = self.clone();
+        std::thread::spawn(move || {
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+            if gz.write_all(&asset.bytes).is_ok() {
+                if let Ok(v) = gz.finish() {
+                    let _ = asset.gzip.set(Bytes::from(v));
+                }
+            }
+            let quality = if cfg!(debug_assertions) { 5 } else { 11 };
+            let mut out = Vec::new();
+            let params = brotli::enc::BrotliEncoderParams { quality, lgwin: 22, ..Default::default() };
+            if brotli::BrotliCompress(&mut &asset.bytes[..], &mut out, &params).is_ok() {
+                let _ = asset.brotli.set(Bytes::from(out));
+            }
+        });
+    }
+
+    /// Whether both compressed variants are ready.
+    pub fn compressed(&self) -> bool {
+        !self.compressible || (self.brotli.get().is_some() && self.gzip.get().is_some())
+    }
+}
+
+/// Every asset, by the names it answers to.
+pub struct Assets {
+    by_name: HashMap<String, (Arc<Asset>, bool)>,
+    /// `portcullis.<hash>`: the name Leptos's hydration scripts give the bundle's `.js` and `.wasm`.
+    pub bundle_name: String,
+    /// `/pkg/portcullis.<hash>.css`
+    pub stylesheet_href: String,
+}
+
+impl Assets {
+    fn load() -> Self {
+        let mut by_name = HashMap::new();
+        let mut publish = |plain: &str, hashed: String, asset: Arc<Asset>| {
+            by_name.insert(plain.to_string(), (asset.clone(), false));
+            by_name.insert(hashed, (asset, true));
+        };
+        let css = Asset::new(Bytes::from_static(STYLESHEET.as_bytes()), "text/css; charset=utf-8");
+        let stylesheet_href = format!("/pkg/portcullis.{}.css", css.hash);
+        publish("portcullis.css", format!("portcullis.{}.css", css.hash), css);
+        let file = |name: &str, mime: &'static str| Pkg::get(name).map(|f| Asset::new(Bytes::from(f.data.into_owned()), mime));
+        let (js, wasm) = (file("portcullis.js", "text/javascript"), file("portcullis.wasm", "application/wasm"));
+        // One version for the pair: the glue and the module it loads change together.
+        let version = hex::encode(
+            &Sha256::digest(
+                [js.as_ref().map_or("", |a| a.hash.as_str()), wasm.as_ref().map_or("", |a| a.hash.as_str())].concat(),
+            )[..12],
+        );
+        let bundle_name = format!("portcullis.{version}");
+        for (asset, ext) in [(js, "js"), (wasm, "wasm")] {
+            if let Some(asset) = asset {
+                publish(&format!("portcullis.{ext}"), format!("{bundle_name}.{ext}"), asset);
+            }
+        }
+        Self { by_name, bundle_name, stylesheet_href }
+    }
+
+    /// The assets of this process, read on first use.
+    pub fn get() -> &'static Assets {
+        static ASSETS: OnceLock<Assets> = OnceLock::new();
+        ASSETS.get_or_init(Assets::load)
+    }
+
+    /// Starts making every compressed variant (at start-up in release builds).
+    pub fn precompress_all(&self) {
+        for (asset, _) in self.by_name.values() {
+            asset.precompress();
+        }
+    }
+
+    pub fn find(&self, name: &str) -> Option<(&Arc<Asset>, bool)> {
+        self.by_name.get(name).map(|(a, hashed)| (a, *hashed))
+    }
+}
 
 pub async fn favicon() -> Response {
     ([(header::CONTENT_TYPE, "image/svg+xml"), (header::CACHE_CONTROL, "max-age=86400")], FAVICON).into_response()
 }
 
-pub async fn pkg(Path(path): Path<String>) -> Response {
-    if path == "portcullis.css" {
-        return ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")], STYLESHEET)
-            .into_response();
+/// The encodings the client accepts, from `Accept-Encoding` (an explicit `q=0` refuses one).
+fn accepts(headers: &HeaderMap, coding: &str) -> bool {
+    header_items(headers, header::ACCEPT_ENCODING, ',').any(|item| {
+        let mut parts = item.split(';').map(str::trim);
+        let name = parts.next().unwrap_or_default();
+        let refused = parts.any(|p| p.strip_prefix("q=").and_then(|q| q.trim().parse::<f32>().ok()) == Some(0.0));
+        name.eq_ignore_ascii_case(coding) && !refused
+    })
+}
+
+/// Whether `If-None-Match` names `etag` (or is `*`).
+fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
+    header_items(headers, header::IF_NONE_MATCH, ',').map(|t| t.trim_start_matches("W/")).any(|t| t == etag || t == "*")
+}
+
+pub async fn pkg(
+    State(st): State<app::backend::AppState>,
+    Path(path): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let Some((asset, hashed)) = Assets::get().find(&path) else {
+        return (StatusCode::NOT_FOUND, "not found").into_response();
+    };
+    let (br, gzip) = (accepts(&headers, "br"), accepts(&headers, "gzip"));
+    if st.config.precompress_assets && (br || gzip) {
+        asset.precompress(); // once per asset and process; this answer goes out as it is if the variants are not ready
     }
-    match Pkg::get(&path) {
-        Some(file) => {
-            let mime = file.metadata.mimetype().to_string();
-            ([(header::CONTENT_TYPE, mime), (header::CACHE_CONTROL, "no-cache".to_string())], file.data).into_response()
+    let ready = |cell: &OnceLock<Bytes>| st.config.precompress_assets.then(|| cell.get().cloned()).flatten();
+    let (body, encoding) = match (asset.compressible, br, gzip) {
+        (true, true, _) if ready(&asset.brotli).is_some() => (ready(&asset.brotli).unwrap_or_default(), Some("br")),
+        (true, _, true) if ready(&asset.gzip).is_some() => (ready(&asset.gzip).unwrap_or_default(), Some("gzip")),
+        _ => (asset.bytes.clone(), None),
+    };
+    // A strong validator per representation: the same bytes, the same tag.
+    let etag = match encoding {
+        Some(e) => format!("\"{}-{e}\"", asset.hash),
+        None => format!("\"{}\"", asset.hash),
+    };
+    let cache = if hashed { IMMUTABLE } else { "no-cache" };
+    let mut res = if not_modified(&headers, &etag) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let mut res = body.into_response();
+        res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(asset.mime));
+        if let Some(e) = encoding {
+            res.headers_mut().insert(header::CONTENT_ENCODING, HeaderValue::from_static(e));
         }
-        None => (StatusCode::NOT_FOUND, "not found").into_response(),
+        res
+    };
+    let h = res.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        h.insert(header::ETAG, v);
     }
+    if asset.compressible {
+        h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    }
+    res
 }

@@ -315,6 +315,7 @@ async fn s55_an_unconfirmed_account_cannot_add_factors_providers_or_organization
         ("/api/start_totp", vec![]),
         ("/api/passkey_creation_options", vec![]),
         ("/api/create_organization", vec![("name", "Squat"), ("slug", "squat")]),
+        ("/api/request_email_change", vec![("email", "eve@evil.example")]),
     ] {
         let r = app.call_server_fn(path, &form).await;
         let status = r.status();
@@ -325,6 +326,7 @@ async fn s55_an_unconfirmed_account_cannot_add_factors_providers_or_organization
     assert_eq!(count(&app, "SELECT COUNT(*) FROM user_totp").await, 0);
     assert_eq!(count(&app, "SELECT COUNT(*) FROM organizations").await, 0);
     assert_eq!(count(&app, "SELECT COUNT(*) FROM webauthn_ceremonies").await, 0);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM users WHERE pending_email IS NOT NULL").await, 0);
     app.stop().await;
 }
 
@@ -347,6 +349,11 @@ async fn s55_unconfirmed_squatter_loses_passkeys_and_providers_when_the_owner_re
              VALUES ('id1', '{id}', 'github', 'https://github.com', 'squatter', '{ANN}', 1, 1)"
         ),
         format!("INSERT INTO user_totp (user_id, secret_enc, created_at, enabled_at) VALUES ('{id}', 'x', 1, 1)"),
+        format!("UPDATE users SET pending_email = 'eve@evil.example' WHERE id = '{id}'"),
+        format!(
+            "INSERT INTO user_tokens (id, user_id, purpose, token_digest, sent_to, attempts, created_at, expires_at) \
+             VALUES ('t1', '{id}', 'change_email', 'digest-of-eves-link', 'eve@evil.example', 0, 1, 9999999999)"
+        ),
     ] {
         sqlx::query(&sql).execute(pool).await.unwrap();
     }
@@ -362,6 +369,8 @@ async fn s55_unconfirmed_squatter_loses_passkeys_and_providers_when_the_owner_re
     for table in ["passkeys", "user_identities", "user_totp"] {
         assert_eq!(count(&app, &format!("SELECT COUNT(*) FROM {table}")).await, 0, "{table}");
     }
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM users WHERE pending_email IS NOT NULL").await, 0);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM user_tokens WHERE id = 't1' AND used_at IS NULL").await, 0, "Eve's link");
     assert!(app.signed_in_as(&squatter).await.is_none(), "the squatter's session ended");
     assert_eq!(count(&app, "SELECT COUNT(*) FROM users WHERE confirmed_at IS NOT NULL").await, 1);
     app.stop().await;
@@ -479,6 +488,10 @@ async fn s40_signing_out_every_other_device_needs_reauthentication() {
     let r = app.call_server_fn("/api/revoke_other_sessions", &[]).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert!(r.text().await.unwrap().contains("ReauthenticationRequired"));
+    // Nor one device at a time.
+    let owner_id = text(&app, "SELECT id FROM sessions ORDER BY created_at LIMIT 1").await;
+    let r = app.call_server_fn("/api/revoke_session", &[("id", &owner_id)]).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert_eq!(app.signed_in_as(&owner).await.as_deref(), Some(ANN));
     let r = app.post_form("/api/sudo", &[("password", PASSWORD)]).await;
     assert_eq!(r.status(), StatusCode::FOUND);
@@ -555,7 +568,7 @@ async fn s10_the_client_address_is_the_rightmost_untrusted_hop() {
         .post(app.url("/api/log_in"))
         .header("accept", "application/json")
         .header("x-forwarded-for", "6.6.6.6")
-        .header("x-forwarded-for", "198.51.100.7, 10.0.0.2")
+        .header("x-forwarded-for", "198.51.100.7:4711, 10.0.0.2")
         .form(&log_in_form(ANN, WRONG))
         .send()
         .await
@@ -598,6 +611,14 @@ async fn s53_the_dev_mailbox_answers_only_on_loopback() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    app.stop().await;
+    // A tunnel or a local proxy connects from loopback too, without being a trusted proxy: still not a local client.
+    let app = TestApp::spawn_with(|c| c.mail_transport = app::backend::config::MailTransportKind::DevMailbox).await;
+    assert_eq!(app.get("/dev/mailbox").await.status(), StatusCode::OK);
+    for (name, value) in [("x-forwarded-for", "203.0.113.5"), ("forwarded", "for=203.0.113.5"), ("host", "abc.ngrok.example")] {
+        let r = app.client.get(app.url("/dev/mailbox")).header(name, value).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{name}");
+    }
     app.stop().await;
 }
 
@@ -782,7 +803,7 @@ async fn s13_reset_and_magic_link_timing_does_not_reveal_the_account() {
     }
     for path in ["/api/request_password_reset", "/api/request_magic_link", "/api/resend_confirmation"] {
         let (mut known, mut unknown) = (Vec::new(), Vec::new());
-        for _ in 0..15 {
+        for _ in 0..21 {
             let (k, k_status, k_body) = time_ms(&app, path, ANN).await;
             let (u, u_status, u_body) = time_ms(&app, path, "nobody@example.com").await;
             assert_eq!((k_status, k_body.replace(ANN, "X")), (u_status, u_body.replace("nobody@example.com", "X")));
@@ -791,7 +812,9 @@ async fn s13_reset_and_magic_link_timing_does_not_reveal_the_account() {
         }
         let (known, unknown) = (median(known), median(unknown));
         let ratio = known / unknown;
-        assert!((0.5..2.0).contains(&ratio), "{path}: known {known:.1} ms vs unknown {unknown:.1} ms");
+        // Loose on purpose (a shared 2-core machine is noisy, and the worker sends the known address's mail beside
+        // the next request); sending from the request, as before, costs several times the whole answer.
+        assert!((0.4..2.5).contains(&ratio), "{path}: known {known:.1} ms vs unknown {unknown:.1} ms");
     }
     app.stop().await;
 }

@@ -4,6 +4,7 @@ mod authenticator;
 mod common;
 
 mod account;
+mod assets;
 mod admin;
 mod cli;
 mod hardening;

@@ -150,24 +150,6 @@ async fn the_dev_mailbox_lists_mail_when_it_is_the_transport() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn static_assets_are_compressed_and_pages_are_not() {
-    let app = TestApp::spawn().await;
-    let css = app
-        .client
-        .get(app.url("/pkg/portcullis.css"))
-        .header(header::ACCEPT_ENCODING, "br, gzip")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(css.status(), StatusCode::OK);
-    assert!(css.headers().get(header::CONTENT_ENCODING).is_some(), "the stylesheet is compressed");
-    let page =
-        app.client.get(app.url("/users/log-in")).header(header::ACCEPT_ENCODING, "br, gzip").send().await.unwrap();
-    assert!(page.headers().get(header::CONTENT_ENCODING).is_none(), "pages are not (BREACH)");
-    app.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s6_password_fields_welcome_managers_paste_and_a_show_toggle() {
     let app = TestApp::spawn().await;
     let log_in = app.get("/users/log-in").await.text().await.unwrap();

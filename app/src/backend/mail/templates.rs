@@ -21,7 +21,9 @@ pub fn confirm_email(app: &str, to: &str, link: &str, code: &str) -> OutgoingMai
     let subject = format!("Confirm your e-mail for {app}");
     let text = format!(
         "Welcome to {app}!\n\nConfirm your e-mail address by opening this link:\n\n{link}\n\n\
-         or by entering this code on the confirmation page: {spaced}\n\nThe link and the code work once and expire in 48 hours.\n"
+         or by entering this code on the confirmation page: {spaced}\n\nThe link and the code work once and expire in 48 hours.\n\n\
+         If you did not create this account, do not confirm it: someone typed your address. Ignore this mail, or take \
+         the account over with \"Forgot your password?\" on the log-in page.\n"
     );
     let html = layout(
         app,
@@ -30,7 +32,9 @@ pub fn confirm_email(app: &str, to: &str, link: &str, code: &str) -> OutgoingMai
             "<p>Confirm your e-mail address with the button below.</p>\
              <p><a href=\"{l}\" style=\"display:inline-block;background:#3446d4;color:#fff;padding:10px 18px;border-radius:8px;text-decoration:none\">Confirm my e-mail</a></p>\
              <p>Or enter this code on the confirmation page:</p><p style=\"font-size:26px;letter-spacing:4px;font-weight:700\">{c}</p>\
-             <p style=\"color:#555;font-size:13px\">The link and the code work once and expire in 48 hours.</p>",
+             <p style=\"color:#555;font-size:13px\">The link and the code work once and expire in 48 hours.</p>\
+             <p style=\"color:#555;font-size:13px\">If you did not create this account, do not confirm it: someone typed \
+             your address. Ignore this mail, or take the account over with “Forgot your password?” on the log-in page.</p>",
             l = esc(link),
             c = esc(&spaced)
         ),

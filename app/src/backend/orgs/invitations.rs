@@ -358,12 +358,13 @@ async fn join(
     if already == 0 {
         add_member(&mut tx, &inv.org_id, &me.user_id, inv.role, now).await?;
     }
-    if proves_mailbox {
+    if proves_mailbox && !me.confirmed {
         sqlx::query("UPDATE users SET confirmed_at = COALESCE(confirmed_at, $1) WHERE id = $2")
             .bind(now)
             .bind(&me.user_id)
             .execute(&mut *tx)
             .await?;
+        crate::backend::accounts::first_proof(&mut tx, &me.user_id, Some(&me.session_id), now).await?;
     }
     set_active(&mut tx, &me.session_id, &inv.org_id).await?;
     let event =

@@ -1,0 +1,90 @@
+//! Static assets served like a CDN's: content-hashed names cached forever, strong validators and 304s, brotli and
+//! gzip made once per process; pages neither compressed nor cached.
+use std::io::Read;
+
+use reqwest::{header, StatusCode};
+
+use crate::common::*;
+
+/// The `href`/`src` in `html` that starts with `prefix` and ends with `suffix`.
+fn asset_url(html: &str, prefix: &str, suffix: &str) -> String {
+    html.match_indices(prefix)
+        .map(|(i, _)| &html[i..])
+        .filter_map(|rest| rest.split(['"', '\'']).next())
+        .find(|url| url.ends_with(suffix))
+        .unwrap_or_else(|| panic!("a {prefix}…{suffix} in the page"))
+        .to_string()
+}
+
+async fn get(app: &TestApp, path: &str, headers: &[(&str, &str)]) -> reqwest::Response {
+    let mut request = bare_client().get(app.url(path));
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    request.send().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn assets_have_hashed_names_are_cached_forever_and_compressed_once() {
+    let app = TestApp::spawn_with(|c| c.precompress_assets = true).await;
+    let page = get(&app, "/users/log-in", &[("accept-encoding", "br, gzip")]).await;
+    assert!(page.headers().get(header::CONTENT_ENCODING).is_none(), "pages are not compressed (BREACH)");
+    assert_eq!(page.headers()[header::CACHE_CONTROL], "no-store", "nor cached");
+    let html = page.text().await.unwrap();
+    let css = asset_url(&html, "/pkg/portcullis.", ".css");
+    assert_ne!(css, "/pkg/portcullis.css", "the stylesheet's name carries its hash: {css}");
+    // The bundle too, when it is built (the test script builds it first).
+    if std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/site/pkg/portcullis.wasm")).exists() {
+        let wasm = asset_url(&html, "/pkg/portcullis.", ".wasm");
+        let js = asset_url(&html, "/pkg/portcullis.", ".js");
+        assert_eq!(wasm.trim_end_matches(".wasm"), js.trim_end_matches(".js"), "one version for the pair");
+        let r = get(&app, &wasm, &[]).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.headers()[header::CONTENT_TYPE], "application/wasm");
+        assert_eq!(r.headers()[header::CACHE_CONTROL], "public, max-age=31536000, immutable");
+        assert!(r.headers().contains_key(header::ETAG));
+    }
+
+    // Cached forever, with a strong validator; asked again with it, 304 and no body.
+    let r = get(&app, &css, &[]).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()[header::CACHE_CONTROL], "public, max-age=31536000, immutable");
+    let etag = r.headers()[header::ETAG].to_str().unwrap().to_string();
+    assert!(etag.starts_with('"') && !etag.starts_with("W/"), "{etag}");
+    let plain = r.bytes().await.unwrap();
+    let again = get(&app, &css, &[("if-none-match", &etag)]).await;
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+    assert!(again.bytes().await.unwrap().is_empty());
+    // The plain name still answers, revalidated each time.
+    let r = get(&app, "/pkg/portcullis.css", &[]).await;
+    assert_eq!(r.headers()[header::CACHE_CONTROL], "no-cache");
+    assert_eq!(r.headers()[header::ETAG].to_str().unwrap(), etag);
+    assert_eq!(get(&app, "/pkg/portcullis.0123456789ab.css", &[]).await.status(), StatusCode::NOT_FOUND);
+
+    // Brotli and gzip, made once in the background; until then the file goes out as it is.
+    let mut br = None;
+    for _ in 0..200 {
+        let r = get(&app, &css, &[("accept-encoding", "gzip, br")]).await;
+        assert_eq!(r.headers()[header::VARY], "accept-encoding");
+        if r.headers().get(header::CONTENT_ENCODING).is_some_and(|e| e == "br") {
+            assert_ne!(r.headers()[header::ETAG].to_str().unwrap(), etag, "each representation has its own tag");
+            br = Some(r.bytes().await.unwrap());
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let br = br.expect("a brotli variant");
+    let mut unpacked = Vec::new();
+    brotli::Decompressor::new(&br[..], 4096).read_to_end(&mut unpacked).unwrap();
+    assert_eq!(unpacked, plain);
+    assert!(br.len() < plain.len() / 3, "{} bytes of {}", br.len(), plain.len());
+    let gz = get(&app, &css, &[("accept-encoding", "gzip")]).await;
+    assert_eq!(gz.headers()[header::CONTENT_ENCODING], "gzip");
+    let mut unpacked = Vec::new();
+    flate2::read::GzDecoder::new(&gz.bytes().await.unwrap()[..]).read_to_end(&mut unpacked).unwrap();
+    assert_eq!(unpacked, plain);
+    // A client that refuses an encoding does not get it.
+    let r = get(&app, &css, &[("accept-encoding", "br;q=0, gzip;q=0")]).await;
+    assert!(r.headers().get(header::CONTENT_ENCODING).is_none());
+    app.stop().await;
+}
