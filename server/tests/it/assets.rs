@@ -88,3 +88,19 @@ async fn assets_have_hashed_names_are_cached_forever_and_compressed_once() {
     assert!(r.headers().get(header::CONTENT_ENCODING).is_none());
     app.stop().await;
 }
+
+/// Nothing is compressed on request: with the variants not made (`PRECOMPRESS_ASSETS=false`, the default of debug
+/// builds), a client that accepts brotli and gzip gets the file as it is, every time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_asset_is_compressed_on_request() {
+    let app = TestApp::spawn_with(|c| c.precompress_assets = false).await;
+    let html = get(&app, "/users/log-in", &[]).await.text().await.unwrap();
+    let css = asset_url(&html, "/pkg/portcullis.", ".css");
+    for _ in 0..3 {
+        let r = get(&app, &css, &[("accept-encoding", "br, gzip")]).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        assert!(r.headers().get(header::CONTENT_ENCODING).is_none());
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    app.stop().await;
+}
