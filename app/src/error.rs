@@ -42,7 +42,9 @@ pub enum AppError {
     ChallengeExpired,
     #[error("Your account needs two-step verification. Set it up to continue.")]
     MfaEnrolmentRequired,
-    #[error("Too many wrong codes: two-step verification is paused. Check your e-mail for when and how it opens again.")]
+    #[error(
+        "Too many wrong codes: two-step verification is paused. Check your e-mail for when and how it opens again."
+    )]
     MfaLocked,
     #[error("Too many attempts. Try again in {retry_after_secs} seconds.")]
     RateLimited { retry_after_secs: u64 },

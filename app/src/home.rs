@@ -7,7 +7,11 @@ pub fn HomePage() -> impl IntoView {
     with_page_context(|page| {
         let notice = page.flash.notice;
         // A form the server could not read (and that named no page to go back to) lands here with its error.
-        let error = page.flash.error.clone().map(|e| view! { <div class="banner banner-error" role="alert">{e.banner()}</div> });
+        let error = page
+            .flash
+            .error
+            .clone()
+            .map(|e| view! { <div class="banner banner-error" role="alert">{e.banner()}</div> });
         match page.user {
             Some(user) => view! {
                 <section class="card" aria-labelledby="page-title">

@@ -11,7 +11,6 @@ use crate::{
     error::AppError,
 };
 
-
 pub fn state() -> Result<AppState, AppError> {
     use_context::<AppState>().ok_or_else(|| AppError::Internal { request_id: "no-state".into() })
 }

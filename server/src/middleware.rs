@@ -20,7 +20,12 @@ pub(crate) fn header_items<'a>(
     name: header::HeaderName,
     separator: char,
 ) -> impl Iterator<Item = &'a str> {
-    headers.get_all(name).into_iter().filter_map(|v| v.to_str().ok()).flat_map(move |v| v.split(separator)).map(str::trim)
+    headers
+        .get_all(name)
+        .into_iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(move |v| v.split(separator))
+        .map(str::trim)
 }
 
 fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -206,7 +211,8 @@ pub async fn loopback_only(State(st): State<AppState>, req: Request, next: Next)
     let peer_local = peer.is_none_or(|ip| ip.is_loopback());
     let trusted_peer = peer.is_some_and(|ip| st.config.trust_proxy || st.config.is_trusted_proxy(ip));
     let h = req.headers();
-    let forwarded = ["x-forwarded-for", "forwarded", "x-real-ip", "x-forwarded-host"].iter().any(|n| h.contains_key(*n));
+    let forwarded =
+        ["x-forwarded-for", "forwarded", "x-real-ip", "x-forwarded-host"].iter().any(|n| h.contains_key(*n));
     let host = h.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let local_host = app::backend::config::is_local_origin(&format!("http://{host}"));
     if local && peer_local && (!forwarded || trusted_peer) && local_host {

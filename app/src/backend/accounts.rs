@@ -289,8 +289,10 @@ pub(crate) async fn redeem_mailed_token(
     if !tokens::consume(tx, &live.id, now).await? {
         return Err(AccountError::InvalidToken);
     }
-    let prior: Option<(Option<i64>,)> =
-        sqlx::query_as("SELECT confirmed_at FROM users WHERE id = $1").bind(&live.user_id).fetch_optional(&mut **tx).await?;
+    let prior: Option<(Option<i64>,)> = sqlx::query_as("SELECT confirmed_at FROM users WHERE id = $1")
+        .bind(&live.user_id)
+        .fetch_optional(&mut **tx)
+        .await?;
     let r = sqlx::query(
         "UPDATE users SET confirmed_at = COALESCE(confirmed_at, $1), failed_logins = 0, locked_until = NULL, \
          login_pauses = 0, mfa_failures = 0, mfa_locked_until = NULL, mfa_pauses = 0, updated_at = $1 \

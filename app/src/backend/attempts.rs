@@ -25,7 +25,8 @@ pub struct Counter {
 }
 
 pub const PASSWORD: Counter = Counter { failures: "failed_logins", until: "locked_until", pauses: "login_pauses" };
-pub const SECOND_FACTOR: Counter = Counter { failures: "mfa_failures", until: "mfa_locked_until", pauses: "mfa_pauses" };
+pub const SECOND_FACTOR: Counter =
+    Counter { failures: "mfa_failures", until: "mfa_locked_until", pauses: "mfa_pauses" };
 
 /// What a claim got.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

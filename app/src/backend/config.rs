@@ -503,7 +503,11 @@ impl Config {
             sudo_window_secs: parse(&get, "SUDO_WINDOW_SECS", "600")?,
             require_mfa: parse(&get, "REQUIRE_MFA", "false")?,
             site_root: get("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".into()).into(),
-            precompress_assets: parse(&get, "PRECOMPRESS_ASSETS", if cfg!(debug_assertions) { "false" } else { "true" })?,
+            precompress_assets: parse(
+                &get,
+                "PRECOMPRESS_ASSETS",
+                if cfg!(debug_assertions) { "false" } else { "true" },
+            )?,
         };
         if cfg.argon2_m_kib < 19456 && prod {
             return Err(err("ARGON2_M_KIB", "must be at least 19456 (OWASP) in production"));
@@ -728,7 +732,12 @@ mod tests {
         for local in ["http://localhost:3000", "http://127.0.0.1:8080", "http://[::1]:3000", "http://app.localhost"] {
             assert!(is_local_origin(local), "{local}");
         }
-        for public in ["https://auth.example.com", "http://localhost.example.com", "http://10.0.0.2", "http://user@localhost.evil"] {
+        for public in [
+            "https://auth.example.com",
+            "http://localhost.example.com",
+            "http://10.0.0.2",
+            "http://user@localhost.evil",
+        ] {
             assert!(!is_local_origin(public), "{public}");
         }
     }

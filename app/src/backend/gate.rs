@@ -246,12 +246,11 @@ pub async fn complete_challenge(
     if used.rows_affected() != 1 {
         return Err(AccountError::ChallengeExpired);
     }
-    let state: Option<(Option<i64>, Option<i64>, i64)> = sqlx::query_as(
-        "SELECT deletion_scheduled_at, locked_at, password_change_required FROM users WHERE id = $1",
-    )
-    .bind(&user_id)
-    .fetch_optional(&mut *tx)
-    .await?;
+    let state: Option<(Option<i64>, Option<i64>, i64)> =
+        sqlx::query_as("SELECT deletion_scheduled_at, locked_at, password_change_required FROM users WHERE id = $1")
+            .bind(&user_id)
+            .fetch_optional(&mut *tx)
+            .await?;
     match state {
         Some((None, None, 0)) => {}
         Some((None, Some(_), _)) => return Err(AccountError::AccountLocked),

@@ -171,13 +171,12 @@ pub async fn status(st: &AppState, session: &CurrentSession) -> Result<Status, A
 /// The backup codes waiting to be shown, removed as they are read: they are shown once. A plain read when there are
 /// none; when there are, only the request whose UPDATE clears that exact value shows them.
 async fn take_codes_to_show(st: &AppState, user_id: &str, now: i64) -> Result<Option<Vec<String>>, AccountError> {
-    let row: Option<(Option<String>,)> = sqlx::query_as(
-        "SELECT codes_to_show FROM user_totp WHERE user_id = $1 AND codes_to_show_until > $2",
-    )
-    .bind(user_id)
-    .bind(now)
-    .fetch_optional(&st.db.pool)
-    .await?;
+    let row: Option<(Option<String>,)> =
+        sqlx::query_as("SELECT codes_to_show FROM user_totp WHERE user_id = $1 AND codes_to_show_until > $2")
+            .bind(user_id)
+            .bind(now)
+            .fetch_optional(&st.db.pool)
+            .await?;
     let Some((Some(enc),)) = row else { return Ok(None) };
     let taken = sqlx::query("UPDATE user_totp SET codes_to_show = NULL WHERE user_id = $1 AND codes_to_show = $2")
         .bind(user_id)

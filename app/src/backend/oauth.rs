@@ -489,8 +489,13 @@ async fn sign_in(
             if !p.email_verified {
                 // An address the provider has not verified proves nothing: no account is made with it, and no link is
                 // held for the account that has it (S55, M3, L8).
-                audit::record(&mut tx, ctx, now, Event::failed("user.log_in", None).detail(&format!("{}: e-mail unverified", provider.id)))
-                    .await?;
+                audit::record(
+                    &mut tx,
+                    ctx,
+                    now,
+                    Event::failed("user.log_in", None).detail(&format!("{}: e-mail unverified", provider.id)),
+                )
+                .await?;
                 tx.commit().await?;
                 return Err(Failure(format!(
                     "{} has not verified the e-mail address {email}, so it cannot sign you in here. Verify it with {}, \
@@ -695,9 +700,7 @@ pub async fn confirm_pending(
         return Err(AccountError::NotFound);
     };
     let profile = Profile { subject, email, email_verified: false };
-    link(st, ctx, session, provider, &profile)
-        .await
-        .map_err(|Failure(message)| AccountError::Field("link", message))
+    link(st, ctx, session, provider, &profile).await.map_err(|Failure(message)| AccountError::Field("link", message))
 }
 
 /// Forgets the held link.
@@ -749,10 +752,8 @@ pub async fn unlink(
         field: "identity",
         last_way: "This is the only way to sign in to your account. Set a password or add a passkey first.",
     };
-    super::accounts::remove_sign_in_method(st, ctx, session, &method, id, keep_others, |provider| Job::IdentityChanged {
-        user_id: session.user_id.clone(),
-        provider,
-        linked: false,
+    super::accounts::remove_sign_in_method(st, ctx, session, &method, id, keep_others, |provider| {
+        Job::IdentityChanged { user_id: session.user_id.clone(), provider, linked: false }
     })
     .await
 }

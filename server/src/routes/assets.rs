@@ -31,8 +31,10 @@ struct Pkg;
 
 /// A release build without the browser bundle does not compile (it would serve pages that never hydrate).
 #[cfg(not(debug_assertions))]
-const _BUNDLE_IS_BUILT: (&[u8], &[u8]) =
-    (include_bytes!("../../../target/site/pkg/portcullis.js"), include_bytes!("../../../target/site/pkg/portcullis.wasm"));
+const _BUNDLE_IS_BUILT: (&[u8], &[u8]) = (
+    include_bytes!("../../../target/site/pkg/portcullis.js"),
+    include_bytes!("../../../target/site/pkg/portcullis.wasm"),
+);
 
 const STYLESHEET: &str = include_str!("../../../style/main.css");
 const FAVICON: &str = include_str!("../../../style/favicon.svg");
@@ -183,11 +185,7 @@ fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
     header_items(headers, header::IF_NONE_MATCH, ',').map(|t| t.trim_start_matches("W/")).any(|t| t == etag || t == "*")
 }
 
-pub async fn pkg(
-    State(st): State<app::backend::AppState>,
-    Path(path): Path<String>,
-    headers: HeaderMap,
-) -> Response {
+pub async fn pkg(State(st): State<app::backend::AppState>, Path(path): Path<String>, headers: HeaderMap) -> Response {
     let Some((asset, hashed)) = Assets::get().find(&path) else {
         return (StatusCode::NOT_FOUND, "not found").into_response();
     };

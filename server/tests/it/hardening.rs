@@ -363,14 +363,22 @@ async fn s55_unconfirmed_squatter_loses_passkeys_and_providers_when_the_owner_re
     let mail = app.mail_with_subject(ANN, "Reset your").await;
     let token = token_in(&mail.text, "/users/reset-password/");
     let r = app
-        .post_form_with(&owner, "/api/reset_password", &[("token", &token), ("password", "owners brand new passphrase")])
+        .post_form_with(
+            &owner,
+            "/api/reset_password",
+            &[("token", &token), ("password", "owners brand new passphrase")],
+        )
         .await;
     assert_eq!(r.status(), StatusCode::FOUND);
     for table in ["passkeys", "user_identities", "user_totp"] {
         assert_eq!(count(&app, &format!("SELECT COUNT(*) FROM {table}")).await, 0, "{table}");
     }
     assert_eq!(count(&app, "SELECT COUNT(*) FROM users WHERE pending_email IS NOT NULL").await, 0);
-    assert_eq!(count(&app, "SELECT COUNT(*) FROM user_tokens WHERE id = 't1' AND used_at IS NULL").await, 0, "Eve's link");
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM user_tokens WHERE id = 't1' AND used_at IS NULL").await,
+        0,
+        "Eve's link"
+    );
     assert!(app.signed_in_as(&squatter).await.is_none(), "the squatter's session ended");
     assert_eq!(count(&app, "SELECT COUNT(*) FROM users WHERE confirmed_at IS NOT NULL").await, 1);
     app.stop().await;
@@ -445,7 +453,11 @@ async fn s35_a_pending_challenge_ends_with_a_password_reset() {
     app.post_form_with(&new_client(), "/api/request_password_reset", &[("email", ANN)]).await;
     let token = token_in(&app.mail_with_subject(ANN, "Reset your").await.text, "/users/reset-password/");
     let r = app
-        .post_form_with(&new_client(), "/api/reset_password", &[("token", &token), ("password", "owners brand new passphrase")])
+        .post_form_with(
+            &new_client(),
+            "/api/reset_password",
+            &[("token", &token), ("password", "owners brand new passphrase")],
+        )
         .await;
     assert_eq!(r.status(), StatusCode::FOUND);
     app.state().clock.advance(30);
@@ -468,9 +480,7 @@ async fn s36_a_factor_change_ends_the_other_sessions_unless_kept() {
     // Turning it off with "keep my other devices signed in" keeps them.
     let kept = log_in_with_code(&app, ANN, &auth).await;
     app.state().clock.advance(30); // a code of a step of its own
-    let r = app
-        .post_form("/api/disable_totp", &[("code", &auth.code(&app)), ("keep_signed_in", "on")])
-        .await;
+    let r = app.post_form("/api/disable_totp", &[("code", &auth.code(&app)), ("keep_signed_in", "on")]).await;
     assert_eq!(location(&r), "/users/settings/security");
     assert_eq!(count(&app, "SELECT COUNT(*) FROM user_totp").await, 0);
     assert_eq!(app.signed_in_as(&kept).await.as_deref(), Some(ANN), "kept by choice");
@@ -603,19 +613,15 @@ async fn s53_the_dev_mailbox_answers_only_on_loopback() {
     })
     .await;
     assert_eq!(app.get("/dev/mailbox").await.status(), StatusCode::OK);
-    let r = app
-        .client
-        .get(app.url("/dev/mailbox"))
-        .header("x-forwarded-for", "203.0.113.5")
-        .send()
-        .await
-        .unwrap();
+    let r = app.client.get(app.url("/dev/mailbox")).header("x-forwarded-for", "203.0.113.5").send().await.unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     app.stop().await;
     // A tunnel or a local proxy connects from loopback too, without being a trusted proxy: still not a local client.
     let app = TestApp::spawn_with(|c| c.mail_transport = app::backend::config::MailTransportKind::DevMailbox).await;
     assert_eq!(app.get("/dev/mailbox").await.status(), StatusCode::OK);
-    for (name, value) in [("x-forwarded-for", "203.0.113.5"), ("forwarded", "for=203.0.113.5"), ("host", "abc.ngrok.example")] {
+    for (name, value) in
+        [("x-forwarded-for", "203.0.113.5"), ("forwarded", "for=203.0.113.5"), ("host", "abc.ngrok.example")]
+    {
         let r = app.client.get(app.url("/dev/mailbox")).header(name, value).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::NOT_FOUND, "{name}");
     }

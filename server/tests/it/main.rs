@@ -4,8 +4,8 @@ mod authenticator;
 mod common;
 
 mod account;
-mod assets;
 mod admin;
+mod assets;
 mod cli;
 mod hardening;
 mod login;

@@ -454,7 +454,8 @@ async fn s51_a_passkey_is_an_admins_second_factor() {
     let act = |client: Client| {
         let (app, bo_id) = (&app, bo_id.clone());
         async move {
-            let form = [("id", bo_id.as_str()), ("action", "send_password_reset"), ("session_id", ""), ("confirm_email", "")];
+            let form =
+                [("id", bo_id.as_str()), ("action", "send_password_reset"), ("session_id", ""), ("confirm_email", "")];
             app.call_server_fn_with(&client, "/api/admin_user_action", &form).await.status()
         }
     };
@@ -466,7 +467,8 @@ async fn s51_a_passkey_is_an_admins_second_factor() {
     assert_eq!(app.signed_in_as(&browser).await, None, "no session before the second step");
     let (token, opts) = options(&app, &browser, "/api/mfa_passkey_options", &[]).await;
     let answer = auth.assert(&opts).unwrap().to_string();
-    let r = app.post_form_with(&browser, "/api/mfa_verify_passkey", &[("token", &token), ("credential", &answer)]).await;
+    let r =
+        app.post_form_with(&browser, "/api/mfa_verify_passkey", &[("token", &token), ("credential", &answer)]).await;
     assert_eq!(location(&r), "/");
     // Later, the window closed: the password does not open it again, the passkey does.
     app.state().clock.advance(11 * 60);
@@ -476,7 +478,9 @@ async fn s51_a_passkey_is_an_admins_second_factor() {
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let (token, opts) = options(&app, &browser, "/api/sudo_passkey_options", &[]).await;
     let answer = auth.assert(&opts).unwrap().to_string();
-    let r = app.call_server_fn_with(&browser, "/api/sudo_with_passkey", &[("token", &token), ("credential", &answer)]).await;
+    let r = app
+        .call_server_fn_with(&browser, "/api/sudo_with_passkey", &[("token", &token), ("credential", &answer)])
+        .await;
     assert!(r.status().is_success(), "{}", r.status());
     assert_eq!(act(browser.clone()).await, StatusCode::OK);
     app.stop().await;

@@ -253,7 +253,13 @@ async fn s13_an_email_change_to_a_registered_address_looks_the_same_and_sends_it
     // Bo's address gets no link, only word that someone tried.
     let mail = app.mail_with_subject("bo@example.com", "Someone tried to move").await;
     assert!(!mail.text.contains("/users/settings/email/"), "{}", mail.text);
-    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM user_tokens WHERE purpose = 'change_email' AND sent_to = 'bo@example.com'").await, 0);
+    assert_eq!(
+        app.scalar_i64(
+            "SELECT COUNT(*) FROM user_tokens WHERE purpose = 'change_email' AND sent_to = 'bo@example.com'"
+        )
+        .await,
+        0
+    );
     app.stop().await;
 }
 

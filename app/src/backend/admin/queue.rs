@@ -133,10 +133,8 @@ pub async fn discard(st: &AppState, ctx: &RequestContext, me: &CurrentSession, i
     super::require_admin_step_up(st, me)?;
     let now = st.clock.now();
     let mut tx = st.db.begin().await?;
-    let row: Option<(String, String)> = sqlx::query_as("SELECT state, payload FROM jobs WHERE id = $1")
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
+    let row: Option<(String, String)> =
+        sqlx::query_as("SELECT state, payload FROM jobs WHERE id = $1").bind(id).fetch_optional(&mut *tx).await?;
     let protected = row.as_ref().is_some_and(|(state, payload)| {
         state == "queued"
             && serde_json::from_str::<crate::backend::jobs::Job>(payload).is_ok_and(|j| j.protected_while_queued())
