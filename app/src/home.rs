@@ -1,22 +1,21 @@
 use leptos::prelude::*;
 
-use crate::components::layout::{with_page_context, NoticeBanner};
+use crate::components::{
+    form::ErrorBanner,
+    layout::{with_page_context, NoticeBanner},
+};
 
 #[component]
 pub fn HomePage() -> impl IntoView {
     with_page_context(|page| {
         let notice = page.flash.notice;
         // A form the server could not read (and that named no page to go back to) lands here with its error.
-        let error = page
-            .flash
-            .error
-            .clone()
-            .map(|e| view! { <div class="banner banner-error" role="alert">{e.banner()}</div> });
+        let error = Signal::stored(page.flash.error.clone());
         match page.user {
             Some(user) => view! {
                 <section class="card" aria-labelledby="page-title">
                     <NoticeBanner notice/>
-                    {error}
+                    <ErrorBanner error/>
                     {(!user.confirmed).then(|| view! {
                         <div class="banner banner-warn" role="status">
                             "Your e-mail address is not confirmed yet. "
@@ -34,7 +33,7 @@ pub fn HomePage() -> impl IntoView {
             None => view! {
                 <section class="hero" aria-labelledby="page-title">
                     <NoticeBanner notice/>
-                    {error}
+                    <ErrorBanner error/>
                     <h1 id="page-title">"Accounts, done right."</h1>
                     <p class="lead">
                         "Registration, confirmation and sessions with secure defaults: rate limits, no account enumeration, hashed tokens."

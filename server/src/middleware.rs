@@ -41,17 +41,17 @@ fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 /// client's own claims). An entry that is not an address stops the walk at the last trusted hop.
 pub fn client_ip(config: &app::backend::config::Config, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
     let peer = peer.to_canonical();
+    if !config.believes_forwarding_from(peer) {
+        if headers.contains_key("x-forwarded-for") {
+            warn_untrusted_forwarding(peer);
+        }
+        return peer;
+    }
     let hops: Vec<Option<IpAddr>> = headers
         .get_all("x-forwarded-for")
         .iter()
         .flat_map(|v| String::from_utf8_lossy(v.as_bytes()).split(',').map(parse_hop).collect::<Vec<_>>())
         .collect();
-    if !(config.trust_proxy || config.is_trusted_proxy(peer)) {
-        if !hops.is_empty() {
-            warn_untrusted_forwarding(peer);
-        }
-        return peer;
-    }
     let mut last_trusted = peer;
     for hop in hops.iter().rev() {
         match hop {
@@ -209,7 +209,7 @@ pub async fn loopback_only(State(st): State<AppState>, req: Request, next: Next)
     let local = req.extensions().get::<RequestContext>().is_some_and(|c| c.ip.is_loopback());
     let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
     let peer_local = peer.is_none_or(|ip| ip.is_loopback());
-    let trusted_peer = peer.is_some_and(|ip| st.config.trust_proxy || st.config.is_trusted_proxy(ip));
+    let trusted_peer = peer.is_some_and(|ip| st.config.believes_forwarding_from(ip));
     let h = req.headers();
     let forwarded =
         ["x-forwarded-for", "forwarded", "x-real-ip", "x-forwarded-host"].iter().any(|n| h.contains_key(*n));

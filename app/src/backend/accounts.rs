@@ -73,12 +73,6 @@ impl From<sqlx::Error> for AccountError {
     }
 }
 
-/// Wrong passwords in a row before password log in is paused, and for how long (see [`attempts`]). Magic link and
-/// password reset stay open during a pause (they prove the mailbox) and lift it, so an attacker can delay a user but
-/// never lock them out.
-pub const LOCK_AFTER_FAILURES: i64 = attempts::PAUSE_AFTER;
-pub const LOCK_SECS: i64 = attempts::PAUSE_SECS;
-
 #[derive(sqlx::FromRow)]
 struct UserRow {
     id: String,
@@ -90,6 +84,9 @@ struct UserRow {
     deletion_scheduled_at: Option<i64>,
 }
 
+/// The audit detail of a password tried on an account whose password must change (its owner is mailed a reset link).
+const FLAGGED: &str = "password; password change required";
+
 impl UserRow {
     /// Why no password may open this account now, whatever it is: such accounts are answered like a wrong
     /// password, after the same dummy hash, so a right password learns nothing (L4). `signed_in`: the check is the
@@ -100,7 +97,7 @@ impl UserRow {
         } else if self.deletion_scheduled_at.is_some() {
             Some("password; account closing")
         } else if self.password_change_required != 0 && !signed_in {
-            Some("password; password change required")
+            Some(FLAGGED)
         } else {
             None
         }
@@ -293,11 +290,12 @@ pub(crate) async fn redeem_mailed_token(
         .bind(&live.user_id)
         .fetch_optional(&mut **tx)
         .await?;
-    let r = sqlx::query(
-        "UPDATE users SET confirmed_at = COALESCE(confirmed_at, $1), failed_logins = 0, locked_until = NULL, \
-         login_pauses = 0, mfa_failures = 0, mfa_locked_until = NULL, mfa_pauses = 0, updated_at = $1 \
+    let r = sqlx::query(&format!(
+        "UPDATE users SET confirmed_at = COALESCE(confirmed_at, $1), {}, {}, updated_at = $1 \
          WHERE id = $2 AND email = $3",
-    )
+        attempts::PASSWORD.reset_assignments(),
+        attempts::SECOND_FACTOR.reset_assignments()
+    ))
     .bind(now)
     .bind(&live.user_id)
     .bind(&live.sent_to)
@@ -317,27 +315,21 @@ pub(crate) async fn redeem_mailed_token(
 /// invitation): whatever the account gathered before it is not the owner's to trust, so it goes — passkeys, linked
 /// providers and held links, the authenticator and backup codes, trusted browsers, pending sign-ins, a pending
 /// e-mail change and every other mailed link, and every session but `keep` (the confirming browser's own, M3).
-/// Call it in the transaction that records the proof, after the proof was checked. Returns how many credentials
-/// went, sessions not counted.
+/// Call it in the transaction that records the proof, after the proof was checked.
 pub(crate) async fn first_proof(
     tx: &mut super::db::Tx,
     user_id: &str,
     keep: Option<&str>,
     now: i64,
-) -> Result<u64, sqlx::Error> {
+) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE users SET pending_email = NULL WHERE id = $1").bind(user_id).execute(&mut **tx).await?;
     tokens::revoke_every_purpose(tx, user_id, now).await?;
-    let mut removed = 0;
     for table in ["passkeys", "user_identities", "pending_links"] {
-        removed += sqlx::query(&format!("DELETE FROM {table} WHERE user_id = $1"))
-            .bind(user_id)
-            .execute(&mut **tx)
-            .await?
-            .rows_affected();
+        sqlx::query(&format!("DELETE FROM {table} WHERE user_id = $1")).bind(user_id).execute(&mut **tx).await?;
     }
-    removed += super::mfa::remove_all(tx, user_id).await? as u64;
+    super::mfa::remove_all(tx, user_id).await?;
     sessions::end_all_for_user(tx, user_id, keep).await?;
-    Ok(removed)
+    Ok(())
 }
 
 /// The password sign-in path: one generic failure, a dummy hash for unknown e-mails and locked accounts (the lock
@@ -548,7 +540,7 @@ async fn record_failed_password(
         let job = Job::AccountLocked { user_id: u.id.clone(), until_reset: p.escalated };
         job_ids.push(jobs::enqueue(&mut tx, st, &job).await?);
     }
-    if let Some(u) = user.filter(|_| detail == "password; password change required") {
+    if let Some(u) = user.filter(|_| detail == FLAGGED) {
         // Evidence of compromise: the password no longer opens a session; the owner proves the mailbox instead.
         if st.limits.mail(&u.email, ctx.ip).is_ok() {
             job_ids.push(jobs::enqueue(&mut tx, st, &Job::PasswordReset { user_id: u.id.clone() }).await?);

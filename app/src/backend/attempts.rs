@@ -6,7 +6,8 @@
 //! counters.
 //!
 //! Pauses escalate: the [`ESCALATE_AFTER`]th pause in a row (no success in between) does not end by itself. Only a
-//! mailed link (a password reset or a sign-in link, which prove the mailbox) lifts it.
+//! mailed link (a password reset or a sign-in link, which prove the mailbox) lifts it, so an attacker can delay a
+//! user but never lock them out.
 use super::db::Tx;
 
 /// Attempts counted before a pause, and how long a pause lasts.
@@ -41,7 +42,6 @@ pub enum Claim {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Pause {
-    pub until: i64,
     pub escalated: bool,
 }
 
@@ -55,9 +55,9 @@ pub async fn claim(db: &sqlx::AnyPool, counter: &Counter, user_id: &str, now: i6
            {u} = CASE WHEN {next} >= $3 THEN (CASE WHEN {p} + 1 >= $4 THEN $5 ELSE $6 END) ELSE NULL END, \
            {p} = CASE WHEN {next} >= $3 THEN {p} + 1 ELSE {p} END \
          WHERE id = $1 AND ({u} IS NULL OR {u} <= $2) \
-         RETURNING {f}, {u}"
+         RETURNING {u}"
     );
-    let row: Option<(i64, Option<i64>)> = sqlx::query_as(&sql)
+    let row: Option<(Option<i64>,)> = sqlx::query_as(&sql)
         .bind(user_id)
         .bind(now)
         .bind(PAUSE_AFTER)
@@ -68,8 +68,7 @@ pub async fn claim(db: &sqlx::AnyPool, counter: &Counter, user_id: &str, now: i6
         .await?;
     Ok(match row {
         None => Claim::Paused,
-        Some((_, Some(until))) => Claim::Granted { pause: Some(Pause { until, escalated: until == UNTIL_RESET }) },
-        Some((_, None)) => Claim::Granted { pause: None },
+        Some((until,)) => Claim::Granted { pause: until.map(|until| Pause { escalated: until == UNTIL_RESET }) },
     })
 }
 

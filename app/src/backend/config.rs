@@ -395,7 +395,10 @@ impl Config {
                 s.into_bytes()
             }
             None if prod || !local => {
-                return Err(err("SECRET_KEY", "must be set in production (try: openssl rand -hex 32)"))
+                return Err(err(
+                    "SECRET_KEY",
+                    "must be set in production and on any origin but localhost (try: openssl rand -hex 32)",
+                ))
             }
             None => DEV_SECRET.as_bytes().to_vec(),
         };
@@ -543,6 +546,12 @@ impl Config {
         vars.insert("JOB_RETRY_BASE_SECS".into(), "1".into());
         vars.insert("JOB_POLL_INTERVAL_MS".into(), "100".into());
         Self::from_map(&vars).expect("test configuration is valid")
+    }
+
+    /// Whether a request from `peer` may say, in forwarding headers, whom it came from: the peer is the one proxy
+    /// in front (`TRUST_PROXY`) or one of the configured ones.
+    pub fn believes_forwarding_from(&self, peer: std::net::IpAddr) -> bool {
+        self.trust_proxy || self.is_trusted_proxy(peer)
     }
 
     /// Whether `ip` is one of the configured reverse proxies.

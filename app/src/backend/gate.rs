@@ -30,6 +30,8 @@ pub struct SignInGrant {
     remember_me: bool,
     /// The sign-in proved a factor that also passes sudo, so the session starts inside its sudo window.
     reauthenticated: bool,
+    /// The user is an admin: the session is a short one, without "remember me".
+    admin: bool,
 }
 
 impl SignInGrant {
@@ -44,6 +46,9 @@ impl SignInGrant {
     }
     pub fn reauthenticated(&self) -> bool {
         self.reauthenticated
+    }
+    pub fn admin(&self) -> bool {
+        self.admin
     }
 }
 
@@ -63,18 +68,6 @@ pub enum GateOutcome {
 /// verification (PIN or biometric) the ceremony requires.
 pub fn is_multi_factor(method: &str) -> bool {
     method == "passkey"
-}
-
-/// Whether the user has a second factor: an authenticator app or a passkey.
-async fn has_second_factor(tx: &mut Tx, user_id: &str) -> Result<bool, sqlx::Error> {
-    let (n,): (i64,) = sqlx::query_as(
-        "SELECT (SELECT COUNT(*) FROM user_totp WHERE user_id = $1 AND enabled_at IS NOT NULL) + \
-         (SELECT COUNT(*) FROM passkeys WHERE user_id = $1)",
-    )
-    .bind(user_id)
-    .fetch_one(&mut **tx)
-    .await?;
-    Ok(n > 0)
 }
 
 /// How long a challenge waits for its code, and how many wrong codes it takes.
@@ -98,21 +91,22 @@ pub async fn gate(
         Some((None, Some(_), _)) => return Ok(GateOutcome::AccountLocked),
         _ => return Ok(GateOutcome::AccountClosing),
     };
+    let multi_factor = is_multi_factor(first.method);
+    let totp = !multi_factor && mfa::is_enabled(tx, &first.user_id).await?;
     // An admin who has a second factor opens the sudo window only with it (M7): a password in a trusted browser,
     // or a passkey-only admin's password, does not. (An admin without one yet must pass sudo to enrol.)
-    let admin_with_factor = is_admin && has_second_factor(tx, &first.user_id).await?;
-    let reauthenticated =
-        super::sudo::method_passes_sudo(first.method) && (!admin_with_factor || is_multi_factor(first.method));
+    let admin_with_factor = is_admin && !multi_factor && (totp || passkeys::count_in(tx, &first.user_id).await? > 0);
+    let reauthenticated = super::sudo::method_passes_sudo(first.method) && !admin_with_factor;
     let grant = |method: String| SignInGrant {
         user_id: first.user_id.clone(),
         method,
         remember_me: first.remember_me,
         reauthenticated,
+        admin: is_admin,
     };
     // A second step for users with an authenticator app, and for admins with any second factor (a passkey-only
     // admin answers the step with the passkey, S51): the console is never one factor away.
-    let second_step = mfa::is_enabled(tx, &first.user_id).await? || admin_with_factor;
-    if is_multi_factor(first.method) || !second_step {
+    if multi_factor || !(totp || admin_with_factor) {
         return Ok(GateOutcome::SignedIn(grant(first.method.to_string())));
     }
     if mfa::trusted_browser(tx, st, ctx, &first.user_id).await? {
@@ -246,22 +240,24 @@ pub async fn complete_challenge(
     if used.rows_affected() != 1 {
         return Err(AccountError::ChallengeExpired);
     }
-    let state: Option<(Option<i64>, Option<i64>, i64)> =
-        sqlx::query_as("SELECT deletion_scheduled_at, locked_at, password_change_required FROM users WHERE id = $1")
-            .bind(&user_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    match state {
-        Some((None, None, 0)) => {}
-        Some((None, Some(_), _)) => return Err(AccountError::AccountLocked),
-        Some((None, None, _)) => return Err(AccountError::PasswordChangeRequired),
+    let state: Option<(Option<i64>, Option<i64>, i64, i64)> = sqlx::query_as(
+        "SELECT deletion_scheduled_at, locked_at, password_change_required, is_admin FROM users WHERE id = $1",
+    )
+    .bind(&user_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let admin = match state {
+        Some((None, None, 0, admin)) => admin == 1,
+        Some((None, Some(_), _, _)) => return Err(AccountError::AccountLocked),
+        Some((None, None, _, _)) => return Err(AccountError::PasswordChangeRequired),
         _ => return Err(AccountError::AccountClosing),
-    }
+    };
     let grant = SignInGrant {
         user_id: user_id.clone(),
         method: format!("{method}; {factor}"),
         remember_me: remember_me == 1,
         reauthenticated: true,
+        admin,
     };
     let session = sessions::create(&mut tx, st, ctx, grant).await?;
     let trust_cookie = if trust { Some(mfa::trust_this_browser(&mut tx, st, ctx, &user_id).await?) } else { None };

@@ -19,8 +19,6 @@ use super::{
 };
 
 pub const STEP_SECS: i64 = 30;
-pub const LOCK_AFTER_FAILURES: i64 = attempts::PAUSE_AFTER;
-pub const LOCK_SECS: i64 = attempts::PAUSE_SECS;
 pub const TRUST_SECS: i64 = 30 * 24 * 3600;
 pub const BACKUP_CODE_COUNT: usize = 10;
 /// New backup codes wait this long to be shown (inside the sudo window), then only new ones can be made.

@@ -531,11 +531,10 @@ async fn sign_in(
             let user_id = new_id();
             sqlx::query(
                 "INSERT INTO users (id, email, password_hash, confirmed_at, created_at, updated_at) \
-                 VALUES ($1, $2, NULL, $3, $4, $4)",
+                 VALUES ($1, $2, NULL, $3, $3, $3)",
             )
             .bind(&user_id)
             .bind(&email)
-            .bind(now)
             .bind(now)
             .execute(&mut *tx)
             .await?;
@@ -624,8 +623,8 @@ async fn reauthenticate(
     p: &Profile,
     return_to: Option<String>,
 ) -> Result<Outcome, Failure> {
-    if me.is_admin && me.has_second_factor() {
-        // An admin's sudo window takes a second factor (M7): a provider proves only the first.
+    if me.sudo_needs_second_factor() {
+        // A provider proves only the first factor.
         return Err(Failure("Admins confirm it's them with a code from their authenticator app or a passkey.".into()));
     }
     let now = st.clock.now();

@@ -170,8 +170,17 @@ pub async fn list(st: &AppState, user_id: &str) -> Result<Vec<PasskeyRow>, sqlx:
 }
 
 pub async fn count(st: &AppState, user_id: &str) -> Result<i64, sqlx::Error> {
+    count_with(&st.db.pool, user_id).await
+}
+
+/// [`count`], inside a transaction (the sign-in gate's).
+pub async fn count_in(tx: &mut super::db::Tx, user_id: &str) -> Result<i64, sqlx::Error> {
+    count_with(&mut **tx, user_id).await
+}
+
+async fn count_with<'e>(db: impl sqlx::Executor<'e, Database = sqlx::Any>, user_id: &str) -> Result<i64, sqlx::Error> {
     let (n,): (i64,) =
-        sqlx::query_as("SELECT COUNT(*) FROM passkeys WHERE user_id = $1").bind(user_id).fetch_one(&st.db.pool).await?;
+        sqlx::query_as("SELECT COUNT(*) FROM passkeys WHERE user_id = $1").bind(user_id).fetch_one(db).await?;
     Ok(n)
 }
 

@@ -29,6 +29,12 @@ impl CurrentSession {
     pub fn has_second_factor(&self) -> bool {
         self.has_mfa || self.has_passkey
     }
+
+    /// Only a second factor (a code or a passkey) opens this session's sudo window, not the password or a provider:
+    /// an admin who has one, whose window lets them act on other people's accounts (M7).
+    pub fn sudo_needs_second_factor(&self) -> bool {
+        self.is_admin && self.has_second_factor()
+    }
 }
 
 /// The admin behind an impersonation session.

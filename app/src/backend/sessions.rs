@@ -33,10 +33,8 @@ pub async fn create(
 ) -> Result<NewSession, sqlx::Error> {
     let now = st.clock.now();
     let c = &st.config;
-    let (is_admin,): (i64,) =
-        sqlx::query_as("SELECT is_admin FROM users WHERE id = $1").bind(grant.user_id()).fetch_one(&mut **tx).await?;
-    let remember_me = grant.remember_me() && is_admin == 0;
-    let (idle, absolute) = if is_admin == 1 {
+    let remember_me = grant.remember_me() && !grant.admin();
+    let (idle, absolute) = if grant.admin() {
         (ADMIN_IDLE_SECS.min(c.session_idle_secs), ADMIN_ABSOLUTE_SECS.min(c.session_absolute_secs))
     } else if remember_me {
         (c.remember_me_idle_secs, c.remember_me_absolute_secs)

@@ -93,8 +93,7 @@ pub async fn reauthenticate(
     if session.impersonator.is_some() {
         return Err(AccountError::Impersonating);
     }
-    if session.is_admin && session.has_second_factor() && matches!(proof, Proof::Password(_)) {
-        // An admin's window lets them act on other people's accounts: it takes a second factor (M7).
+    if session.sudo_needs_second_factor() && matches!(proof, Proof::Password(_)) {
         return Err(AccountError::Field(
             "password",
             "Admins confirm it's them with a code from their authenticator app or a passkey.".into(),

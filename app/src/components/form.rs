@@ -172,7 +172,6 @@ pub fn Checkbox(id: &'static str, name: &'static str, label: &'static str) -> im
     }
 }
 
-/// A second form folded under a page's main one ("e-mail me a link instead"), with its own error banner.
 /// A change to how the account signs in signs out every other device (S36) unless the owner ticks this.
 #[component]
 pub fn KeepSignedIn(#[prop(into)] id: String) -> impl IntoView {
@@ -184,6 +183,7 @@ pub fn KeepSignedIn(#[prop(into)] id: String) -> impl IntoView {
     }
 }
 
+/// A second form folded under a page's main one ("e-mail me a link instead"), with its own error banner.
 #[component]
 pub fn FoldedForm(
     summary: &'static str,

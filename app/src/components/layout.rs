@@ -19,7 +19,7 @@ fn page_context_now() -> PageContext {
     let st = crate::server_ctx::state().ok();
     let user = crate::server_ctx::request().ok().and_then(|ctx| ctx.session).map(|s| UserView {
         sudo_open: st.as_ref().is_some_and(|st| crate::backend::sudo::is_fresh(st, &s)),
-        sudo_needs_second_factor: s.is_admin && s.has_second_factor(),
+        sudo_needs_second_factor: s.sudo_needs_second_factor(),
         email: s.email,
         display_name: s.display_name,
         confirmed: s.confirmed,

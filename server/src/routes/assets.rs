@@ -89,11 +89,6 @@ impl Asset {
             release_freed_memory();
         });
     }
-
-    /// Whether both compressed variants are ready.
-    pub fn compressed(&self) -> bool {
-        !self.compressible || (self.brotli.get().is_some() && self.gzip.get().is_some())
-    }
 }
 
 /// Brotli's best quality works in tens of megabytes, which the allocator would otherwise keep for the life of the
@@ -193,11 +188,14 @@ pub async fn pkg(State(st): State<app::backend::AppState>, Path(path): Path<Stri
     if st.config.precompress_assets && (br || gzip) {
         asset.precompress(); // once per asset and process; this answer goes out as it is if the variants are not ready
     }
-    let ready = |cell: &OnceLock<Bytes>| st.config.precompress_assets.then(|| cell.get().cloned()).flatten();
-    let (body, encoding) = match (asset.compressible, br, gzip) {
-        (true, true, _) if ready(&asset.brotli).is_some() => (ready(&asset.brotli).unwrap_or_default(), Some("br")),
-        (true, _, true) if ready(&asset.gzip).is_some() => (ready(&asset.gzip).unwrap_or_default(), Some("gzip")),
-        _ => (asset.bytes.clone(), None),
+    // The first variant the client accepts that is made (an asset that is not compressible has none).
+    let variant = [(br, &asset.brotli, "br"), (gzip, &asset.gzip, "gzip")]
+        .into_iter()
+        .filter(|(wanted, _, _)| *wanted && st.config.precompress_assets)
+        .find_map(|(_, cell, name)| cell.get().map(|bytes| (bytes.clone(), name)));
+    let (body, encoding) = match variant {
+        Some((bytes, name)) => (bytes, Some(name)),
+        None => (asset.bytes.clone(), None),
     };
     // A strong validator per representation: the same bytes, the same tag.
     let etag = match encoding {

@@ -5,7 +5,11 @@
 use futures::future::join_all;
 use reqwest::{Client, StatusCode};
 
-use crate::{admin::log_in_with_code, common::*, mfa::enable_totp};
+use crate::{
+    admin::log_in_with_code,
+    common::*,
+    mfa::{ann_with_totp, enable_totp},
+};
 
 const ANN: &str = "ann@example.com";
 const BO: &str = "bo@example.com";
@@ -153,9 +157,7 @@ async fn s10_concurrent_wrong_passwords_are_checked_against_the_real_hash_at_mos
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn s24_concurrent_wrong_codes_count_against_one_lock() {
     let app = TestApp::spawn_with(burst_limits).await;
-    app.confirmed_user(ANN, PASSWORD).await;
-    assert_eq!(location(&app.log_in(ANN, PASSWORD).await), "/");
-    let (auth, _) = enable_totp(&app, &app.client).await;
+    let (auth, _) = ann_with_totp(&app).await;
     let right = auth.code(&app);
     let statuses = join_all((0..30).map(|i| {
         let app = &app;
@@ -182,9 +184,7 @@ async fn s24_concurrent_wrong_codes_count_against_one_lock() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn s24_a_burst_at_one_challenge_gets_five_answers_checked() {
     let app = TestApp::spawn_with(burst_limits).await;
-    app.confirmed_user(ANN, PASSWORD).await;
-    assert_eq!(location(&app.log_in(ANN, PASSWORD).await), "/");
-    enable_totp(&app, &app.client).await;
+    ann_with_totp(&app).await;
     let browser = new_client();
     let r = app.post_form_with(&browser, "/api/log_in", &log_in_form(ANN, PASSWORD)).await;
     assert_eq!(location(&r), "/users/mfa");
@@ -444,9 +444,7 @@ async fn s24_confirmation_codes_one_live_code_and_claimed_attempts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s35_a_pending_challenge_ends_with_a_password_reset() {
     let app = TestApp::spawn().await;
-    app.confirmed_user(ANN, PASSWORD).await;
-    assert_eq!(location(&app.log_in(ANN, PASSWORD).await), "/");
-    let (auth, _) = enable_totp(&app, &app.client).await;
+    let (auth, _) = ann_with_totp(&app).await;
     let phisher = new_client();
     let r = app.post_form_with(&phisher, "/api/log_in", &log_in_form(ANN, PASSWORD)).await;
     assert_eq!(location(&r), "/users/mfa");
@@ -515,9 +513,7 @@ async fn s40_signing_out_every_other_device_needs_reauthentication() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s23_fresh_backup_codes_need_the_sudo_window_and_expire() {
     let app = TestApp::spawn().await;
-    app.confirmed_user(ANN, PASSWORD).await;
-    assert_eq!(location(&app.log_in(ANN, PASSWORD).await), "/");
-    let (auth, _) = enable_totp(&app, &app.client).await;
+    let (auth, _) = ann_with_totp(&app).await;
     let r = app.post_form("/api/regenerate_backup_codes", &[("code", &auth.code(&app))]).await;
     assert_eq!(location(&r), "/users/settings/security");
     app.state().clock.advance(11 * 60);
@@ -850,9 +846,7 @@ async fn s50_an_invitation_dies_with_its_inviters_rights() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s51_an_admin_cannot_discard_a_waiting_security_notice() {
     let app = TestApp::spawn().await;
-    app.confirmed_user(ANN, PASSWORD).await;
-    assert_eq!(location(&app.log_in(ANN, PASSWORD).await), "/");
-    let (auth, _) = enable_totp(&app, &app.client).await;
+    let (auth, _) = ann_with_totp(&app).await;
     let ann_id = text(&app, &format!("SELECT id FROM users WHERE email = '{ANN}'")).await;
     let email = app::validation::EmailAddress::parse(ANN).unwrap();
     assert!(app::backend::admin::set_admin(app.state(), &email, true).await.unwrap());

@@ -26,7 +26,7 @@ async fn security(app: &TestApp, client: &Client) -> serde_json::Value {
 }
 
 /// Ann, confirmed, signed in by password on the app's client, with TOTP on. Returns her app and backup codes.
-async fn ann_with_totp(app: &TestApp) -> (Authenticator, Vec<String>) {
+pub(crate) async fn ann_with_totp(app: &TestApp) -> (Authenticator, Vec<String>) {
     app.confirmed_user(ANN, PASSWORD).await;
     assert_eq!(location(&app.log_in(ANN, PASSWORD).await), "/");
     enable_totp(app, &app.client).await

@@ -121,10 +121,10 @@ pub async fn act(
                 return Err(AccountError::Refused(format!("{} is not locked.", target.email)));
             }
             // Unlocking also lifts a password lockout and its failure count.
-            sqlx::query(
-                "UPDATE users SET locked_at = NULL, locked_until = NULL, failed_logins = 0, login_pauses = 0, updated_at = $1 \
-                 WHERE id = $2",
-            )
+            sqlx::query(&format!(
+                "UPDATE users SET locked_at = NULL, {}, updated_at = $1 WHERE id = $2",
+                crate::backend::attempts::PASSWORD.reset_assignments()
+            ))
             .bind(now)
             .bind(user_id)
             .execute(&mut *tx)

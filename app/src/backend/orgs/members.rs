@@ -145,9 +145,10 @@ pub async fn leave(st: &AppState, ctx: &RequestContext, me: &CurrentSession, slu
     if my_role_locked(&mut tx, st, &org.org_id, &me.user_id).await? == Role::Owner {
         keep_an_owner(&mut tx, &org.org_id, "member").await?;
     }
-    end_membership(&mut tx, &org.org_id, &me.user_id, st.clock.now()).await?;
+    let now = st.clock.now();
+    end_membership(&mut tx, &org.org_id, &me.user_id, now).await?;
     let event = Event::in_org("org.member.left", &me.user_id, &org.org_id, Some(&me.user_id));
-    audit::record(&mut tx, ctx, st.clock.now(), event).await?;
+    audit::record(&mut tx, ctx, now, event).await?;
     tx.commit().await?;
     Ok(())
 }
