@@ -13,7 +13,7 @@ use std::{
 
 use anyhow::Context;
 use app::backend::{config::Config, AppState};
-use argon2::{password_hash::SaltString, Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
+use argon2::{password_hash::SaltString, Algorithm, Argon2, Params, PasswordHasher, Version};
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -35,10 +35,10 @@ async fn main() -> anyhow::Result<()> {
         config.argon2_m_kib, config.argon2_t, config.argon2_p
     );
 
-    // 1a. Raw Argon2id: verify on every core, as the server's bounded pool does.
+    // 1a. Raw Argon2id: verify on every core, each thread reusing one memory block, as the server's hashing workers do.
     let params =
         Params::new(config.argon2_m_kib, config.argon2_t, config.argon2_p, None).map_err(anyhow::Error::msg)?;
-    let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+    let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
     let hash = argon
         .hash_password(PASSWORD.as_bytes(), &SaltString::generate(&mut argon2::password_hash::rand_core::OsRng))
         .map_err(anyhow::Error::msg)?
@@ -48,11 +48,17 @@ async fn main() -> anyhow::Result<()> {
         let deadline = Instant::now() + Duration::from_secs(secs);
         let threads: Vec<_> = (0..cores)
             .map(|_| {
-                let (count, hash, argon) = (count.clone(), hash.clone(), argon.clone());
+                let (count, hash, argon, params) = (count.clone(), hash.clone(), argon.clone(), params.clone());
                 std::thread::spawn(move || {
                     let parsed = argon2::PasswordHash::new(&hash).unwrap();
+                    let expected = parsed.hash.unwrap();
+                    let mut salt = [0u8; 64];
+                    let salt = parsed.salt.unwrap().decode_b64(&mut salt).unwrap();
+                    let mut blocks = vec![argon2::Block::default(); params.block_count()];
+                    let mut out = vec![0u8; expected.len()];
                     while Instant::now() < deadline {
-                        argon.verify_password(PASSWORD.as_bytes(), &parsed).unwrap();
+                        argon.hash_password_into_with_memory(PASSWORD.as_bytes(), salt, &mut out, &mut blocks).unwrap();
+                        assert_eq!(out, expected.as_bytes());
                         count.fetch_add(1, Ordering::Relaxed);
                     }
                 })

@@ -347,12 +347,17 @@ pub async fn log_in_with_password(
         Some(e) => find_user(st, &e).await?,
         None => None,
     };
-    let user = check_password(st, ctx, user, password, "user.log_in", false).await?;
+    let matched = check_password(st, ctx, user, password, "user.log_in", false).await?;
+    // One transaction after the hash: the success's writes, the gate and the session.
+    let mut tx = st.db.begin().await?;
+    matched.record(&mut *tx, st.clock.now()).await?;
+    let user = matched.user;
     if st.config.require_confirmed_email && user.confirmed_at.is_none() {
+        tx.commit().await?;
         return Err(AccountError::Unconfirmed);
     }
     let first = FirstFactor { user_id: user.id, method: "password", remember_me };
-    gate::sign_in(st.db.begin().await?, st, ctx, first).await
+    gate::sign_in(tx, st, ctx, first).await
 }
 
 /// The operator's answer to evidence that a password is compromised (there is no periodic expiry): the password
@@ -393,7 +398,8 @@ pub async fn verify_password_of(
 ) -> Result<(), AccountError> {
     st.limits.account(user_id).map_err(AccountError::RateLimited)?;
     let user = find_user_by_id(st, user_id).await?;
-    check_password(st, ctx, user, password, action, true).await.map(|_| ())
+    check_password(st, ctx, user, password, action, true).await?.record(&st.db.pool, st.clock.now()).await?;
+    Ok(())
 }
 
 /// Whether the user has a password at all (accounts made by a provider or a passkey may not).
@@ -464,11 +470,33 @@ pub async fn has_password(st: &AppState, user_id: &str) -> Result<bool, AccountE
     Ok(find_user_by_id(st, user_id).await?.is_some_and(|u| u.password_hash.is_some()))
 }
 
+/// A password that matched, and what its success writes — the attempt counters start again and a hash made with
+/// old parameters is upgraded — for the caller to apply in its own transaction.
+struct Matched {
+    user: UserRow,
+    rehash: Option<String>,
+}
+
+impl Matched {
+    async fn record<'e>(&self, db: impl sqlx::Executor<'e, Database = sqlx::Any>, now: i64) -> Result<(), sqlx::Error> {
+        let reset = attempts::PASSWORD.reset_assignments();
+        sqlx::query(&format!(
+            "UPDATE users SET {reset}, password_hash = COALESCE($1, password_hash), updated_at = $2 WHERE id = $3"
+        ))
+        .bind(self.rehash.as_deref())
+        .bind(now)
+        .bind(&self.user.id)
+        .execute(db)
+        .await?;
+        Ok(())
+    }
+}
+
 /// The password check every path shares. The attempt is claimed before the hash ([`attempts::claim`]): at most
 /// [`attempts::PAUSE_AFTER`] attempts are checked against the real hash before a pause, however many arrive at once.
 /// An unknown account, a paused one and one no password may open now ([`UserRow::refused`]) are checked against a
-/// dummy hash, so every answer costs the same and the right password learns nothing. A success clears the counters
-/// and upgrades a hash made with old parameters; a failure is audited as `action`.
+/// dummy hash, so every answer costs the same and the right password learns nothing. A success returns what it
+/// writes ([`Matched::record`]); a failure is audited as `action`.
 async fn check_password(
     st: &AppState,
     ctx: &RequestContext,
@@ -476,7 +504,7 @@ async fn check_password(
     password: &str,
     action: &'static str,
     signed_in: bool,
-) -> Result<UserRow, AccountError> {
+) -> Result<Matched, AccountError> {
     let now = st.clock.now();
     let refused = user.as_ref().and_then(|u| u.refused(signed_in));
     let claim = match &user {
@@ -491,17 +519,7 @@ async fn check_password(
         (Some(u), Verified::Yes | Verified::YesNeedsRehash) if checked => {
             let rehash =
                 if verified == Verified::YesNeedsRehash { Some(st.hasher.hash(&password).await?) } else { None };
-            // One statement: the counters start again and an old-parameter hash is upgraded.
-            let reset = attempts::PASSWORD.reset_assignments();
-            sqlx::query(&format!(
-                "UPDATE users SET {reset}, password_hash = COALESCE($1, password_hash), updated_at = $2 WHERE id = $3"
-            ))
-            .bind(rehash)
-            .bind(now)
-            .bind(&u.id)
-            .execute(&st.db.pool)
-            .await?;
-            Ok(u)
+            Ok(Matched { user: u, rehash })
         }
         (u, _) => {
             let detail = match (claim, refused) {

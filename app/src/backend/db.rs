@@ -42,7 +42,9 @@ impl Db {
         };
         let mut opts = AnyPoolOptions::new().max_connections(if kind == DbKind::Sqlite { 8 } else { 16 });
         if kind == DbKind::Sqlite {
-            opts = opts.after_connect(|conn, _| {
+            // A SQLite connection is a file handle in this process: it cannot go stale, so the pool does not ping it
+            // before every use (a round trip to the connection's worker thread per query). PostgreSQL keeps the ping.
+            opts = opts.test_before_acquire(false).after_connect(|conn, _| {
                 Box::pin(async move {
                     use sqlx::Executor;
                     conn.execute("PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL;")

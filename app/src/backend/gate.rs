@@ -81,21 +81,25 @@ pub async fn gate(
     ctx: &RequestContext,
     first: FirstFactor,
 ) -> Result<GateOutcome, sqlx::Error> {
-    let state: Option<(Option<i64>, Option<i64>, i64)> =
-        sqlx::query_as("SELECT deletion_scheduled_at, locked_at, is_admin FROM users WHERE id = $1")
-            .bind(&first.user_id)
-            .fetch_optional(&mut **tx)
-            .await?;
-    let is_admin = match state {
-        Some((None, None, admin)) => admin == 1,
-        Some((None, Some(_), _)) => return Ok(GateOutcome::AccountLocked),
+    // One read: the account's state and which second factors it has.
+    let state: Option<(Option<i64>, Option<i64>, i64, i64, i64)> = sqlx::query_as(
+        "SELECT u.deletion_scheduled_at, u.locked_at, u.is_admin, \
+         (SELECT COUNT(*) FROM user_totp t WHERE t.user_id = u.id AND t.enabled_at IS NOT NULL), \
+         (SELECT COUNT(*) FROM passkeys p WHERE p.user_id = u.id) FROM users u WHERE u.id = $1",
+    )
+    .bind(&first.user_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let (is_admin, has_totp, has_passkey) = match state {
+        Some((None, None, admin, totp, passkeys)) => (admin == 1, totp > 0, passkeys > 0),
+        Some((None, Some(_), ..)) => return Ok(GateOutcome::AccountLocked),
         _ => return Ok(GateOutcome::AccountClosing),
     };
     let multi_factor = is_multi_factor(first.method);
-    let totp = !multi_factor && mfa::is_enabled(tx, &first.user_id).await?;
+    let totp = !multi_factor && has_totp;
     // An admin who has a second factor opens the sudo window only with it (M7): a password in a trusted browser,
     // or a passkey-only admin's password, does not. (An admin without one yet must pass sudo to enrol.)
-    let admin_with_factor = is_admin && !multi_factor && (totp || passkeys::count_in(tx, &first.user_id).await? > 0);
+    let admin_with_factor = is_admin && !multi_factor && (totp || has_passkey);
     let reauthenticated = super::sudo::method_passes_sudo(first.method) && !admin_with_factor;
     let grant = |method: String| SignInGrant {
         user_id: first.user_id.clone(),

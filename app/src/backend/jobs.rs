@@ -36,8 +36,14 @@ pub enum Job {
     MagicLink { user_id: String },
     /// "New sign-in to your account" from a browser not seen before.
     NewDeviceSignIn { user_id: String, session_id: String },
-    /// The link to the pending new address of an e-mail change (the address is read when the job runs).
-    EmailChangeConfirm { user_id: String },
+    /// The link to the new address of an e-mail change. The job carries the address it was asked for: a request
+    /// made a moment later replaces the pending address, and must not decide what this one's address hears.
+    /// (Jobs queued before the field existed read the pending address.)
+    EmailChangeConfirm {
+        user_id: String,
+        #[serde(default)]
+        new_email: Option<String>,
+    },
     /// The notice, with a cancel link, to the current address of an e-mail change.
     EmailChangeNotice { user_id: String },
     /// "Your e-mail was changed" to the address the account had before (not a secret; it is where the mail goes).
@@ -79,7 +85,7 @@ impl Job {
             Job::ConfirmEmail { user_id }
             | Job::PasswordReset { user_id }
             | Job::MagicLink { user_id }
-            | Job::EmailChangeConfirm { user_id }
+            | Job::EmailChangeConfirm { user_id, .. }
             | Job::EmailChangeNotice { user_id }
             | Job::AccountDeletionScheduled { user_id } => Some(user_id),
             _ => None,
@@ -328,8 +334,9 @@ async fn execute(st: &AppState, job: &Job) -> Result<(), String> {
             };
             templates::new_device(app, &email, &device, &ip, &when, &format!("{base}/users/sessions"))
         }
-        Job::EmailChangeConfirm { user_id } => {
-            let Some((_, Some(new_email))) = pending_change(st, user_id).await? else { return Ok(()) };
+        Job::EmailChangeConfirm { user_id, new_email } => {
+            let pending = pending_change(st, user_id).await?.and_then(|(_, p)| p);
+            let Some(new_email) = new_email.clone().or_else(|| pending.clone()) else { return Ok(()) };
             let (taken,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users WHERE email = $1")
                 .bind(&new_email)
                 .fetch_one(&st.db.pool)
@@ -340,7 +347,10 @@ async fn execute(st: &AppState, job: &Job) -> Result<(), String> {
                 let mail = templates::email_in_use(app, &new_email, &format!("{base}/users/log-in"));
                 return st.mailer.send(mail).await.map_err(|e| e.to_string());
             }
-            let issued = issue_link(st, user_id, &new_email, Purpose::ChangeEmail, false).await?;
+            let Some(issued) = issue_change_link(st, user_id, &new_email).await? else {
+                // A later request (or a cancel) replaced this one: its address gets no link.
+                return Ok(());
+            };
             templates::email_change_confirm(app, &new_email, &format!("{base}/users/settings/email/{}", issued.token))
         }
         Job::EmailChangeNotice { user_id } => {
@@ -455,6 +465,29 @@ async fn issue_link(
         .map_err(|e| e.to_string())?;
     tx.commit().await.map_err(|e| e.to_string())?;
     Ok(issued)
+}
+
+/// The link for an e-mail change to `email`, made only while the account still waits on that address. The check
+/// and the token are one transaction holding the account's row, so a request that replaces the address either
+/// comes first (no link) or revokes the link it finds.
+async fn issue_change_link(st: &AppState, user_id: &str, email: &str) -> Result<Option<tokens::Issued>, String> {
+    let err = |e: sqlx::Error| e.to_string();
+    let mut tx = st.db.begin().await.map_err(err)?;
+    let lock = if st.db.kind == DbKind::Postgres { " FOR UPDATE" } else { "" };
+    let pending: Option<(Option<String>,)> =
+        sqlx::query_as(&format!("SELECT pending_email FROM users WHERE id = $1{lock}"))
+            .bind(user_id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(err)?;
+    if pending.and_then(|(p,)| p).as_deref() != Some(email) {
+        return Ok(None);
+    }
+    let key = st.config.secret_key.expose();
+    let issued =
+        tokens::issue(&mut tx, key, user_id, email, Purpose::ChangeEmail, false, st.clock.now()).await.map_err(err)?;
+    tx.commit().await.map_err(err)?;
+    Ok(Some(issued))
 }
 
 /// The account's address and the address its e-mail change waits on.

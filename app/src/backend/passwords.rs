@@ -1,19 +1,24 @@
-//! Argon2id hashing off the async executor, with bounded concurrency.
-use std::sync::Arc;
+//! Argon2id hashing on a fixed set of worker threads, one per allowed concurrent hash. Each worker fills one memory
+//! block of `m` KiB that it allocated once and reuses for every hash, so memory does not grow with the number of
+//! requests waiting (they wait on a semaphore, which allocates nothing) and no 19 MiB buffer is allocated, faulted
+//! in and freed per sign-in.
+use std::sync::{mpsc, Arc, Mutex};
 
 use argon2::{
-    password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString},
-    Algorithm, Argon2, Params, Version,
+    password_hash::{rand_core::OsRng, Output, PasswordHash, SaltString},
+    Algorithm, Argon2, Block, Params, Version,
 };
 use tokio::sync::Semaphore;
+use zeroize::Zeroizing;
 
 use super::{config::Config, Unexpected};
 
 pub struct Hasher {
     params: Params,
     permits: Arc<Semaphore>,
-    /// A real hash of a random password: unknown e-mails are verified against it so they cost the same time.
-    dummy_hash: String,
+    jobs: mpsc::Sender<Job>,
+    /// Unknown e-mails are hashed with this salt so they cost the same time as a real verification.
+    dummy_salt: SaltString,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,48 +29,121 @@ pub enum Verified {
     YesNeedsRehash,
 }
 
+/// Work for a hashing thread, given that thread's memory.
+type Job = Box<dyn FnOnce(&mut Memory) + Send>;
+
+/// A worker's Argon2 memory: allocated on its first hash, kept for the life of the process.
+#[derive(Default)]
+struct Memory {
+    blocks: Vec<Block>,
+    /// The current parameters' block count: a stored hash that needs more (older, larger parameters) gets a buffer
+    /// of its own for that one verification instead of growing this one.
+    keep: usize,
+}
+
+impl Memory {
+    fn run<T>(&mut self, params: &Params, f: impl FnOnce(&mut [Block]) -> T) -> T {
+        let need = params.block_count();
+        if need > self.keep {
+            return f(&mut vec![Block::default(); need]);
+        }
+        if self.blocks.len() < self.keep {
+            self.blocks = vec![Block::default(); self.keep];
+        }
+        f(&mut self.blocks[..need])
+    }
+}
+
 impl Hasher {
     pub fn new(config: &Config) -> anyhow::Result<Self> {
         let params = Params::new(config.argon2_m_kib, config.argon2_t, config.argon2_p, None)
             .map_err(|e| anyhow::anyhow!("invalid Argon2 parameters: {e}"))?;
-        let dummy_hash = hash_with(&params, &super::crypto::random_token())?;
-        Ok(Self { params, permits: Arc::new(Semaphore::new(config.hash_concurrency)), dummy_hash })
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        for i in 0..config.hash_concurrency {
+            let (queue, keep) = (queue.clone(), params.block_count());
+            std::thread::Builder::new().name(format!("argon2-{i}")).spawn(move || {
+                let mut memory = Memory { blocks: Vec::new(), keep };
+                // Ends when the hasher (the only sender) is dropped.
+                loop {
+                    let job = match queue.lock() {
+                        Ok(q) => q.recv(),
+                        Err(_) => return,
+                    };
+                    match job {
+                        Ok(job) => job(&mut memory),
+                        Err(_) => return,
+                    }
+                }
+            })?;
+        }
+        Ok(Self {
+            params,
+            permits: Arc::new(Semaphore::new(config.hash_concurrency)),
+            jobs,
+            dummy_salt: SaltString::generate(&mut OsRng),
+        })
+    }
+
+    /// Runs `f` on a free hashing worker with its memory; waits (without allocating) while all are busy.
+    async fn on_worker<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Memory) -> anyhow::Result<T> + Send + 'static,
+    ) -> Result<T, Unexpected> {
+        let _permit = self.permits.acquire().await.map_err(|e| Unexpected(e.into()))?;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.jobs
+            .send(Box::new(move |memory| {
+                let _ = tx.send(f(memory));
+            }))
+            .map_err(|_| Unexpected(anyhow::anyhow!("the hashing workers have stopped")))?;
+        rx.await.map_err(|e| Unexpected(e.into()))?.map_err(Unexpected)
     }
 
     pub async fn hash(&self, password: &str) -> Result<String, Unexpected> {
-        let _permit = self.permits.acquire().await.map_err(|e| Unexpected(e.into()))?;
         let params = self.params.clone();
-        let password = zeroize::Zeroizing::new(password.to_string());
-        tokio::task::spawn_blocking(move || hash_with(&params, &password))
-            .await
-            .map_err(|e| Unexpected(e.into()))?
-            .map_err(Unexpected)
+        let password = Zeroizing::new(password.to_string());
+        self.on_worker(move |memory| hash_with(memory, &params, &password, &SaltString::generate(&mut OsRng))).await
     }
 
-    /// Verifies against `stored`, or against the dummy hash when there is no user, taking the same time.
+    /// Verifies against `stored`, or, when there is no user, hashes with the current parameters anyway so that an
+    /// unknown e-mail takes the same time.
     pub async fn verify(&self, password: &str, stored: Option<&str>) -> Result<Verified, Unexpected> {
-        let _permit = self.permits.acquire().await.map_err(|e| Unexpected(e.into()))?;
-        let real = stored.is_some();
-        let stored = stored.unwrap_or(&self.dummy_hash).to_string();
         let params = self.params.clone();
-        let password = zeroize::Zeroizing::new(password.to_string());
-        let ok = tokio::task::spawn_blocking(move || -> anyhow::Result<Verified> {
+        let password = Zeroizing::new(password.to_string());
+        let Some(stored) = stored.map(str::to_string) else {
+            let salt = self.dummy_salt.clone();
+            self.on_worker(move |memory| hash_with(memory, &params, &password, &salt)).await?;
+            return Ok(Verified::No);
+        };
+        self.on_worker(move |memory| {
             let parsed = PasswordHash::new(&stored).map_err(|e| anyhow::anyhow!("stored hash unreadable: {e}"))?;
-            let ok = Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok();
-            if !ok {
+            let algorithm = Algorithm::try_from(parsed.algorithm).map_err(anyhow::Error::msg)?;
+            let version = parsed.version.map(Version::try_from).transpose().map_err(anyhow::Error::msg)?;
+            let theirs = Params::try_from(&parsed).map_err(anyhow::Error::msg)?;
+            let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+                anyhow::bail!("stored hash has no salt or no output");
+            };
+            let mut salt_buf = [0u8; 64];
+            let salt = salt.decode_b64(&mut salt_buf).map_err(anyhow::Error::msg)?;
+            let argon = Argon2::new(algorithm, version.unwrap_or_default(), theirs.clone());
+            let mut out = Zeroizing::new(vec![0u8; expected.len()]);
+            memory
+                .run(&theirs, |blocks| {
+                    argon.hash_password_into_with_memory(password.as_bytes(), salt, &mut out, blocks)
+                })
+                .map_err(anyhow::Error::msg)?;
+            // `Output`'s equality is constant-time.
+            if Output::new(&out).map_err(anyhow::Error::msg)? != expected {
                 return Ok(Verified::No);
             }
-            let current = Params::try_from(&parsed).ok();
-            let same = parsed.algorithm == Algorithm::Argon2id.ident()
-                && current.is_some_and(|p| {
-                    p.m_cost() == params.m_cost() && p.t_cost() == params.t_cost() && p.p_cost() == params.p_cost()
-                });
+            let same = algorithm == Algorithm::Argon2id
+                && theirs.m_cost() == params.m_cost()
+                && theirs.t_cost() == params.t_cost()
+                && theirs.p_cost() == params.p_cost();
             Ok(if same { Verified::Yes } else { Verified::YesNeedsRehash })
         })
         .await
-        .map_err(|e| Unexpected(e.into()))?
-        .map_err(Unexpected)?;
-        Ok(if real { ok } else { Verified::No })
     }
 
     pub fn params(&self) -> &Params {
@@ -73,10 +151,23 @@ impl Hasher {
     }
 }
 
-fn hash_with(params: &Params, password: &str) -> anyhow::Result<String> {
-    let salt = SaltString::generate(&mut OsRng);
+/// An Argon2id PHC string for `password` with `salt`, computed in the worker's memory.
+fn hash_with(memory: &mut Memory, params: &Params, password: &str, salt: &SaltString) -> anyhow::Result<String> {
     let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
-    Ok(argon.hash_password(password.as_bytes(), &salt).map_err(|e| anyhow::anyhow!("hashing failed: {e}"))?.to_string())
+    let mut salt_buf = [0u8; 64];
+    let salt_bytes = salt.as_salt().decode_b64(&mut salt_buf).map_err(anyhow::Error::msg)?;
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    memory
+        .run(params, |blocks| argon.hash_password_into_with_memory(password.as_bytes(), salt_bytes, &mut out, blocks))
+        .map_err(|e| anyhow::anyhow!("hashing failed: {e}"))?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: params.try_into().map_err(anyhow::Error::msg)?,
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&out).map_err(anyhow::Error::msg)?),
+    };
+    Ok(phc.to_string())
 }
 
 #[cfg(test)]
@@ -103,6 +194,58 @@ mod tests {
         let old = hasher(8192).hash("correct horse battery staple").await.unwrap();
         let new = hasher(9216);
         assert_eq!(new.verify("correct horse battery staple", Some(&old)).await.unwrap(), Verified::YesNeedsRehash);
+    }
+
+    #[tokio::test]
+    async fn s8_verifies_hashes_the_argon2_crate_made_and_the_crate_verifies_ours() {
+        use argon2::{PasswordHasher, PasswordVerifier};
+        let h = hasher(8192);
+        let theirs = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(8192, 1, 1, None).unwrap())
+            .hash_password(b"correct horse battery staple", &SaltString::generate(&mut OsRng))
+            .unwrap()
+            .to_string();
+        assert_eq!(h.verify("correct horse battery staple", Some(&theirs)).await.unwrap(), Verified::Yes);
+        assert_eq!(h.verify("correct horse battery stapler", Some(&theirs)).await.unwrap(), Verified::No);
+        let ours = h.hash("purple elephants dance quietly").await.unwrap();
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(Argon2::default().verify_password(b"purple elephants dance quietly", &parsed).is_ok());
+        assert!(Argon2::default().verify_password(b"purple elephants dance quietly!", &parsed).is_err());
+    }
+
+    #[tokio::test]
+    async fn s8_a_hash_with_more_memory_than_the_workers_keep_still_verifies() {
+        let big = hasher(16384).hash("correct horse battery staple").await.unwrap();
+        let h = hasher(8192);
+        assert_eq!(h.verify("correct horse battery staple", Some(&big)).await.unwrap(), Verified::YesNeedsRehash);
+        assert_eq!(h.verify("correct horse battery stapl", Some(&big)).await.unwrap(), Verified::No);
+        // The worker's own memory still serves the current parameters afterwards.
+        let mine = h.hash("correct horse battery staple").await.unwrap();
+        assert_eq!(h.verify("correct horse battery staple", Some(&mine)).await.unwrap(), Verified::Yes);
+    }
+
+    #[tokio::test]
+    async fn many_hashes_at_once_all_finish_on_the_fixed_workers() {
+        let mut c = Config::for_tests("sqlite::memory:");
+        c.argon2_m_kib = 8192;
+        c.hash_concurrency = 2;
+        let h = Arc::new(Hasher::new(&c).unwrap());
+        let stored = h.hash("correct horse battery staple").await.unwrap();
+        let tasks: Vec<_> = (0..24)
+            .map(|i| {
+                let (h, stored) = (h.clone(), stored.clone());
+                tokio::spawn(async move {
+                    let pw = if i % 2 == 0 { "correct horse battery staple" } else { "wrong horse battery staple" };
+                    h.verify(pw, Some(&stored)).await.unwrap()
+                })
+            })
+            .collect();
+        let mut yes = 0;
+        for t in tasks {
+            if t.await.unwrap() == Verified::Yes {
+                yes += 1;
+            }
+        }
+        assert_eq!(yes, 12);
     }
 
     #[tokio::test]

@@ -148,7 +148,13 @@ pub async fn request_email_change(
         .execute(&mut *tx)
         .await?;
     let user_id = session.user_id.clone();
-    jobs::enqueue_at(&mut tx, st, &Job::EmailChangeConfirm { user_id: user_id.clone() }, now).await?;
+    jobs::enqueue_at(
+        &mut tx,
+        st,
+        &Job::EmailChangeConfirm { user_id: user_id.clone(), new_email: Some(new.as_str().to_string()) },
+        now,
+    )
+    .await?;
     jobs::enqueue_at(&mut tx, st, &Job::EmailChangeNotice { user_id }, now).await?;
     audit::record(&mut tx, ctx, now, Event::by_user("user.email_change_requested", &session.user_id)).await?;
     tx.commit().await?;

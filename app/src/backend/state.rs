@@ -5,9 +5,20 @@ use super::{clock::Clock, config::Config, db::Db, mail::Mailer, passwords::Hashe
 pub type FakeCredentials =
     webauthn_rs::fake::WebauthnFakeCredentialGenerator<webauthn_rs::fake::FakePasskeyDistribution>;
 
-/// Everything a request or a job needs. Cheap to clone.
+/// Everything a request or a job needs, behind one `Arc`: every middleware layer and extractor clones the state,
+/// so a clone is one reference count, not one per service.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// The services an [`AppState`] shares.
+pub struct Services {
     pub config: Arc<Config>,
     pub db: Db,
     pub clock: Clock,
@@ -34,7 +45,7 @@ impl AppState {
         let fake_key =
             hex::decode(super::crypto::keyed_digest(config.secret_key.expose(), &["webauthn-fake-credentials"]))?;
         let fake_credentials = FakeCredentials::new(&fake_key)?;
-        Ok(Self {
+        Ok(Self(Arc::new(Services {
             config: Arc::new(config),
             db,
             clock: Clock::default(),
@@ -44,6 +55,6 @@ impl AppState {
             webauthn: Arc::new(webauthn),
             fake_credentials: Arc::new(fake_credentials),
             jobs_wakeup: Arc::new(tokio::sync::Notify::new()),
-        })
+        })))
     }
 }

@@ -264,6 +264,31 @@ async fn s13_an_email_change_to_a_registered_address_looks_the_same_and_sends_it
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s13_an_email_change_replaced_before_its_mail_went_out_sends_its_address_no_link() {
+    let app = ann_signed_in().await;
+    // Two requests before the worker runs: the mail jobs carry their own addresses.
+    app.post_form("/api/request_email_change", &[("email", "first@example.com")]).await;
+    app.post_form("/api/request_email_change", &[("email", "second@example.com")]).await;
+    app.run_due_jobs().await;
+    app.mail_with_subject("second@example.com", "Confirm your new e-mail").await;
+    // The worker may have mailed the first address before the second request; either way no working link reached it.
+    for mail in app.mails_to("first@example.com") {
+        let token = token_of(&link_path(&mail.text, "/users/settings/email/"));
+        let r = app.call_server_fn("/api/confirm_email_change", &[("token", &token)]).await;
+        assert!(r.text().await.unwrap().contains("InvalidToken"), "the replaced address's link works");
+    }
+    assert_eq!(
+        app.scalar_i64(
+            "SELECT COUNT(*) FROM user_tokens WHERE purpose = 'change_email' AND sent_to = 'first@example.com' \
+             AND used_at IS NULL"
+        )
+        .await,
+        0
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s17_an_email_change_link_works_for_24_hours_and_for_nothing_else() {
     let app = ann_signed_in().await;
     app.post_form("/api/request_email_change", &[("email", "ann.new@example.com")]).await;
