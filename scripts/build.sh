@@ -33,6 +33,9 @@ wasm-bindgen --target web --no-typescript --remove-name-section --remove-produce
   --out-dir "$site" --out-name portcullis \
   "$target_dir/wasm32-unknown-unknown/wasm-release/frontend.wasm"
 mv -f "$site/portcullis_bg.wasm" "$site/portcullis.wasm"
+# Brotli and gzip variants made here, once, and embedded with the bundle: no server compresses it at start.
+echo "==> compressing the bundle"
+cargo run --release --quiet -p precompress -- "$site"
 
 $wasm_only && exit 0
 

@@ -1,6 +1,4 @@
 //! Input types shared by the server and the browser: the page checks with the same code the server judges with.
-use unicode_normalization::UnicodeNormalization;
-
 pub const PASSWORD_MIN_CHARS: usize = 12;
 pub const PASSWORD_MAX_CHARS: usize = 256;
 
@@ -51,124 +49,153 @@ impl std::fmt::Display for EmailAddress {
     }
 }
 
-/// The one normalisation applied to every password before hashing or checking (NFKC), so composed and
-/// decomposed forms of the same text are the same password.
-pub fn normalize_password(raw: &str) -> String {
-    raw.nfkc().collect()
-}
+/// The password policy and the strength meter run on the server only: zxcvbn's word lists and the NFKC tables
+/// are most of a browser bundle's weight, so the page asks [`crate::auth::register::check_new_password`] as you
+/// type, and the same code judges the submitted form.
+#[cfg(feature = "ssr")]
+pub use password::{normalize_password, strength, NewPassword, PasswordContext};
 
-/// What a password must not be built from: the site's name and the user's own address.
-#[derive(Clone, Copy, Debug)]
-pub struct PasswordContext<'a> {
-    pub app_name: &'a str,
-    pub email: Option<&'a str>,
-}
-
-/// zxcvbn's score (0–4) and a word for it, for the meter beside the field.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Strength {
+/// What the meter beside a new-password field shows: the policy's objection, if any, and the strength.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PasswordCheck {
+    pub error: Option<String>,
+    /// zxcvbn's score, 0–4.
     pub score: u8,
-    pub label: &'static str,
+    pub label: String,
 }
 
-/// Passwords scoring below this (zxcvbn, 0–4) are refused: common passwords, keyboard walks, dictionary words
-/// with predictable substitutions, dates, repeats.
-const MIN_SCORE: u8 = 3;
-/// zxcvbn's cost grows with length; a password this long is judged on its start (and is long enough anyway).
-const ESTIMATE_CHARS: usize = 100;
+#[cfg(feature = "ssr")]
+mod password {
+    use super::{PasswordCheck, PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS};
+    use unicode_normalization::UnicodeNormalization;
 
-fn context_words<'a>(ctx: &PasswordContext<'a>) -> Vec<String> {
-    let mut words = vec![ctx.app_name.to_lowercase()];
-    if let Some(email) = ctx.email {
-        let email = email.trim().to_lowercase();
-        if let Some((local, _)) = email.rsplit_once('@') {
-            words.push(local.to_string());
+    /// The one normalisation applied to every password before hashing or checking (NFKC), so composed and
+    /// decomposed forms of the same text are the same password.
+    pub fn normalize_password(raw: &str) -> String {
+        raw.nfkc().collect()
+    }
+
+    /// What a password must not be built from: the site's name and the user's own address.
+    #[derive(Clone, Copy, Debug)]
+    pub struct PasswordContext<'a> {
+        pub app_name: &'a str,
+        pub email: Option<&'a str>,
+    }
+
+    /// zxcvbn's score (0–4) and a word for it, for the meter beside the field.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct Strength {
+        pub score: u8,
+        pub label: &'static str,
+    }
+
+    /// Passwords scoring below this (zxcvbn, 0–4) are refused: common passwords, keyboard walks, dictionary words
+    /// with predictable substitutions, dates, repeats.
+    const MIN_SCORE: u8 = 3;
+    /// zxcvbn's cost grows with length; a password this long is judged on its start (and is long enough anyway).
+    const ESTIMATE_CHARS: usize = 100;
+
+    fn context_words<'a>(ctx: &PasswordContext<'a>) -> Vec<String> {
+        let mut words = vec![ctx.app_name.to_lowercase()];
+        if let Some(email) = ctx.email {
+            let email = email.trim().to_lowercase();
+            if let Some((local, _)) = email.rsplit_once('@') {
+                words.push(local.to_string());
+            }
+            words.push(email);
         }
-        words.push(email);
+        words.retain(|w| w.chars().count() >= 3);
+        words
     }
-    words.retain(|w| w.chars().count() >= 3);
-    words
-}
 
-fn estimate(normalized: &str, ctx: &PasswordContext) -> zxcvbn::Entropy {
-    let head: String = normalized.chars().take(ESTIMATE_CHARS).collect();
-    let words = context_words(ctx);
-    let inputs: Vec<&str> = words.iter().map(String::as_str).collect();
-    zxcvbn::zxcvbn(&head, &inputs)
-}
-
-/// How strong `raw` is, for the meter. The server does not use this to decide; [`NewPassword::parse`] does.
-pub fn strength(raw: &str, ctx: &PasswordContext) -> Strength {
-    let normalized = normalize_password(raw);
-    if normalized.is_empty() {
-        return Strength { score: 0, label: "" };
+    fn estimate(normalized: &str, ctx: &PasswordContext) -> zxcvbn::Entropy {
+        let head: String = normalized.chars().take(ESTIMATE_CHARS).collect();
+        let words = context_words(ctx);
+        let inputs: Vec<&str> = words.iter().map(String::as_str).collect();
+        zxcvbn::zxcvbn(&head, &inputs)
     }
-    let score = u8::from(estimate(&normalized, ctx).score());
-    let label = match score {
-        0 => "Very weak",
-        1 => "Weak",
-        2 => "Fair",
-        3 => "Strong",
-        _ => "Very strong",
-    };
-    Strength { score, label }
-}
 
-/// A new password that meets the policy, already normalised. Never printed.
-#[derive(Clone)]
-pub struct NewPassword(String);
-
-impl std::fmt::Debug for NewPassword {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("NewPassword(***)")
-    }
-}
-
-impl NewPassword {
-    /// Length is counted in Unicode code points after normalisation. No composition rules: instead, passwords
-    /// that are common or guessable (zxcvbn's embedded lists of common passwords, words and names, keyboard
-    /// patterns, dates) or built from the site's name or the user's address are refused, with the reason.
-    pub fn parse(raw: &str, ctx: &PasswordContext) -> Result<Self, String> {
+    /// How strong `raw` is, for the meter. The server does not use this to decide; [`NewPassword::parse`] does.
+    pub fn strength(raw: &str, ctx: &PasswordContext) -> Strength {
         let normalized = normalize_password(raw);
-        let n = normalized.chars().count();
-        if n == 0 {
-            return Err("Choose a password.".into());
+        if normalized.is_empty() {
+            return Strength { score: 0, label: "" };
         }
-        if n < PASSWORD_MIN_CHARS {
-            return Err(format!(
-                "Use at least {PASSWORD_MIN_CHARS} characters ({n} so far). A few unrelated words make a strong password."
-            ));
-        }
-        if n > PASSWORD_MAX_CHARS {
-            return Err(format!("Use at most {PASSWORD_MAX_CHARS} characters."));
-        }
-        let lower = normalized.to_lowercase();
-        if context_words(ctx).iter().any(|w| lower.contains(w.as_str())) {
-            return Err("Don't build your password from your e-mail address or this site's name.".into());
-        }
-        let entropy = estimate(&normalized, ctx);
-        if u8::from(entropy.score()) < MIN_SCORE {
-            let why = entropy
-                .feedback()
-                .and_then(|f| f.warning())
-                .map(|w| {
-                    let w = w.to_string();
-                    if w.ends_with('.') {
-                        w
-                    } else {
-                        format!("{w}.")
-                    }
-                })
-                .unwrap_or_else(|| "This password is too easy to guess.".into());
-            return Err(format!("{why} Add another word or two that have nothing to do with you."));
-        }
-        Ok(Self(normalized))
+        let score = u8::from(estimate(&normalized, ctx).score());
+        let label = match score {
+            0 => "Very weak",
+            1 => "Weak",
+            2 => "Fair",
+            3 => "Strong",
+            _ => "Very strong",
+        };
+        Strength { score, label }
     }
 
-    pub fn expose(&self) -> &str {
-        &self.0
+    /// A new password that meets the policy, already normalised. Never printed.
+    #[derive(Clone)]
+    pub struct NewPassword(String);
+
+    impl std::fmt::Debug for NewPassword {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("NewPassword(***)")
+        }
+    }
+
+    impl NewPassword {
+        /// Length is counted in Unicode code points after normalisation. No composition rules: instead, passwords
+        /// that are common or guessable (zxcvbn's embedded lists of common passwords, words and names, keyboard
+        /// patterns, dates) or built from the site's name or the user's address are refused, with the reason.
+        pub fn parse(raw: &str, ctx: &PasswordContext) -> Result<Self, String> {
+            let normalized = normalize_password(raw);
+            let n = normalized.chars().count();
+            if n == 0 {
+                return Err("Choose a password.".into());
+            }
+            if n < PASSWORD_MIN_CHARS {
+                return Err(format!(
+                    "Use at least {PASSWORD_MIN_CHARS} characters ({n} so far). A few unrelated words make a strong password."
+                ));
+            }
+            if n > PASSWORD_MAX_CHARS {
+                return Err(format!("Use at most {PASSWORD_MAX_CHARS} characters."));
+            }
+            let lower = normalized.to_lowercase();
+            if context_words(ctx).iter().any(|w| lower.contains(w.as_str())) {
+                return Err("Don't build your password from your e-mail address or this site's name.".into());
+            }
+            let entropy = estimate(&normalized, ctx);
+            if u8::from(entropy.score()) < MIN_SCORE {
+                let why = entropy
+                    .feedback()
+                    .and_then(|f| f.warning())
+                    .map(|w| {
+                        let w = w.to_string();
+                        if w.ends_with('.') {
+                            w
+                        } else {
+                            format!("{w}.")
+                        }
+                    })
+                    .unwrap_or_else(|| "This password is too easy to guess.".into());
+                return Err(format!("{why} Add another word or two that have nothing to do with you."));
+            }
+            Ok(Self(normalized))
+        }
+
+        pub fn expose(&self) -> &str {
+            &self.0
+        }
+    }
+    /// The meter's answer for `raw`: the same verdict [`NewPassword::parse`] gives the submitted form.
+    pub fn check(raw: &str, ctx: &PasswordContext) -> PasswordCheck {
+        let s = strength(raw, ctx);
+        PasswordCheck { error: NewPassword::parse(raw, ctx).err(), score: s.score, label: s.label.to_string() }
     }
 }
+
+#[cfg(feature = "ssr")]
+pub use password::check as check_password;
 
 /// A confirmation code as typed: spaces and dashes are dropped.
 pub fn parse_code6(raw: &str) -> Result<String, &'static str> {

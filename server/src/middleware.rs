@@ -284,7 +284,8 @@ const CREDENTIAL_ENDPOINTS: &[&str] = &[
 /// Whether a request counts against its client address's allowance: every POST without a session, and every
 /// credential endpoint with one.
 fn counts_per_address(ctx: &RequestContext, path: &str) -> bool {
-    ctx.session.is_none() || CREDENTIAL_ENDPOINTS.contains(&path)
+    // Typing in a new-password field has an allowance of its own (`RateLimits::password_check`).
+    path != "/api/check_new_password" && (ctx.session.is_none() || CREDENTIAL_ENDPOINTS.contains(&path))
 }
 
 /// POSTs count against their client address (IPv6 by /64) per [`counts_per_address`]: 429 with `Retry-After`.

@@ -167,12 +167,12 @@ pub async fn cancel_email_change_by_link(token: String) -> Result<(), AppError> 
 pub fn SettingsPage() -> impl IntoView {
     with_page_context(|page| match page.user {
         None => view! { <SignInRequired/> }.into_any(),
-        Some(_) => view! { <SettingsForms flash=page.flash.clone() app_name=page.app_name.clone()/> }.into_any(),
+        Some(_) => view! { <SettingsForms flash=page.flash.clone()/> }.into_any(),
     })
 }
 
 #[component]
-fn SettingsForms(flash: Flash, app_name: String) -> impl IntoView {
+fn SettingsForms(flash: Flash) -> impl IntoView {
     let profile = ServerAction::<UpdateProfile>::new();
     let email = ServerAction::<RequestEmailChange>::new();
     let cancel = ServerAction::<CancelEmailChange>::new();
@@ -196,7 +196,7 @@ fn SettingsForms(flash: Flash, app_name: String) -> impl IntoView {
         .or(flash_notice)
     });
     let delete = ServerAction::<DeleteAccount>::new();
-    let forms = SettingsActions { profile, email, cancel, password, delete, flash, app_name };
+    let forms = SettingsActions { profile, email, cancel, password, delete, flash };
     view! {
         <section class="card wide" aria-labelledby="page-title">
             <NoticeBanner notice/>
@@ -225,12 +225,11 @@ struct SettingsActions {
     password: ServerAction<ChangePassword>,
     delete: ServerAction<DeleteAccount>,
     flash: Flash,
-    app_name: String,
 }
 
 #[component]
 fn SettingsSections(data: AccountSettings, forms: SettingsActions) -> impl IntoView {
-    let SettingsActions { profile, email, cancel, password, delete, flash, app_name } = forms;
+    let SettingsActions { profile, email, cancel, password, delete, flash } = forms;
     let profile_error = form_error(move || profile.value().get(), flash.clone());
     let email_error = form_error(move || email.value().get().or_else(|| cancel.value().get()), flash.clone());
     let password_error = form_error(move || password.value().get(), flash.clone());
@@ -240,7 +239,7 @@ fn SettingsSections(data: AccountSettings, forms: SettingsActions) -> impl IntoV
         if flash.values.contains_key("display_name") { flash.value("display_name") } else { data.display_name };
     let new_email = flash.value("email");
     let account_email = data.email.clone();
-    let (account_email_for_set, app_name_for_set) = (data.email.clone(), app_name.clone());
+    let account_email_for_set = data.email.clone();
     view! {
         <div class="settings-section">
         <h2 class="section-title" id="profile">"Profile"</h2>
@@ -308,7 +307,7 @@ fn SettingsSections(data: AccountSettings, forms: SettingsActions) -> impl IntoV
                     error=password_error
                     required=true
                 />
-                <NewPasswordField error=password_error email=account_email app_name label="New password"/>
+                <NewPasswordField error=password_error email=account_email label="New password"/>
                 <p class="muted">"Changing your password signs out every other device."</p>
                 <SubmitButton label="Change password" pending_label="Changing…" pending=password.pending()/>
             </ActionForm>
@@ -316,7 +315,7 @@ fn SettingsSections(data: AccountSettings, forms: SettingsActions) -> impl IntoV
         {(sudo_open && !data.has_password).then(|| view! {
             <p>"Your account has no password: you sign in with a connected account. You can set one too."</p>
             <ActionForm action=password>
-                <NewPasswordField error=password_error email=account_email_for_set app_name=app_name_for_set label="New password"/>
+                <NewPasswordField error=password_error email=account_email_for_set label="New password"/>
                 <SubmitButton label="Set password" pending_label="Saving…" pending=password.pending()/>
             </ActionForm>
         })}

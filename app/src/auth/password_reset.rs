@@ -77,7 +77,7 @@ pub fn ResetPasswordPage() -> impl IntoView {
                 <ErrorBanner error/>
                 <ActionForm action>
                     <input type="hidden" name="token" value=token()/>
-                    <NewPasswordField error email=String::new() app_name=page.app_name.clone()/>
+                    <NewPasswordField error email=String::new()/>
                     <SubmitButton label="Set new password" pending_label="Saving…" pending=action.pending()/>
                 </ActionForm>
                 <p class="alt-action">"Link expired? " <a href="/users/reset-password">"Get a new one"</a></p>

@@ -6,7 +6,7 @@ use crate::{
         layout::{with_page_context, AuthCard, NoticeBanner},
     },
     error::AppError,
-    validation::{strength, NewPassword, PasswordContext, PASSWORD_MIN_CHARS},
+    validation::{PasswordCheck, PASSWORD_MIN_CHARS},
 };
 
 /// Registers an account. The answer is the same whether or not the e-mail already has one.
@@ -16,7 +16,7 @@ pub async fn register(email: String, password: String) -> Result<(), AppError> {
         context::{Flash, Notice},
         error::FieldErrors,
         server_ctx,
-        validation::EmailAddress,
+        validation::{EmailAddress, NewPassword, PasswordContext},
     };
     let ctx = server_ctx::request()?;
     let result = async {
@@ -43,7 +43,6 @@ pub fn RegisterPage() -> impl IntoView {
         let error = form_error(move || action.value().get(), page.flash.clone());
         let pending = action.pending();
         let email = RwSignal::new(page.flash.value("email"));
-        let app_name = page.app_name.clone();
         view! {
             <AuthCard title="Create your account" lead="One account, protected the way it should be.">
                 <NoticeBanner notice=page.flash.notice/>
@@ -54,7 +53,7 @@ pub fn RegisterPage() -> impl IntoView {
                     }>
                         <EmailField value=page.flash.value("email") error autofocus=true/>
                     </div>
-                    <NewPasswordField error email app_name/>
+                    <NewPasswordField error email/>
                     <SubmitButton label="Create account" pending_label="Creating account…" pending/>
                 </ActionForm>
                 <ProviderButtons providers=page.providers.clone()/>
@@ -64,39 +63,64 @@ pub fn RegisterPage() -> impl IntoView {
     })
 }
 
-/// New-password field with the policy checked as you type, by the same Rust code the server judges with, and a
-/// strength meter.
+/// The policy's verdict and the meter for a password being typed, decided on the server by the code that judges
+/// the submitted form ([`crate::validation::check_password`]): zxcvbn's word lists stay out of the browser bundle.
+/// Typing has an allowance of its own per client address, so it never uses up the address's sign-in attempts.
+#[server(prefix = "/api", endpoint = "check_new_password")]
+pub async fn check_new_password(password: String, email: String) -> Result<PasswordCheck, AppError> {
+    use crate::{server_ctx, validation::PasswordContext};
+    let ctx = server_ctx::request()?;
+    let st = server_ctx::state()?;
+    st.limits.password_check(ctx.ip).map_err(|r| server_ctx::fail(AppError::RateLimited { retry_after_secs: r.0 }))?;
+    let context = PasswordContext { app_name: &st.config.app_name, email: Some(&email) };
+    Ok(crate::validation::check_password(&password, &context))
+}
+
+/// New-password field with the policy checked as you type (asked of the server a moment after the last key, by the
+/// same Rust code that judges the form) and a strength meter. Without JavaScript the form is judged on submit.
 #[component]
 pub fn NewPasswordField(
     error: Signal<Option<AppError>>,
     #[prop(into)] email: Signal<String>,
-    app_name: String,
     #[prop(default = "Password")] label: &'static str,
 ) -> impl IntoView {
     let (typed, set_typed) = signal(String::new());
-    let app = app_name.clone();
-    let live = Memo::new(move |_| {
-        let t = typed.get();
-        let e = email.get();
-        let ctx = PasswordContext { app_name: &app, email: Some(&e) };
-        if t.is_empty() {
-            None
-        } else {
-            NewPassword::parse(&t, &ctx).err()
+    let check = RwSignal::new(PasswordCheck::default());
+    // Each keystroke bumps the count; only the answer to the latest one is shown.
+    let latest = StoredValue::new(0u64);
+    let ask = move |password: String| {
+        latest.update_value(|n| *n += 1);
+        let mine = latest.get_value();
+        if password.is_empty() {
+            check.set(PasswordCheck::default());
+            return;
         }
-    });
-    let meter = Memo::new(move |_| {
-        let t = typed.get();
-        let e = email.get();
-        strength(&t, &PasswordContext { app_name: &app_name, email: Some(&e) })
-    });
-    let combined = Signal::derive(move || match (live.get(), error.get()) {
-        (Some(msg), _) => Some(AppError::field("password", msg)),
-        (None, e) => e,
+        set_timeout(
+            move || {
+                if latest.get_value() != mine {
+                    return;
+                }
+                leptos::task::spawn_local(async move {
+                    // No answer (offline, typing too fast): the meter keeps what it showed; the form is judged on submit.
+                    if let Ok(answer) = check_new_password(password, email.get_untracked()).await {
+                        if latest.get_value() == mine {
+                            check.set(answer);
+                        }
+                    }
+                });
+            },
+            std::time::Duration::from_millis(250),
+        );
+    };
+    let combined = Signal::derive(move || match (check.with(|c| c.error.clone()), error.get()) {
+        (Some(msg), _) if !typed.with(String::is_empty) => Some(AppError::field("password", msg)),
+        (_, e) => e,
     });
     view! {
         <div on:input=move |ev| {
-            set_typed.set(event_target_value(&ev));
+            let value = event_target_value(&ev);
+            set_typed.set(value.clone());
+            ask(value);
         }>
             <TextField
                 label
@@ -107,9 +131,9 @@ pub fn NewPasswordField(
                 error=combined
                 required=true
             />
-            <div class="strength" hidden=move || typed.with(String::is_empty)>
-                <meter min="0" max="4" low="2" high="3" optimum="4" value=move || meter.get().score aria-label="Password strength"></meter>
-                <span class="strength-label" aria-live="polite">{move || meter.get().label}</span>
+            <div class="strength" hidden=move || typed.with(String::is_empty) || check.with(|c| c.label.is_empty())>
+                <meter min="0" max="4" low="2" high="3" optimum="4" value=move || check.with(|c| c.score) aria-label="Password strength"></meter>
+                <span class="strength-label" aria-live="polite">{move || check.with(|c| c.label.clone())}</span>
             </div>
         </div>
     }

@@ -10,6 +10,7 @@ type Keyed<K> = RateLimiter<K, DefaultKeyedStateStore<K>, DefaultClock>;
 
 pub struct RateLimits {
     anonymous_post: Keyed<IpAddr>,
+    password_checks: Keyed<IpAddr>,
     /// Credential checks per account (the typed e-mail, or the signed-in user's id): bounds what one account can
     /// cost the hash pool, and how fast anyone can try it, from however many addresses.
     per_account: Keyed<String>,
@@ -58,12 +59,18 @@ fn check<K: std::hash::Hash + Eq + Clone>(l: &Keyed<K>, k: &K) -> Result<(), Ret
     })
 }
 
+/// Asked a quarter of a second after the last key: a password typed at speed costs a few dozen.
+const PASSWORD_CHECKS_PER_MINUTE: u32 = 120;
+
 impl RateLimits {
     pub fn new(config: &Config) -> Self {
         let per_min = nz(config.rate_limit_anonymous_per_minute);
         let mail = nz(config.rate_limit_mail_per_hour);
         Self {
             anonymous_post: RateLimiter::keyed(Quota::per_minute(per_min).allow_burst(per_min)),
+            password_checks: RateLimiter::keyed(
+                Quota::per_minute(nz(PASSWORD_CHECKS_PER_MINUTE)).allow_burst(nz(PASSWORD_CHECKS_PER_MINUTE)),
+            ),
             per_account: {
                 let n = nz(config.rate_limit_account_per_minute);
                 RateLimiter::keyed(Quota::per_minute(n).allow_burst(n))
@@ -84,6 +91,11 @@ impl RateLimits {
     /// Every POST without a session, and every credential endpoint with or without one, per client address.
     pub fn anonymous_post(&self, ip: IpAddr) -> Result<(), RetryAfter> {
         check(&self.anonymous_post, &ip_key(ip))
+    }
+
+    /// The meter beside a new-password field, asked as someone types: an allowance of its own per client address.
+    pub fn password_check(&self, ip: IpAddr) -> Result<(), RetryAfter> {
+        check(&self.password_checks, &ip_key(ip))
     }
 
     /// One credential check (a password, a code) for `account`: an e-mail address as typed (lowercased, so unknown
@@ -108,6 +120,8 @@ impl RateLimits {
     /// Drops idle keys so memory stays bounded.
     pub fn sweep(&self) {
         self.anonymous_post.retain_recent();
+        self.password_checks.retain_recent();
+        self.password_checks.shrink_to_fit();
         self.per_account.retain_recent();
         self.per_account.shrink_to_fit();
         self.mail_per_address.retain_recent();

@@ -141,18 +141,15 @@ pub fn InvitationPage() -> impl IntoView {
     with_page_context(move |page| {
         let data = Resource::new(token, invitation_details);
         let flash = page.flash.clone();
-        let app_name = page.app_name.clone();
         view! {
             <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {
                     let flash = flash.clone();
-                    let app_name = app_name.clone();
                     move || {
                         let flash = flash.clone();
-                        let app_name = app_name.clone();
                         Suspend::new(async move {
                             match data.await {
-                                Ok(d) => view! { <Invitation d token=token() flash app_name/> }.into_any(),
+                                Ok(d) => view! { <Invitation d token=token() flash/> }.into_any(),
                                 Err(e) => view! { <AuthCard title="Invitation"><div class="banner banner-error" role="alert">{e.banner()}</div></AuthCard> }.into_any(),
                             }
                         })
@@ -164,7 +161,7 @@ pub fn InvitationPage() -> impl IntoView {
 }
 
 #[component]
-fn Invitation(d: InvitationInfo, token: String, flash: Flash, app_name: String) -> impl IntoView {
+fn Invitation(d: InvitationInfo, token: String, flash: Flash) -> impl IntoView {
     let closed = |title: &'static str, text: String| {
         view! {
             <AuthCard title>
@@ -204,7 +201,7 @@ fn Invitation(d: InvitationInfo, token: String, flash: Flash, app_name: String) 
             let body = match d.viewer {
                 Viewer::Invitee => view! { <AcceptForm token/> }.into_any(),
                 Viewer::SignedOut if d.can_sign_up => {
-                    view! { <SignUpForm token email=d.email.clone() flash app_name/> }.into_any()
+                    view! { <SignUpForm token email=d.email.clone() flash/> }.into_any()
                 }
                 Viewer::SignedOut => {
                     let how = format!(
@@ -263,7 +260,7 @@ fn AcceptForm(token: String) -> impl IntoView {
 }
 
 #[component]
-fn SignUpForm(token: String, email: String, flash: Flash, app_name: String) -> impl IntoView {
+fn SignUpForm(token: String, email: String, flash: Flash) -> impl IntoView {
     let action = ServerAction::<AcceptInvitationSignUp>::new();
     let error = form_error(move || action.value().get(), flash);
     view! {
@@ -276,7 +273,7 @@ fn SignUpForm(token: String, email: String, flash: Flash, app_name: String) -> i
                 <p class="hint" id="invited-email-hint">"The invitation is for this address; opening the link confirmed it."</p>
                 <p class="field-error" role="alert">{move || error.get().and_then(|e| e.field_error("email"))}</p>
             </div>
-            <NewPasswordField error email=email app_name label="Choose a password"/>
+            <NewPasswordField error email=email label="Choose a password"/>
             <SubmitButton label="Create account and join" pending_label="Joining…" pending=action.pending()/>
         </ActionForm>
         <p class="alt-action">"Already have an account with this address? " <a href="/users/log-in">"Log in"</a>", then open this link again."</p>

@@ -3,8 +3,11 @@
 //! once, when the process first needs them. Each is published under a name that carries its content hash
 //! (`/pkg/portcullis.<hash>.wasm`): those answers are `Cache-Control: public, max-age=31536000, immutable`, so a
 //! browser downloads a bundle once per release. Every answer has a strong `ETag` and a matching `If-None-Match`
-//! gets 304. Brotli and gzip variants are made once per process, in the background — never per request — and
-//! served to clients that accept them (`Vary: Accept-Encoding`); until they are ready the file goes out as it is.
+//! gets 304. Brotli and gzip variants of the bundle are made at build time (`scripts/build.sh` runs
+//! `tools/precompress`) and embedded beside it, named by the content hash of the file they compress, so a stale one
+//! is never used; any other variant (the stylesheet, or a bundle built without that step) is made once per process
+//! in the background — never per request. Clients that accept them get them (`Vary: Accept-Encoding`); until a
+//! variant is ready the file goes out as it is.
 //! The plain names (`/pkg/portcullis.css`, …) still answer, revalidated (`no-cache`), for pages that cannot know the
 //! hash (the dev mailbox, error pages). HTML pages are not compressed (BREACH) and not cached (`no-store`).
 use std::{
@@ -47,6 +50,7 @@ pub struct Asset {
     hash: String,
     compressible: bool,
     started: AtomicBool,
+    from_build: AtomicBool,
     brotli: OnceLock<Bytes>,
     gzip: OnceLock<Bytes>,
 }
@@ -61,15 +65,21 @@ impl Asset {
             hash,
             compressible,
             started: AtomicBool::new(false),
+            from_build: AtomicBool::new(false),
             brotli: OnceLock::new(),
             gzip: OnceLock::new(),
         })
     }
 
+    /// Whether the build made its variants (they are served whatever `PRECOMPRESS_ASSETS` says).
+    fn built(&self) -> bool {
+        self.from_build.load(Ordering::Relaxed)
+    }
+
     /// Makes the brotli and gzip variants, once, on a blocking thread (brotli at its best quality in release
     /// builds: it costs seconds of CPU for the bundle, which is why it is never done per request).
     pub fn precompress(self: &Arc<Self>) {
-        if !self.compressible || self.started.swap(true, Ordering::SeqCst) {
+        if !self.compressible || self.built() || self.started.swap(true, Ordering::SeqCst) {
             return;
         }
         let asset = self.clone();
@@ -126,7 +136,16 @@ impl Assets {
             std::borrow::Cow::Borrowed(b) => Bytes::from_static(b),
             std::borrow::Cow::Owned(v) => Bytes::from(v),
         };
-        let file = |name: &str, mime: &'static str| Pkg::get(name).map(|f| Asset::new(bytes(f.data), mime));
+        let file = |name: &str, mime: &'static str| {
+            let asset = Asset::new(bytes(Pkg::get(name)?.data), mime);
+            // The build's variants, when they are of this very file.
+            let variant = |ext: &str| Pkg::get(&format!("{}.{ext}", asset.hash)).map(|f| bytes(f.data));
+            if let (Some(br), Some(gz)) = (variant("br"), variant("gz")) {
+                let _ = (asset.brotli.set(br), asset.gzip.set(gz));
+                asset.from_build.store(true, Ordering::Relaxed);
+            }
+            Some(asset)
+        };
         let (js, wasm) = (file("portcullis.js", "text/javascript"), file("portcullis.wasm", "application/wasm"));
         // One version for the pair: the glue and the module it loads change together.
         let version = hex::encode(
@@ -191,7 +210,7 @@ pub async fn pkg(State(st): State<app::backend::AppState>, Path(path): Path<Stri
     // The first variant the client accepts that is made (an asset that is not compressible has none).
     let variant = [(br, &asset.brotli, "br"), (gzip, &asset.gzip, "gzip")]
         .into_iter()
-        .filter(|(wanted, _, _)| *wanted && st.config.precompress_assets)
+        .filter(|(wanted, _, _)| *wanted && (asset.built() || st.config.precompress_assets))
         .find_map(|(_, cell, name)| cell.get().map(|bytes| (bytes.clone(), name)));
     let (body, encoding) = match variant {
         Some((bytes, name)) => (bytes, Some(name)),

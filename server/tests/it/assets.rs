@@ -89,8 +89,8 @@ async fn assets_have_hashed_names_are_cached_forever_and_compressed_once() {
     app.stop().await;
 }
 
-/// Nothing is compressed on request: with the variants not made (`PRECOMPRESS_ASSETS=false`, the default of debug
-/// builds), a client that accepts brotli and gzip gets the file as it is, every time.
+/// Nothing is compressed on request: with the stylesheet's variants not made (`PRECOMPRESS_ASSETS=false`, the default
+/// of debug builds; the build makes only the bundle's), a client that accepts brotli and gzip gets it as it is.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_asset_is_compressed_on_request() {
     let app = TestApp::spawn_with(|c| c.precompress_assets = false).await;
@@ -102,5 +102,34 @@ async fn no_asset_is_compressed_on_request() {
         assert!(r.headers().get(header::CONTENT_ENCODING).is_none());
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+    app.stop().await;
+}
+
+/// The bundle's brotli and gzip variants are made by the build (`tools/precompress`) and embedded beside it: a
+/// server that compresses nothing itself serves them from its first request, and they unpack to the very file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bundle_is_compressed_at_build_time_not_by_the_server() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/site/pkg");
+    assert!(
+        std::path::Path::new(&format!("{dir}/portcullis.wasm")).exists(),
+        "the test script builds the bundle first (scripts/build.sh --wasm-only)"
+    );
+    let app = TestApp::spawn_with(|c| c.precompress_assets = false).await;
+    let html = get(&app, "/users/log-in", &[]).await.text().await.unwrap();
+    let wasm = asset_url(&html, "/pkg/portcullis.", ".wasm");
+    let plain = get(&app, &wasm, &[]).await.bytes().await.unwrap();
+    assert_eq!(&plain[..4], b"\0asm");
+    let br = get(&app, &wasm, &[("accept-encoding", "br, gzip")]).await;
+    assert_eq!(br.headers()[header::CONTENT_ENCODING], "br", "served compressed from the first request");
+    let br = br.bytes().await.unwrap();
+    let mut unpacked = Vec::new();
+    brotli::Decompressor::new(&br[..], 4096).read_to_end(&mut unpacked).unwrap();
+    assert_eq!(unpacked, plain);
+    assert!(br.len() < plain.len() / 3, "{} bytes of {}", br.len(), plain.len());
+    let gz = get(&app, &wasm, &[("accept-encoding", "gzip")]).await;
+    assert_eq!(gz.headers()[header::CONTENT_ENCODING], "gzip");
+    let mut unpacked = Vec::new();
+    flate2::read::GzDecoder::new(&gz.bytes().await.unwrap()[..]).read_to_end(&mut unpacked).unwrap();
+    assert_eq!(unpacked, plain);
     app.stop().await;
 }

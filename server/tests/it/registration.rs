@@ -236,3 +236,40 @@ async fn when_the_audit_row_cannot_be_written_the_confirmation_is_rolled_back() 
     );
     app.stop().await;
 }
+
+/// The meter beside a new-password field is asked of the server as one types: the same verdict the form gets, on an
+/// allowance of its own, so typing never uses up the address's sign-up and sign-in attempts (S10).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s10_the_password_meter_answers_with_the_policy_on_its_own_allowance() {
+    let app = TestApp::spawn_with(|c| c.rate_limit_anonymous_per_minute = 2).await;
+    let check = |password: &'static str| {
+        let app = &app;
+        async move {
+            app.call_server_fn_with(
+                &new_client(),
+                "/api/check_new_password",
+                &[("password", password), ("email", "lee.morgan@example.com")],
+            )
+            .await
+        }
+    };
+    let weak: serde_json::Value = check("password123456").await.json().await.unwrap();
+    assert!(weak["error"].as_str().unwrap().contains("Add another word"), "{weak}");
+    assert!(weak["score"].as_u64().unwrap() <= 1);
+    let own: serde_json::Value = check("lee.morgan rides again").await.json().await.unwrap();
+    assert!(own["error"].as_str().unwrap().contains("e-mail address"), "{own}");
+    let strong: serde_json::Value = check("purple elephants dance quietly").await.json().await.unwrap();
+    assert!(strong["error"].is_null() && strong["score"].as_u64().unwrap() >= 3, "{strong}");
+    // Well past the address's two anonymous POSTs a minute, and the sign-up still goes through.
+    for _ in 0..20 {
+        assert_eq!(check("purple elephants dance").await.status(), StatusCode::OK);
+    }
+    assert_eq!(app.register("lee.morgan@example.com", PASSWORD).await.status(), StatusCode::FOUND);
+    // Its own allowance ends too.
+    let mut last = StatusCode::OK;
+    for _ in 0..120 {
+        last = check("purple elephants dance").await.status();
+    }
+    assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
+    app.stop().await;
+}
