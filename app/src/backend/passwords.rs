@@ -1,8 +1,15 @@
 //! Argon2id hashing on a fixed set of worker threads, one per allowed concurrent hash. Each worker fills one memory
-//! block of `m` KiB that it allocated once and reuses for every hash, so memory does not grow with the number of
-//! requests waiting (they wait on a semaphore, which allocates nothing) and no 19 MiB buffer is allocated, faulted
-//! in and freed per sign-in.
-use std::sync::{mpsc, Arc, Mutex};
+//! block of `m` KiB that it allocates on its first hash and reuses for every hash after, so memory does not grow with
+//! the number of requests waiting (they wait on a semaphore, which allocates nothing) and no 19 MiB buffer is
+//! allocated, faulted in and freed per sign-in. A worker that has had nothing to do for [`RELEASE_AFTER`] hands its
+//! block back to the system, so a burst of sign-ins does not leave the process holding it.
+use std::{
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
 
 use argon2::{
     password_hash::{rand_core::OsRng, Output, PasswordHash, SaltString},
@@ -13,10 +20,15 @@ use zeroize::Zeroizing;
 
 use super::{config::Config, Unexpected};
 
+/// How long a hashing worker keeps its memory block without work.
+pub const RELEASE_AFTER: Duration = Duration::from_secs(5);
+
 pub struct Hasher {
     params: Params,
     permits: Arc<Semaphore>,
-    jobs: mpsc::Sender<Job>,
+    jobs: flume::Sender<Job>,
+    /// Bytes of Argon2 memory the workers hold right now.
+    held: Arc<AtomicUsize>,
     /// Unknown e-mails are hashed with this salt so they cost the same time as a real verification.
     dummy_salt: SaltString,
 }
@@ -32,13 +44,13 @@ pub enum Verified {
 /// Work for a hashing thread, given that thread's memory.
 type Job = Box<dyn FnOnce(&mut Memory) + Send>;
 
-/// A worker's Argon2 memory: allocated on its first hash, kept for the life of the process.
-#[derive(Default)]
+/// A worker's Argon2 memory: allocated on its first hash, kept while there is work.
 struct Memory {
     blocks: Vec<Block>,
     /// The current parameters' block count: a stored hash that needs more (older, larger parameters) gets a buffer
     /// of its own for that one verification instead of growing this one.
     keep: usize,
+    held: Arc<AtomicUsize>,
 }
 
 impl Memory {
@@ -49,31 +61,45 @@ impl Memory {
         }
         if self.blocks.len() < self.keep {
             self.blocks = vec![Block::default(); self.keep];
+            self.held.fetch_add(self.bytes(), Ordering::Relaxed);
         }
         f(&mut self.blocks[..need])
+    }
+
+    fn bytes(&self) -> usize {
+        self.blocks.len() * std::mem::size_of::<Block>()
+    }
+
+    /// Hands the block back to the system (the next hash allocates it again).
+    fn release(&mut self) {
+        if !self.blocks.is_empty() {
+            self.held.fetch_sub(self.bytes(), Ordering::Relaxed);
+            self.blocks = Vec::new();
+            super::release_freed_memory();
+        }
     }
 }
 
 impl Hasher {
     pub fn new(config: &Config) -> anyhow::Result<Self> {
+        Self::with_release_after(config, RELEASE_AFTER)
+    }
+
+    /// As [`Hasher::new`], with workers that release their memory after `idle` without work.
+    pub fn with_release_after(config: &Config, idle: Duration) -> anyhow::Result<Self> {
         let params = Params::new(config.argon2_m_kib, config.argon2_t, config.argon2_p, None)
             .map_err(|e| anyhow::anyhow!("invalid Argon2 parameters: {e}"))?;
-        let (jobs, queue) = mpsc::channel::<Job>();
-        let queue = Arc::new(Mutex::new(queue));
+        let (jobs, queue) = flume::unbounded::<Job>();
+        let held = Arc::new(AtomicUsize::new(0));
         for i in 0..config.hash_concurrency {
-            let (queue, keep) = (queue.clone(), params.block_count());
-            std::thread::Builder::new().name(format!("argon2-{i}")).spawn(move || {
-                let mut memory = Memory { blocks: Vec::new(), keep };
-                // Ends when the hasher (the only sender) is dropped.
-                loop {
-                    let job = match queue.lock() {
-                        Ok(q) => q.recv(),
-                        Err(_) => return,
-                    };
-                    match job {
-                        Ok(job) => job(&mut memory),
-                        Err(_) => return,
-                    }
+            let queue = queue.clone();
+            let mut memory = Memory { blocks: Vec::new(), keep: params.block_count(), held: held.clone() };
+            std::thread::Builder::new().name(format!("argon2-{i}")).spawn(move || loop {
+                match queue.recv_timeout(idle) {
+                    Ok(job) => job(&mut memory),
+                    Err(flume::RecvTimeoutError::Timeout) => memory.release(),
+                    // The hasher (the only sender) was dropped.
+                    Err(flume::RecvTimeoutError::Disconnected) => return memory.release(),
                 }
             })?;
         }
@@ -81,8 +107,14 @@ impl Hasher {
             params,
             permits: Arc::new(Semaphore::new(config.hash_concurrency)),
             jobs,
+            held,
             dummy_salt: SaltString::generate(&mut OsRng),
         })
+    }
+
+    /// Bytes of Argon2 memory the hashing workers hold now: at most one block each, none after a quiet spell.
+    pub fn memory_held(&self) -> usize {
+        self.held.load(Ordering::Relaxed)
     }
 
     /// Runs `f` on a free hashing worker with its memory; waits (without allocating) while all are busy.
@@ -246,6 +278,26 @@ mod tests {
             }
         }
         assert_eq!(yes, 12);
+        // Twenty-four hashes, two blocks: one per worker, whatever the number waiting.
+        assert!(h.memory_held() <= 2 * 8192 * 1024, "held {} bytes", h.memory_held());
+    }
+
+    #[tokio::test]
+    async fn an_idle_worker_hands_its_memory_back_and_hashes_again_when_asked() {
+        let mut c = Config::for_tests("sqlite::memory:");
+        c.argon2_m_kib = 8192;
+        c.hash_concurrency = 1;
+        let h = Hasher::with_release_after(&c, Duration::from_millis(100)).unwrap();
+        assert_eq!(h.memory_held(), 0, "nothing is allocated before the first hash");
+        let stored = h.hash("correct horse battery staple").await.unwrap();
+        assert_eq!(h.memory_held(), 8192 * 1024);
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while h.memory_held() != 0 {
+            assert!(std::time::Instant::now() < deadline, "the idle worker kept its block");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(h.verify("correct horse battery staple", Some(&stored)).await.unwrap(), Verified::Yes);
+        assert_eq!(h.memory_held(), 8192 * 1024);
     }
 
     #[tokio::test]

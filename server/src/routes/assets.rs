@@ -96,19 +96,9 @@ impl Asset {
             if brotli::BrotliCompress(&mut &asset.bytes[..], &mut out, &params).is_ok() {
                 let _ = asset.brotli.set(Bytes::from(out));
             }
-            release_freed_memory();
+            // Brotli's best quality works in tens of megabytes, which the allocator would otherwise keep.
+            app::backend::release_freed_memory();
         });
-    }
-}
-
-/// Brotli's best quality works in tens of megabytes, which the allocator would otherwise keep for the life of the
-/// process: hand what is free back to the system once the variants are made (glibc only; elsewhere a no-op).
-fn release_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only returns free memory at the top of the heaps to the system; it touches no live
-    // allocation.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }
 
