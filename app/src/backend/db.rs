@@ -1,7 +1,11 @@
 //! One pool for both databases. Queries are written once in the SQL both accept (`$1` placeholders, BIGINT epoch
 //! seconds, TEXT ids); the few that must differ branch on [`Db::kind`].
+use std::sync::{Arc, Mutex};
+
 use sqlx::any::{install_default_drivers, AnyPoolOptions};
+use sqlx::AnyConnection;
 use sqlx::AnyPool;
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DbKind {
@@ -13,6 +17,40 @@ pub enum DbKind {
 pub struct Db {
     pub pool: AnyPool,
     pub kind: DbKind,
+    quick: Arc<QuickReads>,
+}
+
+/// How many connections [`Db::quick`] keeps outside the pool.
+const QUICK_CONNECTIONS: usize = 4;
+
+/// Connections for the one read nearly every request makes (the session behind its cookie), kept outside the
+/// pool: sqlx tests a pooled connection each time it goes back (a round trip to SQLite's worker thread, or to
+/// PostgreSQL), which for a one-row read costs as much as the read itself. A connection comes back here only when
+/// its query finished ([`Quick::keep`]); one dropped half-way (the client went away) or after an error is closed.
+#[derive(Debug)]
+struct QuickReads {
+    idle: Mutex<Vec<AnyConnection>>,
+    permits: Semaphore,
+}
+
+/// A connection lent by [`Db::quick`].
+pub struct Quick<'a> {
+    conn: Option<AnyConnection>,
+    home: &'a QuickReads,
+    _permit: SemaphorePermit<'a>,
+}
+
+impl Quick<'_> {
+    pub fn conn(&mut self) -> &mut AnyConnection {
+        self.conn.as_mut().expect("a lent connection is there until it is kept")
+    }
+
+    /// The query finished: the connection goes back for the next request.
+    pub fn keep(mut self) {
+        if let (Some(conn), Ok(mut idle)) = (self.conn.take(), self.home.idle.lock()) {
+            idle.push(conn);
+        }
+    }
 }
 
 pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
@@ -54,7 +92,21 @@ impl Db {
             });
         }
         let pool = opts.connect(&url).await?;
-        Ok(Self { pool, kind })
+        let quick = Arc::new(QuickReads { idle: Mutex::new(Vec::new()), permits: Semaphore::new(QUICK_CONNECTIONS) });
+        Ok(Self { pool, kind, quick })
+    }
+
+    /// A connection for one short read, outside the pool (see [`QuickReads`]): an idle one, or one taken out of
+    /// the pool for good (opened like every pooled connection). At most [`QUICK_CONNECTIONS`] exist; beyond that,
+    /// callers wait.
+    pub async fn quick(&self) -> Result<Quick<'_>, sqlx::Error> {
+        let permit = self.quick.permits.acquire().await.map_err(|_| sqlx::Error::PoolClosed)?;
+        let idle = self.quick.idle.lock().ok().and_then(|mut idle| idle.pop());
+        let conn = match idle {
+            Some(conn) => conn,
+            None => self.pool.acquire().await?.detach(),
+        };
+        Ok(Quick { conn: Some(conn), home: &self.quick, _permit: permit })
     }
 
     pub async fn migrate(&self) -> anyhow::Result<()> {

@@ -97,8 +97,9 @@ pub async fn find_current(st: &AppState, token: &str) -> Result<Option<CurrentSe
     let digest = token_digest(token);
     // The active organization counts only through a membership: a removed member's session forgets it at once.
     // An account an admin locked has no live session; an impersonation lasts only while its admin is one.
-    let row: Option<FoundSession> = sqlx::query_as(
-        "SELECT s.id, s.user_id, u.email, u.display_name, u.confirmed_at, s.remember_me, s.last_active_at, \
+    let query = || {
+        sqlx::query_as::<_, FoundSession>(
+            "SELECT s.id, s.user_id, u.email, u.display_name, u.confirmed_at, s.remember_me, s.last_active_at, \
          s.idle_expires_at, s.absolute_expires_at, s.sudo_at, \
          (SELECT COUNT(*) FROM user_totp t WHERE t.user_id = u.id AND t.enabled_at IS NOT NULL) AS mfa, \
          (SELECT COUNT(*) FROM passkeys p WHERE p.user_id = u.id) AS passkeys, s.created_at, \
@@ -114,11 +115,24 @@ pub async fn find_current(st: &AppState, token: &str) -> Result<Option<CurrentSe
              AND o.absolute_expires_at > $2) \
          WHERE s.token_digest = $1 AND u.locked_at IS NULL \
            AND (s.impersonator_id IS NULL OR (a.id IS NOT NULL AND u.is_admin = 0))",
-    )
-    .bind(&digest)
-    .bind(now)
-    .fetch_optional(&st.db.pool)
-    .await?;
+        )
+        .bind(&digest)
+        .bind(now)
+    };
+    // On a connection outside the pool (`Db::quick`); if that fails, once more on the pool.
+    let mut quick = st.db.quick().await?;
+    let row = match query().fetch_optional(quick.conn()).await {
+        Ok(row) => {
+            quick.keep();
+            row
+        }
+        Err(e) => {
+            drop(quick);
+            tracing::debug!(error = %e, "session lookup on a kept connection failed; asking the pool");
+            query().fetch_optional(&st.db.pool).await?
+        }
+    };
+
     let Some(r) = row else {
         return Ok(None);
     };

@@ -24,6 +24,48 @@ async fn s34_a_session_cookie_replayed_after_log_out_is_not_logged_in() {
     app.stop().await;
 }
 
+/// `GET /` with `cookie` from a client of its own: the status, and whether the page shows Ann signed in.
+async fn signed_in_with(app: &TestApp, cookie: &str) -> (u16, bool) {
+    let r = bare_client().get(app.url("/")).header(header::COOKIE, cookie).send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.text().await.unwrap().contains("You are signed in as <strong>ann@example.com</strong>"))
+}
+
+// The session lookup runs on a few connections kept outside the pool (`Db::quick`): many requests at once share
+// them, a request abandoned half-way leaves none broken, and a log out is seen by the very next request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s34_many_requests_at_once_see_the_session_then_its_log_out_and_abandoned_ones_break_nothing() {
+    let app = signed_in_app().await;
+    let token = session_token(&app.log_in("ann@example.com", PASSWORD).await).expect("a session cookie");
+    let cookie = format!("portcullis_session={token}");
+    let seen = futures::future::join_all((0..40).map(|_| signed_in_with(&app, &cookie))).await;
+    assert!(seen.iter().all(|s| *s == (200, true)), "{seen:?}");
+
+    // Requests the client gives up on while the server looks up their session.
+    let abandoned: Vec<_> = (0..40)
+        .map(|_| {
+            let (url, cookie) = (app.url("/"), cookie.clone());
+            tokio::spawn(async move { bare_client().get(url).header(header::COOKIE, cookie).send().await })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    abandoned.iter().for_each(|t| t.abort());
+    let seen = futures::future::join_all((0..40).map(|_| signed_in_with(&app, &cookie))).await;
+    assert!(seen.iter().all(|s| *s == (200, true)), "after abandoned requests: {seen:?}");
+
+    let r = bare_client()
+        .post(app.url("/api/log_out"))
+        .header(header::ACCEPT, "text/html")
+        .header(header::COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FOUND);
+    let seen = futures::future::join_all((0..40).map(|_| signed_in_with(&app, &cookie))).await;
+    assert!(seen.iter().all(|s| *s == (200, false)), "a request after the log out was still signed in: {seen:?}");
+    app.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s31_the_cookie_is_opaque_and_only_its_digest_is_stored() {
     let app = signed_in_app().await;
