@@ -138,15 +138,17 @@ pub async fn request_email_change(
     st.limits.mail(new.as_str(), ctx.ip).map_err(AccountError::RateLimited)?;
     let now = st.clock.now();
     let mut tx = st.db.begin().await?;
-    for purpose in [Purpose::ChangeEmail, Purpose::CancelEmailChange] {
-        tokens::revoke_all(&mut tx, &session.user_id, purpose, now).await?;
-    }
+    // The account's row first: on PostgreSQL this waits for a mail job that holds it while making the previous
+    // address's link (`jobs::issue_change_link`), so the revocation below sees that link and ends it.
     sqlx::query("UPDATE users SET pending_email = $1, updated_at = $2 WHERE id = $3")
         .bind(new.as_str())
         .bind(now)
         .bind(&session.user_id)
         .execute(&mut *tx)
         .await?;
+    for purpose in [Purpose::ChangeEmail, Purpose::CancelEmailChange] {
+        tokens::revoke_all(&mut tx, &session.user_id, purpose, now).await?;
+    }
     let user_id = session.user_id.clone();
     jobs::enqueue_at(
         &mut tx,
