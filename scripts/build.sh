@@ -3,7 +3,8 @@
 #   scripts/build.sh            debug server (fast to build)
 #   scripts/build.sh --release  release server
 #   scripts/build.sh --wasm-only  only the browser bundle (the test suite builds the server with its test features)
-# Installs what it lacks: the wasm32 target and wasm-bindgen-cli at exactly the version in Cargo.lock.
+# Installs what it lacks: the wasm32 target, wasm-bindgen-cli at exactly the version in Cargo.lock, and the splitter
+# that cuts the bundle into lazily loaded chunks (wasm_split_cli_support, the one cargo-leptos uses for `--split`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,15 +26,26 @@ if ! command -v wasm-bindgen >/dev/null || [[ "$(wasm-bindgen --version | awk '{
   cargo install wasm-bindgen-cli --version "$wb_version"
 fi
 
+split_version=0.2.4
+if ! cargo install --list | grep -q "^wasm_split_cli_support v$split_version:"; then
+  echo "==> installing wasm_split_cli_support $split_version (once, a few minutes)"
+  cargo install --locked wasm_split_cli_support --version "$split_version" --features build-binary
+fi
+
 echo "==> building the browser bundle"
-cargo build -p frontend --lib --target wasm32-unknown-unknown --profile wasm-release
+# Linked with its relocations kept: the splitter needs them to move each lazy route's code into its own chunk.
+cargo rustc -p frontend --lib --target wasm32-unknown-unknown --profile wasm-release -- -C link-arg=--emit-relocs
 mkdir -p "$site"
-# Without the name section (function names for debuggers, about half the file): every page loads this bundle.
-wasm-bindgen --target web --no-typescript --remove-name-section --remove-producers-section \
-  --out-dir "$site" --out-name portcullis \
-  "$target_dir/wasm32-unknown-unknown/wasm-release/frontend.wasm"
+rm -f "$site"/*.js "$site"/*.wasm
+# The main module (what every page loads), the chunks, and the loader that fetches a chunk when its page is shown.
+wasm-split-cli --target web --out-name portcullis "$target_dir/wasm32-unknown-unknown/wasm-release/frontend.wasm" "$site"
+# The main module's JavaScript glue. Without the name section (function names for debuggers, about half the file);
+# the chunks call the main module's functions by their linker names, so those stay exported.
+wasm-bindgen --target web --no-typescript --remove-name-section --remove-producers-section --keep-lld-exports \
+  --no-demangle --out-dir "$site" --out-name portcullis "$site/portcullis.wasm"
 mv -f "$site/portcullis_bg.wasm" "$site/portcullis.wasm"
-# Brotli and gzip variants made here, once, and embedded with the bundle: no server compresses it at start.
+# The chunks' debugging sections dropped, and brotli and gzip variants made here, once, and embedded with the bundle:
+# no server compresses it at start.
 echo "==> compressing the bundle"
 cargo run --release --quiet -p precompress -- "$site"
 

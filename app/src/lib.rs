@@ -20,7 +20,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    path, SsrMode,
+    lazy_route, path, Lazy, LazyRoute, SsrMode,
 };
 
 use crate::{
@@ -31,6 +31,7 @@ use crate::{
         settings::{CancelEmailChangePage, ConfirmEmailChangePage, KeepAccountPage, SettingsPage},
         sudo::SudoPage,
     },
+    admin::{AdminAuditPage, AdminJobsPage, AdminPage, AdminUserPage, AdminUsersPage},
     auth::{
         confirm::{ConfirmLinkPage, ConfirmPage},
         login::{LoginPage, MagicLinkPage},
@@ -82,13 +83,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    // Marks the page once the WASM bundle has taken over (browser tests wait for it).
-    #[cfg(feature = "hydrate")]
-    Effect::new(|_| {
-        if let Some(body) = document().body() {
-            let _ = body.set_attribute("data-hydrated", "true");
-        }
-    });
     view! {
         <Title text="Portcullis"/>
         <Router>
@@ -105,40 +99,90 @@ fn PageFrame() -> impl IntoView {
         <Header/>
         <main id="main" class="site-main">
             <Routes fallback=NotFound>
-                <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
-                <Route path=path!("/users/register") view=RegisterPage ssr=SsrMode::Async/>
-                <Route path=path!("/users/log-in") view=LoginPage ssr=SsrMode::Async/>
-                <Route path=path!("/users/log-in/:token") view=MagicLinkPage ssr=SsrMode::Async/>
-                <Route path=path!("/users/confirm") view=ConfirmPage ssr=SsrMode::Async/>
-                <Route path=path!("/users/confirm/:token") view=ConfirmLinkPage ssr=SsrMode::Async/>
-                <Route path=path!("/users/sessions") view=SessionsPage ssr=SsrMode::Async/>
-                <Route path=path!("/users/sudo") view=SudoPage ssr=SsrMode::Async/>
-                <Route path=path!("/users/mfa") view=MfaPage ssr=SsrMode::Async/>
-                <Route path=path!("/users/settings/security") view=SecurityPage ssr=SsrMode::Async/>
-                <Route path=path!("/users/settings/connections") view=ConnectionsPage ssr=SsrMode::Async/>
-                <Route path=path!("/users/settings") view=SettingsPage ssr=SsrMode::Async/>
-                <Route path=path!("/users/settings/email/:token") view=ConfirmEmailChangePage ssr=SsrMode::Async/>
-                <Route path=path!("/users/settings/email/cancel/:token") view=CancelEmailChangePage ssr=SsrMode::Async/>
-                <Route path=path!("/users/settings/delete/cancel/:token") view=KeepAccountPage ssr=SsrMode::Async/>
-                <Route path=path!("/users/reset-password") view=RequestResetPage ssr=SsrMode::Async/>
-                <Route path=path!("/users/reset-password/:token") view=ResetPasswordPage ssr=SsrMode::Async/>
-                <Route path=path!("/organizations") view=OrganizationsPage ssr=SsrMode::Async/>
-                <Route path=path!("/organizations/new") view=NewOrganizationPage ssr=SsrMode::Async/>
-                <Route path=path!("/organizations/:slug") view=OrgHomePage ssr=SsrMode::Async/>
-                <Route path=path!("/organizations/:slug/members") view=OrgMembersPage ssr=SsrMode::Async/>
-                <Route path=path!("/organizations/:slug/settings") view=OrgSettingsPage ssr=SsrMode::Async/>
-                <Route path=path!("/invitations/:token") view=InvitationPage ssr=SsrMode::Async/>
-                <Route path=path!("/admin") view=admin::AdminPage ssr=SsrMode::Async/>
-                <Route path=path!("/admin/users") view=admin::AdminUsersPage ssr=SsrMode::Async/>
-                <Route path=path!("/admin/users/:id") view=admin::AdminUserPage ssr=SsrMode::Async/>
-                <Route path=path!("/admin/audit") view=admin::AdminAuditPage ssr=SsrMode::Async/>
-                <Route path=path!("/admin/jobs") view=admin::AdminJobsPage ssr=SsrMode::Async/>
+                <Route path=path!("/") view={Lazy::<HomeRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/users/register") view={Lazy::<RegisterRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/users/log-in") view={Lazy::<LoginRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/users/log-in/:token") view={Lazy::<MagicLinkRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/users/confirm") view={Lazy::<ConfirmRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/users/confirm/:token") view={Lazy::<ConfirmLinkRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/users/sessions") view={Lazy::<SessionsRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/users/sudo") view={Lazy::<SudoRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/users/mfa") view={Lazy::<MfaRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/users/settings/security") view={Lazy::<SecurityRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/users/settings/connections") view={Lazy::<ConnectionsRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/users/settings") view={Lazy::<SettingsRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/users/settings/email/:token") view={Lazy::<ConfirmEmailChangeRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/users/settings/email/cancel/:token") view={Lazy::<CancelEmailChangeRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/users/settings/delete/cancel/:token") view={Lazy::<KeepAccountRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/users/reset-password") view={Lazy::<RequestResetRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/users/reset-password/:token") view={Lazy::<ResetPasswordRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/organizations") view={Lazy::<OrganizationsRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/organizations/new") view={Lazy::<NewOrganizationRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/organizations/:slug") view={Lazy::<OrgHomeRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/organizations/:slug/members") view={Lazy::<OrgMembersRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/organizations/:slug/settings") view={Lazy::<OrgSettingsRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/invitations/:token") view={Lazy::<InvitationRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/admin") view={Lazy::<AdminRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/admin/users") view={Lazy::<AdminUsersRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/admin/users/:id") view={Lazy::<AdminUserRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/admin/audit") view={Lazy::<AdminAuditRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/admin/jobs") view={Lazy::<AdminJobsRoute>::new()} ssr=SsrMode::Async/>
             </Routes>
         </main>
         <footer class="site-footer">
             <p>"Portcullis · accounts done right"</p>
         </footer>
     }
+}
+
+/// Each page's code is a chunk of the browser bundle that is fetched the first time the page is shown (Leptos's
+/// `LazyRoute`; the chunks are cut by `scripts/build.sh`), so the bundle every visitor downloads holds only the
+/// shell, the router and the code the pages share. On the server, and in a bundle built without splitting, a lazy
+/// route is an ordinary one. `lazy_pages!(XRoute => XPage)` declares the route type for a page component without props.
+macro_rules! lazy_pages {
+    ($($route:ident => $page:ident),* $(,)?) => {$(
+        struct $route;
+        #[lazy_route]
+        impl LazyRoute for $route {
+            fn data() -> Self {
+                $route
+            }
+            fn view(_this: Self) -> AnyView {
+                view! { <$page/> }.into_any()
+            }
+        }
+    )*};
+}
+
+lazy_pages! {
+    HomeRoute => HomePage,
+    RegisterRoute => RegisterPage,
+    LoginRoute => LoginPage,
+    MagicLinkRoute => MagicLinkPage,
+    ConfirmRoute => ConfirmPage,
+    ConfirmLinkRoute => ConfirmLinkPage,
+    SessionsRoute => SessionsPage,
+    SudoRoute => SudoPage,
+    MfaRoute => MfaPage,
+    SecurityRoute => SecurityPage,
+    ConnectionsRoute => ConnectionsPage,
+    SettingsRoute => SettingsPage,
+    ConfirmEmailChangeRoute => ConfirmEmailChangePage,
+    CancelEmailChangeRoute => CancelEmailChangePage,
+    KeepAccountRoute => KeepAccountPage,
+    RequestResetRoute => RequestResetPage,
+    ResetPasswordRoute => ResetPasswordPage,
+    OrganizationsRoute => OrganizationsPage,
+    NewOrganizationRoute => NewOrganizationPage,
+    OrgHomeRoute => OrgHomePage,
+    OrgMembersRoute => OrgMembersPage,
+    OrgSettingsRoute => OrgSettingsPage,
+    InvitationRoute => InvitationPage,
+    AdminRoute => AdminPage,
+    AdminUsersRoute => AdminUsersPage,
+    AdminUserRoute => AdminUserPage,
+    AdminAuditRoute => AdminAuditPage,
+    AdminJobsRoute => AdminJobsPage,
 }
 
 #[component]

@@ -42,13 +42,13 @@ impl FromRef<ServerState> for AppState {
     }
 }
 
-/// The bundle's name carries its content hash (`portcullis.<hash>`), so Leptos's hydration scripts ask for
-/// `/pkg/portcullis.<hash>.js` and `.wasm`, which are cached forever (see `routes::assets`).
+/// The bundle lives in a folder named by its version (`/pkg/<hash>/`), so Leptos's hydration scripts ask for
+/// `/pkg/<hash>/portcullis.js` and `.wasm`, which are cached forever (see `routes::assets`).
 pub fn leptos_options(config: &Config) -> LeptosOptions {
     LeptosOptions::builder()
-        .output_name(routes::assets::Assets::get().bundle_name.clone())
+        .output_name("portcullis")
         .site_root(config.site_root.to_string_lossy().to_string())
-        .site_pkg_dir("pkg")
+        .site_pkg_dir(format!("pkg/{}", routes::assets::Assets::get().bundle_dir))
         .site_addr(config.bind_addr)
         .build()
 }

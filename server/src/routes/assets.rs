@@ -1,14 +1,15 @@
 //! Static assets, served the way a CDN serves them. The stylesheet (`style/`) and the WASM bundle
 //! (`target/site/pkg`, built before the server; read from disk in debug builds) are embedded in the binary and read
 //! once, when the process first needs them. Each is published under a name that carries its content hash
-//! (`/pkg/portcullis.<hash>.wasm`): those answers are `Cache-Control: public, max-age=31536000, immutable`, so a
-//! browser downloads a bundle once per release. Every answer has a strong `ETag` and a matching `If-None-Match`
+//! (`/pkg/portcullis.<hash>.css`; the bundle's files, which import each other by relative names, in a folder named
+//! by a hash over all of them, `/pkg/<hash>/portcullis.wasm`): those answers are
+//! `Cache-Control: public, max-age=31536000, immutable`, so a browser downloads a bundle once per release. Every answer has a strong `ETag` and a matching `If-None-Match`
 //! gets 304. Brotli and gzip variants of the bundle are made at build time (`scripts/build.sh` runs
 //! `tools/precompress`) and embedded beside it, named by the content hash of the file they compress, so a stale one
 //! is never used; any other variant (the stylesheet, or a bundle built without that step) is made once per process
 //! in the background — never per request. Clients that accept them get them (`Vary: Accept-Encoding`); until a
 //! variant is ready the file goes out as it is.
-//! The plain names (`/pkg/portcullis.css`, …) still answer, revalidated (`no-cache`), for pages that cannot know the
+//! The plain names (`/pkg/portcullis.css`, `/pkg/portcullis.wasm`, …) still answer, revalidated (`no-cache`), for pages that cannot know the
 //! hash (the dev mailbox, error pages). HTML pages are not compressed (BREACH) and not cached (`no-store`).
 use std::{
     collections::HashMap,
@@ -102,11 +103,20 @@ impl Asset {
     }
 }
 
+/// The type of a file of the browser bundle, by its name (the compressed variants beside them are not files of it).
+fn bundle_mime(name: &str) -> Option<&'static str> {
+    match name.rsplit_once('.')?.1 {
+        "js" => Some("text/javascript"),
+        "wasm" => Some("application/wasm"),
+        _ => None,
+    }
+}
+
 /// Every asset, by the names it answers to.
 pub struct Assets {
     by_name: HashMap<String, (Arc<Asset>, bool)>,
-    /// `portcullis.<hash>`: the name Leptos's hydration scripts give the bundle's `.js` and `.wasm`.
-    pub bundle_name: String,
+    /// The bundle's versioned folder under `/pkg/` (a hash over all its files).
+    pub bundle_dir: String,
     /// `/pkg/portcullis.<hash>.css`
     pub stylesheet_href: String,
 }
@@ -136,20 +146,22 @@ impl Assets {
             }
             Some(asset)
         };
-        let (js, wasm) = (file("portcullis.js", "text/javascript"), file("portcullis.wasm", "application/wasm"));
-        // One version for the pair: the glue and the module it loads change together.
-        let version = hex::encode(
-            &Sha256::digest(
-                [js.as_ref().map_or("", |a| a.hash.as_str()), wasm.as_ref().map_or("", |a| a.hash.as_str())].concat(),
-            )[..12],
-        );
-        let bundle_name = format!("portcullis.{version}");
-        for (asset, ext) in [(js, "js"), (wasm, "wasm")] {
-            if let Some(asset) = asset {
-                publish(&format!("portcullis.{ext}"), format!("{bundle_name}.{ext}"), asset);
-            }
+        // The bundle is a set of files that import each other by relative names (the glue `portcullis.js`, the main
+        // module, the split loader and the lazily loaded chunks), so it is published as one folder whose name is a
+        // hash over every file in it: `/pkg/<version>/<file>`, cached forever; a new build is a new folder.
+        let mut names: Vec<String> = Pkg::iter().map(|n| n.to_string()).filter(|n| bundle_mime(n).is_some()).collect();
+        names.sort();
+        let files: Vec<(String, Arc<Asset>)> =
+            names.into_iter().filter_map(|name| file(&name, bundle_mime(&name)?).map(|asset| (name, asset))).collect();
+        let mut version = Sha256::new();
+        for (name, asset) in &files {
+            version.update(format!("{name}\0{}\0", asset.hash));
         }
-        Self { by_name, bundle_name, stylesheet_href }
+        let bundle_dir = hex::encode(&version.finalize()[..12]);
+        for (name, asset) in files {
+            publish(&name, format!("{bundle_dir}/{name}"), asset);
+        }
+        Self { by_name, bundle_dir, stylesheet_href }
     }
 
     /// The assets of this process, read on first use.
