@@ -59,16 +59,38 @@ impl Provider {
             .env("OIDC_REQUIRE_PKCE", "1")
             .env("OIDC_TAMPER_ID_TOKEN", tamper.unwrap_or_default())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
             .expect("node runs the test OpenID provider");
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        // Its stderr is drained all along (a full pipe would block it); the start of it is kept for a failed start.
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let mut err_lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let kept = stderr.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = err_lines.next_line().await {
+                let mut kept = kept.lock().unwrap();
+                if kept.len() < 4096 {
+                    kept.push_str(&line);
+                    kept.push('\n');
+                }
+            }
+        });
         // Loading oidc-provider takes node a second or two, but far longer on a machine busy with the other tests
         // (each OAuth test starts its own provider): a generous wait, not a measure of anything.
         let ready = tokio::time::timeout(std::time::Duration::from_secs(90), lines.next_line()).await;
-        let line = ready.expect("the provider starts within 90 s").unwrap().unwrap_or_default();
-        assert!(line.starts_with("OIDC provider ready at"), "provider said: {line}");
+        let line = match ready {
+            Ok(line) => line.unwrap().unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        // What it wrote to stderr tells a port in use from a slow start.
+        let said = || stderr.lock().unwrap().clone();
+        assert!(
+            line.starts_with("OIDC provider ready at"),
+            "provider on port {port} said {line:?}; stderr: {}",
+            said()
+        );
         Self { child, issuer: format!("http://localhost:{port}"), port }
     }
 
