@@ -20,7 +20,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    lazy_route, path, Lazy, LazyRoute, SsrMode,
+    path, Lazy, LazyRoute, SsrMode,
 };
 
 use crate::{
@@ -135,54 +135,92 @@ fn PageFrame() -> impl IntoView {
     }
 }
 
-/// Each page's code is a chunk of the browser bundle that is fetched the first time the page is shown (Leptos's
-/// `LazyRoute`; the chunks are cut by `scripts/build.sh`), so the bundle every visitor downloads holds only the
-/// shell, the router and the code the pages share. On the server, and in a bundle built without splitting, a lazy
-/// route is an ordinary one. `lazy_pages!(XRoute => XPage)` declares the route type for a page component without props.
-macro_rules! lazy_pages {
-    ($($route:ident => $page:ident),* $(,)?) => {$(
-        struct $route;
-        #[lazy_route]
-        impl LazyRoute for $route {
-            fn data() -> Self {
-                $route
+/// The pages, in the groups whose code the browser loads together: each group is one lazily loaded function
+/// (`#[lazy]`), which `scripts/build.sh` cuts out of the main module into chunks fetched the first time one of its
+/// pages is shown. So the bundle every visitor downloads holds the shell, the router and what the pages share, and a
+/// visitor who never opens the admin console never downloads it. Few groups, not one per page: every split point
+/// multiplies the chunks that code shared between pages is cut into (one per page made 382 files, over a hundred of
+/// them for the log-in page). On the server, a lazy route is an ordinary one.
+///
+/// `page_groups!` declares, for each group, a module with an enum of its pages, the lazy function that renders one
+/// (with the `preload` the router calls before hydrating a page, so its chunk is there first), and for each page the
+/// route type (`Lazy::<XRoute>`) for the route table. A page component without props goes in a group as
+/// `XRoute => XPage`.
+macro_rules! page_groups {
+    ($($group:ident { $($route:ident => $page:ident),* $(,)? })*) => {$(
+        mod $group {
+            use super::*;
+
+            #[derive(Clone, Copy)]
+            #[repr(u8)] // passed across the split (an `extern "C"` call between the main module and a chunk)
+            pub enum Page {
+                $($page),*
             }
-            fn view(_this: Self) -> AnyView {
-                view! { <$page/> }.into_any()
+
+            #[lazy($group)]
+            pub fn page(page: Page) -> AnyView {
+                match page {
+                    $(Page::$page => view! { <$page/> }.into_any()),*
+                }
             }
+
+            $(
+                pub struct $route;
+                impl LazyRoute for $route {
+                    fn data() -> Self {
+                        $route
+                    }
+                    async fn view(_this: Self) -> AnyView {
+                        page(Page::$page).await
+                    }
+                    async fn preload() {
+                        #[cfg(target_arch = "wasm32")]
+                        __preload_page().await;
+                    }
+                }
+            )*
         }
+        use $group::{$($route),*};
     )*};
 }
 
-lazy_pages! {
-    HomeRoute => HomePage,
-    RegisterRoute => RegisterPage,
-    LoginRoute => LoginPage,
-    MagicLinkRoute => MagicLinkPage,
-    ConfirmRoute => ConfirmPage,
-    ConfirmLinkRoute => ConfirmLinkPage,
-    SessionsRoute => SessionsPage,
-    SudoRoute => SudoPage,
-    MfaRoute => MfaPage,
-    SecurityRoute => SecurityPage,
-    ConnectionsRoute => ConnectionsPage,
-    SettingsRoute => SettingsPage,
-    ConfirmEmailChangeRoute => ConfirmEmailChangePage,
-    CancelEmailChangeRoute => CancelEmailChangePage,
-    KeepAccountRoute => KeepAccountPage,
-    RequestResetRoute => RequestResetPage,
-    ResetPasswordRoute => ResetPasswordPage,
-    OrganizationsRoute => OrganizationsPage,
-    NewOrganizationRoute => NewOrganizationPage,
-    OrgHomeRoute => OrgHomePage,
-    OrgMembersRoute => OrgMembersPage,
-    OrgSettingsRoute => OrgSettingsPage,
-    InvitationRoute => InvitationPage,
-    AdminRoute => AdminPage,
-    AdminUsersRoute => AdminUsersPage,
-    AdminUserRoute => AdminUserPage,
-    AdminAuditRoute => AdminAuditPage,
-    AdminJobsRoute => AdminJobsPage,
+page_groups! {
+    sign_in {
+        HomeRoute => HomePage,
+        RegisterRoute => RegisterPage,
+        LoginRoute => LoginPage,
+        MagicLinkRoute => MagicLinkPage,
+        ConfirmRoute => ConfirmPage,
+        ConfirmLinkRoute => ConfirmLinkPage,
+        MfaRoute => MfaPage,
+        RequestResetRoute => RequestResetPage,
+        ResetPasswordRoute => ResetPasswordPage,
+    }
+    account_pages {
+        SessionsRoute => SessionsPage,
+        SudoRoute => SudoPage,
+        SecurityRoute => SecurityPage,
+        ConnectionsRoute => ConnectionsPage,
+        SettingsRoute => SettingsPage,
+        ConfirmEmailChangeRoute => ConfirmEmailChangePage,
+        CancelEmailChangeRoute => CancelEmailChangePage,
+        KeepAccountRoute => KeepAccountPage,
+    }
+    organization_pages {
+        OrganizationsRoute => OrganizationsPage,
+        NewOrganizationRoute => NewOrganizationPage,
+        OrgHomeRoute => OrgHomePage,
+        OrgMembersRoute => OrgMembersPage,
+        OrgSettingsRoute => OrgSettingsPage,
+        InvitationRoute => InvitationPage,
+    }
+    admin_pages {
+        AdminRoute => AdminPage,
+        AdminUsersRoute => AdminUsersPage,
+        AdminUserRoute => AdminUserPage,
+        AdminAuditRoute => AdminAuditPage,
+        AdminJobsRoute => AdminJobsPage,
+    }
 }
 
 #[component]
