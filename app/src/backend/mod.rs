@@ -42,8 +42,10 @@ impl From<sqlx::Error> for Unexpected {
     }
 }
 
-/// Hands memory the allocator holds free back to the system (glibc keeps freed memory for reuse, and a large block
-/// freed below the top of a heap is never returned otherwise); elsewhere a no-op.
+/// Hands memory glibc's malloc holds free back to the system (it keeps freed memory for reuse, and a large block
+/// freed below the top of a heap is never returned otherwise); elsewhere a no-op. The server's own allocations go to
+/// mimalloc (`server/src/lib.rs`), which returns freed memory by itself; this is for what C code (SQLite) allocates
+/// from glibc, and for a binary built on `app` with the system allocator.
 pub fn release_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only returns free pages to the system; it touches no live allocation.
