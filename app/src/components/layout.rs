@@ -150,7 +150,10 @@ pub fn NoticeBanner(#[prop(into)] notice: Signal<Option<crate::context::Notice>>
 pub fn ForgetLinkInHistory(path: &'static str) -> impl IntoView {
     #[cfg(feature = "hydrate")]
     Effect::new(move |_| {
-        if let Ok(history) = window().history() {
+        // Only while the address still holds the link (`path/…`): the page can render again late, while the router
+        // is already on its way to the next page (a lazily loaded one), and must not put its address over that one.
+        let on_link = window().location().pathname().is_ok_and(|p| p.starts_with(&format!("{path}/")));
+        if let (true, Ok(history)) = (on_link, window().history()) {
             let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(path));
         }
     });
