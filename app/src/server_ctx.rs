@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos_axum::ResponseOptions;
 
 use crate::{
-    backend::{accounts::AccountError, request::RequestContext, AppState},
+    backend::{request::RequestContext, AppState, Error},
     context::Flash,
     error::AppError,
 };
@@ -19,39 +19,6 @@ pub fn request() -> Result<RequestContext, AppError> {
     use_context::<Parts>()
         .and_then(|p| p.extensions.get::<RequestContext>().cloned())
         .ok_or_else(|| AppError::Internal { request_id: "no-request-context".into() })
-}
-
-/// Logs an unexpected error once, with the request id the user is shown.
-pub fn internal(ctx: &RequestContext, e: impl std::fmt::Display) -> AppError {
-    tracing::error!(request_id = %ctx.request_id, error = %e, "unexpected error");
-    AppError::Internal { request_id: ctx.request_id.clone() }
-}
-
-/// What an unconfirmed account is told when it tries to add a credential, link a provider or use organizations.
-pub const CONFIRM_FIRST: &str = "Confirm your e-mail address first: use the link or code we mailed you (you can \
-     send it again from the banner at the top of the page).";
-
-pub fn account_error(ctx: &RequestContext, e: AccountError) -> AppError {
-    match e {
-        AccountError::InvalidCredentials => AppError::InvalidCredentials,
-        AccountError::Unconfirmed => AppError::field("email", "Confirm your e-mail address first: check your inbox."),
-        AccountError::ConfirmFirst => AppError::Refused { message: CONFIRM_FIRST.into() },
-        AccountError::InvalidToken => AppError::InvalidToken,
-        AccountError::RateLimited(r) => AppError::RateLimited { retry_after_secs: r.0 },
-        AccountError::SudoRequired => AppError::ReauthenticationRequired,
-        AccountError::PasswordChangeRequired => AppError::PasswordChangeRequired,
-        AccountError::AccountClosing => AppError::AccountClosing,
-        AccountError::AccountLocked => AppError::AccountLocked,
-        AccountError::Impersonating => AppError::Impersonating,
-        AccountError::ChallengeExpired => AppError::ChallengeExpired,
-        AccountError::NotFound => AppError::NotFound,
-        AccountError::MfaLocked => AppError::MfaLocked,
-        AccountError::Forbidden => AppError::Forbidden,
-        AccountError::MfaEnrolmentRequired => AppError::MfaEnrolmentRequired,
-        AccountError::Field(name, message) => AppError::field(name, message),
-        AccountError::Refused(message) => AppError::Refused { message },
-        AccountError::Unexpected(u) => internal(ctx, u.0),
-    }
 }
 
 pub fn append_header(name: header::HeaderName, value: &str) {
@@ -154,7 +121,7 @@ pub async fn session_form<Fut>(
     change: impl FnOnce(AppState, RequestContext, crate::backend::request::CurrentSession) -> Fut,
 ) -> Result<(), AppError>
 where
-    Fut: std::future::Future<Output = Result<(), AccountError>>,
+    Fut: std::future::Future<Output = Result<(), Error>>,
 {
     session_form_to(page, page, notice, keep, change).await
 }
@@ -168,13 +135,13 @@ pub async fn session_form_to<Fut>(
     change: impl FnOnce(AppState, RequestContext, crate::backend::request::CurrentSession) -> Fut,
 ) -> Result<(), AppError>
 where
-    Fut: std::future::Future<Output = Result<(), AccountError>>,
+    Fut: std::future::Future<Output = Result<(), Error>>,
 {
     let ctx = request()?;
     let result = async {
         let me = require_session(&ctx)?;
         let st = state()?;
-        change(st, ctx.clone(), me).await.map_err(|e| account_error(&ctx, e))?;
+        change(st, ctx.clone(), me).await?;
         Ok((next.to_string(), notice.map(Flash::notice).unwrap_or_default()))
     }
     .await;
@@ -187,12 +154,12 @@ pub async fn session_data<T, Fut>(
     load: impl FnOnce(AppState, RequestContext, crate::backend::request::CurrentSession) -> Fut,
 ) -> Result<T, AppError>
 where
-    Fut: std::future::Future<Output = Result<T, AccountError>>,
+    Fut: std::future::Future<Output = Result<T, Error>>,
 {
     let ctx = request()?;
     let me = require_session(&ctx)?;
     let st = state()?;
-    load(st, ctx.clone(), me).await.map_err(|e| data_error(&ctx, e))
+    Ok(load(st, ctx, me).await?)
 }
 
 /// The page a mailed link opened (`prefix/token`), to send a failed form back to. Only token characters pass.
@@ -200,11 +167,6 @@ pub fn link_page(prefix: &str, token: &str) -> String {
     let token: String =
         token.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').take(128).collect();
     format!("{prefix}/{token}")
-}
-
-/// An error of a page's data function: its status goes on the page's response too (a 404 page is a 404).
-pub fn data_error(ctx: &RequestContext, e: AccountError) -> AppError {
-    fail(account_error(ctx, e))
 }
 
 /// A server-function request whose arguments did not decode (see `AppError::from_server_fn_error`): logged at info
@@ -286,13 +248,13 @@ pub async fn email_request<Fut>(
     action: impl FnOnce(AppState, RequestContext, crate::validation::EmailAddress) -> Fut,
 ) -> Result<(), AppError>
 where
-    Fut: std::future::Future<Output = Result<(), AccountError>>,
+    Fut: std::future::Future<Output = Result<(), Error>>,
 {
     let ctx = request()?;
     let result = async {
         let st = state()?;
         let parsed = crate::validation::EmailAddress::parse(email).map_err(|m| AppError::field("email", m))?;
-        action(st, ctx.clone(), parsed.clone()).await.map_err(|e| account_error(&ctx, e))?;
+        action(st, ctx.clone(), parsed.clone()).await?;
         Ok((next.to_string(), Flash::notice_for(notice, parsed.as_str())))
     }
     .await;

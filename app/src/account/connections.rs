@@ -45,10 +45,9 @@ pub async fn connections_data() -> Result<ConnectionsOverview, AppError> {
     let ctx = server_ctx::request()?;
     let me = server_ctx::require_session(&ctx)?;
     let st = server_ctx::state()?;
-    let rows = oauth::identities(&st, &me.user_id).await.map_err(|e| server_ctx::internal(&ctx, e))?;
-    let pending = oauth::pending(&st, &ctx, &me).await.map_err(|e| server_ctx::internal(&ctx, e))?;
-    let has_password =
-        accounts::has_password(&st, &me.user_id).await.map_err(|e| server_ctx::account_error(&ctx, e))?;
+    let rows = oauth::identities(&st, &me.user_id).await?;
+    let pending = oauth::pending(&st, &ctx, &me).await?;
+    let has_password = accounts::has_password(&st, &me.user_id).await?;
     let name = |id: &str| st.config.oauth_provider(id).map(|p| p.name.clone()).unwrap_or_else(|| id.to_string());
     let available = st
         .config

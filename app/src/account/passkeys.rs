@@ -42,9 +42,8 @@ pub async fn passkey_list() -> Result<PasskeyOverview, AppError> {
     let ctx = server_ctx::request()?;
     let me = server_ctx::require_session(&ctx)?;
     let st = server_ctx::state()?;
-    let rows = passkeys::list(&st, &me.user_id).await.map_err(|e| server_ctx::internal(&ctx, e))?;
-    let has_password =
-        accounts::has_password(&st, &me.user_id).await.map_err(|e| server_ctx::account_error(&ctx, e))?;
+    let rows = passkeys::list(&st, &me.user_id).await?;
+    let has_password = accounts::has_password(&st, &me.user_id).await?;
     Ok(PasskeyOverview {
         can_add: (rows.len() as i64) < passkeys::MAX_PASSKEYS,
         has_password,
@@ -68,9 +67,7 @@ pub async fn passkey_creation_options() -> Result<PasskeyChallenge, AppError> {
     let ctx = server_ctx::request()?;
     let me = server_ctx::require_session(&ctx)?;
     let st = server_ctx::state()?;
-    let c = passkeys::start_registration(&st, &me)
-        .await
-        .map_err(|e| server_ctx::fail(server_ctx::account_error(&ctx, e)))?;
+    let c = passkeys::start_registration(&st, &me).await?;
     Ok(PasskeyChallenge { token: c.token, options: PasskeyOptions::Create(c.options) })
 }
 

@@ -52,7 +52,7 @@ pub async fn security_data() -> Result<SecurityOverview, AppError> {
     let ctx = server_ctx::request()?;
     let me = server_ctx::require_session(&ctx)?;
     let st = server_ctx::state()?;
-    let s = mfa::status(&st, &me).await.map_err(|e| server_ctx::account_error(&ctx, e))?;
+    let s = mfa::status(&st, &me).await?;
     Ok(SecurityOverview {
         totp_enabled: s.enabled,
         pending: s.pending.map(|p| EnrolmentData {
@@ -117,11 +117,11 @@ pub async fn regenerate_backup_codes(#[server(default)] code: String) -> Result<
 /// Forgets one trusted browser (by id, own only: another user's id is "not found"), or all with no id.
 #[server(prefix = "/api", endpoint = "revoke_trusted_browser")]
 pub async fn revoke_trusted_browser(id: Option<String>) -> Result<(), AppError> {
-    use crate::backend::{accounts::AccountError, mfa};
+    use crate::backend::{mfa, Error};
     crate::server_ctx::session_form(SECURITY, Some(Notice::TrustRevoked), &[], |st, ctx, me| async move {
         match mfa::revoke_trust(&st, &ctx, &me, id.as_deref()).await? {
             true => Ok(()),
-            false => Err(AccountError::NotFound),
+            false => Err(Error::NotFound),
         }
     })
     .await

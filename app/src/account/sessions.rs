@@ -48,7 +48,7 @@ pub async fn list_sessions() -> Result<SessionsData, AppError> {
     let ctx = server_ctx::request()?;
     let me = server_ctx::require_session(&ctx)?;
     let st = server_ctx::state()?;
-    let rows = sessions::list_for_user(&st, &me.user_id).await.map_err(|e| server_ctx::internal(&ctx, e))?;
+    let rows = sessions::list_for_user(&st, &me.user_id).await?;
     let sessions = rows
         .into_iter()
         .map(|r| SessionItem {
@@ -65,8 +65,7 @@ pub async fn list_sessions() -> Result<SessionsData, AppError> {
             last_active: format_utc(r.last_active_at),
         })
         .collect();
-    let events =
-        audit::activity_for_user(&st.db.pool, &me.user_id, 25).await.map_err(|e| server_ctx::internal(&ctx, e))?;
+    let events = audit::activity_for_user(&st.db.pool, &me.user_id, 25).await?;
     let activity = events
         .into_iter()
         .map(|e| {
@@ -155,8 +154,8 @@ pub async fn revoke_session(id: String) -> Result<(), AppError> {
         let st = server_ctx::state()?;
         // Like signing out every other device (S40): after a re-authentication, so a stolen session cannot evict the
         // owner one device at a time.
-        crate::backend::sudo::require(&st, &me).map_err(|e| server_ctx::account_error(&ctx, e))?;
-        let found = sessions::revoke(&st, &ctx, &me.user_id, &id).await.map_err(|e| server_ctx::internal(&ctx, e))?;
+        crate::backend::sudo::require(&st, &me)?;
+        let found = sessions::revoke(&st, &ctx, &me.user_id, &id).await?;
         if !found {
             return Err(AppError::NotFound);
         }
@@ -173,10 +172,8 @@ pub async fn revoke_other_sessions() -> Result<(), AppError> {
     let result = async {
         let me = server_ctx::require_session(&ctx)?;
         let st = server_ctx::state()?;
-        crate::backend::sudo::require(&st, &me).map_err(|e| server_ctx::account_error(&ctx, e))?;
-        sessions::revoke_others(&st, &ctx, &me.user_id, &me.session_id)
-            .await
-            .map_err(|e| server_ctx::internal(&ctx, e))?;
+        crate::backend::sudo::require(&st, &me)?;
+        sessions::revoke_others(&st, &ctx, &me.user_id, &me.session_id).await?;
         Ok(("/users/sessions".to_string(), Flash::default()))
     }
     .await;

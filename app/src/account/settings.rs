@@ -38,7 +38,7 @@ pub async fn settings_data() -> Result<AccountSettings, AppError> {
     let ctx = server_ctx::request()?;
     let me = server_ctx::require_session(&ctx)?;
     let st = server_ctx::state()?;
-    let s = settings::load(&st, &me.user_id).await.map_err(|e| server_ctx::account_error(&ctx, e))?;
+    let s = settings::load(&st, &me.user_id).await?;
     Ok(AccountSettings {
         email: s.email,
         display_name: s.display_name.unwrap_or_default(),
@@ -108,9 +108,7 @@ pub async fn delete_account(#[server(default)] confirm_email: String) -> Result<
     let result = async {
         let me = server_ctx::require_session(&ctx)?;
         let st = server_ctx::state()?;
-        settings::schedule_deletion(&st, &ctx, &me, &confirm_email)
-            .await
-            .map_err(|e| server_ctx::account_error(&ctx, e))?;
+        settings::schedule_deletion(&st, &ctx, &me, &confirm_email).await?;
         server_ctx::append_header(http::header::SET_COOKIE, &sessions::cookie(&st.config, None));
         Ok(("/".to_string(), Flash::notice(Notice::DeletionScheduled)))
     }
@@ -125,7 +123,7 @@ pub async fn keep_account(token: String) -> Result<(), AppError> {
     let ctx = server_ctx::request()?;
     let result = async {
         let st = server_ctx::state()?;
-        settings::cancel_deletion_by_link(&st, &ctx, &token).await.map_err(|e| server_ctx::account_error(&ctx, e))?;
+        settings::cancel_deletion_by_link(&st, &ctx, &token).await?;
         Ok(("/users/log-in".to_string(), Flash::notice(Notice::DeletionCancelled)))
     }
     .await;
@@ -139,7 +137,7 @@ pub async fn confirm_email_change(token: String) -> Result<(), AppError> {
     let ctx = server_ctx::request()?;
     let result = async {
         let st = server_ctx::state()?;
-        settings::confirm_email_change(&st, &ctx, &token).await.map_err(|e| server_ctx::account_error(&ctx, e))?;
+        settings::confirm_email_change(&st, &ctx, &token).await?;
         server_ctx::append_header(http::header::SET_COOKIE, &sessions::cookie(&st.config, None));
         Ok(("/users/log-in".to_string(), Flash::notice(Notice::EmailChanged)))
     }
@@ -154,9 +152,7 @@ pub async fn cancel_email_change_by_link(token: String) -> Result<(), AppError> 
     let ctx = server_ctx::request()?;
     let result = async {
         let st = server_ctx::state()?;
-        settings::cancel_email_change_by_link(&st, &ctx, &token)
-            .await
-            .map_err(|e| server_ctx::account_error(&ctx, e))?;
+        settings::cancel_email_change_by_link(&st, &ctx, &token).await?;
         Ok(("/".to_string(), Flash::notice(Notice::EmailChangeCancelled)))
     }
     .await;

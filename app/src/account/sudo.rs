@@ -81,9 +81,7 @@ pub async fn sudo_passkey_options() -> Result<PasskeyChallenge, AppError> {
     let ctx = server_ctx::request()?;
     let me = server_ctx::require_session(&ctx)?;
     let st = server_ctx::state()?;
-    let c = passkeys::start_for_user(&st, passkeys::Purpose::Sudo, &me.user_id, Some(&me.session_id))
-        .await
-        .map_err(|e| server_ctx::fail(server_ctx::account_error(&ctx, e)))?;
+    let c = passkeys::start_for_user(&st, passkeys::Purpose::Sudo, &me.user_id, Some(&me.session_id)).await?;
     Ok(PasskeyChallenge { token: c.token, options: PasskeyOptions::Get(c.options) })
 }
 
@@ -98,7 +96,7 @@ enum SudoInput {
 #[cfg(feature = "ssr")]
 async fn pass_sudo(input: SudoInput, return_to: String) -> Result<(), AppError> {
     use crate::{
-        backend::{accounts::AccountError, sessions, sudo},
+        backend::{sessions, sudo, Error},
         context::Flash,
         server_ctx,
     };
@@ -119,8 +117,8 @@ async fn pass_sudo(input: SudoInput, return_to: String) -> Result<(), AppError> 
         let me = server_ctx::require_session(&ctx)?;
         let st = server_ctx::state()?;
         let fresh = sudo::reauthenticate(&st, &ctx, &me, proof).await.map_err(|e| match e {
-            AccountError::InvalidCredentials => AppError::field(field, wrong),
-            e => server_ctx::account_error(&ctx, e),
+            Error::InvalidCredentials => AppError::field(field, wrong),
+            e => e.into(),
         })?;
         server_ctx::append_header(http::header::SET_COOKIE, &sessions::cookie(&st.config, Some(&fresh)));
         Ok((next.clone(), Flash::default()))
@@ -148,10 +146,10 @@ pub async fn sudo_methods() -> Result<SudoOptions, AppError> {
     let ctx = server_ctx::request()?;
     let me = server_ctx::require_session(&ctx)?;
     let st = server_ctx::state()?;
-    let password = accounts::has_password(&st, &me.user_id).await.map_err(|e| server_ctx::account_error(&ctx, e))?;
+    let password = accounts::has_password(&st, &me.user_id).await?;
     // The session lookup already read whether the user has TOTP.
-    let passkey = passkeys::count(&st, &me.user_id).await.map_err(|e| server_ctx::internal(&ctx, e))? > 0;
-    let linked = oauth::identities(&st, &me.user_id).await.map_err(|e| server_ctx::internal(&ctx, e))?;
+    let passkey = passkeys::count(&st, &me.user_id).await? > 0;
+    let linked = oauth::identities(&st, &me.user_id).await?;
     let providers = linked
         .into_iter()
         .filter_map(|i| st.config.oauth_provider(&i.provider).map(|p| (p.id.clone(), p.name.clone())))

@@ -319,8 +319,7 @@ pub async fn admin_impersonate(id: String) -> Result<(), AppError> {
     let result = async {
         let me = server_ctx::require_session(&ctx)?;
         let st = server_ctx::state()?;
-        let session =
-            impersonation::start(&st, &ctx, &me, &id).await.map_err(|e| server_ctx::account_error(&ctx, e))?;
+        let session = impersonation::start(&st, &ctx, &me, &id).await?;
         server_ctx::append_header(http::header::SET_COOKIE, &sessions::cookie(&st.config, Some(&session)));
         Ok(("/".to_string(), Flash::default()))
     }
@@ -341,8 +340,7 @@ pub async fn stop_impersonating() -> Result<(), AppError> {
     let result = async {
         let me = server_ctx::require_session(&ctx)?;
         let st = server_ctx::state()?;
-        let (admin, user_id) =
-            impersonation::stop(&st, &ctx, &me).await.map_err(|e| server_ctx::account_error(&ctx, e))?;
+        let (admin, user_id) = impersonation::stop(&st, &ctx, &me).await?;
         server_ctx::append_header(http::header::SET_COOKIE, &sessions::cookie(&st.config, admin.as_ref()));
         let next = match admin {
             Some(_) => server_ctx::link_page("/admin/users", &user_id),

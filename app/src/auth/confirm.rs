@@ -21,9 +21,7 @@ pub async fn confirm_with_code(email: String, code: String) -> Result<(), AppErr
         let st = server_ctx::state()?;
         let parsed = EmailAddress::parse(&email).map_err(|m| AppError::field("email", m))?;
         crate::validation::parse_code6(&code).map_err(|m| AppError::field("code", m))?;
-        crate::backend::accounts::confirm_by_code(&st, &ctx, &parsed, &code)
-            .await
-            .map_err(|e| server_ctx::account_error(&ctx, e))?;
+        crate::backend::accounts::confirm_by_code(&st, &ctx, &parsed, &code).await?;
         Ok(("/users/log-in".to_string(), Flash::notice_for(Notice::Confirmed, parsed.as_str())))
     }
     .await;
@@ -41,9 +39,7 @@ pub async fn confirm_with_link(token: String) -> Result<(), AppError> {
     let ctx = server_ctx::request()?;
     let result = async {
         let st = server_ctx::state()?;
-        crate::backend::accounts::confirm_by_token(&st, &ctx, &token)
-            .await
-            .map_err(|e| server_ctx::account_error(&ctx, e))?;
+        crate::backend::accounts::confirm_by_token(&st, &ctx, &token).await?;
         Ok(("/users/log-in".to_string(), Flash::notice(Notice::Confirmed)))
     }
     .await;

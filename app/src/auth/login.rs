@@ -17,9 +17,7 @@ pub async fn log_in(email: String, password: String, remember_me: Option<String>
     let result = async {
         let st = server_ctx::state()?;
         let session =
-            crate::backend::accounts::log_in_with_password(&st, &ctx, &email, &password, remember_me.is_some())
-                .await
-                .map_err(|e| server_ctx::account_error(&ctx, e))?;
+            crate::backend::accounts::log_in_with_password(&st, &ctx, &email, &password, remember_me.is_some()).await?;
         Ok(server_ctx::signed_in(&st, &ctx, &session))
     }
     .await;
@@ -44,9 +42,7 @@ pub async fn log_in_with_link(token: String) -> Result<(), AppError> {
     let ctx = server_ctx::request()?;
     let result = async {
         let st = server_ctx::state()?;
-        let session = crate::backend::magic_link::log_in(&st, &ctx, &token)
-            .await
-            .map_err(|e| server_ctx::account_error(&ctx, e))?;
+        let session = crate::backend::magic_link::log_in(&st, &ctx, &token).await?;
         Ok(server_ctx::signed_in(&st, &ctx, &session))
     }
     .await;
@@ -61,15 +57,12 @@ pub async fn passkey_sign_in_options(
     #[server(default)] autofill: bool,
 ) -> Result<PasskeyChallenge, AppError> {
     use crate::{backend::passkeys, components::passkey::PasskeyOptions, server_ctx, validation::EmailAddress};
-    let ctx = server_ctx::request()?;
     let st = server_ctx::state()?;
     let email = match email.trim() {
         "" => None,
         e => Some(EmailAddress::parse(e).map_err(|m| server_ctx::fail(AppError::field("passkey", m)))?),
     };
-    let c = passkeys::start_sign_in(&st, email.as_ref().map(|e| e.as_str()), autofill)
-        .await
-        .map_err(|e| server_ctx::fail(server_ctx::account_error(&ctx, e)))?;
+    let c = passkeys::start_sign_in(&st, email.as_ref().map(|e| e.as_str()), autofill).await?;
     Ok(PasskeyChallenge { token: c.token, options: PasskeyOptions::Get(c.options) })
 }
 
@@ -84,9 +77,8 @@ pub async fn log_in_with_passkey(
     let ctx = server_ctx::request()?;
     let result = async {
         let st = server_ctx::state()?;
-        let outcome = crate::backend::passkeys::finish_sign_in(&st, &ctx, &token, &credential, remember_me.is_some())
-            .await
-            .map_err(|e| server_ctx::account_error(&ctx, e))?;
+        let outcome =
+            crate::backend::passkeys::finish_sign_in(&st, &ctx, &token, &credential, remember_me.is_some()).await?;
         Ok(server_ctx::signed_in(&st, &ctx, &outcome))
     }
     .await;
@@ -104,7 +96,7 @@ pub async fn log_out() -> Result<(), AppError> {
     let ctx = server_ctx::request()?;
     let st = server_ctx::state()?;
     if let Some(session) = &ctx.session {
-        sessions::end(&st, &ctx, session).await.map_err(|e| server_ctx::internal(&ctx, e))?;
+        sessions::end(&st, &ctx, session).await?;
     }
     server_ctx::append_header(http::header::SET_COOKIE, &sessions::cookie(&st.config, None));
     server_ctx::finish_form(&ctx, Ok(("/".into(), Flash::notice(Notice::LoggedOut))), "/", &[])

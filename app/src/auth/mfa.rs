@@ -33,7 +33,7 @@ pub async fn mfa_verify_passkey(token: String, credential: String, trust: Option
 #[server(prefix = "/api", endpoint = "mfa_passkey_options")]
 pub async fn mfa_passkey_options() -> Result<PasskeyChallenge, AppError> {
     use crate::{
-        backend::{accounts::AccountError, gate, passkeys},
+        backend::{gate, passkeys, Error},
         components::passkey::PasskeyOptions,
         server_ctx,
     };
@@ -41,11 +41,11 @@ pub async fn mfa_passkey_options() -> Result<PasskeyChallenge, AppError> {
     let st = server_ctx::state()?;
     let result = async {
         let token = ctx.mfa_challenge.as_deref().unwrap_or_default();
-        let user_id = gate::pending_user(&st, token).await?.ok_or(AccountError::ChallengeExpired)?;
+        let user_id = gate::pending_user(&st, token).await?.ok_or(Error::ChallengeExpired)?;
         passkeys::start_for_user(&st, passkeys::Purpose::SecondFactor, &user_id, None).await
     }
     .await;
-    let c = result.map_err(|e| server_ctx::fail(server_ctx::account_error(&ctx, e)))?;
+    let c = result?;
     Ok(PasskeyChallenge { token: c.token, options: PasskeyOptions::Get(c.options) })
 }
 
@@ -58,9 +58,7 @@ async fn answer_challenge(answer: crate::backend::gate::Answer<'_>, trust: bool)
     let ctx = server_ctx::request()?;
     let result = async {
         let st = server_ctx::state()?;
-        let done = gate::complete_challenge(&st, &ctx, ctx.mfa_challenge.as_deref(), answer, trust)
-            .await
-            .map_err(|e| server_ctx::account_error(&ctx, e))?;
+        let done = gate::complete_challenge(&st, &ctx, ctx.mfa_challenge.as_deref(), answer, trust).await?;
         let config = &st.config;
         server_ctx::append_header(http::header::SET_COOKIE, &config.cookie(config.mfa_cookie_name(), "", Some(0)));
         if let Some(value) = &done.trust_cookie {
@@ -85,10 +83,10 @@ pub async fn mfa_pending() -> Result<ChallengeState, AppError> {
     let st = server_ctx::state()?;
     let none = ChallengeState { live: false, passkey: false };
     let Some(token) = ctx.mfa_challenge.as_deref() else { return Ok(none) };
-    let Some(user_id) = gate::pending_user(&st, token).await.map_err(|e| server_ctx::internal(&ctx, e))? else {
+    let Some(user_id) = gate::pending_user(&st, token).await? else {
         return Ok(none);
     };
-    let passkeys = passkeys::count(&st, &user_id).await.map_err(|e| server_ctx::internal(&ctx, e))?;
+    let passkeys = passkeys::count(&st, &user_id).await?;
     Ok(ChallengeState { live: true, passkey: passkeys > 0 })
 }
 

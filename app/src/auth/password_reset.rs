@@ -35,7 +35,7 @@ pub async fn reset_password(token: String, password: String) -> Result<(), AppEr
         let st = server_ctx::state()?;
         password_reset::reset(&st, &ctx, &token, &password).await.map_err(|e| match e {
             ResetError::Password(m) => AppError::field("password", m),
-            ResetError::Account(e) => server_ctx::account_error(&ctx, e),
+            ResetError::Account(e) => e.into(),
         })?;
         Ok(("/users/log-in".to_string(), Flash::notice(Notice::PasswordReset)))
     }

@@ -27,9 +27,7 @@ pub async fn register(email: String, password: String) -> Result<(), AppError> {
         let parsed_password = errors.check("password", NewPassword::parse(&password, &context));
         errors.finish()?;
         let (email, password) = (parsed_email.expect("checked"), parsed_password.expect("checked"));
-        crate::backend::accounts::register(&st, &ctx, &email, &password)
-            .await
-            .map_err(|e| server_ctx::account_error(&ctx, e))?;
+        crate::backend::accounts::register(&st, &ctx, &email, &password).await?;
         Ok(("/users/confirm".to_string(), Flash::notice_for(Notice::Registered, email.as_str())))
     }
     .await;

@@ -6,72 +6,12 @@ use super::{
     gate::{self, FirstFactor, SignIn},
     jobs::{self, Job},
     passwords::Verified,
-    rate_limit::RetryAfter,
     request::RequestContext,
     sessions,
     tokens::{self, Purpose},
-    AppState, Unexpected,
+    AppState, Error,
 };
 use crate::validation::{normalize_password, parse_code6, EmailAddress, NewPassword};
-
-#[derive(Debug, thiserror::Error)]
-pub enum AccountError {
-    #[error("invalid credentials")]
-    InvalidCredentials,
-    #[error("e-mail not confirmed")]
-    Unconfirmed,
-    /// Credentials, providers and organizations are for accounts whose address is proven (M3).
-    #[error("confirm the e-mail address first")]
-    ConfirmFirst,
-    #[error("invalid or expired token")]
-    InvalidToken,
-    #[error("rate limited")]
-    RateLimited(RetryAfter),
-    /// The session has not re-authenticated within the sudo window.
-    #[error("re-authentication required")]
-    SudoRequired,
-    /// An operator flagged the password as compromised: a reset link was mailed instead of a session.
-    #[error("password change required")]
-    PasswordChangeRequired,
-    /// No such thing belongs to this user (another user's included): answered 404.
-    #[error("not found")]
-    NotFound,
-    /// The MFA challenge is gone (expired, used, or too many wrong codes): log in again.
-    #[error("challenge expired")]
-    ChallengeExpired,
-    /// Too many wrong second-factor codes: codes are refused for a while.
-    #[error("MFA locked")]
-    MfaLocked,
-    /// The account is scheduled for deletion; the owner can cancel from the mailed link.
-    #[error("account scheduled for deletion")]
-    AccountClosing,
-    /// An admin locked the account: no sign-in by any method until an admin unlocks it.
-    #[error("account locked by an admin")]
-    AccountLocked,
-    /// Not while an admin is impersonating this account (password, e-mail, two-step, passkeys, deletion…).
-    #[error("not while impersonating")]
-    Impersonating,
-    /// Allowed to see the thing, not to do this to it (an organization member without the role).
-    #[error("forbidden")]
-    Forbidden,
-    /// Policy asks for two-step verification before this (an organization that requires it).
-    #[error("MFA enrolment required")]
-    MfaEnrolmentRequired,
-    /// The action does not apply (an admin locking an admin, say); the message says why.
-    #[error("{0}")]
-    Refused(String),
-    /// Bad input for one field, with the message to show beside it.
-    #[error("{0}: {1}")]
-    Field(&'static str, String),
-    #[error(transparent)]
-    Unexpected(#[from] Unexpected),
-}
-
-impl From<sqlx::Error> for AccountError {
-    fn from(e: sqlx::Error) -> Self {
-        AccountError::Unexpected(e.into())
-    }
-}
 
 #[derive(sqlx::FromRow)]
 struct UserRow {
@@ -123,7 +63,7 @@ pub async fn register(
     ctx: &RequestContext,
     email: &EmailAddress,
     password: &NewPassword,
-) -> Result<(), AccountError> {
+) -> Result<(), Error> {
     let hash = st.hasher.hash(password.expose()).await?;
     let may_mail = st.limits.mail(email.as_str(), ctx.ip).is_ok();
     let now = st.clock.now();
@@ -176,8 +116,8 @@ pub async fn mail_account(
     email: &EmailAddress,
     action: &str,
     job: impl FnOnce(String, bool) -> Option<Job>,
-) -> Result<(), AccountError> {
-    st.limits.mail(email.as_str(), ctx.ip).map_err(AccountError::RateLimited)?;
+) -> Result<(), Error> {
+    st.limits.mail(email.as_str(), ctx.ip).map_err(Error::RateLimited)?;
     let user = find_user(st, email).await?;
     let job = user.as_ref().and_then(|u| job(u.id.clone(), u.confirmed_at.is_some()));
     let now = st.clock.now();
@@ -199,11 +139,7 @@ pub async fn mail_account(
 }
 
 /// Sends a new confirmation mail if the address has an unconfirmed account.
-pub async fn resend_confirmation(
-    st: &AppState,
-    ctx: &RequestContext,
-    email: &EmailAddress,
-) -> Result<(), AccountError> {
+pub async fn resend_confirmation(st: &AppState, ctx: &RequestContext, email: &EmailAddress) -> Result<(), Error> {
     mail_account(st, ctx, email, "user.confirmation_resent", |user_id, confirmed| {
         (!confirmed).then_some(Job::ConfirmEmail { user_id })
     })
@@ -211,15 +147,14 @@ pub async fn resend_confirmation(
 }
 
 /// Whether a confirmation link is live, for the landing page (which must not consume it).
-pub async fn confirmation_link_is_live(st: &AppState, token: &str) -> Result<bool, AccountError> {
+pub async fn confirmation_link_is_live(st: &AppState, token: &str) -> Result<bool, Error> {
     Ok(tokens::find_by_link(&st.db.pool, token, Purpose::Confirm, st.clock.now()).await?.is_some())
 }
 
 /// Confirms by the link's token (POSTed from the landing page).
-pub async fn confirm_by_token(st: &AppState, ctx: &RequestContext, token: &str) -> Result<(), AccountError> {
+pub async fn confirm_by_token(st: &AppState, ctx: &RequestContext, token: &str) -> Result<(), Error> {
     let now = st.clock.now();
-    let live =
-        tokens::find_by_link(&st.db.pool, token, Purpose::Confirm, now).await?.ok_or(AccountError::InvalidToken)?;
+    let live = tokens::find_by_link(&st.db.pool, token, Purpose::Confirm, now).await?.ok_or(Error::InvalidToken)?;
     let mut tx = st.db.begin().await?;
     confirm_in(&mut tx, ctx, &live, now, "link").await?;
     tx.commit().await?;
@@ -232,12 +167,12 @@ pub async fn confirm_by_code(
     ctx: &RequestContext,
     email: &EmailAddress,
     code: &str,
-) -> Result<(), AccountError> {
-    st.limits.account(email.as_str()).map_err(AccountError::RateLimited)?;
-    let code = parse_code6(code).map_err(|_| AccountError::InvalidToken)?;
+) -> Result<(), Error> {
+    st.limits.account(email.as_str()).map_err(Error::RateLimited)?;
+    let code = parse_code6(code).map_err(|_| Error::InvalidToken)?;
     let now = st.clock.now();
     let Some(user) = find_user(st, email).await? else {
-        return Err(AccountError::InvalidToken);
+        return Err(Error::InvalidToken);
     };
     let mut tx = st.db.begin().await?;
     let matched =
@@ -247,7 +182,7 @@ pub async fn confirm_by_code(
         None => {
             audit::record(&mut tx, ctx, now, Event::failed("user.confirm", Some(&user.id)).detail("wrong code"))
                 .await?;
-            Err(AccountError::InvalidToken)
+            Err(Error::InvalidToken)
         }
     };
     // Commit in both cases: a miss must count.
@@ -261,7 +196,7 @@ async fn confirm_in(
     live: &tokens::Live,
     now: i64,
     how: &str,
-) -> Result<(), AccountError> {
+) -> Result<(), Error> {
     // The confirming browser keeps its session if it is the account's own.
     let keep = ctx.session.as_ref().filter(|s| s.user_id == live.user_id).map(|s| s.session_id.as_str());
     redeem_mailed_token(tx, live, Purpose::Confirm, now, keep).await?;
@@ -282,9 +217,9 @@ pub(crate) async fn redeem_mailed_token(
     purpose: Purpose,
     now: i64,
     keep: Option<&str>,
-) -> Result<(), AccountError> {
+) -> Result<(), Error> {
     if !tokens::consume(tx, &live.id, now).await? {
-        return Err(AccountError::InvalidToken);
+        return Err(Error::InvalidToken);
     }
     let prior: Option<(Option<i64>,)> = sqlx::query_as("SELECT confirmed_at FROM users WHERE id = $1")
         .bind(&live.user_id)
@@ -302,7 +237,7 @@ pub(crate) async fn redeem_mailed_token(
     .execute(&mut **tx)
     .await?;
     if r.rows_affected() != 1 {
-        return Err(AccountError::InvalidToken);
+        return Err(Error::InvalidToken);
     }
     tokens::revoke_all(tx, &live.user_id, purpose, now).await?;
     if matches!(prior, Some((None,))) {
@@ -340,9 +275,9 @@ pub async fn log_in_with_password(
     email: &str,
     password: &str,
     remember_me: bool,
-) -> Result<SignIn, AccountError> {
+) -> Result<SignIn, Error> {
     let parsed = EmailAddress::parse(email).ok();
-    st.limits.account(parsed.as_ref().map_or(email.trim(), |e| e.as_str())).map_err(AccountError::RateLimited)?;
+    st.limits.account(parsed.as_ref().map_or(email.trim(), |e| e.as_str())).map_err(Error::RateLimited)?;
     let user = match parsed {
         Some(e) => find_user(st, &e).await?,
         None => None,
@@ -354,7 +289,7 @@ pub async fn log_in_with_password(
     let user = matched.user;
     if st.config.require_confirmed_email && user.confirmed_at.is_none() {
         tx.commit().await?;
-        return Err(AccountError::Unconfirmed);
+        return Err(Error::Unconfirmed);
     }
     let first = FirstFactor { user_id: user.id, method: "password", remember_me };
     gate::sign_in(tx, st, ctx, first).await
@@ -367,7 +302,7 @@ pub async fn require_password_change(
     st: &AppState,
     ctx: &RequestContext,
     email: &EmailAddress,
-) -> Result<Option<u64>, AccountError> {
+) -> Result<Option<u64>, Error> {
     let Some(user) = find_user(st, email).await? else { return Ok(None) };
     let now = st.clock.now();
     let mut tx = st.db.begin().await?;
@@ -395,8 +330,8 @@ pub async fn verify_password_of(
     user_id: &str,
     password: &str,
     action: &'static str,
-) -> Result<(), AccountError> {
-    st.limits.account(user_id).map_err(AccountError::RateLimited)?;
+) -> Result<(), Error> {
+    st.limits.account(user_id).map_err(Error::RateLimited)?;
     let user = find_user_by_id(st, user_id).await?;
     check_password(st, ctx, user, password, action, true).await?.record(&st.db.pool, st.clock.now()).await?;
     Ok(())
@@ -438,7 +373,7 @@ pub async fn remove_sign_in_method(
     id: &str,
     keep_others: bool,
     job: impl FnOnce(String) -> super::jobs::Job,
-) -> Result<(), AccountError> {
+) -> Result<(), Error> {
     super::sudo::require(st, session)?;
     let now = st.clock.now();
     let mut tx = st.db.begin().await?;
@@ -448,9 +383,9 @@ pub async fn remove_sign_in_method(
             .bind(&session.user_id)
             .fetch_optional(&mut *tx)
             .await?;
-    let Some((label,)) = row else { return Err(AccountError::NotFound) };
+    let Some((label,)) = row else { return Err(Error::NotFound) };
     if ways_to_sign_in(&mut tx, &session.user_id).await? <= 1 {
-        return Err(AccountError::Field(method.field, method.last_way.into()));
+        return Err(Error::Field(method.field, method.last_way.into()));
     }
     sqlx::query(&format!("DELETE FROM {} WHERE id = $1 AND user_id = $2", method.table))
         .bind(id)
@@ -466,7 +401,7 @@ pub async fn remove_sign_in_method(
     Ok(())
 }
 
-pub async fn has_password(st: &AppState, user_id: &str) -> Result<bool, AccountError> {
+pub async fn has_password(st: &AppState, user_id: &str) -> Result<bool, Error> {
     Ok(find_user_by_id(st, user_id).await?.is_some_and(|u| u.password_hash.is_some()))
 }
 
@@ -504,7 +439,7 @@ async fn check_password(
     password: &str,
     action: &'static str,
     signed_in: bool,
-) -> Result<Matched, AccountError> {
+) -> Result<Matched, Error> {
     let now = st.clock.now();
     let refused = user.as_ref().and_then(|u| u.refused(signed_in));
     let claim = match &user {
@@ -532,7 +467,7 @@ async fn check_password(
                 _ => None,
             };
             record_failed_password(st, ctx, u.as_ref(), detail, pause, action).await?;
-            Err(AccountError::InvalidCredentials)
+            Err(Error::InvalidCredentials)
         }
     }
 }
@@ -546,7 +481,7 @@ async fn record_failed_password(
     detail: &str,
     pause: Option<attempts::Pause>,
     action: &'static str,
-) -> Result<(), AccountError> {
+) -> Result<(), Error> {
     let now = st.clock.now();
     let user_id = user.map(|u| u.id.as_str());
     let mut tx = st.db.begin().await?;

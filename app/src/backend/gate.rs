@@ -5,7 +5,6 @@
 //! challenge instead, which only [`complete_challenge`] turns into a grant. [`super::sessions::create`] takes a
 //! grant, and a grant's fields are private to this module: a path that skips the gate does not compile.
 use super::{
-    accounts::AccountError,
     crypto::{new_id, random_token, token_digest},
     db::Tx,
     jobs,
@@ -13,7 +12,7 @@ use super::{
     passkeys,
     request::RequestContext,
     sessions::{self, NewSession},
-    AppState,
+    AppState, Error,
 };
 
 /// Proof that a first factor was verified for this user. Made by the sign-in paths.
@@ -142,17 +141,12 @@ pub enum SignIn {
 
 /// Runs the gate for a verified first factor in the sign-in's transaction `tx` and, when it grants, creates the
 /// session there; commits, then sends the mail the sign-in queued.
-pub async fn sign_in(
-    mut tx: Tx,
-    st: &AppState,
-    ctx: &RequestContext,
-    first: FirstFactor,
-) -> Result<SignIn, AccountError> {
+pub async fn sign_in(mut tx: Tx, st: &AppState, ctx: &RequestContext, first: FirstFactor) -> Result<SignIn, Error> {
     let outcome = match gate(&mut tx, st, ctx, first).await? {
         GateOutcome::SignedIn(grant) => SignIn::Session(sessions::create(&mut tx, st, ctx, grant).await?),
         GateOutcome::SecondFactorRequired { challenge_token } => SignIn::Challenge { token: challenge_token },
-        GateOutcome::AccountClosing => return Err(AccountError::AccountClosing),
-        GateOutcome::AccountLocked => return Err(AccountError::AccountLocked),
+        GateOutcome::AccountClosing => return Err(Error::AccountClosing),
+        GateOutcome::AccountLocked => return Err(Error::AccountLocked),
     };
     tx.commit().await?;
     if let SignIn::Session(s) = &outcome {
@@ -219,19 +213,17 @@ pub async fn complete_challenge(
     token: Option<&str>,
     answer: Answer<'_>,
     trust: bool,
-) -> Result<Completed, AccountError> {
+) -> Result<Completed, Error> {
     let row = claim_challenge(st, token.unwrap_or_default()).await?;
     let Some((challenge_id, user_id, method, remember_me)) = row else {
-        return Err(AccountError::ChallengeExpired);
+        return Err(Error::ChallengeExpired);
     };
     let factor = match answer {
         Answer::Code(code) => mfa::verify(st, ctx, &user_id, code).await.map(|f| f.as_str()).map_err(|e| match e {
-            MfaError::Wrong => {
-                AccountError::Field("code", "That code did not work. Check your app and try again.".into())
-            }
-            MfaError::Locked => AccountError::MfaLocked,
-            MfaError::RateLimited(r) => AccountError::RateLimited(r),
-            MfaError::Unexpected(u) => AccountError::Unexpected(u),
+            MfaError::Wrong => Error::Field("code", "That code did not work. Check your app and try again.".into()),
+            MfaError::Locked => Error::MfaLocked,
+            MfaError::RateLimited(r) => Error::RateLimited(r),
+            MfaError::Unexpected(u) => Error::Unexpected(u),
         }),
         Answer::Passkey { token, credential } => {
             passkeys::verify_for_user(st, ctx, passkeys::Purpose::SecondFactor, &user_id, None, token, credential)
@@ -242,7 +234,7 @@ pub async fn complete_challenge(
     let mut tx = st.db.begin().await?;
     let used = sqlx::query("DELETE FROM mfa_challenges WHERE id = $1").bind(&challenge_id).execute(&mut *tx).await?;
     if used.rows_affected() != 1 {
-        return Err(AccountError::ChallengeExpired);
+        return Err(Error::ChallengeExpired);
     }
     let state: Option<(Option<i64>, Option<i64>, i64, i64)> = sqlx::query_as(
         "SELECT deletion_scheduled_at, locked_at, password_change_required, is_admin FROM users WHERE id = $1",
@@ -252,9 +244,9 @@ pub async fn complete_challenge(
     .await?;
     let admin = match state {
         Some((None, None, 0, admin)) => admin == 1,
-        Some((None, Some(_), _, _)) => return Err(AccountError::AccountLocked),
-        Some((None, None, _, _)) => return Err(AccountError::PasswordChangeRequired),
-        _ => return Err(AccountError::AccountClosing),
+        Some((None, Some(_), _, _)) => return Err(Error::AccountLocked),
+        Some((None, None, _, _)) => return Err(Error::PasswordChangeRequired),
+        _ => return Err(Error::AccountClosing),
     };
     let grant = SignInGrant {
         user_id: user_id.clone(),

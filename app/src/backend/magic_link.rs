@@ -1,26 +1,25 @@
 //! Sign in by a link mailed to the address: 10 minutes, single use, same answer for unknown addresses. The link
 //! is a first factor like a password: it goes through the same gate (MFA, when it arrives, still applies).
 use super::{
-    accounts::{self, AccountError},
+    accounts,
     gate::{self, FirstFactor, SignIn},
     jobs::Job,
     request::RequestContext,
     tokens::{self, Purpose},
-    AppState,
+    AppState, Error,
 };
 use crate::validation::EmailAddress;
 
-pub async fn request(st: &AppState, ctx: &RequestContext, email: &EmailAddress) -> Result<(), AccountError> {
+pub async fn request(st: &AppState, ctx: &RequestContext, email: &EmailAddress) -> Result<(), Error> {
     accounts::mail_account(st, ctx, email, "user.magic_link_requested", |user_id, _| Some(Job::MagicLink { user_id }))
         .await
 }
 
 /// Uses the link: the token is consumed, the address counts as confirmed and a password lock is lifted (the owner
 /// proved the mailbox), and the session is created in the same transaction.
-pub async fn log_in(st: &AppState, ctx: &RequestContext, token: &str) -> Result<SignIn, AccountError> {
+pub async fn log_in(st: &AppState, ctx: &RequestContext, token: &str) -> Result<SignIn, Error> {
     let now = st.clock.now();
-    let live =
-        tokens::find_by_link(&st.db.pool, token, Purpose::MagicLink, now).await?.ok_or(AccountError::InvalidToken)?;
+    let live = tokens::find_by_link(&st.db.pool, token, Purpose::MagicLink, now).await?.ok_or(Error::InvalidToken)?;
     let mut tx = st.db.begin().await?;
     accounts::redeem_mailed_token(&mut tx, &live, Purpose::MagicLink, now, None).await?;
     let first = FirstFactor { user_id: live.user_id, method: "magic_link", remember_me: false };

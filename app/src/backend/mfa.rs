@@ -8,14 +8,13 @@ use rand::{rngs::OsRng, Rng, RngCore};
 use totp_rs::{Algorithm, TOTP};
 
 use super::{
-    accounts::AccountError,
     attempts::{self, Claim},
     audit::{self, Event},
     crypto::{digest_eq, keyed_digest, new_id},
     db::Tx,
     jobs::{self, Job},
     request::{CurrentSession, RequestContext},
-    sudo, AppState, Unexpected,
+    sudo, AppState, Error, Unexpected,
 };
 
 pub const STEP_SECS: i64 = 30;
@@ -129,7 +128,7 @@ pub struct TrustedBrowser {
     pub last_used_at: i64,
 }
 
-pub async fn status(st: &AppState, session: &CurrentSession) -> Result<Status, AccountError> {
+pub async fn status(st: &AppState, session: &CurrentSession) -> Result<Status, Error> {
     let now = st.clock.now();
     let row: Option<(String, Option<i64>, i64)> =
         sqlx::query_as("SELECT secret_enc, enabled_at, created_at FROM user_totp WHERE user_id = $1")
@@ -168,7 +167,7 @@ pub async fn status(st: &AppState, session: &CurrentSession) -> Result<Status, A
 
 /// The backup codes waiting to be shown, removed as they are read: they are shown once. A plain read when there are
 /// none; when there are, only the request whose UPDATE clears that exact value shows them.
-async fn take_codes_to_show(st: &AppState, user_id: &str, now: i64) -> Result<Option<Vec<String>>, AccountError> {
+async fn take_codes_to_show(st: &AppState, user_id: &str, now: i64) -> Result<Option<Vec<String>>, Error> {
     let row: Option<(Option<String>,)> =
         sqlx::query_as("SELECT codes_to_show FROM user_totp WHERE user_id = $1 AND codes_to_show_until > $2")
             .bind(user_id)
@@ -188,7 +187,7 @@ async fn take_codes_to_show(st: &AppState, user_id: &str, now: i64) -> Result<Op
     Ok(serde_json::from_slice(&plain).ok())
 }
 
-fn enrolment_view(st: &AppState, session: &CurrentSession, enc: &str) -> Result<Enrolment, AccountError> {
+fn enrolment_view(st: &AppState, session: &CurrentSession, enc: &str) -> Result<Enrolment, Error> {
     let secret = open(st, enc, &session.user_id)?;
     let t = totp(secret.to_vec(), &st.config.app_name, &session.email)?;
     let url = t.get_url();
@@ -203,11 +202,7 @@ fn enrolment_view(st: &AppState, session: &CurrentSession, enc: &str) -> Result<
 }
 
 /// Starts (or restarts) TOTP enrolment: a new random seed, stored encrypted, waiting for its first code.
-pub async fn start_enrolment(
-    st: &AppState,
-    ctx: &RequestContext,
-    session: &CurrentSession,
-) -> Result<(), AccountError> {
+pub async fn start_enrolment(st: &AppState, ctx: &RequestContext, session: &CurrentSession) -> Result<(), Error> {
     sudo::require_confirmed(session)?;
     sudo::require(st, session)?;
     let mut secret = zeroize::Zeroizing::new([0u8; 20]);
@@ -216,7 +211,7 @@ pub async fn start_enrolment(
     let now = st.clock.now();
     let mut tx = st.db.begin().await?;
     if is_enabled(&mut tx, &session.user_id).await? {
-        return Err(AccountError::Field("code", "Two-step verification is already on.".into()));
+        return Err(Error::Field("code", "Two-step verification is already on.".into()));
     }
     sqlx::query("DELETE FROM user_totp WHERE user_id = $1").bind(&session.user_id).execute(&mut *tx).await?;
     sqlx::query("INSERT INTO user_totp (user_id, secret_enc, created_at) VALUES ($1, $2, $3)")
@@ -237,7 +232,7 @@ pub async fn enable(
     session: &CurrentSession,
     code: &str,
     keep_others: bool,
-) -> Result<Vec<String>, AccountError> {
+) -> Result<Vec<String>, Error> {
     sudo::require_confirmed(session)?;
     sudo::require(st, session)?;
     let now = st.clock.now();
@@ -247,11 +242,11 @@ pub async fn enable(
             .fetch_optional(&st.db.pool)
             .await?;
     let Some((enc, _)) = row.filter(|(_, created)| now - created < ENROLMENT_SECS) else {
-        return Err(AccountError::Field("code", "Set-up expired. Start again.".into()));
+        return Err(Error::Field("code", "Set-up expired. Start again.".into()));
     };
     let secret = open(st, &enc, &session.user_id)?;
     let Some(step) = matching_step(&secret, &normalize_code(code), now) else {
-        return Err(AccountError::Field(
+        return Err(Error::Field(
             "code",
             "That code did not work. Check the time on your device and try again.".into(),
         ));
@@ -266,7 +261,7 @@ pub async fn enable(
     .execute(&mut *tx)
     .await?;
     if r.rows_affected() != 1 {
-        return Err(AccountError::Field("code", "Set-up expired. Start again.".into()));
+        return Err(Error::Field("code", "Set-up expired. Start again.".into()));
     }
     let codes = replace_backup_codes(&mut tx, st, &session.user_id, now).await?;
     super::sessions::end_others_after_factor_change(&mut tx, session, keep_others).await?;
@@ -284,7 +279,7 @@ pub async fn disable(
     session: &CurrentSession,
     code: &str,
     keep_others: bool,
-) -> Result<(), AccountError> {
+) -> Result<(), Error> {
     sudo::require(st, session)?;
     require_code(st, ctx, &session.user_id, code).await?;
     let now = st.clock.now();
@@ -314,11 +309,11 @@ pub async fn regenerate_backup_codes(
     ctx: &RequestContext,
     session: &CurrentSession,
     code: &str,
-) -> Result<Vec<String>, AccountError> {
+) -> Result<Vec<String>, Error> {
     sudo::require(st, session)?;
     let code = normalize_code(code);
     if code.len() != 6 {
-        return Err(AccountError::Field("code", "Enter the 6-digit code from your authenticator app.".into()));
+        return Err(Error::Field("code", "Enter the 6-digit code from your authenticator app.".into()));
     }
     require_code(st, ctx, &session.user_id, &code).await?;
     let now = st.clock.now();
@@ -329,13 +324,13 @@ pub async fn regenerate_backup_codes(
     Ok(codes)
 }
 
-async fn require_code(st: &AppState, ctx: &RequestContext, user_id: &str, code: &str) -> Result<(), AccountError> {
+async fn require_code(st: &AppState, ctx: &RequestContext, user_id: &str, code: &str) -> Result<(), Error> {
     match verify(st, ctx, user_id, code).await {
         Ok(_) => Ok(()),
-        Err(MfaError::Wrong) => Err(AccountError::Field("code", "That code did not work.".into())),
-        Err(MfaError::Locked) => Err(AccountError::MfaLocked),
-        Err(MfaError::RateLimited(r)) => Err(AccountError::RateLimited(r)),
-        Err(MfaError::Unexpected(u)) => Err(AccountError::Unexpected(u)),
+        Err(MfaError::Wrong) => Err(Error::Field("code", "That code did not work.".into())),
+        Err(MfaError::Locked) => Err(Error::MfaLocked),
+        Err(MfaError::RateLimited(r)) => Err(Error::RateLimited(r)),
+        Err(MfaError::Unexpected(u)) => Err(Error::Unexpected(u)),
     }
 }
 
@@ -539,7 +534,7 @@ pub async fn revoke_trust(
     ctx: &RequestContext,
     session: &CurrentSession,
     id: Option<&str>,
-) -> Result<bool, AccountError> {
+) -> Result<bool, Error> {
     sudo::not_impersonating(session)?;
     let now = st.clock.now();
     let mut tx = st.db.begin().await?;

@@ -8,6 +8,7 @@ pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod devices;
+pub mod error;
 pub mod gate;
 pub mod housekeeping;
 pub mod jobs;
@@ -29,18 +30,8 @@ pub mod state;
 pub mod sudo;
 pub mod tokens;
 
+pub use error::{Error, Unexpected};
 pub use state::AppState;
-
-/// An error nobody branches on: logged once, where it becomes `AppError::Internal`.
-#[derive(Debug, thiserror::Error)]
-#[error(transparent)]
-pub struct Unexpected(#[from] pub anyhow::Error);
-
-impl From<sqlx::Error> for Unexpected {
-    fn from(e: sqlx::Error) -> Self {
-        Unexpected(e.into())
-    }
-}
 
 /// Hands memory glibc's malloc holds free back to the system (it keeps freed memory for reuse, and a large block
 /// freed below the top of a heap is never returned otherwise); elsewhere a no-op. The server's own allocations go to

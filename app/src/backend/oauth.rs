@@ -22,14 +22,13 @@ use openidconnect::{
 };
 
 use super::{
-    accounts::AccountError,
     audit::{self, Event},
     config::{OAuthKind, OAuthProvider},
     crypto::{new_id, random_token, token_digest},
     gate::{self, FirstFactor, SignIn},
     jobs::{self, Job},
     request::{CurrentSession, RequestContext},
-    sudo, AppState,
+    sudo, AppState, Error,
 };
 
 /// How long a flow (and a pending link) waits.
@@ -48,13 +47,13 @@ impl From<sqlx::Error> for Failure {
     }
 }
 
-impl From<AccountError> for Failure {
-    fn from(e: AccountError) -> Self {
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
         match e {
-            AccountError::AccountClosing => Failure(crate::error::AppError::AccountClosing.to_string()),
-            AccountError::AccountLocked => Failure(crate::error::AppError::AccountLocked.to_string()),
-            AccountError::SudoRequired => Failure(crate::error::AppError::ReauthenticationRequired.to_string()),
-            AccountError::ConfirmFirst => Failure(crate::server_ctx::CONFIRM_FIRST.into()),
+            // What the page would say (these log nothing).
+            e @ (Error::AccountClosing | Error::AccountLocked | Error::SudoRequired | Error::ConfirmFirst) => {
+                Failure(e.into_app_error("-").to_string())
+            }
             e => {
                 tracing::error!(error = %e, "oauth: account");
                 Failure("Something went wrong on our side. Please try again.".into())
@@ -684,30 +683,22 @@ pub async fn pending(
 }
 
 /// The owner, signed in to the account (by its own means) and inside the sudo window, confirms the held link.
-pub async fn confirm_pending(
-    st: &AppState,
-    ctx: &RequestContext,
-    session: &CurrentSession,
-) -> Result<(), AccountError> {
+pub async fn confirm_pending(st: &AppState, ctx: &RequestContext, session: &CurrentSession) -> Result<(), Error> {
     sudo::require_confirmed(session)?;
     sudo::require(st, session)?;
     let Some((id, provider_id, issuer, subject, email)) = pending_row(st, ctx, session).await? else {
-        return Err(AccountError::NotFound);
+        return Err(Error::NotFound);
     };
     sqlx::query("DELETE FROM pending_links WHERE id = $1").bind(&id).execute(&st.db.pool).await?;
     let Some(provider) = st.config.oauth_provider(&provider_id).filter(|p| p.issuer() == issuer) else {
-        return Err(AccountError::NotFound);
+        return Err(Error::NotFound);
     };
     let profile = Profile { subject, email, email_verified: false };
-    link(st, ctx, session, provider, &profile).await.map_err(|Failure(message)| AccountError::Field("link", message))
+    link(st, ctx, session, provider, &profile).await.map_err(|Failure(message)| Error::Field("link", message))
 }
 
 /// Forgets the held link.
-pub async fn discard_pending(
-    st: &AppState,
-    ctx: &RequestContext,
-    session: &CurrentSession,
-) -> Result<(), AccountError> {
+pub async fn discard_pending(st: &AppState, ctx: &RequestContext, session: &CurrentSession) -> Result<(), Error> {
     sudo::not_impersonating(session)?;
     if let Some((id, ..)) = pending_row(st, ctx, session).await? {
         sqlx::query("DELETE FROM pending_links WHERE id = $1").bind(&id).execute(&st.db.pool).await?;
@@ -743,7 +734,7 @@ pub async fn unlink(
     session: &CurrentSession,
     id: &str,
     keep_others: bool,
-) -> Result<(), AccountError> {
+) -> Result<(), Error> {
     let method = super::accounts::SignInMethod {
         table: "user_identities",
         label: "provider",

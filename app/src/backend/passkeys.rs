@@ -13,14 +13,13 @@ use webauthn_rs::prelude::{
 use webauthn_rs_proto::{AllowCredentials, ResidentKeyRequirement};
 
 use super::{
-    accounts::AccountError,
     audit::{self, Event},
     crypto::{new_id, random_token, token_digest},
     db::Tx,
     gate::{self, FirstFactor, SignIn},
     jobs::{self, Job},
     request::{CurrentSession, RequestContext},
-    sudo, AppState, Unexpected,
+    sudo, AppState, Error, Unexpected,
 };
 
 /// Passkeys one account may hold.
@@ -71,20 +70,20 @@ pub struct Ceremony<T> {
     pub options: T,
 }
 
-fn expired() -> AccountError {
-    AccountError::Field("passkey", "That passkey request expired or was already used. Try again.".into())
+fn expired() -> Error {
+    Error::Field("passkey", "That passkey request expired or was already used. Try again.".into())
 }
 
-fn not_accepted() -> AccountError {
-    AccountError::Field("passkey", "That passkey was not accepted. Try again, or use another way to sign in.".into())
+fn not_accepted() -> Error {
+    Error::Field("passkey", "That passkey was not accepted. Try again, or use another way to sign in.".into())
 }
 
-fn unreadable() -> AccountError {
-    AccountError::Field("passkey", "Your browser's passkey answer could not be read. Try again.".into())
+fn unreadable() -> Error {
+    Error::Field("passkey", "Your browser's passkey answer could not be read. Try again.".into())
 }
 
-fn unexpected(e: impl std::fmt::Display) -> AccountError {
-    AccountError::Unexpected(Unexpected(anyhow::anyhow!("webauthn: {e}")))
+fn unexpected(e: impl std::fmt::Display) -> Error {
+    Error::Unexpected(Unexpected(anyhow::anyhow!("webauthn: {e}")))
 }
 
 async fn begin(
@@ -93,7 +92,7 @@ async fn begin(
     user_id: Option<&str>,
     session_id: Option<&str>,
     state: &CeremonyState,
-) -> Result<String, AccountError> {
+) -> Result<String, Error> {
     let token = random_token();
     let now = st.clock.now();
     let state = serde_json::to_string(state).map_err(unexpected)?;
@@ -115,12 +114,7 @@ async fn begin(
 }
 
 /// Takes the ceremony (single use: the DELETE is the claim) if it is live, of `purpose`, and bound to `session_id`.
-async fn take(
-    st: &AppState,
-    purpose: Purpose,
-    token: &str,
-    session_id: Option<&str>,
-) -> Result<CeremonyState, AccountError> {
+async fn take(st: &AppState, purpose: Purpose, token: &str, session_id: Option<&str>) -> Result<CeremonyState, Error> {
     let mut tx = st.db.begin().await?;
     let row: Option<(Option<String>, String)> = sqlx::query_as(
         "DELETE FROM webauthn_ceremonies WHERE token_digest = $1 AND purpose = $2 AND expires_at > $3 \
@@ -185,7 +179,7 @@ async fn count_with<'e>(db: impl sqlx::Executor<'e, Database = sqlx::Any>, user_
 }
 
 /// The user's passkeys as webauthn-rs reads them, with their credential ids.
-async fn credentials(st: &AppState, user_id: &str) -> Result<Vec<Passkey>, AccountError> {
+async fn credentials(st: &AppState, user_id: &str) -> Result<Vec<Passkey>, Error> {
     let rows: Vec<(String,)> = sqlx::query_as("SELECT credential FROM passkeys WHERE user_id = $1")
         .bind(user_id)
         .fetch_all(&st.db.pool)
@@ -193,7 +187,7 @@ async fn credentials(st: &AppState, user_id: &str) -> Result<Vec<Passkey>, Accou
     rows.into_iter().map(|(json,)| serde_json::from_str(&json).map_err(unexpected)).collect()
 }
 
-fn user_handle(user_id: &str) -> Result<Uuid, AccountError> {
+fn user_handle(user_id: &str) -> Result<Uuid, Error> {
     Uuid::parse_str(user_id).map_err(unexpected)
 }
 
@@ -211,7 +205,7 @@ fn b64(bytes: &[u8]) -> String {
 pub async fn start_registration(
     st: &AppState,
     session: &CurrentSession,
-) -> Result<Ceremony<CreationChallengeResponse>, AccountError> {
+) -> Result<Ceremony<CreationChallengeResponse>, Error> {
     sudo::require_confirmed(session)?;
     sudo::require(st, session)?;
     let existing = credentials(st, &session.user_id).await?;
@@ -238,8 +232,8 @@ pub async fn start_registration(
     Ok(Ceremony { token, options })
 }
 
-fn too_many() -> AccountError {
-    AccountError::Field(
+fn too_many() -> Error {
+    Error::Field(
         "passkey",
         format!("You have {MAX_PASSKEYS} passkeys, the most one account can hold. Remove one first."),
     )
@@ -255,7 +249,7 @@ pub async fn finish_registration(
     credential: &str,
     name: Option<&str>,
     keep_others: bool,
-) -> Result<(), AccountError> {
+) -> Result<(), Error> {
     sudo::require_confirmed(session)?;
     sudo::require(st, session)?;
     let credential: RegisterPublicKeyCredential = serde_json::from_str(credential).map_err(|_| unreadable())?;
@@ -264,7 +258,7 @@ pub async fn finish_registration(
     };
     let passkey = st.webauthn.finish_passkey_registration(&credential, &state).map_err(|e| {
         tracing::info!(request_id = %ctx.request_id, error = %e, "passkey registration refused");
-        AccountError::Field(
+        Error::Field(
             "passkey",
             "Your authenticator's answer did not check out, so nothing was saved. Try again.".into(),
         )
@@ -289,7 +283,7 @@ pub async fn finish_registration(
         .fetch_one(&mut *tx)
         .await?;
     if taken > 0 {
-        return Err(AccountError::Field("passkey", "This passkey is already registered.".into()));
+        return Err(Error::Field("passkey", "This passkey is already registered.".into()));
     }
     sqlx::query(
         "INSERT INTO passkeys (id, user_id, credential_id, credential, name, aaguid, sign_count, backup_eligible, \
@@ -363,11 +357,11 @@ pub async fn rename(
     session: &CurrentSession,
     id: &str,
     name: &str,
-) -> Result<(), AccountError> {
+) -> Result<(), Error> {
     sudo::not_impersonating(session)?;
     let name = clean_name(name);
     if name.is_empty() {
-        return Err(AccountError::Field("name", "Give the passkey a name.".into()));
+        return Err(Error::Field("name", "Give the passkey a name.".into()));
     }
     let now = st.clock.now();
     let mut tx = st.db.begin().await?;
@@ -378,7 +372,7 @@ pub async fn rename(
         .execute(&mut *tx)
         .await?;
     if done.rows_affected() != 1 {
-        return Err(AccountError::NotFound);
+        return Err(Error::NotFound);
     }
     audit::record(&mut tx, ctx, now, Event::by_user("passkey.renamed", &session.user_id).detail(&name)).await?;
     tx.commit().await?;
@@ -393,7 +387,7 @@ pub async fn remove(
     session: &CurrentSession,
     id: &str,
     keep_others: bool,
-) -> Result<(), AccountError> {
+) -> Result<(), Error> {
     let method = super::accounts::SignInMethod {
         table: "passkeys",
         label: "name",
@@ -420,7 +414,7 @@ pub async fn start_sign_in(
     st: &AppState,
     email: Option<&str>,
     conditional: bool,
-) -> Result<Ceremony<RequestChallengeResponse>, AccountError> {
+) -> Result<Ceremony<RequestChallengeResponse>, Error> {
     let Some(email) = email else {
         let (mut options, state) = st.webauthn.start_discoverable_authentication().map_err(unexpected)?;
         if !conditional {
@@ -468,7 +462,7 @@ pub async fn finish_sign_in(
     token: &str,
     credential: &str,
     remember_me: bool,
-) -> Result<SignIn, AccountError> {
+) -> Result<SignIn, Error> {
     let credential: PublicKeyCredential = serde_json::from_str(credential).map_err(|_| unreadable())?;
     let state = take(st, Purpose::SignIn, token, None).await?;
     let user_id = match &state {
@@ -490,10 +484,10 @@ pub async fn start_for_user(
     purpose: Purpose,
     user_id: &str,
     session_id: Option<&str>,
-) -> Result<Ceremony<RequestChallengeResponse>, AccountError> {
+) -> Result<Ceremony<RequestChallengeResponse>, Error> {
     let passkeys = credentials(st, user_id).await?;
     if passkeys.is_empty() {
-        return Err(AccountError::Field("passkey", "This account has no passkey.".into()));
+        return Err(Error::Field("passkey", "This account has no passkey.".into()));
     }
     let (options, state) = st.webauthn.start_passkey_authentication(&passkeys).map_err(unexpected)?;
     let state = CeremonyState::Known { user_id: user_id.to_string(), state };
@@ -510,7 +504,7 @@ pub async fn verify_for_user(
     session_id: Option<&str>,
     token: &str,
     credential: &str,
-) -> Result<(), AccountError> {
+) -> Result<(), Error> {
     let credential: PublicKeyCredential = serde_json::from_str(credential).map_err(|_| unreadable())?;
     let state = take(st, purpose, token, session_id).await?;
     match &state {
@@ -533,7 +527,7 @@ async fn check_assertion(
     state: CeremonyState,
     credential: &PublicKeyCredential,
     action: &'static str,
-) -> Result<Tx, AccountError> {
+) -> Result<Tx, Error> {
     let credential_id = b64(credential.get_credential_id());
     let row: Option<(String, String)> =
         sqlx::query_as("SELECT id, credential FROM passkeys WHERE credential_id = $1 AND user_id = $2")

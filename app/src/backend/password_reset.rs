@@ -1,18 +1,18 @@
 //! Password reset by e-mailed link: same answer for every address, 1 h single-use token, and a reset ends every
 //! session (remember-me included) and lifts a password lock.
 use super::{
-    accounts::{self, AccountError},
+    accounts,
     audit::{self, Event},
     jobs::{self, Job},
     request::RequestContext,
     tokens::{self, Purpose},
-    AppState,
+    AppState, Error,
 };
 use crate::validation::{EmailAddress, NewPassword, PasswordContext};
 
 /// Mails a reset link if the address has an account. Rate-limited per address and per client; the answer is the
 /// same whether or not the account exists.
-pub async fn request(st: &AppState, ctx: &RequestContext, email: &EmailAddress) -> Result<(), AccountError> {
+pub async fn request(st: &AppState, ctx: &RequestContext, email: &EmailAddress) -> Result<(), Error> {
     accounts::mail_account(st, ctx, email, "user.password_reset_requested", |user_id, _| {
         Some(Job::PasswordReset { user_id })
     })
@@ -20,7 +20,7 @@ pub async fn request(st: &AppState, ctx: &RequestContext, email: &EmailAddress) 
 }
 
 /// The address a live reset link belongs to (for the password rules on the landing page), without using it.
-pub async fn link_email(st: &AppState, token: &str) -> Result<Option<String>, AccountError> {
+pub async fn link_email(st: &AppState, token: &str) -> Result<Option<String>, Error> {
     let live = tokens::find_by_link(&st.db.pool, token, Purpose::ResetPassword, st.clock.now()).await?;
     Ok(live.map(|l| l.sent_to))
 }
@@ -31,13 +31,13 @@ pub async fn reset(st: &AppState, ctx: &RequestContext, token: &str, password: &
     let now = st.clock.now();
     let live = tokens::find_by_link(&st.db.pool, token, Purpose::ResetPassword, now)
         .await
-        .map_err(AccountError::from)?
-        .ok_or(ResetError::Account(AccountError::InvalidToken))?;
+        .map_err(Error::from)?
+        .ok_or(ResetError::Account(Error::InvalidToken))?;
     let context = PasswordContext { app_name: &st.config.app_name, email: Some(&live.sent_to) };
     let password = NewPassword::parse(password, &context).map_err(ResetError::Password)?;
-    let hash = st.hasher.hash(password.expose()).await.map_err(AccountError::from)?;
-    let mut tx = st.db.begin().await.map_err(AccountError::from)?;
-    let result: Result<String, AccountError> = async {
+    let hash = st.hasher.hash(password.expose()).await.map_err(Error::from)?;
+    let mut tx = st.db.begin().await.map_err(Error::from)?;
+    let result: Result<String, Error> = async {
         accounts::redeem_mailed_token(&mut tx, &live, Purpose::ResetPassword, now, None).await?;
         sqlx::query("UPDATE users SET password_hash = $1, password_change_required = 0 WHERE id = $2")
             .bind(&hash)
@@ -51,7 +51,7 @@ pub async fn reset(st: &AppState, ctx: &RequestContext, token: &str, password: &
     }
     .await;
     let job = result.map_err(ResetError::Account)?;
-    tx.commit().await.map_err(AccountError::from)?;
+    tx.commit().await.map_err(Error::from)?;
     jobs::after_commit(st, &[job]).await;
     Ok(())
 }
@@ -61,5 +61,5 @@ pub enum ResetError {
     #[error("the new password does not meet the policy: {0}")]
     Password(String),
     #[error(transparent)]
-    Account(#[from] AccountError),
+    Account(#[from] Error),
 }

@@ -1,14 +1,14 @@
 //! Account settings: profile, password change and e-mail change. Password and e-mail changes need an open sudo
 //! window (checked here, so no caller can forget it); every change writes its audit row in its own transaction.
 use super::{
-    accounts::{self, AccountError},
+    accounts,
     audit::{self, Event},
     jobs::{self, Job},
     request::{CurrentSession, RequestContext},
     sessions::{self, NewSession},
     sudo,
     tokens::{self, Purpose},
-    AppState,
+    AppState, Error,
 };
 use crate::validation::{parse_display_name, EmailAddress, NewPassword, PasswordContext};
 
@@ -18,11 +18,11 @@ async fn use_link(
     token: &str,
     purpose: Purpose,
     now: i64,
-) -> Result<(super::db::Tx, tokens::Live), AccountError> {
-    let live = tokens::find_by_link(&st.db.pool, token, purpose, now).await?.ok_or(AccountError::InvalidToken)?;
+) -> Result<(super::db::Tx, tokens::Live), Error> {
+    let live = tokens::find_by_link(&st.db.pool, token, purpose, now).await?.ok_or(Error::InvalidToken)?;
     let mut tx = st.db.begin().await?;
     if !tokens::consume(&mut tx, &live.id, now).await? {
-        return Err(AccountError::InvalidToken);
+        return Err(Error::InvalidToken);
     }
     Ok((tx, live))
 }
@@ -35,7 +35,7 @@ pub struct Settings {
     pub has_password: bool,
 }
 
-pub async fn load(st: &AppState, user_id: &str) -> Result<Settings, AccountError> {
+pub async fn load(st: &AppState, user_id: &str) -> Result<Settings, Error> {
     let (email, display_name, pending_email, hash): (String, Option<String>, Option<String>, Option<String>) =
         sqlx::query_as("SELECT email, display_name, pending_email, password_hash FROM users WHERE id = $1")
             .bind(user_id)
@@ -49,8 +49,8 @@ pub async fn update_profile(
     ctx: &RequestContext,
     session: &CurrentSession,
     display_name: &str,
-) -> Result<(), AccountError> {
-    let name = parse_display_name(display_name).map_err(|m| AccountError::Field("display_name", m.into()))?;
+) -> Result<(), Error> {
+    let name = parse_display_name(display_name).map_err(|m| Error::Field("display_name", m.into()))?;
     let now = st.clock.now();
     let mut tx = st.db.begin().await?;
     sqlx::query("UPDATE users SET display_name = $1, updated_at = $2 WHERE id = $3")
@@ -73,24 +73,24 @@ pub async fn change_password(
     session: &CurrentSession,
     current: &str,
     new: &str,
-) -> Result<NewSession, AccountError> {
+) -> Result<NewSession, Error> {
     sudo::require(st, session)?;
     // An account without a password (made through a sign-in provider) sets its first one behind sudo alone.
     let has_password = accounts::has_password(st, &session.user_id).await?;
     if has_password && current.is_empty() {
-        return Err(AccountError::Field("current_password", "Enter your current password.".into()));
+        return Err(Error::Field("current_password", "Enter your current password.".into()));
     }
     let context = PasswordContext { app_name: &st.config.app_name, email: Some(&session.email) };
-    let new = NewPassword::parse(new, &context).map_err(|m| AccountError::Field("password", m))?;
+    let new = NewPassword::parse(new, &context).map_err(|m| Error::Field("password", m))?;
     if has_password {
         match accounts::verify_password_of(st, ctx, &session.user_id, current, "user.password_change").await {
-            Err(AccountError::InvalidCredentials) => {
-                return Err(AccountError::Field("current_password", "That is not your current password.".into()))
+            Err(Error::InvalidCredentials) => {
+                return Err(Error::Field("current_password", "That is not your current password.".into()))
             }
             other => other?,
         }
         if crate::validation::normalize_password(current) == new.expose() {
-            return Err(AccountError::Field("password", "Choose a password different from your current one.".into()));
+            return Err(Error::Field("password", "Choose a password different from your current one.".into()));
         }
     }
     let hash = st.hasher.hash(new.expose()).await?;
@@ -126,16 +126,16 @@ pub async fn request_email_change(
     ctx: &RequestContext,
     session: &CurrentSession,
     new_email: &str,
-) -> Result<String, AccountError> {
+) -> Result<String, Error> {
     // An address not yet proven must not be moved elsewhere: that would carry a squatter's account past the owner's
     // recovery (M3).
     sudo::require_confirmed(session)?;
     sudo::require(st, session)?;
-    let new = EmailAddress::parse(new_email).map_err(|m| AccountError::Field("email", m.to_string()))?;
+    let new = EmailAddress::parse(new_email).map_err(|m| Error::Field("email", m.to_string()))?;
     if new.as_str() == session.email {
-        return Err(AccountError::Field("email", "That is already your e-mail address.".into()));
+        return Err(Error::Field("email", "That is already your e-mail address.".into()));
     }
-    st.limits.mail(new.as_str(), ctx.ip).map_err(AccountError::RateLimited)?;
+    st.limits.mail(new.as_str(), ctx.ip).map_err(Error::RateLimited)?;
     let now = st.clock.now();
     let mut tx = st.db.begin().await?;
     // The account's row first: on PostgreSQL this waits for a mail job that holds it while making the previous
@@ -175,17 +175,17 @@ pub async fn schedule_deletion(
     ctx: &RequestContext,
     session: &CurrentSession,
     typed_email: &str,
-) -> Result<(), AccountError> {
+) -> Result<(), Error> {
     sudo::require(st, session)?;
     if !typed_email.trim().eq_ignore_ascii_case(&session.email) {
-        return Err(AccountError::Field("confirm_email", "Type your e-mail address exactly to confirm.".into()));
+        return Err(Error::Field("confirm_email", "Type your e-mail address exactly to confirm.".into()));
     }
     let now = st.clock.now();
     let due = now + DELETION_GRACE_SECS;
     let mut tx = st.db.begin().await?;
     let owned = super::orgs::solely_owned_with_others(&mut tx, &session.user_id).await?;
     if !owned.is_empty() {
-        return Err(AccountError::Field(
+        return Err(Error::Field(
             "confirm_email",
             format!(
                 "You are the only owner of {}: make another member owner (or delete the organization) first.",
@@ -211,7 +211,7 @@ pub async fn schedule_deletion(
 }
 
 /// Keeps an account whose deletion is scheduled, from the mailed link. The owner then logs in again.
-pub async fn cancel_deletion_by_link(st: &AppState, ctx: &RequestContext, token: &str) -> Result<(), AccountError> {
+pub async fn cancel_deletion_by_link(st: &AppState, ctx: &RequestContext, token: &str) -> Result<(), Error> {
     let now = st.clock.now();
     let (mut tx, live) = use_link(st, token, Purpose::CancelDeletion, now).await?;
     let r = sqlx::query(
@@ -224,7 +224,7 @@ pub async fn cancel_deletion_by_link(st: &AppState, ctx: &RequestContext, token:
     .execute(&mut *tx)
     .await?;
     if r.rows_affected() != 1 {
-        return Err(AccountError::InvalidToken);
+        return Err(Error::InvalidToken);
     }
     audit::record(&mut tx, ctx, now, Event::by_user("user.deletion_cancelled", &live.user_id)).await?;
     tx.commit().await?;
@@ -233,7 +233,7 @@ pub async fn cancel_deletion_by_link(st: &AppState, ctx: &RequestContext, token:
 
 /// The deletion job: removes the account (its sessions and tokens go with it) once the grace period is over,
 /// unless the owner kept it. The audit trail stays, with the account's id.
-pub async fn delete_if_due(st: &AppState, user_id: &str) -> Result<(), AccountError> {
+pub async fn delete_if_due(st: &AppState, user_id: &str) -> Result<(), Error> {
     let now = st.clock.now();
     let ctx = RequestContext::system();
     let mut tx = st.db.begin().await?;
@@ -262,13 +262,13 @@ pub async fn delete_if_due(st: &AppState, user_id: &str) -> Result<(), AccountEr
 }
 
 /// The new address a live change link belongs to, without using it (for the landing page).
-pub async fn change_link_address(st: &AppState, token: &str) -> Result<Option<String>, AccountError> {
+pub async fn change_link_address(st: &AppState, token: &str) -> Result<Option<String>, Error> {
     Ok(tokens::find_by_link(&st.db.pool, token, Purpose::ChangeEmail, st.clock.now()).await?.map(|l| l.sent_to))
 }
 
 /// Completes an e-mail change from the link mailed to the new address: the address changes (confirmed, since the
 /// link proved it), every session ends, links sent to the old address die, and the old address is told.
-pub async fn confirm_email_change(st: &AppState, ctx: &RequestContext, token: &str) -> Result<(), AccountError> {
+pub async fn confirm_email_change(st: &AppState, ctx: &RequestContext, token: &str) -> Result<(), Error> {
     let now = st.clock.now();
     let (mut tx, live) = use_link(st, token, Purpose::ChangeEmail, now).await?;
     let (old_email,): (String,) = sqlx::query_as("SELECT email FROM users WHERE id = $1 AND pending_email = $2")
@@ -276,11 +276,11 @@ pub async fn confirm_email_change(st: &AppState, ctx: &RequestContext, token: &s
         .bind(&live.sent_to)
         .fetch_optional(&mut *tx)
         .await?
-        .ok_or(AccountError::InvalidToken)?;
+        .ok_or(Error::InvalidToken)?;
     let (taken,): (i64,) =
         sqlx::query_as("SELECT COUNT(*) FROM users WHERE email = $1").bind(&live.sent_to).fetch_one(&mut *tx).await?;
     if taken > 0 {
-        return Err(AccountError::Field(
+        return Err(Error::Field(
             "token",
             "Another account registered this address in the meantime, so it cannot be yours.".into(),
         ));
@@ -311,7 +311,7 @@ pub async fn confirm_email_change(st: &AppState, ctx: &RequestContext, token: &s
 }
 
 /// Cancels a pending e-mail change from the link mailed to the current address.
-pub async fn cancel_email_change_by_link(st: &AppState, ctx: &RequestContext, token: &str) -> Result<(), AccountError> {
+pub async fn cancel_email_change_by_link(st: &AppState, ctx: &RequestContext, token: &str) -> Result<(), Error> {
     let now = st.clock.now();
     let (mut tx, live) = use_link(st, token, Purpose::CancelEmailChange, now).await?;
     cancel_in(&mut tx, ctx, &live.user_id, Some(&live.sent_to), now, "link from the old address").await?;
@@ -320,11 +320,7 @@ pub async fn cancel_email_change_by_link(st: &AppState, ctx: &RequestContext, to
 }
 
 /// Cancels the pending change from the settings page.
-pub async fn cancel_email_change(
-    st: &AppState,
-    ctx: &RequestContext,
-    session: &CurrentSession,
-) -> Result<(), AccountError> {
+pub async fn cancel_email_change(st: &AppState, ctx: &RequestContext, session: &CurrentSession) -> Result<(), Error> {
     sudo::not_impersonating(session)?;
     let now = st.clock.now();
     let mut tx = st.db.begin().await?;
@@ -340,7 +336,7 @@ async fn cancel_in(
     only_if_email: Option<&str>,
     now: i64,
     how: &str,
-) -> Result<(), AccountError> {
+) -> Result<(), Error> {
     // The cancel link names the address it was sent to: it works only while that is still the account's address.
     let r = sqlx::query(
         "UPDATE users SET pending_email = NULL, updated_at = $1 \
@@ -352,7 +348,7 @@ async fn cancel_in(
     .execute(&mut **tx)
     .await?;
     if r.rows_affected() != 1 {
-        return Err(AccountError::InvalidToken);
+        return Err(Error::InvalidToken);
     }
     for purpose in [Purpose::ChangeEmail, Purpose::CancelEmailChange] {
         tokens::revoke_all(tx, user_id, purpose, now).await?;

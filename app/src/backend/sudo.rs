@@ -4,11 +4,11 @@
 //! The ways to pass are the variants of [`Proof`] (password, TOTP or backup code, passkey), and
 //! [`method_passes_sudo`] lists the sign-in methods that open the window at sign-in.
 use super::{
-    accounts::{self, AccountError},
+    accounts,
     audit::{self, Event},
     request::{CurrentSession, RequestContext},
     sessions::{self, NewSession},
-    AppState,
+    AppState, Error,
 };
 
 /// What the user offers to prove it is them.
@@ -54,9 +54,9 @@ pub fn open_until(st: &AppState, session: &CurrentSession) -> Option<i64> {
 /// that need no re-authentication (cancelling an e-mail change, forgetting a trusted browser, renaming a passkey,
 /// dropping a held provider link) call it themselves, and organizations refuse every membership, invitation and
 /// settings change (`orgs::authorize`, role changes, removals, accepting an invitation).
-pub fn not_impersonating(session: &CurrentSession) -> Result<(), AccountError> {
+pub fn not_impersonating(session: &CurrentSession) -> Result<(), Error> {
     match session.impersonator {
-        Some(_) => Err(AccountError::Impersonating),
+        Some(_) => Err(Error::Impersonating),
         None => Ok(()),
     }
 }
@@ -64,21 +64,21 @@ pub fn not_impersonating(session: &CurrentSession) -> Result<(), AccountError> {
 /// Refuses an account whose address is not proven yet: it may not add a passkey, a second factor or a provider, nor
 /// create or manage organizations (M3). Whoever registered an address they do not own must not hold anything that
 /// outlives the owner's recovery.
-pub fn require_confirmed(session: &CurrentSession) -> Result<(), AccountError> {
+pub fn require_confirmed(session: &CurrentSession) -> Result<(), Error> {
     if session.confirmed {
         Ok(())
     } else {
-        Err(AccountError::ConfirmFirst)
+        Err(Error::ConfirmFirst)
     }
 }
 
 /// For every sensitive change: refuses unless the window is open.
-pub fn require(st: &AppState, session: &CurrentSession) -> Result<(), AccountError> {
+pub fn require(st: &AppState, session: &CurrentSession) -> Result<(), Error> {
     not_impersonating(session)?;
     if is_fresh(st, session) {
         Ok(())
     } else {
-        Err(AccountError::SudoRequired)
+        Err(Error::SudoRequired)
     }
 }
 
@@ -89,12 +89,12 @@ pub async fn reauthenticate(
     ctx: &RequestContext,
     session: &CurrentSession,
     proof: Proof<'_>,
-) -> Result<NewSession, AccountError> {
+) -> Result<NewSession, Error> {
     if session.impersonator.is_some() {
-        return Err(AccountError::Impersonating);
+        return Err(Error::Impersonating);
     }
     if session.sudo_needs_second_factor() && matches!(proof, Proof::Password(_)) {
-        return Err(AccountError::Field(
+        return Err(Error::Field(
             "password",
             "Admins confirm it's them with a code from their authenticator app or a passkey.".into(),
         ));
@@ -106,10 +106,10 @@ pub async fn reauthenticate(
         }
         Proof::Code(code) => match super::mfa::verify(st, ctx, &session.user_id, code).await {
             Ok(_) => {}
-            Err(super::mfa::MfaError::Wrong) => return Err(AccountError::InvalidCredentials),
-            Err(super::mfa::MfaError::Locked) => return Err(AccountError::MfaLocked),
-            Err(super::mfa::MfaError::RateLimited(r)) => return Err(AccountError::RateLimited(r)),
-            Err(super::mfa::MfaError::Unexpected(u)) => return Err(AccountError::Unexpected(u)),
+            Err(super::mfa::MfaError::Wrong) => return Err(Error::InvalidCredentials),
+            Err(super::mfa::MfaError::Locked) => return Err(Error::MfaLocked),
+            Err(super::mfa::MfaError::RateLimited(r)) => return Err(Error::RateLimited(r)),
+            Err(super::mfa::MfaError::Unexpected(u)) => return Err(Error::Unexpected(u)),
         },
         Proof::Passkey { token, credential } => {
             let purpose = super::passkeys::Purpose::Sudo;

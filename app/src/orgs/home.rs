@@ -27,8 +27,8 @@ pub async fn organization_home(slug: String) -> Result<OrgHome, AppError> {
     let ctx = server_ctx::request()?;
     let me = server_ctx::require_session(&ctx)?;
     let st = server_ctx::state()?;
-    let m = orgs::authorize(&st, &me, &slug, orgs::Action::View).await.map_err(|e| server_ctx::data_error(&ctx, e))?;
-    let members = orgs::member_count(&st, &m.org_id).await.map_err(|e| server_ctx::internal(&ctx, e))?;
+    let m = orgs::authorize(&st, &me, &slug, orgs::Action::View).await?;
+    let members = orgs::member_count(&st, &m.org_id).await?;
     let active = me.active_org.as_ref().is_some_and(|(s, _)| *s == m.slug);
     Ok(OrgHome { org: OrgHeader::from(&m), members, require_mfa: m.require_mfa, active })
 }
@@ -41,9 +41,7 @@ pub async fn leave_organization(slug: String) -> Result<(), AppError> {
     let result = async {
         let me = server_ctx::require_session(&ctx)?;
         let st = server_ctx::state()?;
-        crate::backend::orgs::members::leave(&st, &ctx, &me, &slug)
-            .await
-            .map_err(|e| server_ctx::account_error(&ctx, e))?;
+        crate::backend::orgs::members::leave(&st, &ctx, &me, &slug).await?;
         Ok((ORGANIZATIONS.to_string(), Flash::notice(crate::context::Notice::OrgLeft)))
     }
     .await;

@@ -58,7 +58,7 @@ pub async fn invitation_details(token: String) -> Result<InvitationInfo, AppErro
     };
     let ctx = server_ctx::request()?;
     let st = server_ctx::state()?;
-    let found = invitations::find_by_token(&st, &token).await.map_err(|e| server_ctx::internal(&ctx, e))?;
+    let found = invitations::find_by_token(&st, &token).await?;
     let me = ctx.session.as_ref();
     let Some(inv) = found else {
         server_ctx::fail(AppError::NotFound);
@@ -104,9 +104,7 @@ pub async fn accept_invitation(token: String) -> Result<(), AppError> {
     let result = async {
         let me = server_ctx::require_session(&ctx)?;
         let st = server_ctx::state()?;
-        let slug = crate::backend::orgs::invitations::accept(&st, &ctx, &me, &token)
-            .await
-            .map_err(|e| server_ctx::account_error(&ctx, e))?;
+        let slug = crate::backend::orgs::invitations::accept(&st, &ctx, &me, &token).await?;
         Ok((super::org_path(&slug, ""), Flash::notice(crate::context::Notice::OrgJoined)))
     }
     .await;
@@ -120,9 +118,7 @@ pub async fn accept_invitation_sign_up(token: String, password: String) -> Resul
     let ctx = server_ctx::request()?;
     let result = async {
         let st = server_ctx::state()?;
-        let (slug, outcome) = crate::backend::orgs::invitations::sign_up(&st, &ctx, &token, &password)
-            .await
-            .map_err(|e| server_ctx::account_error(&ctx, e))?;
+        let (slug, outcome) = crate::backend::orgs::invitations::sign_up(&st, &ctx, &token, &password).await?;
         let (next, flash) = server_ctx::signed_in(&st, &ctx, &outcome);
         Ok(if next == "/" {
             (super::org_path(&slug, ""), Flash::notice(crate::context::Notice::OrgJoined))

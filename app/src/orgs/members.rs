@@ -62,10 +62,10 @@ pub async fn organization_members(slug: String) -> Result<MembersOverview, AppEr
     let ctx = server_ctx::request()?;
     let me = server_ctx::require_session(&ctx)?;
     let st = server_ctx::state()?;
-    let m = orgs::authorize(&st, &me, &slug, Action::ViewMembers).await.map_err(|e| server_ctx::data_error(&ctx, e))?;
-    let rows = orgs::members::list(&st, &m.org_id).await.map_err(|e| server_ctx::internal(&ctx, e))?;
+    let m = orgs::authorize(&st, &me, &slug, Action::ViewMembers).await?;
+    let rows = orgs::members::list(&st, &m.org_id).await?;
     let invites = if can(m.role, Action::ManageInvitations) {
-        orgs::invitations::list_open(&st, &m.org_id).await.map_err(|e| server_ctx::internal(&ctx, e))?
+        orgs::invitations::list_open(&st, &m.org_id).await?
     } else {
         Vec::new()
     };
@@ -135,9 +135,7 @@ pub async fn invite_member(
         let me = server_ctx::require_session(&ctx)?;
         let st = server_ctx::state()?;
         let send = send_mail.is_some();
-        let link = crate::backend::orgs::invitations::invite(&st, &ctx, &me, &slug, &email, &role, send)
-            .await
-            .map_err(|e| server_ctx::account_error(&ctx, e))?;
+        let link = crate::backend::orgs::invitations::invite(&st, &ctx, &me, &slug, &email, &role, send).await?;
         Ok(InviteLink { email: email.trim().to_lowercase(), link })
     }
     .await;
@@ -186,9 +184,8 @@ async fn manage(slug: String, id: String, what: Manage) -> Result<Option<String>
     let ctx = server_ctx::request()?;
     let me = server_ctx::require_session(&ctx).map_err(server_ctx::fail)?;
     let st = server_ctx::state()?;
-    let result = crate::backend::orgs::invitations::manage(&st, &ctx, &me, &slug, &id, what)
-        .await
-        .map_err(|e| server_ctx::account_error(&ctx, e));
+    let result =
+        crate::backend::orgs::invitations::manage(&st, &ctx, &me, &slug, &id, what).await.map_err(AppError::from);
     let page = crate::orgs::org_path(&slug, "/members");
     match (result, what) {
         (Ok(link), Manage::CopyLink) => {

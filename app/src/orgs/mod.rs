@@ -75,7 +75,7 @@ pub async fn org_form<Fut>(
     ) -> Fut,
 ) -> Result<(), AppError>
 where
-    Fut: std::future::Future<Output = Result<(), crate::backend::accounts::AccountError>>,
+    Fut: std::future::Future<Output = Result<(), crate::backend::Error>>,
 {
     let page = org_path(slug, tail);
     crate::server_ctx::session_form(&page, notice, keep, change).await
@@ -115,8 +115,8 @@ pub async fn my_organizations() -> Result<OrganizationsOverview, AppError> {
     let ctx = server_ctx::request()?;
     let me = server_ctx::require_session(&ctx)?;
     let st = server_ctx::state()?;
-    let rows = orgs::list_for_user(&st, &me.user_id).await.map_err(|e| server_ctx::internal(&ctx, e))?;
-    let invites = orgs::invitations::open_for_email(&st, &me.email).await.map_err(|e| server_ctx::internal(&ctx, e))?;
+    let rows = orgs::list_for_user(&st, &me.user_id).await?;
+    let invites = orgs::invitations::open_for_email(&st, &me.email).await?;
     Ok(OrganizationsOverview {
         orgs: rows
             .into_iter()
@@ -145,9 +145,7 @@ pub async fn create_organization(name: String, #[server(default)] slug: String) 
     let result = async {
         let me = server_ctx::require_session(&ctx)?;
         let st = server_ctx::state()?;
-        let slug = crate::backend::orgs::create(&st, &ctx, &me, &name, &slug)
-            .await
-            .map_err(|e| server_ctx::account_error(&ctx, e))?;
+        let slug = crate::backend::orgs::create(&st, &ctx, &me, &name, &slug).await?;
         Ok((org_path(&slug, "/members"), Flash::notice(crate::context::Notice::OrgCreated)))
     }
     .await;
@@ -171,9 +169,7 @@ pub async fn accept_listed_invitation(id: String) -> Result<(), AppError> {
     let result = async {
         let me = server_ctx::require_session(&ctx)?;
         let st = server_ctx::state()?;
-        let slug = crate::backend::orgs::invitations::accept_listed(&st, &ctx, &me, &id)
-            .await
-            .map_err(|e| server_ctx::account_error(&ctx, e))?;
+        let slug = crate::backend::orgs::invitations::accept_listed(&st, &ctx, &me, &id).await?;
         Ok((org_path(&slug, ""), Flash::notice(crate::context::Notice::OrgJoined)))
     }
     .await;

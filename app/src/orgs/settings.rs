@@ -34,9 +34,7 @@ pub async fn organization_settings(slug: String) -> Result<OrgSettingsView, AppE
     let ctx = server_ctx::request()?;
     let me = server_ctx::require_session(&ctx)?;
     let st = server_ctx::state()?;
-    let m = orgs::authorize(&st, &me, &slug, orgs::Action::EditSettings)
-        .await
-        .map_err(|e| server_ctx::data_error(&ctx, e))?;
+    let m = orgs::authorize(&st, &me, &slug, orgs::Action::EditSettings).await?;
     Ok(OrgSettingsView {
         org: OrgHeader::from(&m),
         require_mfa: m.require_mfa,
@@ -53,9 +51,7 @@ pub async fn update_organization(slug: String, name: String, new_slug: String) -
     let result = async {
         let me = server_ctx::require_session(&ctx)?;
         let st = server_ctx::state()?;
-        let canonical = crate::backend::orgs::settings::update(&st, &ctx, &me, &slug, &name, &new_slug)
-            .await
-            .map_err(|e| server_ctx::account_error(&ctx, e))?;
+        let canonical = crate::backend::orgs::settings::update(&st, &ctx, &me, &slug, &name, &new_slug).await?;
         Ok((org_path(&canonical, "/settings"), Flash::notice(Notice::OrgSaved)))
     }
     .await;
@@ -80,9 +76,7 @@ pub async fn delete_organization(slug: String, #[server(default)] confirm: Strin
     let result = async {
         let me = server_ctx::require_session(&ctx)?;
         let st = server_ctx::state()?;
-        crate::backend::orgs::settings::delete(&st, &ctx, &me, &slug, &confirm)
-            .await
-            .map_err(|e| server_ctx::account_error(&ctx, e))?;
+        crate::backend::orgs::settings::delete(&st, &ctx, &me, &slug, &confirm).await?;
         Ok((crate::orgs::ORGANIZATIONS.to_string(), Flash::notice(Notice::OrgDeleted)))
     }
     .await;

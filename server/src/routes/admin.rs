@@ -1,6 +1,6 @@
 //! `/admin/audit.csv`: the audit explorer's rows as CSV, streamed (a page of rows at a time), with the same filters
 //! as the page. Admins only, checked here like every admin server function.
-use app::backend::{accounts::AccountError, request::RequestContext, AppState};
+use app::backend::{request::RequestContext, AppState, Error};
 use axum::{
     body::Body,
     extract::{Query, Request, State},
@@ -35,7 +35,7 @@ pub async fn audit_csv(State(st): State<AppState>, Query(f): Query<Filters>, req
     };
     let stream = match app::backend::admin::audit_log::export(st.clone(), &me, query) {
         Ok(s) => s,
-        Err(AccountError::MfaEnrolmentRequired) => {
+        Err(Error::MfaEnrolmentRequired) => {
             return crate::middleware::error_response(
                 &req,
                 StatusCode::FORBIDDEN,

@@ -1,7 +1,7 @@
 //! What an admin can do to a user's account. Each action checks the role, runs in one transaction with its audit
 //! row (actor: the admin; target: the user) and, where it affects the user, queues a mail to them. An admin never
 //! sets or learns a password (S20): the password action mails the user a reset link.
-use super::{require_admin_step_up, AccountError};
+use super::{require_admin_step_up, Error};
 use crate::backend::{
     audit::{self, Event},
     db::Tx,
@@ -81,7 +81,7 @@ pub async fn act(
     me: &CurrentSession,
     user_id: &str,
     action: Action,
-) -> Result<(), AccountError> {
+) -> Result<(), Error> {
     require_admin_step_up(st, me)?;
     let now = st.clock.now();
     let mut tx = st.db.begin().await?;
@@ -93,9 +93,9 @@ pub async fn act(
     .bind(user_id)
     .fetch_optional(&mut *tx)
     .await?
-    .ok_or(AccountError::NotFound)?;
+    .ok_or(Error::NotFound)?;
     if target.is_admin == 1 && action.spares_admins() {
-        return Err(AccountError::Refused(format!(
+        return Err(Error::Refused(format!(
             "{} is an admin. Revoke the role from the command line first (portcullis admin revoke EMAIL).",
             target.email
         )));
@@ -105,7 +105,7 @@ pub async fn act(
     let (audit_action, detail) = match &action {
         Action::Lock => {
             if target.locked_at.is_some() {
-                return Err(AccountError::Refused(format!("{} is already locked.", target.email)));
+                return Err(Error::Refused(format!("{} is already locked.", target.email)));
             }
             sqlx::query("UPDATE users SET locked_at = $1, updated_at = $1 WHERE id = $2")
                 .bind(now)
@@ -118,7 +118,7 @@ pub async fn act(
         }
         Action::Unlock => {
             if target.locked_at.is_none() {
-                return Err(AccountError::Refused(format!("{} is not locked.", target.email)));
+                return Err(Error::Refused(format!("{} is not locked.", target.email)));
             }
             // Unlocking also lifts a password lockout and its failure count.
             sqlx::query(&format!(
@@ -143,7 +143,7 @@ pub async fn act(
                 .execute(&mut *tx)
                 .await?;
             if r.rows_affected() != 1 {
-                return Err(AccountError::NotFound);
+                return Err(Error::NotFound);
             }
             ("admin.session_revoked", Some(id.clone()))
         }
@@ -153,13 +153,13 @@ pub async fn act(
         }
         Action::RequirePasswordChange => {
             if target.has_password == 0 {
-                return Err(AccountError::Refused(format!(
+                return Err(Error::Refused(format!(
                     "{} has no password: they sign in with a mailed link, a passkey or a provider.",
                     target.email
                 )));
             }
             if target.password_change_required != 0 {
-                return Err(AccountError::Refused(format!("{} already has to choose a new password.", target.email)));
+                return Err(Error::Refused(format!("{} already has to choose a new password.", target.email)));
             }
             let ended = crate::backend::accounts::flag_password_change(&mut tx, user_id, now).await?;
             mail =
@@ -168,7 +168,7 @@ pub async fn act(
         }
         Action::ResetMfa => {
             if !crate::backend::mfa::remove_all(&mut tx, user_id).await? {
-                return Err(AccountError::Refused(format!("{} has no two-step verification.", target.email)));
+                return Err(Error::Refused(format!("{} has no two-step verification.", target.email)));
             }
             // A factor change: the account's sessions end with it (S36).
             let ended = sessions::end_all_for_user(&mut tx, user_id, None).await?;
@@ -177,14 +177,14 @@ pub async fn act(
         }
         Action::ResendConfirmation => {
             if target.confirmed_at.is_some() {
-                return Err(AccountError::Refused(format!("{} is already confirmed.", target.email)));
+                return Err(Error::Refused(format!("{} is already confirmed.", target.email)));
             }
             mail = Some(Job::ConfirmEmail { user_id: user_id.to_string() });
             ("admin.confirmation_resent", None)
         }
         Action::Delete { typed_email } => {
             if !typed_email.trim().eq_ignore_ascii_case(&target.email) {
-                return Err(AccountError::Field("confirm_email", "Type the account's e-mail address exactly.".into()));
+                return Err(Error::Field("confirm_email", "Type the account's e-mail address exactly.".into()));
             }
             crate::backend::orgs::before_account_deletion(&mut tx, st, ctx, user_id, now).await?;
             sqlx::query("DELETE FROM users WHERE id = $1").bind(user_id).execute(&mut *tx).await?;

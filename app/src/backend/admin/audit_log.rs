@@ -1,6 +1,6 @@
 //! The audit explorer: filters over `audit_events`, newest first, paged by a `(at, id)` cursor; the same filters feed
 //! the CSV export, which reads the rows a page at a time so a large export never sits in memory.
-use super::{require_admin, time_cursor, AccountError, Page, PAGE_SIZE};
+use super::{require_admin, time_cursor, Error, Page, PAGE_SIZE};
 use crate::backend::{
     db::{like_literal, Filters},
     request::CurrentSession,
@@ -60,7 +60,7 @@ fn user_condition(f: &mut Filters, columns: &[&str], who: &str) {
     f.and(format!("({})", any.join(" OR ")));
 }
 
-fn filters(q: &Query) -> Result<Filters, AccountError> {
+fn filters(q: &Query) -> Result<Filters, Error> {
     let mut f = Filters::default();
     user_condition(&mut f, &["e.actor_user_id", "e.impersonator_id"], &q.actor);
     user_condition(&mut f, &["e.target_user_id"], &q.target);
@@ -82,14 +82,14 @@ fn filters(q: &Query) -> Result<Filters, AccountError> {
         f.and(format!("e.at < {p}"));
     }
     if let Some(before) = q.before.as_deref() {
-        let (at, id) = time_cursor(before).ok_or(AccountError::NotFound)?;
+        let (at, id) = time_cursor(before).ok_or(Error::NotFound)?;
         let (a, i) = (f.int(at), f.text(id));
         f.and(format!("(e.at < {a} OR (e.at = {a} AND e.id < {i}))"));
     }
     Ok(f)
 }
 
-async fn fetch(st: &AppState, q: &Query, limit: i64) -> Result<Vec<AuditRow>, AccountError> {
+async fn fetch(st: &AppState, q: &Query, limit: i64) -> Result<Vec<AuditRow>, Error> {
     let f = filters(q)?;
     let sql = format!("{SELECT} {} ORDER BY e.at DESC, e.id DESC LIMIT {limit}", f.clause());
     Ok(f.fetch_all(&sql, &st.db.pool).await?)
@@ -99,13 +99,13 @@ fn cursor(r: &AuditRow) -> String {
     format!("{}.{}", r.at, r.id)
 }
 
-pub async fn search(st: &AppState, me: &CurrentSession, q: &Query) -> Result<Page<AuditRow>, AccountError> {
+pub async fn search(st: &AppState, me: &CurrentSession, q: &Query) -> Result<Page<AuditRow>, Error> {
     require_admin(me)?;
     Ok(Page::from_rows(fetch(st, q, PAGE_SIZE + 1).await?, cursor))
 }
 
 /// Events about the user or by them, newest first (their admin page).
-pub async fn about_user(st: &AppState, user_id: &str, limit: i64) -> Result<Vec<AuditRow>, AccountError> {
+pub async fn about_user(st: &AppState, user_id: &str, limit: i64) -> Result<Vec<AuditRow>, Error> {
     let sql = format!(
         "{SELECT} WHERE e.target_user_id = $1 OR e.actor_user_id = $1 OR e.impersonator_id = $1 ORDER BY e.at DESC, e.id DESC LIMIT {limit}"
     );
@@ -121,7 +121,7 @@ pub fn export(
     st: AppState,
     me: &CurrentSession,
     q: Query,
-) -> Result<impl futures::Stream<Item = Result<String, AccountError>> + Send + 'static, AccountError> {
+) -> Result<impl futures::Stream<Item = Result<String, Error>> + Send + 'static, Error> {
     require_admin(me)?;
     let start = (Some(q), true);
     Ok(futures::stream::try_unfold(start, move |(next, first)| {

@@ -3,7 +3,7 @@
 //! most, 15 without a request, and only while the admin is an admin; it cannot reach another admin; the sensitive
 //! changes (password, e-mail, two-step verification, passkeys, tokens, deletion: everything behind sudo) are refused
 //! in it (`sudo::require`); every audit row written in it carries the admin too.
-use super::{require_admin_step_up, AccountError, IMPERSONATION_IDLE_SECS, IMPERSONATION_SECS};
+use super::{require_admin_step_up, Error, IMPERSONATION_IDLE_SECS, IMPERSONATION_SECS};
 use crate::backend::{
     audit::{self, Event},
     crypto::{new_id, random_token, token_digest},
@@ -18,7 +18,7 @@ pub async fn start(
     ctx: &RequestContext,
     me: &CurrentSession,
     user_id: &str,
-) -> Result<NewSession, AccountError> {
+) -> Result<NewSession, Error> {
     require_admin_step_up(st, me)?;
     let now = st.clock.now();
     let mut tx = st.db.begin().await?;
@@ -27,13 +27,13 @@ pub async fn start(
             .bind(user_id)
             .fetch_optional(&mut *tx)
             .await?
-            .ok_or(AccountError::NotFound)?;
+            .ok_or(Error::NotFound)?;
     let (email, is_admin, locked_at, closing) = target;
     if is_admin == 1 {
-        return Err(AccountError::Refused(format!("{email} is an admin: admins cannot be impersonated.")));
+        return Err(Error::Refused(format!("{email} is an admin: admins cannot be impersonated.")));
     }
     if locked_at.is_some() || closing.is_some() {
-        return Err(AccountError::Refused(format!("{email} is locked or being deleted: it has no sessions to see.")));
+        return Err(Error::Refused(format!("{email} is locked or being deleted: it has no sessions to see.")));
     }
     let token = random_token();
     sqlx::query(
@@ -65,8 +65,8 @@ pub async fn stop(
     st: &AppState,
     ctx: &RequestContext,
     session: &CurrentSession,
-) -> Result<(Option<NewSession>, String), AccountError> {
-    let imp = session.impersonator.as_ref().ok_or(AccountError::NotFound)?;
+) -> Result<(Option<NewSession>, String), Error> {
+    let imp = session.impersonator.as_ref().ok_or(Error::NotFound)?;
     let now = st.clock.now();
     let mut tx = st.db.begin().await?;
     sqlx::query("DELETE FROM sessions WHERE id = $1").bind(&session.session_id).execute(&mut *tx).await?;

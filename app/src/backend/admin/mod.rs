@@ -1,10 +1,9 @@
 //! The operator role: granted and revoked only from the command line (no default accounts, no self-service), checked
 //! on the server for every admin page and server function, and usable only with two-step verification on.
 use super::{
-    accounts::AccountError,
     audit::{self, Event},
     request::{CurrentSession, RequestContext},
-    AppState,
+    AppState, Error,
 };
 use crate::validation::EmailAddress;
 
@@ -47,19 +46,19 @@ fn time_cursor(raw: &str) -> Option<(i64, String)> {
 
 /// Every admin page and server function starts here: not an admin → `Forbidden` (S46); an admin without a second
 /// factor (an authenticator app or a passkey, S51) → `MfaEnrolmentRequired` (the pages send them to enrol).
-pub fn require_admin(session: &CurrentSession) -> Result<(), AccountError> {
+pub fn require_admin(session: &CurrentSession) -> Result<(), Error> {
     if !session.is_admin || session.impersonator.is_some() {
-        return Err(AccountError::Forbidden);
+        return Err(Error::Forbidden);
     }
     if !session.has_second_factor() {
-        return Err(AccountError::MfaEnrolmentRequired);
+        return Err(Error::MfaEnrolmentRequired);
     }
     Ok(())
 }
 
 /// Every admin action that changes something (and impersonation) also needs a fresh second-factor proof: the
 /// sudo window, which for an admin only a code or a passkey opens (M7; see `sudo::reauthenticate`).
-pub fn require_admin_step_up(st: &AppState, session: &CurrentSession) -> Result<(), AccountError> {
+pub fn require_admin_step_up(st: &AppState, session: &CurrentSession) -> Result<(), Error> {
     require_admin(session)?;
     crate::backend::sudo::require(st, session)
 }
@@ -117,11 +116,7 @@ pub async fn list(st: &AppState) -> Result<Vec<(String, bool)>, sqlx::Error> {
 }
 
 /// Ends every session of every user but the admin's own (S38: after a breach, say). Returns how many ended.
-pub async fn sign_out_everyone(
-    st: &AppState,
-    ctx: &RequestContext,
-    admin: &CurrentSession,
-) -> Result<u64, AccountError> {
+pub async fn sign_out_everyone(st: &AppState, ctx: &RequestContext, admin: &CurrentSession) -> Result<u64, Error> {
     require_admin_step_up(st, admin)?;
     let mut tx = st.db.begin().await?;
     let r = sqlx::query("DELETE FROM sessions WHERE id <> $1").bind(&admin.session_id).execute(&mut *tx).await?;

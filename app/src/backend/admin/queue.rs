@@ -1,7 +1,7 @@
 //! The job queue as admins see it: what waits, runs, failed (and will retry) or died, with a summary of the payload
 //! that shows its kind and ids only (a payload never holds a token, but an address is not for this page either);
 //! retry (a failed or dead job runs again now, with its attempts reset) and discard.
-use super::{require_admin, AccountError};
+use super::{require_admin, Error};
 use crate::backend::{
     audit::{self, Event},
     jobs,
@@ -84,7 +84,7 @@ impl JobRow {
 }
 
 /// The newest 200 jobs the filter matches.
-pub async fn list(st: &AppState, me: &CurrentSession, filter: Filter) -> Result<Vec<JobRow>, AccountError> {
+pub async fn list(st: &AppState, me: &CurrentSession, filter: Filter) -> Result<Vec<JobRow>, Error> {
     require_admin(me)?;
     let sql = format!(
         "SELECT id, payload, state, attempts, max_attempts, run_at, last_error, created_at FROM jobs WHERE {} \
@@ -107,7 +107,7 @@ pub async fn counts(st: &AppState) -> Result<(i64, i64, i64, i64), sqlx::Error> 
 }
 
 /// Runs a failed or dead job again now, with a full set of attempts.
-pub async fn retry(st: &AppState, ctx: &RequestContext, me: &CurrentSession, id: &str) -> Result<(), AccountError> {
+pub async fn retry(st: &AppState, ctx: &RequestContext, me: &CurrentSession, id: &str) -> Result<(), Error> {
     super::require_admin_step_up(st, me)?;
     let now = st.clock.now();
     let mut tx = st.db.begin().await?;
@@ -120,7 +120,7 @@ pub async fn retry(st: &AppState, ctx: &RequestContext, me: &CurrentSession, id:
     .execute(&mut *tx)
     .await?;
     if r.rows_affected() != 1 {
-        return Err(AccountError::Refused("That job is not failed or dead any more.".into()));
+        return Err(Error::Refused("That job is not failed or dead any more.".into()));
     }
     audit::record(&mut tx, ctx, now, Event::admin("admin.job_retried", &me.user_id).detail(id)).await?;
     tx.commit().await?;
@@ -129,7 +129,7 @@ pub async fn retry(st: &AppState, ctx: &RequestContext, me: &CurrentSession, id:
 }
 
 /// Removes a queued or dead job without running it.
-pub async fn discard(st: &AppState, ctx: &RequestContext, me: &CurrentSession, id: &str) -> Result<(), AccountError> {
+pub async fn discard(st: &AppState, ctx: &RequestContext, me: &CurrentSession, id: &str) -> Result<(), Error> {
     super::require_admin_step_up(st, me)?;
     let now = st.clock.now();
     let mut tx = st.db.begin().await?;
@@ -140,7 +140,7 @@ pub async fn discard(st: &AppState, ctx: &RequestContext, me: &CurrentSession, i
             && serde_json::from_str::<crate::backend::jobs::Job>(payload).is_ok_and(|j| j.protected_while_queued())
     });
     if protected {
-        return Err(AccountError::Refused(
+        return Err(Error::Refused(
             "That job tells a user about their account's security (or deletes an account as scheduled): it cannot be \
              discarded while it waits. Retry it, or discard it once it is dead."
                 .into(),
@@ -151,7 +151,7 @@ pub async fn discard(st: &AppState, ctx: &RequestContext, me: &CurrentSession, i
         .execute(&mut *tx)
         .await?;
     if r.rows_affected() != 1 {
-        return Err(AccountError::Refused("That job is running or gone.".into()));
+        return Err(Error::Refused("That job is running or gone.".into()));
     }
     audit::record(&mut tx, ctx, now, Event::admin("admin.job_discarded", &me.user_id).detail(id)).await?;
     tx.commit().await?;

@@ -1,6 +1,6 @@
 //! The admins' view of accounts: a searchable, filterable list paged by keyset (the next page starts after the last
 //! row shown, so page 2 000 costs what page 1 does), and one account in full.
-use super::{require_admin, time_cursor, AccountError, Page, PAGE_SIZE};
+use super::{require_admin, time_cursor, Error, Page, PAGE_SIZE};
 use crate::backend::{
     db::{like_literal, Filters},
     request::CurrentSession,
@@ -79,7 +79,7 @@ pub struct UserRow {
     pub mfa: i64,
 }
 
-pub async fn search(st: &AppState, me: &CurrentSession, q: &Query) -> Result<Page<UserRow>, AccountError> {
+pub async fn search(st: &AppState, me: &CurrentSession, q: &Query) -> Result<Page<UserRow>, Error> {
     require_admin(me)?;
     let mut f = Filters::default();
     let email = q.email.trim().to_lowercase();
@@ -102,7 +102,7 @@ pub async fn search(st: &AppState, me: &CurrentSession, q: &Query) -> Result<Pag
                 f.and(format!("u.email > {p}"));
             }
             sort => {
-                let (at, id) = time_cursor(after).ok_or(AccountError::NotFound)?;
+                let (at, id) = time_cursor(after).ok_or(Error::NotFound)?;
                 let (a, i) = (f.int(at), f.text(id));
                 let cmp = if sort == Sort::Newest { "<" } else { ">" };
                 f.and(format!("(u.created_at {cmp} {a} OR (u.created_at = {a} AND u.id {cmp} {i}))"));
@@ -144,7 +144,7 @@ pub struct Detail {
     pub recent: Vec<super::audit_log::AuditRow>,
 }
 
-pub async fn detail(st: &AppState, me: &CurrentSession, user_id: &str) -> Result<Detail, AccountError> {
+pub async fn detail(st: &AppState, me: &CurrentSession, user_id: &str) -> Result<Detail, Error> {
     require_admin(me)?;
     let db = &st.db.pool;
     let now = st.clock.now();
@@ -156,7 +156,7 @@ pub async fn detail(st: &AppState, me: &CurrentSession, user_id: &str) -> Result
     .bind(user_id)
     .fetch_optional(db)
     .await?
-    .ok_or(AccountError::NotFound)?;
+    .ok_or(Error::NotFound)?;
     let (has_password, change_required, locked_until, deletion, passkeys, backup, last_sign_in): (
         i64,
         i64,

@@ -3,14 +3,13 @@
 use super::{add_member, authorize, set_active, Action, Role};
 use crate::{
     backend::{
-        accounts::AccountError,
         audit::{self, Event},
         crypto::{new_id, random_token, token_digest},
         db::Tx,
         gate::{self, FirstFactor, SignIn},
         jobs::{self, Job},
         request::{CurrentSession, RequestContext},
-        AppState,
+        AppState, Error,
     },
     validation::{EmailAddress, NewPassword, PasswordContext},
 };
@@ -146,11 +145,11 @@ pub async fn invite(
     email: &str,
     role: &str,
     send_mail: bool,
-) -> Result<String, AccountError> {
+) -> Result<String, Error> {
     super::super::sudo::require_confirmed(me)?;
-    let role = Role::parse(role).ok_or_else(|| AccountError::Field("role", "Choose owner, admin or member.".into()))?;
+    let role = Role::parse(role).ok_or_else(|| Error::Field("role", "Choose owner, admin or member.".into()))?;
     let org = authorize(st, me, slug, Action::Invite(role)).await?;
-    let email = EmailAddress::parse(email).map_err(|m| AccountError::Field("email", m.into()))?;
+    let email = EmailAddress::parse(email).map_err(|m| Error::Field("email", m.into()))?;
     let (members,): (i64,) = sqlx::query_as(
         "SELECT COUNT(*) FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.org_id = $1 AND u.email = $2",
     )
@@ -159,9 +158,9 @@ pub async fn invite(
     .fetch_one(&st.db.pool)
     .await?;
     if members > 0 {
-        return Err(AccountError::Field("email", format!("{} is already a member.", email.as_str())));
+        return Err(Error::Field("email", format!("{} is already a member.", email.as_str())));
     }
-    st.limits.invite(&me.user_id, &org.org_id).map_err(AccountError::RateLimited)?;
+    st.limits.invite(&me.user_id, &org.org_id).map_err(Error::RateLimited)?;
     let now = st.clock.now();
     let mut tx = st.db.begin().await?;
     sqlx::query(
@@ -219,16 +218,15 @@ pub async fn manage(
     slug: &str,
     id: &str,
     what: Manage,
-) -> Result<Option<String>, AccountError> {
+) -> Result<Option<String>, Error> {
     super::super::sudo::require_confirmed(me)?;
     let org = authorize(st, me, slug, Action::ManageInvitations).await?;
-    let inv =
-        find_by_id(st, &org.org_id, id).await?.filter(|i| i.status == Status::Open).ok_or(AccountError::NotFound)?;
+    let inv = find_by_id(st, &org.org_id, id).await?.filter(|i| i.status == Status::Open).ok_or(Error::NotFound)?;
     if !super::can(org.role, Action::Invite(inv.role)) {
-        return Err(AccountError::Forbidden);
+        return Err(Error::Forbidden);
     }
     if matches!(what, Manage::Resend) {
-        st.limits.invite(&me.user_id, &org.org_id).map_err(AccountError::RateLimited)?;
+        st.limits.invite(&me.user_id, &org.org_id).map_err(Error::RateLimited)?;
     }
     let now = st.clock.now();
     let mut tx = st.db.begin().await?;
@@ -299,13 +297,8 @@ pub async fn open_for_email(st: &AppState, email: &str) -> Result<Vec<Invitation
 /// The signed-in user accepts the invitation a link carries. Only the invited address may: a session for another
 /// address is refused (and audited). A mailed link proves the mailbox, so it confirms an unconfirmed account; a
 /// copied one does not.
-pub async fn accept(
-    st: &AppState,
-    ctx: &RequestContext,
-    me: &CurrentSession,
-    token: &str,
-) -> Result<String, AccountError> {
-    let inv = find_by_token(st, token).await?.filter(|i| i.status == Status::Open).ok_or(AccountError::InvalidToken)?;
+pub async fn accept(st: &AppState, ctx: &RequestContext, me: &CurrentSession, token: &str) -> Result<String, Error> {
+    let inv = find_by_token(st, token).await?.filter(|i| i.status == Status::Open).ok_or(Error::InvalidToken)?;
     if inv.email != me.email {
         let mut tx = st.db.begin().await?;
         let mut event = Event::failed("org.invitation.accept", Some(&me.user_id))
@@ -314,13 +307,13 @@ pub async fn accept(
         event.actor_user_id = Some(&me.user_id);
         audit::record(&mut tx, ctx, st.clock.now(), event).await?;
         tx.commit().await?;
-        return Err(AccountError::Forbidden);
+        return Err(Error::Forbidden);
     }
     // A copied link proves nothing about the mailbox: whoever registered the address without owning it could have
     // seen it in a chat or a ticket (M4). Only a confirmed account, or the mailed link itself, may accept.
     let proves_mailbox = inv.mailed_link;
     if !me.confirmed && !proves_mailbox {
-        return Err(AccountError::ConfirmFirst);
+        return Err(Error::ConfirmFirst);
     }
     join(st, ctx, me, &inv, proves_mailbox).await
 }
@@ -331,11 +324,11 @@ pub async fn accept_listed(
     ctx: &RequestContext,
     me: &CurrentSession,
     id: &str,
-) -> Result<String, AccountError> {
+) -> Result<String, Error> {
     if !me.confirmed {
-        return Err(AccountError::Unconfirmed);
+        return Err(Error::Unconfirmed);
     }
-    let inv = open_for_email(st, &me.email).await?.into_iter().find(|i| i.id == id).ok_or(AccountError::NotFound)?;
+    let inv = open_for_email(st, &me.email).await?.into_iter().find(|i| i.id == id).ok_or(Error::NotFound)?;
     join(st, ctx, me, &inv, false).await
 }
 
@@ -345,7 +338,7 @@ async fn join(
     me: &CurrentSession,
     inv: &Invitation,
     proves_mailbox: bool,
-) -> Result<String, AccountError> {
+) -> Result<String, Error> {
     crate::backend::sudo::not_impersonating(me)?;
     let now = st.clock.now();
     let mut tx = st.db.begin().await?;
@@ -375,7 +368,7 @@ async fn join(
 }
 
 /// Marks the invitation accepted in `tx`, if it is still open (two tabs accepting at once: one wins).
-async fn take(tx: &mut Tx, inv: &Invitation, user_id: &str, now: i64) -> Result<(), AccountError> {
+async fn take(tx: &mut Tx, inv: &Invitation, user_id: &str, now: i64) -> Result<(), Error> {
     let r = sqlx::query(
         "UPDATE invitations SET accepted_at = $1, accepted_by = $2 WHERE id = $3 AND accepted_at IS NULL \
          AND revoked_at IS NULL AND expires_at > $1",
@@ -388,7 +381,7 @@ async fn take(tx: &mut Tx, inv: &Invitation, user_id: &str, now: i64) -> Result<
     if r.rows_affected() == 1 {
         Ok(())
     } else {
-        Err(AccountError::InvalidToken)
+        Err(Error::InvalidToken)
     }
 }
 
@@ -401,17 +394,17 @@ pub async fn sign_up(
     ctx: &RequestContext,
     token: &str,
     password: &str,
-) -> Result<(String, SignIn), AccountError> {
-    let inv = find_by_token(st, token).await?.filter(|i| i.status == Status::Open).ok_or(AccountError::InvalidToken)?;
+) -> Result<(String, SignIn), Error> {
+    let inv = find_by_token(st, token).await?.filter(|i| i.status == Status::Open).ok_or(Error::InvalidToken)?;
     if !inv.mailed_link {
-        return Err(AccountError::InvalidToken);
+        return Err(Error::InvalidToken);
     }
     let context = PasswordContext { app_name: &st.config.app_name, email: Some(&inv.email) };
-    let password = NewPassword::parse(password, &context).map_err(|m| AccountError::Field("password", m))?;
+    let password = NewPassword::parse(password, &context).map_err(|m| Error::Field("password", m))?;
     let (exists,): (i64,) =
         sqlx::query_as("SELECT COUNT(*) FROM users WHERE email = $1").bind(&inv.email).fetch_one(&st.db.pool).await?;
     if exists > 0 {
-        return Err(AccountError::Field(
+        return Err(Error::Field(
             "email",
             "An account with this address already exists: log in to it, then open the invitation again.".into(),
         ));

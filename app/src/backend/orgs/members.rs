@@ -1,12 +1,11 @@
 //! The members of an organization: list, change a role, remove, leave. An organization always keeps an owner.
 use super::{authorize, lock_org, Action, Role};
 use crate::backend::{
-    accounts::AccountError,
     audit::{self, Event},
     db::Tx,
     jobs::{self, Job},
     request::{CurrentSession, RequestContext},
-    AppState,
+    AppState, Error,
 };
 
 #[derive(Debug, sqlx::FromRow)]
@@ -42,19 +41,19 @@ async fn role_of(tx: &mut Tx, org_id: &str, user_id: &str) -> Result<Option<Role
 
 /// Locks the organization's membership changes (see [`lock_org`]) and reads the caller's role again under the
 /// lock: a caller demoted or removed a moment ago acts with what they have now.
-async fn my_role_locked(tx: &mut Tx, st: &AppState, org_id: &str, user_id: &str) -> Result<Role, AccountError> {
+async fn my_role_locked(tx: &mut Tx, st: &AppState, org_id: &str, user_id: &str) -> Result<Role, Error> {
     lock_org(tx, st, org_id).await?;
-    role_of(tx, org_id, user_id).await?.ok_or(AccountError::NotFound)
+    role_of(tx, org_id, user_id).await?.ok_or(Error::NotFound)
 }
 
 /// Refuses, inside `tx`, to take the owner role from the last owner.
-async fn keep_an_owner(tx: &mut Tx, org_id: &str, field: &'static str) -> Result<(), AccountError> {
+async fn keep_an_owner(tx: &mut Tx, org_id: &str, field: &'static str) -> Result<(), Error> {
     let (owners,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM memberships WHERE org_id = $1 AND role = 'owner'")
         .bind(org_id)
         .fetch_one(&mut **tx)
         .await?;
     if owners <= 1 {
-        return Err(AccountError::Field(
+        return Err(Error::Field(
             field,
             "An organization needs an owner: make another member owner first (or delete the organization).".into(),
         ));
@@ -71,15 +70,15 @@ pub async fn change_role(
     slug: &str,
     user_id: &str,
     role: &str,
-) -> Result<(), AccountError> {
-    let to = Role::parse(role).ok_or_else(|| AccountError::Field("role", "Choose owner, admin or member.".into()))?;
+) -> Result<(), Error> {
+    let to = Role::parse(role).ok_or_else(|| Error::Field("role", "Choose owner, admin or member.".into()))?;
     crate::backend::sudo::not_impersonating(me)?;
     let org = authorize(st, me, slug, Action::ViewMembers).await?;
     let mut tx = st.db.begin().await?;
     let mine = my_role_locked(&mut tx, st, &org.org_id, &me.user_id).await?;
-    let from = role_of(&mut tx, &org.org_id, user_id).await?.ok_or(AccountError::NotFound)?;
+    let from = role_of(&mut tx, &org.org_id, user_id).await?.ok_or(Error::NotFound)?;
     if !super::can(mine, Action::ChangeRole { from, to }) {
-        return Err(AccountError::Forbidden);
+        return Err(Error::Forbidden);
     }
     if from == to {
         return Ok(());
@@ -112,7 +111,7 @@ pub async fn remove(
     me: &CurrentSession,
     slug: &str,
     user_id: &str,
-) -> Result<(), AccountError> {
+) -> Result<(), Error> {
     if user_id == me.user_id {
         return leave(st, ctx, me, slug).await;
     }
@@ -120,9 +119,9 @@ pub async fn remove(
     let org = authorize(st, me, slug, Action::ViewMembers).await?;
     let mut tx = st.db.begin().await?;
     let mine = my_role_locked(&mut tx, st, &org.org_id, &me.user_id).await?;
-    let role = role_of(&mut tx, &org.org_id, user_id).await?.ok_or(AccountError::NotFound)?;
+    let role = role_of(&mut tx, &org.org_id, user_id).await?.ok_or(Error::NotFound)?;
     if !super::can(mine, Action::Remove(role)) {
-        return Err(AccountError::Forbidden);
+        return Err(Error::Forbidden);
     }
     if role == Role::Owner {
         keep_an_owner(&mut tx, &org.org_id, "member").await?;
@@ -139,7 +138,7 @@ pub async fn remove(
 }
 
 /// The caller leaves the organization, unless they are its last owner.
-pub async fn leave(st: &AppState, ctx: &RequestContext, me: &CurrentSession, slug: &str) -> Result<(), AccountError> {
+pub async fn leave(st: &AppState, ctx: &RequestContext, me: &CurrentSession, slug: &str) -> Result<(), Error> {
     let org = authorize(st, me, slug, Action::Leave).await?;
     let mut tx = st.db.begin().await?;
     if my_role_locked(&mut tx, st, &org.org_id, &me.user_id).await? == Role::Owner {

@@ -10,12 +10,11 @@ pub mod settings;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    accounts::AccountError,
     audit::{self, Event},
     crypto::new_id,
     db::Tx,
     request::{CurrentSession, RequestContext},
-    AppState,
+    AppState, Error,
 };
 use crate::validation::{parse_org_name, parse_slug, suggested_slug};
 
@@ -114,18 +113,13 @@ async fn find_membership(st: &AppState, user_id: &str, slug: &str) -> Result<Opt
 /// `action`. Not a member (or no such organization) → `NotFound`; a member without the role → `Forbidden`; an
 /// organization that requires two-step verification, for a member without it → `MfaEnrolmentRequired` (leaving
 /// stays possible). Every change is refused to an impersonating admin (`Impersonating`).
-pub async fn authorize(
-    st: &AppState,
-    me: &CurrentSession,
-    slug: &str,
-    action: Action,
-) -> Result<Membership, AccountError> {
-    let m = find_membership(st, &me.user_id, slug).await?.ok_or(AccountError::NotFound)?;
+pub async fn authorize(st: &AppState, me: &CurrentSession, slug: &str, action: Action) -> Result<Membership, Error> {
+    let m = find_membership(st, &me.user_id, slug).await?.ok_or(Error::NotFound)?;
     if m.require_mfa && !me.has_mfa && action != Action::Leave {
-        return Err(AccountError::MfaEnrolmentRequired);
+        return Err(Error::MfaEnrolmentRequired);
     }
     if !can(m.role, action) {
-        return Err(AccountError::Forbidden);
+        return Err(Error::Forbidden);
     }
     // Who belongs to an organization, and as what, is not an admin's to change in a user's name.
     if !matches!(action, Action::View | Action::ViewMembers) {
@@ -175,9 +169,9 @@ pub async fn entry(st: &AppState, me: &CurrentSession, slug: &str) -> Result<Ent
 }
 
 /// A slug taken by a concurrent request between the check and the write: the same field error as the check's.
-fn slug_conflict(e: sqlx::Error) -> AccountError {
+fn slug_conflict(e: sqlx::Error) -> Error {
     if e.as_database_error().is_some_and(|d| d.is_unique_violation()) {
-        AccountError::Field("slug", "That address is taken. Choose another.".into())
+        Error::Field("slug", "That address is taken. Choose another.".into())
     } else {
         e.into()
     }
@@ -204,21 +198,21 @@ pub async fn create(
     me: &CurrentSession,
     name: &str,
     slug: &str,
-) -> Result<String, AccountError> {
+) -> Result<String, Error> {
     super::sudo::require_confirmed(me)?;
     super::sudo::not_impersonating(me)?;
     let name_r = parse_org_name(name);
     let slug_r = if slug.trim().is_empty() { Ok(None) } else { parse_slug(slug).map(Some) };
     let (name, asked) = match (name_r, slug_r) {
-        (Err(m), _) => return Err(AccountError::Field("name", m.into())),
-        (_, Err(m)) => return Err(AccountError::Field("slug", m.into())),
+        (Err(m), _) => return Err(Error::Field("name", m.into())),
+        (_, Err(m)) => return Err(Error::Field("slug", m.into())),
         (Ok(n), Ok(s)) => (n, s),
     };
     let now = st.clock.now();
     let mut tx = st.db.begin().await?;
     let slug = match asked {
         Some(s) if slug_taken(&mut tx, &s, now).await? => {
-            return Err(AccountError::Field("slug", "That address is taken. Choose another.".into()));
+            return Err(Error::Field("slug", "That address is taken. Choose another.".into()));
         }
         Some(s) => s,
         None => {
@@ -286,7 +280,7 @@ async fn set_active(tx: &mut Tx, session_id: &str, org_id: &str) -> Result<(), s
 }
 
 /// Makes `slug` the session's active organization (members only).
-pub async fn switch(st: &AppState, me: &CurrentSession, slug: &str) -> Result<(), AccountError> {
+pub async fn switch(st: &AppState, me: &CurrentSession, slug: &str) -> Result<(), Error> {
     let m = authorize(st, me, slug, Action::View).await?;
     let mut tx = st.db.begin().await?;
     set_active(&mut tx, &me.session_id, &m.org_id).await?;

@@ -2,10 +2,9 @@
 use super::{authorize, slug_conflict, slug_taken, Action, SLUG_REDIRECT_SECS};
 use crate::{
     backend::{
-        accounts::AccountError,
         audit::{self, Event},
         request::{CurrentSession, RequestContext},
-        sudo, AppState,
+        sudo, AppState, Error,
     },
     validation::{parse_org_name, parse_slug},
 };
@@ -18,10 +17,10 @@ pub async fn update(
     slug: &str,
     name: &str,
     new_slug: &str,
-) -> Result<String, AccountError> {
+) -> Result<String, Error> {
     let org = authorize(st, me, slug, Action::EditSettings).await?;
-    let name = parse_org_name(name).map_err(|m| AccountError::Field("name", m.into()))?;
-    let new_slug = parse_slug(new_slug).map_err(|m| AccountError::Field("slug", m.into()))?;
+    let name = parse_org_name(name).map_err(|m| Error::Field("name", m.into()))?;
+    let new_slug = parse_slug(new_slug).map_err(|m| Error::Field("slug", m.into()))?;
     let now = st.clock.now();
     let mut tx = st.db.begin().await?;
     if new_slug != org.slug {
@@ -32,7 +31,7 @@ pub async fn update(
             .execute(&mut *tx)
             .await?;
         if slug_taken(&mut tx, &new_slug, now).await? {
-            return Err(AccountError::Field("slug", "That address is taken. Choose another.".into()));
+            return Err(Error::Field("slug", "That address is taken. Choose another.".into()));
         }
         sqlx::query("DELETE FROM org_slug_redirects WHERE slug = $1").bind(&org.slug).execute(&mut *tx).await?;
         sqlx::query("INSERT INTO org_slug_redirects (slug, org_id, expires_at) VALUES ($1, $2, $3)")
@@ -70,13 +69,10 @@ pub async fn set_require_mfa(
     me: &CurrentSession,
     slug: &str,
     require: bool,
-) -> Result<(), AccountError> {
+) -> Result<(), Error> {
     let org = authorize(st, me, slug, Action::EditSettings).await?;
     if require && !me.has_mfa {
-        return Err(AccountError::Field(
-            "require_mfa",
-            "Turn on two-step verification for your own account first.".into(),
-        ));
+        return Err(Error::Field("require_mfa", "Turn on two-step verification for your own account first.".into()));
     }
     let now = st.clock.now();
     let mut tx = st.db.begin().await?;
@@ -100,11 +96,11 @@ pub async fn delete(
     me: &CurrentSession,
     slug: &str,
     confirm: &str,
-) -> Result<(), AccountError> {
+) -> Result<(), Error> {
     let org = authorize(st, me, slug, Action::Delete).await?;
     sudo::require(st, me)?;
     if confirm.trim() != org.slug {
-        return Err(AccountError::Field("confirm", format!("Type {} to confirm.", org.slug)));
+        return Err(Error::Field("confirm", format!("Type {} to confirm.", org.slug)));
     }
     let now = st.clock.now();
     let mut tx = st.db.begin().await?;
