@@ -13,9 +13,9 @@ use crate::{
     error::AppError,
 };
 
-mod audit;
-mod jobs;
-mod users;
+pub mod audit;
+pub mod jobs;
+pub mod users;
 
 #[cfg(feature = "ssr")]
 pub use audit::audit_query;

@@ -8,6 +8,18 @@ use app::{
 use reqwest::{Client, Response, StatusCode};
 use serde_json::Value;
 
+use app::{
+    account::{security::SecurityData, sessions::ListSessions, settings::SettingsData},
+    admin::{
+        audit::{AdminAudit, AuditItem},
+        jobs::AdminJobs,
+        users::{AdminUser, AdminUsers, UserItem},
+        AdminOverview,
+    },
+    error::AppError,
+    orgs::members::{ChangeMemberRole, OrganizationMembers},
+};
+
 use crate::{
     common::*,
     mail::{free_port, SmtpSink},
@@ -95,11 +107,8 @@ async fn s46_admin_pages_and_functions_refuse_non_admins_and_ask_admins_for_two_
     let page = app.get_with(&ann, "/admin").await;
     assert_eq!(page.status(), StatusCode::OK);
     assert!(page.text().await.unwrap().contains("href=\"/admin\""), "the header links to the console");
-    let o: serde_json::Value = app.call_server_fn_with(&ann, "/api/admin_overview", &[]).await.json().await.unwrap();
-    assert_eq!(o["users"], 2);
-    assert_eq!(o["unconfirmed"], 0);
-    assert_eq!(o["sign_ins_24h"], 2);
-    assert_eq!(o["failed_sign_ins_24h"], 1);
+    let o = app.ok(&ann, AdminOverview {}).await;
+    assert_eq!((o.users, o.unconfirmed, o.sign_ins_24h, o.failed_sign_ins_24h), (2, 0, 2, 1));
 
     // Revoked from the command line: the next request is refused.
     admin_cli(&url, &["revoke", ANN]);
@@ -128,15 +137,9 @@ async fn grant(app: &TestApp, email: &str) {
     assert!(changed, "{email} became an admin");
 }
 
-/// A confirmed user signed in by password in a browser of their own.
-async fn user(app: &TestApp, email: &str) -> Client {
-    app.confirmed_user(email, PASSWORD).await;
-    app.another_browser(email, PASSWORD).await
-}
-
 /// An admin with two-step verification on, signed in in a browser of their own.
 async fn admin_browser(app: &TestApp, email: &str) -> (Client, Authenticator) {
-    let client = user(app, email).await;
+    let client = app.signed_in_user(email).await;
     grant(app, email).await;
     let (auth, _) = enable_totp(app, &client).await;
     (client, auth)
@@ -157,41 +160,18 @@ async fn log_in_with_code_as(app: &TestApp, email: &str, password: &str, auth: &
     client
 }
 
-async fn text(app: &TestApp, sql: &str) -> String {
-    let (s,): (String,) = sqlx::query_as(sql).fetch_one(&app.state().db.pool).await.unwrap();
-    s
-}
-
-async fn opt_i64(app: &TestApp, sql: &str) -> Option<i64> {
-    let (v,): (Option<i64>,) = sqlx::query_as(sql).fetch_one(&app.state().db.pool).await.unwrap();
-    v
-}
-
 async fn password_hash(app: &TestApp, id: &str) -> String {
-    text(app, &format!("SELECT password_hash FROM users WHERE id = '{id}'")).await
-}
-
-async fn user_id(app: &TestApp, email: &str) -> String {
-    text(app, &format!("SELECT id FROM users WHERE email = '{email}'")).await
-}
-
-/// `/api/{name}` as the WASM client calls it: the status and the body.
-async fn call(app: &TestApp, client: &Client, name: &str, form: &[(&str, &str)]) -> (StatusCode, String) {
-    let r = app.call_server_fn_with(client, &format!("/api/{name}"), form).await;
-    (r.status(), r.text().await.unwrap())
-}
-
-/// `/api/{name}` answering 200: its JSON.
-async fn json_ok(app: &TestApp, client: &Client, name: &str, form: &[(&str, &str)]) -> Value {
-    let (status, body) = call(app, client, name, form).await;
-    assert_eq!(status, StatusCode::OK, "{name} {form:?}: {body}");
-    serde_json::from_str(&body).unwrap_or(Value::Null)
+    app.text("SELECT password_hash FROM users WHERE id = $1", &[&id]).await
 }
 
 /// An action on an account from the user's admin page (as the page's script sends it).
 async fn act(app: &TestApp, admin: &Client, id: &str, action: &str) -> (StatusCode, String) {
-    call(app, admin, "admin_user_action", &[("id", id), ("action", action), ("session_id", ""), ("confirm_email", "")])
-        .await
+    app.call_form(
+        admin,
+        "admin_user_action",
+        &[("id", id), ("action", action), ("session_id", ""), ("confirm_email", "")],
+    )
+    .await
 }
 
 /// The same action as a plain HTML form posts it (no JavaScript): the redirect back to the page.
@@ -205,14 +185,13 @@ async fn act_form(app: &TestApp, admin: &Client, id: &str, action: &str) -> Resp
 }
 
 async fn audit_rows(app: &TestApp, action: &str, actor: Option<&str>, target: Option<&str>) -> i64 {
-    let mut sql = format!("SELECT COUNT(*) FROM audit_events WHERE action = '{action}'");
-    if let Some(a) = actor {
-        sql.push_str(&format!(" AND actor_user_id = '{a}'"));
-    }
-    if let Some(t) = target {
-        sql.push_str(&format!(" AND target_user_id = '{t}'"));
-    }
-    app.scalar_i64(&sql).await
+    // An absent filter matches every row.
+    app.i64(
+        "SELECT COUNT(*) FROM audit_events WHERE action = $1 AND ($2 = '' OR actor_user_id = $2) \
+         AND ($3 = '' OR target_user_id = $3)",
+        &[action, actor.unwrap_or(""), target.unwrap_or("")],
+    )
+    .await
 }
 
 fn mails_with(app: &TestApp, email: &str, subject: &str) -> usize {
@@ -226,21 +205,15 @@ async fn users_all_pages(
     email: &str,
     status: &str,
     sort: &str,
-) -> (Vec<Value>, Vec<usize>) {
+) -> (Vec<UserItem>, Vec<usize>) {
     let (mut rows, mut sizes, mut after) = (Vec::new(), Vec::new(), String::new());
     for _ in 0..50 {
-        let v = json_ok(
-            app,
-            admin,
-            "admin_users",
-            &[("email", email), ("status", status), ("sort", sort), ("after", &after)],
-        )
-        .await;
-        let page = v["rows"].as_array().unwrap().clone();
-        sizes.push(page.len());
-        rows.extend(page);
-        match v["next"].as_str() {
-            Some(n) => after = n.to_string(),
+        let form = AdminUsers { email: email.into(), status: status.into(), sort: sort.into(), after: after.clone() };
+        let v = app.ok(admin, form).await;
+        sizes.push(v.rows.len());
+        rows.extend(v.rows);
+        match v.next {
+            Some(n) => after = n,
             None => return (rows, sizes),
         }
     }
@@ -248,18 +221,23 @@ async fn users_all_pages(
 }
 
 /// Every row of the audit explorer for these filters, following `next` to the end.
-async fn audit_all_pages(app: &TestApp, admin: &Client, filters: &[(&str, &str)]) -> Vec<Value> {
+async fn audit_all_pages(app: &TestApp, admin: &Client, filters: &[(&str, &str)]) -> Vec<AuditItem> {
+    let filter = |k: &str| filters.iter().find(|(f, _)| *f == k).map(|(_, v)| v.to_string()).unwrap_or_default();
     let (mut rows, mut before) = (Vec::new(), String::new());
     for _ in 0..100 {
-        let mut form: Vec<(&str, &str)> = ["actor", "action", "target", "outcome", "from", "to"]
-            .iter()
-            .map(|k| (*k, filters.iter().find(|(f, _)| f == k).map(|(_, v)| *v).unwrap_or("")))
-            .collect();
-        form.push(("before", &before));
-        let v = json_ok(app, admin, "admin_audit", &form).await;
-        rows.extend(v["rows"].as_array().unwrap().clone());
-        match v["next"].as_str() {
-            Some(n) => before = n.to_string(),
+        let form = AdminAudit {
+            actor: filter("actor"),
+            action: filter("action"),
+            target: filter("target"),
+            outcome: filter("outcome"),
+            from: filter("from"),
+            to: filter("to"),
+            before: before.clone(),
+        };
+        let v = app.ok(admin, form).await;
+        rows.extend(v.rows);
+        match v.next {
+            Some(n) => before = n,
             None => return rows,
         }
     }
@@ -314,13 +292,13 @@ async fn get_csv(app: &TestApp, admin: &Client, query: &str) -> (StatusCode, Str
 async fn s46_every_admin_page_and_function_refuses_a_non_admin() {
     let app = spawn().await;
     let (_ann, _) = admin_browser(&app, ANN).await;
-    let bo = user(&app, BO).await; // signed in, not an admin
-    let cy = user(&app, CY).await; // the account everything is aimed at
-    let dee = user(&app, DEE).await; // an admin without two-step verification
+    let bo = app.signed_in_user(BO).await; // signed in, not an admin
+    let cy = app.signed_in_user(CY).await; // the account everything is aimed at
+    let dee = app.signed_in_user(DEE).await; // an admin without two-step verification
     grant(&app, DEE).await;
-    let cy_id = user_id(&app, CY).await;
-    let cy_session = text(&app, &format!("SELECT id FROM sessions WHERE user_id = '{cy_id}'")).await;
-    let cy_hash = text(&app, &format!("SELECT password_hash FROM users WHERE id = '{cy_id}'")).await;
+    let cy_id = app.user_id(CY).await;
+    let cy_session = app.text("SELECT id FROM sessions WHERE user_id = $1", &[&cy_id]).await;
+    let cy_hash = app.text("SELECT password_hash FROM users WHERE id = $1", &[&cy_id]).await;
     // A dead job that would mail Cy a reset link if anyone retried it.
     let job_id = uuid::Uuid::new_v4().to_string();
     let now = app.state().clock.now();
@@ -381,15 +359,15 @@ async fn s46_every_admin_page_and_function_refuses_a_non_admin() {
     let forms = ["admin_sign_out_everyone", "admin_user_action", "admin_impersonate", "admin_job_action"];
     for (name, form) in &functions {
         // A signed-in non-admin: 403 Forbidden, and nothing of the data.
-        let (status, body) = call(&app, &bo, name, form).await;
+        let (status, body) = app.call_form(&bo, name, form).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{name} {form:?} as a non-admin: {body}");
         assert_eq!(body, "\"Forbidden\"", "{name} {form:?}");
         // An admin without two-step verification: 403 MfaEnrolmentRequired.
-        let (status, body) = call(&app, &dee, name, form).await;
+        let (status, body) = app.call_form(&dee, name, form).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{name} {form:?} as an admin without TOTP: {body}");
         assert!(body.contains("MfaEnrolmentRequired"), "{name}: {body}");
         // Signed out: 401.
-        let (status, body) = call(&app, &new_client(), name, form).await;
+        let (status, body) = app.call_form(&new_client(), name, form).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{name} {form:?} signed out: {body}");
         assert!(body.contains("Unauthenticated"), "{name}: {body}");
         if forms.contains(name) {
@@ -411,8 +389,8 @@ async fn s46_every_admin_page_and_function_refuses_a_non_admin() {
         }
     }
     // Stopping an impersonation that is not one.
-    assert_eq!(call(&app, &bo, "stop_impersonating", &[]).await.0, StatusCode::NOT_FOUND);
-    assert_eq!(call(&app, &new_client(), "stop_impersonating", &[]).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.call_form(&bo, "stop_impersonating", &[]).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(app.call_form(&new_client(), "stop_impersonating", &[]).await.0, StatusCode::UNAUTHORIZED);
 
     // Every page: 403 for the non-admin, with none of the data; signed out, a log-in prompt.
     let pages = [
@@ -458,13 +436,13 @@ async fn s46_every_admin_page_and_function_refuses_a_non_admin() {
     }
 
     // Nothing changed.
-    assert_eq!(opt_i64(&app, &format!("SELECT locked_at FROM users WHERE id = '{cy_id}'")).await, None, "not locked");
+    assert_eq!(app.opt_i64("SELECT locked_at FROM users WHERE id = $1", &[&cy_id]).await, None, "not locked");
     assert_eq!(app.signed_in_as(&cy).await.as_deref(), Some(CY), "Cy is still signed in");
-    assert_eq!(app.scalar_i64(&format!("SELECT COUNT(*) FROM sessions WHERE id = '{cy_session}'")).await, 1);
+    assert_eq!(app.i64("SELECT COUNT(*) FROM sessions WHERE id = $1", &[&cy_session]).await, 1);
     assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM sessions").await, sessions_before, "nobody was signed out");
     assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM sessions WHERE impersonator_id IS NOT NULL").await, 0);
     assert_eq!(app.signed_in_as(&bo).await.as_deref(), Some(BO), "Bo is still Bo, not impersonating");
-    assert_eq!(text(&app, &format!("SELECT password_hash FROM users WHERE id = '{cy_id}'")).await, cy_hash);
+    assert_eq!(app.text("SELECT password_hash FROM users WHERE id = $1", &[&cy_id]).await, cy_hash);
     assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM users").await, 4, "nobody deleted");
     assert_eq!(
         app.scalar_i64("SELECT COUNT(*) FROM audit_events WHERE action LIKE 'admin.%' AND action <> 'admin.granted'")
@@ -473,8 +451,7 @@ async fn s46_every_admin_page_and_function_refuses_a_non_admin() {
         "no admin action was recorded"
     );
     assert_eq!(
-        app.scalar_i64(&format!("SELECT COUNT(*) FROM jobs WHERE id = '{job_id}' AND state = 'dead' AND attempts = 8"))
-            .await,
+        app.i64("SELECT COUNT(*) FROM jobs WHERE id = $1 AND state = 'dead' AND attempts = 8", &[&job_id]).await,
         1,
         "the dead job was neither retried nor discarded"
     );
@@ -492,9 +469,9 @@ async fn s46_every_admin_page_and_function_refuses_a_non_admin() {
 async fn s35_locking_a_user_ends_every_session_and_mailed_link_at_once() {
     let app = spawn().await;
     let (ann, _) = admin_browser(&app, ANN).await;
-    let ann_id = user_id(&app, ANN).await;
+    let ann_id = app.user_id(ANN).await;
     app.confirmed_user(BO, PASSWORD).await;
-    let bo_id = user_id(&app, BO).await;
+    let bo_id = app.user_id(BO).await;
     let first = app.another_browser(BO, PASSWORD).await;
     let second = app.another_browser(BO, PASSWORD).await;
     // Two mailed links are outstanding: a sign-in link and a password reset.
@@ -504,7 +481,7 @@ async fn s35_locking_a_user_ends_every_session_and_mailed_link_at_once() {
     let reset = token_in(&app.mail_with_subject(BO, "Reset your").await.text, "/users/reset-password/");
     assert_eq!(app.signed_in_as(&first).await.as_deref(), Some(BO));
     assert_eq!(app.signed_in_as(&second).await.as_deref(), Some(BO));
-    let hash = text(&app, &format!("SELECT password_hash FROM users WHERE id = '{bo_id}'")).await;
+    let hash = app.text("SELECT password_hash FROM users WHERE id = $1", &[&bo_id]).await;
 
     let (status, body) = act(&app, &ann, &bo_id, "lock").await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -512,18 +489,18 @@ async fn s35_locking_a_user_ends_every_session_and_mailed_link_at_once() {
     // Both browsers are out at their very next request.
     assert_eq!(app.signed_in_as(&first).await, None);
     assert_eq!(app.signed_in_as(&second).await, None);
-    assert_eq!(call(&app, &first, "settings_data", &[]).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.call_form(&first, "settings_data", &[]).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(app.get_with(&second, "/users/settings").await.text().await.unwrap().contains(BO), false);
     // The mailed links are dead.
-    let (status, body) = call(&app, &new_client(), "log_in_with_link", &[("token", &link)]).await;
+    let (status, body) = app.call_form(&new_client(), "log_in_with_link", &[("token", &link)]).await;
     assert!(body.contains("InvalidToken"), "{status} {body}");
     let (status, body) =
-        call(&app, &new_client(), "reset_password", &[("token", &reset), ("password", NEW_PASSWORD)]).await;
+        app.call_form(&new_client(), "reset_password", &[("token", &reset), ("password", NEW_PASSWORD)]).await;
     assert!(body.contains("InvalidToken"), "{status} {body}");
-    assert_eq!(text(&app, &format!("SELECT password_hash FROM users WHERE id = '{bo_id}'")).await, hash);
+    assert_eq!(app.text("SELECT password_hash FROM users WHERE id = $1", &[&bo_id]).await, hash);
     // The right password is answered like a wrong one (L4: it must not confirm a password to whoever holds it);
     // a plain form goes back to the log-in page with the generic error, no session.
-    let (status, body) = call(&app, &new_client(), "log_in", &[("email", BO), ("password", PASSWORD)]).await;
+    let (status, body) = app.call_form(&new_client(), "log_in", &[("email", BO), ("password", PASSWORD)]).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     assert!(body.contains("InvalidCredentials"), "{body}");
     let r = app.post_form_with(&new_client(), "/api/log_in", &[("email", BO), ("password", PASSWORD)]).await;
@@ -536,36 +513,35 @@ async fn s35_locking_a_user_ends_every_session_and_mailed_link_at_once() {
     // The answer is the one every address gets, but a locked account is mailed no new link.
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(mails_with(&app, BO, "sign-in link"), links_before);
-    assert_eq!(app.scalar_i64(&format!("SELECT COUNT(*) FROM sessions WHERE user_id = '{bo_id}'")).await, 0);
+    assert_eq!(app.i64("SELECT COUNT(*) FROM sessions WHERE user_id = $1", &[&bo_id]).await, 0);
 
     // Recorded with both names; the user was told; the console shows it.
     assert_eq!(audit_rows(&app, "admin.user_locked", Some(&ann_id), Some(&bo_id)).await, 1);
     let mail = app.mail_with_subject(BO, "account was locked").await;
     assert_eq!(mail.subject, "Your Portcullis account was locked");
-    let info = json_ok(&app, &ann, "admin_user", &[("id", &bo_id)]).await;
-    assert!(info["locked"].is_string(), "{info}");
-    assert_eq!(info["sessions"].as_array().unwrap().len(), 0);
+    let info = app.ok(&ann, AdminUser { id: bo_id.to_string() }).await;
+    assert!(info.locked.is_some(), "{info:?}");
+    assert_eq!(info.sessions.len(), 0);
     let locked =
-        json_ok(&app, &ann, "admin_users", &[("email", ""), ("status", "locked"), ("sort", ""), ("after", "")]).await;
-    let emails: Vec<&str> = locked["rows"].as_array().unwrap().iter().map(|r| r["email"].as_str().unwrap()).collect();
+        app.ok(&ann, AdminUsers { email: "".into(), status: "locked".into(), sort: "".into(), after: "".into() }).await;
+    let emails: Vec<&str> = locked.rows.iter().map(|r| r.email.as_str()).collect();
     assert_eq!(emails, vec![BO]);
     let (status, body) = act(&app, &ann, &bo_id, "lock").await;
     assert_eq!(status, StatusCode::CONFLICT, "locking twice: {body}");
     assert!(body.contains("already locked"), "{body}");
 
-    assert_eq!(json_ok(&app, &ann, "admin_overview", &[]).await["admin_locked"], 1);
-    let (status, body) = call(&app, &ann, "admin_impersonate", &[("id", &bo_id)]).await;
+    assert_eq!(app.ok(&ann, AdminOverview {}).await.admin_locked, 1);
+    let (status, body) = app.call_form(&ann, "admin_impersonate", &[("id", &bo_id)]).await;
     assert_eq!(status, StatusCode::CONFLICT, "a locked account cannot be impersonated: {body}");
     // Someone guesses at the locked account meanwhile: nothing is checked against its hash (L4).
-    let unchecked = format!(
-        "SELECT COUNT(*) FROM audit_events WHERE target_user_id = '{bo_id}' AND detail = 'password; locked by an admin'"
-    );
-    let before = app.scalar_i64(&unchecked).await;
+    let unchecked =
+        "SELECT COUNT(*) FROM audit_events WHERE target_user_id = $1 AND detail = 'password; locked by an admin'";
+    let before = app.i64(unchecked, &[&bo_id]).await;
     for _ in 0..5 {
-        call(&app, &new_client(), "log_in", &[("email", BO), ("password", "a wrong guess here")]).await;
+        app.call_form(&new_client(), "log_in", &[("email", BO), ("password", "a wrong guess here")]).await;
     }
-    assert_eq!(app.scalar_i64(&unchecked).await, before + 5);
-    assert!(opt_i64(&app, &format!("SELECT locked_until FROM users WHERE id = '{bo_id}'")).await.is_none());
+    assert_eq!(app.i64(unchecked, &[&bo_id]).await, before + 5);
+    assert!(app.opt_i64("SELECT locked_until FROM users WHERE id = $1", &[&bo_id]).await.is_none());
 
     // Unlocked: the password works again at once (the pause is lifted too); the links stay dead.
     let (status, body) = act(&app, &ann, &bo_id, "unlock").await;
@@ -576,7 +552,7 @@ async fn s35_locking_a_user_ends_every_session_and_mailed_link_at_once() {
     let r = app.post_form_with(&back, "/api/log_in", &[("email", BO), ("password", PASSWORD)]).await;
     assert_eq!(location(&r), "/");
     assert_eq!(app.signed_in_as(&back).await.as_deref(), Some(BO));
-    let (_, body) = call(&app, &new_client(), "log_in_with_link", &[("token", &link)]).await;
+    let (_, body) = app.call_form(&new_client(), "log_in_with_link", &[("token", &link)]).await;
     assert!(body.contains("InvalidToken"), "the old link stays dead after the unlock: {body}");
     assert_eq!(act(&app, &ann, &bo_id, "unlock").await.0, StatusCode::CONFLICT, "not locked any more");
     app.stop().await;
@@ -586,38 +562,38 @@ async fn s35_locking_a_user_ends_every_session_and_mailed_link_at_once() {
 async fn s38_an_admin_ends_one_users_sessions_or_everyones() {
     let app = spawn().await;
     let (ann, _) = admin_browser(&app, ANN).await;
-    let ann_id = user_id(&app, ANN).await;
+    let ann_id = app.user_id(ANN).await;
     app.confirmed_user(BO, PASSWORD).await;
-    let bo_id = user_id(&app, BO).await;
+    let bo_id = app.user_id(BO).await;
     let bo1 = app.another_browser(BO, PASSWORD).await;
     let bo2 = app.another_browser(BO, PASSWORD).await;
-    let cy = user(&app, CY).await;
-    let cy_id = user_id(&app, CY).await;
-    let dee = user(&app, DEE).await;
+    let cy = app.signed_in_user(CY).await;
+    let cy_id = app.user_id(CY).await;
+    let dee = app.signed_in_user(DEE).await;
 
     // One session, by the id the user's admin page lists.
-    let info = json_ok(&app, &ann, "admin_user", &[("id", &bo_id)]).await;
-    let sessions = info["sessions"].as_array().unwrap();
-    assert_eq!(sessions.len(), 2, "{info}");
-    let one = sessions[0]["id"].as_str().unwrap().to_string();
+    let info = app.ok(&ann, AdminUser { id: bo_id.to_string() }).await;
+    let sessions = &info.sessions;
+    assert_eq!(sessions.len(), 2, "{info:?}");
+    let one = sessions[0].id.clone();
     // Another user's session id through Bo's page: not found, nothing ends.
-    let cy_session = text(&app, &format!("SELECT id FROM sessions WHERE user_id = '{cy_id}'")).await;
-    let (status, _) = call(
-        &app,
-        &ann,
-        "admin_user_action",
-        &[("id", &bo_id), ("action", "revoke_session"), ("session_id", &cy_session), ("confirm_email", "")],
-    )
-    .await;
+    let cy_session = app.text("SELECT id FROM sessions WHERE user_id = $1", &[&cy_id]).await;
+    let (status, _) = app
+        .call_form(
+            &ann,
+            "admin_user_action",
+            &[("id", &bo_id), ("action", "revoke_session"), ("session_id", &cy_session), ("confirm_email", "")],
+        )
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(app.signed_in_as(&cy).await.as_deref(), Some(CY));
-    let (status, body) = call(
-        &app,
-        &ann,
-        "admin_user_action",
-        &[("id", &bo_id), ("action", "revoke_session"), ("session_id", &one), ("confirm_email", "")],
-    )
-    .await;
+    let (status, body) = app
+        .call_form(
+            &ann,
+            "admin_user_action",
+            &[("id", &bo_id), ("action", "revoke_session"), ("session_id", &one), ("confirm_email", "")],
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let still: Vec<Option<String>> = vec![app.signed_in_as(&bo1).await, app.signed_in_as(&bo2).await];
     assert_eq!(still.iter().filter(|s| s.is_some()).count(), 1, "exactly that one browser is out: {still:?}");
@@ -633,7 +609,7 @@ async fn s38_an_admin_ends_one_users_sessions_or_everyones() {
     assert_eq!(app.signed_in_as(&cy).await.as_deref(), Some(CY), "other users keep theirs");
     assert_eq!(app.signed_in_as(&dee).await.as_deref(), Some(DEE));
     assert_eq!(audit_rows(&app, "admin.sessions_revoked", Some(&ann_id), Some(&bo_id)).await, 1);
-    assert_eq!(json_ok(&app, &ann, "admin_user", &[("id", &bo_id)]).await["sessions"].as_array().unwrap().len(), 0);
+    assert_eq!(app.ok(&ann, AdminUser { id: bo_id.to_string() }).await.sessions.len(), 0);
     // Not a lock: Bo signs in again.
     let bo4 = app.another_browser(BO, PASSWORD).await;
 
@@ -645,7 +621,7 @@ async fn s38_an_admin_ends_one_users_sessions_or_everyones() {
         assert_eq!(app.signed_in_as(b).await, None);
     }
     assert_eq!(app.signed_in_as(&ann).await.as_deref(), Some(ANN), "the admin is still signed in");
-    json_ok(&app, &ann, "admin_overview", &[]).await;
+    app.ok(&ann, AdminOverview {}).await;
     assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM sessions").await, 1);
     assert_eq!(audit_rows(&app, "admin.sessions_revoked_everyone", Some(&ann_id), None).await, 1);
     // They can all sign in again.
@@ -657,9 +633,9 @@ async fn s38_an_admin_ends_one_users_sessions_or_everyones() {
 async fn s20_an_admin_can_only_send_a_reset_link_never_set_or_see_a_password() {
     let app = spawn().await;
     let (ann, _) = admin_browser(&app, ANN).await;
-    let ann_id = user_id(&app, ANN).await;
-    let bo = user(&app, BO).await;
-    let bo_id = user_id(&app, BO).await;
+    let ann_id = app.user_id(ANN).await;
+    let bo = app.signed_in_user(BO).await;
+    let bo_id = app.user_id(BO).await;
     let before = password_hash(&app, &bo_id).await;
 
     let (status, body) = act(&app, &ann, &bo_id, "send_password_reset").await;
@@ -667,14 +643,14 @@ async fn s20_an_admin_can_only_send_a_reset_link_never_set_or_see_a_password() {
     let token = token_in(&app.mail_with_subject(BO, "Reset your").await.text, "/users/reset-password/");
     // The admin sees a notice, never the link: not in the answer, the user's page, its data, the jobs or the log.
     assert!(!body.contains(&token) && !body.contains("reset-password"), "{body}");
-    let (_, data) = call(&app, &ann, "admin_user", &[("id", &bo_id)]).await;
+    let (_, data) = app.call_form(&ann, "admin_user", &[("id", &bo_id)]).await;
     assert!(!data.contains(&token) && !data.contains("reset-password"), "{data}");
     let page = app.get_with(&ann, &format!("/admin/users/{bo_id}")).await;
     assert_eq!(page.status(), StatusCode::OK);
     let page = page.text().await.unwrap();
     assert!(page.contains(BO), "the page shows the account");
     assert!(!page.contains(&token) && !page.contains("/users/reset-password/"), "the page shows no link");
-    let (_, jobs) = call(&app, &ann, "admin_jobs", &[("state", "")]).await;
+    let (_, jobs) = app.call_form(&ann, "admin_jobs", &[("state", "")]).await;
     assert!(!jobs.contains(&token) && !jobs.contains("reset-password"), "{jobs}");
     let (_, _, csv) = get_csv(&app, &ann, "").await;
     assert!(!csv.contains(&token), "the audit log holds no link");
@@ -688,13 +664,13 @@ async fn s20_an_admin_can_only_send_a_reset_link_never_set_or_see_a_password() {
     let token = token_in(&app.mail_with_subject(BO, "Reset your").await.text, "/users/reset-password/");
     // No action sets a password (see `unknown_admin_actions_answer_not_found` for the status these get).
     for action in ["set_password", "change_password", "password"] {
-        let (status, body) = call(
-            &app,
-            &ann,
-            "admin_user_action",
-            &[("id", &bo_id), ("action", action), ("session_id", ""), ("confirm_email", NEW_PASSWORD)],
-        )
-        .await;
+        let (status, body) = app
+            .call_form(
+                &ann,
+                "admin_user_action",
+                &[("id", &bo_id), ("action", action), ("session_id", ""), ("confirm_email", NEW_PASSWORD)],
+            )
+            .await;
         assert!(!status.is_success() && body.contains("NotFound"), "{action}: {status} {body}");
     }
     assert_eq!(password_hash(&app, &bo_id).await, before, "the password is unchanged until the user uses the link");
@@ -709,7 +685,7 @@ async fn s20_an_admin_can_only_send_a_reset_link_never_set_or_see_a_password() {
         location(&app.post_form_with(&new_client(), "/api/log_in", &[("email", BO), ("password", NEW_PASSWORD)]).await),
         "/"
     );
-    let (status, _) = call(&app, &new_client(), "log_in", &[("email", BO), ("password", PASSWORD)]).await;
+    let (status, _) = app.call_form(&new_client(), "log_in", &[("email", BO), ("password", PASSWORD)]).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     app.stop().await;
 }
@@ -718,16 +694,16 @@ async fn s20_an_admin_can_only_send_a_reset_link_never_set_or_see_a_password() {
 async fn impersonation_shows_the_user_refuses_sensitive_changes_and_is_audited_with_both() {
     let app = spawn().await;
     let (ann, auth) = admin_browser(&app, ANN).await;
-    let ann_id = user_id(&app, ANN).await;
-    let bo = user(&app, BO).await;
-    let bo_id = user_id(&app, BO).await;
+    let ann_id = app.user_id(ANN).await;
+    let bo = app.signed_in_user(BO).await;
+    let bo_id = app.user_id(BO).await;
     app.confirmed_user(DEE, PASSWORD).await;
     grant(&app, DEE).await;
-    let dee_id = user_id(&app, DEE).await;
+    let dee_id = app.user_id(DEE).await;
     let bo_hash = password_hash(&app, &bo_id).await;
 
     // Admins cannot be impersonated.
-    let (status, body) = call(&app, &ann, "admin_impersonate", &[("id", &dee_id)]).await;
+    let (status, body) = app.call_form(&ann, "admin_impersonate", &[("id", &dee_id)]).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert!(body.contains("Refused") && body.contains("cannot be impersonated"), "{body}");
     assert_eq!(app.signed_in_as(&ann).await.as_deref(), Some(ANN));
@@ -744,7 +720,7 @@ async fn impersonation_shows_the_user_refuses_sensitive_changes_and_is_audited_w
     let settings = settings.text().await.unwrap();
     assert!(settings.contains("Impersonated by ann@example.com"), "the banner names the admin");
     assert!(settings.contains("Stop impersonating"));
-    assert_eq!(json_ok(&app, &ann, "settings_data", &[]).await["email"], BO);
+    assert_eq!(app.ok(&ann, SettingsData {}).await.email, BO);
     assert_eq!(app.signed_in_as(&bo).await.as_deref(), Some(BO), "the user's own session goes on");
 
     // Ordinary changes work and are recorded with both; sensitive ones are refused.
@@ -763,7 +739,7 @@ async fn impersonation_shows_the_user_refuses_sensitive_changes_and_is_audited_w
         ("discard_provider_link", vec![]),
     ];
     for (name, form) in &sensitive {
-        let (status, body) = call(&app, &ann, name, form).await;
+        let (status, body) = app.call_form(&ann, name, form).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{name}: {body}");
         assert!(body.contains("Impersonating"), "{name}: {body}");
     }
@@ -771,7 +747,7 @@ async fn impersonation_shows_the_user_refuses_sensitive_changes_and_is_audited_w
     assert_eq!(flash(&r)["error"], "Impersonating", "the sudo page's form too");
     assert!(session_token(&r).is_none());
     assert_eq!(password_hash(&app, &bo_id).await, bo_hash);
-    assert_eq!(opt_i64(&app, &format!("SELECT deletion_scheduled_at FROM users WHERE id = '{bo_id}'")).await, None);
+    assert_eq!(app.opt_i64("SELECT deletion_scheduled_at FROM users WHERE id = $1", &[&bo_id]).await, None);
     assert_eq!(
         app.scalar_i64("SELECT COUNT(*) FROM sessions WHERE impersonator_id IS NOT NULL AND sudo_at IS NOT NULL").await,
         0
@@ -784,7 +760,7 @@ async fn impersonation_shows_the_user_refuses_sensitive_changes_and_is_audited_w
         ("admin_impersonate", vec![("id", bo_id.as_str())]),
         ("admin_jobs", vec![("state", "")]),
     ] {
-        let (status, body) = call(&app, &ann, name, &form).await;
+        let (status, body) = app.call_form(&ann, name, &form).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{name} while impersonating: {body}");
     }
     assert_eq!(app.get_with(&ann, "/admin").await.status(), StatusCode::FORBIDDEN);
@@ -795,23 +771,24 @@ async fn impersonation_shows_the_user_refuses_sensitive_changes_and_is_audited_w
     assert_eq!(flash(&r)["notice"], "ImpersonationStopped");
     assert!(session_token(&r).is_some());
     assert_eq!(app.signed_in_as(&ann).await.as_deref(), Some(ANN));
-    json_ok(&app, &ann, "admin_overview", &[]).await;
+    app.ok(&ann, AdminOverview {}).await;
     assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM sessions WHERE impersonator_id IS NOT NULL").await, 0);
 
     // The log names both.
     assert_eq!(audit_rows(&app, "admin.impersonation_started", Some(&ann_id), Some(&bo_id)).await, 1);
     assert_eq!(audit_rows(&app, "admin.impersonation_stopped", Some(&ann_id), Some(&bo_id)).await, 1);
     let during = app
-        .scalar_i64(&format!(
-            "SELECT COUNT(*) FROM audit_events WHERE action = 'user.profile_update' AND actor_user_id = '{bo_id}' \
-             AND impersonator_id = '{ann_id}'"
-        ))
+        .i64(
+            "SELECT COUNT(*) FROM audit_events WHERE action = 'user.profile_update' AND actor_user_id = $1 \
+             AND impersonator_id = $2",
+            &[&bo_id, &ann_id],
+        )
         .await;
     assert_eq!(during, 1, "the change made while impersonating carries the admin");
     let rows = audit_all_pages(&app, &ann, &[("actor", ANN), ("action", "user.profile_update")]).await;
     assert_eq!(rows.len(), 1, "the explorer finds it under the admin's name: {rows:?}");
-    assert_eq!(rows[0]["actor"], BO);
-    assert_eq!(rows[0]["impersonator"], ANN);
+    assert_eq!(rows[0].actor, BO);
+    assert_eq!(rows[0].impersonator, ANN);
     let (_, _, csv) = get_csv(&app, &ann, "action=user.profile_update").await;
     let csv = parse_csv(&csv);
     assert_eq!(csv.len(), 2, "{csv:?}");
@@ -825,7 +802,7 @@ async fn impersonation_shows_the_user_refuses_sensitive_changes_and_is_audited_w
     assert_eq!(app.signed_in_as(&ann).await.as_deref(), Some(BO), "14 idle minutes are fine");
     app.state().clock.advance(15 * 60 + 1);
     assert_eq!(app.signed_in_as(&ann).await, None, "15 idle minutes are not");
-    assert_eq!(call(&app, &ann, "stop_impersonating", &[]).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.call_form(&ann, "stop_impersonating", &[]).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM sessions WHERE impersonator_id IS NOT NULL").await, 0);
 
     // 30 minutes end it however active it is.
@@ -940,8 +917,7 @@ async fn users_list_searches_filters_and_pages_by_keyset() {
     tx.commit().await.unwrap();
     assert_eq!(model.len(), 67);
 
-    let emails =
-        |rows: &[Value]| -> Vec<String> { rows.iter().map(|r| r["email"].as_str().unwrap().to_string()).collect() };
+    let emails = |rows: &[UserItem]| -> Vec<String> { rows.iter().map(|r| r.email.clone()).collect() };
     // E-mail contains…, case-insensitively, with LIKE's wildcards taken literally.
     let (rows, _) = users_all_pages(&app, &ann, "user01", "", "email").await;
     assert_eq!(emails(&rows), (10..20).map(|i| format!("user{i:03}@example.com")).collect::<Vec<_>>());
@@ -959,14 +935,14 @@ async fn users_list_searches_filters_and_pages_by_keyset() {
     // Badges say what the filters select.
     let (rows, _) = users_all_pages(&app, &ann, "", "", "email").await;
     for r in &rows {
-        let u = model.iter().find(|u| u.id == r["id"]).unwrap();
-        let badges: Vec<&str> = r["badges"].as_array().unwrap().iter().map(|b| b.as_str().unwrap()).collect();
-        assert_eq!(badges.contains(&"admin"), u.admin, "{r}");
-        assert_eq!(badges.contains(&"confirmed"), u.confirmed, "{r}");
-        assert_eq!(badges.contains(&"unconfirmed"), !u.confirmed, "{r}");
-        assert_eq!(badges.contains(&"locked"), u.locked, "{r}");
-        assert_eq!(badges.contains(&"two-step"), u.mfa, "{r}");
-        assert_eq!(r["email"], u.email.as_str());
+        let u = model.iter().find(|u| u.id == r.id).unwrap();
+        let badges: Vec<&str> = r.badges.iter().map(String::as_str).collect();
+        assert_eq!(badges.contains(&"admin"), u.admin, "{r:?}");
+        assert_eq!(badges.contains(&"confirmed"), u.confirmed, "{r:?}");
+        assert_eq!(badges.contains(&"unconfirmed"), !u.confirmed, "{r:?}");
+        assert_eq!(badges.contains(&"locked"), u.locked, "{r:?}");
+        assert_eq!(badges.contains(&"two-step"), u.mfa, "{r:?}");
+        assert_eq!(r.email, u.email);
     }
 
     // Every filter and sort, page by page: each account exactly once, in order, full pages but the last.
@@ -987,7 +963,7 @@ async fn users_list_searches_filters_and_pages_by_keyset() {
                 _ => expected.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id))),
             }
             let (rows, sizes) = users_all_pages(&app, &ann, "", status, sort).await;
-            let ids: Vec<&str> = rows.iter().map(|r| r["id"].as_str().unwrap()).collect();
+            let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
             let unique: HashSet<&str> = ids.iter().copied().collect();
             assert_eq!(unique.len(), ids.len(), "no account twice ({status:?}, {sort:?})");
             let want: Vec<&str> = expected.iter().map(|u| u.id.as_str()).collect();
@@ -1018,9 +994,9 @@ async fn users_list_searches_filters_and_pages_by_keyset() {
 async fn audit_explorer_filters_and_exports_csv() {
     let app = spawn().await;
     let (ann, _) = admin_browser(&app, ANN).await;
-    let ann_id = user_id(&app, ANN).await;
+    let ann_id = app.user_id(ANN).await;
     app.confirmed_user(BO, PASSWORD).await;
-    let bo_id = user_id(&app, BO).await;
+    let bo_id = app.user_id(BO).await;
 
     // An attacker's failed log-in with a formula for a user agent.
     let evil = Client::builder()
@@ -1085,42 +1061,42 @@ async fn audit_explorer_filters_and_exports_csv() {
     // Filters: action prefix, outcome, actor (e-mail or id), target, days (UTC, `to` inclusive).
     let bulk = audit_all_pages(&app, &ann, &[("action", "test.bulk")]).await;
     assert_eq!(bulk.len(), 520);
-    assert!(bulk.iter().all(|r| r["action"] == "test.bulk"));
+    assert!(bulk.iter().all(|r| r.action == "test.bulk"));
     assert_eq!(audit_all_pages(&app, &ann, &[("action", "test.")]).await.len(), 524);
     assert_eq!(audit_all_pages(&app, &ann, &[("action", "test_bulk")]).await.len(), 0, "_ is not a wildcard");
     let failures = audit_all_pages(&app, &ann, &[("action", "test.bulk"), ("outcome", "failure")]).await;
     assert_eq!(failures.len(), expect(&|r| r.action == "test.bulk" && r.outcome == "failure").len());
-    assert!(failures.iter().all(|r| r["failed"] == true));
+    assert!(failures.iter().all(|r| r.failed));
     let by_bo = audit_all_pages(&app, &ann, &[("action", "test.bulk"), ("actor", BO)]).await;
     assert_eq!(by_bo.len(), 260);
-    assert!(by_bo.iter().all(|r| r["actor"] == BO));
+    assert!(by_bo.iter().all(|r| r.actor == BO));
     assert_eq!(audit_all_pages(&app, &ann, &[("action", "test.bulk"), ("actor", &bo_id)]).await.len(), 260);
     assert_eq!(audit_all_pages(&app, &ann, &[("action", "test."), ("target", BO)]).await.len(), 524);
     assert_eq!(audit_all_pages(&app, &ann, &[("action", "test."), ("target", ANN)]).await.len(), 0);
     let edge =
         audit_all_pages(&app, &ann, &[("action", "test.edge"), ("from", "2020-01-02"), ("to", "2020-01-02")]).await;
-    let whens: Vec<&str> = edge.iter().map(|r| r["when"].as_str().unwrap()).collect();
+    let whens: Vec<&str> = edge.iter().map(|r| r.when.as_str()).collect();
     assert_eq!(whens, vec!["2020-01-02T23:59:59Z", "2020-01-02T00:00:00Z"], "newest first, the day's edges included");
-    let (status, body) = call(
-        &app,
-        &ann,
-        "admin_audit",
-        &[
-            ("actor", ""),
-            ("action", ""),
-            ("target", ""),
-            ("outcome", ""),
-            ("from", "yesterday"),
-            ("to", ""),
-            ("before", ""),
-        ],
-    )
-    .await;
+    let (status, body) = app
+        .call_form(
+            &ann,
+            "admin_audit",
+            &[
+                ("actor", ""),
+                ("action", ""),
+                ("target", ""),
+                ("outcome", ""),
+                ("from", "yesterday"),
+                ("to", ""),
+                ("before", ""),
+            ],
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert!(body.contains("\"from\""), "a field error on the date: {body}");
     let failed_logins = audit_all_pages(&app, &ann, &[("action", "user.log_in"), ("outcome", "failure")]).await;
     assert_eq!(failed_logins.len(), 1);
-    assert_eq!(failed_logins[0]["target"], BO);
+    assert_eq!(failed_logins[0].target, BO);
     // The page shows the same filter.
     let html = app.get_with(&ann, "/admin/audit?action=test.edge&from=2020-01-02&to=2020-01-02").await;
     assert_eq!(html.status(), StatusCode::OK);
@@ -1145,13 +1121,8 @@ async fn audit_explorer_filters_and_exports_csv() {
     let exported: Vec<&str> = csv[1..].iter().map(|r| r[10].as_str()).collect();
     let as_exported: Vec<(String, String, bool, String)> =
         csv[1..].iter().map(|r| (r[0].clone(), r[1].clone(), r[2] == "failure", r[3].clone())).collect();
-    let as_explored: Vec<(String, String, bool, String)> = bulk
-        .iter()
-        .map(|r| {
-            let s = |k: &str| r[k].as_str().unwrap().to_string();
-            (s("when"), s("action"), r["failed"] == true, s("actor"))
-        })
-        .collect();
+    let as_explored: Vec<(String, String, bool, String)> =
+        bulk.iter().map(|r| (r.when.clone(), r.action.clone(), r.failed, r.actor.clone())).collect();
     assert_eq!(as_exported, as_explored, "the same rows in the same order as the explorer");
     let unique: HashSet<&str> = exported.iter().copied().collect();
     assert_eq!(unique.len(), 520, "no row twice across the batch boundary");
@@ -1196,9 +1167,9 @@ async fn a_dead_mail_job_is_delivered_after_retry_once_smtp_is_up() {
     let url = fresh_database_url().await;
     let setup = TestApp::spawn_on(&url, roomy).await;
     let (ann, _) = admin_browser(&setup, ANN).await;
-    let ann_id = user_id(&setup, ANN).await;
+    let ann_id = setup.user_id(ANN).await;
     setup.confirmed_user(BO, PASSWORD).await;
-    let bo_id = user_id(&setup, BO).await;
+    let bo_id = setup.user_id(BO).await;
     setup.stop().await;
 
     let port = free_port(); // nothing listens here: SMTP is down
@@ -1226,20 +1197,19 @@ async fn a_dead_mail_job_is_delivered_after_retry_once_smtp_is_up() {
     assert!(dead, "two failed attempts make the job dead");
 
     // The console lists it: the function, the overview and the page.
-    let list = json_ok(&app, &ann, "admin_jobs", &[("state", "dead")]).await;
-    let rows = list["rows"].as_array().unwrap();
-    assert_eq!(rows.len(), 1, "{list}");
-    let job = &rows[0];
-    assert_eq!(job["summary"], format!("password_reset: user_id={bo_id}"));
-    assert_eq!(job["state"], "dead");
-    assert_eq!(job["attempts"], "2 of 2");
-    assert!(!job["last_error"].as_str().unwrap().is_empty(), "the error is shown");
-    assert_eq!(job["can_retry"], true);
-    assert_eq!(list["counts"][3], 1);
-    assert!(!list.to_string().contains(BO), "ids only, not the address");
-    let job_id = job["id"].as_str().unwrap().to_string();
-    assert_eq!(json_ok(&app, &ann, "admin_jobs", &[("state", "queued")]).await["rows"].as_array().unwrap().len(), 0);
-    assert_eq!(json_ok(&app, &ann, "admin_overview", &[]).await["dead_jobs"], 1);
+    let list = app.ok(&ann, AdminJobs { state: "dead".into() }).await;
+    assert_eq!(list.rows.len(), 1, "{list:?}");
+    let job = &list.rows[0];
+    assert_eq!(job.summary, format!("password_reset: user_id={bo_id}"));
+    assert_eq!(job.state, "dead");
+    assert_eq!(job.attempts, "2 of 2");
+    assert!(!job.last_error.is_empty(), "the error is shown");
+    assert!(job.can_retry);
+    assert_eq!(list.counts.3, 1);
+    assert!(!format!("{list:?}").contains(BO), "ids only, not the address");
+    let job_id = job.id.clone();
+    assert_eq!(app.ok(&ann, AdminJobs { state: "queued".into() }).await.rows.len(), 0);
+    assert_eq!(app.ok(&ann, AdminOverview {}).await.dead_jobs, 1);
     let page = app.get_with(&ann, "/admin/jobs?state=dead").await;
     assert_eq!(page.status(), StatusCode::OK);
     let page = page.text().await.unwrap();
@@ -1255,7 +1225,7 @@ async fn a_dead_mail_job_is_delivered_after_retry_once_smtp_is_up() {
     assert_eq!(flash(&r)["notice"], "JobRetried");
     let raw = sink.wait_for("To: bo@example.com", 20).await;
     assert!(raw.contains("Reset your"), "{raw}");
-    app.wait_for_i64(&format!("SELECT COUNT(*) FROM jobs WHERE id = '{job_id}' AND state = 'done'"), 1).await;
+    app.wait_for_i64("SELECT COUNT(*) FROM jobs WHERE id = $1 AND state = 'done'", &[&job_id], 1).await;
     assert_eq!(audit_rows(&app, "admin.job_retried", Some(&ann_id), None).await, 1);
     // The link in it works.
     let body = raw.replace("=\r\n", "").replace("=\n", "");
@@ -1267,7 +1237,7 @@ async fn a_dead_mail_job_is_delivered_after_retry_once_smtp_is_up() {
     assert_eq!(location(&r), "/users/log-in");
     // A done job cannot be retried again.
     let (status, body) =
-        call(&app, &ann, "admin_job_action", &[("id", &job_id), ("action", "retry"), ("state", "dead")]).await;
+        app.call_form(&ann, "admin_job_action", &[("id", &job_id), ("action", "retry"), ("state", "dead")]).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     app.stop().await;
 }
@@ -1276,25 +1246,25 @@ async fn a_dead_mail_job_is_delivered_after_retry_once_smtp_is_up() {
 async fn admin_actions_on_admins_are_refused() {
     let app = spawn().await;
     let (ann, _) = admin_browser(&app, ANN).await;
-    let ann_id = user_id(&app, ANN).await;
+    let ann_id = app.user_id(ANN).await;
     let (dee, _) = admin_browser(&app, DEE).await;
-    let dee_id = user_id(&app, DEE).await;
+    let dee_id = app.user_id(DEE).await;
     let dee_mails = app.mails_to(DEE).len();
 
     for (target, email) in [(&dee_id, DEE), (&ann_id, ANN)] {
         for action in ["lock", "send_password_reset", "require_password_change", "reset_mfa", "delete"] {
-            let (status, body) = call(
-                &app,
-                &ann,
-                "admin_user_action",
-                &[("id", target), ("action", action), ("session_id", ""), ("confirm_email", email)],
-            )
-            .await;
+            let (status, body) = app
+                .call_form(
+                    &ann,
+                    "admin_user_action",
+                    &[("id", target), ("action", action), ("session_id", ""), ("confirm_email", email)],
+                )
+                .await;
             assert_eq!(status, StatusCode::CONFLICT, "{action} on {email}: {body}");
             assert!(body.contains("Refused") && body.contains("is an admin"), "{action}: {body}");
         }
     }
-    let (status, body) = call(&app, &ann, "admin_impersonate", &[("id", &dee_id)]).await;
+    let (status, body) = app.call_form(&ann, "admin_impersonate", &[("id", &dee_id)]).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     // The plain form goes back to the page with the reason.
     let r = act_form(&app, &ann, &dee_id, "lock").await;
@@ -1304,14 +1274,12 @@ async fn admin_actions_on_admins_are_refused() {
     // Nothing happened to either admin.
     for (client, email, id) in [(&dee, DEE, &dee_id), (&ann, ANN, &ann_id)] {
         assert_eq!(app.signed_in_as(client).await.as_deref(), Some(email));
-        assert_eq!(opt_i64(&app, &format!("SELECT locked_at FROM users WHERE id = '{id}'")).await, None);
-        let mfa = app
-            .scalar_i64(&format!("SELECT COUNT(*) FROM user_totp WHERE user_id = '{id}' AND enabled_at IS NOT NULL"))
-            .await;
+        assert_eq!(app.opt_i64("SELECT locked_at FROM users WHERE id = $1", &[&id]).await, None);
+        let mfa = app.i64("SELECT COUNT(*) FROM user_totp WHERE user_id = $1 AND enabled_at IS NOT NULL", &[&id]).await;
         assert_eq!(mfa, 1, "{email} keeps two-step verification");
     }
     assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM users WHERE is_admin = 1").await, 2);
-    json_ok(&app, &dee, "admin_overview", &[]).await;
+    app.ok(&dee, AdminOverview {}).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(app.mails_to(DEE).len(), dee_mails, "no mail to the other admin");
     assert_eq!(
@@ -1330,9 +1298,9 @@ async fn admin_actions_on_admins_are_refused() {
 async fn admin_reset_mfa_and_resend_confirmation() {
     let app = spawn().await;
     let (ann, _) = admin_browser(&app, ANN).await;
-    let ann_id = user_id(&app, ANN).await;
-    let bo = user(&app, BO).await;
-    let bo_id = user_id(&app, BO).await;
+    let ann_id = app.user_id(ANN).await;
+    let bo = app.signed_in_user(BO).await;
+    let bo_id = app.user_id(BO).await;
     enable_totp(&app, &bo).await;
     let r = app.post_form_with(&new_client(), "/api/log_in", &[("email", BO), ("password", PASSWORD)]).await;
     assert_eq!(location(&r), "/users/mfa", "Bo's password alone is not enough yet");
@@ -1346,17 +1314,17 @@ async fn admin_reset_mfa_and_resend_confirmation() {
     let r = app.post_form_with(&fresh, "/api/log_in", &[("email", BO), ("password", PASSWORD)]).await;
     assert_eq!(location(&r), "/", "the password alone signs in now");
     assert_eq!(app.signed_in_as(&fresh).await.as_deref(), Some(BO));
-    let security = json_ok(&app, &fresh, "security_data", &[]).await;
-    assert_eq!(security["totp_enabled"], false);
-    assert_eq!(app.scalar_i64(&format!("SELECT COUNT(*) FROM backup_codes WHERE user_id = '{bo_id}'")).await, 0);
+    let security = app.ok(&fresh, SecurityData {}).await;
+    assert!(!security.totp_enabled);
+    assert_eq!(app.i64("SELECT COUNT(*) FROM backup_codes WHERE user_id = $1", &[&bo_id]).await, 0);
     assert_eq!(audit_rows(&app, "admin.mfa_reset", Some(&ann_id), Some(&bo_id)).await, 1);
-    assert_eq!(json_ok(&app, &ann, "admin_user", &[("id", &bo_id)]).await["totp"], false);
+    assert!(!app.ok(&ann, AdminUser { id: bo_id.to_string() }).await.totp);
     let (status, body) = act(&app, &ann, &bo_id, "reset_mfa").await;
     assert_eq!(status, StatusCode::CONFLICT, "nothing to reset: {body}");
 
     // Resending the confirmation: for an unconfirmed account a new link that works…
     assert_eq!(app.register(CY, PASSWORD).await.status(), StatusCode::FOUND);
-    let cy_id = user_id(&app, CY).await;
+    let cy_id = app.user_id(CY).await;
     assert_eq!(mails_with(&app, CY, "Confirm your e-mail"), 1);
     let (status, body) = act(&app, &ann, &cy_id, "resend_confirmation").await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -1365,7 +1333,7 @@ async fn admin_reset_mfa_and_resend_confirmation() {
     let token = token_of(&link_in(&mail.text));
     let r = app.post_form("/api/confirm_with_link", &[("token", &token)]).await;
     assert_eq!(location(&r), "/users/log-in");
-    assert!(opt_i64(&app, &format!("SELECT confirmed_at FROM users WHERE id = '{cy_id}'")).await.is_some());
+    assert!(app.opt_i64("SELECT confirmed_at FROM users WHERE id = $1", &[&cy_id]).await.is_some());
     assert_eq!(audit_rows(&app, "admin.confirmation_resent", Some(&ann_id), Some(&cy_id)).await, 1);
     // …and for a confirmed one, a refusal and no mail.
     for id in [&cy_id, &bo_id] {
@@ -1387,42 +1355,42 @@ fn delete_form<'a>(id: &'a str, typed: &'a str) -> [(&'static str, &'a str); 4] 
 async fn admin_delete_needs_the_typed_email_then_removes_the_account_and_mails_the_user() {
     let app = spawn().await;
     let (ann, _) = admin_browser(&app, ANN).await;
-    let ann_id = user_id(&app, ANN).await;
-    let bo = user(&app, BO).await;
-    let bo_id = user_id(&app, BO).await;
+    let ann_id = app.user_id(ANN).await;
+    let bo = app.signed_in_user(BO).await;
+    let bo_id = app.user_id(BO).await;
     // The typed address must be the account's.
     for typed in ["", "bo@example.org", "someone@example.com"] {
-        let (status, body) = call(&app, &ann, "admin_user_action", &delete_form(&bo_id, typed)).await;
+        let (status, body) = app.call_form(&ann, "admin_user_action", &delete_form(&bo_id, typed)).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{typed:?}: {body}");
-        let v: Value = serde_json::from_str(&body).unwrap();
-        assert!(v["Validation"]["fields"]["confirm_email"].is_string(), "{body}");
+        let Ok(AppError::Validation { fields }) = serde_json::from_str(&body) else { panic!("{body}") };
+        assert!(fields.contains_key("confirm_email"), "{body}");
     }
     let r = app.post_form_with(&ann, "/api/admin_user_action", &delete_form(&bo_id, "nobody@example.com")).await;
     assert_eq!(location(&r), format!("/admin/users/{bo_id}"), "a plain form goes back to the page");
     assert!(flash(&r)["error"]["Validation"]["fields"]["confirm_email"].is_string());
-    assert_eq!(app.scalar_i64(&format!("SELECT COUNT(*) FROM users WHERE id = '{bo_id}'")).await, 1, "still there");
+    assert_eq!(app.i64("SELECT COUNT(*) FROM users WHERE id = $1", &[&bo_id]).await, 1, "still there");
     assert_eq!(app.signed_in_as(&bo).await.as_deref(), Some(BO));
 
     // Typed right (case and spaces do not matter): gone, signed out, told, recorded.
     let r = app.post_form_with(&ann, "/api/admin_user_action", &delete_form(&bo_id, " BO@example.com ")).await;
     assert_eq!(location(&r), "/admin/users", "to the list: the account's page is gone");
     assert_eq!(flash(&r)["notice"], "UserDeleted");
-    assert_eq!(app.scalar_i64(&format!("SELECT COUNT(*) FROM users WHERE id = '{bo_id}'")).await, 0);
-    assert_eq!(app.scalar_i64(&format!("SELECT COUNT(*) FROM sessions WHERE user_id = '{bo_id}'")).await, 0);
+    assert_eq!(app.i64("SELECT COUNT(*) FROM users WHERE id = $1", &[&bo_id]).await, 0);
+    assert_eq!(app.i64("SELECT COUNT(*) FROM sessions WHERE user_id = $1", &[&bo_id]).await, 0);
     assert_eq!(app.signed_in_as(&bo).await, None);
     let mail = app.mail_with_subject(BO, "was deleted").await;
     assert_eq!(mail.subject, "Your Portcullis account was deleted");
     assert_eq!(audit_rows(&app, "admin.user_deleted", Some(&ann_id), Some(&bo_id)).await, 1);
-    let (status, _) = call(&app, &new_client(), "log_in", &[("email", BO), ("password", PASSWORD)]).await;
+    let (status, _) = app.call_form(&new_client(), "log_in", &[("email", BO), ("password", PASSWORD)]).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let (status, _) = call(&app, &ann, "admin_user", &[("id", &bo_id)]).await;
+    let (status, _) = app.call_form(&ann, "admin_user", &[("id", &bo_id)]).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = call(&app, &ann, "admin_user_action", &delete_form(&bo_id, BO)).await;
+    let (status, _) = app.call_form(&ann, "admin_user_action", &delete_form(&bo_id, BO)).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "twice");
     // The log still finds the deleted account by its id.
     let rows = audit_all_pages(&app, &ann, &[("target", &bo_id), ("action", "admin.user_deleted")]).await;
     assert_eq!(rows.len(), 1);
-    assert_eq!(rows[0]["target"], bo_id.as_str());
+    assert_eq!(rows[0].target, bo_id);
     // The address can be registered again.
     app.confirmed_user(BO, NEW_PASSWORD).await;
     app.stop().await;
@@ -1433,7 +1401,7 @@ async fn unknown_admin_actions_answer_not_found() {
     let app = spawn().await;
     let (ann, _) = admin_browser(&app, ANN).await;
     app.confirmed_user(BO, PASSWORD).await;
-    let bo_id = user_id(&app, BO).await;
+    let bo_id = app.user_id(BO).await;
     let calls: Vec<(&str, Vec<(&str, &str)>)> = vec![
         (
             "admin_user_action",
@@ -1444,14 +1412,14 @@ async fn unknown_admin_actions_answer_not_found() {
     ];
     let mut wrong = Vec::new();
     for (name, form) in &calls {
-        let (status, body) = call(&app, &ann, name, form).await;
+        let (status, body) = app.call_form(&ann, name, form).await;
         assert_eq!(body, "\"NotFound\"", "{name} {form:?}");
         if status != StatusCode::NOT_FOUND {
             wrong.push(format!("{name} action={}: {status}", form[1].1));
         }
     }
     assert!(wrong.is_empty(), "an unknown action is a 404, not a server error: {wrong:?}");
-    assert_eq!(opt_i64(&app, &format!("SELECT locked_at FROM users WHERE id = '{bo_id}'")).await, None);
+    assert_eq!(app.opt_i64("SELECT locked_at FROM users WHERE id = $1", &[&bo_id]).await, None);
     app.stop().await;
 }
 
@@ -1459,8 +1427,8 @@ async fn unknown_admin_actions_answer_not_found() {
 async fn s35_a_lock_also_ends_a_pending_second_factor_and_trusted_browsers() {
     let app = spawn().await;
     let (ann, _) = admin_browser(&app, ANN).await;
-    let bo = user(&app, BO).await;
-    let bo_id = user_id(&app, BO).await;
+    let bo = app.signed_in_user(BO).await;
+    let bo_id = app.user_id(BO).await;
     let (auth, _) = enable_totp(&app, &bo).await;
     // A browser Bo trusts, signed out again, and one waiting at the code prompt.
     let trusted = new_client();
@@ -1476,12 +1444,12 @@ async fn s35_a_lock_also_ends_a_pending_second_factor_and_trusted_browsers() {
     let (status, body) = act(&app, &ann, &bo_id, "lock").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     app.state().clock.advance(30);
-    let (status, body) = call(&app, &waiting, "mfa_verify", &[("code", &auth.code(&app))]).await;
+    let (status, body) = app.call_form(&waiting, "mfa_verify", &[("code", &auth.code(&app))]).await;
     assert!(!status.is_success(), "the pending challenge ended with the lock: {status} {body}");
     assert_eq!(app.signed_in_as(&waiting).await, None);
     assert_eq!(app.signed_in_as(&bo).await, None);
     // The right password is answered like a wrong one (L4): it confirms nothing.
-    let (status, body) = call(&app, &trusted, "log_in", &[("email", BO), ("password", PASSWORD)]).await;
+    let (status, body) = app.call_form(&trusted, "log_in", &[("email", BO), ("password", PASSWORD)]).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     assert!(body.contains("InvalidCredentials"), "{body}");
 
@@ -1503,8 +1471,8 @@ async fn stop_impersonating_works_when_the_site_requires_two_step_verification()
     .await;
     let (ann, _) = admin_browser(&app, ANN).await;
     app.confirmed_user(BO, PASSWORD).await; // has not enrolled yet
-    let bo_id = user_id(&app, BO).await;
-    json_ok(&app, &ann, "admin_overview", &[]).await;
+    let bo_id = app.user_id(BO).await;
+    app.ok(&ann, AdminOverview {}).await;
 
     let r = app.post_form_with(&ann, "/api/admin_impersonate", &[("id", &bo_id)]).await;
     assert_eq!(location(&r), "/");
@@ -1513,10 +1481,10 @@ async fn stop_impersonating_works_when_the_site_requires_two_step_verification()
     let page = app.get_with(&ann, "/users/settings/security").await.text().await.unwrap();
     assert!(page.contains("Stop impersonating"), "the banner offers the way out");
 
-    let (status, body) = call(&app, &ann, "stop_impersonating", &[]).await;
+    let (status, body) = app.call_form(&ann, "stop_impersonating", &[]).await;
     assert_eq!(status, StatusCode::OK, "stopping is refused: {body}");
     assert_eq!(app.signed_in_as(&ann).await.as_deref(), Some(ANN));
-    json_ok(&app, &ann, "admin_overview", &[]).await;
+    app.ok(&ann, AdminOverview {}).await;
     app.stop().await;
 }
 
@@ -1524,9 +1492,9 @@ async fn stop_impersonating_works_when_the_site_requires_two_step_verification()
 async fn s5_an_admin_requires_a_new_password_and_the_old_one_stops_signing_in_until_the_user_chooses_one() {
     let app = spawn().await;
     let (ann, _) = admin_browser(&app, ANN).await;
-    let ann_id = user_id(&app, ANN).await;
-    let bo = user(&app, BO).await;
-    let bo_id = user_id(&app, BO).await;
+    let ann_id = app.user_id(ANN).await;
+    let bo = app.signed_in_user(BO).await;
+    let bo_id = app.user_id(BO).await;
     let bo_phone = app.another_browser(BO, PASSWORD).await;
     let before = password_hash(&app, &bo_id).await;
 
@@ -1555,7 +1523,7 @@ async fn s5_an_admin_requires_a_new_password_and_the_old_one_stops_signing_in_un
 
     // The right password no longer opens a session and is answered like a wrong one (L4); the owner is mailed a
     // reset link instead.
-    let (status, body) = call(&app, &new_client(), "log_in", &[("email", BO), ("password", PASSWORD)]).await;
+    let (status, body) = app.call_form(&new_client(), "log_in", &[("email", BO), ("password", PASSWORD)]).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     assert!(body.contains("InvalidCredentials"), "{body}");
     let token = token_in(&app.mail_with_subject(BO, "Reset your").await.text, "/users/reset-password/");
@@ -1564,11 +1532,11 @@ async fn s5_an_admin_requires_a_new_password_and_the_old_one_stops_signing_in_un
     assert_eq!(location(&r), "/users/log-in");
     let r = app.post_form_with(&new_client(), "/api/log_in", &[("email", BO), ("password", NEW_PASSWORD)]).await;
     assert_eq!(location(&r), "/");
-    assert_eq!(app.scalar_i64(&format!("SELECT password_change_required FROM users WHERE id = '{bo_id}'")).await, 0);
+    assert_eq!(app.i64("SELECT password_change_required FROM users WHERE id = $1", &[&bo_id]).await, 0);
 
     // An account without a password has nothing to require.
     app.confirmed_user(CY, PASSWORD).await;
-    let cy_id = user_id(&app, CY).await;
+    let cy_id = app.user_id(CY).await;
     sqlx::query("UPDATE users SET password_hash = NULL WHERE id = $1")
         .bind(&cy_id)
         .execute(&app.state().db.pool)
@@ -1579,7 +1547,7 @@ async fn s5_an_admin_requires_a_new_password_and_the_old_one_stops_signing_in_un
     assert!(body.contains("has no password"), "{body}");
     let page = app.get_with(&ann, &format!("/admin/users/{cy_id}")).await.text().await.unwrap();
     assert!(!page.contains("Require a new password…"));
-    assert_eq!(app.scalar_i64(&format!("SELECT password_change_required FROM users WHERE id = '{cy_id}'")).await, 0);
+    assert_eq!(app.i64("SELECT password_change_required FROM users WHERE id = $1", &[&cy_id]).await, 0);
     app.stop().await;
 }
 
@@ -1587,8 +1555,8 @@ async fn s5_an_admin_requires_a_new_password_and_the_old_one_stops_signing_in_un
 async fn the_user_sees_in_their_activity_what_an_admin_did_without_the_admins_address() {
     let app = spawn().await;
     let (ann, _) = admin_browser(&app, ANN).await;
-    let bo = user(&app, BO).await;
-    let bo_id = user_id(&app, BO).await;
+    let bo = app.signed_in_user(BO).await;
+    let bo_id = app.user_id(BO).await;
     let (status, body) = act(&app, &ann, &bo_id, "send_password_reset").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let r = app.post_form_with(&ann, "/api/admin_impersonate", &[("id", &bo_id)]).await;
@@ -1598,18 +1566,17 @@ async fn the_user_sees_in_their_activity_what_an_admin_did_without_the_admins_ad
     let r = app.post_form_with(&ann, "/api/stop_impersonating", &[]).await;
     assert_eq!(location(&r), format!("/admin/users/{bo_id}"));
     // The admin's own address is recorded (for the audit log), never shown to the user.
-    let admin_ip: String = text(
-        &app,
-        &format!(
-            "SELECT ip FROM audit_events WHERE action = 'admin.impersonation_started' AND target_user_id = '{bo_id}'"
-        ),
-    )
-    .await;
+    let admin_ip = app
+        .text(
+            "SELECT ip FROM audit_events WHERE action = 'admin.impersonation_started' AND target_user_id = $1",
+            &[&bo_id],
+        )
+        .await;
 
-    let data = json_ok(&app, &bo, "list_sessions", &[]).await;
-    let feed = data["activity"].as_array().unwrap();
+    let data = app.ok(&bo, ListSessions {}).await;
+    let feed = &data.activity;
     let item = |what: &str| {
-        feed.iter().find(|a| a["what"] == what).unwrap_or_else(|| panic!("{what:?} in the feed: {feed:#?}")).clone()
+        feed.iter().find(|a| a.what == what).unwrap_or_else(|| panic!("{what:?} in the feed: {feed:#?}")).clone()
     };
     for what in [
         "An administrator sent you a password-reset link",
@@ -1618,14 +1585,14 @@ async fn the_user_sees_in_their_activity_what_an_admin_did_without_the_admins_ad
         "The administrator stopped using the site as you",
     ] {
         let a = item(what);
-        assert_eq!(a["by_admin"], true, "{a}");
-        assert_eq!(a["ip"], "", "{what}: no address of the admin's");
-        assert_eq!(a["device"], "an administrator");
+        assert!(a.by_admin, "{a:?}");
+        assert_eq!(a.ip, "", "{what}: no address of the admin's");
+        assert_eq!(a.device, "an administrator");
     }
     // The user's own sign-in keeps its device and address.
     let own = item("Signed in");
-    assert_eq!(own["by_admin"], false);
-    assert_eq!(own["ip"], admin_ip, "(both come from loopback here)");
+    assert!(!own.by_admin);
+    assert_eq!(own.ip, admin_ip, "(both come from loopback here)");
     let page = app.get_with(&bo, "/users/sessions").await.text().await.unwrap();
     assert!(page.contains("An administrator started using the site as you"), "the page shows it");
     app.stop().await;
@@ -1636,11 +1603,11 @@ async fn an_impersonating_admin_cannot_change_who_belongs_to_an_organization() {
     use crate::orgs::{create_org, invitation_id, invite, member, role_in};
     let app = spawn().await;
     let (ann, _) = admin_browser(&app, ANN).await;
-    let bo = user(&app, BO).await;
-    let bo_id = user_id(&app, BO).await;
+    let bo = app.signed_in_user(BO).await;
+    let bo_id = app.user_id(BO).await;
     create_org(&app, &bo, "Acme", "acme").await;
     let _cy = member(&app, &bo, "acme", CY, "member").await;
-    let cy_id = user_id(&app, CY).await;
+    let cy_id = app.user_id(CY).await;
     invite(&app, &bo, "acme", DEE, "member").await;
     let dee_invitation = invitation_id(&app, &bo, "acme", DEE).await;
     // An invitation to Bo's address waits in another organization.
@@ -1653,7 +1620,7 @@ async fn an_impersonating_admin_cannot_change_who_belongs_to_an_organization() {
     let r = app.post_form_with(&ann, "/api/admin_impersonate", &[("id", &bo_id)]).await;
     assert_eq!(location(&r), "/");
     // Looking is fine.
-    json_ok(&app, &ann, "organization_members", &[("slug", "acme")]).await;
+    app.ok(&ann, OrganizationMembers { slug: "acme".into() }).await;
     let refused: Vec<(&str, Vec<(&str, &str)>)> = vec![
         ("change_member_role", vec![("slug", "acme"), ("user_id", &cy_id), ("role", "owner")]),
         ("remove_member", vec![("slug", "acme"), ("user_id", &cy_id)]),
@@ -1667,19 +1634,19 @@ async fn an_impersonating_admin_cannot_change_who_belongs_to_an_organization() {
         ("accept_listed_invitation", vec![("id", &listed)]),
     ];
     for (name, form) in &refused {
-        let (status, body) = call(&app, &ann, name, form).await;
+        let (status, body) = app.call_form(&ann, name, form).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{name}: {body}");
         assert!(body.contains("Impersonating"), "{name}: {body}");
     }
     assert_eq!(role_in(&app, "acme", CY).await.as_deref(), Some("member"));
     assert_eq!(role_in(&app, "acme", BO).await.as_deref(), Some("owner"));
     assert_eq!(role_in(&app, "other", BO).await, None);
-    assert_eq!(text(&app, "SELECT name FROM organizations WHERE slug = 'acme'").await, "Acme");
+    assert_eq!(app.text("SELECT name FROM organizations WHERE slug = 'acme'", &[]).await, "Acme");
     assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM invitations WHERE email = 'mallory@example.com'").await, 0);
 
     // Stopped, the same user can.
     app.post_form_with(&ann, "/api/stop_impersonating", &[]).await;
-    json_ok(&app, &bo, "change_member_role", &[("slug", "acme"), ("user_id", &cy_id), ("role", "admin")]).await;
+    app.ok(&bo, ChangeMemberRole { slug: "acme".into(), user_id: cy_id.to_string(), role: "admin".into() }).await;
     assert_eq!(role_in(&app, "acme", CY).await.as_deref(), Some("admin"));
     app.stop().await;
 }

@@ -1,7 +1,19 @@
-use std::{collections::HashMap, path::PathBuf, time::Duration};
+use std::{collections::HashMap, path::PathBuf, sync::Arc, time::Duration};
 
-use app::backend::{config::Config, mail::StoredMail, AppState};
-use reqwest::{header, redirect::Policy, Client, Response, StatusCode};
+use app::{
+    backend::{
+        config::Config,
+        crypto::new_id,
+        gate::{self, FirstFactor, SignIn},
+        mail::StoredMail,
+        request::RequestContext,
+        sessions, AppState,
+    },
+    error::AppError,
+};
+use leptos::server_fn::ServerFn;
+use reqwest::{cookie::Jar, header, redirect::Policy, Client, Response, StatusCode};
+use serde::{de::DeserializeOwned, Serialize};
 use server::Running;
 
 pub struct TestApp {
@@ -132,6 +144,81 @@ impl TestApp {
         assert_eq!(location(&r), "/users/log-in");
     }
 
+    /// A confirmed user with [`PASSWORD`], inserted directly, and a browser of their own signed in through the
+    /// sign-in gate: for tests about what a signed-in user may do, not about registering or signing in (those go
+    /// through the pages: [`Self::confirmed_user`], [`Self::another_browser`]).
+    pub async fn signed_in_user(&self, email: &str) -> Client {
+        let st = self.state();
+        let now = st.clock.now();
+        let id = new_id();
+        sqlx::query(
+            "INSERT INTO users (id, email, password_hash, confirmed_at, failed_logins, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, 0, $4, $4)",
+        )
+        .bind(&id)
+        .bind(email)
+        .bind(password_hash(st).await)
+        .bind(now)
+        .execute(&st.db.pool)
+        .await
+        .unwrap();
+        let tx = st.db.begin().await.unwrap();
+        let first = FirstFactor { user_id: id, method: "password", remember_me: false };
+        let SignIn::Session(session) = gate::sign_in(tx, st, &RequestContext::system(), first).await.unwrap() else {
+            panic!("{email} has no second factor: the gate grants a session");
+        };
+        let jar = Jar::default();
+        jar.add_cookie_str(&sessions::cookie(&st.config, Some(&session)), &self.base.parse().unwrap());
+        Client::builder().cookie_provider(Arc::new(jar)).redirect(Policy::none()).build().unwrap()
+    }
+
+    /// The id of the account registered for `email`.
+    pub async fn user_id(&self, email: &str) -> String {
+        self.text("SELECT id FROM users WHERE email = $1", &[email]).await
+    }
+
+    /// A server function called as the WASM client calls it, by its own argument type
+    /// (`app::orgs::MyOrganizations {}`): the path, the encoding and the result's type all come from the app.
+    /// Its result, or the status and the error the page would show.
+    pub async fn call<F>(&self, client: &Client, args: F) -> Result<F::Output, (StatusCode, AppError)>
+    where
+        F: ServerFn + Serialize,
+        F::Output: DeserializeOwned,
+    {
+        let r = client
+            .post(self.url(F::PATH))
+            .header(header::ACCEPT, "application/json")
+            .header("sec-fetch-site", "same-origin")
+            .form(&args)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let body = r.bytes().await.unwrap();
+        if status.is_success() {
+            Ok(serde_json::from_slice(&body)
+                .unwrap_or_else(|e| panic!("{}: {e}: {}", F::PATH, String::from_utf8_lossy(&body))))
+        } else {
+            Err((status, serde_json::from_slice(&body).unwrap_or_else(|e| panic!("{} {status}: {e}", F::PATH))))
+        }
+    }
+
+    /// [`Self::call`] that must succeed.
+    pub async fn ok<F>(&self, client: &Client, args: F) -> F::Output
+    where
+        F: ServerFn + Serialize,
+        F::Output: DeserializeOwned,
+    {
+        self.call(client, args).await.unwrap_or_else(|(status, e)| panic!("{}: {status} {e:?}", F::PATH))
+    }
+
+    /// `/api/{name}` called with a hand-made form, as a client that does not follow the page would: the status
+    /// and the body.
+    pub async fn call_form(&self, client: &Client, name: &str, form: &[(&str, &str)]) -> (StatusCode, String) {
+        let r = self.call_server_fn_with(client, &format!("/api/{name}"), form).await;
+        (r.status(), r.text().await.unwrap())
+    }
+
     /// The page the session cookie opens: the e-mail of the signed-in user, if any.
     pub async fn signed_in_as(&self, client: &Client) -> Option<String> {
         let body = self.get_with(client, "/").await.text().await.unwrap();
@@ -173,26 +260,55 @@ impl TestApp {
     /// the moved clock too), so this also waits until none is left running.
     pub async fn run_due_jobs(&self) {
         app::backend::jobs::run_due(self.state()).await.unwrap();
-        self.wait_for_i64("SELECT COUNT(*) FROM jobs WHERE state = 'running'", 0).await;
+        self.wait_for_i64("SELECT COUNT(*) FROM jobs WHERE state = 'running'", &[], 0).await;
     }
 
     /// Waits (briefly) until `sql` returns `expected`, for state a background worker writes.
-    pub async fn wait_for_i64(&self, sql: &str, expected: i64) {
+    pub async fn wait_for_i64(&self, sql: &str, binds: &[&str], expected: i64) {
         let mut last = 0;
         for _ in 0..100 {
-            last = self.scalar_i64(sql).await;
+            last = self.i64(sql, binds).await;
             if last == expected {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("{sql} returned {last}, not {expected}");
+        panic!("{sql} {binds:?} returned {last}, not {expected}");
     }
 
     pub async fn scalar_i64(&self, sql: &str) -> i64 {
-        let row: (i64,) = sqlx::query_as(sql).fetch_one(&self.state().db.pool).await.unwrap();
-        row.0
+        self.i64(sql, &[]).await
     }
+
+    /// The one value `sql` returns, with `binds` for `$1`, `$2`… (never spliced into the SQL).
+    pub async fn scalar<T>(&self, sql: &str, binds: &[&str]) -> T
+    where
+        T: Send + Unpin + for<'r> sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
+    {
+        let mut query = sqlx::query_as::<_, (T,)>(sql);
+        for b in binds {
+            query = query.bind(*b);
+        }
+        query.fetch_one(&self.state().db.pool).await.unwrap_or_else(|e| panic!("{sql} {binds:?}: {e}")).0
+    }
+
+    pub async fn i64(&self, sql: &str, binds: &[&str]) -> i64 {
+        self.scalar(sql, binds).await
+    }
+
+    pub async fn text(&self, sql: &str, binds: &[&str]) -> String {
+        self.scalar(sql, binds).await
+    }
+
+    pub async fn opt_i64(&self, sql: &str, binds: &[&str]) -> Option<i64> {
+        self.scalar(sql, binds).await
+    }
+}
+
+/// The stored hash of [`PASSWORD`], made once per test run with the test configuration's parameters.
+async fn password_hash(st: &AppState) -> String {
+    static HASH: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    HASH.get_or_init(|| async { st.hasher.hash(PASSWORD).await.unwrap() }).await.clone()
 }
 
 /// Makes every insert of `action` into the audit log fail, the way a full disk or a broken constraint would.

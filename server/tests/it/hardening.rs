@@ -25,15 +25,10 @@ async fn count(app: &TestApp, sql: &str) -> i64 {
     app.scalar_i64(sql).await
 }
 
-async fn text(app: &TestApp, sql: &str) -> String {
-    let (s,): (String,) = sqlx::query_as(sql).fetch_one(&app.state().db.pool).await.unwrap();
-    s
-}
-
 /// Waits until `sql` counts at least `n` (a burst still landing).
-async fn wait_at_least(app: &TestApp, sql: &str, n: i64) {
+async fn wait_at_least(app: &TestApp, sql: &str, binds: &[&str], n: i64) {
     for _ in 0..200 {
-        if count(app, sql).await >= n {
+        if app.i64(sql, binds).await >= n {
             return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
@@ -84,7 +79,7 @@ async fn s10_a_concurrent_burst_gets_at_most_five_checks_and_one_paused_mail() {
     app.confirmed_user(ANN, PASSWORD).await;
     app.confirmed_user(BO, PASSWORD).await;
     let attacker = app.another_browser(BO, PASSWORD).await;
-    let ann_id = text(&app, &format!("SELECT id FROM users WHERE email = '{ANN}'")).await;
+    let ann_id = app.text("SELECT id FROM users WHERE email = $1", &[ANN]).await;
     let burst = join_all((0..39).map(|i| {
         let (app, attacker) = (&app, &attacker);
         async move {
@@ -95,8 +90,8 @@ async fn s10_a_concurrent_burst_gets_at_most_five_checks_and_one_paused_mail() {
     // The pause is set by the claims, before any hash finishes; the right password, sent while the burst is still
     // being hashed, meets it.
     let right = async {
-        let paused = format!("SELECT COUNT(*) FROM users WHERE id = '{ann_id}' AND locked_until IS NOT NULL");
-        wait_at_least(&app, &paused, 1).await;
+        let paused = "SELECT COUNT(*) FROM users WHERE id = $1 AND locked_until IS NOT NULL";
+        wait_at_least(&app, paused, &[&ann_id], 1).await;
         let r = app.call_server_fn_with(&attacker, "/api/log_in", &log_in_form(ANN, PASSWORD)).await;
         (r.status(), r.text().await.unwrap())
     };
@@ -104,15 +99,20 @@ async fn s10_a_concurrent_burst_gets_at_most_five_checks_and_one_paused_mail() {
     assert!(statuses.iter().all(|s| *s == StatusCode::UNAUTHORIZED), "{statuses:?}");
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(body.contains("InvalidCredentials"), "{body}");
-    wait_at_least(&app, "SELECT COUNT(*) FROM audit_events WHERE action = 'user.log_in' AND outcome = 'failure'", 40)
-        .await;
+    wait_at_least(
+        &app,
+        "SELECT COUNT(*) FROM audit_events WHERE action = 'user.log_in' AND outcome = 'failure'",
+        &[],
+        40,
+    )
+    .await;
     let checked = count(
         &app,
         "SELECT COUNT(*) FROM audit_events WHERE action = 'user.log_in' AND outcome = 'failure' AND detail = 'password'",
     )
     .await;
     assert!((1..=5).contains(&checked), "{checked} wrong passwords were checked against the real hash");
-    assert_eq!(count(&app, &format!("SELECT COUNT(*) FROM sessions WHERE user_id = '{ann_id}'")).await, 0);
+    assert_eq!(app.i64("SELECT COUNT(*) FROM sessions WHERE user_id = $1", &[&ann_id]).await, 0);
     app.mail_with_subject(ANN, "paused after failed attempts").await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let paused = app.mails_to(ANN).iter().filter(|m| m.subject.contains("paused")).count();
@@ -236,18 +236,18 @@ async fn s10_a_locked_closing_or_flagged_account_does_not_confirm_the_right_pass
     let app = TestApp::spawn_with(burst_limits).await;
     app.confirmed_user(ANN, PASSWORD).await;
     for (set, reset) in [
-        ("locked_at = 1", "locked_at = NULL"),
-        ("deletion_scheduled_at = 1", "deletion_scheduled_at = NULL"),
-        ("password_change_required = 1", "password_change_required = 0"),
+        ("UPDATE users SET locked_at = 1", "UPDATE users SET locked_at = NULL"),
+        ("UPDATE users SET deletion_scheduled_at = 1", "UPDATE users SET deletion_scheduled_at = NULL"),
+        ("UPDATE users SET password_change_required = 1", "UPDATE users SET password_change_required = 0"),
     ] {
-        sqlx::query(&format!("UPDATE users SET {set}")).execute(&app.state().db.pool).await.unwrap();
+        sqlx::query(set).execute(&app.state().db.pool).await.unwrap();
         let right = app.call_server_fn("/api/log_in", &log_in_form(ANN, PASSWORD)).await;
         let (right_status, right_body) = (right.status(), right.text().await.unwrap());
         let wrong = app.call_server_fn("/api/log_in", &log_in_form(ANN, WRONG)).await;
         assert_eq!(right_status, wrong.status(), "{set}");
         assert_eq!(right_body, wrong.text().await.unwrap(), "{set}");
         assert_eq!(right_status, StatusCode::UNAUTHORIZED, "{set}");
-        sqlx::query(&format!("UPDATE users SET {reset}")).execute(&app.state().db.pool).await.unwrap();
+        sqlx::query(reset).execute(&app.state().db.pool).await.unwrap();
     }
     assert_eq!(count(&app, "SELECT COUNT(*) FROM sessions").await, 0);
     // The flagged owner is mailed a reset link instead.
@@ -337,25 +337,19 @@ async fn s55_unconfirmed_squatter_loses_passkeys_and_providers_when_the_owner_re
     let app = TestApp::spawn().await;
     assert_eq!(app.register(ANN, "squatters own password!").await.status(), StatusCode::FOUND);
     let squatter = app.another_browser(ANN, "squatters own password!").await;
-    let id = text(&app, &format!("SELECT id FROM users WHERE email = '{ANN}'")).await;
+    let id = app.text("SELECT id FROM users WHERE email = $1", &[ANN]).await;
     let pool = &app.state().db.pool;
     for sql in [
-        format!(
-            "INSERT INTO passkeys (id, user_id, credential_id, credential, name, sign_count, backup_eligible, \
-             backup_state, created_at) VALUES ('pk1', '{id}', 'cred', '{{}}', 'Squatter key', 0, 0, 0, 1)"
-        ),
-        format!(
-            "INSERT INTO user_identities (id, user_id, provider, issuer, subject, email, created_at, last_used_at) \
-             VALUES ('id1', '{id}', 'github', 'https://github.com', 'squatter', '{ANN}', 1, 1)"
-        ),
-        format!("INSERT INTO user_totp (user_id, secret_enc, created_at, enabled_at) VALUES ('{id}', 'x', 1, 1)"),
-        format!("UPDATE users SET pending_email = 'eve@evil.example' WHERE id = '{id}'"),
-        format!(
-            "INSERT INTO user_tokens (id, user_id, purpose, token_digest, sent_to, attempts, created_at, expires_at) \
-             VALUES ('t1', '{id}', 'change_email', 'digest-of-eves-link', 'eve@evil.example', 0, 1, 9999999999)"
-        ),
+        "INSERT INTO passkeys (id, user_id, credential_id, credential, name, sign_count, backup_eligible, \
+         backup_state, created_at) VALUES ('pk1', $1, 'cred', '{}', 'Squatter key', 0, 0, 0, 1)",
+        "INSERT INTO user_identities (id, user_id, provider, issuer, subject, email, created_at, last_used_at) \
+         VALUES ('id1', $1, 'github', 'https://github.com', 'squatter', 'ann@example.com', 1, 1)",
+        "INSERT INTO user_totp (user_id, secret_enc, created_at, enabled_at) VALUES ($1, 'x', 1, 1)",
+        "UPDATE users SET pending_email = 'eve@evil.example' WHERE id = $1",
+        "INSERT INTO user_tokens (id, user_id, purpose, token_digest, sent_to, attempts, created_at, expires_at) \
+         VALUES ('t1', $1, 'change_email', 'digest-of-eves-link', 'eve@evil.example', 0, 1, 9999999999)",
     ] {
-        sqlx::query(&sql).execute(pool).await.unwrap();
+        sqlx::query(sql).bind(&id).execute(pool).await.unwrap();
     }
     // The owner: "forgot password", then the mailed link.
     let owner = new_client();
@@ -370,8 +364,10 @@ async fn s55_unconfirmed_squatter_loses_passkeys_and_providers_when_the_owner_re
         )
         .await;
     assert_eq!(r.status(), StatusCode::FOUND);
-    for table in ["passkeys", "user_identities", "user_totp"] {
-        assert_eq!(count(&app, &format!("SELECT COUNT(*) FROM {table}")).await, 0, "{table}");
+    for sql in
+        ["SELECT COUNT(*) FROM passkeys", "SELECT COUNT(*) FROM user_identities", "SELECT COUNT(*) FROM user_totp"]
+    {
+        assert_eq!(count(&app, sql).await, 0, "{sql}");
     }
     assert_eq!(count(&app, "SELECT COUNT(*) FROM users WHERE pending_email IS NOT NULL").await, 0);
     assert_eq!(
@@ -424,7 +420,7 @@ async fn s24_confirmation_codes_one_live_code_and_claimed_attempts() {
     assert_eq!(app.register(ANN, PASSWORD).await.status(), StatusCode::FOUND);
     let first = code_in(&app.last_mail_to(ANN).await.text);
     app.post_form("/api/resend_confirmation", &[("email", ANN)]).await;
-    app.wait_for_i64("SELECT COUNT(*) FROM user_tokens WHERE purpose = 'confirm'", 2).await;
+    app.wait_for_i64("SELECT COUNT(*) FROM user_tokens WHERE purpose = 'confirm'", &[], 2).await;
     assert_eq!(count(&app, "SELECT COUNT(*) FROM user_tokens WHERE purpose = 'confirm' AND used_at IS NULL").await, 1);
     let r = app.call_server_fn("/api/confirm_with_code", &[("email", ANN), ("code", &first)]).await;
     assert!(r.text().await.unwrap().contains("InvalidToken"), "the replaced code no longer works");
@@ -497,7 +493,7 @@ async fn s40_signing_out_every_other_device_needs_reauthentication() {
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert!(r.text().await.unwrap().contains("ReauthenticationRequired"));
     // Nor one device at a time.
-    let owner_id = text(&app, "SELECT id FROM sessions ORDER BY created_at LIMIT 1").await;
+    let owner_id = app.text("SELECT id FROM sessions ORDER BY created_at LIMIT 1", &[]).await;
     let r = app.call_server_fn("/api/revoke_session", &[("id", &owner_id)]).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert_eq!(app.signed_in_as(&owner).await.as_deref(), Some(ANN));
@@ -530,7 +526,7 @@ async fn s23_fresh_backup_codes_need_the_sudo_window_and_expire() {
 async fn s48_extra_fields_are_ignored_by_every_form() {
     let app = TestApp::spawn().await;
     app.confirmed_user(BO, PASSWORD).await;
-    let bo_id = text(&app, &format!("SELECT id FROM users WHERE email = '{BO}'")).await;
+    let bo_id = app.text("SELECT id FROM users WHERE email = $1", &[BO]).await;
     let extra = [
         ("is_admin", "1"),
         ("confirmed_at", "1"),
@@ -543,7 +539,7 @@ async fn s48_extra_fields_are_ignored_by_every_form() {
     let mut form: Vec<(&str, &str)> = vec![("email", ANN), ("password", PASSWORD)];
     form.extend(extra);
     assert_eq!(app.post_form("/api/register", &form).await.status(), StatusCode::FOUND);
-    assert_eq!(count(&app, &format!("SELECT is_admin FROM users WHERE email = '{ANN}'")).await, 0);
+    assert_eq!(app.i64("SELECT is_admin FROM users WHERE email = $1", &[ANN]).await, 0);
     assert_eq!(count(&app, "SELECT COUNT(*) FROM users WHERE confirmed_at IS NOT NULL").await, 1, "only Bo");
     let bo = app.another_browser(BO, PASSWORD).await;
     let mut form: Vec<(&str, &str)> = vec![("display_name", "Bo"), ("email", "eve@example.com")];
@@ -580,7 +576,7 @@ async fn s10_the_client_address_is_the_rightmost_untrusted_hop() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    let ip = text(&app, "SELECT ip FROM audit_events WHERE action = 'user.log_in' AND outcome = 'failure'").await;
+    let ip = app.text("SELECT ip FROM audit_events WHERE action = 'user.log_in' AND outcome = 'failure'", &[]).await;
     assert_eq!(ip, "198.51.100.7", "the spoofed first field is not the client");
     app.stop().await;
 
@@ -595,7 +591,7 @@ async fn s10_the_client_address_is_the_rightmost_untrusted_hop() {
         .send()
         .await
         .unwrap();
-    let ip = text(&app, "SELECT ip FROM audit_events WHERE action = 'user.log_in' AND outcome = 'failure'").await;
+    let ip = app.text("SELECT ip FROM audit_events WHERE action = 'user.log_in' AND outcome = 'failure'", &[]).await;
     assert_eq!(ip, "127.0.0.1");
     app.stop().await;
 }
@@ -682,7 +678,7 @@ async fn s51_admin_actions_need_a_fresh_second_factor_and_admin_sessions_are_sho
     let app = TestApp::spawn().await;
     app.confirmed_user(ANN, PASSWORD).await;
     app.confirmed_user(BO, PASSWORD).await;
-    let bo_id = text(&app, &format!("SELECT id FROM users WHERE email = '{BO}'")).await;
+    let bo_id = app.text("SELECT id FROM users WHERE email = $1", &[BO]).await;
     assert_eq!(location(&app.log_in(ANN, PASSWORD).await), "/");
     let (auth, _) = enable_totp(&app, &app.client).await;
     let email = app::validation::EmailAddress::parse(ANN).unwrap();
@@ -830,7 +826,7 @@ async fn s50_an_invitation_dies_with_its_inviters_rights() {
     let admin = crate::orgs::member(&app, &owner, "acme", ANN, "admin").await;
     let alt = "ann.alt@example.com";
     let path = crate::orgs::invite(&app, &admin, "acme", alt, "admin").await;
-    let ann_id = text(&app, &format!("SELECT id FROM users WHERE email = '{ANN}'")).await;
+    let ann_id = app.text("SELECT id FROM users WHERE email = $1", &[ANN]).await;
     let r = app.call_server_fn_with(&owner, "/api/remove_member", &[("slug", "acme"), ("user_id", &ann_id)]).await;
     assert!(r.status().is_success(), "{}", r.status());
     app.confirmed_user(alt, PASSWORD).await;
@@ -847,7 +843,7 @@ async fn s50_an_invitation_dies_with_its_inviters_rights() {
 async fn s51_an_admin_cannot_discard_a_waiting_security_notice() {
     let app = TestApp::spawn().await;
     let (auth, _) = ann_with_totp(&app).await;
-    let ann_id = text(&app, &format!("SELECT id FROM users WHERE email = '{ANN}'")).await;
+    let ann_id = app.text("SELECT id FROM users WHERE email = $1", &[ANN]).await;
     let email = app::validation::EmailAddress::parse(ANN).unwrap();
     assert!(app::backend::admin::set_admin(app.state(), &email, true).await.unwrap());
     let admin = log_in_with_code(&app, ANN, &auth).await;

@@ -120,7 +120,7 @@ async fn queued_mail_waits_out_an_smtp_outage_and_a_restart_then_arrives() {
     let raw = sink.wait_for("To: bo@example.com", 20).await;
     assert!(raw.contains("Confirm your e-mail"));
     // The worker marks the job done just after the SMTP server accepted the mail.
-    second.wait_for_i64("SELECT COUNT(*) FROM jobs WHERE state = 'done'", 1).await;
+    second.wait_for_i64("SELECT COUNT(*) FROM jobs WHERE state = 'done'", &[], 1).await;
 
     // The job carried an id, never the token or the body.
     assert!(payload.contains("user_id") && !payload.contains("confirm/") && !payload.contains("Subject"), "{payload}");

@@ -269,14 +269,13 @@ async fn s42_s54_a_callback_with_a_foreign_or_reused_state_fails() {
 async fn s54_a_missing_pkce_verifier_or_a_wrong_nonce_fails() {
     let (app, _p) = app_with_provider().await;
     let fay = Account { sub: "fay-1", email: "fay@example.com", verified: true };
-    for (column, value) in [("pkce_verifier", ""), ("nonce", "not-the-nonce-we-sent")] {
+    for (column, tamper) in [
+        ("pkce_verifier", "UPDATE oauth_flows SET pkce_verifier = ''"),
+        ("nonce", "UPDATE oauth_flows SET nonce = 'not-the-nonce-we-sent'"),
+    ] {
         let browser = new_client();
         let callback = through_provider(&app, &browser, "/auth/oidc", &fay).await;
-        sqlx::query(&format!("UPDATE oauth_flows SET {column} = $1"))
-            .bind(value)
-            .execute(&app.state().db.pool)
-            .await
-            .unwrap();
+        sqlx::query(tamper).execute(&app.state().db.pool).await.unwrap();
         let r = deliver(&app, &browser, &callback).await;
         assert_eq!(location(&r), "/users/log-in", "{column}");
         assert_eq!(app.signed_in_as(&browser).await, None, "{column}");

@@ -2,6 +2,13 @@
 use reqwest::{Client, StatusCode};
 use serde_json::Value;
 
+use app::orgs::{
+    home::OrganizationHome,
+    invitation::{InvitationDetails, InvitationInfo, InvitationState, Viewer},
+    members::{ChangeMemberRole, InvitationLink, InviteMember, OrganizationMembers, RemoveMember, ResendInvitation},
+    MyOrganizations, OrgSummary,
+};
+
 use crate::{common::*, mfa::enable_totp};
 
 const ANN: &str = "ann@example.com";
@@ -10,38 +17,22 @@ const CY: &str = "cy@example.com";
 const DEE: &str = "dee@example.com";
 const BASE: &str = "http://localhost:3000";
 
-/// A confirmed user signed in by password in a browser of their own.
-async fn user(app: &TestApp, email: &str) -> Client {
-    app.confirmed_user(email, PASSWORD).await;
-    app.another_browser(email, PASSWORD).await
-}
-
 /// Creates an organization from the new-organization form; it lands on its members page.
 pub(crate) async fn create_org(app: &TestApp, client: &Client, name: &str, slug: &str) {
     let r = app.post_form_with(client, "/api/create_organization", &[("name", name), ("slug", slug)]).await;
     assert_eq!(location(&r), format!("/organizations/{slug}/members"), "create {name} ({slug})");
 }
 
-/// A server function called as the WASM client calls it, answering 200: its JSON.
-async fn json_ok(app: &TestApp, client: &Client, path: &str, form: &[(&str, &str)]) -> Value {
-    let r = app.call_server_fn_with(client, path, form).await;
-    let status = r.status();
-    let body = r.text().await.unwrap();
-    assert_eq!(status, StatusCode::OK, "{path} {form:?}: {body}");
-    serde_json::from_str(&body).unwrap_or(Value::Null)
-}
-
-/// A server function called as the WASM client calls it: the status and the body.
-async fn call(app: &TestApp, client: &Client, path: &str, form: &[(&str, &str)]) -> (StatusCode, String) {
-    let r = app.call_server_fn_with(client, path, form).await;
-    (r.status(), r.text().await.unwrap())
-}
-
 /// Invites `email` (no mail) and returns the path of the link to copy.
 pub(crate) async fn invite(app: &TestApp, client: &Client, slug: &str, email: &str, role: &str) -> String {
-    let v = json_ok(app, client, "/api/invite_member", &[("slug", slug), ("email", email), ("role", role)]).await;
-    assert_eq!(v["email"], email);
-    let link = v["link"].as_str().expect("a link to copy");
+    let v = app
+        .ok(
+            client,
+            InviteMember { slug: slug.to_string(), email: email.to_string(), role: role.to_string(), send_mail: None },
+        )
+        .await;
+    assert_eq!(v.email, email);
+    let link = v.link;
     assert!(link.starts_with(&format!("{BASE}/invitations/")), "{link}");
     link[BASE.len()..].to_string()
 }
@@ -49,23 +40,14 @@ pub(crate) async fn invite(app: &TestApp, client: &Client, slug: &str, email: &s
 /// Invites `email` with `role` into `slug`; they register, sign in and accept. Returns their browser.
 pub(crate) async fn member(app: &TestApp, inviter: &Client, slug: &str, email: &str, role: &str) -> Client {
     let path = invite(app, inviter, slug, email, role).await;
-    let client = user(app, email).await;
+    let client = app.signed_in_user(email).await;
     let r = app.post_form_with(&client, "/api/accept_invitation", &[("token", &token_of(&path))]).await;
     assert_eq!(location(&r), format!("/organizations/{slug}"), "{email} joins {slug}");
     client
 }
 
-async fn text(app: &TestApp, sql: &str) -> String {
-    let (s,): (String,) = sqlx::query_as(sql).fetch_one(&app.state().db.pool).await.unwrap();
-    s
-}
-
-async fn user_id(app: &TestApp, email: &str) -> String {
-    text(app, &format!("SELECT id FROM users WHERE email = '{email}'")).await
-}
-
 async fn org_id(app: &TestApp, slug: &str) -> String {
-    text(app, &format!("SELECT id FROM organizations WHERE slug = '{slug}'")).await
+    app.text("SELECT id FROM organizations WHERE slug = $1", &[&slug]).await
 }
 
 /// The role of `email` in the organization `slug`, none if not a member.
@@ -83,23 +65,23 @@ pub(crate) async fn role_in(app: &TestApp, slug: &str, email: &str) -> Option<St
 }
 
 async fn owners(app: &TestApp, slug: &str) -> i64 {
-    app.scalar_i64(&format!(
+    app.i64(
         "SELECT COUNT(*) FROM memberships m JOIN organizations o ON o.id = m.org_id \
-         WHERE o.slug = '{slug}' AND m.role = 'owner'"
-    ))
+         WHERE o.slug = $1 AND m.role = 'owner'",
+        &[slug],
+    )
     .await
 }
 
 /// The id of the open invitation to `email` on the members page.
 pub(crate) async fn invitation_id(app: &TestApp, client: &Client, slug: &str, email: &str) -> String {
-    let data = json_ok(app, client, "/api/organization_members", &[("slug", slug)]).await;
-    let found = data["invitations"].as_array().unwrap().iter().find(|i| i["email"] == email);
-    found.unwrap_or_else(|| panic!("an open invitation to {email}: {data}"))["id"].as_str().unwrap().to_string()
+    let data = app.ok(client, OrganizationMembers { slug: slug.to_string() }).await;
+    let found = data.invitations.iter().find(|i| i.email == email);
+    found.unwrap_or_else(|| panic!("an open invitation to {email}: {data:?}")).id.clone()
 }
 
-async fn details(app: &TestApp, client: &Client, path: &str) -> Value {
-    let r = app.call_server_fn_with(client, "/api/invitation_details", &[("token", &token_of(path))]).await;
-    r.json().await.unwrap()
+async fn details(app: &TestApp, client: &Client, path: &str) -> InvitationInfo {
+    app.ok(client, InvitationDetails { token: token_of(path) }).await
 }
 
 /// Waits (briefly) until `n` mails to `email` have `subject`.
@@ -125,14 +107,14 @@ fn is_dns_label(slug: &str) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn creating_an_organization_makes_the_creator_its_owner_and_the_active_one() {
     let app = TestApp::spawn().await;
-    let ann = user(&app, ANN).await;
+    let ann = app.signed_in_user(ANN).await;
     create_org(&app, &ann, "Acme Labs", "acme").await;
-    let mine = json_ok(&app, &ann, "/api/my_organizations", &[]).await;
-    assert_eq!(mine["active"], "acme");
-    assert_eq!(mine["orgs"][0]["slug"], "acme");
-    assert_eq!(mine["orgs"][0]["name"], "Acme Labs");
-    assert_eq!(mine["orgs"][0]["role"], "owner");
-    assert_eq!(mine["orgs"][0]["members"], 1);
+    let mine = app.ok(&ann, MyOrganizations {}).await;
+    assert_eq!(mine.active.as_deref(), Some("acme"));
+    assert_eq!(
+        mine.orgs,
+        [OrgSummary { slug: "acme".into(), name: "Acme Labs".into(), role: "owner".into(), members: 1 }]
+    );
     assert_eq!(role_in(&app, "acme", ANN).await.as_deref(), Some("owner"));
     for page in ["/organizations", "/organizations/new", "/organizations/acme", "/organizations/acme/members"] {
         assert_eq!(app.get_with(&ann, page).await.status(), StatusCode::OK, "{page}");
@@ -146,9 +128,9 @@ async fn creating_an_organization_makes_the_creator_its_owner_and_the_active_one
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slugs_follow_dns_label_rules_and_a_derived_one_gets_a_number_when_taken() {
     let app = TestApp::spawn().await;
-    let ann = user(&app, ANN).await;
+    let ann = app.signed_in_user(ANN).await;
     for bad in ["ab", "-acme", "acme-", "ac--me", "acme labs", "new", &"a".repeat(64)] {
-        let (status, body) = call(&app, &ann, "/api/create_organization", &[("name", "Acme"), ("slug", bad)]).await;
+        let (status, body) = app.call_form(&ann, "create_organization", &[("name", "Acme"), ("slug", bad)]).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad:?}: {body}");
         assert!(body.contains("\"slug\""), "{bad:?}: {body}");
     }
@@ -158,8 +140,7 @@ async fn slugs_follow_dns_label_rules_and_a_derived_one_gets_a_number_when_taken
         let r = app.post_form_with(&ann, "/api/create_organization", &[("name", "Acme Labs"), ("slug", "")]).await;
         assert_eq!(location(&r), format!("/organizations/{expected}/members"));
     }
-    let (status, body) =
-        call(&app, &ann, "/api/create_organization", &[("name", "Other"), ("slug", "acme-labs")]).await;
+    let (status, body) = app.call_form(&ann, "create_organization", &[("name", "Other"), ("slug", "acme-labs")]).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "an explicit taken slug is a field error");
     assert!(body.contains("\"slug\""), "{body}");
     assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM organizations").await, 3);
@@ -169,7 +150,7 @@ async fn slugs_follow_dns_label_rules_and_a_derived_one_gets_a_number_when_taken
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_derived_slug_with_a_number_added_is_still_a_dns_label() {
     let app = TestApp::spawn().await;
-    let ann = user(&app, ANN).await;
+    let ann = app.signed_in_user(ANN).await;
     // The name suggests a 63-character slug with a hyphen two characters from its end: making room for "-2"
     // must not leave a double hyphen behind.
     let name = format!("{} bb", "a".repeat(60));
@@ -191,7 +172,7 @@ async fn a_derived_slug_with_a_number_added_is_still_a_dns_label() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn organization_pages_and_functions_need_a_session() {
     let app = TestApp::spawn().await;
-    let ann = user(&app, ANN).await;
+    let ann = app.signed_in_user(ANN).await;
     create_org(&app, &ann, "Acme", "acme").await;
     let anon = new_client();
     for page in [
@@ -205,9 +186,9 @@ async fn organization_pages_and_functions_need_a_session() {
         assert_eq!(r.status(), StatusCode::OK, "{page}");
         assert!(r.text().await.unwrap().contains("Please log in"), "{page}");
     }
-    for path in ["/api/my_organizations", "/api/organization_home", "/api/organization_members", "/api/invite_member"] {
-        let (status, _) = call(&app, &anon, path, &[("slug", "acme"), ("email", BO), ("role", "member")]).await;
-        assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
+    for name in ["my_organizations", "organization_home", "organization_members", "invite_member"] {
+        let (status, _) = app.call_form(&anon, name, &[("slug", "acme"), ("email", BO), ("role", "member")]).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{name}");
     }
     assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM invitations").await, 0);
     app.stop().await;
@@ -216,16 +197,16 @@ async fn organization_pages_and_functions_need_a_session() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s49_an_outsider_gets_404_from_every_page_and_function_of_another_organization() {
     let app = TestApp::spawn().await;
-    let a = user(&app, ANN).await;
-    let b = user(&app, BO).await;
+    let a = app.signed_in_user(ANN).await;
+    let b = app.signed_in_user(BO).await;
     create_org(&app, &a, "Acme", "org-a").await;
     create_org(&app, &b, "Bolt Industries", "org-b").await;
     invite(&app, &b, "org-b", DEE, "member").await;
-    let b_id = user_id(&app, BO).await;
-    let a_id = user_id(&app, ANN).await;
+    let b_id = app.user_id(BO).await;
+    let a_id = app.user_id(ANN).await;
     let inv_b = invitation_id(&app, &b, "org-b", DEE).await;
     let org_b = org_id(&app, "org-b").await;
-    let expires_before = app.scalar_i64(&format!("SELECT expires_at FROM invitations WHERE id = '{inv_b}'")).await;
+    let expires_before = app.i64("SELECT expires_at FROM invitations WHERE id = $1", &[&inv_b]).await;
 
     // Pages: the same 404 as an organization that does not exist, naming nothing of org-b.
     for page in ["/organizations/org-b", "/organizations/org-b/members", "/organizations/org-b/settings"] {
@@ -264,7 +245,7 @@ async fn s49_an_outsider_gets_404_from_every_page_and_function_of_another_organi
     for (name, form) in &calls {
         let path = format!("/api/{name}");
         // The WASM client: 404 and the typed error.
-        let (status, body) = call(&app, &a, &path, form).await;
+        let (status, body) = app.call_form(&a, name, form).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{name} {form:?}: {body}");
         assert!(body.contains("NotFound"), "{name}: {body}");
         // A plain HTML form: a 404 (page data), or sent back with the same error, never to a success page.
@@ -281,89 +262,90 @@ async fn s49_an_outsider_gets_404_from_every_page_and_function_of_another_organi
     // Nothing of org-b changed.
     assert_eq!(role_in(&app, "org-b", BO).await.as_deref(), Some("owner"), "B is still owner");
     assert_eq!(role_in(&app, "org-b", ANN).await, None, "A never joined");
-    assert_eq!(app.scalar_i64(&format!("SELECT COUNT(*) FROM memberships WHERE org_id = '{org_b}'")).await, 1);
+    assert_eq!(app.i64("SELECT COUNT(*) FROM memberships WHERE org_id = $1", &[&org_b]).await, 1);
     let (name, slug, mfa): (String, String, i64) =
-        sqlx::query_as(&format!("SELECT name, slug, require_mfa FROM organizations WHERE id = '{org_b}'"))
+        sqlx::query_as("SELECT name, slug, require_mfa FROM organizations WHERE id = $1")
+            .bind(&org_b)
             .fetch_one(&app.state().db.pool)
             .await
             .unwrap();
     assert_eq!((name.as_str(), slug.as_str(), mfa), ("Bolt Industries", "org-b", 0));
     let open = app
-        .scalar_i64(&format!(
-            "SELECT COUNT(*) FROM invitations WHERE id = '{inv_b}' AND revoked_at IS NULL AND accepted_at IS NULL \
-             AND expires_at = {expires_before}"
-        ))
+        .i64(
+            "SELECT COUNT(*) FROM invitations WHERE id = $1 AND revoked_at IS NULL AND accepted_at IS NULL \
+             AND expires_at = CAST($2 AS BIGINT)",
+            &[&inv_b, &expires_before.to_string()],
+        )
         .await;
     assert_eq!(open, 1, "the invitation is still open, not resent");
-    assert_eq!(app.scalar_i64(&format!("SELECT COUNT(*) FROM invitations WHERE org_id = '{org_b}'")).await, 1);
-    let links = app.scalar_i64(&format!("SELECT COUNT(*) FROM invitation_links WHERE invitation_id = '{inv_b}'")).await;
+    assert_eq!(app.i64("SELECT COUNT(*) FROM invitations WHERE org_id = $1", &[&org_b]).await, 1);
+    let links = app.i64("SELECT COUNT(*) FROM invitation_links WHERE invitation_id = $1", &[&inv_b]).await;
     assert_eq!(links, 1, "no new link was made");
     assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM org_slug_redirects").await, 0);
-    let by_a = app
-        .scalar_i64(&format!("SELECT COUNT(*) FROM audit_events WHERE org_id = '{org_b}' AND actor_user_id = '{a_id}'"))
-        .await;
+    let by_a =
+        app.i64("SELECT COUNT(*) FROM audit_events WHERE org_id = $1 AND actor_user_id = $2", &[&org_b, &a_id]).await;
     assert_eq!(by_a, 0, "nothing was done in org-b in A's name");
     assert!(app.mails_to(CY).is_empty(), "no invitation mail went out");
-    let mine = json_ok(&app, &a, "/api/my_organizations", &[]).await;
-    assert_eq!(mine["active"], "org-a", "A's active organization did not change");
-    assert_eq!(mine["orgs"].as_array().unwrap().len(), 1);
-    let theirs = json_ok(&app, &b, "/api/organization_members", &[("slug", "org-b")]).await;
-    assert_eq!(theirs["members"].as_array().unwrap().len(), 1);
-    assert_eq!(theirs["invitations"].as_array().unwrap().len(), 1);
+    let mine = app.ok(&a, MyOrganizations {}).await;
+    assert_eq!(mine.active.as_deref(), Some("org-a"), "A's active organization did not change");
+    assert_eq!(mine.orgs.len(), 1);
+    let theirs = app.ok(&b, OrganizationMembers { slug: "org-b".into() }).await;
+    assert_eq!(theirs.members.len(), 1);
+    assert_eq!(theirs.invitations.len(), 1);
     app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s47_only_the_invited_address_can_accept_an_invitation() {
     let app = TestApp::spawn().await;
-    let ann = user(&app, ANN).await;
+    let ann = app.signed_in_user(ANN).await;
     create_org(&app, &ann, "Acme", "acme").await;
     let path = invite(&app, &ann, "acme", BO, "admin").await;
     let token = token_of(&path);
-    let bo = user(&app, BO).await;
-    let cy = user(&app, CY).await;
+    let bo = app.signed_in_user(BO).await;
+    let cy = app.signed_in_user(CY).await;
 
     // Cy holds the link (forwarded, leaked), signed in as cy.
     let d = details(&app, &cy, &path).await;
-    assert_eq!(d["state"], "Open");
-    assert_eq!(d["viewer"], "Someone");
-    assert_eq!(d["signed_in_as"], CY);
-    assert_eq!(d["email"], BO);
+    assert_eq!(d.state, InvitationState::Open);
+    assert_eq!(d.viewer, Viewer::Someone);
+    assert_eq!(d.signed_in_as.as_deref(), Some(CY));
+    assert_eq!(d.email, BO);
     let page = app.get_with(&cy, &path).await.text().await.unwrap();
     assert!(page.contains("This invitation is for bo@example.com"), "the page says why");
     assert!(!page.contains("Accept invitation"), "and offers no accept button");
-    let (status, body) = call(&app, &cy, "/api/accept_invitation", &[("token", &token)]).await;
+    let (status, body) = app.call_form(&cy, "accept_invitation", &[("token", &token)]).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert!(body.contains("Forbidden"));
     let r = app.post_form_with(&cy, "/api/accept_invitation", &[("token", &token)]).await;
     assert_eq!(location(&r), path, "a form goes back to the invitation");
     assert_eq!(flash(&r)["error"], "Forbidden");
     let id = invitation_id(&app, &ann, "acme", BO).await;
-    let (status, _) = call(&app, &cy, "/api/accept_listed_invitation", &[("id", &id)]).await;
+    let (status, _) = app.call_form(&cy, "accept_listed_invitation", &[("id", &id)]).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "nor from the list of invitations");
     assert_eq!(role_in(&app, "acme", CY).await, None, "no membership for cy");
-    let cy_id = user_id(&app, CY).await;
-    assert_eq!(app.scalar_i64(&format!("SELECT COUNT(*) FROM memberships WHERE user_id = '{cy_id}'")).await, 0);
+    let cy_id = app.user_id(CY).await;
+    assert_eq!(app.i64("SELECT COUNT(*) FROM memberships WHERE user_id = $1", &[&cy_id]).await, 0);
     let refused = app
-        .scalar_i64(&format!(
+        .i64(
             "SELECT COUNT(*) FROM audit_events WHERE action = 'org.invitation.accept' AND outcome <> 'success' \
-             AND org_id = '{}' AND actor_user_id = '{cy_id}'",
-            org_id(&app, "acme").await
-        ))
+             AND org_id = $1 AND actor_user_id = $2",
+            &[&org_id(&app, "acme").await, &cy_id],
+        )
         .await;
     assert!(refused >= 1, "the refusal is audited in the organization");
-    assert_eq!(details(&app, &new_client(), &path).await["state"], "Open", "the invitation is untouched");
+    assert_eq!(details(&app, &new_client(), &path).await.state, InvitationState::Open, "the invitation is untouched");
 
     // Bo, signed in with the invited address, accepts.
     let d = details(&app, &bo, &path).await;
-    assert_eq!(d["viewer"], "Invitee");
+    assert_eq!(d.viewer, Viewer::Invitee);
     assert!(app.get_with(&bo, &path).await.text().await.unwrap().contains("Accept invitation"));
     let r = app.post_form_with(&bo, "/api/accept_invitation", &[("token", &token)]).await;
     assert_eq!(location(&r), "/organizations/acme");
     assert_eq!(role_in(&app, "acme", BO).await.as_deref(), Some("admin"));
-    assert_eq!(json_ok(&app, &bo, "/api/my_organizations", &[]).await["active"], "acme");
-    assert_eq!(details(&app, &cy, &path).await["state"], "Accepted");
-    let (status, _) = call(&app, &cy, "/api/accept_invitation", &[("token", &token)]).await;
+    assert_eq!(app.ok(&bo, MyOrganizations {}).await.active.as_deref(), Some("acme"));
+    assert_eq!(details(&app, &cy, &path).await.state, InvitationState::Accepted);
+    let (status, _) = app.call_form(&cy, "accept_invitation", &[("token", &token)]).await;
     assert_ne!(status, StatusCode::OK);
     assert_eq!(role_in(&app, "acme", CY).await, None);
     app.stop().await;
@@ -372,30 +354,30 @@ async fn s47_only_the_invited_address_can_accept_an_invitation() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s47_a_listed_invitation_is_accepted_by_the_confirmed_invitee() {
     let app = TestApp::spawn().await;
-    let ann = user(&app, ANN).await;
+    let ann = app.signed_in_user(ANN).await;
     create_org(&app, &ann, "Acme", "acme").await;
     invite(&app, &ann, "acme", BO, "member").await;
-    let bo = user(&app, BO).await;
-    let mine = json_ok(&app, &bo, "/api/my_organizations", &[]).await;
-    assert_eq!(mine["confirmed"], true);
-    let listed = &mine["invitations"][0];
-    assert_eq!(listed["org_name"], "Acme");
-    assert_eq!(listed["role"], "member");
-    assert_eq!(listed["inviter"], ANN);
-    let id = listed["id"].as_str().unwrap().to_string();
+    let bo = app.signed_in_user(BO).await;
+    let mine = app.ok(&bo, MyOrganizations {}).await;
+    assert!(mine.confirmed);
+    let listed = &mine.invitations[0];
+    assert_eq!(listed.org_name, "Acme");
+    assert_eq!(listed.role, "member");
+    assert_eq!(listed.inviter.as_deref(), Some(ANN));
+    let id = listed.id.clone();
     let r = app.post_form_with(&bo, "/api/accept_listed_invitation", &[("id", &id)]).await;
     assert_eq!(location(&r), "/organizations/acme");
     assert_eq!(role_in(&app, "acme", BO).await.as_deref(), Some("member"));
-    let mine = json_ok(&app, &bo, "/api/my_organizations", &[]).await;
-    assert!(mine["invitations"].as_array().unwrap().is_empty());
-    assert_eq!(mine["active"], "acme");
+    let mine = app.ok(&bo, MyOrganizations {}).await;
+    assert!(mine.invitations.is_empty());
+    assert_eq!(mine.active.as_deref(), Some("acme"));
     app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unconfirmed_account_cannot_accept_from_the_list() {
     let app = TestApp::spawn().await;
-    let ann = user(&app, ANN).await;
+    let ann = app.signed_in_user(ANN).await;
     create_org(&app, &ann, "Acme", "acme").await;
     invite(&app, &ann, "acme", BO, "member").await;
     // Registered but never confirmed: anyone could have typed bo's address.
@@ -404,10 +386,10 @@ async fn an_unconfirmed_account_cannot_accept_from_the_list() {
     assert_eq!(r.status(), StatusCode::FOUND);
     let r = app.post_form_with(&bo, "/api/log_in", &[("email", BO), ("password", PASSWORD)]).await;
     assert_eq!(location(&r), "/", "unconfirmed accounts may sign in by default");
-    let mine = json_ok(&app, &bo, "/api/my_organizations", &[]).await;
-    assert_eq!(mine["confirmed"], false);
-    let id = mine["invitations"][0]["id"].as_str().unwrap().to_string();
-    let (status, body) = call(&app, &bo, "/api/accept_listed_invitation", &[("id", &id)]).await;
+    let mine = app.ok(&bo, MyOrganizations {}).await;
+    assert!(!mine.confirmed);
+    let id = mine.invitations[0].id.clone();
+    let (status, body) = app.call_form(&bo, "accept_listed_invitation", &[("id", &id)]).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(role_in(&app, "acme", BO).await, None);
     app.stop().await;
@@ -416,18 +398,18 @@ async fn an_unconfirmed_account_cannot_accept_from_the_list() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_last_owner_cannot_be_demoted_removed_or_leave_but_with_a_second_owner_each_works() {
     let app = TestApp::spawn().await;
-    let ann = user(&app, ANN).await;
+    let ann = app.signed_in_user(ANN).await;
     create_org(&app, &ann, "Acme", "acme").await;
-    let ann_id = user_id(&app, ANN).await;
+    let ann_id = app.user_id(ANN).await;
 
     let (status, body) =
-        call(&app, &ann, "/api/change_member_role", &[("slug", "acme"), ("user_id", &ann_id), ("role", "admin")]).await;
+        app.call_form(&ann, "change_member_role", &[("slug", "acme"), ("user_id", &ann_id), ("role", "admin")]).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert!(body.contains("\"role\""), "{body}");
-    let (status, body) = call(&app, &ann, "/api/remove_member", &[("slug", "acme"), ("user_id", &ann_id)]).await;
+    let (status, body) = app.call_form(&ann, "remove_member", &[("slug", "acme"), ("user_id", &ann_id)]).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert!(body.contains("\"member\""), "{body}");
-    let (status, body) = call(&app, &ann, "/api/leave_organization", &[("slug", "acme")]).await;
+    let (status, body) = app.call_form(&ann, "leave_organization", &[("slug", "acme")]).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert!(body.contains("\"member\""), "{body}");
     // As a plain form too: back to the page with the error, nothing changed.
@@ -438,10 +420,9 @@ async fn the_last_owner_cannot_be_demoted_removed_or_leave_but_with_a_second_own
 
     // A member is not an owner: still the last one.
     let bo = member(&app, &ann, "acme", BO, "member").await;
-    let bo_id = user_id(&app, BO).await;
+    let bo_id = app.user_id(BO).await;
     let (status, _) =
-        call(&app, &ann, "/api/change_member_role", &[("slug", "acme"), ("user_id", &ann_id), ("role", "member")])
-            .await;
+        app.call_form(&ann, "change_member_role", &[("slug", "acme"), ("user_id", &ann_id), ("role", "member")]).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(owners(&app, "acme").await, 1);
 
@@ -456,9 +437,9 @@ async fn the_last_owner_cannot_be_demoted_removed_or_leave_but_with_a_second_own
     assert_eq!(location(&r), "/organizations/acme/members");
     assert_eq!(role_in(&app, "acme", ANN).await.as_deref(), Some("admin"));
     // Bo is now the last owner: cannot leave, nor be removed by himself.
-    let (status, _) = call(&app, &bo, "/api/leave_organization", &[("slug", "acme")]).await;
+    let (status, _) = app.call_form(&bo, "leave_organization", &[("slug", "acme")]).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    let (status, _) = call(&app, &bo, "/api/remove_member", &[("slug", "acme"), ("user_id", &bo_id)]).await;
+    let (status, _) = app.call_form(&bo, "remove_member", &[("slug", "acme"), ("user_id", &bo_id)]).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 
     // Removal of an owner works while another stays.
@@ -477,7 +458,7 @@ async fn the_last_owner_cannot_be_demoted_removed_or_leave_but_with_a_second_own
     assert_eq!(role_in(&app, "acme", ANN).await, None);
     assert_eq!(role_in(&app, "acme", CY).await.as_deref(), Some("owner"));
     assert_eq!(owners(&app, "acme").await, 1);
-    let (status, _) = call(&app, &cy, "/api/leave_organization", &[("slug", "acme")]).await;
+    let (status, _) = app.call_form(&cy, "leave_organization", &[("slug", "acme")]).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "and cy is the last one now");
     app.stop().await;
 }
@@ -485,10 +466,10 @@ async fn the_last_owner_cannot_be_demoted_removed_or_leave_but_with_a_second_own
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_owners_demoting_each_other_at_once_leave_the_organization_an_owner() {
     let app = TestApp::spawn().await;
-    let ann = user(&app, ANN).await;
+    let ann = app.signed_in_user(ANN).await;
     create_org(&app, &ann, "Acme", "acme").await;
     let bo = member(&app, &ann, "acme", BO, "owner").await;
-    let (ann_id, bo_id) = (user_id(&app, ANN).await, user_id(&app, BO).await);
+    let (ann_id, bo_id) = (app.user_id(ANN).await, app.user_id(BO).await);
     for round in 0..25 {
         let demote_bo = [("slug", "acme"), ("user_id", bo_id.as_str()), ("role", "member")];
         let demote_ann = [("slug", "acme"), ("user_id", ann_id.as_str()), ("role", "member")];
@@ -505,8 +486,7 @@ async fn two_owners_demoting_each_other_at_once_leave_the_organization_an_owner(
         } else {
             (&bo, ann_id.as_str())
         };
-        json_ok(&app, owner, "/api/change_member_role", &[("slug", "acme"), ("user_id", other), ("role", "owner")])
-            .await;
+        app.ok(owner, ChangeMemberRole { slug: "acme".into(), user_id: other.to_string(), role: "owner".into() }).await;
     }
     app.stop().await;
 }
@@ -514,7 +494,7 @@ async fn two_owners_demoting_each_other_at_once_leave_the_organization_an_owner(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s50_a_removed_admin_is_out_at_their_very_next_request() {
     let app = TestApp::spawn().await;
-    let ann = user(&app, ANN).await;
+    let ann = app.signed_in_user(ANN).await;
     create_org(&app, &ann, "Acme", "acme").await;
     let bo = member(&app, &ann, "acme", BO, "admin").await;
     let bo_other = app.another_browser(BO, PASSWORD).await;
@@ -522,9 +502,9 @@ async fn s50_a_removed_admin_is_out_at_their_very_next_request() {
     assert_eq!(location(&r), "/organizations/acme");
     for client in [&bo, &bo_other] {
         assert_eq!(app.get_with(client, "/organizations/acme/members").await.status(), StatusCode::OK);
-        assert_eq!(json_ok(&app, client, "/api/my_organizations", &[]).await["active"], "acme");
+        assert_eq!(app.ok(client, MyOrganizations {}).await.active.as_deref(), Some("acme"));
     }
-    let bo_id = user_id(&app, BO).await;
+    let bo_id = app.user_id(BO).await;
 
     let r = app.post_form_with(&ann, "/api/remove_member", &[("slug", "acme"), ("user_id", &bo_id)]).await;
     assert_eq!(location(&r), "/organizations/acme/members");
@@ -539,14 +519,14 @@ async fn s50_a_removed_admin_is_out_at_their_very_next_request() {
             ("organization_members", vec![("slug", "acme")]),
             ("invite_member", vec![("slug", "acme"), ("email", CY), ("role", "member")]),
             ("switch_organization", vec![("slug", "acme")]),
-            ("remove_member", vec![("slug", "acme"), ("user_id", &user_id(&app, ANN).await)]),
+            ("remove_member", vec![("slug", "acme"), ("user_id", &app.user_id(ANN).await)]),
         ] {
-            let (status, body) = call(&app, client, &format!("/api/{f}"), &form).await;
+            let (status, body) = app.call_form(client, &format!("{f}"), &form).await;
             assert_eq!(status, StatusCode::NOT_FOUND, "{f}: {body}");
         }
-        let mine = json_ok(&app, client, "/api/my_organizations", &[]).await;
-        assert!(mine["active"].is_null(), "the active organization is cleared: {mine}");
-        assert!(mine["orgs"].as_array().unwrap().is_empty());
+        let mine = app.ok(client, MyOrganizations {}).await;
+        assert_eq!(mine.active, None, "the active organization is cleared: {mine:?}");
+        assert!(mine.orgs.is_empty());
     }
     assert_eq!(role_in(&app, "acme", ANN).await.as_deref(), Some("owner"));
     assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM invitations WHERE email = 'cy@example.com'").await, 0);
@@ -556,22 +536,22 @@ async fn s50_a_removed_admin_is_out_at_their_very_next_request() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s50_a_demoted_admin_loses_the_right_at_their_next_request() {
     let app = TestApp::spawn().await;
-    let ann = user(&app, ANN).await;
+    let ann = app.signed_in_user(ANN).await;
     create_org(&app, &ann, "Acme", "acme").await;
     let bo = member(&app, &ann, "acme", BO, "admin").await;
     invite(&app, &bo, "acme", CY, "member").await;
-    let bo_id = user_id(&app, BO).await;
-    json_ok(&app, &ann, "/api/change_member_role", &[("slug", "acme"), ("user_id", &bo_id), ("role", "member")]).await;
+    let bo_id = app.user_id(BO).await;
+    app.ok(&ann, ChangeMemberRole { slug: "acme".into(), user_id: bo_id.to_string(), role: "member".into() }).await;
     app.mail_with_subject(BO, "Your role in Acme is now member").await;
     let (status, body) =
-        call(&app, &bo, "/api/invite_member", &[("slug", "acme"), ("email", DEE), ("role", "member")]).await;
+        app.call_form(&bo, "invite_member", &[("slug", "acme"), ("email", DEE), ("role", "member")]).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
-    let data = json_ok(&app, &bo, "/api/organization_members", &[("slug", "acme")]).await;
-    assert_eq!(data["org"]["role"], "member");
-    assert!(data["invite_roles"].as_array().unwrap().is_empty());
-    assert!(data["invitations"].as_array().unwrap().is_empty(), "a member does not see invitations");
+    let data = app.ok(&bo, OrganizationMembers { slug: "acme".into() }).await;
+    assert_eq!(data.org.role, "member");
+    assert!(data.invite_roles.is_empty());
+    assert!(data.invitations.is_empty(), "a member does not see invitations");
     // And promoted again: the right is back at once.
-    json_ok(&app, &ann, "/api/change_member_role", &[("slug", "acme"), ("user_id", &bo_id), ("role", "admin")]).await;
+    app.ok(&ann, ChangeMemberRole { slug: "acme".into(), user_id: bo_id.to_string(), role: "admin".into() }).await;
     invite(&app, &bo, "acme", DEE, "member").await;
     app.stop().await;
 }
@@ -579,19 +559,19 @@ async fn s50_a_demoted_admin_loses_the_right_at_their_next_request() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_organization_can_require_two_step_verification_of_its_members() {
     let app = TestApp::spawn().await;
-    let ann = user(&app, ANN).await;
+    let ann = app.signed_in_user(ANN).await;
     create_org(&app, &ann, "Acme", "acme").await;
     let bo = member(&app, &ann, "acme", BO, "member").await;
-    let cy = user(&app, CY).await;
+    let cy = app.signed_in_user(CY).await;
 
     // An owner without it cannot turn it on.
-    let (status, body) = call(&app, &ann, "/api/set_organization_mfa", &[("slug", "acme"), ("require", "on")]).await;
+    let (status, body) = app.call_form(&ann, "set_organization_mfa", &[("slug", "acme"), ("require", "on")]).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert!(body.contains("require_mfa"), "{body}");
     enable_totp(&app, &ann).await;
     let r = app.post_form_with(&ann, "/api/set_organization_mfa", &[("slug", "acme"), ("require", "on")]).await;
     assert_eq!(location(&r), "/organizations/acme/settings");
-    assert_eq!(json_ok(&app, &ann, "/api/organization_home", &[("slug", "acme")]).await["require_mfa"], true);
+    assert!(app.ok(&ann, OrganizationHome { slug: "acme".into() }).await.require_mfa);
     assert_eq!(app.get_with(&ann, "/organizations/acme").await.status(), StatusCode::OK, "the owner has it");
 
     // Bo has no second factor: every page of the org sends him to set one up; functions refuse.
@@ -601,7 +581,7 @@ async fn an_organization_can_require_two_step_verification_of_its_members() {
         assert_eq!(location(&r), "/users/settings/security", "{page}");
     }
     for f in ["organization_home", "organization_members", "switch_organization"] {
-        let (status, body) = call(&app, &bo, &format!("/api/{f}"), &[("slug", "acme")]).await;
+        let (status, body) = app.call_form(&bo, &format!("{f}"), &[("slug", "acme")]).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{f}: {body}");
         assert!(body.contains("MfaEnrolmentRequired"), "{f}: {body}");
     }
@@ -609,42 +589,43 @@ async fn an_organization_can_require_two_step_verification_of_its_members() {
     // An outsider still sees only a 404: the policy does not reveal the organization.
     let r = app.get_with(&cy, "/organizations/acme").await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    let (status, _) = call(&app, &cy, "/api/organization_home", &[("slug", "acme")]).await;
+    let (status, _) = app.call_form(&cy, "organization_home", &[("slug", "acme")]).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     // Enrolled, bo gets in.
     enable_totp(&app, &bo).await;
     assert_eq!(app.get_with(&bo, "/organizations/acme").await.status(), StatusCode::OK);
-    json_ok(&app, &bo, "/api/organization_home", &[("slug", "acme")]).await;
+    app.ok(&bo, OrganizationHome { slug: "acme".into() }).await;
     app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_user_signs_up_from_the_mailed_invitation_and_lands_in_the_organization() {
     let app = TestApp::spawn().await;
-    let ann = user(&app, ANN).await;
+    let ann = app.signed_in_user(ANN).await;
     let r = app.post_form_with(&ann, "/api/update_profile", &[("display_name", "Ann Example")]).await;
     assert_eq!(location(&r), "/users/settings");
     create_org(&app, &ann, "Acme Corp", "acme").await;
     let new = "new@example.com";
-    let v = json_ok(
-        &app,
-        &ann,
-        "/api/invite_member",
-        &[("slug", "acme"), ("email", new), ("role", "admin"), ("send_mail", "on")],
-    )
-    .await;
-    let copied = v["link"].as_str().unwrap()[BASE.len()..].to_string();
+    let v = app
+        .ok(
+            &ann,
+            InviteMember {
+                slug: "acme".into(),
+                email: new.to_string(),
+                role: "admin".into(),
+                send_mail: Some("on".into()),
+            },
+        )
+        .await;
+    let copied = v.link[BASE.len()..].to_string();
     let mail = app.mail_with_subject(new, "Ann Example invited you to join Acme Corp on Portcullis").await;
     let path = link_path(&mail.text, "/invitations/");
     assert!(path.starts_with("/invitations/"));
     assert_ne!(path, copied, "the mail carries a link of its own");
     assert_eq!(
-        app.scalar_i64(&format!(
-            "SELECT COUNT(*) FROM invitation_links WHERE token_digest LIKE '%{}%'",
-            token_of(&path)
-        ))
-        .await,
+        app.i64("SELECT COUNT(*) FROM invitation_links WHERE token_digest LIKE '%' || $1 || '%'", &[&token_of(&path)])
+            .await,
         0,
         "only digests are stored"
     );
@@ -652,12 +633,12 @@ async fn a_new_user_signs_up_from_the_mailed_invitation_and_lands_in_the_organiz
     // Signed out, the link offers a sign-up with the invited address.
     let browser = new_client();
     let d = details(&app, &browser, &path).await;
-    assert_eq!(d["state"], "Open");
-    assert_eq!(d["viewer"], "SignedOut");
-    assert_eq!(d["email"], new);
-    assert_eq!(d["org_name"], "Acme Corp");
-    assert_eq!(d["role"], "admin");
-    assert_eq!(d["inviter"], "Ann Example");
+    assert_eq!(d.state, InvitationState::Open);
+    assert_eq!(d.viewer, Viewer::SignedOut);
+    assert_eq!(d.email, new);
+    assert_eq!(d.org_name, "Acme Corp");
+    assert_eq!(d.role, "admin");
+    assert_eq!(d.inviter.as_deref(), Some("Ann Example"));
     let page = app.get_with(&browser, &path).await;
     assert_eq!(page.status(), StatusCode::OK);
     assert!(page.text().await.unwrap().contains("Join Acme Corp"));
@@ -672,35 +653,34 @@ async fn a_new_user_signs_up_from_the_mailed_invitation_and_lands_in_the_organiz
     assert_eq!(location(&r), "/organizations/acme");
     assert!(session_token(&r).is_some(), "signed in at once");
     assert_eq!(app.signed_in_as(&browser).await.as_deref(), Some(new));
-    let confirmed =
-        app.scalar_i64(&format!("SELECT COUNT(*) FROM users WHERE email = '{new}' AND confirmed_at IS NOT NULL")).await;
+    let confirmed = app.i64("SELECT COUNT(*) FROM users WHERE email = $1 AND confirmed_at IS NOT NULL", &[&new]).await;
     assert_eq!(confirmed, 1, "the link confirmed the address");
     assert_eq!(role_in(&app, "acme", new).await.as_deref(), Some("admin"));
-    let mine = json_ok(&app, &browser, "/api/my_organizations", &[]).await;
-    assert_eq!(mine["active"], "acme");
-    assert_eq!(mine["confirmed"], true);
+    let mine = app.ok(&browser, MyOrganizations {}).await;
+    assert_eq!(mine.active.as_deref(), Some("acme"));
+    assert!(mine.confirmed);
     assert_eq!(app.get_with(&browser, "/organizations/acme").await.status(), StatusCode::OK);
 
     // Both links of the invitation now say it was accepted, and neither works again.
     for link in [&path, &copied] {
-        assert_eq!(details(&app, &new_client(), link).await["state"], "Accepted");
+        assert_eq!(details(&app, &new_client(), link).await.state, InvitationState::Accepted);
         let page = app.get_with(&new_client(), link).await.text().await.unwrap();
         assert!(page.contains("already accepted"), "{link}");
-        let (status, _) = call(
-            &app,
-            &new_client(),
-            "/api/accept_invitation_sign_up",
-            &[("token", &token_of(link)), ("password", "another long pass phrase")],
-        )
-        .await;
+        let (status, _) = app
+            .call_form(
+                &new_client(),
+                "accept_invitation_sign_up",
+                &[("token", &token_of(link)), ("password", "another long pass phrase")],
+            )
+            .await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
     }
-    assert_eq!(app.scalar_i64(&format!("SELECT COUNT(*) FROM users WHERE email = '{new}'")).await, 1);
+    assert_eq!(app.i64("SELECT COUNT(*) FROM users WHERE email = $1", &[&new]).await, 1);
     let joined = app
-        .scalar_i64(&format!(
-            "SELECT COUNT(*) FROM audit_events WHERE action = 'org.invitation.accepted' AND org_id = '{}'",
-            org_id(&app, "acme").await
-        ))
+        .i64(
+            "SELECT COUNT(*) FROM audit_events WHERE action = 'org.invitation.accepted' AND org_id = $1",
+            &[&org_id(&app, "acme").await],
+        )
         .await;
     assert_eq!(joined, 1);
     app.stop().await;
@@ -709,30 +689,33 @@ async fn a_new_user_signs_up_from_the_mailed_invitation_and_lands_in_the_organiz
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signing_up_from_an_invitation_to_an_address_with_an_account_is_refused() {
     let app = TestApp::spawn().await;
-    let ann = user(&app, ANN).await;
+    let ann = app.signed_in_user(ANN).await;
     create_org(&app, &ann, "Acme", "acme").await;
     app.confirmed_user(BO, PASSWORD).await;
-    json_ok(
-        &app,
+    app.ok(
         &ann,
-        "/api/invite_member",
-        &[("slug", "acme"), ("email", BO), ("role", "member"), ("send_mail", "on")],
+        InviteMember {
+            slug: "acme".into(),
+            email: BO.to_string(),
+            role: "member".into(),
+            send_mail: Some("on".into()),
+        },
     )
     .await;
     let path = link_path(&app.mail_with_subject(BO, "invited you to join Acme").await.text, "/invitations/");
     let users = app.scalar_i64("SELECT COUNT(*) FROM users").await;
-    let (status, body) = call(
-        &app,
-        &new_client(),
-        "/api/accept_invitation_sign_up",
-        &[("token", &token_of(&path)), ("password", "a different long pass phrase")],
-    )
-    .await;
+    let (status, body) = app
+        .call_form(
+            &new_client(),
+            "accept_invitation_sign_up",
+            &[("token", &token_of(&path)), ("password", "a different long pass phrase")],
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert!(body.contains("\"email\""), "{body}");
     assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM users").await, users);
     assert_eq!(role_in(&app, "acme", BO).await, None);
-    assert_eq!(details(&app, &new_client(), &path).await["state"], "Open");
+    assert_eq!(details(&app, &new_client(), &path).await.state, InvitationState::Open);
     let r = app
         .post_form_with(&new_client(), "/api/log_in", &[("email", BO), ("password", "a different long pass phrase")])
         .await;
@@ -743,7 +726,7 @@ async fn signing_up_from_an_invitation_to_an_address_with_an_account_is_refused(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invitations_show_when_they_are_revoked_replaced_or_expired_and_resending_mails_again() {
     let app = TestApp::spawn().await;
-    let ann = user(&app, ANN).await;
+    let ann = app.signed_in_user(ANN).await;
     create_org(&app, &ann, "Acme", "acme").await;
     let anon = new_client();
 
@@ -752,38 +735,41 @@ async fn invitations_show_when_they_are_revoked_replaced_or_expired_and_resendin
     let id = invitation_id(&app, &ann, "acme", "rev@example.com").await;
     let r = app.post_form_with(&ann, "/api/revoke_invitation", &[("slug", "acme"), ("id", &id)]).await;
     assert_eq!(location(&r), "/organizations/acme/members");
-    assert_eq!(details(&app, &anon, &revoked).await["state"], "Revoked");
+    assert_eq!(details(&app, &anon, &revoked).await.state, InvitationState::Revoked);
     assert!(app.get_with(&anon, &revoked).await.text().await.unwrap().contains("withdrawn"));
-    let (status, _) = call(&app, &ann, "/api/revoke_invitation", &[("slug", "acme"), ("id", &id)]).await;
+    let (status, _) = app.call_form(&ann, "revoke_invitation", &[("slug", "acme"), ("id", &id)]).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "a closed invitation cannot be managed");
-    let (status, _) =
-        call(&app, &anon, "/api/accept_invitation_sign_up", &[("token", &token_of(&revoked)), ("password", PASSWORD)])
-            .await;
+    let (status, _) = app
+        .call_form(&anon, "accept_invitation_sign_up", &[("token", &token_of(&revoked)), ("password", PASSWORD)])
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM users WHERE email = 'rev@example.com'").await, 0);
 
     // Replaced by a newer invitation to the same address.
     let first = invite(&app, &ann, "acme", "rep@example.com", "member").await;
     let second = invite(&app, &ann, "acme", "rep@example.com", "admin").await;
-    assert_eq!(details(&app, &anon, &first).await["state"], "Revoked");
+    assert_eq!(details(&app, &anon, &first).await.state, InvitationState::Revoked);
     assert!(app.get_with(&anon, &first).await.text().await.unwrap().contains("withdrawn"));
     let d = details(&app, &anon, &second).await;
-    assert_eq!((d["state"].as_str(), d["role"].as_str()), (Some("Open"), Some("admin")));
-    let listed = json_ok(&app, &ann, "/api/organization_members", &[("slug", "acme")]).await;
-    let to_rep = listed["invitations"].as_array().unwrap().iter().filter(|i| i["email"] == "rep@example.com").count();
+    assert_eq!((d.state, d.role.as_str()), (InvitationState::Open, "admin"));
+    let listed = app.ok(&ann, OrganizationMembers { slug: "acme".into() }).await;
+    let to_rep = listed.invitations.iter().filter(|i| i.email == "rep@example.com").count();
     assert_eq!(to_rep, 1, "one open invitation per address");
 
     // Invalid.
     let d = details(&app, &anon, "/invitations/not-a-real-token").await;
-    assert_eq!(d["state"], "Invalid");
-    assert_eq!(d["org_name"], "");
+    assert_eq!(d.state, InvitationState::Invalid);
+    assert_eq!(d.org_name, "");
 
     // Resent: a second mail, with its own working link.
-    json_ok(
-        &app,
+    app.ok(
         &ann,
-        "/api/invite_member",
-        &[("slug", "acme"), ("email", "res@example.com"), ("role", "member"), ("send_mail", "on")],
+        InviteMember {
+            slug: "acme".into(),
+            email: "res@example.com".into(),
+            role: "member".into(),
+            send_mail: Some("on".into()),
+        },
     )
     .await;
     // And one never resent, to expire.
@@ -802,16 +788,20 @@ async fn invitations_show_when_they_are_revoked_replaced_or_expired_and_resendin
     // Past the first seven days: the resent one is open again for seven days, the other has expired.
     app.state().clock.advance(3 * 24 * 3600 + 1);
     for link in [&one, &two] {
-        assert_eq!(details(&app, &anon, link).await["state"], "Open", "resent: open 7 days from the resend");
+        assert_eq!(
+            details(&app, &anon, link).await.state,
+            InvitationState::Open,
+            "resent: open 7 days from the resend"
+        );
     }
-    assert_eq!(details(&app, &anon, &stale).await["state"], "Expired");
+    assert_eq!(details(&app, &anon, &stale).await.state, InvitationState::Expired);
     assert!(app.get_with(&anon, &stale).await.text().await.unwrap().contains("expired"));
-    let (status, _) =
-        call(&app, &anon, "/api/accept_invitation_sign_up", &[("token", &token_of(&stale)), ("password", PASSWORD)])
-            .await;
+    let (status, _) = app
+        .call_form(&anon, "accept_invitation_sign_up", &[("token", &token_of(&stale)), ("password", PASSWORD)])
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     app.state().clock.advance(4 * 24 * 3600);
-    assert_eq!(details(&app, &anon, &two).await["state"], "Expired");
+    assert_eq!(details(&app, &anon, &two).await.state, InvitationState::Expired);
     let r = app
         .post_form_with(
             &new_client(),
@@ -827,11 +817,11 @@ async fn invitations_show_when_they_are_revoked_replaced_or_expired_and_resendin
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_role_table_decides_who_may_invite_and_change_whom() {
     let app = TestApp::spawn().await;
-    let ann = user(&app, ANN).await;
+    let ann = app.signed_in_user(ANN).await;
     create_org(&app, &ann, "Acme", "acme").await;
     let bo = member(&app, &ann, "acme", BO, "admin").await;
     let cy = member(&app, &ann, "acme", CY, "member").await;
-    let (ann_id, bo_id, cy_id) = (user_id(&app, ANN).await, user_id(&app, BO).await, user_id(&app, CY).await);
+    let (ann_id, bo_id, cy_id) = (app.user_id(ANN).await, app.user_id(BO).await, app.user_id(CY).await);
     invite(&app, &ann, "acme", "boss@example.com", "owner").await;
     let owner_invitation = invitation_id(&app, &ann, "acme", "boss@example.com").await;
 
@@ -844,17 +834,13 @@ async fn the_role_table_decides_who_may_invite_and_change_whom() {
         ("organization_settings", vec![("slug", "acme")]),
         ("update_organization", vec![("slug", "acme"), ("name", "Mine"), ("new_slug", "mine")]),
     ] {
-        let (status, body) = call(&app, &cy, &format!("/api/{f}"), &form).await;
+        let (status, body) = app.call_form(&cy, &format!("{f}"), &form).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "member {f}: {body}");
         assert!(body.contains("Forbidden"), "{body}");
     }
-    let view = json_ok(&app, &cy, "/api/organization_members", &[("slug", "acme")]).await;
-    assert_eq!(view["members"].as_array().unwrap().len(), 3, "a member sees the members");
-    assert!(view["members"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .all(|m| m["roles"].as_array().unwrap().is_empty() && m["can_remove"] == false));
+    let view = app.ok(&cy, OrganizationMembers { slug: "acme".into() }).await;
+    assert_eq!(view.members.len(), 3, "a member sees the members");
+    assert!(view.members.iter().all(|m| m.roles.is_empty() && !m.can_remove));
     assert_eq!(app.get_with(&cy, "/organizations/acme/members").await.status(), StatusCode::OK);
 
     // An admin manages admins and members, never owners.
@@ -871,40 +857,38 @@ async fn the_role_table_decides_who_may_invite_and_change_whom() {
         ("set_organization_mfa", vec![("slug", "acme")]),
         ("delete_organization", vec![("slug", "acme"), ("confirm", "acme")]),
     ] {
-        let (status, body) = call(&app, &bo, &format!("/api/{f}"), &form).await;
+        let (status, body) = app.call_form(&bo, &format!("{f}"), &form).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "admin {f} {form:?}: {body}");
     }
     assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM invitations WHERE email = 'dee@example.com'").await, 0);
     assert_eq!(role_in(&app, "acme", ANN).await.as_deref(), Some("owner"));
     assert_eq!(role_in(&app, "acme", CY).await.as_deref(), Some("member"));
     assert_eq!(role_in(&app, "acme", BO).await.as_deref(), Some("admin"));
-    let open = app
-        .scalar_i64(&format!("SELECT COUNT(*) FROM invitations WHERE id = '{owner_invitation}' AND revoked_at IS NULL"))
-        .await;
+    let open =
+        app.i64("SELECT COUNT(*) FROM invitations WHERE id = $1 AND revoked_at IS NULL", &[&owner_invitation]).await;
     assert_eq!(open, 1);
-    let view = json_ok(&app, &bo, "/api/organization_members", &[("slug", "acme")]).await;
-    assert_eq!(view["invite_roles"], serde_json::json!(["member", "admin"]));
-    let owner_row = view["members"].as_array().unwrap().iter().find(|m| m["email"] == ANN).unwrap().clone();
-    assert!(owner_row["roles"].as_array().unwrap().is_empty() && owner_row["can_remove"] == false, "{owner_row}");
-    let boss =
-        view["invitations"].as_array().unwrap().iter().find(|i| i["email"] == "boss@example.com").unwrap().clone();
-    assert_eq!(boss["can_manage"], false);
+    let view = app.ok(&bo, OrganizationMembers { slug: "acme".into() }).await;
+    assert_eq!(view.invite_roles, ["member", "admin"]);
+    let owner_row = view.members.iter().find(|m| m.email == ANN).unwrap();
+    assert!(owner_row.roles.is_empty() && !owner_row.can_remove, "{owner_row:?}");
+    let boss = view.invitations.iter().find(|i| i.email == "boss@example.com").unwrap();
+    assert!(!boss.can_manage);
 
     // What an admin may do.
     let path = invite(&app, &bo, "acme", DEE, "member").await;
-    assert_eq!(details(&app, &new_client(), &path).await["role"], "member");
+    assert_eq!(details(&app, &new_client(), &path).await.role, "member");
     invite(&app, &bo, "acme", "eve@example.com", "admin").await;
-    json_ok(&app, &bo, "/api/change_member_role", &[("slug", "acme"), ("user_id", &cy_id), ("role", "admin")]).await;
+    app.ok(&bo, ChangeMemberRole { slug: "acme".into(), user_id: cy_id.to_string(), role: "admin".into() }).await;
     assert_eq!(role_in(&app, "acme", CY).await.as_deref(), Some("admin"));
     let dee_invitation = invitation_id(&app, &bo, "acme", DEE).await;
-    let link: Value = json_ok(&app, &bo, "/api/invitation_link", &[("slug", "acme"), ("id", &dee_invitation)]).await;
-    assert!(link.as_str().unwrap().starts_with(&format!("{BASE}/invitations/")));
-    json_ok(&app, &bo, "/api/remove_member", &[("slug", "acme"), ("user_id", &cy_id)]).await;
+    let link = app.ok(&bo, InvitationLink { slug: "acme".into(), id: dee_invitation.to_string() }).await;
+    assert!(link.starts_with(&format!("{BASE}/invitations/")));
+    app.ok(&bo, RemoveMember { slug: "acme".into(), user_id: cy_id.to_string() }).await;
     assert_eq!(role_in(&app, "acme", CY).await, None);
 
     // Inviting someone who is already a member is a field error.
     let (status, body) =
-        call(&app, &ann, "/api/invite_member", &[("slug", "acme"), ("email", BO), ("role", "member")]).await;
+        app.call_form(&ann, "invite_member", &[("slug", "acme"), ("email", BO), ("role", "member")]).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert!(body.contains("\"email\""), "{body}");
     app.stop().await;
@@ -913,10 +897,10 @@ async fn the_role_table_decides_who_may_invite_and_change_whom() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_old_slug_redirects_members_for_seven_days_and_outsiders_get_404() {
     let app = TestApp::spawn().await;
-    let ann = user(&app, ANN).await;
+    let ann = app.signed_in_user(ANN).await;
     create_org(&app, &ann, "Acme", "acme").await;
     let bo = member(&app, &ann, "acme", BO, "member").await;
-    let cy = user(&app, CY).await;
+    let cy = app.signed_in_user(CY).await;
     create_org(&app, &cy, "Cyan", "cyan").await;
 
     let r = app
@@ -939,22 +923,22 @@ async fn an_old_slug_redirects_members_for_seven_days_and_outsiders_get_404() {
         }
     }
     assert_eq!(app.get_with(&bo, "/organizations/acme-labs").await.status(), StatusCode::OK);
-    let home = json_ok(&app, &bo, "/api/organization_home", &[("slug", "acme-labs")]).await;
-    assert_eq!(home["org"]["name"], "Acme Labs");
+    let home = app.ok(&bo, OrganizationHome { slug: "acme-labs".into() }).await;
+    assert_eq!(home.org.name, "Acme Labs");
     for page in ["/organizations/acme", "/organizations/acme/members", "/organizations/acme-labs"] {
         assert_eq!(app.get_with(&cy, page).await.status(), StatusCode::NOT_FOUND, "outsider at {page}");
     }
     // The old slug is not free while it redirects.
-    let (status, body) = call(&app, &cy, "/api/create_organization", &[("name", "Acme"), ("slug", "acme")]).await;
+    let (status, body) = app.call_form(&cy, "create_organization", &[("name", "Acme"), ("slug", "acme")]).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     let (status, _) =
-        call(&app, &cy, "/api/update_organization", &[("slug", "cyan"), ("name", "Cyan"), ("new_slug", "acme")]).await;
+        app.call_form(&cy, "update_organization", &[("slug", "cyan"), ("name", "Cyan"), ("new_slug", "acme")]).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     let changed = app
-        .scalar_i64(&format!(
-            "SELECT COUNT(*) FROM audit_events WHERE action = 'org.slug_changed' AND org_id = '{}'",
-            org_id(&app, "acme-labs").await
-        ))
+        .i64(
+            "SELECT COUNT(*) FROM audit_events WHERE action = 'org.slug_changed' AND org_id = $1",
+            &[&org_id(&app, "acme-labs").await],
+        )
         .await;
     assert_eq!(changed, 1);
 
@@ -972,17 +956,17 @@ async fn an_old_slug_redirects_members_for_seven_days_and_outsiders_get_404() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s39_deleting_an_organization_needs_sudo_and_its_address_typed() {
     let app = TestApp::spawn().await;
-    let ann = user(&app, ANN).await;
+    let ann = app.signed_in_user(ANN).await;
     create_org(&app, &ann, "Acme", "acme").await;
     let bo = member(&app, &ann, "acme", BO, "member").await;
     invite(&app, &ann, "acme", CY, "member").await;
     let id = org_id(&app, "acme").await;
 
-    let (status, body) = call(&app, &ann, "/api/delete_organization", &[("slug", "acme"), ("confirm", "acme-x")]).await;
+    let (status, body) = app.call_form(&ann, "delete_organization", &[("slug", "acme"), ("confirm", "acme-x")]).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert!(body.contains("\"confirm\""), "{body}");
     app.state().clock.advance(10 * 60 + 1);
-    let (status, body) = call(&app, &ann, "/api/delete_organization", &[("slug", "acme"), ("confirm", "acme")]).await;
+    let (status, body) = app.call_form(&ann, "delete_organization", &[("slug", "acme"), ("confirm", "acme")]).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert!(body.contains("ReauthenticationRequired"), "{body}");
     assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM organizations").await, 1);
@@ -997,10 +981,9 @@ async fn s39_deleting_an_organization_needs_sudo_and_its_address_typed() {
     assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM memberships").await, 0);
     assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM invitations").await, 0);
     assert_eq!(app.get_with(&bo, "/organizations/acme").await.status(), StatusCode::NOT_FOUND);
-    assert!(json_ok(&app, &bo, "/api/my_organizations", &[]).await["active"].is_null());
-    let deleted = app
-        .scalar_i64(&format!("SELECT COUNT(*) FROM audit_events WHERE action = 'org.deleted' AND org_id = '{id}'"))
-        .await;
+    assert_eq!(app.ok(&bo, MyOrganizations {}).await.active, None);
+    let deleted =
+        app.i64("SELECT COUNT(*) FROM audit_events WHERE action = 'org.deleted' AND org_id = $1", &[&id]).await;
     assert_eq!(deleted, 1, "the audit row keeps the organization's id");
     app.stop().await;
 }
@@ -1008,22 +991,18 @@ async fn s39_deleting_an_organization_needs_sudo_and_its_address_typed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_inviter_may_send_20_invitations_an_hour() {
     let app = TestApp::spawn().await;
-    let ann = user(&app, ANN).await;
+    let ann = app.signed_in_user(ANN).await;
     create_org(&app, &ann, "Acme", "acme").await;
     for i in 0..20 {
         invite(&app, &ann, "acme", &format!("guest{i}@example.com"), "member").await;
     }
-    let (status, body) = call(
-        &app,
-        &ann,
-        "/api/invite_member",
-        &[("slug", "acme"), ("email", "guest20@example.com"), ("role", "member")],
-    )
-    .await;
+    let (status, body) = app
+        .call_form(&ann, "invite_member", &[("slug", "acme"), ("email", "guest20@example.com"), ("role", "member")])
+        .await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
     assert!(body.contains("RateLimited"), "{body}");
     let id = invitation_id(&app, &ann, "acme", "guest0@example.com").await;
-    let (status, _) = call(&app, &ann, "/api/resend_invitation", &[("slug", "acme"), ("id", &id)]).await;
+    let (status, _) = app.call_form(&ann, "resend_invitation", &[("slug", "acme"), ("id", &id)]).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "a resend counts too");
     assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM invitations").await, 20);
     app.stop().await;
@@ -1032,7 +1011,7 @@ async fn an_inviter_may_send_20_invitations_an_hour() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invitations_refused_by_the_inviters_limit_do_not_use_up_the_organizations() {
     let app = TestApp::spawn().await;
-    let ann = user(&app, ANN).await;
+    let ann = app.signed_in_user(ANN).await;
     create_org(&app, &ann, "Acme", "acme").await;
     let bo = member(&app, &ann, "acme", BO, "admin").await;
     for i in 0..19 {
@@ -1041,13 +1020,13 @@ async fn invitations_refused_by_the_inviters_limit_do_not_use_up_the_organizatio
     // Ann is at her limit; she keeps trying (a script, a stuck button): 31 refusals.
     for i in 0..31 {
         let form = [("slug", "acme"), ("email", &format!("more{i}@example.com") as &str), ("role", "member")];
-        let (status, _) = call(&app, &ann, "/api/invite_member", &form).await;
+        let (status, _) = app.call_form(&ann, "invite_member", &form).await;
         assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "attempt {i}");
     }
     assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM invitations").await, 20, "20 sent for the organization");
     // The organization has sent 20 of its 50: another admin may still invite.
     let (status, body) =
-        call(&app, &bo, "/api/invite_member", &[("slug", "acme"), ("email", DEE), ("role", "member")]).await;
+        app.call_form(&bo, "invite_member", &[("slug", "acme"), ("email", DEE), ("role", "member")]).await;
     assert_eq!(status, StatusCode::OK, "refused attempts used up the organization's allowance: {body}");
     app.stop().await;
 }
@@ -1055,7 +1034,7 @@ async fn invitations_refused_by_the_inviters_limit_do_not_use_up_the_organizatio
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_organization_may_send_50_invitations_an_hour_whoever_sends_them() {
     let app = TestApp::spawn().await;
-    let ann = user(&app, ANN).await;
+    let ann = app.signed_in_user(ANN).await;
     create_org(&app, &ann, "Acme", "acme").await;
     let bo = member(&app, &ann, "acme", BO, "admin").await;
     let cy = member(&app, &ann, "acme", CY, "admin").await;
@@ -1068,9 +1047,9 @@ async fn an_organization_may_send_50_invitations_an_hour_whoever_sends_them() {
         }
     }
     assert_eq!(sent, 50);
-    let (status, body) =
-        call(&app, &dee, "/api/invite_member", &[("slug", "acme"), ("email", "d0@example.com"), ("role", "member")])
-            .await;
+    let (status, body) = app
+        .call_form(&dee, "invite_member", &[("slug", "acme"), ("email", "d0@example.com"), ("role", "member")])
+        .await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "the 51st for the organization: {body}");
     // Dee's own allowance is untouched: another organization of hers may invite.
     create_org(&app, &dee, "Dee's", "dees").await;
@@ -1081,18 +1060,18 @@ async fn an_organization_may_send_50_invitations_an_hour_whoever_sends_them() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn organization_events_are_audited_with_the_organization() {
     let app = TestApp::spawn().await;
-    let ann = user(&app, ANN).await;
+    let ann = app.signed_in_user(ANN).await;
     create_org(&app, &ann, "Acme", "acme").await;
-    let bo = user(&app, BO).await;
+    let bo = app.signed_in_user(BO).await;
     create_org(&app, &bo, "Bolt", "bolt").await;
     let acme = org_id(&app, "acme").await;
     let bolt = org_id(&app, "bolt").await;
-    let (ann_id, bo_id) = (user_id(&app, ANN).await, user_id(&app, BO).await);
+    let (ann_id, bo_id) = (app.user_id(ANN).await, app.user_id(BO).await);
     let path = invite(&app, &ann, "acme", BO, "member").await;
     let r = app.post_form_with(&bo, "/api/accept_invitation", &[("token", &token_of(&path))]).await;
     assert_eq!(location(&r), "/organizations/acme");
-    json_ok(&app, &ann, "/api/change_member_role", &[("slug", "acme"), ("user_id", &bo_id), ("role", "admin")]).await;
-    json_ok(&app, &ann, "/api/remove_member", &[("slug", "acme"), ("user_id", &bo_id)]).await;
+    app.ok(&ann, ChangeMemberRole { slug: "acme".into(), user_id: bo_id.to_string(), role: "admin".into() }).await;
+    app.ok(&ann, RemoveMember { slug: "acme".into(), user_id: bo_id.to_string() }).await;
 
     for (action, actor, target) in [
         ("org.create", &ann_id, None),
@@ -1132,44 +1111,43 @@ async fn s47_a_copied_invitation_link_cannot_make_an_account_for_an_address_nobo
     // Mallory invites an address she does not own into her own organization and keeps the copied link: it must not
     // let her make (and confirm) an account for that address, which would then accept any real invitation to it.
     let app = TestApp::spawn().await;
-    let mallory = user(&app, ANN).await;
+    let mallory = app.signed_in_user(ANN).await;
     create_org(&app, &mallory, "Mallory Inc", "mallory").await;
     let victim = "victim@example.com";
     let copied = invite(&app, &mallory, "mallory", victim, "member").await;
-    let real_owner = user(&app, BO).await;
+    let real_owner = app.signed_in_user(BO).await;
     create_org(&app, &real_owner, "Real Co", "real").await;
-    json_ok(&app, &real_owner, "/api/invite_member", &[("slug", "real"), ("email", victim), ("role", "owner")]).await;
+    app.ok(
+        &real_owner,
+        InviteMember { slug: "real".into(), email: victim.to_string(), role: "owner".into(), send_mail: None },
+    )
+    .await;
 
     let anon = new_client();
     let d = details(&app, &anon, &copied).await;
-    assert_eq!((d["state"].as_str(), d["can_sign_up"].as_bool()), (Some("Open"), Some(false)));
+    assert_eq!((d.state, d.can_sign_up), (InvitationState::Open, false));
     let page = app.get_with(&anon, &copied).await.text().await.unwrap();
     assert!(!page.contains("Create account and join"), "no sign-up form on a copied link");
     for client in [&anon, &new_client()] {
-        let (status, body) = call(
-            &app,
-            client,
-            "/api/accept_invitation_sign_up",
-            &[("token", &token_of(&copied)), ("password", "mallory's long pass phrase")],
-        )
-        .await;
+        let (status, body) = app
+            .call_form(
+                client,
+                "accept_invitation_sign_up",
+                &[("token", &token_of(&copied)), ("password", "mallory's long pass phrase")],
+            )
+            .await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     }
-    assert_eq!(app.scalar_i64(&format!("SELECT COUNT(*) FROM users WHERE email = '{victim}'")).await, 0);
+    assert_eq!(app.i64("SELECT COUNT(*) FROM users WHERE email = $1", &[&victim]).await, 0);
     assert_eq!(role_in(&app, "real", victim).await, None);
     assert_eq!(role_in(&app, "mallory", victim).await, None);
 
     // The mailed link (which only the mailbox gets) still signs the real invitee up, confirmed.
-    json_ok(
-        &app,
-        &mallory,
-        "/api/resend_invitation",
-        &[("slug", "mallory"), ("id", &invitation_id(&app, &mallory, "mallory", victim).await)],
-    )
-    .await;
+    let id = invitation_id(&app, &mallory, "mallory", victim).await;
+    app.ok(&mallory, ResendInvitation { slug: "mallory".into(), id }).await;
     let mailed =
         link_path(&app.mail_with_subject(victim, "invited you to join Mallory Inc").await.text, "/invitations/");
-    assert_eq!(details(&app, &anon, &mailed).await["can_sign_up"], true);
+    assert!(details(&app, &anon, &mailed).await.can_sign_up);
     let r = app
         .post_form_with(
             &anon,
@@ -1179,8 +1157,7 @@ async fn s47_a_copied_invitation_link_cannot_make_an_account_for_an_address_nobo
         .await;
     assert_eq!(location(&r), "/organizations/mallory");
     assert_eq!(
-        app.scalar_i64(&format!("SELECT COUNT(*) FROM users WHERE email = '{victim}' AND confirmed_at IS NOT NULL"))
-            .await,
+        app.i64("SELECT COUNT(*) FROM users WHERE email = $1 AND confirmed_at IS NOT NULL", &[&victim]).await,
         1
     );
     app.stop().await;

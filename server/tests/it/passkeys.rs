@@ -63,9 +63,10 @@ async fn ann_sessions(app: &TestApp) -> i64 {
 }
 
 async fn audit_count(app: &TestApp, action: &str, outcome: &str, detail_like: &str) -> i64 {
-    app.scalar_i64(&format!(
-        "SELECT COUNT(*) FROM audit_events WHERE action = '{action}' AND outcome = '{outcome}' AND detail LIKE '{detail_like}'"
-    ))
+    app.i64(
+        "SELECT COUNT(*) FROM audit_events WHERE action = $1 AND outcome = $2 AND detail LIKE $3",
+        &[action, outcome, detail_like],
+    )
     .await
 }
 

@@ -77,7 +77,7 @@ async fn s17_reset_links_expire_after_an_hour_and_are_stored_as_digests() {
     request_reset(&app, "cy@example.com").await;
     let link = reset_link(&app.mail_with_subject("cy@example.com", "Reset your").await.text);
     let token = link.rsplit('/').next().unwrap().to_string();
-    let stored = app.scalar_i64(&format!("SELECT COUNT(*) FROM user_tokens WHERE token_digest = '{token}'")).await;
+    let stored = app.i64("SELECT COUNT(*) FROM user_tokens WHERE token_digest = $1", &[&token]).await;
     assert_eq!(stored, 0, "the clear token is not in the database");
     app.state().clock.advance(3601);
     let r = app.call_server_fn("/api/reset_password", &[("token", &token), ("password", NEW_PASSWORD)]).await;
