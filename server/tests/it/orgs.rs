@@ -1,4 +1,5 @@
 //! Organizations: tenants, roles, invitations, the org's own settings, and the isolation between organizations.
+use leptos::server_fn::ServerFn;
 use reqwest::{Client, StatusCode};
 use serde_json::Value;
 
@@ -80,8 +81,14 @@ pub(crate) async fn invitation_id(app: &TestApp, client: &Client, slug: &str, em
     found.unwrap_or_else(|| panic!("an open invitation to {email}: {data:?}")).id.clone()
 }
 
+/// What the invitation page shows for the link `path`. An unknown link's page is a 404 that still says why, so the
+/// answer is read whatever the status.
 async fn details(app: &TestApp, client: &Client, path: &str) -> InvitationInfo {
-    app.ok(client, InvitationDetails { token: token_of(path) }).await
+    let r = app.call_server_fn_with(client, InvitationDetails::PATH, &[("token", &token_of(path))]).await;
+    let status = r.status();
+    let info: InvitationInfo = r.json().await.unwrap();
+    assert_eq!(status == StatusCode::NOT_FOUND, info.state == InvitationState::Invalid, "{status}: {info:?}");
+    info
 }
 
 /// Waits (briefly) until `n` mails to `email` have `subject`.
