@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos_axum::ResponseOptions;
 
 use crate::{
-    backend::{request::RequestContext, AppState, Error},
+    backend::{cookies, request::RequestContext, AppState, Error},
     context::Flash,
     error::AppError,
 };
@@ -44,7 +44,7 @@ pub fn flash_cookie(config: &crate::backend::config::Config, flash: &Flash) -> S
     let json = serde_json::to_vec(flash).unwrap_or_default();
     let value = URL_SAFE_NO_PAD.encode(json);
     let signed = format!("{value}.{}", flash_mac(config, &value));
-    config.cookie(config.flash_cookie_name(), &signed, Some(120))
+    cookies::set(config, config.flash_cookie_name(), &signed, Some(120))
 }
 
 /// The flash in a cookie value, if its signature holds.
@@ -91,19 +91,10 @@ pub fn take_flash() -> Flash {
     };
     let Ok(st) = state() else { return Flash::default() };
     let name = st.config.flash_cookie_name();
-    let raw = parts
-        .headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_string());
-    let Some(raw) = raw else {
+    let Some(raw) = cookies::read(&parts.headers, name) else {
         return Flash::default();
     };
-    append_header(header::SET_COOKIE, &st.config.cookie(name, "", Some(0)));
+    append_header(header::SET_COOKIE, &cookies::clear(&st.config, name));
     open_sealed(read_flash(&st.config, &raw).unwrap_or_default())
 }
 
@@ -232,7 +223,7 @@ pub fn sign_in_redirect(
             (next.to_string(), Flash::notice(crate::context::Notice::LoggedIn), cookie)
         }
         SignIn::Challenge { token } => {
-            let cookie = st.config.cookie(st.config.mfa_cookie_name(), token, Some(CHALLENGE_SECS));
+            let cookie = cookies::set(&st.config, st.config.mfa_cookie_name(), token, Some(CHALLENGE_SECS));
             ("/users/mfa".to_string(), Flash::default(), cookie)
         }
     }

@@ -3,7 +3,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use app::{
-    backend::{crypto, request::RequestContext, sessions, AppState},
+    backend::{cookies, crypto, request::RequestContext, sessions, AppState},
     error::AppError,
 };
 use axum::{
@@ -13,7 +13,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-/// The items of a list-valued header (`Cookie` by `;`, `Accept-Encoding` or `If-None-Match` by `,`), across every
+/// The items of a list-valued header (`Accept-Encoding` or `If-None-Match` by `,`), across every
 /// field of it, trimmed.
 pub(crate) fn header_items<'a>(
     headers: &'a HeaderMap,
@@ -26,13 +26,6 @@ pub(crate) fn header_items<'a>(
         .filter_map(|v| v.to_str().ok())
         .flat_map(move |v| v.split(separator))
         .map(str::trim)
-}
-
-fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    header_items(headers, header::COOKIE, ';')
-        .filter_map(|kv| kv.split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
 }
 
 /// The client's address. `X-Forwarded-For` is believed only from a trusted peer (`TRUST_PROXY`, or an address in
@@ -90,7 +83,7 @@ pub async fn request_context(State(st): State<AppState>, mut req: Request, next:
         req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()).unwrap_or(IpAddr::from([127, 0, 0, 1]));
     let ip = client_ip(&st.config, peer, req.headers());
     let user_agent = req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string);
-    let token = cookie_value(req.headers(), st.config.session_cookie_name()).map(str::to_string);
+    let token = cookies::read(req.headers(), st.config.session_cookie_name());
     let session = match &token {
         Some(t) if !t.is_empty() && t.len() <= 128 => match sessions::find_current(&st, t).await {
             Ok(s) => s,
@@ -108,10 +101,10 @@ pub async fn request_context(State(st): State<AppState>, mut req: Request, next:
         ip,
         user_agent,
         presented_session_digest: token.as_deref().map(crypto::token_digest),
-        mfa_challenge: cookie_value(req.headers(), st.config.mfa_cookie_name()).map(str::to_string),
-        trusted_browser: cookie_value(req.headers(), st.config.trust_cookie_name()).map(str::to_string),
-        oauth_browser: cookie_value(req.headers(), st.config.oauth_cookie_name()).map(str::to_string),
-        pending_link: cookie_value(req.headers(), st.config.link_cookie_name()).map(str::to_string),
+        mfa_challenge: cookies::read(req.headers(), st.config.mfa_cookie_name()),
+        trusted_browser: cookies::read(req.headers(), st.config.trust_cookie_name()),
+        oauth_browser: cookies::read(req.headers(), st.config.oauth_cookie_name()),
+        pending_link: cookies::read(req.headers(), st.config.link_cookie_name()),
         session,
         nonce: crypto::random_token(),
         wants_html,

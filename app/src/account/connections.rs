@@ -108,7 +108,10 @@ pub async fn discard_provider_link() -> Result<(), AppError> {
 #[cfg(feature = "ssr")]
 fn forget_pending_cookie(st: &crate::backend::AppState) {
     let c = &st.config;
-    crate::server_ctx::append_header(http::header::SET_COOKIE, &c.cookie(c.link_cookie_name(), "", Some(0)));
+    crate::server_ctx::append_header(
+        http::header::SET_COOKIE,
+        &crate::backend::cookies::clear(c, c.link_cookie_name()),
+    );
 }
 
 #[component]

@@ -60,9 +60,12 @@ async fn answer_challenge(answer: crate::backend::gate::Answer<'_>, trust: bool)
         let st = server_ctx::state()?;
         let done = gate::complete_challenge(&st, &ctx, ctx.mfa_challenge.as_deref(), answer, trust).await?;
         let config = &st.config;
-        server_ctx::append_header(http::header::SET_COOKIE, &config.cookie(config.mfa_cookie_name(), "", Some(0)));
+        server_ctx::append_header(
+            http::header::SET_COOKIE,
+            &crate::backend::cookies::clear(config, config.mfa_cookie_name()),
+        );
         if let Some(value) = &done.trust_cookie {
-            let cookie = config.cookie(config.trust_cookie_name(), value, Some(TRUST_SECS));
+            let cookie = crate::backend::cookies::set(config, config.trust_cookie_name(), value, Some(TRUST_SECS));
             server_ctx::append_header(http::header::SET_COOKIE, &cookie);
         }
         Ok(server_ctx::signed_in(&st, &ctx, &gate::SignIn::Session(done.session)))

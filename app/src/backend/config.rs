@@ -582,14 +582,6 @@ impl Config {
         self.host_cookie("__Host-portcullis_session")
     }
 
-    /// A `Set-Cookie` value for the app's HttpOnly cookies: `Path=/`, `SameSite=Lax`, `Secure` on https, and
-    /// `Max-Age` when given (a session cookie without one; an empty value with 0 clears it).
-    pub fn cookie(&self, name: &str, value: &str, max_age: Option<i64>) -> String {
-        let secure = if self.secure_cookies() { "; Secure" } else { "" };
-        let max_age = max_age.map(|a| format!("; Max-Age={a}")).unwrap_or_default();
-        format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax{secure}{max_age}")
-    }
-
     /// The one-shot notice or error a plain HTML form carries to the next page (2 minutes, signed).
     pub fn flash_cookie_name(&self) -> &'static str {
         self.host_cookie("__Host-portcullis_flash")
@@ -784,7 +776,7 @@ mod tests {
     fn s43_the_flash_cookie_is_host_prefixed_and_secure_on_https() {
         let c = prod(&[]).unwrap();
         assert_eq!(c.flash_cookie_name(), "__Host-portcullis_flash");
-        let line = c.cookie(c.flash_cookie_name(), "v", Some(120));
+        let line = crate::backend::cookies::set(&c, c.flash_cookie_name(), "v", Some(120));
         assert!(line.contains("; Secure") && line.contains("HttpOnly") && line.contains("Path=/"), "{line}");
     }
 

@@ -277,8 +277,8 @@ pub async fn end(st: &AppState, ctx: &RequestContext, session: &CurrentSession) 
 /// The `Set-Cookie` value for a session token (or for clearing it, with `None`).
 pub fn cookie(config: &super::config::Config, session: Option<&NewSession>) -> String {
     match session {
-        Some(s) => config.cookie(config.session_cookie_name(), &s.token, s.max_age_secs),
-        None => config.cookie(config.session_cookie_name(), "", Some(0)),
+        Some(s) => super::cookies::set(config, config.session_cookie_name(), &s.token, s.max_age_secs),
+        None => super::cookies::clear(config, config.session_cookie_name()),
     }
 }
 

@@ -81,7 +81,12 @@ pub async fn start(
     };
     match oauth::start(&st, &provider, purpose, ctx.session.as_ref(), return_to.as_deref()).await {
         Ok(started) => {
-            let cookie = st.config.cookie(st.config.oauth_cookie_name(), &started.browser_token, Some(FLOW_SECS));
+            let cookie = app::backend::cookies::set(
+                &st.config,
+                st.config.oauth_cookie_name(),
+                &started.browser_token,
+                Some(FLOW_SECS),
+            );
             redirect(&started.authorize_url, &[cookie])
         }
         Err(oauth::Failure(message)) => failed(&st.config, &back, message, Vec::new()),
@@ -97,7 +102,7 @@ pub async fn callback(
 ) -> Response {
     let config = &st.config;
     // The flow cookie is spent either way.
-    let mut cookies = vec![config.cookie(config.oauth_cookie_name(), "", Some(0))];
+    let mut cookies = vec![app::backend::cookies::clear(config, config.oauth_cookie_name())];
     let back = if ctx.session.is_some() { CONNECTIONS } else { "/users/log-in" };
     let arg = |k: &str| query.get(k).map(String::as_str);
     match oauth::callback(&st, &ctx, &provider, arg("code"), arg("state"), arg("error"), arg("iss")).await {
@@ -116,7 +121,12 @@ pub async fn callback(
             redirect(CONNECTIONS, &cookies)
         }
         Ok(Outcome::LinkPending { email, browser_token }) => {
-            cookies.push(config.cookie(config.link_cookie_name(), &browser_token, Some(FLOW_SECS)));
+            cookies.push(app::backend::cookies::set(
+                config,
+                config.link_cookie_name(),
+                &browser_token,
+                Some(FLOW_SECS),
+            ));
             cookies.push(flash_cookie(config, &Flash::notice_for(Notice::LinkPending, &email)));
             redirect("/users/log-in", &cookies)
         }
