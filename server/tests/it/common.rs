@@ -105,6 +105,11 @@ impl TestApp {
     }
 
     pub async fn call_server_fn_with(&self, client: &Client, path: &str, form: &[(&str, &str)]) -> Response {
+        self.server_fn_request(client, path, form).await
+    }
+
+    /// A POST to a server function, as the WASM client sends it, with any form-encodable body.
+    async fn server_fn_request<B: Serialize + ?Sized>(&self, client: &Client, path: &str, form: &B) -> Response {
         client
             .post(self.url(path))
             .header(header::ACCEPT, "application/json")
@@ -185,14 +190,7 @@ impl TestApp {
         F: ServerFn + Serialize,
         F::Output: DeserializeOwned,
     {
-        let r = client
-            .post(self.url(F::PATH))
-            .header(header::ACCEPT, "application/json")
-            .header("sec-fetch-site", "same-origin")
-            .form(&args)
-            .send()
-            .await
-            .unwrap();
+        let r = self.server_fn_request(client, F::PATH, &args).await;
         let status = r.status();
         let body = r.bytes().await.unwrap();
         if status.is_success() {

@@ -79,7 +79,7 @@ async fn s10_a_concurrent_burst_gets_at_most_five_checks_and_one_paused_mail() {
     app.confirmed_user(ANN, PASSWORD).await;
     app.confirmed_user(BO, PASSWORD).await;
     let attacker = app.another_browser(BO, PASSWORD).await;
-    let ann_id = app.text("SELECT id FROM users WHERE email = $1", &[ANN]).await;
+    let ann_id = app.user_id(ANN).await;
     let burst = join_all((0..39).map(|i| {
         let (app, attacker) = (&app, &attacker);
         async move {
@@ -337,7 +337,7 @@ async fn s55_unconfirmed_squatter_loses_passkeys_and_providers_when_the_owner_re
     let app = TestApp::spawn().await;
     assert_eq!(app.register(ANN, "squatters own password!").await.status(), StatusCode::FOUND);
     let squatter = app.another_browser(ANN, "squatters own password!").await;
-    let id = app.text("SELECT id FROM users WHERE email = $1", &[ANN]).await;
+    let id = app.user_id(ANN).await;
     let pool = &app.state().db.pool;
     for sql in [
         "INSERT INTO passkeys (id, user_id, credential_id, credential, name, sign_count, backup_eligible, \
@@ -526,7 +526,7 @@ async fn s23_fresh_backup_codes_need_the_sudo_window_and_expire() {
 async fn s48_extra_fields_are_ignored_by_every_form() {
     let app = TestApp::spawn().await;
     app.confirmed_user(BO, PASSWORD).await;
-    let bo_id = app.text("SELECT id FROM users WHERE email = $1", &[BO]).await;
+    let bo_id = app.user_id(BO).await;
     let extra = [
         ("is_admin", "1"),
         ("confirmed_at", "1"),
@@ -678,7 +678,7 @@ async fn s51_admin_actions_need_a_fresh_second_factor_and_admin_sessions_are_sho
     let app = TestApp::spawn().await;
     app.confirmed_user(ANN, PASSWORD).await;
     app.confirmed_user(BO, PASSWORD).await;
-    let bo_id = app.text("SELECT id FROM users WHERE email = $1", &[BO]).await;
+    let bo_id = app.user_id(BO).await;
     assert_eq!(location(&app.log_in(ANN, PASSWORD).await), "/");
     let (auth, _) = enable_totp(&app, &app.client).await;
     let email = app::validation::EmailAddress::parse(ANN).unwrap();
@@ -826,7 +826,7 @@ async fn s50_an_invitation_dies_with_its_inviters_rights() {
     let admin = crate::orgs::member(&app, &owner, "acme", ANN, "admin").await;
     let alt = "ann.alt@example.com";
     let path = crate::orgs::invite(&app, &admin, "acme", alt, "admin").await;
-    let ann_id = app.text("SELECT id FROM users WHERE email = $1", &[ANN]).await;
+    let ann_id = app.user_id(ANN).await;
     let r = app.call_server_fn_with(&owner, "/api/remove_member", &[("slug", "acme"), ("user_id", &ann_id)]).await;
     assert!(r.status().is_success(), "{}", r.status());
     app.confirmed_user(alt, PASSWORD).await;
@@ -843,7 +843,7 @@ async fn s50_an_invitation_dies_with_its_inviters_rights() {
 async fn s51_an_admin_cannot_discard_a_waiting_security_notice() {
     let app = TestApp::spawn().await;
     let (auth, _) = ann_with_totp(&app).await;
-    let ann_id = app.text("SELECT id FROM users WHERE email = $1", &[ANN]).await;
+    let ann_id = app.user_id(ANN).await;
     let email = app::validation::EmailAddress::parse(ANN).unwrap();
     assert!(app::backend::admin::set_admin(app.state(), &email, true).await.unwrap());
     let admin = log_in_with_code(&app, ANN, &auth).await;

@@ -36,16 +36,12 @@ async fn the_only_owner_of_an_organization_with_other_members_cannot_delete_the_
     assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM users WHERE deletion_scheduled_at IS NOT NULL").await, 0);
 
     // With Bob made owner too, the account can go; the organization stays with Bob.
-    let bob_id: (String,) = sqlx::query_as("SELECT id FROM users WHERE email = $1")
-        .bind(BOB)
-        .fetch_one(&app.state().db.pool)
-        .await
-        .unwrap();
+    let bob_id = app.user_id(BOB).await;
     let r = app
         .call_server_fn_with(
             &ann,
             "/api/change_member_role",
-            &[("slug", &slug), ("user_id", &bob_id.0), ("role", "owner")],
+            &[("slug", &slug), ("user_id", &bob_id), ("role", "owner")],
         )
         .await;
     assert_eq!(r.status(), StatusCode::OK);
@@ -78,22 +74,18 @@ async fn a_deleted_account_takes_its_own_organizations_and_hands_others_to_a_mem
     let token = token_of(link["link"].as_str().unwrap());
     app.call_server_fn_with(&bob, "/api/accept_invitation", &[("token", &token)]).await;
     // Bob's a second owner when Ann schedules deletion …
-    let bob_id: (String,) = sqlx::query_as("SELECT id FROM users WHERE email = $1")
-        .bind(BOB)
-        .fetch_one(&app.state().db.pool)
-        .await
-        .unwrap();
+    let bob_id = app.user_id(BOB).await;
     app.call_server_fn_with(
         &ann,
         "/api/change_member_role",
-        &[("slug", &shared), ("user_id", &bob_id.0), ("role", "owner")],
+        &[("slug", &shared), ("user_id", &bob_id), ("role", "owner")],
     )
     .await;
     let r = app.call_server_fn_with(&ann, "/api/delete_account", &[("confirm_email", ANN)]).await;
     assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
     // … and steps down to admin during the grace period, leaving Ann the only owner when the job runs.
     sqlx::query("UPDATE memberships SET role = 'admin' WHERE user_id = $1")
-        .bind(&bob_id.0)
+        .bind(&bob_id)
         .execute(&app.state().db.pool)
         .await
         .unwrap();
@@ -105,7 +97,7 @@ async fn a_deleted_account_takes_its_own_organizations_and_hands_others_to_a_mem
     assert_eq!(app.get_with(&bob, &format!("/organizations/{solo}")).await.status(), StatusCode::NOT_FOUND);
     assert_eq!(app.get_with(&bob, &format!("/organizations/{shared}")).await.status(), StatusCode::OK);
     let (role,): (String,) = sqlx::query_as("SELECT role FROM memberships WHERE user_id = $1")
-        .bind(&bob_id.0)
+        .bind(&bob_id)
         .fetch_one(&app.state().db.pool)
         .await
         .unwrap();

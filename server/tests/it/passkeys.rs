@@ -444,8 +444,7 @@ async fn s51_a_passkey_is_an_admins_second_factor() {
     let app = TestApp::spawn().await;
     let mut auth = ann_with_passkey(&app).await;
     app.confirmed_user(BO, PASSWORD).await;
-    let (bo_id,): (String,) =
-        sqlx::query_as("SELECT id FROM users WHERE email = $1").bind(BO).fetch_one(&app.state().db.pool).await.unwrap();
+    let bo_id = app.user_id(BO).await;
     let email = app::validation::EmailAddress::parse(ANN).unwrap();
     assert!(app::backend::admin::set_admin(app.state(), &email, true).await.unwrap());
     // Passwordless with the passkey: both factors at once; the console opens, not the enrolment page.
