@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite: unit and integration tests on SQLite and on PostgreSQL, then the browser journeys in
-# Chromium on both. Installs what it lacks (see scripts/test-deps.sh) and starts/stops its own servers.
+# The whole test suite: unit and integration tests on SQLite and on PostgreSQL, the browser journeys in
+# Chromium on both, then the README recipe check. Installs what it lacks (see scripts/test-deps.sh) and starts/stops its own servers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
@@ -24,5 +24,8 @@ TEST_DATABASE_URL="$PG_URL" cargo test -p app -p server -p bench --no-fail-fast
 
 echo "==> Browser tests in Chromium (SQLite, then PostgreSQL)"
 E2E_POSTGRES_URL="$PG_URL" end2end/run.sh
+
+echo "==> The README's recipe for a page behind log in, applied to a copy and tested"
+scripts/check-recipe.sh
 
 echo "==> all tests passed in $(( $(date +%s) - start )) s"

@@ -10,6 +10,7 @@ pub mod error;
 pub mod home;
 pub mod orgs;
 pub mod validation;
+// Forks: your feature modules.
 
 #[cfg(feature = "ssr")]
 pub mod backend;
@@ -19,7 +20,8 @@ pub mod server_ctx;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::{
-    components::{Route, Router, Routes},
+    components::{Outlet, ParentRoute, ProtectedParentRoute, Route, Router, Routes},
+    hooks::use_location,
     path, Lazy, LazyRoute, SsrMode,
 };
 
@@ -94,39 +96,58 @@ pub fn App() -> impl IntoView {
 #[component]
 fn PageFrame() -> impl IntoView {
     provide_page_context();
+    #[cfg(feature = "ssr")]
+    server_ctx::provide_page_redirect();
+    let signed_in = components::layout::signed_in();
+    // A signed-out visit to a page behind log in goes to the log-in page, which brings the visitor back here after
+    // any way of signing in (a 302 from the server; client-side navigation in the browser).
+    let location = use_location();
+    let to_log_in = move || {
+        let (path, query) = (location.pathname.get_untracked(), location.search.get_untracked());
+        validation::log_in_link(&if query.is_empty() { path } else { format!("{path}?{query}") })
+    };
     view! {
         <a class="skip-link" href="#main">"Skip to content"</a>
         <Header/>
         <main id="main" class="site-main">
             <Routes fallback=NotFound>
+                // Open to everyone: signing up and in, and the pages mailed links open (their token is the key).
                 <Route path=path!("/") view={Lazy::<HomeRoute>::new()} ssr=SsrMode::Async/>
                 <Route path=path!("/users/register") view={Lazy::<RegisterRoute>::new()} ssr=SsrMode::Async/>
                 <Route path=path!("/users/log-in") view={Lazy::<LoginRoute>::new()} ssr=SsrMode::Async/>
                 <Route path=path!("/users/log-in/:token") view={Lazy::<MagicLinkRoute>::new()} ssr=SsrMode::Async/>
                 <Route path=path!("/users/confirm") view={Lazy::<ConfirmRoute>::new()} ssr=SsrMode::Async/>
                 <Route path=path!("/users/confirm/:token") view={Lazy::<ConfirmLinkRoute>::new()} ssr=SsrMode::Async/>
-                <Route path=path!("/users/sessions") view={Lazy::<SessionsRoute>::new()} ssr=SsrMode::Async/>
-                <Route path=path!("/users/sudo") view={Lazy::<SudoRoute>::new()} ssr=SsrMode::Async/>
                 <Route path=path!("/users/mfa") view={Lazy::<MfaRoute>::new()} ssr=SsrMode::Async/>
-                <Route path=path!("/users/settings/security") view={Lazy::<SecurityRoute>::new()} ssr=SsrMode::Async/>
-                <Route path=path!("/users/settings/connections") view={Lazy::<ConnectionsRoute>::new()} ssr=SsrMode::Async/>
-                <Route path=path!("/users/settings") view={Lazy::<SettingsRoute>::new()} ssr=SsrMode::Async/>
                 <Route path=path!("/users/settings/email/:token") view={Lazy::<ConfirmEmailChangeRoute>::new()} ssr=SsrMode::Async/>
                 <Route path=path!("/users/settings/email/cancel/:token") view={Lazy::<CancelEmailChangeRoute>::new()} ssr=SsrMode::Async/>
                 <Route path=path!("/users/settings/delete/cancel/:token") view={Lazy::<KeepAccountRoute>::new()} ssr=SsrMode::Async/>
                 <Route path=path!("/users/reset-password") view={Lazy::<RequestResetRoute>::new()} ssr=SsrMode::Async/>
                 <Route path=path!("/users/reset-password/:token") view={Lazy::<ResetPasswordRoute>::new()} ssr=SsrMode::Async/>
-                <Route path=path!("/organizations") view={Lazy::<OrganizationsRoute>::new()} ssr=SsrMode::Async/>
-                <Route path=path!("/organizations/new") view={Lazy::<NewOrganizationRoute>::new()} ssr=SsrMode::Async/>
-                <Route path=path!("/organizations/:slug") view={Lazy::<OrgHomeRoute>::new()} ssr=SsrMode::Async/>
-                <Route path=path!("/organizations/:slug/members") view={Lazy::<OrgMembersRoute>::new()} ssr=SsrMode::Async/>
-                <Route path=path!("/organizations/:slug/settings") view={Lazy::<OrgSettingsRoute>::new()} ssr=SsrMode::Async/>
                 <Route path=path!("/invitations/:token") view={Lazy::<InvitationRoute>::new()} ssr=SsrMode::Async/>
-                <Route path=path!("/admin") view={Lazy::<AdminRoute>::new()} ssr=SsrMode::Async/>
-                <Route path=path!("/admin/users") view={Lazy::<AdminUsersRoute>::new()} ssr=SsrMode::Async/>
-                <Route path=path!("/admin/users/:id") view={Lazy::<AdminUserRoute>::new()} ssr=SsrMode::Async/>
-                <Route path=path!("/admin/audit") view={Lazy::<AdminAuditRoute>::new()} ssr=SsrMode::Async/>
-                <Route path=path!("/admin/jobs") view={Lazy::<AdminJobsRoute>::new()} ssr=SsrMode::Async/>
+                // Behind log in. (Each page's server functions check the session again: the server decides.)
+                <ProtectedParentRoute path=path!("") view=Outlet condition=signed_in redirect_path=to_log_in ssr=SsrMode::Async>
+                    <Route path=path!("/users/sessions") view={Lazy::<SessionsRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/users/sudo") view={Lazy::<SudoRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/users/settings/security") view={Lazy::<SecurityRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/users/settings/connections") view={Lazy::<ConnectionsRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/users/settings") view={Lazy::<SettingsRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/organizations") view={Lazy::<OrganizationsRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/organizations/new") view={Lazy::<NewOrganizationRoute>::new()} ssr=SsrMode::Async/>
+                    // Forks: your pages behind log in.
+                    // Members only: the data functions answer outsiders 404 (see `orgs::org_page`).
+                    <Route path=path!("/organizations/:slug") view={Lazy::<OrgHomeRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/organizations/:slug/members") view={Lazy::<OrgMembersRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/organizations/:slug/settings") view={Lazy::<OrgSettingsRoute>::new()} ssr=SsrMode::Async/>
+                    // Admins only: anyone else gets a bare 403 page.
+                    <ParentRoute path=path!("") view=admin::AdminOnly ssr=SsrMode::Async>
+                        <Route path=path!("/admin") view={Lazy::<AdminRoute>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("/admin/users") view={Lazy::<AdminUsersRoute>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("/admin/users/:id") view={Lazy::<AdminUserRoute>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("/admin/audit") view={Lazy::<AdminAuditRoute>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("/admin/jobs") view={Lazy::<AdminJobsRoute>::new()} ssr=SsrMode::Async/>
+                    </ParentRoute>
+                </ProtectedParentRoute>
             </Routes>
         </main>
         <footer class="site-footer">

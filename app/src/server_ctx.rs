@@ -98,6 +98,19 @@ pub fn take_flash() -> Flash {
     open_sealed(read_flash(&st.config, &raw).unwrap_or_default())
 }
 
+/// How a page render redirects (a route guard's `<Redirect/>`): a `302` to `path`, whatever the request's
+/// `Accept` header says. (leptos_axum's own answers a client without `text/html` in `Accept` with a `200` and an
+/// empty page; a redirect of a page must look the same to every client.)
+pub fn provide_page_redirect() {
+    let res = use_context::<ResponseOptions>();
+    leptos_router::components::provide_server_redirect(move |path| {
+        if let (Some(res), Ok(location)) = (&res, HeaderValue::from_str(path)) {
+            res.insert_header(header::LOCATION, location);
+            res.set_status(axum::http::StatusCode::FOUND);
+        }
+    });
+}
+
 /// The signed-in session of this request, or `Unauthenticated` (401).
 pub fn require_session(ctx: &RequestContext) -> Result<crate::backend::request::CurrentSession, AppError> {
     ctx.session.clone().ok_or_else(|| fail(AppError::Unauthenticated))
@@ -200,11 +213,17 @@ pub fn fail(e: AppError) -> AppError {
     e
 }
 
-/// Where every sign-in path ends: the new session's cookie and the dashboard next (the connections page when this
-/// browser holds a provider link for the owner to confirm), or, for a user with a second factor, the challenge
-/// cookie and `/users/mfa`.
-pub fn signed_in(st: &AppState, ctx: &RequestContext, outcome: &crate::backend::gate::SignIn) -> (String, Flash) {
-    let (next, flash, cookie) = sign_in_redirect(st, ctx, outcome);
+/// Where every sign-in path ends: the new session's cookie and `return_to` next (the page that sent the visitor
+/// to log in; the connections page when this browser holds a provider link for the owner to confirm; else the
+/// home page), or, for a user with a second factor, the challenge cookie and `/users/mfa`, which carries
+/// `return_to` on.
+pub fn signed_in(
+    st: &AppState,
+    ctx: &RequestContext,
+    outcome: &crate::backend::gate::SignIn,
+    return_to: &str,
+) -> (String, Flash) {
+    let (next, flash, cookie) = sign_in_redirect(st, ctx, outcome, return_to);
     append_header(header::SET_COOKIE, &cookie);
     (next, flash)
 }
@@ -214,17 +233,22 @@ pub fn sign_in_redirect(
     st: &AppState,
     ctx: &RequestContext,
     outcome: &crate::backend::gate::SignIn,
+    return_to: &str,
 ) -> (String, Flash, String) {
-    use crate::backend::gate::{SignIn, CHALLENGE_SECS};
+    use crate::{
+        backend::gate::{SignIn, CHALLENGE_SECS},
+        validation::{safe_return_to, with_return_to},
+    };
     match outcome {
         SignIn::Session(session) => {
             let cookie = crate::backend::sessions::cookie(&st.config, Some(session));
-            let next = if ctx.pending_link.is_some() { "/users/settings/connections" } else { "/" };
+            let next =
+                if ctx.pending_link.is_some() { "/users/settings/connections" } else { safe_return_to(return_to, "/") };
             (next.to_string(), Flash::notice(crate::context::Notice::LoggedIn), cookie)
         }
         SignIn::Challenge { token } => {
             let cookie = cookies::set(&st.config, st.config.mfa_cookie_name(), token, Some(CHALLENGE_SECS));
-            ("/users/mfa".to_string(), Flash::default(), cookie)
+            (with_return_to("/users/mfa", return_to), Flash::default(), cookie)
         }
     }
 }

@@ -207,11 +207,14 @@ pub fn parse_code6(raw: &str) -> Result<String, &'static str> {
     }
 }
 
-/// Where to go after re-authentication: a path on this site, or `fallback`. Anything that could leave the site
-/// (`//host`, `/\\host`, a scheme, control characters) is refused.
+/// Where to go after signing in or re-authenticating: a page on this site, or `fallback`. Anything that could leave
+/// the site (`//host`, `/\\host`, a scheme, control characters) is refused, and so are the addresses that are not
+/// pages (server functions under `/api/`, the provider round trip under `/auth/`).
 pub fn safe_return_to<'a>(raw: &'a str, fallback: &'a str) -> &'a str {
     let local = raw.starts_with('/')
         && !raw.starts_with("//")
+        && !raw.starts_with("/api/")
+        && !raw.starts_with("/auth/")
         && raw.len() <= 512
         && raw.chars().all(|c| c.is_ascii_graphic() && c != '\\');
     if local {
@@ -219,6 +222,24 @@ pub fn safe_return_to<'a>(raw: &'a str, fallback: &'a str) -> &'a str {
     } else {
         fallback
     }
+}
+
+/// A local path as a query value: `%`, `&`, `#` and `+` escaped, the rest kept readable.
+fn query_value(path: &str) -> String {
+    path.replace('%', "%25").replace('&', "%26").replace('#', "%23").replace('+', "%2B")
+}
+
+/// `path` with `?return_to=…` added when `return_to` is a page to come back to (see [`safe_return_to`]).
+pub fn with_return_to(path: &str, return_to: &str) -> String {
+    match safe_return_to(return_to, "") {
+        "" => path.to_string(),
+        to => format!("{path}{}return_to={}", if path.contains('?') { '&' } else { '?' }, query_value(to)),
+    }
+}
+
+/// The log-in page, coming back to `return_to` after any way of signing in.
+pub fn log_in_link(return_to: &str) -> String {
+    with_return_to("/users/log-in", return_to)
 }
 
 /// Invisible formatting characters (bidirectional overrides and isolates, zero-width characters, the soft hyphen,
@@ -419,6 +440,21 @@ mod tests {
         {
             assert_eq!(safe_return_to(bad, fallback), fallback, "{bad:?}");
         }
+        for not_a_page in ["/api/log_out", "/auth/local/callback?code=x"] {
+            assert_eq!(safe_return_to(not_a_page, fallback), fallback, "{not_a_page:?}");
+        }
+    }
+
+    #[test]
+    fn the_log_in_link_carries_a_page_to_come_back_to_and_nothing_else() {
+        assert_eq!(log_in_link("/users/sessions"), "/users/log-in?return_to=/users/sessions");
+        assert_eq!(
+            log_in_link("/admin/users?q=a+b&page=2#top"),
+            "/users/log-in?return_to=/admin/users?q=a%2Bb%26page=2%23top"
+        );
+        assert_eq!(log_in_link("//evil.example"), "/users/log-in");
+        assert_eq!(log_in_link(""), "/users/log-in");
+        assert_eq!(with_return_to("/users/mfa?x=1", "/organizations"), "/users/mfa?x=1&return_to=/organizations");
     }
 
     #[test]

@@ -5,10 +5,11 @@ use leptos::{form::ActionForm, prelude::*};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    account::{sessions::SignInRequired, sudo::SudoPrompt},
+    account::sudo::SudoPrompt,
     components::{
         form::{form_error, ErrorBanner, SubmitButton},
         layout::{with_page_context, NoticeBanner},
+        page::loaded,
     },
     context::Notice,
     error::AppError,
@@ -116,55 +117,42 @@ fn forget_pending_cookie(st: &crate::backend::AppState) {
 
 #[component]
 pub fn ConnectionsPage() -> impl IntoView {
-    with_page_context(|page| match page.user {
-        None => view! { <SignInRequired/> }.into_any(),
-        Some(_) => {
-            let unlink = ServerAction::<UnlinkProvider>::new();
-            let confirm = ServerAction::<ConfirmProviderLink>::new();
-            let discard = ServerAction::<DiscardProviderLink>::new();
-            let data = Resource::new(
-                move || (unlink.version().get(), confirm.version().get(), discard.version().get()),
-                |_| connections_data(),
-            );
-            let flash_notice = page.flash.notice;
-            let notice = Signal::derive(move || {
-                let ok = |v: Option<Result<(), AppError>>| matches!(v, Some(Ok(())));
-                [
-                    (ok(unlink.value().get()), Notice::ProviderUnlinked),
-                    (ok(confirm.value().get()), Notice::ProviderLinked),
-                ]
+    with_page_context(|page| {
+        let unlink = ServerAction::<UnlinkProvider>::new();
+        let confirm = ServerAction::<ConfirmProviderLink>::new();
+        let discard = ServerAction::<DiscardProviderLink>::new();
+        let data = Resource::new(
+            move || (unlink.version().get(), confirm.version().get(), discard.version().get()),
+            |_| connections_data(),
+        );
+        let flash_notice = page.flash.notice;
+        let notice = Signal::derive(move || {
+            let ok = |v: Option<Result<(), AppError>>| matches!(v, Some(Ok(())));
+            [(ok(unlink.value().get()), Notice::ProviderUnlinked), (ok(confirm.value().get()), Notice::ProviderLinked)]
                 .into_iter()
                 .find_map(|(done, n)| done.then_some(n))
                 .or(flash_notice)
-            });
-            let error = form_error(
-                move || {
-                    [unlink.value().get(), confirm.value().get(), discard.value().get()]
-                        .into_iter()
-                        .flatten()
-                        .find(Result::is_err)
-                },
-                page.flash.clone(),
-            );
-            view! {
+        });
+        let error = form_error(
+            move || {
+                [unlink.value().get(), confirm.value().get(), discard.value().get()]
+                    .into_iter()
+                    .flatten()
+                    .find(Result::is_err)
+            },
+            page.flash.clone(),
+        );
+        view! {
                 <section class="card wide" aria-labelledby="page-title">
                     <NoticeBanner notice/>
                     <h1 id="page-title">"Connected accounts"</h1>
                     <p class="lead">"Accounts elsewhere you can sign in with. " <a href="/users/settings">"Back to settings"</a></p>
                     <ErrorBanner error/>
                     <p class="field-error" role="alert">{move || error.get().and_then(|e| e.field_error("identity").or_else(|| e.field_error("link")))}</p>
-                    <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                        {move || Suspend::new(async move {
-                            match data.await {
-                                Ok(d) => view! { <Connections data=d unlink confirm discard/> }.into_any(),
-                                Err(e) => view! { <div class="banner banner-error" role="alert">{e.banner()}</div> }.into_any(),
-                            }
-                        })}
-                    </Suspense>
+                    {loaded(data, move |d| view! { <Connections data=d unlink confirm discard/> })}
                 </section>
             }
             .into_any()
-        }
     })
 }
 

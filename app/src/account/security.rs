@@ -4,10 +4,11 @@ use leptos::{form::ActionForm, prelude::*};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    account::{sessions::SignInRequired, sudo::SudoPrompt},
+    account::sudo::SudoPrompt,
     components::{
         form::{form_error, ErrorBanner, KeepSignedIn, SubmitButton, TextField},
         layout::{with_page_context, NoticeBanner},
+        page::loaded,
     },
     context::{Flash, Notice},
     error::AppError,
@@ -129,10 +130,7 @@ pub async fn revoke_trusted_browser(id: Option<String>) -> Result<(), AppError> 
 
 #[component]
 pub fn SecurityPage() -> impl IntoView {
-    with_page_context(|page| match page.user {
-        None => view! { <SignInRequired/> }.into_any(),
-        Some(_) => view! { <SecurityForms flash=page.flash.clone()/> }.into_any(),
-    })
+    with_page_context(|page| view! { <SecurityForms flash=page.flash.clone()/> }.into_any())
 }
 
 #[derive(Clone, Copy)]
@@ -199,14 +197,7 @@ fn SecurityForms(flash: Flash) -> impl IntoView {
             <h1 id="page-title">"Security"</h1>
             <p class="lead">"Two-step verification, backup codes, passkeys and the browsers you trust. " <a href="/users/settings">"Back to settings"</a></p>
             <ErrorBanner error/>
-            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match data.await {
-                        Ok(d) => view! { <SecuritySections data=d actions error/> }.into_any(),
-                        Err(e) => view! { <div class="banner banner-error" role="alert">{e.banner()}</div> }.into_any(),
-                    }
-                })}
-            </Suspense>
+            {loaded(data, move |d| view! { <SecuritySections data=d actions error/> })}
         </section>
     }
 }

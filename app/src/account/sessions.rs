@@ -7,6 +7,7 @@ use crate::{
     components::{
         form::{form_error, ErrorBanner, SubmitButton},
         layout::{with_page_context, NoticeBanner},
+        page::loaded,
     },
     error::AppError,
 };
@@ -182,25 +183,10 @@ pub async fn revoke_other_sessions() -> Result<(), AppError> {
 
 #[component]
 pub fn SessionsPage() -> impl IntoView {
-    with_page_context(|page| match page.user {
-        None => view! { <SignInRequired/> }.into_any(),
-        Some(_) => {
-            let flash = page.flash.clone();
-            view! { <SessionsList flash/> }.into_any()
-        }
+    with_page_context(|page| {
+        let flash = page.flash.clone();
+        view! { <SessionsList flash/> }.into_any()
     })
-}
-
-/// Shown on pages behind log in to anyone not signed in.
-#[component]
-pub fn SignInRequired() -> impl IntoView {
-    view! {
-        <section class="card auth-card">
-            <h1>"Please log in"</h1>
-            <p>"This page is only for signed-in users."</p>
-            <p><a class="button" href="/users/log-in">"Log in"</a></p>
-        </section>
-    }
 }
 
 #[component]
@@ -217,14 +203,7 @@ fn SessionsList(flash: crate::context::Flash) -> impl IntoView {
             <h1 id="page-title">"Your sessions"</h1>
             <p class="lead">"Every device signed in to your account. Sign out any you don't recognise."</p>
             <ErrorBanner error/>
-            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match data.await {
-                        Ok(d) => view! { <SessionsTable data=d revoke revoke_others/> }.into_any(),
-                        Err(e) => view! { <div class="banner banner-error" role="alert">{e.banner()}</div> }.into_any(),
-                    }
-                })}
-            </Suspense>
+            {loaded(data, move |d| view! { <SessionsTable data=d revoke revoke_others/> })}
         </section>
     }
 }

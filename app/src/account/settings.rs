@@ -5,11 +5,12 @@ use leptos::{form::ActionForm, prelude::*};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    account::{sessions::SignInRequired, sudo::SudoPrompt},
+    account::sudo::SudoPrompt,
     auth::register::NewPasswordField,
     components::{
         form::{form_error, ErrorBanner, SubmitButton, TextField},
         layout::{with_page_context, NoticeBanner},
+        page::loaded,
     },
     context::{Flash, Notice},
     error::AppError,
@@ -161,10 +162,7 @@ pub async fn cancel_email_change_by_link(token: String) -> Result<(), AppError> 
 
 #[component]
 pub fn SettingsPage() -> impl IntoView {
-    with_page_context(|page| match page.user {
-        None => view! { <SignInRequired/> }.into_any(),
-        Some(_) => view! { <SettingsForms flash=page.flash.clone()/> }.into_any(),
-    })
+    with_page_context(|page| view! { <SettingsForms flash=page.flash.clone()/> }.into_any())
 }
 
 #[component]
@@ -198,17 +196,7 @@ fn SettingsForms(flash: Flash) -> impl IntoView {
             <NoticeBanner notice/>
             <h1 id="page-title">"Settings"</h1>
             <p class="lead">"Your profile, e-mail address and password."</p>
-            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {move || {
-                    let forms = forms.clone();
-                    Suspend::new(async move {
-                        match data.await {
-                            Ok(d) => view! { <SettingsSections data=d forms/> }.into_any(),
-                            Err(e) => view! { <div class="banner banner-error" role="alert">{e.banner()}</div> }.into_any(),
-                        }
-                    })
-                }}
-            </Suspense>
+            {loaded(data, move |d| view! { <SettingsSections data=d forms=forms.clone()/> })}
         </section>
     }
 }

@@ -4,7 +4,6 @@ use leptos::{form::ActionForm, prelude::*};
 use leptos_router::hooks::use_query_map;
 
 use crate::{
-    account::sessions::SignInRequired,
     components::{
         form::{form_error, ErrorBanner, FoldedForm, SubmitButton, TextField},
         layout::{with_page_context, AuthCard, NoticeBanner},
@@ -20,12 +19,7 @@ const DEFAULT_RETURN: &str = "/users/settings";
 
 /// The link to the sudo page that comes back to `return_to`.
 pub fn sudo_link(return_to: &str) -> String {
-    format!("{SUDO_PATH}?return_to={}", query_value(return_to))
-}
-
-/// A local path made safe as a query value: `%`, `&` and `#` escaped.
-fn query_value(path: &str) -> String {
-    path.replace('%', "%25").replace('&', "%26").replace('#', "%23")
+    crate::validation::with_return_to(SUDO_PATH, return_to)
 }
 
 /// "Confirm it's you" on a settings page whose sudo window is closed: why, and the way back to `page`.
@@ -164,7 +158,8 @@ pub fn SudoPage() -> impl IntoView {
         move || safe_return_to(&query.read().get("return_to").unwrap_or_default(), DEFAULT_RETURN).to_string();
     with_page_context(move |page| {
         let Some(user) = page.user.clone() else {
-            return view! { <SignInRequired/> }.into_any();
+            // Behind the log-in guard (lib.rs): only while the page context is being refreshed.
+            return ().into_any();
         };
         let action = ServerAction::<Sudo>::new();
         let with_code = ServerAction::<SudoWithCode>::new();
@@ -203,7 +198,7 @@ pub fn SudoPage() -> impl IntoView {
                         let options = methods.await.unwrap_or(SudoOptions { password: true, totp: false, passkey: false, providers: Vec::new() });
                         let (has_totp, has_passkey) = (options.totp, options.passkey);
                         let providers = options.providers.into_iter().filter(|_| !factor_only).map(|(id, name)| {
-                            let href = format!("/auth/{id}?sudo=1&return_to={}", query_value(&return_to()));
+                            let href = crate::validation::with_return_to(&format!("/auth/{id}?sudo=1"), &return_to());
                             view! { <a class="button button-secondary provider-button" rel="external" href=href>{format!("Confirm with {name}")}</a> }
                         }).collect_view();
                         let passkey = has_passkey.then(|| {

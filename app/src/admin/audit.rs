@@ -4,7 +4,8 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
-use super::{admin_page, loaded, users::urlencoding, AdminNav};
+use super::{admin_page, users::urlencoding, AdminNav};
+use crate::components::page::loaded;
 use crate::error::AppError;
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

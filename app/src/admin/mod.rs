@@ -4,10 +4,10 @@ use leptos::{form::ActionForm, prelude::*};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    account::sessions::SignInRequired,
     components::{
         form::{form_error, ErrorBanner, SubmitButton},
         layout::{with_page_context, NoticeBanner},
+        page::loaded,
     },
     context::{Flash, Notice},
     error::AppError,
@@ -137,14 +137,22 @@ pub(crate) fn AdminNav(current: &'static str) -> impl IntoView {
     }
 }
 
-/// An admin page: signed-out visitors are asked to log in; a non-admin gets a bare 403 page (none of the console);
-/// an admin the page, whose data function checks the role again (the server decides, not this view).
+/// The frame of the admin pages in the route table: a non-admin gets a bare 403 page (none of the console); an
+/// admin the page, whose data function checks the role again (the server decides, not this view).
+#[component]
+pub fn AdminOnly() -> impl IntoView {
+    let admin = crate::components::layout::signed_in_admin();
+    move || match admin() {
+        Some(true) => view! { <leptos_router::components::Outlet/> }.into_any(),
+        Some(false) => view! { <Forbidden/> }.into_any(),
+        // Not known yet (a client-side navigation right after signing in): nothing until it is.
+        None => ().into_any(),
+    }
+}
+
+/// An admin page: `body` with this request's flash.
 pub(crate) fn admin_page<V: IntoView + 'static>(body: impl Fn(Flash) -> V + Send + Sync + 'static) -> impl IntoView {
-    with_page_context(move |page| match page.user {
-        None => view! { <SignInRequired/> }.into_any(),
-        Some(u) if !u.is_admin => view! { <Forbidden/> }.into_any(),
-        Some(_) => body(page.flash).into_any(),
-    })
+    with_page_context(move |page| body(page.flash))
 }
 
 #[component]
@@ -157,30 +165,6 @@ fn Forbidden() -> impl IntoView {
             <p>"This page is for the site's administrators."</p>
             <p><a class="button" href="/">"Home"</a></p>
         </section>
-    }
-}
-
-/// The data of a page once loaded, or its error as a banner.
-pub(crate) fn loaded<T, V>(
-    data: Resource<Result<T, AppError>>,
-    show: impl Fn(T) -> V + Send + Sync + Clone + 'static,
-) -> impl IntoView
-where
-    T: Clone + Send + Sync + Serialize + for<'de> Deserialize<'de> + 'static,
-    V: IntoView + 'static,
-{
-    view! {
-        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || {
-                let show = show.clone();
-                Suspend::new(async move {
-                    match data.await {
-                        Ok(d) => show(d).into_any(),
-                        Err(e) => view! { <div class="banner banner-error" role="alert">{e.banner()}</div> }.into_any(),
-                    }
-                })
-            }}
-        </Suspense>
     }
 }
 

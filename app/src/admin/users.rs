@@ -4,7 +4,8 @@ use leptos::{form::ActionForm, prelude::*};
 use leptos_router::hooks::{use_params_map, use_query_map};
 use serde::{Deserialize, Serialize};
 
-use super::{admin_page, form_failure, form_notice, loaded, AdminNav};
+use super::{admin_page, form_failure, form_notice, AdminNav};
+use crate::components::page::loaded;
 use crate::{
     components::{
         form::{ErrorBanner, SubmitButton, TextField},

@@ -9,44 +9,56 @@ use crate::{
     error::AppError,
 };
 
+/// The page that sent the visitor here to log in (`?return_to=`), or "".
+pub(crate) fn return_to_param() -> String {
+    let query = leptos_router::hooks::use_query_map();
+    let raw = query.read_untracked().get("return_to").unwrap_or_default();
+    crate::validation::safe_return_to(&raw, "").to_string()
+}
+
 /// Password log in. One generic error for every failure; unknown e-mails cost the same as known ones.
 #[server(prefix = "/api", endpoint = "log_in")]
-pub async fn log_in(email: String, password: String, remember_me: Option<String>) -> Result<(), AppError> {
+pub async fn log_in(
+    email: String,
+    password: String,
+    remember_me: Option<String>,
+    #[server(default)] return_to: String,
+) -> Result<(), AppError> {
     use crate::server_ctx;
     let ctx = server_ctx::request()?;
     let result = async {
         let st = server_ctx::state()?;
         let session =
             crate::backend::accounts::log_in_with_password(&st, &ctx, &email, &password, remember_me.is_some()).await?;
-        Ok(server_ctx::signed_in(&st, &ctx, &session))
+        Ok(server_ctx::signed_in(&st, &ctx, &session, &return_to))
     }
     .await;
-    server_ctx::finish_form(&ctx, result, "/users/log-in", &[("email", &email)])
+    server_ctx::finish_form(&ctx, result, &crate::validation::log_in_link(&return_to), &[("email", &email)])
 }
 
 /// Mails a one-time sign-in link. Same answer for every address; rate-limited per address and per client.
 #[server(prefix = "/api", endpoint = "request_magic_link")]
-pub async fn request_magic_link(email: String) -> Result<(), AppError> {
+pub async fn request_magic_link(email: String, #[server(default)] return_to: String) -> Result<(), AppError> {
     use crate::{backend::magic_link, context::Notice, server_ctx};
-    let here = "/users/log-in";
-    server_ctx::email_request(&email, here, here, Notice::MagicLinkSent, |st, ctx, e| async move {
-        magic_link::request(&st, &ctx, &e).await
+    let here = crate::validation::log_in_link(&return_to);
+    server_ctx::email_request(&email, &here, &here, Notice::MagicLinkSent, |st, ctx, e| async move {
+        magic_link::request(&st, &ctx, &e, &return_to).await
     })
     .await
 }
 
 /// Signs in with the mailed link's token (POSTed from the landing page; opening the link does nothing).
 #[server(prefix = "/api", endpoint = "log_in_with_link")]
-pub async fn log_in_with_link(token: String) -> Result<(), AppError> {
+pub async fn log_in_with_link(token: String, #[server(default)] return_to: String) -> Result<(), AppError> {
     use crate::server_ctx;
     let ctx = server_ctx::request()?;
     let result = async {
         let st = server_ctx::state()?;
         let session = crate::backend::magic_link::log_in(&st, &ctx, &token).await?;
-        Ok(server_ctx::signed_in(&st, &ctx, &session))
+        Ok(server_ctx::signed_in(&st, &ctx, &session, &return_to))
     }
     .await;
-    server_ctx::finish_form(&ctx, result, "/users/log-in", &[])
+    server_ctx::finish_form(&ctx, result, &crate::validation::log_in_link(&return_to), &[])
 }
 
 /// Options for a passwordless sign-in: usernameless without an e-mail (`autofill` for the e-mail field's
@@ -72,6 +84,7 @@ pub async fn log_in_with_passkey(
     token: String,
     credential: String,
     remember_me: Option<String>,
+    #[server(default)] return_to: String,
 ) -> Result<(), AppError> {
     use crate::server_ctx;
     let ctx = server_ctx::request()?;
@@ -79,10 +92,10 @@ pub async fn log_in_with_passkey(
         let st = server_ctx::state()?;
         let outcome =
             crate::backend::passkeys::finish_sign_in(&st, &ctx, &token, &credential, remember_me.is_some()).await?;
-        Ok(server_ctx::signed_in(&st, &ctx, &outcome))
+        Ok(server_ctx::signed_in(&st, &ctx, &outcome, &return_to))
     }
     .await;
-    server_ctx::finish_form(&ctx, result, "/users/log-in", &[])
+    server_ctx::finish_form(&ctx, result, &crate::validation::log_in_link(&return_to), &[])
 }
 
 /// Ends the session server-side and clears the cookie.
@@ -104,14 +117,17 @@ pub async fn log_out() -> Result<(), AppError> {
 
 #[component]
 pub fn LoginPage() -> impl IntoView {
-    with_page_context(|page| {
+    let return_to = return_to_param();
+    with_page_context(move |page| {
+        let return_to = return_to.clone();
         let action = ServerAction::<LogIn>::new();
         let magic = ServerAction::<RequestMagicLink>::new();
         let magic_error = form_error(move || magic.value().get(), Default::default());
         let email = page.flash.value("email");
         let magic_email = email.clone();
         let error = form_error(move || action.value().get(), page.flash.clone());
-        let passkey = passkey_sign_in();
+        let passkey = passkey_sign_in(return_to.clone());
+        let (provider_return_to, magic_return_to) = (return_to.clone(), return_to.clone());
         // A link asked for from the hydrated page stays on this page (no reload brings the flash): say so here.
         let flash_notice = page.flash.notice;
         let notice = Signal::derive(move || {
@@ -124,15 +140,17 @@ pub fn LoginPage() -> impl IntoView {
                 <NoticeBanner notice/>
                 <ErrorBanner error/>
                 <ActionForm action>
+                    <input type="hidden" name="return_to" value=return_to.clone()/>
                     <EmailField value=email error autofocus=true autocomplete="username webauthn"/>
                     <TextField label="Password" name="password" kind="password" autocomplete="current-password" error required=true/>
                     <Checkbox id="remember_me" name="remember_me" label="Keep me logged in on this device for 30 days"/>
                     <SubmitButton label="Log in" pending_label="Logging in…" pending=action.pending()/>
                 </ActionForm>
                 {passkey}
-                <ProviderButtons providers=page.providers.clone()/>
+                <ProviderButtons providers=page.providers.clone() return_to=provider_return_to/>
                 <FoldedForm summary="E-mail me a sign-in link instead" error=magic_error>
                     <ActionForm action=magic>
+                        <input type="hidden" name="return_to" value=magic_return_to/>
                         <TextField
                             label="E-mail for the link"
                             name="email"
@@ -160,20 +178,26 @@ crate::link_page!(
     /// The page a mailed sign-in link opens.
     MagicLinkPage, LogInWithLink,
     title: "Sign in", lead: "Continue to your account with the link from your e-mail.", forget: "/users/log-in",
-    button: "Sign in", pending: "Signing in…",
+    button: "Sign in", pending: "Signing in…", carry: "return_to",
     alt: ("Link expired? ", "/users/log-in", "Get a new one"),
 );
 
 /// "Sign in with a passkey": usernameless, or for the e-mail typed above it. Where the browser supports it, the
 /// page also asks for a passkey quietly, so the e-mail field's autofill offers the site's passkeys.
-fn passkey_sign_in() -> impl IntoView {
+fn passkey_sign_in(return_to: String) -> impl IntoView {
     let remember = move || remember_me_ticked().then(|| "on".to_string());
+    let return_to = StoredValue::new(return_to);
     let autofill = StoredValue::new_local(None::<AbortHandle>);
     // The autofill request finishes with its own action: it stays quiet when it fails.
     let finish = ServerAction::<LogInWithPasskey>::new();
     Effect::new(move |_| {
         start_autofill(autofill, move |token, credential| {
-            finish.dispatch(LogInWithPasskey { token, credential, remember_me: remember() });
+            finish.dispatch(LogInWithPasskey {
+                token,
+                credential,
+                remember_me: remember(),
+                return_to: return_to.get_value(),
+            });
         })
     });
     passkey_option(
@@ -184,7 +208,12 @@ fn passkey_sign_in() -> impl IntoView {
             }
             passkey_sign_in_options(typed_email(), false)
         },
-        move |token, credential| LogInWithPasskey { token, credential, remember_me: remember() },
+        move |token, credential| LogInWithPasskey {
+            token,
+            credential,
+            remember_me: remember(),
+            return_to: return_to.get_value(),
+        },
     )
 }
 

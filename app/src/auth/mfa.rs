@@ -13,20 +13,35 @@ use crate::{
 
 /// Answers the challenge. "Trust this browser" skips the challenge here for 30 days.
 #[server(prefix = "/api", endpoint = "mfa_verify")]
-pub async fn mfa_verify(#[server(default)] code: String, trust: Option<String>) -> Result<(), AppError> {
+pub async fn mfa_verify(
+    #[server(default)] code: String,
+    trust: Option<String>,
+    #[server(default)] return_to: String,
+) -> Result<(), AppError> {
     if code.trim().is_empty() {
         let ctx = crate::server_ctx::request()?;
         let e = AppError::field("code", "Enter the code from your authenticator app, or a backup code.");
-        return crate::server_ctx::finish_form(&ctx, Err(e), "/users/mfa", &[]);
+        return crate::server_ctx::finish_form(&ctx, Err(e), &mfa_page(&return_to), &[]);
     }
-    answer_challenge(crate::backend::gate::Answer::Code(&code), trust.is_some()).await
+    answer_challenge(crate::backend::gate::Answer::Code(&code), trust.is_some(), &return_to).await
+}
+
+/// This page, carrying on the page to come back to.
+#[cfg(feature = "ssr")]
+fn mfa_page(return_to: &str) -> String {
+    crate::validation::with_return_to("/users/mfa", return_to)
 }
 
 /// Answers the challenge with the browser's answer to the passkey ceremony `token`.
 #[server(prefix = "/api", endpoint = "mfa_verify_passkey")]
-pub async fn mfa_verify_passkey(token: String, credential: String, trust: Option<String>) -> Result<(), AppError> {
-    answer_challenge(crate::backend::gate::Answer::Passkey { token: &token, credential: &credential }, trust.is_some())
-        .await
+pub async fn mfa_verify_passkey(
+    token: String,
+    credential: String,
+    trust: Option<String>,
+    #[server(default)] return_to: String,
+) -> Result<(), AppError> {
+    let answer = crate::backend::gate::Answer::Passkey { token: &token, credential: &credential };
+    answer_challenge(answer, trust.is_some(), &return_to).await
 }
 
 /// Options to answer the challenge with one of the account's passkeys.
@@ -50,7 +65,11 @@ pub async fn mfa_passkey_options() -> Result<PasskeyChallenge, AppError> {
 }
 
 #[cfg(feature = "ssr")]
-async fn answer_challenge(answer: crate::backend::gate::Answer<'_>, trust: bool) -> Result<(), AppError> {
+async fn answer_challenge(
+    answer: crate::backend::gate::Answer<'_>,
+    trust: bool,
+    return_to: &str,
+) -> Result<(), AppError> {
     use crate::{
         backend::{gate, mfa::TRUST_SECS},
         server_ctx,
@@ -68,10 +87,10 @@ async fn answer_challenge(answer: crate::backend::gate::Answer<'_>, trust: bool)
             let cookie = crate::backend::cookies::set(config, config.trust_cookie_name(), value, Some(TRUST_SECS));
             server_ctx::append_header(http::header::SET_COOKIE, &cookie);
         }
-        Ok(server_ctx::signed_in(&st, &ctx, &gate::SignIn::Session(done.session)))
+        Ok(server_ctx::signed_in(&st, &ctx, &gate::SignIn::Session(done.session), return_to))
     }
     .await;
-    server_ctx::finish_form(&ctx, result, "/users/mfa", &[])
+    server_ctx::finish_form(&ctx, result, &mfa_page(return_to), &[])
 }
 
 /// Whether this browser holds a live challenge (the page says so instead of showing a form that cannot work), and
@@ -101,10 +120,14 @@ pub struct ChallengeState {
 
 #[component]
 pub fn MfaPage() -> impl IntoView {
-    with_page_context(|page| {
+    let return_to = crate::auth::login::return_to_param();
+    with_page_context(move |page| {
+        let return_to = return_to.clone();
+        let again = StoredValue::new(crate::validation::log_in_link(&return_to));
         let action = ServerAction::<MfaVerify>::new();
         let error = form_error(move || action.value().get(), page.flash.clone());
         let pending = Resource::new(|| (), |_| mfa_pending());
+        let return_to = StoredValue::new(return_to);
         view! {
             <AuthCard title="Two-step verification" lead="Enter the 6-digit code from your authenticator app.">
                 <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
@@ -113,6 +136,7 @@ pub fn MfaPage() -> impl IntoView {
                             Ok(ChallengeState { live: true, passkey }) => view! {
                                 <ErrorBanner error/>
                                 <ActionForm action>
+                                    <input type="hidden" name="return_to" value=return_to.get_value()/>
                                     <TextField
                                         label="Authentication code"
                                         name="code"
@@ -125,14 +149,14 @@ pub fn MfaPage() -> impl IntoView {
                                     <Checkbox id="trust" name="trust" label="Trust this browser for 30 days (skip this step here)"/>
                                     <SubmitButton label="Verify" pending_label="Verifying…" pending=action.pending()/>
                                 </ActionForm>
-                                {passkey.then(|| passkey_option("Use a passkey", mfa_passkey_options, |token, credential| {
-                                    MfaVerifyPasskey { token, credential, trust: None }
+                                {passkey.then(|| passkey_option("Use a passkey", mfa_passkey_options, move |token, credential| {
+                                    MfaVerifyPasskey { token, credential, trust: None, return_to: return_to.get_value() }
                                 }))}
                             }.into_any(),
                             _ => view! {
                                 <ErrorBanner error/>
                                 <p>"There is no sign-in waiting for a code in this browser (it lasts 5 minutes)."</p>
-                                <p><a class="button" href="/users/log-in">"Log in again"</a></p>
+                                <p><a class="button" href=again.get_value()>"Log in again"</a></p>
                             }.into_any(),
                         }
                     })}

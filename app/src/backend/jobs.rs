@@ -32,8 +32,13 @@ pub enum Job {
     PasswordReset { user_id: String },
     /// "Your password was changed" notice.
     PasswordChanged { user_id: String },
-    /// A one-time sign-in link (the token is made when the job runs).
-    MagicLink { user_id: String },
+    /// A one-time sign-in link (the token is made when the job runs), which comes back to `return_to` (a page
+    /// on this site, checked again when the link is used).
+    MagicLink {
+        user_id: String,
+        #[serde(default)]
+        return_to: Option<String>,
+    },
     /// "New sign-in to your account" from a browser not seen before.
     NewDeviceSignIn { user_id: String, session_id: String },
     /// The link to the new address of an e-mail change. The job carries the address it was asked for: a request
@@ -84,7 +89,7 @@ impl Job {
         match self {
             Job::ConfirmEmail { user_id }
             | Job::PasswordReset { user_id }
-            | Job::MagicLink { user_id }
+            | Job::MagicLink { user_id, .. }
             | Job::EmailChangeConfirm { user_id, .. }
             | Job::EmailChangeNotice { user_id }
             | Job::AccountDeletionScheduled { user_id } => Some(user_id),
@@ -313,10 +318,15 @@ async fn execute(st: &AppState, job: &Job) -> Result<(), String> {
                 templates::signs_in_with_provider(app, &email, &providers.join(" or "), &format!("{base}/users/log-in"))
             }
         }
-        Job::MagicLink { user_id } => {
+        Job::MagicLink { user_id, return_to } => {
             let Some(email) = user_email(st, user_id, false).await? else { return Ok(()) };
             let issued = issue_link(st, user_id, &email, Purpose::MagicLink, false).await?;
-            templates::magic_link(app, &email, &format!("{base}/users/log-in/{}", issued.token))
+            let link = format!("{base}/users/log-in/{}", issued.token);
+            templates::magic_link(
+                app,
+                &email,
+                &crate::validation::with_return_to(&link, return_to.as_deref().unwrap_or("")),
+            )
         }
         Job::NewDeviceSignIn { user_id, session_id } => {
             let Some(email) = user_email(st, user_id, false).await? else { return Ok(()) };

@@ -10,9 +10,13 @@ use super::{
 };
 use crate::validation::EmailAddress;
 
-pub async fn request(st: &AppState, ctx: &RequestContext, email: &EmailAddress) -> Result<(), Error> {
-    accounts::mail_account(st, ctx, email, "user.magic_link_requested", |user_id, _| Some(Job::MagicLink { user_id }))
-        .await
+pub async fn request(st: &AppState, ctx: &RequestContext, email: &EmailAddress, return_to: &str) -> Result<(), Error> {
+    let return_to =
+        Some(crate::validation::safe_return_to(return_to, "")).filter(|r| !r.is_empty()).map(str::to_string);
+    accounts::mail_account(st, ctx, email, "user.magic_link_requested", |user_id, _| {
+        Some(Job::MagicLink { user_id, return_to })
+    })
+    .await
 }
 
 /// Uses the link: the token is consumed, the address counts as confirmed and a password lock is lifted (the owner

@@ -293,8 +293,8 @@ async fn take_flow(st: &AppState, provider: &str, state: &str) -> Result<Option<
 
 /// What the callback did.
 pub enum Outcome {
-    /// Signed in (a session), or the MFA challenge comes next.
-    SignedIn(SignIn),
+    /// Signed in (a session), or the MFA challenge comes next; then the page the flow started from.
+    SignedIn { outcome: SignIn, return_to: Option<String> },
     /// The identity was added to the signed-in account.
     Linked { provider: String },
     /// The signed-in user re-authenticated with the provider: the session has a new token and an open sudo window.
@@ -334,7 +334,10 @@ pub async fn callback(
     }
     let profile = identify(st, provider, code, &flow).await?;
     if flow.purpose == Purpose::SignIn.as_str() {
-        return sign_in(st, ctx, provider, profile).await;
+        return match sign_in(st, ctx, provider, profile).await? {
+            Outcome::SignedIn { outcome, .. } => Ok(Outcome::SignedIn { outcome, return_to: flow.return_to }),
+            other => Ok(other),
+        };
     }
     let me = ctx.session.as_ref().filter(|s| Some(&s.session_id) == flow.session_id.as_ref());
     let Some(me) = me else { return Err(Failure("Please log in again.".into())) };
@@ -544,7 +547,7 @@ async fn sign_in(
         }
     };
     let signed_in = gate::sign_in(tx, st, ctx, FirstFactor { user_id, method: "oauth", remember_me: false }).await;
-    Ok(Outcome::SignedIn(signed_in?))
+    Ok(Outcome::SignedIn { outcome: signed_in?, return_to: None })
 }
 
 fn unconfirmed() -> String {

@@ -202,7 +202,12 @@ pub fn FoldedForm(
 /// "Continue with {provider}" for each configured sign-in provider: plain links to `/auth/{id}` (they work without
 /// JavaScript), under an "or".
 #[component]
-pub fn ProviderButtons(providers: Vec<(String, String)>) -> impl IntoView {
+pub fn ProviderButtons(
+    providers: Vec<(String, String)>,
+    /// The page to come back to after signing in (see `validation::with_return_to`).
+    #[prop(optional, into)]
+    return_to: String,
+) -> impl IntoView {
     (!providers.is_empty()).then(|| {
         view! {
             <div class="or-divider"><span>"or"</span></div>
@@ -211,7 +216,7 @@ pub fn ProviderButtons(providers: Vec<(String, String)>) -> impl IntoView {
                     .into_iter()
                     .map(|(id, name)| {
                         view! {
-                            <a class="button button-secondary provider-button" rel="external" href=format!("/auth/{id}")>
+                            <a class="button button-secondary provider-button" rel="external" href=crate::validation::with_return_to(&format!("/auth/{id}"), &return_to)>
                                 {format!("Continue with {name}")}
                             </a>
                         }

@@ -1,6 +1,4 @@
 use leptos::prelude::*;
-#[cfg(feature = "hydrate")]
-use leptos_router::hooks::use_location;
 
 use crate::{
     context::{PageContext, UserView},
@@ -38,6 +36,38 @@ fn page_context_now() -> PageContext {
 #[derive(Clone, Copy)]
 pub struct CurrentPage(pub RwSignal<PageContext>);
 
+/// The path the page context on screen was computed for. After a client-side navigation it lags behind the address
+/// until the fresh context arrives; meanwhile a signed-out context may be stale (the user has just signed in).
+#[derive(Clone, Copy)]
+pub struct ContextPath(pub RwSignal<String>);
+
+/// Whether the visitor is signed in: `Some(true)` as soon as the context on screen says so, `Some(false)` once the
+/// context for this address says not, `None` while that is not known yet (the route guards wait instead of
+/// sending a user who has just signed in back to the log-in page).
+pub fn signed_in() -> impl Fn() -> Option<bool> + Clone + Send + Sync + 'static {
+    let current = expect_context::<CurrentPage>().0;
+    let context_path = expect_context::<ContextPath>().0;
+    let pathname = leptos_router::hooks::use_location().pathname;
+    // A memo: the guard's view is rendered again only when the answer changes, not at every navigation.
+    let known = Memo::new(move |_| {
+        let user = current.with(|c| c.user.is_some());
+        (user || context_path.with(|p| pathname.with(|now| p == now))).then_some(user)
+    });
+    move || known.get()
+}
+
+/// Like [`signed_in`], for an admin.
+pub fn signed_in_admin() -> impl Fn() -> Option<bool> + Clone + Send + Sync + 'static {
+    let current = expect_context::<CurrentPage>().0;
+    let context_path = expect_context::<ContextPath>().0;
+    let pathname = leptos_router::hooks::use_location().pathname;
+    let known = Memo::new(move |_| {
+        let admin = current.with(|c| c.user.as_ref().is_some_and(|u| u.is_admin));
+        (admin || context_path.with(|p| pathname.with(|now| p == now))).then_some(admin)
+    });
+    move || known.get()
+}
+
 /// Computed from the request during server rendering and handed to the browser with the page (no `Suspense`, so
 /// no resource shared between boundaries); after each client-side navigation the browser asks again.
 pub fn provide_page_context() {
@@ -54,21 +84,24 @@ pub fn provide_page_context() {
     .into_inner();
     let current = RwSignal::new(initial);
     provide_context(CurrentPage(current));
+    let pathname = leptos_router::hooks::use_location().pathname;
+    let context_path = RwSignal::new(pathname.get_untracked());
+    provide_context(ContextPath(context_path));
     #[cfg(feature = "hydrate")]
-    {
-        let pathname = use_location().pathname;
-        Effect::new(move |previous: Option<String>| {
-            let path = pathname.get();
-            if previous.is_some_and(|p| p != path) {
-                leptos::task::spawn_local(async move {
-                    if let Ok(ctx) = get_page_context().await {
-                        current.set(ctx);
-                    }
-                });
-            }
-            path
-        });
-    }
+    Effect::new(move |previous: Option<String>| {
+        let path = pathname.get();
+        if previous.is_some_and(|p| p != path) {
+            let path = path.clone();
+            leptos::task::spawn_local(async move {
+                if let Ok(ctx) = get_page_context().await {
+                    current.set(ctx);
+                }
+                // Known now (or, if the request failed, as known as it will be).
+                context_path.set(path);
+            });
+        }
+        path
+    });
 }
 
 /// Renders `body` with the page context, again whenever it changes.

@@ -1,4 +1,5 @@
 pub mod form;
 pub mod layout;
 pub mod link_page;
+pub mod page;
 pub mod passkey;

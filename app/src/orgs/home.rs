@@ -4,13 +4,12 @@ use serde::{Deserialize, Serialize};
 
 use super::{org_path, slug_param, OrgHeader, SwitchOrganization, ORGANIZATIONS};
 use crate::{
-    account::sessions::SignInRequired,
     components::{
         form::{form_error, ErrorBanner, SubmitButton},
         layout::{with_page_context, NoticeBanner},
+        page::loaded,
     },
     error::AppError,
-    NotFound,
 };
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -72,8 +71,8 @@ pub fn OrgTabs(org: OrgHeader, current: &'static str) -> impl IntoView {
     }
 }
 
-/// A page of one organization: signed-out visitors are asked to log in, outsiders get the 404 page, members get
-/// `body` with what `load` returned.
+/// A page of one organization (behind the log-in guard): outsiders get the 404 page, members get `body` with what
+/// `load` returned.
 pub fn org_page<T, Fut, V>(
     load: impl Fn(String) -> Fut + Clone + Send + Sync + 'static,
     source: impl Fn() -> u64 + Clone + Send + Sync + 'static,
@@ -85,38 +84,14 @@ where
     V: IntoView + 'static,
 {
     let slug = slug_param();
-    with_page_context(move |page| match page.user {
-        None => view! { <SignInRequired/> }.into_any(),
-        Some(_) => {
-            let load = load.clone();
-            let slug = slug.clone();
-            let source = source.clone();
-            let data = Resource::new(move || (slug(), source()), move |(s, _)| load(s));
-            let body = body.clone();
-            let flash = page.flash.clone();
-            view! {
-                <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                    {
-                        let body = body.clone();
-                        let flash = flash.clone();
-                        move || {
-                            let body = body.clone();
-                            let flash = flash.clone();
-                            Suspend::new(async move {
-                                match data.await {
-                                    Ok(d) => body(d, flash).into_any(),
-                                    Err(AppError::NotFound) => view! { <NotFound/> }.into_any(),
-                                    Err(e) => view! {
-                                        <section class="card auth-card"><div class="banner banner-error" role="alert">{e.banner()}</div></section>
-                                    }.into_any(),
-                                }
-                            })
-                        }
-                    }
-                </Suspense>
-            }
-            .into_any()
-        }
+    with_page_context(move |page| {
+        let load = load.clone();
+        let slug = slug.clone();
+        let source = source.clone();
+        let data = Resource::new(move || (slug(), source()), move |(s, _)| load(s));
+        let body = body.clone();
+        let flash = page.flash.clone();
+        loaded(data, move |d| body(d, flash.clone())).into_any()
     })
 }
 

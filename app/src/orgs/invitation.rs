@@ -119,12 +119,9 @@ pub async fn accept_invitation_sign_up(token: String, password: String) -> Resul
     let result = async {
         let st = server_ctx::state()?;
         let (slug, outcome) = crate::backend::orgs::invitations::sign_up(&st, &ctx, &token, &password).await?;
-        let (next, flash) = server_ctx::signed_in(&st, &ctx, &outcome);
-        Ok(if next == "/" {
-            (super::org_path(&slug, ""), Flash::notice(crate::context::Notice::OrgJoined))
-        } else {
-            (next, flash)
-        })
+        let home = super::org_path(&slug, "");
+        let (next, flash) = server_ctx::signed_in(&st, &ctx, &outcome, &home);
+        Ok(if next == home { (next, Flash::notice(crate::context::Notice::OrgJoined)) } else { (next, flash) })
     }
     .await;
     server_ctx::finish_form(&ctx, result, &server_ctx::link_page("/invitations", &token), &[])
@@ -207,7 +204,9 @@ fn Invitation(d: InvitationInfo, token: String, flash: Flash) -> impl IntoView {
                     view! {
                         <p>{how}</p>
                         <div class="hero-actions">
-                            <a class="button" href="/users/log-in">"Log in"</a>
+                            // Signed in, the invitation waits under Organizations (the link's token stays out of the
+                            // log-in page's address).
+                            <a class="button" href="/users/log-in?return_to=/organizations">"Log in"</a>
                             <a class="button button-secondary" href="/users/register">"Create an account"</a>
                         </div>
                     }

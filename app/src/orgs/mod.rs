@@ -11,10 +11,10 @@ use leptos_router::hooks::use_params_map;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    account::sessions::SignInRequired,
     components::{
         form::{form_error, ErrorBanner, SubmitButton, TextField},
         layout::{with_page_context, AuthCard, NoticeBanner},
+        page::loaded,
     },
     error::AppError,
 };
@@ -178,45 +178,35 @@ pub async fn accept_listed_invitation(id: String) -> Result<(), AppError> {
 
 #[component]
 pub fn OrganizationsPage() -> impl IntoView {
-    with_page_context(|page| match page.user {
-        None => view! { <SignInRequired/> }.into_any(),
-        Some(_) => {
-            let switch = ServerAction::<SwitchOrganization>::new();
-            let accept = ServerAction::<AcceptListedInvitation>::new();
-            let leave = ServerAction::<home::LeaveOrganization>::new();
-            let data = Resource::new(
-                move || (switch.version().get(), accept.version().get(), leave.version().get()),
-                |_| my_organizations(),
-            );
-            let error = form_error(
-                move || {
-                    [switch.value().get(), accept.value().get(), leave.value().get()]
-                        .into_iter()
-                        .flatten()
-                        .find(Result::is_err)
-                },
-                page.flash.clone(),
-            );
-            view! {
-                <section class="card wide" aria-labelledby="page-title">
-                    <NoticeBanner notice=page.flash.notice/>
-                    <div class="page-heading">
-                        <h1 id="page-title">"Organizations"</h1>
-                        <a class="button button-small" href="/organizations/new">"New organization"</a>
-                    </div>
-                    <ErrorBanner error/>
-                    <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                        {move || Suspend::new(async move {
-                            match data.await {
-                                Ok(d) => view! { <OrganizationList data=d switch accept leave/> }.into_any(),
-                                Err(e) => view! { <div class="banner banner-error" role="alert">{e.banner()}</div> }.into_any(),
-                            }
-                        })}
-                    </Suspense>
-                </section>
-            }
-            .into_any()
+    with_page_context(|page| {
+        let switch = ServerAction::<SwitchOrganization>::new();
+        let accept = ServerAction::<AcceptListedInvitation>::new();
+        let leave = ServerAction::<home::LeaveOrganization>::new();
+        let data = Resource::new(
+            move || (switch.version().get(), accept.version().get(), leave.version().get()),
+            |_| my_organizations(),
+        );
+        let error = form_error(
+            move || {
+                [switch.value().get(), accept.value().get(), leave.value().get()]
+                    .into_iter()
+                    .flatten()
+                    .find(Result::is_err)
+            },
+            page.flash.clone(),
+        );
+        view! {
+            <section class="card wide" aria-labelledby="page-title">
+                <NoticeBanner notice=page.flash.notice/>
+                <div class="page-heading">
+                    <h1 id="page-title">"Organizations"</h1>
+                    <a class="button button-small" href="/organizations/new">"New organization"</a>
+                </div>
+                <ErrorBanner error/>
+                {loaded(data, move |d| view! { <OrganizationList data=d switch accept leave/> })}
+            </section>
         }
+        .into_any()
     })
 }
 
@@ -309,14 +299,12 @@ fn OrganizationList(
 
 #[component]
 pub fn NewOrganizationPage() -> impl IntoView {
-    with_page_context(|page| match page.user {
-        None => view! { <SignInRequired/> }.into_any(),
-        Some(_) => {
-            let action = ServerAction::<CreateOrganization>::new();
-            let error = form_error(move || action.value().get(), page.flash.clone());
-            let name = RwSignal::new(page.flash.value("name"));
-            let suggested = move || crate::validation::suggested_slug(&name.get());
-            view! {
+    with_page_context(|page| {
+        let action = ServerAction::<CreateOrganization>::new();
+        let error = form_error(move || action.value().get(), page.flash.clone());
+        let name = RwSignal::new(page.flash.value("name"));
+        let suggested = move || crate::validation::suggested_slug(&name.get());
+        view! {
                 <AuthCard title="New organization" lead="A shared space for your team. You will be its owner.">
                     <ErrorBanner error/>
                     <ActionForm action>
@@ -340,7 +328,6 @@ pub fn NewOrganizationPage() -> impl IntoView {
                 </AuthCard>
             }
             .into_any()
-        }
     })
 }
 

@@ -64,7 +64,9 @@ pub async fn start(
     } else {
         Purpose::SignIn
     };
-    let return_to = query.get("return_to").map(|r| safe_return_to(r, "/users/settings").to_string());
+    // Sudo comes back to the settings by default; a sign-in to where the visitor was sent from, if anywhere.
+    let fallback = if purpose == Purpose::Sudo { "/users/settings" } else { "" };
+    let return_to = query.get("return_to").map(|r| safe_return_to(r, fallback).to_string()).filter(|r| !r.is_empty());
     if purpose != Purpose::SignIn {
         match &ctx.session {
             None => return redirect("/users/log-in", &[]),
@@ -106,8 +108,8 @@ pub async fn callback(
     let back = if ctx.session.is_some() { CONNECTIONS } else { "/users/log-in" };
     let arg = |k: &str| query.get(k).map(String::as_str);
     match oauth::callback(&st, &ctx, &provider, arg("code"), arg("state"), arg("error"), arg("iss")).await {
-        Ok(Outcome::SignedIn(outcome)) => {
-            let (next, flash, cookie) = sign_in_redirect(&st, &ctx, &outcome);
+        Ok(Outcome::SignedIn { outcome, return_to }) => {
+            let (next, flash, cookie) = sign_in_redirect(&st, &ctx, &outcome, return_to.as_deref().unwrap_or(""));
             cookies.push(cookie);
             cookies.push(flash_cookie(config, &flash));
             redirect(&next, &cookies)

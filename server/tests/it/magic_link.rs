@@ -83,3 +83,47 @@ async fn s10_a_locked_owner_can_sign_in_by_link() {
     assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM users WHERE locked_until IS NULL").await, 1, "the lock is lifted");
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_in_link_comes_back_to_the_page_that_sent_the_visitor_to_log_in() {
+    let app = TestApp::spawn().await;
+    app.confirmed_user("ann@example.com", PASSWORD).await;
+    let form = [("email", "ann@example.com"), ("return_to", "/users/settings/security")];
+    let r = app.post_form("/api/request_magic_link", &form).await;
+    assert_eq!(location(&r), "/users/log-in?return_to=/users/settings/security");
+    let mail = app.mail_with_subject("ann@example.com", "sign-in link").await;
+    let link = magic_link(&mail.text);
+    let path = &link["http://localhost:3000".len()..];
+    let (token_path, carried) = path.split_once('?').expect("the link carries the page");
+    assert_eq!(carried, "return_to=/users/settings/security");
+    let page = app.get(path).await.text().await.unwrap();
+    assert!(page.contains(r#"name="return_to" value="/users/settings/security""#), "the button posts it on");
+    let token = token_path.rsplit('/').next().unwrap();
+    let r =
+        app.post_form("/api/log_in_with_link", &[("token", token), ("return_to", "/users/settings/security")]).await;
+    assert_eq!(location(&r), "/users/settings/security");
+    assert_eq!(app.signed_in_as(&app.client).await.as_deref(), Some("ann@example.com"));
+
+    // A link asked for with an address off this site carries nothing.
+    let r = app
+        .post_form_with(
+            &new_client(),
+            "/api/request_magic_link",
+            &[("email", "ann@example.com"), ("return_to", "//evil.example")],
+        )
+        .await;
+    assert_eq!(location(&r), "/users/log-in");
+    let links = || -> Vec<String> {
+        let mails = app.mails_to("ann@example.com");
+        mails.iter().filter(|m| m.subject.contains("sign-in link")).map(|m| magic_link(&m.text)).collect()
+    };
+    for _ in 0..100 {
+        if links().len() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let second = links().pop().unwrap();
+    assert!(!second.contains("return_to"), "{second}");
+    app.stop().await;
+}

@@ -7,6 +7,7 @@ mod account;
 mod admin;
 mod assets;
 mod cli;
+mod guards;
 mod hardening;
 mod login;
 mod magic_link;
@@ -21,3 +22,4 @@ mod registration;
 mod security;
 mod sessions;
 mod settings;
+// Forks: your test modules.

@@ -442,3 +442,25 @@ async fn when_the_audit_row_cannot_be_written_turning_totp_on_is_rolled_back() {
     assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM backup_codes").await, 0, "no codes without the audit row");
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_code_step_carries_the_page_to_come_back_to() {
+    let app = TestApp::spawn().await;
+    let (auth, _) = ann_with_totp(&app).await;
+    let browser = new_client();
+    let form = [("email", ANN), ("password", PASSWORD), ("return_to", "/organizations")];
+    let r = app.post_form_with(&browser, "/api/log_in", &form).await;
+    assert_eq!(location(&r), "/users/mfa?return_to=/organizations");
+    let page = app.get_with(&browser, "/users/mfa?return_to=/organizations").await.text().await.unwrap();
+    assert!(page.contains(r#"name="return_to" value="/organizations""#), "the code form carries it on");
+    // A wrong code goes back to the code step, still carrying it.
+    let r =
+        app.post_form_with(&browser, "/api/mfa_verify", &[("code", "000000"), ("return_to", "/organizations")]).await;
+    assert_eq!(location(&r), "/users/mfa?return_to=/organizations");
+    let r = app
+        .post_form_with(&browser, "/api/mfa_verify", &[("code", &auth.code(&app)), ("return_to", "/organizations")])
+        .await;
+    assert_eq!(location(&r), "/organizations");
+    assert_eq!(app.signed_in_as(&browser).await.as_deref(), Some(ANN));
+    app.stop().await;
+}

@@ -522,3 +522,22 @@ async fn a_provider_that_rotates_its_signing_key_still_signs_users_in() {
     assert_eq!(count(&app, "SELECT COUNT(*) FROM user_identities").await, 1, "the same account");
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_sign_in_comes_back_to_the_page_that_sent_the_visitor_to_log_in() {
+    let (app, _p) = app_with_provider().await;
+    let bea = Account { sub: "bea-1", email: "bea@example.com", verified: true };
+    let page = app.get("/users/log-in?return_to=/organizations/new").await.text().await.unwrap();
+    assert!(page.contains(r#"href="/auth/oidc?return_to=/organizations/new""#), "the provider button carries it");
+    let browser = new_client();
+    let callback = through_provider(&app, &browser, "/auth/oidc?return_to=/organizations/new", &bea).await;
+    let r = deliver(&app, &browser, &callback).await;
+    assert_eq!(location(&r), "/organizations/new");
+    assert_eq!(app.signed_in_as(&browser).await.as_deref(), Some("bea@example.com"));
+
+    // Only a page of this site.
+    let other = new_client();
+    let callback = through_provider(&app, &other, "/auth/oidc?return_to=//evil.example", &bea).await;
+    assert_eq!(location(&deliver(&app, &other, &callback).await), "/");
+    app.stop().await;
+}

@@ -190,8 +190,9 @@ async fn organization_pages_and_functions_need_a_session() {
         "/organizations/acme/settings",
     ] {
         let r = app.get_with(&anon, page).await;
-        assert_eq!(r.status(), StatusCode::OK, "{page}");
-        assert!(r.text().await.unwrap().contains("Please log in"), "{page}");
+        assert_eq!(r.status(), StatusCode::FOUND, "{page}");
+        assert_eq!(location(&r), format!("/users/log-in?return_to={page}"));
+        assert!(!r.text().await.unwrap().contains("Acme"), "{page}");
     }
     for name in ["my_organizations", "organization_home", "organization_members", "invite_member"] {
         let (status, _) = app.call_form(&anon, name, &[("slug", "acme"), ("email", BO), ("role", "member")]).await;

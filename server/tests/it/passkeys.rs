@@ -168,6 +168,20 @@ async fn s30_a_passkey_signs_in_without_a_password_or_an_email_and_counts_as_bot
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_passkey_sign_in_comes_back_to_the_page_that_sent_the_visitor_to_log_in() {
+    let app = TestApp::spawn().await;
+    let mut auth = ann_with_passkey(&app).await;
+    let browser = new_client();
+    let (token, opts) = options(&app, &browser, "/api/passkey_sign_in_options", &[]).await;
+    let answer = auth.assert(&opts).expect("the authenticator answers").to_string();
+    let form = [("token", token.as_str()), ("credential", answer.as_str()), ("return_to", "/users/sessions")];
+    let r = app.post_form_with(&browser, "/api/log_in_with_passkey", &form).await;
+    assert_eq!(location(&r), "/users/sessions");
+    assert_eq!(app.signed_in_as(&browser).await.as_deref(), Some(ANN));
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s30_a_replayed_assertion_fails() {
     let app = TestApp::spawn().await;
     let mut auth = ann_with_passkey(&app).await;

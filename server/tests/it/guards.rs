@@ -1,0 +1,100 @@
+//! Route guards and return-to: a signed-out visit to a page behind log in goes to the log-in page, and every way of
+//! signing in comes back to that page (here: the password and the no-JavaScript error path; the code step, the
+//! mailed link, passkeys and providers in their own files). Only a page of this site is ever gone back to.
+use reqwest::StatusCode;
+
+use crate::common::*;
+
+const ANN: &str = "ann@example.com";
+
+/// Every page behind log in, with the address its log-in redirect carries.
+const BEHIND_LOG_IN: [(&str, &str); 9] = [
+    ("/users/sessions", "/users/sessions"),
+    ("/users/sudo", "/users/sudo"),
+    ("/users/settings", "/users/settings"),
+    ("/users/settings/security", "/users/settings/security"),
+    ("/users/settings/connections", "/users/settings/connections"),
+    ("/organizations", "/organizations"),
+    ("/organizations/new", "/organizations/new"),
+    ("/organizations/acme/members?x=1&y=2", "/organizations/acme/members?x=1%26y=2"),
+    ("/admin/users?email=a+b", "/admin/users?email=a%2Bb"),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_out_visit_to_a_page_behind_log_in_goes_to_log_in_and_says_where_it_came_from() {
+    let app = TestApp::spawn().await;
+    let anon = bare_client();
+    for (page, carried) in BEHIND_LOG_IN {
+        // Browsers and clients that do not ask for HTML get the same redirect.
+        for accept in ["text/html", "*/*"] {
+            let r = anon.get(app.url(page)).header("accept", accept).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::FOUND, "{page} ({accept})");
+            assert_eq!(location(&r), format!("/users/log-in?return_to={carried}"), "{page}");
+            assert!(!r.text().await.unwrap().contains("<form"), "{page}: nothing of the page is rendered");
+        }
+    }
+    // The pages anyone may open stay open.
+    for page in ["/", "/users/log-in", "/users/register", "/users/reset-password", "/users/confirm", "/users/mfa"] {
+        let r = app.get_with(&anon, page).await;
+        assert_eq!(r.status(), StatusCode::OK, "{page}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_log_in_comes_back_to_the_page_that_sent_the_visitor() {
+    let app = TestApp::spawn().await;
+    app.confirmed_user(ANN, PASSWORD).await;
+    let page = app.get(&format!("/users/log-in?return_to=/users/sessions")).await.text().await.unwrap();
+    assert!(page.contains(r#"name="return_to" value="/users/sessions""#), "the form carries it on");
+
+    // A wrong password (no JavaScript): back to the log-in page, still carrying it.
+    let browser = new_client();
+    let form = [("email", ANN), ("password", "wrong password!"), ("return_to", "/users/sessions")];
+    let r = app.post_form_with(&browser, "/api/log_in", &form).await;
+    assert_eq!(location(&r), "/users/log-in?return_to=/users/sessions");
+
+    let form = [("email", ANN), ("password", PASSWORD), ("return_to", "/users/sessions?all=1")];
+    let r = app.post_form_with(&browser, "/api/log_in", &form).await;
+    assert_eq!(location(&r), "/users/sessions?all=1");
+    assert_eq!(app.signed_in_as(&browser).await.as_deref(), Some(ANN));
+    let r = app.get_with(&browser, "/users/sessions").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap().contains("Your sessions"));
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_in_comes_back_only_to_a_page_of_this_site() {
+    let app = TestApp::spawn().await;
+    app.confirmed_user(ANN, PASSWORD).await;
+    for evil in [
+        "https://evil.example/",
+        "//evil.example/x",
+        "/\\evil.example",
+        "javascript:alert(1)",
+        "/api/log_out",
+        "/auth/oidc",
+        "/users/ settings",
+    ] {
+        let page = app.get(&format!("/users/log-in?return_to={evil}")).await.text().await.unwrap();
+        assert!(page.contains(r#"name="return_to" value="""#), "{evil}: the log-in page does not carry it");
+        let browser = new_client();
+        let form = [("email", ANN), ("password", PASSWORD), ("return_to", evil)];
+        let r = app.post_form_with(&browser, "/api/log_in", &form).await;
+        assert_eq!(location(&r), "/", "{evil}");
+        assert_eq!(app.signed_in_as(&browser).await.as_deref(), Some(ANN));
+    }
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_non_admin_gets_a_403_page_behind_the_admin_guard() {
+    let app = TestApp::spawn().await;
+    let bo = app.signed_in_user("bo@example.com").await;
+    let r = app.get_with(&bo, "/admin/jobs").await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let body = r.text().await.unwrap();
+    assert!(body.contains("Not allowed") && !body.contains(r#"aria-label="Admin""#));
+    app.stop().await;
+}
