@@ -20,8 +20,7 @@ pub mod server_ctx;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::{
-    components::{Outlet, ParentRoute, ProtectedParentRoute, Route, Router, Routes},
-    hooks::use_location,
+    components::{ParentRoute, Route, Router, Routes},
     path, Lazy, LazyRoute, SsrMode,
 };
 
@@ -96,16 +95,6 @@ pub fn App() -> impl IntoView {
 #[component]
 fn PageFrame() -> impl IntoView {
     provide_page_context();
-    #[cfg(feature = "ssr")]
-    server_ctx::provide_page_redirect();
-    let signed_in = components::layout::signed_in();
-    // A signed-out visit to a page behind log in goes to the log-in page, which brings the visitor back here after
-    // any way of signing in (a 302 from the server; client-side navigation in the browser).
-    let location = use_location();
-    let to_log_in = move || {
-        let (path, query) = (location.pathname.get_untracked(), location.search.get_untracked());
-        validation::log_in_link(&if query.is_empty() { path } else { format!("{path}?{query}") })
-    };
     view! {
         <a class="skip-link" href="#main">"Skip to content"</a>
         <Header/>
@@ -126,7 +115,7 @@ fn PageFrame() -> impl IntoView {
                 <Route path=path!("/users/reset-password/:token") view={Lazy::<ResetPasswordRoute>::new()} ssr=SsrMode::Async/>
                 <Route path=path!("/invitations/:token") view={Lazy::<InvitationRoute>::new()} ssr=SsrMode::Async/>
                 // Behind log in. (Each page's server functions check the session again: the server decides.)
-                <ProtectedParentRoute path=path!("") view=Outlet condition=signed_in redirect_path=to_log_in ssr=SsrMode::Async>
+                <ParentRoute path=path!("") view=components::page::RequireUser ssr=SsrMode::Async>
                     <Route path=path!("/users/sessions") view={Lazy::<SessionsRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=path!("/users/sudo") view={Lazy::<SudoRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=path!("/users/settings/security") view={Lazy::<SecurityRoute>::new()} ssr=SsrMode::Async/>
@@ -147,7 +136,7 @@ fn PageFrame() -> impl IntoView {
                         <Route path=path!("/admin/audit") view={Lazy::<AdminAuditRoute>::new()} ssr=SsrMode::Async/>
                         <Route path=path!("/admin/jobs") view={Lazy::<AdminJobsRoute>::new()} ssr=SsrMode::Async/>
                     </ParentRoute>
-                </ProtectedParentRoute>
+                </ParentRoute>
             </Routes>
         </main>
         <footer class="site-footer">

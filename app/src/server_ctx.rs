@@ -1,7 +1,6 @@
 //! Server-function plumbing: the state and request context, error mapping, and the redirect/flash that lets the
 //! same server function answer the WASM client and a plain HTML form.
 use axum::http::{header, request::Parts, HeaderValue};
-use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use leptos::prelude::*;
 use leptos_axum::ResponseOptions;
 
@@ -28,32 +27,17 @@ pub fn append_header(name: header::HeaderName, value: &str) {
 }
 
 fn set_flash(flash: &Flash) {
-    if let Ok(st) = state() {
-        append_header(header::SET_COOKIE, &flash_cookie(&st.config, flash));
+    if let Ok(ctx) = request() {
+        put_flash(&ctx, flash);
     }
 }
 
-fn flash_mac(config: &crate::backend::config::Config, value: &str) -> String {
-    crate::backend::crypto::keyed_digest(config.secret_key.expose(), &["flash", value])
-}
-
-/// The `Set-Cookie` value that carries `flash` to the next page: signed with `SECRET_KEY` (a cookie planted by a
-/// sibling site or a man in the middle is dropped, L14), `HttpOnly`, and `Secure` with the `__Host-` prefix on
-/// https like every other cookie of the app.
-pub fn flash_cookie(config: &crate::backend::config::Config, flash: &Flash) -> String {
-    let json = serde_json::to_vec(flash).unwrap_or_default();
-    let value = URL_SAFE_NO_PAD.encode(json);
-    let signed = format!("{value}.{}", flash_mac(config, &value));
-    cookies::set(config, config.flash_cookie_name(), &signed, Some(120))
-}
-
-/// The flash in a cookie value, if its signature holds.
-fn read_flash(config: &crate::backend::config::Config, raw: &str) -> Option<Flash> {
-    let (value, mac) = raw.rsplit_once('.')?;
-    if !crate::backend::crypto::digest_eq(mac, &flash_mac(config, value)) {
-        return None;
+/// Carries `flash` to the next page, in the visitor session (stored by the `request_context` middleware when this
+/// request ends; the next page takes it). For handlers outside Leptos too.
+pub fn put_flash(ctx: &RequestContext, flash: &Flash) {
+    if let Ok(value) = serde_json::to_value(flash) {
+        ctx.visitor.put_flash(value);
     }
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(value).ok()?).ok()
 }
 
 /// Flash values whose name ends in this are encrypted in the cookie (an invitation link, say: the cookie never
@@ -84,31 +68,28 @@ fn open_sealed(mut flash: Flash) -> Flash {
     flash
 }
 
-/// Reads and clears the flash cookie of this request.
+/// The flash this request's page shows (taken out of the visitor session before the request; once).
 pub fn take_flash() -> Flash {
-    let Some(parts) = use_context::<Parts>() else {
-        return Flash::default();
-    };
-    let Ok(st) = state() else { return Flash::default() };
-    let name = st.config.flash_cookie_name();
-    let Some(raw) = cookies::read(&parts.headers, name) else {
-        return Flash::default();
-    };
-    append_header(header::SET_COOKIE, &cookies::clear(&st.config, name));
-    open_sealed(read_flash(&st.config, &raw).unwrap_or_default())
+    let Ok(ctx) = request() else { return Flash::default() };
+    let flash = ctx.visitor.take_flash().and_then(|v| serde_json::from_value(v).ok());
+    flash.map(open_sealed).unwrap_or_default()
 }
 
-/// How a page render redirects (a route guard's `<Redirect/>`): a `302` to `path`, whatever the request's
-/// `Accept` header says. (leptos_axum's own answers a client without `text/html` in `Accept` with a `200` and an
-/// empty page; a redirect of a page must look the same to every client.)
-pub fn provide_page_redirect() {
-    let res = use_context::<ResponseOptions>();
-    leptos_router::components::provide_server_redirect(move |path| {
-        if let (Some(res), Ok(location)) = (&res, HeaderValue::from_str(path)) {
-            res.insert_header(header::LOCATION, location);
-            res.set_status(axum::http::StatusCode::FOUND);
-        }
-    });
+/// Answers the page being rendered with a `302` to `path` (a route guard: see `components::page::RequireUser`).
+pub fn redirect_page(path: &str) {
+    if let (Some(res), Ok(location)) = (use_context::<ResponseOptions>(), HeaderValue::from_str(path)) {
+        res.insert_header(header::LOCATION, location);
+        res.set_status(axum::http::StatusCode::FOUND);
+    }
+}
+
+/// This browser's visitor session (tower-sessions): per-visitor data of your own, signed in or not — a wizard's
+/// progress, a cart, preferences. `visitor()?.insert("cart", &cart).await`, `.get::<Cart>("cart").await`. It gets a
+/// new id at every sign-in and is emptied at log out; the sign-in session (`require_session`) is another thing.
+pub fn visitor() -> Result<crate::backend::visitor::Session, AppError> {
+    use_context::<Parts>()
+        .and_then(|p| p.extensions.get::<crate::backend::visitor::Session>().cloned())
+        .ok_or_else(|| AppError::Internal { request_id: "no-visitor-session".into() })
 }
 
 /// The signed-in session of this request, or `Unauthenticated` (401).
@@ -241,6 +222,7 @@ pub fn sign_in_redirect(
     };
     match outcome {
         SignIn::Session(session) => {
+            ctx.visitor.signed_in();
             let cookie = crate::backend::sessions::cookie(&st.config, Some(session));
             let next =
                 if ctx.pending_link.is_some() { "/users/settings/connections" } else { safe_return_to(return_to, "/") };

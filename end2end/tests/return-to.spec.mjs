@@ -42,3 +42,21 @@ test('a sign-in link asked for on the way to a page lands on that page', async (
   await expect(page).toHaveURL(/\/organizations\/new$/);
   await expect(page.getByRole('heading', { name: 'New organization' })).toBeVisible();
 });
+
+test('a session that ended meanwhile: the next page behind log in offers to log in and come back', async ({ page }) => {
+  const email = uniqueEmail('back-ended');
+  await registerAndConfirm(page, email);
+  await page.goto('/users/log-in');
+  await waitForHydration(page);
+  await page.getByLabel('E-mail', { exact: true }).fill(email);
+  await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await expect(page.getByRole('heading', { name: 'Your dashboard' })).toBeVisible();
+  // The session ends behind the page's back (another tab logged out; it expired).
+  await page.context().clearCookies();
+  await page.getByRole('navigation', { name: 'Account' }).getByRole('link', { name: 'Sessions' }).click();
+  await expect(page.getByRole('heading', { name: 'Please log in' })).toBeVisible();
+  await expect(page.getByRole('heading', { name: 'Your sessions' })).toHaveCount(0);
+  await page.getByRole('main').getByRole('link', { name: 'Log in' }).click();
+  await expect(page).toHaveURL(/\/users\/log-in\?return_to=\/users\/sessions$/);
+});

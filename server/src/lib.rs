@@ -131,6 +131,7 @@ pub fn router(state: AppState) -> Router {
         .layer(from_fn_with_state(state.clone(), middleware::cross_site_guard))
         .layer(from_fn_with_state(state.clone(), middleware::security_headers))
         .layer(from_fn_with_state(state.clone(), middleware::request_context))
+        .layer(app::backend::visitor::layer(&state.config, &state.db))
         .layer(RequestBodyLimitLayer::new(state.config.body_limit_bytes))
         .with_state(st)
 }

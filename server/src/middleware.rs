@@ -96,6 +96,12 @@ pub async fn request_context(State(st): State<AppState>, mut req: Request, next:
     };
     let wants_html =
         req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/html"));
+    // The visitor session (tower-sessions, outside this layer): a page takes the flash it shows out of it first.
+    let visitor_session = req.extensions().get::<app::backend::visitor::Session>().cloned();
+    let visitor = app::backend::visitor::Pending::default();
+    if let Some(session) = visitor_session.as_ref().filter(|_| shows_flash(&req, wants_html)) {
+        visitor.take_from(session).await;
+    }
     let ctx = RequestContext {
         request_id: request_id.clone(),
         ip,
@@ -108,13 +114,29 @@ pub async fn request_context(State(st): State<AppState>, mut req: Request, next:
         session,
         nonce: crypto::random_token(),
         wants_html,
+        visitor: visitor.clone(),
     };
     req.extensions_mut().insert(ctx);
     let mut res = next.run(req).await;
+    if let Some(session) = &visitor_session {
+        visitor.apply(session).await;
+    }
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         res.headers_mut().insert("x-request-id", v);
     }
     res
+}
+
+/// A request whose answer shows the flash: a page (a browser's `GET` for HTML, not the development mailbox or the
+/// provider round trip) or the page context the browser asks for after a client-side navigation.
+fn shows_flash(req: &Request, wants_html: bool) -> bool {
+    let path = req.uri().path();
+    path == "/api/page_context"
+        || (req.method() == Method::GET
+            && wants_html
+            && !path.starts_with("/api/")
+            && !path.starts_with("/auth/")
+            && !path.starts_with("/dev/"))
 }
 
 /// A signed-in user whom policy requires to have two-step verification, and who has not, can only enrol: pages send
@@ -150,17 +172,15 @@ pub async fn admin_entry(State(_st): State<AppState>, req: Request, next: Next) 
     if !needs_mfa {
         return next.run(req).await;
     }
-    to_enrolment(&_st.config, app::context::Notice::AdminRequiresMfa)
+    to_enrolment(&req, app::context::Notice::AdminRequiresMfa)
 }
 
 /// To the two-step verification enrolment page, saying why.
-fn to_enrolment(config: &app::backend::config::Config, why: app::context::Notice) -> Response {
-    let flash = app::context::Flash::notice(why);
-    let mut res = axum::response::Redirect::to(app::backend::policy::MFA_ENROLMENT_PAGE).into_response();
-    if let Ok(v) = HeaderValue::from_str(&app::server_ctx::flash_cookie(config, &flash)) {
-        res.headers_mut().append(header::SET_COOKIE, v);
+fn to_enrolment(req: &Request, why: app::context::Notice) -> Response {
+    if let Some(ctx) = req.extensions().get::<RequestContext>() {
+        app::server_ctx::put_flash(ctx, &app::context::Flash::notice(why));
     }
-    res
+    axum::response::Redirect::to(app::backend::policy::MFA_ENROLMENT_PAGE).into_response()
 }
 
 /// A page under `/organizations/{slug}`: an old slug sends members to the new one; an organization that requires
@@ -185,7 +205,7 @@ pub async fn organization_entry(State(st): State<AppState>, req: Request, next: 
             let query = req.uri().query().map(|q| format!("?{q}")).unwrap_or_default();
             axum::response::Redirect::temporary(&format!("/organizations/{new_slug}{tail}{query}")).into_response()
         }
-        Ok(orgs::Entry::MfaRequired) => to_enrolment(&st.config, app::context::Notice::OrgRequiresMfa),
+        Ok(orgs::Entry::MfaRequired) => to_enrolment(&req, app::context::Notice::OrgRequiresMfa),
         Err(e) => {
             let request_id = req.extensions().get::<RequestContext>().map(|c| c.request_id.clone()).unwrap_or_default();
             tracing::error!(%request_id, error = %e, "organization lookup failed");

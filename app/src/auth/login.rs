@@ -111,6 +111,10 @@ pub async fn log_out() -> Result<(), AppError> {
     if let Some(session) = &ctx.session {
         sessions::end(&st, &ctx, session).await?;
     }
+    // What this browser kept for the signed-in user goes too.
+    if let Err(e) = server_ctx::visitor()?.flush().await {
+        tracing::warn!(request_id = %ctx.request_id, error = %e, "the visitor session could not be emptied");
+    }
     server_ctx::append_header(http::header::SET_COOKIE, &sessions::cookie(&st.config, None));
     server_ctx::finish_form(&ctx, Ok(("/".into(), Flash::notice(Notice::LoggedOut))), "/", &[])
 }
@@ -187,7 +191,7 @@ crate::link_page!(
 fn passkey_sign_in(return_to: String) -> impl IntoView {
     let remember = move || remember_me_ticked().then(|| "on".to_string());
     let return_to = StoredValue::new(return_to);
-    let autofill = StoredValue::new_local(None::<AbortHandle>);
+    let autofill = autofill_slot();
     // The autofill request finishes with its own action: it stays quiet when it fails.
     let finish = ServerAction::<LogInWithPasskey>::new();
     Effect::new(move |_| {
@@ -217,6 +221,21 @@ fn passkey_sign_in(return_to: String) -> impl IntoView {
     )
 }
 
+/// Where the page keeps the handle of its waiting autofill request. In the browser the handle is a JavaScript
+/// object (local storage); on the server there is none, and a value in local storage would have to be dropped on the
+/// thread that made it, which a multi-threaded server does not promise.
+#[cfg(feature = "hydrate")]
+type AutofillSlot = StoredValue<Option<AbortHandle>, leptos::prelude::LocalStorage>;
+#[cfg(not(feature = "hydrate"))]
+type AutofillSlot = StoredValue<Option<AbortHandle>>;
+
+fn autofill_slot() -> AutofillSlot {
+    #[cfg(feature = "hydrate")]
+    return StoredValue::new_local(None);
+    #[cfg(not(feature = "hydrate"))]
+    StoredValue::new(None)
+}
+
 /// Cancels the page's waiting autofill request.
 #[derive(Clone)]
 struct AbortHandle(#[cfg(feature = "hydrate")] web_sys::AbortController);
@@ -229,10 +248,7 @@ impl AbortHandle {
 }
 
 #[cfg(feature = "hydrate")]
-fn start_autofill(
-    slot: StoredValue<Option<AbortHandle>, leptos::prelude::LocalStorage>,
-    finish: impl Fn(String, String) + 'static,
-) {
+fn start_autofill(slot: AutofillSlot, finish: impl Fn(String, String) + 'static) {
     use crate::components::passkey::{autofill_available, browser_answer, PasskeyOptions};
     leptos::task::spawn_local(async move {
         if !autofill_available().await {
@@ -253,11 +269,7 @@ fn start_autofill(
 }
 
 #[cfg(not(feature = "hydrate"))]
-fn start_autofill(
-    _slot: StoredValue<Option<AbortHandle>, leptos::prelude::LocalStorage>,
-    _finish: impl Fn(String, String) + 'static,
-) {
-}
+fn start_autofill(_slot: AutofillSlot, _finish: impl Fn(String, String) + 'static) {}
 
 /// The e-mail typed in the log-in form, if any (the passkey request is then for that account).
 fn typed_email() -> String {

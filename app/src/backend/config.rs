@@ -582,9 +582,9 @@ impl Config {
         self.host_cookie("__Host-portcullis_session")
     }
 
-    /// The one-shot notice or error a plain HTML form carries to the next page (2 minutes, signed).
-    pub fn flash_cookie_name(&self) -> &'static str {
-        self.host_cookie("__Host-portcullis_flash")
+    /// The visitor session (`visitor.rs`): the forker's per-browser data and the one-shot flash.
+    pub fn visitor_cookie_name(&self) -> &'static str {
+        self.host_cookie("__Host-portcullis_visit")
     }
 
     /// The pending second-factor challenge (5 minutes).
@@ -771,12 +771,14 @@ mod tests {
         assert_eq!(prod(&[("SECRET_KEY", &"0123456789".repeat(7))]).unwrap_err().var, "SECRET_KEY");
     }
 
-    /// L14: on https every cookie, the flash too, is `Secure` with the `__Host-` prefix.
+    /// L14: on https every cookie, the visitor session's (which carries the flash) too, is `Secure` with the
+    /// `__Host-` prefix.
     #[test]
-    fn s43_the_flash_cookie_is_host_prefixed_and_secure_on_https() {
+    fn s43_the_visitor_cookie_is_host_prefixed_and_secure_on_https() {
         let c = prod(&[]).unwrap();
-        assert_eq!(c.flash_cookie_name(), "__Host-portcullis_flash");
-        let line = crate::backend::cookies::set(&c, c.flash_cookie_name(), "v", Some(120));
+        assert_eq!(c.visitor_cookie_name(), "__Host-portcullis_visit");
+        assert!(c.secure_cookies(), "the visitor session's layer is built with Secure from this");
+        let line = crate::backend::cookies::set(&c, c.session_cookie_name(), "v", Some(120));
         assert!(line.contains("; Secure") && line.contains("HttpOnly") && line.contains("Path=/"), "{line}");
     }
 

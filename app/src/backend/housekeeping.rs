@@ -1,4 +1,4 @@
-//! Removes rows nothing can use any more: expired sessions, challenges, passkey ceremonies, provider flows and held
+//! Removes rows nothing can use any more: expired sessions (sign-in and visitor), challenges, passkey ceremonies, provider flows and held
 //! links, trusted browsers and mailed tokens, and finished jobs. Run by the worker about every ten minutes; each statement is one indexed-or-small DELETE.
 use super::AppState;
 
@@ -9,7 +9,10 @@ pub const KEEP_SECS: i64 = 30 * 24 * 3600;
 pub async fn purge_expired(st: &AppState) -> Result<u64, sqlx::Error> {
     let now = st.clock.now();
     let old = now - KEEP_SECS;
-    let statements: [(&str, i64); 9] = [
+    // Visitor sessions expire by the wall clock (tower-sessions sets their expiry).
+    let wall = time::OffsetDateTime::now_utc().unix_timestamp();
+    let statements: [(&str, i64); 10] = [
+        ("DELETE FROM visitor_sessions WHERE expires_at <= $1", wall),
         ("DELETE FROM sessions WHERE idle_expires_at <= $1 OR absolute_expires_at <= $1", now),
         ("DELETE FROM mfa_challenges WHERE expires_at <= $1", now),
         ("DELETE FROM webauthn_ceremonies WHERE expires_at <= $1", now),

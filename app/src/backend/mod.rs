@@ -30,6 +30,7 @@ pub mod settings;
 pub mod state;
 pub mod sudo;
 pub mod tokens;
+pub mod visitor;
 
 pub use error::{Error, Unexpected};
 pub use state::AppState;

@@ -68,6 +68,8 @@ pub struct RequestContext {
     pub nonce: String,
     /// A plain browser form post or page load (not the server-function client).
     pub wants_html: bool,
+    /// What this request does to the visitor session (its flash in and out, a new id after a sign-in).
+    pub visitor: super::visitor::Pending,
 }
 
 impl RequestContext {
@@ -85,6 +87,7 @@ impl RequestContext {
             pending_link: None,
             nonce: String::new(),
             wants_html: false,
+            visitor: Default::default(),
         }
     }
 }

@@ -10,7 +10,7 @@ use app::{
     },
     context::{Flash, Notice},
     error::AppError,
-    server_ctx::{flash_cookie, sign_in_redirect},
+    server_ctx::{put_flash, sign_in_redirect},
     validation::safe_return_to,
 };
 use axum::{
@@ -32,8 +32,8 @@ fn redirect(to: &str, cookies: &[String]) -> Response {
     res
 }
 
-fn failed(config: &app::backend::config::Config, to: &str, message: String, mut cookies: Vec<String>) -> Response {
-    cookies.push(flash_cookie(config, &Flash { error: Some(AppError::Provider { message }), ..Default::default() }));
+fn failed(ctx: &RequestContext, to: &str, message: String, cookies: Vec<String>) -> Response {
+    put_flash(ctx, &Flash { error: Some(AppError::Provider { message }), ..Default::default() });
     redirect(to, &cookies)
 }
 
@@ -51,7 +51,7 @@ pub async fn start(
     if ctx.session.is_none() {
         if let Err(retry) = st.limits.anonymous_post(ctx.ip) {
             let message = AppError::RateLimited { retry_after_secs: retry.0 }.to_string();
-            let mut res = failed(&st.config, "/users/log-in", message, Vec::new());
+            let mut res = failed(&ctx, "/users/log-in", message, Vec::new());
             *res.status_mut() = StatusCode::TOO_MANY_REQUESTS;
             res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry.0));
             return res;
@@ -91,7 +91,7 @@ pub async fn start(
             );
             redirect(&started.authorize_url, &[cookie])
         }
-        Err(oauth::Failure(message)) => failed(&st.config, &back, message, Vec::new()),
+        Err(oauth::Failure(message)) => failed(&ctx, &back, message, Vec::new()),
     }
 }
 
@@ -111,7 +111,7 @@ pub async fn callback(
         Ok(Outcome::SignedIn { outcome, return_to }) => {
             let (next, flash, cookie) = sign_in_redirect(&st, &ctx, &outcome, return_to.as_deref().unwrap_or(""));
             cookies.push(cookie);
-            cookies.push(flash_cookie(config, &flash));
+            put_flash(&ctx, &flash);
             redirect(&next, &cookies)
         }
         Ok(Outcome::Reauthenticated { session, return_to }) => {
@@ -119,7 +119,7 @@ pub async fn callback(
             redirect(return_to.as_deref().unwrap_or("/users/settings"), &cookies)
         }
         Ok(Outcome::Linked { .. }) => {
-            cookies.push(flash_cookie(config, &Flash::notice(Notice::ProviderLinked)));
+            put_flash(&ctx, &Flash::notice(Notice::ProviderLinked));
             redirect(CONNECTIONS, &cookies)
         }
         Ok(Outcome::LinkPending { email, browser_token }) => {
@@ -129,9 +129,9 @@ pub async fn callback(
                 &browser_token,
                 Some(FLOW_SECS),
             ));
-            cookies.push(flash_cookie(config, &Flash::notice_for(Notice::LinkPending, &email)));
+            put_flash(&ctx, &Flash::notice_for(Notice::LinkPending, &email));
             redirect("/users/log-in", &cookies)
         }
-        Err(oauth::Failure(message)) => failed(config, back, message, cookies),
+        Err(oauth::Failure(message)) => failed(&ctx, back, message, cookies),
     }
 }

@@ -374,7 +374,7 @@ async fn s46_every_admin_page_and_function_refuses_a_non_admin() {
             // A plain HTML form: refused (the error status, or back with the error in the flash), no session.
             for (client, error) in [(&bo, "Forbidden"), (&new_client(), "Unauthenticated")] {
                 let r = app.post_form_with(client, &format!("/api/{name}"), form).await;
-                let f = flash(&r);
+                let f = app.flash(&r).await;
                 assert!(
                     r.status() == StatusCode::FORBIDDEN
                         || r.status() == StatusCode::UNAUTHORIZED
@@ -505,7 +505,7 @@ async fn s35_locking_a_user_ends_every_session_and_mailed_link_at_once() {
     assert!(body.contains("InvalidCredentials"), "{body}");
     let r = app.post_form_with(&new_client(), "/api/log_in", &[("email", BO), ("password", PASSWORD)]).await;
     assert_eq!(location(&r), "/users/log-in");
-    assert_eq!(flash(&r)["error"], "InvalidCredentials");
+    assert_eq!(app.flash(&r).await["error"], "InvalidCredentials");
     assert!(session_token(&r).is_none());
     // A sign-in link asked for while locked does not let them in either.
     let links_before = mails_with(&app, BO, "sign-in link");
@@ -616,7 +616,7 @@ async fn s38_an_admin_ends_one_users_sessions_or_everyones() {
     // Everyone's, from the overview's plain form: all but the admin's own.
     let r = app.post_form_with(&ann, "/api/admin_sign_out_everyone", &[]).await;
     assert_eq!(location(&r), "/admin");
-    assert_eq!(flash(&r)["notice"], "EveryoneSignedOut");
+    assert_eq!(app.flash(&r).await["notice"], "EveryoneSignedOut");
     for b in [&cy, &dee, &bo4] {
         assert_eq!(app.signed_in_as(b).await, None);
     }
@@ -657,7 +657,7 @@ async fn s20_an_admin_can_only_send_a_reset_link_never_set_or_see_a_password() {
     // The plain form (no JavaScript): back to the page with a notice, no link in the flash either.
     let r = act_form(&app, &ann, &bo_id, "send_password_reset").await;
     assert_eq!(location(&r), format!("/admin/users/{bo_id}"));
-    let f = flash(&r);
+    let f = app.flash(&r).await;
     assert_eq!(f["notice"], "ResetSent");
     assert!(!f.to_string().contains("reset-password"), "{f}");
     assert_eq!(mails_with(&app, BO, "Reset your"), 2);
@@ -726,7 +726,7 @@ async fn impersonation_shows_the_user_refuses_sensitive_changes_and_is_audited_w
     // Ordinary changes work and are recorded with both; sensitive ones are refused.
     let r = app.post_form_with(&ann, "/api/update_profile", &[("display_name", "Set while impersonated")]).await;
     assert_eq!(location(&r), "/users/settings");
-    assert_eq!(flash(&r)["notice"], "ProfileSaved");
+    assert_eq!(app.flash(&r).await["notice"], "ProfileSaved");
     let sensitive: Vec<(&str, Vec<(&str, &str)>)> = vec![
         ("change_password", vec![("current_password", PASSWORD), ("password", NEW_PASSWORD)]),
         ("sudo", vec![("password", PASSWORD), ("return_to", "/users/settings")]),
@@ -744,7 +744,7 @@ async fn impersonation_shows_the_user_refuses_sensitive_changes_and_is_audited_w
         assert!(body.contains("Impersonating"), "{name}: {body}");
     }
     let r = app.post_form_with(&ann, "/api/sudo", &[("password", PASSWORD), ("return_to", "/users/settings")]).await;
-    assert_eq!(flash(&r)["error"], "Impersonating", "the sudo page's form too");
+    assert_eq!(app.flash(&r).await["error"], "Impersonating", "the sudo page's form too");
     assert!(session_token(&r).is_none());
     assert_eq!(password_hash(&app, &bo_id).await, bo_hash);
     assert_eq!(app.opt_i64("SELECT deletion_scheduled_at FROM users WHERE id = $1", &[&bo_id]).await, None);
@@ -768,7 +768,7 @@ async fn impersonation_shows_the_user_refuses_sensitive_changes_and_is_audited_w
     // Stop: the admin's own session again (a new cookie), back on the user's page.
     let r = app.post_form_with(&ann, "/api/stop_impersonating", &[]).await;
     assert_eq!(location(&r), format!("/admin/users/{bo_id}"));
-    assert_eq!(flash(&r)["notice"], "ImpersonationStopped");
+    assert_eq!(app.flash(&r).await["notice"], "ImpersonationStopped");
     assert!(session_token(&r).is_some());
     assert_eq!(app.signed_in_as(&ann).await.as_deref(), Some(ANN));
     app.ok(&ann, AdminOverview {}).await;
@@ -1222,7 +1222,7 @@ async fn a_dead_mail_job_is_delivered_after_retry_once_smtp_is_up() {
         .post_form_with(&ann, "/api/admin_job_action", &[("id", &job_id), ("action", "retry"), ("state", "dead")])
         .await;
     assert_eq!(location(&r), "/admin/jobs?state=dead");
-    assert_eq!(flash(&r)["notice"], "JobRetried");
+    assert_eq!(app.flash(&r).await["notice"], "JobRetried");
     let raw = sink.wait_for("To: bo@example.com", 20).await;
     assert!(raw.contains("Reset your"), "{raw}");
     app.wait_for_i64("SELECT COUNT(*) FROM jobs WHERE id = $1 AND state = 'done'", &[&job_id], 1).await;
@@ -1269,7 +1269,7 @@ async fn admin_actions_on_admins_are_refused() {
     // The plain form goes back to the page with the reason.
     let r = act_form(&app, &ann, &dee_id, "lock").await;
     assert_eq!(location(&r), format!("/admin/users/{dee_id}"));
-    assert!(flash(&r)["error"]["Refused"]["message"].as_str().unwrap().contains("portcullis admin revoke"));
+    assert!(app.flash(&r).await["error"]["Refused"]["message"].as_str().unwrap().contains("portcullis admin revoke"));
 
     // Nothing happened to either admin.
     for (client, email, id) in [(&dee, DEE, &dee_id), (&ann, ANN, &ann_id)] {
@@ -1367,14 +1367,14 @@ async fn admin_delete_needs_the_typed_email_then_removes_the_account_and_mails_t
     }
     let r = app.post_form_with(&ann, "/api/admin_user_action", &delete_form(&bo_id, "nobody@example.com")).await;
     assert_eq!(location(&r), format!("/admin/users/{bo_id}"), "a plain form goes back to the page");
-    assert!(flash(&r)["error"]["Validation"]["fields"]["confirm_email"].is_string());
+    assert!(app.flash(&r).await["error"]["Validation"]["fields"]["confirm_email"].is_string());
     assert_eq!(app.i64("SELECT COUNT(*) FROM users WHERE id = $1", &[&bo_id]).await, 1, "still there");
     assert_eq!(app.signed_in_as(&bo).await.as_deref(), Some(BO));
 
     // Typed right (case and spaces do not matter): gone, signed out, told, recorded.
     let r = app.post_form_with(&ann, "/api/admin_user_action", &delete_form(&bo_id, " BO@example.com ")).await;
     assert_eq!(location(&r), "/admin/users", "to the list: the account's page is gone");
-    assert_eq!(flash(&r)["notice"], "UserDeleted");
+    assert_eq!(app.flash(&r).await["notice"], "UserDeleted");
     assert_eq!(app.i64("SELECT COUNT(*) FROM users WHERE id = $1", &[&bo_id]).await, 0);
     assert_eq!(app.i64("SELECT COUNT(*) FROM sessions WHERE user_id = $1", &[&bo_id]).await, 0);
     assert_eq!(app.signed_in_as(&bo).await, None);
@@ -1504,7 +1504,7 @@ async fn s5_an_admin_requires_a_new_password_and_the_old_one_stops_signing_in_un
     // The plain form: back to the page with the notice.
     let r = act_form(&app, &ann, &bo_id, "require_password_change").await;
     assert_eq!(location(&r), format!("/admin/users/{bo_id}"));
-    assert_eq!(flash(&r)["notice"], "PasswordChangeRequired");
+    assert_eq!(app.flash(&r).await["notice"], "PasswordChangeRequired");
 
     // Every session of the user ended; the admin never saw or set a password.
     assert_eq!(app.signed_in_as(&bo).await, None);

@@ -227,6 +227,25 @@ impl TestApp {
         })
     }
 
+    /// The flash a plain HTML form's answer left for the next page (`Null` when there is none): read from the
+    /// visitor session whose cookie the answer sets, as the next page will.
+    pub async fn flash(&self, r: &Response) -> serde_json::Value {
+        let Some(line) = cookie_map(r).remove("portcullis_visit") else { return serde_json::Value::Null };
+        let id = line.split(';').next().unwrap().split_once('=').unwrap().1.to_string();
+        if id.is_empty() {
+            return serde_json::Value::Null;
+        }
+        let digest = app::backend::crypto::token_digest(&id);
+        let data: Option<(String,)> = sqlx::query_as("SELECT data FROM visitor_sessions WHERE id_digest = $1")
+            .bind(&digest)
+            .fetch_optional(&self.state().db.pool)
+            .await
+            .unwrap();
+        data.map_or(serde_json::Value::Null, |(d,)| {
+            serde_json::from_str::<serde_json::Value>(&d).unwrap()["portcullis.flash"].clone()
+        })
+    }
+
     pub fn mails_to(&self, email: &str) -> Vec<StoredMail> {
         self.state().mailer.stored().into_iter().filter(|m| m.to == email).collect()
     }
@@ -370,19 +389,6 @@ pub fn set_cookies(r: &Response) -> Vec<String> {
 }
 
 /// name → full Set-Cookie line.
-/// The flash cookie a plain HTML form answer carries to the next page (`Null` when there is none).
-pub fn flash(r: &Response) -> serde_json::Value {
-    use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
-    let Some(line) = cookie_map(r).remove("portcullis_flash") else { return serde_json::Value::Null };
-    let value = line.split(';').next().unwrap().split_once('=').unwrap().1.to_string();
-    if value.is_empty() {
-        return serde_json::Value::Null;
-    }
-    // `base64(json).signature`
-    let (value, _signature) = value.rsplit_once('.').expect("a signed flash");
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(value).unwrap()).unwrap()
-}
-
 pub fn cookie_map(r: &Response) -> HashMap<String, String> {
     set_cookies(r).into_iter().map(|c| (c.split('=').next().unwrap().to_string(), c)).collect()
 }

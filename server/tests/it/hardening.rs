@@ -667,7 +667,7 @@ async fn malformed_bodies_to_every_server_function_are_client_errors() {
     let log_in_page = Some("http://localhost:3000/users/log-in");
     let r = post_raw(&app, &app.client, "/api/log_in", "text/html", FORM, "email=ann%40example.com", log_in_page).await;
     assert_eq!(location(&r), "/users/log-in");
-    assert!(flash(&r)["error"]["BadRequest"].is_object(), "{}", flash(&r));
+    assert!(app.flash(&r).await["error"]["BadRequest"].is_object(), "{}", app.flash(&r).await);
     app.stop().await;
 }
 
@@ -744,19 +744,25 @@ async fn s51_admin_actions_need_a_fresh_second_factor_and_admin_sessions_are_sho
     app.stop().await;
 }
 
-/// L14: the flash cookie is signed; one planted by a sibling site (or anyone who can set a cookie for the host) is
-/// ignored instead of shown as the site's own message.
+/// L14: the flash lives on the server, in the visitor session: a cookie planted by a sibling site (or anyone who can
+/// set a cookie for the host) cannot put a message on the site's pages, whether it claims to be a flash or a
+/// visitor session.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s43_a_forged_flash_cookie_is_not_shown() {
     use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
     let app = TestApp::spawn().await;
     let json = r#"{"error":{"Provider":{"message":"Your account is at risk: call +1 555 0100 now"}}}"#;
     let forged = URL_SAFE_NO_PAD.encode(json);
-    for value in [forged.clone(), format!("{forged}.{}", "0".repeat(64))] {
+    for cookie in [
+        format!("portcullis_flash={forged}"),
+        format!("portcullis_flash={forged}.{}", "0".repeat(64)),
+        format!("portcullis_visit={forged}"),
+        "portcullis_visit=AAAAAAAAAAAAAAAAAAAAAA".to_string(),
+    ] {
         let page = bare_client()
             .get(app.url("/users/log-in"))
             .header("accept", "text/html")
-            .header("cookie", format!("portcullis_flash={value}"))
+            .header("cookie", cookie)
             .send()
             .await
             .unwrap()

@@ -22,4 +22,5 @@ mod registration;
 mod security;
 mod sessions;
 mod settings;
+mod visitor;
 // Forks: your test modules.

@@ -25,6 +25,11 @@ impl Drop for Provider {
     }
 }
 
+/// Said on the test's output when a provider exits before it is ready.
+fn note_early_exit(port: u16, status: Option<std::process::ExitStatus>) {
+    eprintln!("test OpenID provider on port {port} exited before it was ready ({status:?}); trying another port");
+}
+
 impl Provider {
     pub async fn start() -> Self {
         Self::start_with(None).await
@@ -32,7 +37,14 @@ impl Provider {
 
     /// `tamper`: `OIDC_TAMPER_ID_TOKEN` for a provider that misbehaves (see end2end/oidc/README.md).
     pub async fn start_with(tamper: Option<&str>) -> Self {
-        Self::launch(tamper, crate::mail::free_port()).await
+        // The free port can be taken by another test between the probe and node's listen; node then exits at once
+        // (EADDRINUSE) and the next port is tried.
+        for _ in 0..4 {
+            if let Some(provider) = Self::launch(tamper, crate::mail::free_port()).await {
+                return provider;
+            }
+        }
+        panic!("the test OpenID provider did not start on any of four free ports");
     }
 
     /// Stops this provider (by its PID) and starts a new one on the same address: same issuer, new signing key.
@@ -40,10 +52,11 @@ impl Provider {
         let port = self.port;
         self.child.start_kill().unwrap();
         self.child.wait().await.unwrap();
-        Self::launch(None, port).await
+        Self::launch(None, port).await.expect("the provider starts again on its port")
     }
 
-    async fn launch(tamper: Option<&str>, port: u16) -> Self {
+    /// Starts the provider on `port`; `None` if node exits before it is ready (the port was taken meanwhile).
+    async fn launch(tamper: Option<&str>, port: u16) -> Option<Self> {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../end2end/oidc");
         assert!(dir.join("node_modules/oidc-provider").exists(), "run `npm ci --prefix end2end/oidc` first");
         let clients = serde_json::json!([
@@ -81,7 +94,13 @@ impl Provider {
         // (each OAuth test starts its own provider): a generous wait, not a measure of anything.
         let ready = tokio::time::timeout(std::time::Duration::from_secs(90), lines.next_line()).await;
         let line = match ready {
-            Ok(line) => line.unwrap().unwrap_or_default(),
+            Ok(Ok(Some(line))) => line,
+            // Its output ended: node exited before it was ready.
+            Ok(_) => {
+                let status = child.wait().await.ok();
+                note_early_exit(port, status);
+                return None;
+            }
             Err(_) => String::new(),
         };
         // What it wrote to stderr tells a port in use from a slow start.
@@ -91,7 +110,7 @@ impl Provider {
             "provider on port {port} said {line:?}; stderr: {}",
             said()
         );
-        Self { child, issuer: format!("http://localhost:{port}"), port }
+        Some(Self { child, issuer: format!("http://localhost:{port}"), port })
     }
 
     /// The app's configuration for this provider: OIDC by discovery, and the same server as "GitHub" (OAuth 2.0
@@ -211,7 +230,7 @@ async fn s55_an_unverified_provider_email_makes_no_account() {
     let browser = new_client();
     let r = sign_in(&app, &browser, "oidc", &cy).await;
     assert_eq!(location(&r), "/users/log-in");
-    let error = flash(&r)["error"].to_string();
+    let error = app.flash(&r).await["error"].to_string();
     assert!(error.contains("has not verified the e-mail address cy@example.com"), "{error}");
     assert_eq!(app.signed_in_as(&browser).await, None);
     assert_eq!(count(&app, "SELECT COUNT(*) FROM users").await, 0);

@@ -258,7 +258,7 @@ async fn s49_an_outsider_gets_404_from_every_page_and_function_of_another_organi
         assert!(body.contains("NotFound"), "{name}: {body}");
         // A plain HTML form: a 404 (page data), or sent back with the same error, never to a success page.
         let r = app.post_form_with(&a, &path, form).await;
-        let flash = flash(&r);
+        let flash = app.flash(&r).await;
         assert!(
             r.status() == StatusCode::NOT_FOUND || (r.status() == StatusCode::FOUND && flash["error"] == "NotFound"),
             "{name} {form:?} as a form: {} {flash}",
@@ -327,7 +327,7 @@ async fn s47_only_the_invited_address_can_accept_an_invitation() {
     assert!(body.contains("Forbidden"));
     let r = app.post_form_with(&cy, "/api/accept_invitation", &[("token", &token)]).await;
     assert_eq!(location(&r), path, "a form goes back to the invitation");
-    assert_eq!(flash(&r)["error"], "Forbidden");
+    assert_eq!(app.flash(&r).await["error"], "Forbidden");
     let id = invitation_id(&app, &ann, "acme", BO).await;
     let (status, _) = app.call_form(&cy, "accept_listed_invitation", &[("id", &id)]).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "nor from the list of invitations");
@@ -423,7 +423,7 @@ async fn the_last_owner_cannot_be_demoted_removed_or_leave_but_with_a_second_own
     // As a plain form too: back to the page with the error, nothing changed.
     let r = app.post_form_with(&ann, "/api/leave_organization", &[("slug", "acme")]).await;
     assert_eq!(location(&r), "/organizations/acme");
-    assert!(flash(&r)["error"]["Validation"]["fields"]["member"].is_string(), "{}", flash(&r));
+    assert!(app.flash(&r).await["error"]["Validation"]["fields"]["member"].is_string(), "{}", app.flash(&r).await);
     assert_eq!(role_in(&app, "acme", ANN).await.as_deref(), Some("owner"));
 
     // A member is not an owner: still the last one.
