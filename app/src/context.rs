@@ -24,6 +24,9 @@ pub struct UserView {
     /// The organization this session works in: (slug, name).
     pub active_org: Option<(String, String)>,
     pub is_admin: bool,
+    /// An admin without a second factor (an authenticator app or a passkey), who must enrol before the console (S51).
+    #[serde(default)]
+    pub admin_needs_second_factor: bool,
     /// The sudo window is open (sensitive changes and admin actions may go ahead).
     #[serde(default)]
     pub sudo_open: bool,

@@ -1,5 +1,5 @@
 import { test, expect } from './fixtures.mjs';
-import { uniqueEmail, registerAndConfirm, waitForHydration, magicLinkFromMailbox, PASSWORD } from './helpers.mjs';
+import { uniqueEmail, registerAndConfirm, waitForHydration, followSignInLink, PASSWORD } from './helpers.mjs';
 
 // A page behind log in, opened signed out, sends the visitor to log in and brings them back after signing in.
 for (const javaScriptEnabled of [true, false]) {
@@ -32,13 +32,7 @@ test('a sign-in link asked for on the way to a page lands on that page', async (
   await registerAndConfirm(page, email);
   await page.goto('/organizations/new');
   await expect(page).toHaveURL(/return_to=\/organizations\/new$/);
-  await waitForHydration(page);
-  await page.getByText('E-mail me a sign-in link instead').click();
-  await page.getByLabel('E-mail for the link').fill(email);
-  await page.getByRole('button', { name: 'Send me a link' }).click();
-  await expect(page.getByRole('status').filter({ hasText: 'sign-in link is on its way' })).toBeVisible();
-  await page.goto(await magicLinkFromMailbox(page, email));
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await followSignInLink(page, email);
   await expect(page).toHaveURL(/\/organizations\/new$/);
   await expect(page.getByRole('heading', { name: 'New organization' })).toBeVisible();
 });

@@ -125,7 +125,6 @@ pub fn router(state: AppState) -> Router {
     router
         .fallback(not_found)
         .layer(from_fn_with_state(state.clone(), middleware::organization_entry))
-        .layer(from_fn_with_state(state.clone(), middleware::admin_entry))
         .layer(from_fn_with_state(state.clone(), middleware::require_mfa_enrolment))
         .layer(from_fn_with_state(state.clone(), middleware::anonymous_rate_limit))
         .layer(from_fn_with_state(state.clone(), middleware::cross_site_guard))

@@ -158,25 +158,8 @@ pub async fn require_mfa_enrolment(State(st): State<AppState>, req: Request, nex
     error_response(&req, StatusCode::FORBIDDEN, AppError::MfaEnrolmentRequired)
 }
 
-/// An admin page opened by an admin without two-step verification: sent to enrol first. (Everyone else goes on to
-/// the page, whose data function answers a non-admin 403.)
-pub async fn admin_entry(State(_st): State<AppState>, req: Request, next: Next) -> Response {
-    let path = req.uri().path();
-    let needs_mfa = (path == "/admin" || path.starts_with("/admin/"))
-        && is_safe(req.method())
-        && req
-            .extensions()
-            .get::<RequestContext>()
-            .and_then(|c| c.session.as_ref())
-            .is_some_and(|s| s.is_admin && !s.has_second_factor());
-    if !needs_mfa {
-        return next.run(req).await;
-    }
-    to_enrolment(&req, app::context::Notice::AdminRequiresMfa)
-}
-
 /// To the two-step verification enrolment page, saying why.
-fn to_enrolment(req: &Request, why: app::context::Notice) -> Response {
+pub(crate) fn to_enrolment(req: &Request, why: app::context::Notice) -> Response {
     if let Some(ctx) = req.extensions().get::<RequestContext>() {
         app::server_ctx::put_flash(ctx, &app::context::Flash::notice(why));
     }

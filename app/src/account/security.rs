@@ -14,7 +14,8 @@ use crate::{
     error::AppError,
 };
 
-const SECURITY: &str = "/users/settings/security";
+/// This page: also where a user who must have two-step verification (policy, an organization, an admin) enrols.
+pub const SECURITY: &str = "/users/settings/security";
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct SecurityOverview {

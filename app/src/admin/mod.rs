@@ -141,12 +141,33 @@ pub(crate) fn AdminNav(current: &'static str) -> impl IntoView {
 /// admin the page, whose data function checks the role again (the server decides, not this view).
 #[component]
 pub fn AdminOnly() -> impl IntoView {
-    let admin = crate::components::layout::signed_in_admin();
-    move || match admin() {
-        Some(true) => view! { <leptos_router::components::Outlet/> }.into_any(),
-        Some(false) => view! { <Forbidden/> }.into_any(),
+    use crate::components::layout::AdminAccess;
+    let access = crate::components::layout::admin_access();
+    move || match access() {
+        Some(AdminAccess::Admin) => view! { <leptos_router::components::Outlet/> }.into_any(),
+        Some(AdminAccess::NeedsSecondFactor) => view! { <EnrolFirst/> }.into_any(),
+        Some(AdminAccess::NotAdmin) => view! { <Forbidden/> }.into_any(),
         // Not known yet (a client-side navigation right after signing in): nothing until it is.
         None => ().into_any(),
+    }
+}
+
+/// An admin without a second factor (S51): on the server, off to enrol with the reason in the flash; in the browser,
+/// the reason and the link.
+#[component]
+fn EnrolFirst() -> impl IntoView {
+    use crate::account::security::SECURITY as MFA_ENROLMENT_PAGE;
+    #[cfg(feature = "ssr")]
+    if let Ok(ctx) = crate::server_ctx::request() {
+        crate::server_ctx::put_flash(&ctx, &Flash::notice(Notice::AdminRequiresMfa));
+        crate::server_ctx::redirect_page(MFA_ENROLMENT_PAGE);
+    }
+    view! {
+        <section class="card auth-card" aria-labelledby="page-title">
+            <h1 id="page-title">"Two-step verification first"</h1>
+            <p>{Notice::AdminRequiresMfa.text()}</p>
+            <p><a class="button" href=MFA_ENROLMENT_PAGE>"Set it up"</a></p>
+        </section>
     }
 }
 

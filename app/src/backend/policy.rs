@@ -11,7 +11,7 @@ pub fn mfa_enrolment_required(st: &AppState, session: &CurrentSession) -> bool {
 
 /// Where such a user is sent, and what they may still reach: enrolment, sudo (enrolment needs it), log out, and
 /// what pages need to load.
-pub const MFA_ENROLMENT_PAGE: &str = "/users/settings/security";
+pub const MFA_ENROLMENT_PAGE: &str = crate::account::security::SECURITY;
 
 pub fn allowed_during_mfa_enrolment(path: &str) -> bool {
     const EXACT: &[&str] = &[

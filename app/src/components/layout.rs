@@ -18,6 +18,7 @@ fn page_context_now() -> PageContext {
     let user = crate::server_ctx::request().ok().and_then(|ctx| ctx.session).map(|s| UserView {
         sudo_open: st.as_ref().is_some_and(|st| crate::backend::sudo::is_fresh(st, &s)),
         sudo_needs_second_factor: s.sudo_needs_second_factor(),
+        admin_needs_second_factor: s.is_admin && !s.has_second_factor(),
         email: s.email,
         display_name: s.display_name,
         confirmed: s.confirmed,
@@ -56,14 +57,27 @@ pub fn signed_in() -> impl Fn() -> Option<bool> + Clone + Send + Sync + 'static 
     move || known.get()
 }
 
-/// Like [`signed_in`], for an admin.
-pub fn signed_in_admin() -> impl Fn() -> Option<bool> + Clone + Send + Sync + 'static {
+/// Who the admin console is for (see `admin::AdminOnly`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AdminAccess {
+    Admin,
+    /// An admin without a second factor: enrol first (S51).
+    NeedsSecondFactor,
+    NotAdmin,
+}
+
+/// Like [`signed_in`], for the admin console: `None` while not known yet.
+pub fn admin_access() -> impl Fn() -> Option<AdminAccess> + Clone + Send + Sync + 'static {
     let current = expect_context::<CurrentPage>().0;
     let context_path = expect_context::<ContextPath>().0;
     let pathname = leptos_router::hooks::use_location().pathname;
     let known = Memo::new(move |_| {
-        let admin = current.with(|c| c.user.as_ref().is_some_and(|u| u.is_admin));
-        (admin || context_path.with(|p| pathname.with(|now| p == now))).then_some(admin)
+        let access = current.with(|c| match &c.user {
+            Some(u) if u.is_admin && u.admin_needs_second_factor => AdminAccess::NeedsSecondFactor,
+            Some(u) if u.is_admin => AdminAccess::Admin,
+            _ => AdminAccess::NotAdmin,
+        });
+        (access == AdminAccess::Admin || context_path.with(|p| pathname.with(|now| p == now))).then_some(access)
     });
     move || known.get()
 }

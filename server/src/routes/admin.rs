@@ -35,6 +35,10 @@ pub async fn audit_csv(State(st): State<AppState>, Query(f): Query<Filters>, req
     };
     let stream = match app::backend::admin::audit_log::export(st.clone(), &me, query) {
         Ok(s) => s,
+        // An admin without a second factor (S51) is sent to enrol, as the console's pages do.
+        Err(Error::MfaEnrolmentRequired) if me.is_admin => {
+            return crate::middleware::to_enrolment(&req, app::context::Notice::AdminRequiresMfa)
+        }
         Err(Error::MfaEnrolmentRequired) => {
             return crate::middleware::error_response(
                 &req,

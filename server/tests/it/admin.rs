@@ -96,6 +96,7 @@ async fn s46_admin_pages_and_functions_refuse_non_admins_and_ask_admins_for_two_
     let r = app.get_with(&ann, "/admin").await;
     assert!(r.status().is_redirection());
     assert_eq!(location(&r), "/users/settings/security");
+    assert_eq!(app.flash(&r).await["notice"], "AdminRequiresMfa", "with the reason for the enrolment page");
     let r = app.call_server_fn_with(&ann, "/api/admin_overview", &[]).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert!(r.text().await.unwrap().contains("MfaEnrolmentRequired"));
