@@ -69,8 +69,8 @@ impl SessionStore for VisitorStore {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         // Always a fresh random id, whatever the record came with (after a `flush` it keeps the old one): a stored
         // session never gets an id a browser held before. Drawn again if taken (128 bits: in practice never).
-        record.id = Id::default();
         loop {
+            record.id = Id::default();
             let inserted = sqlx::query(
                 "INSERT INTO visitor_sessions (id_digest, data, expires_at) VALUES ($1, $2, $3) \
                  ON CONFLICT (id_digest) DO NOTHING",
@@ -85,7 +85,6 @@ impl SessionStore for VisitorStore {
             if inserted == 1 {
                 return Ok(());
             }
-            record.id = Id::default();
         }
     }
 

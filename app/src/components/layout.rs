@@ -46,13 +46,22 @@ pub struct ContextPath(pub RwSignal<String>);
 /// context for this address says not, `None` while that is not known yet (the route guards wait instead of
 /// sending a user who has just signed in back to the log-in page).
 pub fn signed_in() -> impl Fn() -> Option<bool> + Clone + Send + Sync + 'static {
+    known_answer(|c| c.user.is_some(), |signed_in| *signed_in)
+}
+
+/// A guard's answer from the page context: `answer` of the context on screen when `granted` (a stale context that
+/// grants is still right: signing out reloads the page), else only once the context is the one for this address.
+/// A memo: the guard's view is rendered again only when the answer changes, not at every navigation.
+fn known_answer<T: Clone + PartialEq + Send + Sync + 'static>(
+    answer: fn(&PageContext) -> T,
+    granted: fn(&T) -> bool,
+) -> impl Fn() -> Option<T> + Clone + Send + Sync + 'static {
     let current = expect_context::<CurrentPage>().0;
     let context_path = expect_context::<ContextPath>().0;
     let pathname = leptos_router::hooks::use_location().pathname;
-    // A memo: the guard's view is rendered again only when the answer changes, not at every navigation.
     let known = Memo::new(move |_| {
-        let user = current.with(|c| c.user.is_some());
-        (user || context_path.with(|p| pathname.with(|now| p == now))).then_some(user)
+        let value = current.with(answer);
+        (granted(&value) || context_path.with(|p| pathname.with(|now| p == now))).then_some(value)
     });
     move || known.get()
 }
@@ -68,18 +77,14 @@ pub enum AdminAccess {
 
 /// Like [`signed_in`], for the admin console: `None` while not known yet.
 pub fn admin_access() -> impl Fn() -> Option<AdminAccess> + Clone + Send + Sync + 'static {
-    let current = expect_context::<CurrentPage>().0;
-    let context_path = expect_context::<ContextPath>().0;
-    let pathname = leptos_router::hooks::use_location().pathname;
-    let known = Memo::new(move |_| {
-        let access = current.with(|c| match &c.user {
+    known_answer(
+        |c| match &c.user {
             Some(u) if u.is_admin && u.admin_needs_second_factor => AdminAccess::NeedsSecondFactor,
             Some(u) if u.is_admin => AdminAccess::Admin,
             _ => AdminAccess::NotAdmin,
-        });
-        (access == AdminAccess::Admin || context_path.with(|p| pathname.with(|now| p == now))).then_some(access)
-    });
-    move || known.get()
+        },
+        |access| *access == AdminAccess::Admin,
+    )
 }
 
 /// Computed from the request during server rendering and handed to the browser with the page (no `Suspense`, so
