@@ -9,11 +9,8 @@ pub mod context;
 pub mod error;
 pub mod home;
 pub mod orgs;
-pub mod validation;
 // Forks: your feature modules.
 
-#[cfg(feature = "ssr")]
-pub mod backend;
 #[cfg(feature = "ssr")]
 pub mod server_ctx;
 
@@ -56,7 +53,7 @@ pub struct StylesheetHref(pub String);
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
     if let Some(ctx) = use_context::<axum::http::request::Parts>()
-        .and_then(|p| p.extensions.get::<backend::request::RequestContext>().cloned())
+        .and_then(|p| p.extensions.get::<backend::platform::request::RequestContext>().cloned())
     {
         provide_context(leptos::nonce::Nonce::from_value(ctx.nonce.clone()));
     }

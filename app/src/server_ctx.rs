@@ -4,11 +4,9 @@ use axum::http::{header, request::Parts, HeaderValue};
 use leptos::prelude::*;
 use leptos_axum::ResponseOptions;
 
-use crate::{
-    backend::{cookies, request::RequestContext, AppState, Error},
-    context::Flash,
-    error::AppError,
-};
+use crate::{context::Flash, error::AppError};
+
+use backend::{platform::cookies, platform::request::RequestContext, AppState, Error};
 
 pub fn state() -> Result<AppState, AppError> {
     use_context::<AppState>().ok_or_else(|| AppError::Internal { request_id: "no-state".into() })
@@ -86,14 +84,14 @@ pub fn redirect_page(path: &str) {
 /// This browser's visitor session (tower-sessions): per-visitor data of your own, signed in or not — a wizard's
 /// progress, a cart, preferences. `visitor()?.insert("cart", &cart).await`, `.get::<Cart>("cart").await`. It gets a
 /// new id at every sign-in and is emptied at log out; the sign-in session (`require_session`) is another thing.
-pub fn visitor() -> Result<crate::backend::visitor::Session, AppError> {
+pub fn visitor() -> Result<backend::platform::visitor::Session, AppError> {
     use_context::<Parts>()
-        .and_then(|p| p.extensions.get::<crate::backend::visitor::Session>().cloned())
+        .and_then(|p| p.extensions.get::<backend::platform::visitor::Session>().cloned())
         .ok_or_else(|| AppError::Internal { request_id: "no-visitor-session".into() })
 }
 
 /// The signed-in session of this request, or `Unauthenticated` (401).
-pub fn require_session(ctx: &RequestContext) -> Result<crate::backend::request::CurrentSession, AppError> {
+pub fn require_session(ctx: &RequestContext) -> Result<backend::platform::request::CurrentSession, AppError> {
     ctx.session.clone().ok_or_else(|| fail(AppError::Unauthenticated))
 }
 
@@ -103,7 +101,7 @@ pub async fn session_form<Fut>(
     page: &str,
     notice: Option<crate::context::Notice>,
     keep: &[(&str, &str)],
-    change: impl FnOnce(AppState, RequestContext, crate::backend::request::CurrentSession) -> Fut,
+    change: impl FnOnce(AppState, RequestContext, backend::platform::request::CurrentSession) -> Fut,
 ) -> Result<(), AppError>
 where
     Fut: std::future::Future<Output = Result<(), Error>>,
@@ -117,7 +115,7 @@ pub async fn session_form_to<Fut>(
     next: &str,
     notice: Option<crate::context::Notice>,
     keep: &[(&str, &str)],
-    change: impl FnOnce(AppState, RequestContext, crate::backend::request::CurrentSession) -> Fut,
+    change: impl FnOnce(AppState, RequestContext, backend::platform::request::CurrentSession) -> Fut,
 ) -> Result<(), AppError>
 where
     Fut: std::future::Future<Output = Result<(), Error>>,
@@ -136,7 +134,7 @@ where
 /// A page's data function for the signed-in user: `load` with the state, the request and the session; its error
 /// sets the page's status.
 pub async fn session_data<T, Fut>(
-    load: impl FnOnce(AppState, RequestContext, crate::backend::request::CurrentSession) -> Fut,
+    load: impl FnOnce(AppState, RequestContext, backend::platform::request::CurrentSession) -> Fut,
 ) -> Result<T, AppError>
 where
     Fut: std::future::Future<Output = Result<T, Error>>,
@@ -175,7 +173,7 @@ pub fn bad_request(e: &AppError) -> bool {
             .and_then(|st| {
                 let referer = parts.headers.get(header::REFERER)?.to_str().ok()?;
                 let path = referer.strip_prefix(st.config.base_url.as_str())?;
-                Some(crate::validation::safe_return_to(path, "/").to_string())
+                Some(domain::validation::safe_return_to(path, "/").to_string())
             })
             .unwrap_or_else(|| "/".to_string());
         set_flash(&Flash { error: Some(e.clone()), ..Default::default() });
@@ -201,7 +199,7 @@ pub fn fail(e: AppError) -> AppError {
 pub fn signed_in(
     st: &AppState,
     ctx: &RequestContext,
-    outcome: &crate::backend::gate::SignIn,
+    outcome: &backend::signin::gate::SignIn,
     return_to: &str,
 ) -> (String, Flash) {
     let (next, flash, cookie) = sign_in_redirect(st, ctx, outcome, return_to);
@@ -213,17 +211,15 @@ pub fn signed_in(
 pub fn sign_in_redirect(
     st: &AppState,
     ctx: &RequestContext,
-    outcome: &crate::backend::gate::SignIn,
+    outcome: &backend::signin::gate::SignIn,
     return_to: &str,
 ) -> (String, Flash, String) {
-    use crate::{
-        backend::gate::{SignIn, CHALLENGE_SECS},
-        validation::{safe_return_to, with_return_to},
-    };
+    use backend::signin::gate::{SignIn, CHALLENGE_SECS};
+    use domain::validation::{safe_return_to, with_return_to};
     match outcome {
         SignIn::Session(session) => {
             ctx.visitor.signed_in();
-            let cookie = crate::backend::sessions::cookie(&st.config, Some(session));
+            let cookie = backend::signin::sessions::cookie(&st.config, Some(session));
             let next =
                 if ctx.pending_link.is_some() { "/users/settings/connections" } else { safe_return_to(return_to, "/") };
             (next.to_string(), Flash::notice(crate::context::Notice::LoggedIn), cookie)
@@ -242,7 +238,7 @@ pub async fn email_request<Fut>(
     back: &str,
     next: &str,
     notice: crate::context::Notice,
-    action: impl FnOnce(AppState, RequestContext, crate::validation::EmailAddress) -> Fut,
+    action: impl FnOnce(AppState, RequestContext, domain::validation::EmailAddress) -> Fut,
 ) -> Result<(), AppError>
 where
     Fut: std::future::Future<Output = Result<(), Error>>,
@@ -250,7 +246,7 @@ where
     let ctx = request()?;
     let result = async {
         let st = state()?;
-        let parsed = crate::validation::EmailAddress::parse(email).map_err(|m| AppError::field("email", m))?;
+        let parsed = domain::validation::EmailAddress::parse(email).map_err(|m| AppError::field("email", m))?;
         action(st, ctx.clone(), parsed.clone()).await?;
         Ok((next.to_string(), Flash::notice_for(notice, parsed.as_str())))
     }

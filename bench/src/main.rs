@@ -12,8 +12,8 @@ use std::{
 };
 
 use anyhow::Context;
-use app::backend::{config::Config, AppState};
 use argon2::{password_hash::SaltString, Algorithm, Argon2, Params, PasswordHasher, Version};
+use backend::{platform::config::Config, AppState};
 
 const PASSWORD: &str = "correct horse battery staple";
 

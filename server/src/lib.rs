@@ -12,13 +12,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::net::SocketAddr;
 
-use app::{
-    backend::{
-        config::{Config, MailTransportKind},
-        jobs, AppState,
-    },
-    shell, App,
-};
+use app::{shell, App};
+
 use axum::{
     body::Body,
     extract::{FromRef, Request, State},
@@ -26,6 +21,11 @@ use axum::{
     response::IntoResponse,
     routing::get,
     Router,
+};
+use backend::{
+    platform::config::{Config, MailTransportKind},
+    platform::jobs,
+    AppState,
 };
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -130,7 +130,7 @@ pub fn router(state: AppState) -> Router {
         .layer(from_fn_with_state(state.clone(), middleware::cross_site_guard))
         .layer(from_fn_with_state(state.clone(), middleware::security_headers))
         .layer(from_fn_with_state(state.clone(), middleware::request_context))
-        .layer(app::backend::visitor::layer(&state.config, &state.db))
+        .layer(backend::platform::visitor::layer(&state.config, &state.db))
         .layer(RequestBodyLimitLayer::new(state.config.body_limit_bytes))
         .with_state(st)
 }

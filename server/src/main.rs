@@ -1,4 +1,4 @@
-use app::backend::{config::Config, db::Db, AppState};
+use backend::{platform::config::Config, platform::db::Db, AppState};
 use server::cli::{self, Command};
 use tracing_subscriber::EnvFilter;
 
@@ -56,8 +56,8 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             running.stop().await;
         }
         Command::RequirePasswordChange(email) => {
-            use app::backend::{accounts, request::RequestContext};
-            let email = app::validation::EmailAddress::parse(&email).map_err(|m| anyhow::anyhow!("{m}"))?;
+            use backend::{platform::request::RequestContext, signin::accounts};
+            let email = domain::validation::EmailAddress::parse(&email).map_err(|m| anyhow::anyhow!("{m}"))?;
             let state = AppState::build(config).await?;
             match accounts::require_password_change(&state, &RequestContext::system(), &email).await {
                 Ok(Some(ended)) => println!(
@@ -72,7 +72,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::AdminRevoke(email) => set_admin(config, &email, false).await?,
         Command::AdminList => {
             let state = AppState::build(config).await?;
-            for (email, mfa) in app::backend::admin::list(&state).await? {
+            for (email, mfa) in backend::admin::list(&state).await? {
                 println!("{email}\t{}", if mfa { "two-step verification on" } else { "two-step verification OFF" });
             }
         }
@@ -82,9 +82,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
 }
 
 async fn set_admin(config: Config, email: &str, grant: bool) -> anyhow::Result<()> {
-    let email = app::validation::EmailAddress::parse(email).map_err(|m| anyhow::anyhow!("{m}"))?;
+    let email = domain::validation::EmailAddress::parse(email).map_err(|m| anyhow::anyhow!("{m}"))?;
     let state = AppState::build(config).await?;
-    let changed = app::backend::admin::set_admin(&state, &email, grant).await?;
+    let changed = backend::admin::set_admin(&state, &email, grant).await?;
     let what = if grant { "is an admin" } else { "is not an admin" };
     println!("{} {what}{}", email.as_str(), if changed { "" } else { " (no change)" });
     Ok(())

@@ -2,16 +2,15 @@
 //! cross-site refusal, anonymous rate limit, security headers.
 use std::net::{IpAddr, SocketAddr};
 
-use app::{
-    backend::{cookies, crypto, request::RequestContext, sessions, AppState},
-    error::AppError,
-};
+use app::error::AppError;
+
 use axum::{
     extract::{ConnectInfo, Request, State},
     http::{header, HeaderMap, HeaderValue, Method, StatusCode},
     middleware::Next,
     response::{IntoResponse, Response},
 };
+use backend::{platform::cookies, platform::crypto, platform::request::RequestContext, signin::sessions, AppState};
 
 /// The items of a list-valued header (`Accept-Encoding` or `If-None-Match` by `,`), across every
 /// field of it, trimmed.
@@ -32,7 +31,7 @@ pub(crate) fn header_items<'a>(
 /// `TRUSTED_PROXIES`); then every field of it is read, in order, as one list, and the client is the rightmost hop
 /// that is not a trusted proxy (each proxy appends the address it saw, so hops left of an untrusted one are the
 /// client's own claims). An entry that is not an address stops the walk at the last trusted hop.
-pub fn client_ip(config: &app::backend::config::Config, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+pub fn client_ip(config: &backend::platform::config::Config, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
     let peer = peer.to_canonical();
     if !config.believes_forwarding_from(peer) {
         if headers.contains_key("x-forwarded-for") {
@@ -97,8 +96,8 @@ pub async fn request_context(State(st): State<AppState>, mut req: Request, next:
     let wants_html =
         req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/html"));
     // The visitor session (tower-sessions, outside this layer): a page takes the flash it shows out of it first.
-    let visitor_session = req.extensions().get::<app::backend::visitor::Session>().cloned();
-    let visitor = app::backend::visitor::Pending::default();
+    let visitor_session = req.extensions().get::<backend::platform::visitor::Session>().cloned();
+    let visitor = backend::platform::visitor::Pending::default();
     if let Some(session) = visitor_session.as_ref().filter(|_| shows_flash(&req, wants_html)) {
         visitor.take_from(session).await;
     }
@@ -142,7 +141,7 @@ fn shows_flash(req: &Request, wants_html: bool) -> bool {
 /// A signed-in user whom policy requires to have two-step verification, and who has not, can only enrol: pages send
 /// them to the enrolment page, server functions answer 403.
 pub async fn require_mfa_enrolment(State(st): State<AppState>, req: Request, next: Next) -> Response {
-    use app::backend::policy;
+    use backend::signin::policy;
     let required = req
         .extensions()
         .get::<RequestContext>()
@@ -163,14 +162,14 @@ pub(crate) fn to_enrolment(req: &Request, why: app::context::Notice) -> Response
     if let Some(ctx) = req.extensions().get::<RequestContext>() {
         app::server_ctx::put_flash(ctx, &app::context::Flash::notice(why));
     }
-    axum::response::Redirect::to(app::backend::policy::MFA_ENROLMENT_PAGE).into_response()
+    axum::response::Redirect::to(backend::signin::policy::MFA_ENROLMENT_PAGE).into_response()
 }
 
 /// A page under `/organizations/{slug}`: an old slug sends members to the new one; an organization that requires
 /// two-step verification sends a member without it to enrolment. Everyone else goes on to the page, which answers
 /// outsiders 404. Server functions check the same through `orgs::authorize`.
 pub async fn organization_entry(State(st): State<AppState>, req: Request, next: Next) -> Response {
-    use app::backend::orgs;
+    use backend::orgs;
     let path = req.uri().path();
     let Some(rest) = path.strip_prefix("/organizations/").filter(|_| is_safe(req.method())) else {
         return next.run(req).await;
@@ -210,7 +209,7 @@ pub async fn loopback_only(State(st): State<AppState>, req: Request, next: Next)
     let forwarded =
         ["x-forwarded-for", "forwarded", "x-real-ip", "x-forwarded-host"].iter().any(|n| h.contains_key(*n));
     let host = h.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    let local_host = app::backend::config::is_local_origin(&format!("http://{host}"));
+    let local_host = backend::platform::config::is_local_origin(&format!("http://{host}"));
     if local && peer_local && (!forwarded || trusted_peer) && local_host {
         next.run(req).await
     } else {

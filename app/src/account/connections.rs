@@ -39,10 +39,8 @@ pub struct LinkedProvider {
 
 #[server(prefix = "/api", endpoint = "connections_data")]
 pub async fn connections_data() -> Result<ConnectionsOverview, AppError> {
-    use crate::{
-        backend::{accounts, format_utc, oauth, sudo},
-        server_ctx,
-    };
+    use crate::server_ctx;
+    use backend::{format_utc, signin::accounts, signin::oauth, signin::sudo};
     let ctx = server_ctx::request()?;
     let me = server_ctx::require_session(&ctx)?;
     let st = server_ctx::state()?;
@@ -79,7 +77,7 @@ pub async fn connections_data() -> Result<ConnectionsOverview, AppError> {
 #[server(prefix = "/api", endpoint = "unlink_provider")]
 pub async fn unlink_provider(id: String, keep_signed_in: Option<String>) -> Result<(), AppError> {
     crate::server_ctx::session_form(CONNECTIONS, Some(Notice::ProviderUnlinked), &[], |st, ctx, me| async move {
-        crate::backend::oauth::unlink(&st, &ctx, &me, &id, keep_signed_in.is_some()).await
+        backend::signin::oauth::unlink(&st, &ctx, &me, &id, keep_signed_in.is_some()).await
     })
     .await
 }
@@ -88,7 +86,7 @@ pub async fn unlink_provider(id: String, keep_signed_in: Option<String>) -> Resu
 #[server(prefix = "/api", endpoint = "confirm_provider_link")]
 pub async fn confirm_provider_link() -> Result<(), AppError> {
     crate::server_ctx::session_form(CONNECTIONS, Some(Notice::ProviderLinked), &[], |st, ctx, me| async move {
-        crate::backend::oauth::confirm_pending(&st, &ctx, &me).await?;
+        backend::signin::oauth::confirm_pending(&st, &ctx, &me).await?;
         forget_pending_cookie(&st);
         Ok(())
     })
@@ -99,7 +97,7 @@ pub async fn confirm_provider_link() -> Result<(), AppError> {
 #[server(prefix = "/api", endpoint = "discard_provider_link")]
 pub async fn discard_provider_link() -> Result<(), AppError> {
     crate::server_ctx::session_form(CONNECTIONS, None, &[], |st, ctx, me| async move {
-        crate::backend::oauth::discard_pending(&st, &ctx, &me).await?;
+        backend::signin::oauth::discard_pending(&st, &ctx, &me).await?;
         forget_pending_cookie(&st);
         Ok(())
     })
@@ -107,11 +105,11 @@ pub async fn discard_provider_link() -> Result<(), AppError> {
 }
 
 #[cfg(feature = "ssr")]
-fn forget_pending_cookie(st: &crate::backend::AppState) {
+fn forget_pending_cookie(st: &backend::AppState) {
     let c = &st.config;
     crate::server_ctx::append_header(
         http::header::SET_COOKIE,
-        &crate::backend::cookies::clear(c, c.link_cookie_name()),
+        &backend::platform::cookies::clear(c, c.link_cookie_name()),
     );
 }
 

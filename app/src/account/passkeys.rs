@@ -13,7 +13,7 @@ use crate::{
 };
 
 #[cfg(feature = "ssr")]
-const SECURITY: &str = "/users/settings/security";
+use domain::pages::SECURITY;
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct PasskeyOverview {
@@ -35,10 +35,8 @@ pub struct PasskeyItem {
 
 #[server(prefix = "/api", endpoint = "passkey_list")]
 pub async fn passkey_list() -> Result<PasskeyOverview, AppError> {
-    use crate::{
-        backend::{accounts, format_utc, passkeys},
-        server_ctx,
-    };
+    use crate::server_ctx;
+    use backend::{format_utc, signin::accounts, signin::passkeys};
     let ctx = server_ctx::request()?;
     let me = server_ctx::require_session(&ctx)?;
     let st = server_ctx::state()?;
@@ -63,7 +61,8 @@ pub async fn passkey_list() -> Result<PasskeyOverview, AppError> {
 /// Starts adding a passkey (behind sudo): the options for `navigator.credentials.create`.
 #[server(prefix = "/api", endpoint = "passkey_creation_options")]
 pub async fn passkey_creation_options() -> Result<PasskeyChallenge, AppError> {
-    use crate::{backend::passkeys, components::passkey::PasskeyOptions, server_ctx};
+    use crate::{components::passkey::PasskeyOptions, server_ctx};
+    use backend::signin::passkeys;
     let ctx = server_ctx::request()?;
     let me = server_ctx::require_session(&ctx)?;
     let st = server_ctx::state()?;
@@ -79,7 +78,7 @@ pub async fn add_passkey(
     name: Option<String>,
     keep_signed_in: Option<String>,
 ) -> Result<(), AppError> {
-    use crate::backend::passkeys;
+    use backend::signin::passkeys;
     // Only the browser (JavaScript) calls this; the section shows the notice from the action's value.
     crate::server_ctx::session_form(SECURITY, None, &[], |st, ctx, me| async move {
         passkeys::finish_registration(&st, &ctx, &me, &token, &credential, name.as_deref(), keep_signed_in.is_some())
@@ -90,7 +89,7 @@ pub async fn add_passkey(
 
 #[server(prefix = "/api", endpoint = "rename_passkey")]
 pub async fn rename_passkey(id: String, #[server(default)] name: String) -> Result<(), AppError> {
-    use crate::backend::passkeys;
+    use backend::signin::passkeys;
     crate::server_ctx::session_form(SECURITY, Some(Notice::PasskeyRenamed), &[], |st, ctx, me| async move {
         passkeys::rename(&st, &ctx, &me, &id, &name).await
     })
@@ -100,7 +99,7 @@ pub async fn rename_passkey(id: String, #[server(default)] name: String) -> Resu
 /// Removes one of the user's passkeys (another user's id is "not found").
 #[server(prefix = "/api", endpoint = "remove_passkey")]
 pub async fn remove_passkey(id: String, keep_signed_in: Option<String>) -> Result<(), AppError> {
-    use crate::backend::passkeys;
+    use backend::signin::passkeys;
     crate::server_ctx::session_form(SECURITY, Some(Notice::PasskeyRemoved), &[], |st, ctx, me| async move {
         passkeys::remove(&st, &ctx, &me, &id, keep_signed_in.is_some()).await
     })

@@ -15,7 +15,7 @@ use crate::{
 };
 
 /// This page: also where a user who must have two-step verification (policy, an organization, an admin) enrols.
-pub const SECURITY: &str = "/users/settings/security";
+pub use domain::pages::SECURITY;
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct SecurityOverview {
@@ -47,10 +47,8 @@ pub struct TrustedItem {
 
 #[server(prefix = "/api", endpoint = "security_data")]
 pub async fn security_data() -> Result<SecurityOverview, AppError> {
-    use crate::{
-        backend::{devices::describe, format_utc, mfa, sudo},
-        server_ctx,
-    };
+    use crate::server_ctx;
+    use backend::{account::devices::describe, format_utc, signin::mfa, signin::sudo};
     let ctx = server_ctx::request()?;
     let me = server_ctx::require_session(&ctx)?;
     let st = server_ctx::state()?;
@@ -76,13 +74,13 @@ pub async fn security_data() -> Result<SecurityOverview, AppError> {
             })
             .collect(),
         sudo_until: sudo::open_until(&st, &me).map(format_utc),
-        required: crate::backend::policy::mfa_enrolment_required(&st, &me) && !s.enabled,
+        required: backend::signin::policy::mfa_enrolment_required(&st, &me) && !s.enabled,
     })
 }
 
 #[server(prefix = "/api", endpoint = "start_totp")]
 pub async fn start_totp() -> Result<(), AppError> {
-    use crate::backend::mfa;
+    use backend::signin::mfa;
     crate::server_ctx::session_form(SECURITY, None, &[], |st, ctx, me| async move {
         mfa::start_enrolment(&st, &ctx, &me).await
     })
@@ -91,7 +89,7 @@ pub async fn start_totp() -> Result<(), AppError> {
 
 #[server(prefix = "/api", endpoint = "enable_totp")]
 pub async fn enable_totp(#[server(default)] code: String, keep_signed_in: Option<String>) -> Result<(), AppError> {
-    use crate::backend::mfa;
+    use backend::signin::mfa;
     crate::server_ctx::session_form(SECURITY, Some(Notice::MfaEnabled), &[], |st, ctx, me| async move {
         mfa::enable(&st, &ctx, &me, &code, keep_signed_in.is_some()).await.map(|_| ())
     })
@@ -100,7 +98,7 @@ pub async fn enable_totp(#[server(default)] code: String, keep_signed_in: Option
 
 #[server(prefix = "/api", endpoint = "disable_totp")]
 pub async fn disable_totp(#[server(default)] code: String, keep_signed_in: Option<String>) -> Result<(), AppError> {
-    use crate::backend::mfa;
+    use backend::signin::mfa;
     crate::server_ctx::session_form(SECURITY, Some(Notice::MfaDisabled), &[], |st, ctx, me| async move {
         mfa::disable(&st, &ctx, &me, &code, keep_signed_in.is_some()).await
     })
@@ -109,7 +107,7 @@ pub async fn disable_totp(#[server(default)] code: String, keep_signed_in: Optio
 
 #[server(prefix = "/api", endpoint = "regenerate_backup_codes")]
 pub async fn regenerate_backup_codes(#[server(default)] code: String) -> Result<(), AppError> {
-    use crate::backend::mfa;
+    use backend::signin::mfa;
     crate::server_ctx::session_form(SECURITY, None, &[], |st, ctx, me| async move {
         mfa::regenerate_backup_codes(&st, &ctx, &me, &code).await.map(|_| ())
     })
@@ -119,7 +117,7 @@ pub async fn regenerate_backup_codes(#[server(default)] code: String) -> Result<
 /// Forgets one trusted browser (by id, own only: another user's id is "not found"), or all with no id.
 #[server(prefix = "/api", endpoint = "revoke_trusted_browser")]
 pub async fn revoke_trusted_browser(id: Option<String>) -> Result<(), AppError> {
-    use crate::backend::{mfa, Error};
+    use backend::{signin::mfa, Error};
     crate::server_ctx::session_form(SECURITY, Some(Notice::TrustRevoked), &[], |st, ctx, me| async move {
         match mfa::revoke_trust(&st, &ctx, &me, id.as_deref()).await? {
             true => Ok(()),

@@ -44,8 +44,8 @@ pub struct SessionsData {
 
 #[server(prefix = "/api", endpoint = "list_sessions")]
 pub async fn list_sessions() -> Result<SessionsData, AppError> {
-    use crate::backend::{audit, devices::describe, format_utc, sessions, sudo};
     use crate::server_ctx;
+    use backend::{account::devices::describe, format_utc, platform::audit, signin::sessions, signin::sudo};
     let ctx = server_ctx::request()?;
     let me = server_ctx::require_session(&ctx)?;
     let st = server_ctx::state()?;
@@ -148,14 +148,15 @@ fn describe_action(action: &str, failed: bool) -> String {
 /// Ends one of your own sessions. Another user's session id is "not found", like an unknown one.
 #[server(prefix = "/api", endpoint = "revoke_session")]
 pub async fn revoke_session(id: String) -> Result<(), AppError> {
-    use crate::{backend::sessions, context::Flash, server_ctx};
+    use crate::{context::Flash, server_ctx};
+    use backend::signin::sessions;
     let ctx = server_ctx::request()?;
     let result = async {
         let me = server_ctx::require_session(&ctx)?;
         let st = server_ctx::state()?;
         // Like signing out every other device (S40): after a re-authentication, so a stolen session cannot evict the
         // owner one device at a time.
-        crate::backend::sudo::require(&st, &me)?;
+        backend::signin::sudo::require(&st, &me)?;
         let found = sessions::revoke(&st, &ctx, &me.user_id, &id).await?;
         if !found {
             return Err(AppError::NotFound);
@@ -168,12 +169,13 @@ pub async fn revoke_session(id: String) -> Result<(), AppError> {
 
 #[server(prefix = "/api", endpoint = "revoke_other_sessions")]
 pub async fn revoke_other_sessions() -> Result<(), AppError> {
-    use crate::{backend::sessions, context::Flash, server_ctx};
+    use crate::{context::Flash, server_ctx};
+    use backend::signin::sessions;
     let ctx = server_ctx::request()?;
     let result = async {
         let me = server_ctx::require_session(&ctx)?;
         let st = server_ctx::state()?;
-        crate::backend::sudo::require(&st, &me)?;
+        backend::signin::sudo::require(&st, &me)?;
         sessions::revoke_others(&st, &ctx, &me.user_id, &me.session_id).await?;
         Ok(("/users/sessions".to_string(), Flash::default()))
     }

@@ -32,10 +32,8 @@ pub struct AccountSettings {
 
 #[server(prefix = "/api", endpoint = "settings_data")]
 pub async fn settings_data() -> Result<AccountSettings, AppError> {
-    use crate::{
-        backend::{format_utc, settings, sudo},
-        server_ctx,
-    };
+    use crate::server_ctx;
+    use backend::{account::settings, format_utc, signin::sudo};
     let ctx = server_ctx::request()?;
     let me = server_ctx::require_session(&ctx)?;
     let st = server_ctx::state()?;
@@ -51,7 +49,7 @@ pub async fn settings_data() -> Result<AccountSettings, AppError> {
 
 #[server(prefix = "/api", endpoint = "update_profile")]
 pub async fn update_profile(#[server(default)] display_name: String) -> Result<(), AppError> {
-    use crate::backend::settings;
+    use backend::account::settings;
     let typed = display_name.clone();
     crate::server_ctx::session_form(
         SETTINGS,
@@ -69,7 +67,9 @@ pub async fn change_password(
     #[server(default)] current_password: String,
     #[server(default)] password: String,
 ) -> Result<(), AppError> {
-    use crate::{backend::sessions, backend::settings, server_ctx};
+    use crate::server_ctx;
+    use backend::account::settings;
+    use backend::signin::sessions;
     crate::server_ctx::session_form(SETTINGS, Some(Notice::PasswordChanged), &[], |st, ctx, me| async move {
         let fresh = settings::change_password(&st, &ctx, &me, &current_password, &password).await?;
         server_ctx::append_header(http::header::SET_COOKIE, &sessions::cookie(&st.config, Some(&fresh)));
@@ -81,7 +81,7 @@ pub async fn change_password(
 /// Mails a link to the new address and a notice with a cancel link to the current one. Needs sudo.
 #[server(prefix = "/api", endpoint = "request_email_change")]
 pub async fn request_email_change(#[server(default)] email: String) -> Result<(), AppError> {
-    use crate::backend::settings;
+    use backend::account::settings;
     let typed = email.clone();
     crate::server_ctx::session_form(
         SETTINGS,
@@ -94,7 +94,7 @@ pub async fn request_email_change(#[server(default)] email: String) -> Result<()
 
 #[server(prefix = "/api", endpoint = "cancel_email_change")]
 pub async fn cancel_email_change() -> Result<(), AppError> {
-    use crate::backend::settings;
+    use backend::account::settings;
     crate::server_ctx::session_form(SETTINGS, Some(Notice::EmailChangeCancelled), &[], |st, ctx, me| async move {
         settings::cancel_email_change(&st, &ctx, &me).await
     })
@@ -104,7 +104,9 @@ pub async fn cancel_email_change() -> Result<(), AppError> {
 /// Schedules the account's deletion (sudo and the typed address). Every session ends, this browser's too.
 #[server(prefix = "/api", endpoint = "delete_account")]
 pub async fn delete_account(#[server(default)] confirm_email: String) -> Result<(), AppError> {
-    use crate::{backend::sessions, backend::settings, server_ctx};
+    use crate::server_ctx;
+    use backend::account::settings;
+    use backend::signin::sessions;
     let ctx = server_ctx::request()?;
     let result = async {
         let me = server_ctx::require_session(&ctx)?;
@@ -120,7 +122,8 @@ pub async fn delete_account(#[server(default)] confirm_email: String) -> Result<
 /// Keeps an account scheduled for deletion, from the mailed link.
 #[server(prefix = "/api", endpoint = "keep_account")]
 pub async fn keep_account(token: String) -> Result<(), AppError> {
-    use crate::{backend::settings, server_ctx};
+    use crate::server_ctx;
+    use backend::account::settings;
     let ctx = server_ctx::request()?;
     let result = async {
         let st = server_ctx::state()?;
@@ -134,7 +137,9 @@ pub async fn keep_account(token: String) -> Result<(), AppError> {
 /// Completes the change from the link mailed to the new address. Every session ends, this browser's too.
 #[server(prefix = "/api", endpoint = "confirm_email_change")]
 pub async fn confirm_email_change(token: String) -> Result<(), AppError> {
-    use crate::{backend::sessions, backend::settings, server_ctx};
+    use crate::server_ctx;
+    use backend::account::settings;
+    use backend::signin::sessions;
     let ctx = server_ctx::request()?;
     let result = async {
         let st = server_ctx::state()?;
@@ -149,7 +154,8 @@ pub async fn confirm_email_change(token: String) -> Result<(), AppError> {
 /// Cancels the change from the link mailed to the old address.
 #[server(prefix = "/api", endpoint = "cancel_email_change_by_link")]
 pub async fn cancel_email_change_by_link(token: String) -> Result<(), AppError> {
-    use crate::{backend::settings, server_ctx};
+    use crate::server_ctx;
+    use backend::account::settings;
     let ctx = server_ctx::request()?;
     let result = async {
         let st = server_ctx::state()?;
@@ -375,6 +381,6 @@ crate::link_page!(
 mod tests {
     #[test]
     fn the_page_states_the_servers_grace_period() {
-        assert_eq!(super::DELETION_GRACE_DAYS * 86400, crate::backend::settings::DELETION_GRACE_SECS);
+        assert_eq!(super::DELETION_GRACE_DAYS * 86400, backend::account::settings::DELETION_GRACE_SECS);
     }
 }

@@ -10,8 +10,9 @@ use crate::{
         passkey::{passkey_option, PasskeyChallenge},
     },
     error::AppError,
-    validation::safe_return_to,
 };
+
+use domain::validation::safe_return_to;
 
 /// Where sensitive settings send a session whose sudo window is closed.
 pub const SUDO_PATH: &str = "/users/sudo";
@@ -19,7 +20,7 @@ const DEFAULT_RETURN: &str = "/users/settings";
 
 /// The link to the sudo page that comes back to `return_to`.
 pub fn sudo_link(return_to: &str) -> String {
-    crate::validation::with_return_to(SUDO_PATH, return_to)
+    domain::validation::with_return_to(SUDO_PATH, return_to)
 }
 
 /// "Confirm it's you" on a settings page whose sudo window is closed: why, and the way back to `page`.
@@ -71,7 +72,8 @@ pub async fn sudo_with_passkey(
 /// Options to re-authenticate with one of the user's passkeys, bound to this session.
 #[server(prefix = "/api", endpoint = "sudo_passkey_options")]
 pub async fn sudo_passkey_options() -> Result<PasskeyChallenge, AppError> {
-    use crate::{backend::passkeys, components::passkey::PasskeyOptions, server_ctx};
+    use crate::{components::passkey::PasskeyOptions, server_ctx};
+    use backend::signin::passkeys;
     let ctx = server_ctx::request()?;
     let me = server_ctx::require_session(&ctx)?;
     let st = server_ctx::state()?;
@@ -89,11 +91,8 @@ enum SudoInput {
 /// Checks the proof, gives the session its new token and goes back to `return_to` (a local path only).
 #[cfg(feature = "ssr")]
 async fn pass_sudo(input: SudoInput, return_to: String) -> Result<(), AppError> {
-    use crate::{
-        backend::{sessions, sudo, Error},
-        context::Flash,
-        server_ctx,
-    };
+    use crate::{context::Flash, server_ctx};
+    use backend::{signin::sessions, signin::sudo, Error};
     let ctx = server_ctx::request()?;
     let next = safe_return_to(&return_to, DEFAULT_RETURN).to_string();
     let (proof, field, wrong) = match &input {
@@ -133,10 +132,8 @@ pub struct SudoOptions {
 
 #[server(prefix = "/api", endpoint = "sudo_methods")]
 pub async fn sudo_methods() -> Result<SudoOptions, AppError> {
-    use crate::{
-        backend::{accounts, oauth, passkeys},
-        server_ctx,
-    };
+    use crate::server_ctx;
+    use backend::{signin::accounts, signin::oauth, signin::passkeys};
     let ctx = server_ctx::request()?;
     let me = server_ctx::require_session(&ctx)?;
     let st = server_ctx::state()?;
@@ -198,7 +195,7 @@ pub fn SudoPage() -> impl IntoView {
                         let options = methods.await.unwrap_or(SudoOptions { password: true, totp: false, passkey: false, providers: Vec::new() });
                         let (has_totp, has_passkey) = (options.totp, options.passkey);
                         let providers = options.providers.into_iter().filter(|_| !factor_only).map(|(id, name)| {
-                            let href = crate::validation::with_return_to(&format!("/auth/{id}?sudo=1"), &return_to());
+                            let href = domain::validation::with_return_to(&format!("/auth/{id}?sudo=1"), &return_to());
                             view! { <a class="button button-secondary provider-button" rel="external" href=href>{format!("Confirm with {name}")}</a> }
                         }).collect_view();
                         let passkey = has_passkey.then(|| {

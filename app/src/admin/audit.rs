@@ -21,10 +21,10 @@ pub struct AuditItem {
 }
 
 #[cfg(feature = "ssr")]
-pub(crate) fn item(r: &crate::backend::admin::audit_log::AuditRow) -> AuditItem {
+pub(crate) fn item(r: &backend::admin::audit_log::AuditRow) -> AuditItem {
     let who = |email: &Option<String>, id: &Option<String>| email.clone().or_else(|| id.clone()).unwrap_or_default();
     AuditItem {
-        when: crate::backend::format_iso(r.at),
+        when: backend::format_iso(r.at),
         action: r.action.clone(),
         failed: r.outcome == "failure",
         actor: who(&r.actor_email, &r.actor_user_id),
@@ -52,7 +52,7 @@ pub fn audit_query(
     from: String,
     to: String,
     before: String,
-) -> Result<crate::backend::admin::audit_log::Query, AppError> {
+) -> Result<backend::admin::audit_log::Query, AppError> {
     let day = |name: &str, s: &str| -> Result<Option<i64>, AppError> {
         if s.trim().is_empty() {
             return Ok(None);
@@ -62,7 +62,7 @@ pub fn audit_query(
             .map(|d| Some(d.midnight().assume_utc().unix_timestamp()))
             .map_err(|_| AppError::field(name, "Use a date like 2026-11-27."))
     };
-    Ok(crate::backend::admin::audit_log::Query {
+    Ok(backend::admin::audit_log::Query {
         actor,
         action,
         target,
@@ -83,7 +83,8 @@ pub async fn admin_audit(
     to: String,
     before: String,
 ) -> Result<AuditList, AppError> {
-    use crate::{backend::admin::audit_log, server_ctx};
+    use crate::server_ctx;
+    use backend::admin::audit_log;
     let q = audit_query(actor, action, target, outcome, from, to, before).map_err(server_ctx::fail)?;
     server_ctx::session_data(|st, _, me| async move {
         let page = audit_log::search(&st, &me, &q).await?;

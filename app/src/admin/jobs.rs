@@ -33,10 +33,8 @@ pub struct JobList {
 
 #[server(prefix = "/api", endpoint = "admin_jobs")]
 pub async fn admin_jobs(state: String) -> Result<JobList, AppError> {
-    use crate::{
-        backend::{admin::queue, format_utc},
-        server_ctx,
-    };
+    use crate::server_ctx;
+    use backend::{admin::queue, format_utc};
     server_ctx::session_data(|st, _, me| async move {
         let rows = queue::list(&st, &me, queue::Filter::parse(&state)).await?;
         let counts = queue::counts(&st).await?;
@@ -62,7 +60,8 @@ pub async fn admin_jobs(state: String) -> Result<JobList, AppError> {
 /// `retry` or `discard` one job.
 #[server(prefix = "/api", endpoint = "admin_job_action")]
 pub async fn admin_job_action(id: String, action: String, state: String) -> Result<Notice, AppError> {
-    use crate::{backend::admin::queue, server_ctx};
+    use crate::server_ctx;
+    use backend::admin::queue;
     let retry = match action.as_str() {
         "retry" => true,
         "discard" => false,

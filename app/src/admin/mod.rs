@@ -38,7 +38,8 @@ pub struct AdminFigures {
 /// The overview's figures (admins only).
 #[server(prefix = "/api", endpoint = "admin_overview")]
 pub async fn admin_overview() -> Result<AdminFigures, AppError> {
-    use crate::{backend::admin, server_ctx};
+    use crate::server_ctx;
+    use backend::admin;
     server_ctx::session_data(|st, _, me| async move {
         admin::require_admin(&me)?;
         let o = admin::overview(&st).await?;
@@ -59,7 +60,8 @@ pub async fn admin_overview() -> Result<AdminFigures, AppError> {
 /// Ends every session of every user but this one (S38).
 #[server(prefix = "/api", endpoint = "admin_sign_out_everyone")]
 pub async fn admin_sign_out_everyone() -> Result<Notice, AppError> {
-    use crate::{backend::admin, server_ctx};
+    use crate::server_ctx;
+    use backend::admin;
     let notice = Notice::EveryoneSignedOut;
     server_ctx::session_form("/admin", Some(notice), &[], |st, ctx, me| async move {
         admin::sign_out_everyone(&st, &ctx, &me).await.map(|_| ())

@@ -31,7 +31,7 @@ pub struct UserList {
 }
 
 #[cfg(feature = "ssr")]
-fn badges(r: &crate::backend::admin::users::UserRow) -> Vec<String> {
+fn badges(r: &backend::admin::users::UserRow) -> Vec<String> {
     let mut b = Vec::new();
     if r.is_admin == 1 {
         b.push("admin");
@@ -48,10 +48,8 @@ fn badges(r: &crate::backend::admin::users::UserRow) -> Vec<String> {
 
 #[server(prefix = "/api", endpoint = "admin_users")]
 pub async fn admin_users(email: String, status: String, sort: String, after: String) -> Result<UserList, AppError> {
-    use crate::{
-        backend::{admin::users, format_utc},
-        server_ctx,
-    };
+    use crate::server_ctx;
+    use backend::{admin::users, format_utc};
     server_ctx::session_data(|st, _, me| async move {
         let q = users::Query {
             email,
@@ -225,10 +223,8 @@ pub struct UserInfo {
 
 #[server(prefix = "/api", endpoint = "admin_user")]
 pub async fn admin_user(id: String) -> Result<UserInfo, AppError> {
-    use crate::{
-        backend::{admin::users, devices::describe, format_utc},
-        server_ctx,
-    };
+    use crate::server_ctx;
+    use backend::{account::devices::describe, admin::users, format_utc};
     server_ctx::session_data(|st, _, me| async move {
         let d = users::detail(&st, &me, &id).await?;
         let u = &d.user;
@@ -281,10 +277,8 @@ pub async fn admin_user_action(
     session_id: String,
     confirm_email: String,
 ) -> Result<Notice, AppError> {
-    use crate::{
-        backend::admin::actions::{act, Action},
-        server_ctx,
-    };
+    use crate::server_ctx;
+    use backend::admin::actions::{act, Action};
     let parsed =
         Action::parse(&action, &session_id, &confirm_email).ok_or_else(|| server_ctx::fail(AppError::NotFound))?;
     let notice = match parsed {
@@ -310,11 +304,8 @@ pub async fn admin_user_action(
 /// minutes, or 15 idle. A plain form: the whole page reloads as the user.
 #[server(prefix = "/api", endpoint = "admin_impersonate")]
 pub async fn admin_impersonate(id: String) -> Result<(), AppError> {
-    use crate::{
-        backend::{admin::impersonation, sessions},
-        context::Flash,
-        server_ctx,
-    };
+    use crate::{context::Flash, server_ctx};
+    use backend::{admin::impersonation, signin::sessions};
     let ctx = server_ctx::request()?;
     let page = server_ctx::link_page("/admin/users", &id);
     let result = async {
@@ -332,11 +323,8 @@ pub async fn admin_impersonate(id: String) -> Result<(), AppError> {
 /// session ended meanwhile).
 #[server(prefix = "/api", endpoint = "stop_impersonating")]
 pub async fn stop_impersonating() -> Result<(), AppError> {
-    use crate::{
-        backend::{admin::impersonation, sessions},
-        context::Flash,
-        server_ctx,
-    };
+    use crate::{context::Flash, server_ctx};
+    use backend::{admin::impersonation, signin::sessions};
     let ctx = server_ctx::request()?;
     let result = async {
         let me = server_ctx::require_session(&ctx)?;

@@ -14,14 +14,14 @@ pub async fn confirm_with_code(email: String, code: String) -> Result<(), AppErr
     use crate::{
         context::{Flash, Notice},
         server_ctx,
-        validation::EmailAddress,
     };
+    use domain::validation::EmailAddress;
     let ctx = server_ctx::request()?;
     let result = async {
         let st = server_ctx::state()?;
         let parsed = EmailAddress::parse(&email).map_err(|m| AppError::field("email", m))?;
-        crate::validation::parse_code6(&code).map_err(|m| AppError::field("code", m))?;
-        crate::backend::accounts::confirm_by_code(&st, &ctx, &parsed, &code).await?;
+        domain::validation::parse_code6(&code).map_err(|m| AppError::field("code", m))?;
+        backend::signin::accounts::confirm_by_code(&st, &ctx, &parsed, &code).await?;
         Ok(("/users/log-in".to_string(), Flash::notice_for(Notice::Confirmed, parsed.as_str())))
     }
     .await;
@@ -39,7 +39,7 @@ pub async fn confirm_with_link(token: String) -> Result<(), AppError> {
     let ctx = server_ctx::request()?;
     let result = async {
         let st = server_ctx::state()?;
-        crate::backend::accounts::confirm_by_token(&st, &ctx, &token).await?;
+        backend::signin::accounts::confirm_by_token(&st, &ctx, &token).await?;
         Ok(("/users/log-in".to_string(), Flash::notice(Notice::Confirmed)))
     }
     .await;
@@ -49,7 +49,8 @@ pub async fn confirm_with_link(token: String) -> Result<(), AppError> {
 /// Sends a new confirmation mail. Same answer for every address; rate-limited per address and per client.
 #[server(prefix = "/api", endpoint = "resend_confirmation")]
 pub async fn resend_confirmation(email: String) -> Result<(), AppError> {
-    use crate::{backend::accounts, context::Notice, server_ctx};
+    use crate::{context::Notice, server_ctx};
+    use backend::signin::accounts;
     server_ctx::email_request(
         &email,
         "/users/confirm",

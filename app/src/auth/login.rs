@@ -13,7 +13,7 @@ use crate::{
 pub(crate) fn return_to_param() -> String {
     let query = leptos_router::hooks::use_query_map();
     let raw = query.read_untracked().get("return_to").unwrap_or_default();
-    crate::validation::safe_return_to(&raw, "").to_string()
+    domain::validation::safe_return_to(&raw, "").to_string()
 }
 
 /// Password log in. One generic error for every failure; unknown e-mails cost the same as known ones.
@@ -29,18 +29,20 @@ pub async fn log_in(
     let result = async {
         let st = server_ctx::state()?;
         let session =
-            crate::backend::accounts::log_in_with_password(&st, &ctx, &email, &password, remember_me.is_some()).await?;
+            backend::signin::accounts::log_in_with_password(&st, &ctx, &email, &password, remember_me.is_some())
+                .await?;
         Ok(server_ctx::signed_in(&st, &ctx, &session, &return_to))
     }
     .await;
-    server_ctx::finish_form(&ctx, result, &crate::validation::log_in_link(&return_to), &[("email", &email)])
+    server_ctx::finish_form(&ctx, result, &domain::validation::log_in_link(&return_to), &[("email", &email)])
 }
 
 /// Mails a one-time sign-in link. Same answer for every address; rate-limited per address and per client.
 #[server(prefix = "/api", endpoint = "request_magic_link")]
 pub async fn request_magic_link(email: String, #[server(default)] return_to: String) -> Result<(), AppError> {
-    use crate::{backend::magic_link, context::Notice, server_ctx};
-    let here = crate::validation::log_in_link(&return_to);
+    use crate::{context::Notice, server_ctx};
+    use backend::signin::magic_link;
+    let here = domain::validation::log_in_link(&return_to);
     server_ctx::email_request(&email, &here, &here, Notice::MagicLinkSent, |st, ctx, e| async move {
         magic_link::request(&st, &ctx, &e, &return_to).await
     })
@@ -54,11 +56,11 @@ pub async fn log_in_with_link(token: String, #[server(default)] return_to: Strin
     let ctx = server_ctx::request()?;
     let result = async {
         let st = server_ctx::state()?;
-        let session = crate::backend::magic_link::log_in(&st, &ctx, &token).await?;
+        let session = backend::signin::magic_link::log_in(&st, &ctx, &token).await?;
         Ok(server_ctx::signed_in(&st, &ctx, &session, &return_to))
     }
     .await;
-    server_ctx::finish_form(&ctx, result, &crate::validation::log_in_link(&return_to), &[])
+    server_ctx::finish_form(&ctx, result, &domain::validation::log_in_link(&return_to), &[])
 }
 
 /// Options for a passwordless sign-in: usernameless without an e-mail (`autofill` for the e-mail field's
@@ -68,7 +70,9 @@ pub async fn passkey_sign_in_options(
     #[server(default)] email: String,
     #[server(default)] autofill: bool,
 ) -> Result<PasskeyChallenge, AppError> {
-    use crate::{backend::passkeys, components::passkey::PasskeyOptions, server_ctx, validation::EmailAddress};
+    use crate::{components::passkey::PasskeyOptions, server_ctx};
+    use backend::signin::passkeys;
+    use domain::validation::EmailAddress;
     let st = server_ctx::state()?;
     let email = match email.trim() {
         "" => None,
@@ -91,21 +95,21 @@ pub async fn log_in_with_passkey(
     let result = async {
         let st = server_ctx::state()?;
         let outcome =
-            crate::backend::passkeys::finish_sign_in(&st, &ctx, &token, &credential, remember_me.is_some()).await?;
+            backend::signin::passkeys::finish_sign_in(&st, &ctx, &token, &credential, remember_me.is_some()).await?;
         Ok(server_ctx::signed_in(&st, &ctx, &outcome, &return_to))
     }
     .await;
-    server_ctx::finish_form(&ctx, result, &crate::validation::log_in_link(&return_to), &[])
+    server_ctx::finish_form(&ctx, result, &domain::validation::log_in_link(&return_to), &[])
 }
 
 /// Ends the session server-side and clears the cookie.
 #[server(prefix = "/api", endpoint = "log_out")]
 pub async fn log_out() -> Result<(), AppError> {
     use crate::{
-        backend::sessions,
         context::{Flash, Notice},
         server_ctx,
     };
+    use backend::signin::sessions;
     let ctx = server_ctx::request()?;
     let st = server_ctx::state()?;
     if let Some(session) = &ctx.session {

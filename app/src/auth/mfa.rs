@@ -23,13 +23,13 @@ pub async fn mfa_verify(
         let e = AppError::field("code", "Enter the code from your authenticator app, or a backup code.");
         return crate::server_ctx::finish_form(&ctx, Err(e), &mfa_page(&return_to), &[]);
     }
-    answer_challenge(crate::backend::gate::Answer::Code(&code), trust.is_some(), &return_to).await
+    answer_challenge(backend::signin::gate::Answer::Code(&code), trust.is_some(), &return_to).await
 }
 
 /// This page, carrying on the page to come back to.
 #[cfg(feature = "ssr")]
 fn mfa_page(return_to: &str) -> String {
-    crate::validation::with_return_to("/users/mfa", return_to)
+    domain::validation::with_return_to("/users/mfa", return_to)
 }
 
 /// Answers the challenge with the browser's answer to the passkey ceremony `token`.
@@ -40,18 +40,15 @@ pub async fn mfa_verify_passkey(
     trust: Option<String>,
     #[server(default)] return_to: String,
 ) -> Result<(), AppError> {
-    let answer = crate::backend::gate::Answer::Passkey { token: &token, credential: &credential };
+    let answer = backend::signin::gate::Answer::Passkey { token: &token, credential: &credential };
     answer_challenge(answer, trust.is_some(), &return_to).await
 }
 
 /// Options to answer the challenge with one of the account's passkeys.
 #[server(prefix = "/api", endpoint = "mfa_passkey_options")]
 pub async fn mfa_passkey_options() -> Result<PasskeyChallenge, AppError> {
-    use crate::{
-        backend::{gate, passkeys, Error},
-        components::passkey::PasskeyOptions,
-        server_ctx,
-    };
+    use crate::{components::passkey::PasskeyOptions, server_ctx};
+    use backend::{signin::gate, signin::passkeys, Error};
     let ctx = server_ctx::request()?;
     let st = server_ctx::state()?;
     let result = async {
@@ -66,14 +63,12 @@ pub async fn mfa_passkey_options() -> Result<PasskeyChallenge, AppError> {
 
 #[cfg(feature = "ssr")]
 async fn answer_challenge(
-    answer: crate::backend::gate::Answer<'_>,
+    answer: backend::signin::gate::Answer<'_>,
     trust: bool,
     return_to: &str,
 ) -> Result<(), AppError> {
-    use crate::{
-        backend::{gate, mfa::TRUST_SECS},
-        server_ctx,
-    };
+    use crate::server_ctx;
+    use backend::{signin::gate, signin::mfa::TRUST_SECS};
     let ctx = server_ctx::request()?;
     let result = async {
         let st = server_ctx::state()?;
@@ -81,10 +76,10 @@ async fn answer_challenge(
         let config = &st.config;
         server_ctx::append_header(
             http::header::SET_COOKIE,
-            &crate::backend::cookies::clear(config, config.mfa_cookie_name()),
+            &backend::platform::cookies::clear(config, config.mfa_cookie_name()),
         );
         if let Some(value) = &done.trust_cookie {
-            let cookie = crate::backend::cookies::set(config, config.trust_cookie_name(), value, Some(TRUST_SECS));
+            let cookie = backend::platform::cookies::set(config, config.trust_cookie_name(), value, Some(TRUST_SECS));
             server_ctx::append_header(http::header::SET_COOKIE, &cookie);
         }
         Ok(server_ctx::signed_in(&st, &ctx, &gate::SignIn::Session(done.session), return_to))
@@ -97,10 +92,8 @@ async fn answer_challenge(
 /// whether its account has a passkey to answer it with.
 #[server(prefix = "/api", endpoint = "mfa_pending")]
 pub async fn mfa_pending() -> Result<ChallengeState, AppError> {
-    use crate::{
-        backend::{gate, passkeys},
-        server_ctx,
-    };
+    use crate::server_ctx;
+    use backend::{signin::gate, signin::passkeys};
     let ctx = server_ctx::request()?;
     let st = server_ctx::state()?;
     let none = ChallengeState { live: false, passkey: false };
@@ -123,7 +116,7 @@ pub fn MfaPage() -> impl IntoView {
     let return_to = crate::auth::login::return_to_param();
     with_page_context(move |page| {
         let return_to = return_to.clone();
-        let again = StoredValue::new(crate::validation::log_in_link(&return_to));
+        let again = StoredValue::new(domain::validation::log_in_link(&return_to));
         let action = ServerAction::<MfaVerify>::new();
         let error = form_error(move || action.value().get(), page.flash.clone());
         let pending = Resource::new(|| (), |_| mfa_pending());

@@ -14,7 +14,8 @@ use crate::{
 /// Mails a reset link. The same answer for every address; rate-limited per address and per client.
 #[server(prefix = "/api", endpoint = "request_password_reset")]
 pub async fn request_password_reset(email: String) -> Result<(), AppError> {
-    use crate::{backend::password_reset, context::Notice, server_ctx};
+    use crate::{context::Notice, server_ctx};
+    use backend::signin::password_reset;
     let here = "/users/reset-password";
     server_ctx::email_request(&email, here, here, Notice::ResetRequested, |st, ctx, e| async move {
         password_reset::request(&st, &ctx, &e).await
@@ -26,10 +27,10 @@ pub async fn request_password_reset(email: String) -> Result<(), AppError> {
 #[server(prefix = "/api", endpoint = "reset_password")]
 pub async fn reset_password(token: String, password: String) -> Result<(), AppError> {
     use crate::{
-        backend::password_reset::{self, ResetError},
         context::{Flash, Notice},
         server_ctx,
     };
+    use backend::signin::password_reset::{self, ResetError};
     let ctx = server_ctx::request()?;
     let result = async {
         let st = server_ctx::state()?;

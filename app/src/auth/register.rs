@@ -6,8 +6,9 @@ use crate::{
         layout::{with_page_context, AuthCard, NoticeBanner},
     },
     error::AppError,
-    validation::{PasswordCheck, PASSWORD_MIN_CHARS},
 };
+
+use domain::validation::{PasswordCheck, PASSWORD_MIN_CHARS};
 
 /// Registers an account. The answer is the same whether or not the e-mail already has one.
 #[server(prefix = "/api", endpoint = "register")]
@@ -16,8 +17,9 @@ pub async fn register(email: String, password: String) -> Result<(), AppError> {
         context::{Flash, Notice},
         error::FieldErrors,
         server_ctx,
-        validation::{EmailAddress, NewPassword, PasswordContext},
     };
+    use backend::signin::password_policy::{NewPassword, PasswordContext};
+    use domain::validation::EmailAddress;
     let ctx = server_ctx::request()?;
     let result = async {
         let st = server_ctx::state()?;
@@ -27,7 +29,7 @@ pub async fn register(email: String, password: String) -> Result<(), AppError> {
         let parsed_password = errors.check("password", NewPassword::parse(&password, &context));
         errors.finish()?;
         let (email, password) = (parsed_email.expect("checked"), parsed_password.expect("checked"));
-        crate::backend::accounts::register(&st, &ctx, &email, &password).await?;
+        backend::signin::accounts::register(&st, &ctx, &email, &password).await?;
         Ok(("/users/confirm".to_string(), Flash::notice_for(Notice::Registered, email.as_str())))
     }
     .await;
@@ -62,16 +64,17 @@ pub fn RegisterPage() -> impl IntoView {
 }
 
 /// The policy's verdict and the meter for a password being typed, decided on the server by the code that judges
-/// the submitted form ([`crate::validation::check_password`]): zxcvbn's word lists stay out of the browser bundle.
+/// the submitted form (`backend::signin::password_policy::check_password`): zxcvbn's word lists stay out of the browser bundle.
 /// Typing has an allowance of its own per client address, so it never uses up the address's sign-in attempts.
 #[server(prefix = "/api", endpoint = "check_new_password")]
 pub async fn check_new_password(password: String, email: String) -> Result<PasswordCheck, AppError> {
-    use crate::{server_ctx, validation::PasswordContext};
+    use crate::server_ctx;
+    use backend::signin::password_policy::{check_password, PasswordContext};
     let ctx = server_ctx::request()?;
     let st = server_ctx::state()?;
     st.limits.password_check(ctx.ip).map_err(|r| server_ctx::fail(AppError::RateLimited { retry_after_secs: r.0 }))?;
     let context = PasswordContext { app_name: &st.config.app_name, email: Some(&email) };
-    Ok(crate::validation::check_password(&password, &context))
+    Ok(check_password(&password, &context))
 }
 
 /// New-password field with the policy checked as you type (asked of the server a moment after the last key, by the

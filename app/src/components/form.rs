@@ -216,7 +216,7 @@ pub fn ProviderButtons(
                     .into_iter()
                     .map(|(id, name)| {
                         view! {
-                            <a class="button button-secondary provider-button" rel="external" href=crate::validation::with_return_to(&format!("/auth/{id}"), &return_to)>
+                            <a class="button button-secondary provider-button" rel="external" href=domain::validation::with_return_to(&format!("/auth/{id}"), &return_to)>
                                 {format!("Continue with {name}")}
                             </a>
                         }

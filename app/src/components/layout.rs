@@ -16,7 +16,7 @@ pub async fn get_page_context() -> Result<PageContext, AppError> {
 fn page_context_now() -> PageContext {
     let st = crate::server_ctx::state().ok();
     let user = crate::server_ctx::request().ok().and_then(|ctx| ctx.session).map(|s| UserView {
-        sudo_open: st.as_ref().is_some_and(|st| crate::backend::sudo::is_fresh(st, &s)),
+        sudo_open: st.as_ref().is_some_and(|st| backend::signin::sudo::is_fresh(st, &s)),
         sudo_needs_second_factor: s.sudo_needs_second_factor(),
         admin_needs_second_factor: s.is_admin && !s.has_second_factor(),
         email: s.email,
@@ -24,7 +24,7 @@ fn page_context_now() -> PageContext {
         confirmed: s.confirmed,
         active_org: s.active_org,
         is_admin: s.is_admin,
-        impersonated_by: s.impersonator.map(|i| (i.email, crate::backend::format_utc(i.ends_at))),
+        impersonated_by: s.impersonator.map(|i| (i.email, backend::format_utc(i.ends_at))),
     });
     let app_name = st.as_ref().map(|st| st.config.app_name.clone()).unwrap_or_default();
     let providers = st

@@ -47,7 +47,7 @@ pub fn RequireUser() -> impl IntoView {
     let location = use_location();
     let here = move || {
         let (path, query) = (location.pathname.get_untracked(), location.search.get_untracked());
-        crate::validation::log_in_link(&if query.is_empty() { path } else { format!("{path}?{query}") })
+        domain::validation::log_in_link(&if query.is_empty() { path } else { format!("{path}?{query}") })
     };
     move || match known() {
         Some(true) => view! { <Outlet/> }.into_any(),

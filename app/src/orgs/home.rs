@@ -22,7 +22,8 @@ pub struct OrgHome {
 
 #[server(prefix = "/api", endpoint = "organization_home")]
 pub async fn organization_home(slug: String) -> Result<OrgHome, AppError> {
-    use crate::{backend::orgs, server_ctx};
+    use crate::server_ctx;
+    use backend::orgs;
     let ctx = server_ctx::request()?;
     let me = server_ctx::require_session(&ctx)?;
     let st = server_ctx::state()?;
@@ -40,7 +41,7 @@ pub async fn leave_organization(slug: String) -> Result<(), AppError> {
     let result = async {
         let me = server_ctx::require_session(&ctx)?;
         let st = server_ctx::state()?;
-        crate::backend::orgs::members::leave(&st, &ctx, &me, &slug).await?;
+        backend::orgs::members::leave(&st, &ctx, &me, &slug).await?;
         Ok((ORGANIZATIONS.to_string(), Flash::notice(crate::context::Notice::OrgLeft)))
     }
     .await;

@@ -52,10 +52,8 @@ pub struct InvitationInfo {
 
 #[server(prefix = "/api", endpoint = "invitation_details")]
 pub async fn invitation_details(token: String) -> Result<InvitationInfo, AppError> {
-    use crate::{
-        backend::orgs::invitations::{self, Status},
-        server_ctx,
-    };
+    use crate::server_ctx;
+    use backend::orgs::invitations::{self, Status};
     let ctx = server_ctx::request()?;
     let st = server_ctx::state()?;
     let found = invitations::find_by_token(&st, &token).await?;
@@ -104,7 +102,7 @@ pub async fn accept_invitation(token: String) -> Result<(), AppError> {
     let result = async {
         let me = server_ctx::require_session(&ctx)?;
         let st = server_ctx::state()?;
-        let slug = crate::backend::orgs::invitations::accept(&st, &ctx, &me, &token).await?;
+        let slug = backend::orgs::invitations::accept(&st, &ctx, &me, &token).await?;
         Ok((super::org_path(&slug, ""), Flash::notice(crate::context::Notice::OrgJoined)))
     }
     .await;
@@ -118,7 +116,7 @@ pub async fn accept_invitation_sign_up(token: String, password: String) -> Resul
     let ctx = server_ctx::request()?;
     let result = async {
         let st = server_ctx::state()?;
-        let (slug, outcome) = crate::backend::orgs::invitations::sign_up(&st, &ctx, &token, &password).await?;
+        let (slug, outcome) = backend::orgs::invitations::sign_up(&st, &ctx, &token, &password).await?;
         let home = super::org_path(&slug, "");
         let (next, flash) = server_ctx::signed_in(&st, &ctx, &outcome, &home);
         Ok(if next == home { (next, Flash::notice(crate::context::Notice::OrgJoined)) } else { (next, flash) })

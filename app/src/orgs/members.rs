@@ -52,12 +52,10 @@ pub struct InvitationView {
 
 #[server(prefix = "/api", endpoint = "organization_members")]
 pub async fn organization_members(slug: String) -> Result<MembersOverview, AppError> {
-    use crate::{
-        backend::{
-            format_utc,
-            orgs::{self, can, Action, Role},
-        },
-        server_ctx,
+    use crate::server_ctx;
+    use backend::{
+        format_utc,
+        orgs::{self, can, Action, Role},
     };
     let ctx = server_ctx::request()?;
     let me = server_ctx::require_session(&ctx)?;
@@ -135,7 +133,7 @@ pub async fn invite_member(
         let me = server_ctx::require_session(&ctx)?;
         let st = server_ctx::state()?;
         let send = send_mail.is_some();
-        let link = crate::backend::orgs::invitations::invite(&st, &ctx, &me, &slug, &email, &role, send).await?;
+        let link = backend::orgs::invitations::invite(&st, &ctx, &me, &slug, &email, &role, send).await?;
         Ok(InviteLink { email: email.trim().to_lowercase(), link })
     }
     .await;
@@ -176,7 +174,7 @@ pub async fn invitation_link(slug: String, id: String) -> Result<String, AppErro
 }
 
 #[cfg(feature = "ssr")]
-use crate::backend::orgs::invitations::Manage;
+use backend::orgs::invitations::Manage;
 
 #[cfg(feature = "ssr")]
 async fn manage(slug: String, id: String, what: Manage) -> Result<Option<String>, AppError> {
@@ -184,8 +182,7 @@ async fn manage(slug: String, id: String, what: Manage) -> Result<Option<String>
     let ctx = server_ctx::request()?;
     let me = server_ctx::require_session(&ctx).map_err(server_ctx::fail)?;
     let st = server_ctx::state()?;
-    let result =
-        crate::backend::orgs::invitations::manage(&st, &ctx, &me, &slug, &id, what).await.map_err(AppError::from);
+    let result = backend::orgs::invitations::manage(&st, &ctx, &me, &slug, &id, what).await.map_err(AppError::from);
     let page = crate::orgs::org_path(&slug, "/members");
     match (result, what) {
         (Ok(link), Manage::CopyLink) => {
@@ -210,7 +207,7 @@ async fn manage(slug: String, id: String, what: Manage) -> Result<Option<String>
 #[server(prefix = "/api", endpoint = "change_member_role")]
 pub async fn change_member_role(slug: String, user_id: String, role: String) -> Result<(), AppError> {
     crate::orgs::org_form(&slug.clone(), "/members", Some(Notice::RoleChanged), &[], |st, ctx, me| async move {
-        crate::backend::orgs::members::change_role(&st, &ctx, &me, &slug, &user_id, &role).await
+        backend::orgs::members::change_role(&st, &ctx, &me, &slug, &user_id, &role).await
     })
     .await
 }
@@ -219,7 +216,7 @@ pub async fn change_member_role(slug: String, user_id: String, role: String) -> 
 #[server(prefix = "/api", endpoint = "remove_member")]
 pub async fn remove_member(slug: String, user_id: String) -> Result<(), AppError> {
     crate::orgs::org_form(&slug.clone(), "/members", Some(Notice::MemberRemoved), &[], |st, ctx, me| async move {
-        crate::backend::orgs::members::remove(&st, &ctx, &me, &slug, &user_id).await
+        backend::orgs::members::remove(&st, &ctx, &me, &slug, &user_id).await
     })
     .await
 }

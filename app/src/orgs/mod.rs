@@ -49,13 +49,13 @@ pub struct OrgHeader {
 }
 
 #[cfg(feature = "ssr")]
-impl From<&crate::backend::orgs::Membership> for OrgHeader {
-    fn from(m: &crate::backend::orgs::Membership) -> Self {
+impl From<&backend::orgs::Membership> for OrgHeader {
+    fn from(m: &backend::orgs::Membership) -> Self {
         OrgHeader {
             slug: m.slug.clone(),
             name: m.name.clone(),
             role: m.role.as_str().to_string(),
-            is_owner: m.role == crate::backend::orgs::Role::Owner,
+            is_owner: m.role == backend::orgs::Role::Owner,
         }
     }
 }
@@ -69,13 +69,13 @@ pub async fn org_form<Fut>(
     notice: Option<crate::context::Notice>,
     keep: &[(&str, &str)],
     change: impl FnOnce(
-        crate::backend::AppState,
-        crate::backend::request::RequestContext,
-        crate::backend::request::CurrentSession,
+        backend::AppState,
+        backend::platform::request::RequestContext,
+        backend::platform::request::CurrentSession,
     ) -> Fut,
 ) -> Result<(), AppError>
 where
-    Fut: std::future::Future<Output = Result<(), crate::backend::Error>>,
+    Fut: std::future::Future<Output = Result<(), backend::Error>>,
 {
     let page = org_path(slug, tail);
     crate::server_ctx::session_form(&page, notice, keep, change).await
@@ -108,10 +108,8 @@ pub struct PendingInvitation {
 
 #[server(prefix = "/api", endpoint = "my_organizations")]
 pub async fn my_organizations() -> Result<OrganizationsOverview, AppError> {
-    use crate::{
-        backend::{format_utc, orgs},
-        server_ctx,
-    };
+    use crate::server_ctx;
+    use backend::{format_utc, orgs};
     let ctx = server_ctx::request()?;
     let me = server_ctx::require_session(&ctx)?;
     let st = server_ctx::state()?;
@@ -145,7 +143,7 @@ pub async fn create_organization(name: String, #[server(default)] slug: String) 
     let result = async {
         let me = server_ctx::require_session(&ctx)?;
         let st = server_ctx::state()?;
-        let slug = crate::backend::orgs::create(&st, &ctx, &me, &name, &slug).await?;
+        let slug = backend::orgs::create(&st, &ctx, &me, &name, &slug).await?;
         Ok((org_path(&slug, "/members"), Flash::notice(crate::context::Notice::OrgCreated)))
     }
     .await;
@@ -156,7 +154,7 @@ pub async fn create_organization(name: String, #[server(default)] slug: String) 
 #[server(prefix = "/api", endpoint = "switch_organization")]
 pub async fn switch_organization(slug: String) -> Result<(), AppError> {
     org_form(&slug.clone(), "", Some(crate::context::Notice::OrgSwitched), &[], |st, _ctx, me| async move {
-        crate::backend::orgs::switch(&st, &me, &slug).await
+        backend::orgs::switch(&st, &me, &slug).await
     })
     .await
 }
@@ -169,7 +167,7 @@ pub async fn accept_listed_invitation(id: String) -> Result<(), AppError> {
     let result = async {
         let me = server_ctx::require_session(&ctx)?;
         let st = server_ctx::state()?;
-        let slug = crate::backend::orgs::invitations::accept_listed(&st, &ctx, &me, &id).await?;
+        let slug = backend::orgs::invitations::accept_listed(&st, &ctx, &me, &id).await?;
         Ok((org_path(&slug, ""), Flash::notice(crate::context::Notice::OrgJoined)))
     }
     .await;
@@ -303,7 +301,7 @@ pub fn NewOrganizationPage() -> impl IntoView {
         let action = ServerAction::<CreateOrganization>::new();
         let error = form_error(move || action.value().get(), page.flash.clone());
         let name = RwSignal::new(page.flash.value("name"));
-        let suggested = move || crate::validation::suggested_slug(&name.get());
+        let suggested = move || domain::validation::suggested_slug(&name.get());
         view! {
                 <AuthCard title="New organization" lead="A shared space for your team. You will be its owner.">
                     <ErrorBanner error/>

@@ -27,10 +27,8 @@ pub struct OrgSettingsView {
 
 #[server(prefix = "/api", endpoint = "organization_settings")]
 pub async fn organization_settings(slug: String) -> Result<OrgSettingsView, AppError> {
-    use crate::{
-        backend::{orgs, sudo},
-        server_ctx,
-    };
+    use crate::server_ctx;
+    use backend::{orgs, signin::sudo};
     let ctx = server_ctx::request()?;
     let me = server_ctx::require_session(&ctx)?;
     let st = server_ctx::state()?;
@@ -51,7 +49,7 @@ pub async fn update_organization(slug: String, name: String, new_slug: String) -
     let result = async {
         let me = server_ctx::require_session(&ctx)?;
         let st = server_ctx::state()?;
-        let canonical = crate::backend::orgs::settings::update(&st, &ctx, &me, &slug, &name, &new_slug).await?;
+        let canonical = backend::orgs::settings::update(&st, &ctx, &me, &slug, &name, &new_slug).await?;
         Ok((org_path(&canonical, "/settings"), Flash::notice(Notice::OrgSaved)))
     }
     .await;
@@ -63,7 +61,7 @@ pub async fn update_organization(slug: String, name: String, new_slug: String) -
 #[server(prefix = "/api", endpoint = "set_organization_mfa")]
 pub async fn set_organization_mfa(slug: String, #[server(default)] require: Option<String>) -> Result<(), AppError> {
     crate::orgs::org_form(&slug.clone(), "/settings", Some(Notice::OrgSaved), &[], |st, ctx, me| async move {
-        crate::backend::orgs::settings::set_require_mfa(&st, &ctx, &me, &slug, require.is_some()).await
+        backend::orgs::settings::set_require_mfa(&st, &ctx, &me, &slug, require.is_some()).await
     })
     .await
 }
@@ -76,7 +74,7 @@ pub async fn delete_organization(slug: String, #[server(default)] confirm: Strin
     let result = async {
         let me = server_ctx::require_session(&ctx)?;
         let st = server_ctx::state()?;
-        crate::backend::orgs::settings::delete(&st, &ctx, &me, &slug, &confirm).await?;
+        backend::orgs::settings::delete(&st, &ctx, &me, &slug, &confirm).await?;
         Ok((crate::orgs::ORGANIZATIONS.to_string(), Flash::notice(Notice::OrgDeleted)))
     }
     .await;

@@ -1,12 +1,12 @@
 //! `/admin/audit.csv`: the audit explorer's rows as CSV, streamed (a page of rows at a time), with the same filters
 //! as the page. Admins only, checked here like every admin server function.
-use app::backend::{request::RequestContext, AppState, Error};
 use axum::{
     body::Body,
     extract::{Query, Request, State},
     http::{header, StatusCode},
     response::{IntoResponse, Response},
 };
+use backend::{platform::request::RequestContext, AppState, Error};
 use futures::StreamExt;
 
 #[derive(serde::Deserialize, Default)]
@@ -33,7 +33,7 @@ pub async fn audit_csv(State(st): State<AppState>, Query(f): Query<Filters>, req
         Ok(q) => q,
         Err(e) => return crate::middleware::error_response(&req, StatusCode::UNPROCESSABLE_ENTITY, e),
     };
-    let stream = match app::backend::admin::audit_log::export(st.clone(), &me, query) {
+    let stream = match backend::admin::audit_log::export(st.clone(), &me, query) {
         Ok(s) => s,
         // An admin without a second factor (S51) is sent to enrol, as the console's pages do.
         Err(Error::MfaEnrolmentRequired) if me.is_admin => {
@@ -57,8 +57,7 @@ pub async fn audit_csv(State(st): State<AppState>, Query(f): Query<Filters>, req
             std::io::Error::other("audit export failed")
         })
     });
-    let name =
-        format!("attachment; filename=\"audit-{}.csv\"", app::backend::format_iso(st.clock.now()).replace(':', ""));
+    let name = format!("attachment; filename=\"audit-{}.csv\"", backend::format_iso(st.clock.now()).replace(':', ""));
     (
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),

@@ -98,7 +98,7 @@ impl Asset {
                 let _ = asset.brotli.set(Bytes::from(out));
             }
             // Brotli's best quality works in tens of megabytes, which the allocator would otherwise keep.
-            app::backend::release_freed_memory();
+            backend::release_freed_memory();
         });
     }
 }
@@ -201,7 +201,7 @@ fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
     header_items(headers, header::IF_NONE_MATCH, ',').map(|t| t.trim_start_matches("W/")).any(|t| t == etag || t == "*")
 }
 
-pub async fn pkg(State(st): State<app::backend::AppState>, Path(path): Path<String>, headers: HeaderMap) -> Response {
+pub async fn pkg(State(st): State<backend::AppState>, Path(path): Path<String>, headers: HeaderMap) -> Response {
     let Some((asset, hashed)) = Assets::get().find(&path) else {
         return (StatusCode::NOT_FOUND, "not found").into_response();
     };

@@ -1,10 +1,10 @@
 //! `/dev/mailbox`: the development inbox. Mounted only when the mail transport is the development mailbox.
-use app::backend::{mail::StoredMail, AppState};
 use axum::{
     extract::{Path, State},
     http::{header, StatusCode},
     response::{Html, IntoResponse, Response},
 };
+use backend::{platform::mail::StoredMail, AppState};
 
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")

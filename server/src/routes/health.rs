@@ -1,5 +1,5 @@
-use app::backend::AppState;
 use axum::{extract::State, http::StatusCode};
+use backend::AppState;
 
 /// Liveness: the process answers.
 pub async fn healthz() -> &'static str {

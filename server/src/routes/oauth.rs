@@ -3,22 +3,24 @@
 use std::collections::HashMap;
 
 use app::{
-    backend::{
-        oauth::{self, Outcome, Purpose, FLOW_SECS},
-        request::RequestContext,
-        AppState,
-    },
     context::{Flash, Notice},
     error::AppError,
     server_ctx::{put_flash, sign_in_redirect},
-    validation::safe_return_to,
 };
+
+use backend::{
+    platform::request::RequestContext,
+    signin::oauth::{self, Outcome, Purpose, FLOW_SECS},
+    AppState,
+};
+
 use axum::{
     extract::{Path, Query, State},
     http::{header, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
     Extension,
 };
+use domain::validation::safe_return_to;
 
 const CONNECTIONS: &str = "/users/settings/connections";
 
@@ -70,7 +72,7 @@ pub async fn start(
     if purpose != Purpose::SignIn {
         match &ctx.session {
             None => return redirect("/users/log-in", &[]),
-            Some(s) if purpose == Purpose::Link && !app::backend::sudo::is_fresh(&st, s) => {
+            Some(s) if purpose == Purpose::Link && !backend::signin::sudo::is_fresh(&st, s) => {
                 return redirect(&app::account::sudo::sudo_link(CONNECTIONS), &[]);
             }
             Some(_) => {}
@@ -83,7 +85,7 @@ pub async fn start(
     };
     match oauth::start(&st, &provider, purpose, ctx.session.as_ref(), return_to.as_deref()).await {
         Ok(started) => {
-            let cookie = app::backend::cookies::set(
+            let cookie = backend::platform::cookies::set(
                 &st.config,
                 st.config.oauth_cookie_name(),
                 &started.browser_token,
@@ -91,7 +93,7 @@ pub async fn start(
             );
             redirect(&started.authorize_url, &[cookie])
         }
-        Err(oauth::Failure(message)) => failed(&ctx, &back, message, Vec::new()),
+        Err(f) => failed(&ctx, &back, in_words(f, &ctx), Vec::new()),
     }
 }
 
@@ -104,7 +106,7 @@ pub async fn callback(
 ) -> Response {
     let config = &st.config;
     // The flow cookie is spent either way.
-    let mut cookies = vec![app::backend::cookies::clear(config, config.oauth_cookie_name())];
+    let mut cookies = vec![backend::platform::cookies::clear(config, config.oauth_cookie_name())];
     let back = if ctx.session.is_some() { CONNECTIONS } else { "/users/log-in" };
     let arg = |k: &str| query.get(k).map(String::as_str);
     match oauth::callback(&st, &ctx, &provider, arg("code"), arg("state"), arg("error"), arg("iss")).await {
@@ -115,7 +117,7 @@ pub async fn callback(
             redirect(&next, &cookies)
         }
         Ok(Outcome::Reauthenticated { session, return_to }) => {
-            cookies.push(app::backend::sessions::cookie(config, Some(&session)));
+            cookies.push(backend::signin::sessions::cookie(config, Some(&session)));
             redirect(return_to.as_deref().unwrap_or("/users/settings"), &cookies)
         }
         Ok(Outcome::Linked { .. }) => {
@@ -123,7 +125,7 @@ pub async fn callback(
             redirect(CONNECTIONS, &cookies)
         }
         Ok(Outcome::LinkPending { email, browser_token }) => {
-            cookies.push(app::backend::cookies::set(
+            cookies.push(backend::platform::cookies::set(
                 config,
                 config.link_cookie_name(),
                 &browser_token,
@@ -132,6 +134,14 @@ pub async fn callback(
             put_flash(&ctx, &Flash::notice_for(Notice::LinkPending, &email));
             redirect("/users/log-in", &cookies)
         }
-        Err(oauth::Failure(message)) => failed(&ctx, back, message, cookies),
+        Err(f) => failed(&ctx, back, in_words(f, &ctx), cookies),
+    }
+}
+
+/// What the log-in (or connections) page says about a failed provider flow.
+fn in_words(f: oauth::Failure, ctx: &RequestContext) -> String {
+    match f {
+        oauth::Failure::Said(message) => message,
+        oauth::Failure::Account(e) => app::error::into_app_error(e, &ctx.request_id).to_string(),
     }
 }

@@ -1,10 +1,9 @@
 //! The operator role: granted from the command line only, two-step verification required, checked on the server.
 use std::{collections::HashSet, process::Command, time::Duration};
 
-use app::{
-    backend::config::{Config, MailDelivery, MailTransportKind, Secret},
-    validation::EmailAddress,
-};
+use backend::platform::config::{Config, MailDelivery, MailTransportKind, Secret};
+
+use domain::validation::EmailAddress;
 use reqwest::{Client, Response, StatusCode};
 use serde_json::Value;
 
@@ -133,8 +132,7 @@ async fn spawn() -> TestApp {
 
 /// Grants the role as `portcullis admin grant` does.
 async fn grant(app: &TestApp, email: &str) {
-    let changed =
-        app::backend::admin::set_admin(app.state(), &EmailAddress::parse(email).unwrap(), true).await.unwrap();
+    let changed = backend::admin::set_admin(app.state(), &EmailAddress::parse(email).unwrap(), true).await.unwrap();
     assert!(changed, "{email} became an admin");
 }
 
@@ -840,7 +838,7 @@ async fn impersonation_shows_the_user_refuses_sensitive_changes_and_is_audited_w
     let r = app.post_form_with(&ann4, "/api/admin_impersonate", &[("id", &bo_id)]).await;
     assert_eq!(location(&r), "/");
     assert_eq!(app.signed_in_as(&ann4).await.as_deref(), Some(BO));
-    app::backend::admin::set_admin(app.state(), &EmailAddress::parse(ANN).unwrap(), false).await.unwrap();
+    backend::admin::set_admin(app.state(), &EmailAddress::parse(ANN).unwrap(), false).await.unwrap();
     assert_eq!(app.signed_in_as(&ann4).await, None, "the role revoked, the impersonation is over");
     app.stop().await;
 }

@@ -13,7 +13,7 @@ async fn migrate_creates_and_migrates_a_new_database() {
     let url = fresh_database_url().await;
     let out = binary().arg("migrate").env("DATABASE_URL", &url).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let db = app::backend::db::Db::connect(&url).await.unwrap();
+    let db = backend::platform::db::Db::connect(&url).await.unwrap();
     assert!(db.migrations_applied().await);
     let users: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users").fetch_one(&db.pool).await.unwrap();
     assert_eq!(users.0, 0, "S11: a fresh database has no accounts");

@@ -1,15 +1,15 @@
 use std::{collections::HashMap, path::PathBuf, sync::Arc, time::Duration};
 
-use app::{
-    backend::{
-        config::Config,
-        crypto::new_id,
-        gate::{self, FirstFactor, SignIn},
-        mail::StoredMail,
-        request::RequestContext,
-        sessions, AppState,
-    },
-    error::AppError,
+use app::error::AppError;
+
+use backend::{
+    platform::config::Config,
+    platform::crypto::new_id,
+    platform::mail::StoredMail,
+    platform::request::RequestContext,
+    signin::gate::{self, FirstFactor, SignIn},
+    signin::sessions,
+    AppState,
 };
 use leptos::server_fn::ServerFn;
 use reqwest::{cookie::Jar, header, redirect::Policy, Client, Response, StatusCode};
@@ -235,7 +235,7 @@ impl TestApp {
         if id.is_empty() {
             return serde_json::Value::Null;
         }
-        let digest = app::backend::crypto::token_digest(&id);
+        let digest = backend::platform::crypto::token_digest(&id);
         let data: Option<(String,)> = sqlx::query_as("SELECT data FROM visitor_sessions WHERE id_digest = $1")
             .bind(&digest)
             .fetch_optional(&self.state().db.pool)
@@ -276,7 +276,7 @@ impl TestApp {
     /// Runs the jobs that are due, as the worker does. The worker beside the app may have taken one first (it sees
     /// the moved clock too), so this also waits until none is left running.
     pub async fn run_due_jobs(&self) {
-        app::backend::jobs::run_due(self.state()).await.unwrap();
+        backend::platform::jobs::run_due(self.state()).await.unwrap();
         self.wait_for_i64("SELECT COUNT(*) FROM jobs WHERE state = 'running'", &[], 0).await;
     }
 
@@ -331,7 +331,7 @@ async fn password_hash(st: &AppState) -> String {
 /// Makes every insert of `action` into the audit log fail, the way a full disk or a broken constraint would.
 pub async fn break_audit_for(app: &TestApp, action: &str) {
     let pool = &app.state().db.pool;
-    if app.state().db.kind == app::backend::db::DbKind::Sqlite {
+    if app.state().db.kind == backend::platform::db::DbKind::Sqlite {
         sqlx::query(&format!(
             "CREATE TRIGGER break_audit BEFORE INSERT ON audit_events WHEN NEW.action = '{action}' \
              BEGIN SELECT RAISE(ABORT, 'audit unavailable'); END"

@@ -16,7 +16,7 @@ const BO: &str = "bo@example.com";
 const WRONG: &str = "wrong guess number x";
 
 /// Limits high enough that only the claims bound a burst (the limits have tests of their own).
-fn burst_limits(c: &mut app::backend::config::Config) {
+fn burst_limits(c: &mut backend::platform::config::Config) {
     c.rate_limit_anonymous_per_minute = 100_000;
     c.rate_limit_account_per_minute = 100_000;
 }
@@ -600,7 +600,7 @@ async fn s10_the_client_address_is_the_rightmost_untrusted_hop() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s53_the_dev_mailbox_answers_only_on_loopback() {
     let app = TestApp::spawn_with(|c| {
-        c.mail_transport = app::backend::config::MailTransportKind::DevMailbox;
+        c.mail_transport = backend::platform::config::MailTransportKind::DevMailbox;
         c.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
     })
     .await;
@@ -609,7 +609,8 @@ async fn s53_the_dev_mailbox_answers_only_on_loopback() {
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     app.stop().await;
     // A tunnel or a local proxy connects from loopback too, without being a trusted proxy: still not a local client.
-    let app = TestApp::spawn_with(|c| c.mail_transport = app::backend::config::MailTransportKind::DevMailbox).await;
+    let app =
+        TestApp::spawn_with(|c| c.mail_transport = backend::platform::config::MailTransportKind::DevMailbox).await;
     assert_eq!(app.get("/dev/mailbox").await.status(), StatusCode::OK);
     for (name, value) in
         [("x-forwarded-for", "203.0.113.5"), ("forwarded", "for=203.0.113.5"), ("host", "abc.ngrok.example")]
@@ -681,8 +682,8 @@ async fn s51_admin_actions_need_a_fresh_second_factor_and_admin_sessions_are_sho
     let bo_id = app.user_id(BO).await;
     assert_eq!(location(&app.log_in(ANN, PASSWORD).await), "/");
     let (auth, _) = enable_totp(&app, &app.client).await;
-    let email = app::validation::EmailAddress::parse(ANN).unwrap();
-    assert!(app::backend::admin::set_admin(app.state(), &email, true).await.unwrap());
+    let email = domain::validation::EmailAddress::parse(ANN).unwrap();
+    assert!(backend::admin::set_admin(app.state(), &email, true).await.unwrap());
     // A new sign-in with "remember me": password and code. The code opens the window.
     let admin = new_client();
     let r = app
@@ -785,7 +786,7 @@ async fn s43_a_forged_flash_cookie_is_not_shown() {
 /// setting where sending from the request would show).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s13_reset_and_magic_link_timing_does_not_reveal_the_account() {
-    use app::backend::config::{MailDelivery, MailTransportKind, Secret};
+    use backend::platform::config::{MailDelivery, MailTransportKind, Secret};
     let port = crate::mail::free_port();
     let sink = crate::mail::SmtpSink::start(port).await;
     let app = TestApp::spawn_with(move |c| {
@@ -850,8 +851,8 @@ async fn s51_an_admin_cannot_discard_a_waiting_security_notice() {
     let app = TestApp::spawn().await;
     let (auth, _) = ann_with_totp(&app).await;
     let ann_id = app.user_id(ANN).await;
-    let email = app::validation::EmailAddress::parse(ANN).unwrap();
-    assert!(app::backend::admin::set_admin(app.state(), &email, true).await.unwrap());
+    let email = domain::validation::EmailAddress::parse(ANN).unwrap();
+    assert!(backend::admin::set_admin(app.state(), &email, true).await.unwrap());
     let admin = log_in_with_code(&app, ANN, &auth).await;
     // Two jobs waiting far in the future (the worker leaves them): a security notice and a sign-in link.
     let later = app.state().clock.now() + 86_400;

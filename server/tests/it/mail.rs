@@ -5,7 +5,7 @@ use std::{
     time::Duration,
 };
 
-use app::backend::config::{MailDelivery, MailTransportKind, Secret};
+use backend::platform::config::{MailDelivery, MailTransportKind, Secret};
 
 use crate::common::*;
 
@@ -68,7 +68,7 @@ impl Drop for SmtpSink {
     }
 }
 
-fn smtp(port: u16, delivery: MailDelivery) -> impl FnOnce(&mut app::backend::config::Config) {
+fn smtp(port: u16, delivery: MailDelivery) -> impl FnOnce(&mut backend::platform::config::Config) {
     move |c| {
         c.mail_transport = MailTransportKind::Smtp;
         c.smtp_url = Some(Secret::new(format!("smtp://127.0.0.1:{port}")));
@@ -155,7 +155,7 @@ async fn a_job_that_keeps_failing_ends_dead() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_share_the_queue_without_sending_a_mail_twice() {
     let url = fresh_database_url().await;
-    let queue = |c: &mut app::backend::config::Config| {
+    let queue = |c: &mut backend::platform::config::Config| {
         c.mail_delivery = MailDelivery::Queue;
         c.job_poll_interval_ms = 20;
         c.rate_limit_mail_per_hour = 1000;

@@ -2,7 +2,7 @@
 //! required): OIDC by discovery ("oidc") and the same provider driven as plain OAuth 2.0 ("github").
 use std::process::Stdio;
 
-use app::backend::config::{OAuthKind, OAuthProvider, Secret};
+use backend::platform::config::{OAuthKind, OAuthProvider, Secret};
 use reqwest::{Client, Response, StatusCode};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
@@ -521,8 +521,8 @@ async fn starting_sign_ins_is_rate_limited_per_client_and_spent_flows_are_cleane
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(r.headers().contains_key("retry-after"));
     assert_eq!(count(&app, "SELECT COUNT(*) FROM oauth_flows").await, 3, "the refused start stored nothing");
-    app.state().clock.advance(app::backend::oauth::FLOW_SECS + 1);
-    app::backend::housekeeping::purge_expired(app.state()).await.unwrap();
+    app.state().clock.advance(backend::signin::oauth::FLOW_SECS + 1);
+    backend::platform::housekeeping::purge_expired(app.state()).await.unwrap();
     assert_eq!(count(&app, "SELECT COUNT(*) FROM oauth_flows").await, 0);
     assert_eq!(app.get("/auth/nope").await.status(), StatusCode::NOT_FOUND);
     app.stop().await;

@@ -92,7 +92,12 @@ async fn details(app: &TestApp, client: &Client, path: &str) -> InvitationInfo {
 }
 
 /// Waits (briefly) until `n` mails to `email` have `subject`.
-async fn wait_for_mails(app: &TestApp, email: &str, subject: &str, n: usize) -> Vec<app::backend::mail::StoredMail> {
+async fn wait_for_mails(
+    app: &TestApp,
+    email: &str,
+    subject: &str,
+    n: usize,
+) -> Vec<backend::platform::mail::StoredMail> {
     for _ in 0..100 {
         let mails: Vec<_> = app.mails_to(email).into_iter().filter(|m| m.subject.contains(subject)).collect();
         if mails.len() >= n {

@@ -423,14 +423,14 @@ async fn a_ceremony_lasts_five_minutes_and_housekeeping_removes_it() {
     let (token, opts) = options(&app, &browser, "/api/passkey_sign_in_options", &[]).await;
     let answer = auth.assert(&opts).unwrap().to_string();
     assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM webauthn_ceremonies").await, 1);
-    app.state().clock.advance(app::backend::passkeys::CEREMONY_SECS + 1);
+    app.state().clock.advance(backend::signin::passkeys::CEREMONY_SECS + 1);
     let r = app
         .call_server_fn_with(&browser, "/api/log_in_with_passkey", &[("token", &token), ("credential", &answer)])
         .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.text().await.unwrap().contains("expired"));
     assert_eq!(app.signed_in_as(&browser).await, None);
-    app::backend::housekeeping::purge_expired(app.state()).await.unwrap();
+    backend::platform::housekeeping::purge_expired(app.state()).await.unwrap();
     assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM webauthn_ceremonies").await, 0);
     app.stop().await;
 }
@@ -459,8 +459,8 @@ async fn s51_a_passkey_is_an_admins_second_factor() {
     let mut auth = ann_with_passkey(&app).await;
     app.confirmed_user(BO, PASSWORD).await;
     let bo_id = app.user_id(BO).await;
-    let email = app::validation::EmailAddress::parse(ANN).unwrap();
-    assert!(app::backend::admin::set_admin(app.state(), &email, true).await.unwrap());
+    let email = domain::validation::EmailAddress::parse(ANN).unwrap();
+    assert!(backend::admin::set_admin(app.state(), &email, true).await.unwrap());
     // Passwordless with the passkey: both factors at once; the console opens, not the enrolment page.
     let (admin, r, _, _) = passkey_sign_in(&app, &mut auth, ANN).await;
     assert_eq!(location(&r), "/");

@@ -139,7 +139,8 @@ async fn unknown_pages_are_404_and_the_test_mailbox_is_not_served() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dev_mailbox_lists_mail_when_it_is_the_transport() {
-    let app = TestApp::spawn_with(|c| c.mail_transport = app::backend::config::MailTransportKind::DevMailbox).await;
+    let app =
+        TestApp::spawn_with(|c| c.mail_transport = backend::platform::config::MailTransportKind::DevMailbox).await;
     app.register("ann@example.com", PASSWORD).await;
     app.last_mail_to("ann@example.com").await;
     let list = app.get("/dev/mailbox").await.text().await.unwrap();

@@ -128,11 +128,11 @@ async fn s43_the_session_cookie_is_httponly_samesite_and_host_only() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s43_production_cookies_are_secure_and_host_prefixed() {
-    let mut config = app::backend::config::Config::for_tests("sqlite::memory:");
+    let mut config = backend::platform::config::Config::for_tests("sqlite::memory:");
     config.base_url = "https://auth.example.com".into();
-    let line = app::backend::sessions::cookie(
+    let line = backend::signin::sessions::cookie(
         &config,
-        Some(&app::backend::sessions::NewSession { token: "t".into(), max_age_secs: None, job_ids: vec![] }),
+        Some(&backend::signin::sessions::NewSession { token: "t".into(), max_age_secs: None, job_ids: vec![] }),
     );
     assert!(line.starts_with("__Host-portcullis_session=t;"));
     assert!(
@@ -214,17 +214,21 @@ async fn housekeeping_removes_expired_sessions_and_tokens_and_keeps_live_ones() 
     app.post_form_with(&new_client(), "/api/request_password_reset", &[("email", "ann@example.com")]).await;
     app.mail_with_subject("ann@example.com", "Reset your").await;
     let tokens_before = app.scalar_i64("SELECT COUNT(*) FROM user_tokens").await;
-    assert_eq!(app::backend::housekeeping::purge_expired(app.state()).await.unwrap(), 0, "nothing has expired yet");
+    assert_eq!(
+        backend::platform::housekeeping::purge_expired(app.state()).await.unwrap(),
+        0,
+        "nothing has expired yet"
+    );
     assert_eq!(app.signed_in_as(&live).await.as_deref(), Some("ann@example.com"));
 
     // Two days on: the 1-hour session is gone; the tokens stay until they are 30 days past expiry.
     app.state().clock.advance(2 * 24 * 3600);
-    let removed = app::backend::housekeeping::purge_expired(app.state()).await.unwrap();
+    let removed = backend::platform::housekeeping::purge_expired(app.state()).await.unwrap();
     assert!(removed >= 1);
     assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM sessions").await, 0);
     assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM user_tokens").await, tokens_before);
-    app.state().clock.advance(app::backend::housekeeping::KEEP_SECS);
-    app::backend::housekeeping::purge_expired(app.state()).await.unwrap();
+    app.state().clock.advance(backend::platform::housekeeping::KEEP_SECS);
+    backend::platform::housekeeping::purge_expired(app.state()).await.unwrap();
     assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM user_tokens").await, 0);
     assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM users").await, 1, "accounts are never housekeeping's business");
     app.stop().await;

@@ -17,7 +17,7 @@ async fn rows(app: &TestApp) -> i64 {
 }
 
 async fn has_row(app: &TestApp, id: &str) -> bool {
-    let digest = app::backend::crypto::token_digest(id);
+    let digest = backend::platform::crypto::token_digest(id);
     app.i64("SELECT COUNT(*) FROM visitor_sessions WHERE id_digest = $1", &[&digest]).await == 1
 }
 
@@ -68,7 +68,7 @@ async fn a_visitor_session_gets_a_new_id_at_sign_in_and_is_emptied_at_log_out() 
     let browser = new_client();
     let before = failed_log_in(&app, &browser).await;
     // The forker's own data, kept for this visitor.
-    let digest = app::backend::crypto::token_digest(&before);
+    let digest = backend::platform::crypto::token_digest(&before);
     sqlx::query("UPDATE visitor_sessions SET data = $1 WHERE id_digest = $2")
         .bind(r#"{"cart":["tea"],"portcullis.flash":{"notice":null,"error":"InvalidCredentials","values":{}}}"#)
         .bind(&digest)
@@ -82,7 +82,10 @@ async fn a_visitor_session_gets_a_new_id_at_sign_in_and_is_emptied_at_log_out() 
     assert_ne!(after, before, "a new id at sign-in: one planted before it is worthless");
     assert!(!has_row(&app, &before).await, "the old id is gone");
     let data = app
-        .text("SELECT data FROM visitor_sessions WHERE id_digest = $1", &[&app::backend::crypto::token_digest(&after)])
+        .text(
+            "SELECT data FROM visitor_sessions WHERE id_digest = $1",
+            &[&backend::platform::crypto::token_digest(&after)],
+        )
         .await;
     assert!(data.contains(r#""cart":["tea"]"#) && data.contains("LoggedIn"), "data kept, the new flash in: {data}");
 
@@ -91,7 +94,10 @@ async fn a_visitor_session_gets_a_new_id_at_sign_in_and_is_emptied_at_log_out() 
     assert!(!has_row(&app, &after).await, "emptied at log out");
     let fresh = visit_cookie(&r).expect("a new visitor session for the log-out notice");
     let data = app
-        .text("SELECT data FROM visitor_sessions WHERE id_digest = $1", &[&app::backend::crypto::token_digest(&fresh)])
+        .text(
+            "SELECT data FROM visitor_sessions WHERE id_digest = $1",
+            &[&backend::platform::crypto::token_digest(&fresh)],
+        )
         .await;
     assert!(!data.contains("cart") && data.contains("LoggedOut"), "{data}");
     app.stop().await;
@@ -103,7 +109,7 @@ async fn housekeeping_removes_expired_visitor_sessions_and_an_expired_one_is_not
     app.confirmed_user(ANN, PASSWORD).await;
     let browser = new_client();
     let id = failed_log_in(&app, &browser).await;
-    let digest = app::backend::crypto::token_digest(&id);
+    let digest = backend::platform::crypto::token_digest(&id);
     sqlx::query("UPDATE visitor_sessions SET expires_at = 1000 WHERE id_digest = $1")
         .bind(&digest)
         .execute(&app.state().db.pool)
@@ -113,7 +119,7 @@ async fn housekeeping_removes_expired_visitor_sessions_and_an_expired_one_is_not
     assert_eq!(page.status(), StatusCode::OK);
     assert!(!page.text().await.unwrap().contains("Invalid e-mail or password"), "expired: not read");
     assert!(has_row(&app, &id).await);
-    app::backend::housekeeping::purge_expired(app.state()).await.unwrap();
+    backend::platform::housekeeping::purge_expired(app.state()).await.unwrap();
     assert!(!has_row(&app, &id).await, "housekeeping removed it");
     app.stop().await;
 }

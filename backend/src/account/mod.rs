@@ -1,0 +1,3 @@
+//! What a signed-in user changes about their own account (name, e-mail, password, deletion) and their devices.
+pub mod devices;
+pub mod settings;

@@ -1,0 +1,43 @@
+//! Portcullis' backend: the domain logic and its SQL, server only, no view code. Pages and server functions (the
+//! `app` crate) call it; it knows nothing of them.
+//!
+//! - [`platform`]: configuration, the database, clock, crypto and key ring, mail, jobs, audit, rate limits, the
+//!   request context and the visitor session: what every feature stands on.
+//! - [`signin`]: the sign-in core — the gate (the only way to a session), sessions, sudo, passwords and their policy,
+//!   second factors, passkeys, providers, mailed links and tokens.
+//! - [`account`]: what a signed-in user changes about their own account, and their devices.
+//! - [`orgs`], [`admin`]: organizations and the admin console.
+//! - [`Error`]: the one error every function returns.
+pub mod account;
+pub mod admin;
+pub mod error;
+pub mod orgs;
+pub mod platform;
+pub mod signin;
+
+pub use error::{Error, Unexpected};
+pub use platform::state::AppState;
+
+/// Hands memory glibc's malloc holds free back to the system (it keeps freed memory for reuse, and a large block
+/// freed below the top of a heap is never returned otherwise); elsewhere a no-op. The server's own allocations go to
+/// mimalloc (`server/src/lib.rs`), which returns freed memory by itself; this is for what C code (SQLite) allocates
+/// from glibc, and for a binary built on `app` with the system allocator.
+pub fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free pages to the system; it touches no live allocation.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// A Unix time as shown to people: `2026-11-27 10:42 UTC`.
+/// RFC 3339 in UTC, to the second (exports).
+pub fn format_iso(t: i64) -> String {
+    let fmt = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+    time::OffsetDateTime::from_unix_timestamp(t).ok().and_then(|d| d.format(&fmt).ok()).unwrap_or_else(|| t.to_string())
+}
+
+pub fn format_utc(t: i64) -> String {
+    let fmt = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    time::OffsetDateTime::from_unix_timestamp(t).ok().and_then(|d| d.format(&fmt).ok()).unwrap_or_else(|| t.to_string())
+}

@@ -1,0 +1,443 @@
+//! Invitations: bound to an e-mail address, open 7 days, resent, revoked, replaced by a new one to the same address.
+//! Each mail and each copied link is its own token (only digests stored); all of them die with the invitation.
+use super::{add_member, authorize, set_active, Action, Role};
+use crate::{
+    platform::{
+        audit::{self, Event},
+        crypto::{new_id, random_token, token_digest},
+        db::Tx,
+        jobs::{self, Job},
+        request::{CurrentSession, RequestContext},
+    },
+    signin::{
+        gate::{self, FirstFactor, SignIn},
+        password_policy::{NewPassword, PasswordContext},
+    },
+    AppState, Error,
+};
+use domain::validation::EmailAddress;
+
+pub const INVITATION_SECS: i64 = 7 * 24 * 3600;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Open,
+    Expired,
+    Revoked,
+    Accepted,
+}
+
+#[derive(Debug, Clone)]
+pub struct Invitation {
+    pub id: String,
+    pub org_id: String,
+    pub org_name: String,
+    pub org_slug: String,
+    pub email: String,
+    pub role: Role,
+    /// The inviter's display name or e-mail.
+    pub inviter: Option<String>,
+    pub expires_at: i64,
+    pub status: Status,
+    /// Opened through a link that was mailed to the invited address (proof of the mailbox); a copied link is not.
+    pub mailed_link: bool,
+}
+
+type InvitationRow =
+    (String, String, String, String, String, String, Option<String>, i64, Option<i64>, Option<i64>, String);
+
+/// `{kind}` is the kind of the link the invitation was found by ('' when found by id).
+const SELECT: &str = "SELECT i.id, i.org_id, o.name, o.slug, i.email, i.role, COALESCE(u.display_name, u.email), \
+     i.expires_at, i.accepted_at, i.revoked_at, {kind} FROM invitations i JOIN organizations o ON o.id = i.org_id \
+     LEFT JOIN users u ON u.id = i.invited_by";
+
+fn select(kind: &str) -> String {
+    SELECT.replace("{kind}", kind)
+}
+
+fn from_row(st: &AppState, r: InvitationRow) -> Option<Invitation> {
+    let (id, org_id, org_name, org_slug, email, role, inviter, expires_at, accepted_at, revoked_at, kind) = r;
+    let status = if accepted_at.is_some() {
+        Status::Accepted
+    } else if revoked_at.is_some() {
+        Status::Revoked
+    } else if expires_at <= st.clock.now() {
+        Status::Expired
+    } else {
+        Status::Open
+    };
+    let mailed_link = kind == MAILED;
+    Some(Invitation {
+        id,
+        org_id,
+        org_name,
+        org_slug,
+        email,
+        role: Role::parse(&role)?,
+        inviter,
+        expires_at,
+        status,
+        mailed_link,
+    })
+}
+
+/// The invitation a link carries, in whatever state it is.
+pub async fn find_by_token(st: &AppState, token: &str) -> Result<Option<Invitation>, sqlx::Error> {
+    if token.is_empty() || token.len() > 128 {
+        return Ok(None);
+    }
+    let row: Option<InvitationRow> = sqlx::query_as(&format!(
+        "{} JOIN invitation_links l ON l.invitation_id = i.id WHERE l.token_digest = $1",
+        select("l.kind")
+    ))
+    .bind(token_digest(token))
+    .fetch_optional(&st.db.pool)
+    .await?;
+    Ok(row.and_then(|r| from_row(st, r)))
+}
+
+async fn find_by_id(st: &AppState, org_id: &str, id: &str) -> Result<Option<Invitation>, sqlx::Error> {
+    let row: Option<InvitationRow> = sqlx::query_as(&format!("{} WHERE i.id = $1 AND i.org_id = $2", select("''")))
+        .bind(id)
+        .bind(org_id)
+        .fetch_optional(&st.db.pool)
+        .await?;
+    Ok(row.and_then(|r| from_row(st, r)))
+}
+
+/// Link kinds: a link made for the invitation mail, or one handed to the inviter to pass on.
+const MAILED: &str = "mail";
+const COPIED: &str = "copy";
+
+/// A new link for the invitation, in `tx`: the clear token goes into a mail (`MAILED`) or to the inviter's
+/// clipboard (`COPIED`).
+async fn new_link(tx: &mut Tx, st: &AppState, invitation_id: &str, kind: &str) -> Result<String, sqlx::Error> {
+    let token = random_token();
+    sqlx::query("INSERT INTO invitation_links (token_digest, invitation_id, kind, created_at) VALUES ($1, $2, $3, $4)")
+        .bind(token_digest(&token))
+        .bind(invitation_id)
+        .bind(kind)
+        .bind(st.clock.now())
+        .execute(&mut **tx)
+        .await?;
+    Ok(format!("{}/invitations/{token}", st.config.base_url))
+}
+
+/// Makes the link a mail carries, in its own transaction, when the mail job runs.
+pub async fn link_for_mail(st: &AppState, invitation_id: &str) -> Result<String, sqlx::Error> {
+    let mut tx = st.db.begin().await?;
+    let link = new_link(&mut tx, st, invitation_id, MAILED).await?;
+    tx.commit().await?;
+    Ok(link)
+}
+
+/// An open invitation by id, for its mail.
+pub async fn find_open(st: &AppState, id: &str) -> Result<Option<Invitation>, sqlx::Error> {
+    let row: Option<InvitationRow> =
+        sqlx::query_as(&format!("{} WHERE i.id = $1", select("''"))).bind(id).fetch_optional(&st.db.pool).await?;
+    Ok(row.and_then(|r| from_row(st, r)).filter(|i| i.status == Status::Open))
+}
+
+/// Invites `email` with `role`: replaces an open invitation to the same address, mails it when `send_mail`, and
+/// returns a link to copy. Rate-limited per inviter and per organization.
+pub async fn invite(
+    st: &AppState,
+    ctx: &RequestContext,
+    me: &CurrentSession,
+    slug: &str,
+    email: &str,
+    role: &str,
+    send_mail: bool,
+) -> Result<String, Error> {
+    crate::signin::sudo::require_confirmed(me)?;
+    let role = Role::parse(role).ok_or_else(|| Error::Field("role", "Choose owner, admin or member.".into()))?;
+    let org = authorize(st, me, slug, Action::Invite(role)).await?;
+    let email = EmailAddress::parse(email).map_err(|m| Error::Field("email", m.into()))?;
+    let (members,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.org_id = $1 AND u.email = $2",
+    )
+    .bind(&org.org_id)
+    .bind(email.as_str())
+    .fetch_one(&st.db.pool)
+    .await?;
+    if members > 0 {
+        return Err(Error::Field("email", format!("{} is already a member.", email.as_str())));
+    }
+    st.limits.invite(&me.user_id, &org.org_id).map_err(Error::RateLimited)?;
+    let now = st.clock.now();
+    let mut tx = st.db.begin().await?;
+    sqlx::query(
+        "UPDATE invitations SET revoked_at = $1 WHERE org_id = $2 AND email = $3 \
+         AND accepted_at IS NULL AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(&org.org_id)
+    .bind(email.as_str())
+    .execute(&mut *tx)
+    .await?;
+    let id = new_id();
+    sqlx::query(
+        "INSERT INTO invitations (id, org_id, email, role, invited_by, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&id)
+    .bind(&org.org_id)
+    .bind(email.as_str())
+    .bind(role.as_str())
+    .bind(&me.user_id)
+    .bind(now)
+    .bind(now + INVITATION_SECS)
+    .execute(&mut *tx)
+    .await?;
+    let link = new_link(&mut tx, st, &id, COPIED).await?;
+    let mut job_ids = Vec::new();
+    if send_mail {
+        job_ids.push(jobs::enqueue(&mut tx, st, &Job::OrgInvitation { invitation_id: id.clone() }).await?);
+    }
+    let detail = format!("{} as {}", email.as_str(), role.as_str());
+    let event = Event::in_org("org.invitation.created", &me.user_id, &org.org_id, None).detail(&detail);
+    audit::record(&mut tx, ctx, now, event).await?;
+    tx.commit().await?;
+    jobs::after_commit(st, &job_ids).await;
+    Ok(link)
+}
+
+/// What can be done to an open invitation of the organization.
+#[derive(Clone, Copy)]
+pub enum Manage {
+    /// Mail it again; it is open 7 days from now.
+    Resend,
+    Revoke,
+    /// A new link to copy (returned).
+    CopyLink,
+}
+
+/// Resends, revokes or copies a link of an open invitation of `slug` (another organization's id is "not found").
+/// An admin cannot touch an invitation to the owner role, as they could not have sent it.
+pub async fn manage(
+    st: &AppState,
+    ctx: &RequestContext,
+    me: &CurrentSession,
+    slug: &str,
+    id: &str,
+    what: Manage,
+) -> Result<Option<String>, Error> {
+    crate::signin::sudo::require_confirmed(me)?;
+    let org = authorize(st, me, slug, Action::ManageInvitations).await?;
+    let inv = find_by_id(st, &org.org_id, id).await?.filter(|i| i.status == Status::Open).ok_or(Error::NotFound)?;
+    if !super::can(org.role, Action::Invite(inv.role)) {
+        return Err(Error::Forbidden);
+    }
+    if matches!(what, Manage::Resend) {
+        st.limits.invite(&me.user_id, &org.org_id).map_err(Error::RateLimited)?;
+    }
+    let now = st.clock.now();
+    let mut tx = st.db.begin().await?;
+    let mut job_ids = Vec::new();
+    let (action, link) = match what {
+        Manage::Resend => {
+            sqlx::query("UPDATE invitations SET expires_at = $1 WHERE id = $2")
+                .bind(now + INVITATION_SECS)
+                .bind(&inv.id)
+                .execute(&mut *tx)
+                .await?;
+            job_ids.push(jobs::enqueue(&mut tx, st, &Job::OrgInvitation { invitation_id: inv.id.clone() }).await?);
+            ("org.invitation.resent", None)
+        }
+        Manage::Revoke => {
+            sqlx::query("UPDATE invitations SET revoked_at = $1 WHERE id = $2")
+                .bind(now)
+                .bind(&inv.id)
+                .execute(&mut *tx)
+                .await?;
+            ("org.invitation.revoked", None)
+        }
+        Manage::CopyLink => ("org.invitation.link_created", Some(new_link(&mut tx, st, &inv.id, COPIED).await?)),
+    };
+    let event = Event::in_org(action, &me.user_id, &org.org_id, None).detail(&inv.email);
+    audit::record(&mut tx, ctx, now, event).await?;
+    tx.commit().await?;
+    jobs::after_commit(st, &job_ids).await;
+    Ok(link)
+}
+
+/// An open invitation of an organization, for its members page.
+#[derive(Debug, sqlx::FromRow)]
+pub struct OpenRow {
+    pub id: String,
+    pub email: String,
+    pub role: String,
+    pub invited_by: Option<String>,
+    pub expires_at: i64,
+}
+
+pub async fn list_open(st: &AppState, org_id: &str) -> Result<Vec<OpenRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT i.id, i.email, i.role, u.email AS invited_by, i.expires_at FROM invitations i \
+         LEFT JOIN users u ON u.id = i.invited_by WHERE i.org_id = $1 AND i.accepted_at IS NULL \
+         AND i.revoked_at IS NULL AND i.expires_at > $2 ORDER BY i.created_at DESC",
+    )
+    .bind(org_id)
+    .bind(st.clock.now())
+    .fetch_all(&st.db.pool)
+    .await
+}
+
+/// The open invitations to `email` (the signed-in user's), for `/organizations`.
+pub async fn open_for_email(st: &AppState, email: &str) -> Result<Vec<Invitation>, sqlx::Error> {
+    let rows: Vec<InvitationRow> = sqlx::query_as(&format!(
+        "{} WHERE i.email = $1 AND i.accepted_at IS NULL AND i.revoked_at IS NULL AND i.expires_at > $2 \
+         ORDER BY i.created_at DESC",
+        select("''")
+    ))
+    .bind(email)
+    .bind(st.clock.now())
+    .fetch_all(&st.db.pool)
+    .await?;
+    Ok(rows.into_iter().filter_map(|r| from_row(st, r)).collect())
+}
+
+/// The signed-in user accepts the invitation a link carries. Only the invited address may: a session for another
+/// address is refused (and audited). A mailed link proves the mailbox, so it confirms an unconfirmed account; a
+/// copied one does not.
+pub async fn accept(st: &AppState, ctx: &RequestContext, me: &CurrentSession, token: &str) -> Result<String, Error> {
+    let inv = find_by_token(st, token).await?.filter(|i| i.status == Status::Open).ok_or(Error::InvalidToken)?;
+    if inv.email != me.email {
+        let mut tx = st.db.begin().await?;
+        let mut event = Event::failed("org.invitation.accept", Some(&me.user_id))
+            .detail("signed in as another e-mail")
+            .org(&inv.org_id);
+        event.actor_user_id = Some(&me.user_id);
+        audit::record(&mut tx, ctx, st.clock.now(), event).await?;
+        tx.commit().await?;
+        return Err(Error::Forbidden);
+    }
+    // A copied link proves nothing about the mailbox: whoever registered the address without owning it could have
+    // seen it in a chat or a ticket (M4). Only a confirmed account, or the mailed link itself, may accept.
+    let proves_mailbox = inv.mailed_link;
+    if !me.confirmed && !proves_mailbox {
+        return Err(Error::ConfirmFirst);
+    }
+    join(st, ctx, me, &inv, proves_mailbox).await
+}
+
+/// Accepts an open invitation listed on `/organizations` (no link: the account's confirmed address is the proof).
+pub async fn accept_listed(
+    st: &AppState,
+    ctx: &RequestContext,
+    me: &CurrentSession,
+    id: &str,
+) -> Result<String, Error> {
+    if !me.confirmed {
+        return Err(Error::Unconfirmed);
+    }
+    let inv = open_for_email(st, &me.email).await?.into_iter().find(|i| i.id == id).ok_or(Error::NotFound)?;
+    join(st, ctx, me, &inv, false).await
+}
+
+async fn join(
+    st: &AppState,
+    ctx: &RequestContext,
+    me: &CurrentSession,
+    inv: &Invitation,
+    proves_mailbox: bool,
+) -> Result<String, Error> {
+    crate::signin::sudo::not_impersonating(me)?;
+    let now = st.clock.now();
+    let mut tx = st.db.begin().await?;
+    take(&mut tx, inv, &me.user_id, now).await?;
+    let (already,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM memberships WHERE org_id = $1 AND user_id = $2")
+        .bind(&inv.org_id)
+        .bind(&me.user_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    if already == 0 {
+        add_member(&mut tx, &inv.org_id, &me.user_id, inv.role, now).await?;
+    }
+    if proves_mailbox && !me.confirmed {
+        sqlx::query("UPDATE users SET confirmed_at = COALESCE(confirmed_at, $1) WHERE id = $2")
+            .bind(now)
+            .bind(&me.user_id)
+            .execute(&mut *tx)
+            .await?;
+        crate::signin::accounts::first_proof(&mut tx, &me.user_id, Some(&me.session_id), now).await?;
+    }
+    set_active(&mut tx, &me.session_id, &inv.org_id).await?;
+    let event =
+        Event::in_org("org.invitation.accepted", &me.user_id, &inv.org_id, Some(&me.user_id)).detail(inv.role.as_str());
+    audit::record(&mut tx, ctx, now, event).await?;
+    tx.commit().await?;
+    Ok(inv.org_slug.clone())
+}
+
+/// Marks the invitation accepted in `tx`, if it is still open (two tabs accepting at once: one wins).
+async fn take(tx: &mut Tx, inv: &Invitation, user_id: &str, now: i64) -> Result<(), Error> {
+    let r = sqlx::query(
+        "UPDATE invitations SET accepted_at = $1, accepted_by = $2 WHERE id = $3 AND accepted_at IS NULL \
+         AND revoked_at IS NULL AND expires_at > $1",
+    )
+    .bind(now)
+    .bind(user_id)
+    .bind(&inv.id)
+    .execute(&mut **tx)
+    .await?;
+    if r.rows_affected() == 1 {
+        Ok(())
+    } else {
+        Err(Error::InvalidToken)
+    }
+}
+
+/// A brand-new user signs up from the mailed invitation link and joins in one step: the address is the invited one
+/// (confirmed by the link, which only its mailbox received), the password meets the policy, and the sign-in goes
+/// through the gate like any other. A copied link cannot make an account: it passed through the inviter's hands,
+/// so it proves nothing about the mailbox (the invitee registers, confirms, and then accepts).
+pub async fn sign_up(
+    st: &AppState,
+    ctx: &RequestContext,
+    token: &str,
+    password: &str,
+) -> Result<(String, SignIn), Error> {
+    let inv = find_by_token(st, token).await?.filter(|i| i.status == Status::Open).ok_or(Error::InvalidToken)?;
+    if !inv.mailed_link {
+        return Err(Error::InvalidToken);
+    }
+    let context = PasswordContext { app_name: &st.config.app_name, email: Some(&inv.email) };
+    let password = NewPassword::parse(password, &context).map_err(|m| Error::Field("password", m))?;
+    let (exists,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM users WHERE email = $1").bind(&inv.email).fetch_one(&st.db.pool).await?;
+    if exists > 0 {
+        return Err(Error::Field(
+            "email",
+            "An account with this address already exists: log in to it, then open the invitation again.".into(),
+        ));
+    }
+    let hash = st.hasher.hash(password.expose()).await?;
+    let now = st.clock.now();
+    let mut tx = st.db.begin().await?;
+    let user_id = new_id();
+    sqlx::query(
+        "INSERT INTO users (id, email, password_hash, confirmed_at, failed_logins, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, 0, $4, $4)",
+    )
+    .bind(&user_id)
+    .bind(&inv.email)
+    .bind(&hash)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    audit::record(&mut tx, ctx, now, Event::by_user("user.register", &user_id).detail("invitation")).await?;
+    take(&mut tx, &inv, &user_id, now).await?;
+    add_member(&mut tx, &inv.org_id, &user_id, inv.role, now).await?;
+    let event =
+        Event::in_org("org.invitation.accepted", &user_id, &inv.org_id, Some(&user_id)).detail(inv.role.as_str());
+    audit::record(&mut tx, ctx, now, event).await?;
+    let first = FirstFactor { user_id: user_id.clone(), method: "password", remember_me: false };
+    let outcome = gate::sign_in(tx, st, ctx, first).await?;
+    sqlx::query("UPDATE sessions SET active_org_id = $1 WHERE user_id = $2")
+        .bind(&inv.org_id)
+        .bind(&user_id)
+        .execute(&st.db.pool)
+        .await?;
+    Ok((inv.org_slug, outcome))
+}

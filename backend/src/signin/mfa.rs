@@ -1,0 +1,562 @@
+//! Second factors: TOTP (RFC 6238: SHA-1, 6 digits, 30 s, ±1 step, each step accepted once), backup codes, the
+//! MFA lock, and trusted browsers.
+//!
+//! The TOTP seed is stored encrypted with the config's key ring (bound to the user id) and leaves the server only
+//! during enrolment. Backup codes carry 120 bits, so a keyed digest is enough to store them (S23) and one indexed
+//! lookup checks one.
+use rand::{rngs::OsRng, Rng, RngCore};
+use totp_rs::{Algorithm, TOTP};
+
+use crate::{
+    platform::audit::{self, Event},
+    platform::crypto::{digest_eq, keyed_digest, new_id},
+    platform::db::Tx,
+    platform::jobs::{self, Job},
+    platform::request::{CurrentSession, RequestContext},
+    signin::attempts::{self, Claim},
+    signin::sudo,
+    AppState, Error, Unexpected,
+};
+
+pub const STEP_SECS: i64 = 30;
+pub const TRUST_SECS: i64 = 30 * 24 * 3600;
+pub const BACKUP_CODE_COUNT: usize = 10;
+/// New backup codes wait this long to be shown (inside the sudo window), then only new ones can be made.
+const CODES_SHOWN_SECS: i64 = 10 * 60;
+/// Pending enrolments older than this are started again.
+const ENROLMENT_SECS: i64 = 30 * 60;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MfaError {
+    #[error("wrong code")]
+    Wrong,
+    #[error("locked")]
+    Locked,
+    #[error("rate limited")]
+    RateLimited(crate::platform::rate_limit::RetryAfter),
+    #[error(transparent)]
+    Unexpected(#[from] Unexpected),
+}
+
+impl From<sqlx::Error> for MfaError {
+    fn from(e: sqlx::Error) -> Self {
+        MfaError::Unexpected(e.into())
+    }
+}
+
+/// Which factor answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Factor {
+    Totp,
+    BackupCode,
+}
+
+impl Factor {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Factor::Totp => "totp",
+            Factor::BackupCode => "backup code",
+        }
+    }
+}
+
+fn totp(secret: Vec<u8>, issuer: &str, account: &str) -> Result<TOTP, Unexpected> {
+    TOTP::new(
+        Algorithm::SHA1,
+        6,
+        1,
+        STEP_SECS as u64,
+        secret,
+        Some(issuer.replace(':', " ")),
+        account.replace(':', " "),
+    )
+    .map_err(|e| Unexpected(anyhow::anyhow!("totp: {e}")))
+}
+
+/// The step (`unix time / 30`) within ±1 of `now` whose code is `code`, if any.
+pub fn matching_step(secret: &[u8], code: &str, now: i64) -> Option<i64> {
+    if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let t = totp(secret.to_vec(), "x", "x").ok()?;
+    let current = now / STEP_SECS;
+    let mut found = None;
+    for step in current - 1..=current + 1 {
+        // Every candidate is compared, in constant time, so timing does not tell which step matched.
+        if digest_eq(&t.generate((step * STEP_SECS) as u64), code) && found.is_none() {
+            found = Some(step);
+        }
+    }
+    found
+}
+
+/// Decrypts a value this module stored for `user_id` with the config's key ring.
+fn open(st: &AppState, stored: &str, user_id: &str) -> Result<zeroize::Zeroizing<Vec<u8>>, Unexpected> {
+    st.config.data_keys.decrypt(stored, user_id).map_err(|e| Unexpected(anyhow::anyhow!(e)))
+}
+
+pub async fn is_enabled(tx: &mut Tx, user_id: &str) -> Result<bool, sqlx::Error> {
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM user_totp WHERE user_id = $1 AND enabled_at IS NOT NULL")
+        .bind(user_id)
+        .fetch_one(&mut **tx)
+        .await?;
+    Ok(n > 0)
+}
+
+/// What the security settings page shows.
+pub struct Status {
+    pub enabled: bool,
+    /// Backup codes just made, shown this once.
+    pub fresh_codes: Option<Vec<String>>,
+    pub pending: Option<Enrolment>,
+    pub backup_codes_left: i64,
+    pub trusted: Vec<TrustedBrowser>,
+}
+
+/// A started enrolment: shown until the first code confirms it, never after.
+pub struct Enrolment {
+    pub secret_base32: String,
+    pub otpauth_url: String,
+    pub qr_svg: String,
+}
+
+#[derive(sqlx::FromRow)]
+pub struct TrustedBrowser {
+    pub id: String,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+    pub created_at: i64,
+    pub last_used_at: i64,
+}
+
+pub async fn status(st: &AppState, session: &CurrentSession) -> Result<Status, Error> {
+    let now = st.clock.now();
+    let row: Option<(String, Option<i64>, i64)> =
+        sqlx::query_as("SELECT secret_enc, enabled_at, created_at FROM user_totp WHERE user_id = $1")
+            .bind(&session.user_id)
+            .fetch_optional(&st.db.pool)
+            .await?;
+    let enabled = row.as_ref().is_some_and(|(_, e, _)| e.is_some());
+    // The seed is shown again only while its enrolment is pending, and only inside the sudo window.
+    let pending = match row {
+        Some((enc, None, created)) if now - created < ENROLMENT_SECS && sudo::is_fresh(st, session) => {
+            Some(enrolment_view(st, session, &enc)?)
+        }
+        _ => None,
+    };
+    let (left,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM backup_codes WHERE user_id = $1 AND used_at IS NULL")
+        .bind(&session.user_id)
+        .fetch_one(&st.db.pool)
+        .await?;
+    let trusted = sqlx::query_as(
+        "SELECT id, user_agent, ip, created_at, last_used_at FROM trusted_browsers \
+         WHERE user_id = $1 AND expires_at > $2 ORDER BY last_used_at DESC",
+    )
+    .bind(&session.user_id)
+    .bind(now)
+    .fetch_all(&st.db.pool)
+    .await?;
+    // Fresh backup codes are a second factor in the clear: only inside the sudo window, never to an impersonating
+    // admin (L2), and only for a while after they were made.
+    let fresh_codes = if sudo::is_fresh(st, session) && session.impersonator.is_none() {
+        take_codes_to_show(st, &session.user_id, now).await?
+    } else {
+        None
+    };
+    Ok(Status { enabled, fresh_codes, pending, backup_codes_left: if enabled { left } else { 0 }, trusted })
+}
+
+/// The backup codes waiting to be shown, removed as they are read: they are shown once. A plain read when there are
+/// none; when there are, only the request whose UPDATE clears that exact value shows them.
+async fn take_codes_to_show(st: &AppState, user_id: &str, now: i64) -> Result<Option<Vec<String>>, Error> {
+    let row: Option<(Option<String>,)> =
+        sqlx::query_as("SELECT codes_to_show FROM user_totp WHERE user_id = $1 AND codes_to_show_until > $2")
+            .bind(user_id)
+            .bind(now)
+            .fetch_optional(&st.db.pool)
+            .await?;
+    let Some((Some(enc),)) = row else { return Ok(None) };
+    let taken = sqlx::query("UPDATE user_totp SET codes_to_show = NULL WHERE user_id = $1 AND codes_to_show = $2")
+        .bind(user_id)
+        .bind(&enc)
+        .execute(&st.db.pool)
+        .await?;
+    if taken.rows_affected() != 1 {
+        return Ok(None);
+    }
+    let plain = open(st, &enc, user_id)?;
+    Ok(serde_json::from_slice(&plain).ok())
+}
+
+fn enrolment_view(st: &AppState, session: &CurrentSession, enc: &str) -> Result<Enrolment, Error> {
+    let secret = open(st, enc, &session.user_id)?;
+    let t = totp(secret.to_vec(), &st.config.app_name, &session.email)?;
+    let url = t.get_url();
+    let qr = qrcode::QrCode::new(url.as_bytes()).map_err(|e| Unexpected(anyhow::anyhow!("qr: {e}")))?;
+    let svg = qr
+        .render::<qrcode::render::svg::Color>()
+        .min_dimensions(200, 200)
+        .dark_color(qrcode::render::svg::Color("#000000"))
+        .light_color(qrcode::render::svg::Color("#ffffff"))
+        .build();
+    Ok(Enrolment { secret_base32: t.get_secret_base32(), otpauth_url: url, qr_svg: svg })
+}
+
+/// Starts (or restarts) TOTP enrolment: a new random seed, stored encrypted, waiting for its first code.
+pub async fn start_enrolment(st: &AppState, ctx: &RequestContext, session: &CurrentSession) -> Result<(), Error> {
+    sudo::require_confirmed(session)?;
+    sudo::require(st, session)?;
+    let mut secret = zeroize::Zeroizing::new([0u8; 20]);
+    OsRng.fill_bytes(&mut secret[..]);
+    let enc = st.config.data_keys.encrypt(&secret[..], &session.user_id);
+    let now = st.clock.now();
+    let mut tx = st.db.begin().await?;
+    if is_enabled(&mut tx, &session.user_id).await? {
+        return Err(Error::Field("code", "Two-step verification is already on.".into()));
+    }
+    sqlx::query("DELETE FROM user_totp WHERE user_id = $1").bind(&session.user_id).execute(&mut *tx).await?;
+    sqlx::query("INSERT INTO user_totp (user_id, secret_enc, created_at) VALUES ($1, $2, $3)")
+        .bind(&session.user_id)
+        .bind(enc)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    audit::record(&mut tx, ctx, now, Event::by_user("mfa.totp_enrolment_started", &session.user_id)).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Turns TOTP on with the first code from the app. Returns the backup codes, to show once.
+pub async fn enable(
+    st: &AppState,
+    ctx: &RequestContext,
+    session: &CurrentSession,
+    code: &str,
+    keep_others: bool,
+) -> Result<Vec<String>, Error> {
+    sudo::require_confirmed(session)?;
+    sudo::require(st, session)?;
+    let now = st.clock.now();
+    let row: Option<(String, i64)> =
+        sqlx::query_as("SELECT secret_enc, created_at FROM user_totp WHERE user_id = $1 AND enabled_at IS NULL")
+            .bind(&session.user_id)
+            .fetch_optional(&st.db.pool)
+            .await?;
+    let Some((enc, _)) = row.filter(|(_, created)| now - created < ENROLMENT_SECS) else {
+        return Err(Error::Field("code", "Set-up expired. Start again.".into()));
+    };
+    let secret = open(st, &enc, &session.user_id)?;
+    let Some(step) = matching_step(&secret, &normalize_code(code), now) else {
+        return Err(Error::Field(
+            "code",
+            "That code did not work. Check the time on your device and try again.".into(),
+        ));
+    };
+    let mut tx = st.db.begin().await?;
+    let r = sqlx::query(
+        "UPDATE user_totp SET enabled_at = $1, last_used_step = $2 WHERE user_id = $3 AND enabled_at IS NULL",
+    )
+    .bind(now)
+    .bind(step)
+    .bind(&session.user_id)
+    .execute(&mut *tx)
+    .await?;
+    if r.rows_affected() != 1 {
+        return Err(Error::Field("code", "Set-up expired. Start again.".into()));
+    }
+    let codes = replace_backup_codes(&mut tx, st, &session.user_id, now).await?;
+    crate::signin::sessions::end_others_after_factor_change(&mut tx, session, keep_others).await?;
+    audit::record(&mut tx, ctx, now, Event::by_user("mfa.totp_enabled", &session.user_id)).await?;
+    let job = jobs::enqueue(&mut tx, st, &Job::MfaChanged { user_id: session.user_id.clone(), enabled: true }).await?;
+    tx.commit().await?;
+    jobs::after_commit(st, &[job]).await;
+    Ok(codes)
+}
+
+/// Turns TOTP off: needs sudo and a current code. Backup codes and trusted browsers go with it.
+pub async fn disable(
+    st: &AppState,
+    ctx: &RequestContext,
+    session: &CurrentSession,
+    code: &str,
+    keep_others: bool,
+) -> Result<(), Error> {
+    sudo::require(st, session)?;
+    require_code(st, ctx, &session.user_id, code).await?;
+    let now = st.clock.now();
+    let mut tx = st.db.begin().await?;
+    remove_all(&mut tx, &session.user_id).await?;
+    crate::signin::sessions::end_others_after_factor_change(&mut tx, session, keep_others).await?;
+    audit::record(&mut tx, ctx, now, Event::by_user("mfa.totp_disabled", &session.user_id)).await?;
+    let job = jobs::enqueue(&mut tx, st, &Job::MfaChanged { user_id: session.user_id.clone(), enabled: false }).await?;
+    tx.commit().await?;
+    jobs::after_commit(st, &[job]).await;
+    Ok(())
+}
+
+/// Removes the user's second factor in `tx`: the authenticator, backup codes, trusted browsers and any pending
+/// challenge. Returns whether there was an authenticator.
+pub async fn remove_all(tx: &mut Tx, user_id: &str) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query("DELETE FROM user_totp WHERE user_id = $1").bind(user_id).execute(&mut **tx).await?;
+    sqlx::query("DELETE FROM backup_codes WHERE user_id = $1").bind(user_id).execute(&mut **tx).await?;
+    sqlx::query("DELETE FROM mfa_challenges WHERE user_id = $1").bind(user_id).execute(&mut **tx).await?;
+    revoke_all_trust(tx, user_id).await?;
+    Ok(r.rows_affected() > 0)
+}
+
+/// New backup codes (the old ones stop working): needs sudo and a current TOTP code.
+pub async fn regenerate_backup_codes(
+    st: &AppState,
+    ctx: &RequestContext,
+    session: &CurrentSession,
+    code: &str,
+) -> Result<Vec<String>, Error> {
+    sudo::require(st, session)?;
+    let code = normalize_code(code);
+    if code.len() != 6 {
+        return Err(Error::Field("code", "Enter the 6-digit code from your authenticator app.".into()));
+    }
+    require_code(st, ctx, &session.user_id, &code).await?;
+    let now = st.clock.now();
+    let mut tx = st.db.begin().await?;
+    let codes = replace_backup_codes(&mut tx, st, &session.user_id, now).await?;
+    audit::record(&mut tx, ctx, now, Event::by_user("mfa.backup_codes_regenerated", &session.user_id)).await?;
+    tx.commit().await?;
+    Ok(codes)
+}
+
+async fn require_code(st: &AppState, ctx: &RequestContext, user_id: &str, code: &str) -> Result<(), Error> {
+    match verify(st, ctx, user_id, code).await {
+        Ok(_) => Ok(()),
+        Err(MfaError::Wrong) => Err(Error::Field("code", "That code did not work.".into())),
+        Err(MfaError::Locked) => Err(Error::MfaLocked),
+        Err(MfaError::RateLimited(r)) => Err(Error::RateLimited(r)),
+        Err(MfaError::Unexpected(u)) => Err(Error::Unexpected(u)),
+    }
+}
+
+/// 24 base32 characters (120 bits), shown in groups of four.
+fn new_backup_code() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let raw: String = (0..24).map(|_| ALPHABET[OsRng.gen_range(0..32)] as char).collect();
+    raw.as_bytes().chunks(4).map(|c| std::str::from_utf8(c).unwrap_or_default()).collect::<Vec<_>>().join("-")
+}
+
+/// Codes as typed: case, spaces and dashes do not matter.
+pub fn normalize_code(code: &str) -> String {
+    code.chars().filter(|c| !c.is_whitespace() && *c != '-').flat_map(char::to_uppercase).collect()
+}
+
+fn backup_digest(st: &AppState, user_id: &str, normalized: &str) -> String {
+    keyed_digest(st.config.secret_key.expose(), &["backup_code", user_id, normalized])
+}
+
+/// Replaces the user's backup codes; the new ones wait, encrypted, for the security page to show them once.
+async fn replace_backup_codes(tx: &mut Tx, st: &AppState, user_id: &str, now: i64) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query("DELETE FROM backup_codes WHERE user_id = $1").bind(user_id).execute(&mut **tx).await?;
+    let codes: Vec<String> = (0..BACKUP_CODE_COUNT).map(|_| new_backup_code()).collect();
+    for code in &codes {
+        sqlx::query("INSERT INTO backup_codes (id, user_id, code_digest, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(new_id())
+            .bind(user_id)
+            .bind(backup_digest(st, user_id, &normalize_code(code)))
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+    }
+    let to_show = st.config.data_keys.encrypt(&serde_json::to_vec(&codes).expect("strings serialize"), user_id);
+    sqlx::query("UPDATE user_totp SET codes_to_show = $1, codes_to_show_until = $2 WHERE user_id = $3")
+        .bind(to_show)
+        .bind(now + CODES_SHOWN_SECS)
+        .bind(user_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(codes)
+}
+
+/// Checks a second-factor code for the user: a TOTP code (each step once) or an unused backup code (used up
+/// atomically; the owner is mailed with the count left). The attempt is claimed before the check
+/// ([`attempts::claim`]): while a pause holds nothing is checked, and the attempt that uses up the allowance starts
+/// the pause, which is audited and mailed once if that attempt fails.
+pub async fn verify(st: &AppState, ctx: &RequestContext, user_id: &str, code: &str) -> Result<Factor, MfaError> {
+    let now = st.clock.now();
+    if let Err(retry) = st.limits.account(user_id) {
+        return Err(MfaError::RateLimited(retry));
+    }
+    let code = normalize_code(code);
+    let claim = attempts::claim(&st.db.pool, &attempts::SECOND_FACTOR, user_id, now).await?;
+    let mut tx = st.db.begin().await?;
+    let Claim::Granted { pause } = claim else {
+        audit::record(&mut tx, ctx, now, Event::failed("mfa.verify", Some(user_id)).detail("locked")).await?;
+        tx.commit().await?;
+        return Err(MfaError::Locked);
+    };
+    let mut job_ids = Vec::new();
+    let factor = if code.len() == 6 {
+        check_totp(&mut tx, st, user_id, &code, now).await?.then_some(Factor::Totp)
+    } else {
+        let r = sqlx::query(
+            "UPDATE backup_codes SET used_at = $1 WHERE user_id = $2 AND code_digest = $3 AND used_at IS NULL",
+        )
+        .bind(now)
+        .bind(user_id)
+        .bind(backup_digest(st, user_id, &code))
+        .execute(&mut *tx)
+        .await?;
+        if r.rows_affected() == 1 {
+            let job = Job::BackupCodeUsed { user_id: user_id.to_string() };
+            job_ids.push(jobs::enqueue(&mut tx, st, &job).await?);
+            Some(Factor::BackupCode)
+        } else {
+            None
+        }
+    };
+    let result = match factor {
+        Some(f) => {
+            attempts::succeeded(&mut tx, &attempts::SECOND_FACTOR, user_id).await?;
+            audit::record(&mut tx, ctx, now, Event::by_user("mfa.verify", user_id).detail(f.as_str())).await?;
+            Ok(f)
+        }
+        None => {
+            audit::record(&mut tx, ctx, now, Event::failed("mfa.verify", Some(user_id)).detail("wrong code")).await?;
+            if let Some(p) = pause {
+                let why = if p.escalated { "until a mailed link" } else { "5 wrong codes" };
+                audit::record(&mut tx, ctx, now, Event::on_user("mfa.locked", user_id).detail(why)).await?;
+                let job = Job::MfaLocked { user_id: user_id.to_string(), until_reset: p.escalated };
+                job_ids.push(jobs::enqueue(&mut tx, st, &job).await?);
+            }
+            Err(MfaError::Wrong)
+        }
+    };
+    tx.commit().await?;
+    jobs::after_commit(st, &job_ids).await;
+    result
+}
+
+/// A TOTP code for the user's enabled seed, newer than the last accepted step (replays fail).
+async fn check_totp(tx: &mut Tx, st: &AppState, user_id: &str, code: &str, now: i64) -> Result<bool, MfaError> {
+    let row: Option<(String,)> =
+        sqlx::query_as("SELECT secret_enc FROM user_totp WHERE user_id = $1 AND enabled_at IS NOT NULL")
+            .bind(user_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    let Some((enc,)) = row else { return Ok(false) };
+    let secret = open(st, &enc, user_id)?;
+    let Some(step) = matching_step(&secret, code, now) else { return Ok(false) };
+    let r = sqlx::query(
+        "UPDATE user_totp SET last_used_step = $1 WHERE user_id = $2 AND (last_used_step IS NULL OR last_used_step < $1)",
+    )
+    .bind(step)
+    .bind(user_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+// Trusted browsers. The cookie is `row id . user's trust epoch . expiry . MAC` — bound to the user by the MAC.
+
+fn trust_mac(st: &AppState, id: &str, user_id: &str, epoch: i64, expires: i64) -> String {
+    keyed_digest(
+        st.config.secret_key.expose(),
+        &["trusted_browser", id, user_id, &epoch.to_string(), &expires.to_string()],
+    )
+}
+
+/// Records this browser as trusted by the user for 30 days; returns the cookie value.
+pub async fn trust_this_browser(
+    tx: &mut Tx,
+    st: &AppState,
+    ctx: &RequestContext,
+    user_id: &str,
+) -> Result<String, sqlx::Error> {
+    let now = st.clock.now();
+    let id = new_id();
+    let expires = now + TRUST_SECS;
+    let (epoch,): (i64,) =
+        sqlx::query_as("SELECT trust_epoch FROM users WHERE id = $1").bind(user_id).fetch_one(&mut **tx).await?;
+    sqlx::query(
+        "INSERT INTO trusted_browsers (id, user_id, user_agent, ip, created_at, last_used_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $5, $6)",
+    )
+    .bind(&id)
+    .bind(user_id)
+    .bind(ctx.user_agent.as_deref().map(|ua| ua.chars().take(256).collect::<String>()))
+    .bind(ctx.ip.to_string())
+    .bind(now)
+    .bind(expires)
+    .execute(&mut **tx)
+    .await?;
+    audit::record(tx, ctx, now, Event::by_user("mfa.browser_trusted", user_id)).await?;
+    Ok(format!("{id}.{epoch}.{expires}.{}", trust_mac(st, &id, user_id, epoch, expires)))
+}
+
+/// Whether the trust cookie this request carries was issued to `user_id`, is unexpired, matches the user's trust
+/// epoch and its row still exists (not revoked). Marks it used.
+pub async fn trusted_browser(
+    tx: &mut Tx,
+    st: &AppState,
+    ctx: &RequestContext,
+    user_id: &str,
+) -> Result<bool, sqlx::Error> {
+    let Some(cookie) = ctx.trusted_browser.as_deref() else { return Ok(false) };
+    let parts: Vec<&str> = cookie.split('.').collect();
+    let [id, epoch, expires, mac] = parts[..] else { return Ok(false) };
+    let (Ok(epoch), Ok(expires)) = (epoch.parse::<i64>(), expires.parse::<i64>()) else { return Ok(false) };
+    let now = st.clock.now();
+    if expires <= now || !digest_eq(mac, &trust_mac(st, id, user_id, epoch, expires)) {
+        return Ok(false);
+    }
+    let r = sqlx::query(
+        "UPDATE trusted_browsers SET last_used_at = $1 WHERE id = $2 AND user_id = $3 AND expires_at > $1 \
+         AND EXISTS (SELECT 1 FROM users WHERE id = $3 AND trust_epoch = $4)",
+    )
+    .bind(now)
+    .bind(id)
+    .bind(user_id)
+    .bind(epoch)
+    .execute(&mut **tx)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Forgets every trusted browser of the user at once (a new epoch voids every cookie).
+pub async fn revoke_all_trust(tx: &mut Tx, user_id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM trusted_browsers WHERE user_id = $1").bind(user_id).execute(&mut **tx).await?;
+    sqlx::query("UPDATE users SET trust_epoch = trust_epoch + 1 WHERE id = $1")
+        .bind(user_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Forgets one trusted browser of the user's own; false when there is no such row for this user.
+pub async fn revoke_trust(
+    st: &AppState,
+    ctx: &RequestContext,
+    session: &CurrentSession,
+    id: Option<&str>,
+) -> Result<bool, Error> {
+    sudo::not_impersonating(session)?;
+    let now = st.clock.now();
+    let mut tx = st.db.begin().await?;
+    let found = match id {
+        Some(id) => {
+            let r = sqlx::query("DELETE FROM trusted_browsers WHERE id = $1 AND user_id = $2")
+                .bind(id)
+                .bind(&session.user_id)
+                .execute(&mut *tx)
+                .await?;
+            r.rows_affected() == 1
+        }
+        None => {
+            revoke_all_trust(&mut tx, &session.user_id).await?;
+            true
+        }
+    };
+    if found {
+        let detail = if id.is_some() { "one" } else { "all" };
+        audit::record(&mut tx, ctx, now, Event::by_user("mfa.trust_revoked", &session.user_id).detail(detail)).await?;
+    }
+    tx.commit().await?;
+    Ok(found)
+}
