@@ -18,6 +18,15 @@ pub mod signin;
 pub use error::{Error, Unexpected};
 pub use platform::state::AppState;
 
+/// Every job the backend runs: each subsystem registers its own (a job of yours is registered by
+/// [`AppState::build_with_jobs`]).
+pub fn register_jobs(r: &mut platform::jobs::Registry) {
+    signin::jobs::register(r);
+    account::jobs::register(r);
+    orgs::jobs::register(r);
+    admin::jobs::register(r);
+}
+
 /// Hands memory glibc's malloc holds free back to the system (it keeps freed memory for reuse, and a large block
 /// freed below the top of a heap is never returned otherwise); elsewhere a no-op. The server's own allocations go to
 /// mimalloc (`server/src/lib.rs`), which returns freed memory by itself; this is for what C code (SQLite) allocates

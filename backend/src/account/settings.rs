@@ -1,9 +1,13 @@
 //! Account settings: profile, password change and e-mail change. Password and e-mail changes need an open sudo
 //! window (checked here, so no caller can forget it); every change writes its audit row in its own transaction.
+use crate::account::jobs::{
+    AccountDeletionScheduled, DeleteAccount, EmailChangeConfirm, EmailChangeNotice, EmailChanged,
+};
+use crate::signin::jobs::PasswordChanged;
 use crate::signin::password_policy::{normalize_password, NewPassword, PasswordContext};
 use crate::{
     platform::audit::{self, Event},
-    platform::jobs::{self, Job},
+    platform::jobs,
     platform::request::{CurrentSession, RequestContext},
     signin::accounts,
     signin::sessions::{self, NewSession},
@@ -111,7 +115,7 @@ pub async fn change_password(
     }
     let detail = format!("{ended} other sessions ended");
     audit::record(&mut tx, ctx, now, Event::by_user("user.password_change", &session.user_id).detail(&detail)).await?;
-    let job = jobs::enqueue(&mut tx, st, &Job::PasswordChanged { user_id: session.user_id.clone() }).await?;
+    let job = jobs::enqueue(&mut tx, st, PasswordChanged { user_id: session.user_id.clone() }).await?;
     tx.commit().await?;
     jobs::after_commit(st, &[job]).await;
     Ok(fresh)
@@ -154,11 +158,11 @@ pub async fn request_email_change(
     jobs::enqueue_at(
         &mut tx,
         st,
-        &Job::EmailChangeConfirm { user_id: user_id.clone(), new_email: Some(new.as_str().to_string()) },
+        EmailChangeConfirm { user_id: user_id.clone(), new_email: Some(new.as_str().to_string()) },
         now,
     )
     .await?;
-    jobs::enqueue_at(&mut tx, st, &Job::EmailChangeNotice { user_id }, now).await?;
+    jobs::enqueue_at(&mut tx, st, EmailChangeNotice { user_id }, now).await?;
     audit::record(&mut tx, ctx, now, Event::by_user("user.email_change_requested", &session.user_id)).await?;
     tx.commit().await?;
     jobs::wake_worker(st);
@@ -204,8 +208,8 @@ pub async fn schedule_deletion(
     tokens::revoke_every_purpose(&mut tx, &session.user_id, now).await?;
     audit::record(&mut tx, ctx, now, Event::by_user("user.deletion_scheduled", &session.user_id)).await?;
     let user_id = session.user_id.clone();
-    jobs::enqueue_at(&mut tx, st, &Job::DeleteAccount { user_id: user_id.clone() }, due).await?;
-    let mail = jobs::enqueue(&mut tx, st, &Job::AccountDeletionScheduled { user_id }).await?;
+    jobs::enqueue_at(&mut tx, st, DeleteAccount { user_id: user_id.clone() }, due).await?;
+    let mail = jobs::enqueue(&mut tx, st, AccountDeletionScheduled { user_id }).await?;
     tx.commit().await?;
     jobs::after_commit(st, &[mail]).await;
     Ok(())
@@ -304,8 +308,8 @@ pub async fn confirm_email_change(st: &AppState, ctx: &RequestContext, token: &s
     // Browsers trusted under the old address skip no code under the new one (L1).
     crate::signin::mfa::revoke_all_trust(&mut tx, &live.user_id).await?;
     audit::record(&mut tx, ctx, now, Event::by_user("user.email_change", &live.user_id).detail(&old_email)).await?;
-    let job = Job::EmailChanged { user_id: live.user_id.clone(), old_email };
-    let job_id = jobs::enqueue(&mut tx, st, &job).await?;
+    let job = EmailChanged { user_id: live.user_id.clone(), old_email };
+    let job_id = jobs::enqueue(&mut tx, st, job).await?;
     tx.commit().await?;
     jobs::after_commit(st, &[job_id]).await;
     Ok(())

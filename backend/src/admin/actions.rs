@@ -2,10 +2,12 @@
 //! row (actor: the admin; target: the user) and, where it affects the user, queues a mail to them. An admin never
 //! sets or learns a password (S20): the password action mails the user a reset link.
 use super::{require_admin_step_up, Error};
+use crate::admin::jobs::{AccountDeletedByAdmin, AdminChanged};
+use crate::signin::jobs::{ConfirmEmail, PasswordReset};
 use crate::{
     platform::audit::{self, Event},
     platform::db::Tx,
-    platform::jobs::{self, Job},
+    platform::jobs::{self, Queued},
     platform::mail::templates::AdminChange,
     platform::request::{CurrentSession, RequestContext},
     signin::sessions,
@@ -115,7 +117,7 @@ pub async fn act(
                 .execute(&mut *tx)
                 .await?;
             let ended = end_access(&mut tx, user_id, now).await?;
-            mail = Some(Job::AdminChanged { user_id: user_id.to_string(), change: AdminChange::Locked });
+            mail = Some(Queued::from(AdminChanged { user_id: user_id.to_string(), change: AdminChange::Locked }));
             ("admin.user_locked", Some(sessions_ended(ended)))
         }
         Action::Unlock => {
@@ -131,7 +133,7 @@ pub async fn act(
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
-            mail = Some(Job::AdminChanged { user_id: user_id.to_string(), change: AdminChange::Unlocked });
+            mail = Some(Queued::from(AdminChanged { user_id: user_id.to_string(), change: AdminChange::Unlocked }));
             ("admin.user_unlocked", None)
         }
         Action::RevokeSessions => {
@@ -150,7 +152,7 @@ pub async fn act(
             ("admin.session_revoked", Some(id.clone()))
         }
         Action::SendPasswordReset => {
-            mail = Some(Job::PasswordReset { user_id: user_id.to_string() });
+            mail = Some(Queued::from(PasswordReset { user_id: user_id.to_string() }));
             ("admin.password_reset_sent", None)
         }
         Action::RequirePasswordChange => {
@@ -164,8 +166,10 @@ pub async fn act(
                 return Err(Error::Refused(format!("{} already has to choose a new password.", target.email)));
             }
             let ended = crate::signin::accounts::flag_password_change(&mut tx, user_id, now).await?;
-            mail =
-                Some(Job::AdminChanged { user_id: user_id.to_string(), change: AdminChange::PasswordChangeRequired });
+            mail = Some(Queued::from(AdminChanged {
+                user_id: user_id.to_string(),
+                change: AdminChange::PasswordChangeRequired,
+            }));
             ("admin.password_change_required", Some(sessions_ended(ended)))
         }
         Action::ResetMfa => {
@@ -174,14 +178,14 @@ pub async fn act(
             }
             // A factor change: the account's sessions end with it (S36).
             let ended = sessions::end_all_for_user(&mut tx, user_id, None).await?;
-            mail = Some(Job::AdminChanged { user_id: user_id.to_string(), change: AdminChange::MfaReset });
+            mail = Some(Queued::from(AdminChanged { user_id: user_id.to_string(), change: AdminChange::MfaReset }));
             ("admin.mfa_reset", Some(sessions_ended(ended)))
         }
         Action::ResendConfirmation => {
             if target.confirmed_at.is_some() {
                 return Err(Error::Refused(format!("{} is already confirmed.", target.email)));
             }
-            mail = Some(Job::ConfirmEmail { user_id: user_id.to_string() });
+            mail = Some(Queued::from(ConfirmEmail { user_id: user_id.to_string() }));
             ("admin.confirmation_resent", None)
         }
         Action::Delete { typed_email } => {
@@ -190,7 +194,7 @@ pub async fn act(
             }
             crate::orgs::before_account_deletion(&mut tx, st, ctx, user_id, now).await?;
             sqlx::query("DELETE FROM users WHERE id = $1").bind(user_id).execute(&mut *tx).await?;
-            mail = Some(Job::AccountDeletedByAdmin { email: target.email.clone() });
+            mail = Some(Queued::from(AccountDeletedByAdmin { email: target.email.clone() }));
             ("admin.user_deleted", None)
         }
     };
@@ -199,7 +203,7 @@ pub async fn act(
         event = event.detail(d);
     }
     audit::record(&mut tx, ctx, now, event).await?;
-    let job = match &mail {
+    let job = match mail {
         Some(job) => Some(jobs::enqueue(&mut tx, st, job).await?),
         None => None,
     };

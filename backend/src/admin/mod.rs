@@ -10,6 +10,7 @@ use domain::validation::EmailAddress;
 pub mod actions;
 pub mod audit_log;
 pub mod impersonation;
+pub mod jobs;
 pub mod queue;
 pub mod users;
 

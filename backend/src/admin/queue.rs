@@ -135,10 +135,7 @@ pub async fn discard(st: &AppState, ctx: &RequestContext, me: &CurrentSession, i
     let mut tx = st.db.begin().await?;
     let row: Option<(String, String)> =
         sqlx::query_as("SELECT state, payload FROM jobs WHERE id = $1").bind(id).fetch_optional(&mut *tx).await?;
-    let protected = row.as_ref().is_some_and(|(state, payload)| {
-        state == "queued"
-            && serde_json::from_str::<crate::platform::jobs::Job>(payload).is_ok_and(|j| j.protected_while_queued())
-    });
+    let protected = row.as_ref().is_some_and(|(state, payload)| state == "queued" && st.jobs.protected(payload));
     if protected {
         return Err(Error::Refused(
             "That job tells a user about their account's security (or deletes an account as scheduled): it cannot be \

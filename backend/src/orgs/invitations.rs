@@ -1,12 +1,13 @@
 //! Invitations: bound to an e-mail address, open 7 days, resent, revoked, replaced by a new one to the same address.
 //! Each mail and each copied link is its own token (only digests stored); all of them die with the invitation.
 use super::{add_member, authorize, set_active, Action, Role};
+use crate::orgs::jobs::OrgInvitation;
 use crate::{
     platform::{
         audit::{self, Event},
         crypto::{new_id, random_token, token_digest},
         db::Tx,
-        jobs::{self, Job},
+        jobs,
         request::{CurrentSession, RequestContext},
     },
     signin::{
@@ -192,7 +193,7 @@ pub async fn invite(
     let link = new_link(&mut tx, st, &id, COPIED).await?;
     let mut job_ids = Vec::new();
     if send_mail {
-        job_ids.push(jobs::enqueue(&mut tx, st, &Job::OrgInvitation { invitation_id: id.clone() }).await?);
+        job_ids.push(jobs::enqueue(&mut tx, st, OrgInvitation { invitation_id: id.clone() }).await?);
     }
     let detail = format!("{} as {}", email.as_str(), role.as_str());
     let event = Event::in_org("org.invitation.created", &me.user_id, &org.org_id, None).detail(&detail);
@@ -241,7 +242,7 @@ pub async fn manage(
                 .bind(&inv.id)
                 .execute(&mut *tx)
                 .await?;
-            job_ids.push(jobs::enqueue(&mut tx, st, &Job::OrgInvitation { invitation_id: inv.id.clone() }).await?);
+            job_ids.push(jobs::enqueue(&mut tx, st, OrgInvitation { invitation_id: inv.id.clone() }).await?);
             ("org.invitation.resent", None)
         }
         Manage::Revoke => {

@@ -1,9 +1,10 @@
 //! The members of an organization: list, change a role, remove, leave. An organization always keeps an owner.
 use super::{authorize, lock_org, Action, Role};
+use crate::orgs::jobs::{OrgMemberRemoved, OrgRoleChanged};
 use crate::{
     platform::audit::{self, Event},
     platform::db::Tx,
-    platform::jobs::{self, Job},
+    platform::jobs,
     platform::request::{CurrentSession, RequestContext},
     AppState, Error,
 };
@@ -97,8 +98,8 @@ pub async fn change_role(
     let detail = format!("{} → {}", from.as_str(), to.as_str());
     let event = Event::in_org("org.member.role_changed", &me.user_id, &org.org_id, Some(user_id)).detail(&detail);
     audit::record(&mut tx, ctx, now, event).await?;
-    let job = Job::OrgRoleChanged { org_id: org.org_id.clone(), user_id: user_id.to_string() };
-    let id = jobs::enqueue(&mut tx, st, &job).await?;
+    let job = OrgRoleChanged { org_id: org.org_id.clone(), user_id: user_id.to_string() };
+    let id = jobs::enqueue(&mut tx, st, job).await?;
     tx.commit().await?;
     jobs::after_commit(st, &[id]).await;
     Ok(())
@@ -130,8 +131,8 @@ pub async fn remove(
     end_membership(&mut tx, &org.org_id, user_id, now).await?;
     let event = Event::in_org("org.member.removed", &me.user_id, &org.org_id, Some(user_id)).detail(role.as_str());
     audit::record(&mut tx, ctx, now, event).await?;
-    let job = Job::OrgMemberRemoved { org_id: org.org_id.clone(), user_id: user_id.to_string() };
-    let id = jobs::enqueue(&mut tx, st, &job).await?;
+    let job = OrgMemberRemoved { org_id: org.org_id.clone(), user_id: user_id.to_string() };
+    let id = jobs::enqueue(&mut tx, st, job).await?;
     tx.commit().await?;
     jobs::after_commit(st, &[id]).await;
     Ok(())

@@ -3,7 +3,9 @@
 //! Authorization is in one place: [`authorize`] finds the caller's membership (none → `NotFound`, so an
 //! organization's existence never leaks to outsiders) and asks [`can`], the role table, deny by default. The
 //! membership is read on every request, so a removal or a role change takes effect at the caller's next request.
+use crate::orgs::jobs::OrgRoleChanged;
 pub mod invitations;
+pub mod jobs;
 pub mod members;
 pub mod settings;
 
@@ -348,8 +350,8 @@ pub async fn before_account_deletion(
                     .await?;
                 let event = Event::on_user("org.member.role_changed", &heir).org(&org_id);
                 audit::record(tx, ctx, now, event.detail("→ owner (the only owner's account was deleted)")).await?;
-                let job = crate::platform::jobs::Job::OrgRoleChanged { org_id: org_id.clone(), user_id: heir.clone() };
-                crate::platform::jobs::enqueue(tx, st, &job).await?;
+                let job = OrgRoleChanged { org_id: org_id.clone(), user_id: heir.clone() };
+                crate::platform::jobs::enqueue(tx, st, job).await?;
             }
         }
     }

@@ -4,128 +4,103 @@
 //! token when it runs), retry with exponential backoff and end `dead` after `JOB_MAX_ATTEMPTS`. Claiming is safe
 //! with several instances: PostgreSQL uses `FOR UPDATE SKIP LOCKED`; SQLite has a single writer, and the claim is one
 //! `UPDATE … RETURNING` inside a write transaction. A job whose worker died is claimed again when its lock lapses.
-use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+use futures::future::BoxFuture;
+use serde::{de::DeserializeOwned, Serialize};
 
 use crate::{
     platform::config::MailDelivery,
     platform::crypto::new_id,
     platform::db::{DbKind, Tx},
-    platform::mail::templates,
-    signin::tokens::{self, Purpose},
     AppState, Unexpected,
 };
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum Job {
-    /// Confirmation link and code to the user's address; the token is made when the job runs.
-    ConfirmEmail { user_id: String },
-    /// "Someone tried to register with your e-mail" to an existing account.
-    AlreadyRegistered { user_id: String },
-    /// Password log in was paused after repeated failures; `until_reset`: the pause ends only by a mailed link.
-    AccountLocked {
-        user_id: String,
-        #[serde(default)]
-        until_reset: bool,
-    },
-    /// A password-reset link (the token is made when the job runs).
-    PasswordReset { user_id: String },
-    /// "Your password was changed" notice.
-    PasswordChanged { user_id: String },
-    /// A one-time sign-in link (the token is made when the job runs), which comes back to `return_to` (a page
-    /// on this site, checked again when the link is used).
-    MagicLink {
-        user_id: String,
-        #[serde(default)]
-        return_to: Option<String>,
-    },
-    /// "New sign-in to your account" from a browser not seen before.
-    NewDeviceSignIn { user_id: String, session_id: String },
-    /// The link to the new address of an e-mail change. The job carries the address it was asked for: a request
-    /// made a moment later replaces the pending address, and must not decide what this one's address hears.
-    /// (Jobs queued before the field existed read the pending address.)
-    EmailChangeConfirm {
-        user_id: String,
-        #[serde(default)]
-        new_email: Option<String>,
-    },
-    /// The notice, with a cancel link, to the current address of an e-mail change.
-    EmailChangeNotice { user_id: String },
-    /// "Your e-mail was changed" to the address the account had before (not a secret; it is where the mail goes).
-    EmailChanged { user_id: String, old_email: String },
-    /// "Your account will be deleted" with the link that keeps it.
-    AccountDeletionScheduled { user_id: String },
-    /// Two-step verification was turned on or off.
-    MfaChanged { user_id: String, enabled: bool },
-    /// A sign-in provider was linked to the account or unlinked from it.
-    IdentityChanged { user_id: String, provider: String, linked: bool },
-    /// A passkey was added to the account or removed from it.
-    PasskeyChanged { user_id: String, added: bool },
-    /// A backup code was used (with the count left).
-    BackupCodeUsed { user_id: String },
-    /// Too many wrong second-factor codes: codes are refused for a while.
-    MfaLocked {
-        user_id: String,
-        #[serde(default)]
-        until_reset: bool,
-    },
-    /// An invitation to an organization (the link is made when the job runs; nothing is sent once it is closed).
-    OrgInvitation { invitation_id: String },
-    /// "Your role in {org} is now {role}".
-    OrgRoleChanged { org_id: String, user_id: String },
-    /// "You were removed from {org}".
-    OrgMemberRemoved { org_id: String, user_id: String },
-    /// An admin locked or unlocked the account, or reset its two-step verification.
-    AdminChanged { user_id: String, change: templates::AdminChange },
-    /// An admin deleted the account (the row is gone: the address it had is where the mail goes).
-    AccountDeletedByAdmin { email: String },
-    /// Removes an account whose deletion grace period has ended (does nothing if the owner cancelled).
-    DeleteAccount { user_id: String },
+/// A kind of background work: a mail, or a change that must happen later. Each feature declares its jobs beside
+/// the code that queues them (`signin/jobs.rs`, `account/jobs.rs`, …) and registers them once ([`Registry`]). The
+/// queue stores a job as its fields in JSON with its [`Job::NAME`] under `type`; it knows nothing else about it.
+///
+/// A job carries ids, not secrets (a mail that carries a link makes its token when it runs), and reads what it needs
+/// when it runs: the account may have changed since it was queued.
+pub trait Job: Serialize + DeserializeOwned + Send + Sync + 'static {
+    /// The payload's `type`. Never rename one that may still be queued somewhere.
+    const NAME: &'static str;
+    /// What the queue's `kind` column says: `mail`, or what else it does.
+    const KIND: &'static str = "mail";
+    /// Tells a user about their account's security, or carries out a scheduled deletion: an admin may not discard it
+    /// while it waits (once dead, after its attempts, it may go), so an insider cannot quietly keep a user from
+    /// hearing what was done to their account (L16).
+    const PROTECTED: bool = false;
+    /// Does the work. An error is retried with backoff, and the job ends `dead` after its attempts.
+    fn run(&self, st: &AppState) -> impl std::future::Future<Output = Result<(), String>> + Send;
 }
 
-impl Job {
-    /// The account a mail carrying a new link (a token made when the job runs) is for.
-    fn makes_link_for(&self) -> Option<&str> {
-        match self {
-            Job::ConfirmEmail { user_id }
-            | Job::PasswordReset { user_id }
-            | Job::MagicLink { user_id, .. }
-            | Job::EmailChangeConfirm { user_id, .. }
-            | Job::EmailChangeNotice { user_id }
-            | Job::AccountDeletionScheduled { user_id } => Some(user_id),
-            _ => None,
+/// A job ready for the queue: its name and its fields.
+#[derive(Debug)]
+pub struct Queued {
+    kind: &'static str,
+    payload: String,
+}
+
+impl<J: Job> From<J> for Queued {
+    fn from(job: J) -> Self {
+        let mut value = serde_json::to_value(&job).expect("jobs serialize");
+        let fields = value.as_object_mut().expect("a job is a struct with named fields");
+        fields.insert("type".into(), serde_json::Value::String(J::NAME.into()));
+        Queued { kind: J::KIND, payload: value.to_string() }
+    }
+}
+
+type RunFn = for<'a> fn(&'a AppState, serde_json::Value) -> BoxFuture<'a, Result<(), String>>;
+
+struct Registered {
+    run: RunFn,
+    protected: bool,
+}
+
+/// Every kind of job this server runs, by name: filled once when the state is built.
+#[derive(Default)]
+pub struct Registry {
+    jobs: HashMap<&'static str, Registered>,
+}
+
+impl Registry {
+    /// Adds `J`. Two jobs with one name would run each other's payloads: that is a bug, caught at start-up.
+    pub fn register<J: Job>(&mut self) -> &mut Self {
+        fn run<J: Job>(st: &AppState, fields: serde_json::Value) -> BoxFuture<'_, Result<(), String>> {
+            Box::pin(async move {
+                let job: J = serde_json::from_value(fields).map_err(|e| format!("unreadable payload: {e}"))?;
+                job.run(st).await
+            })
         }
+        let before = self.jobs.insert(J::NAME, Registered { run: run::<J>, protected: J::PROTECTED });
+        assert!(before.is_none(), "two jobs are named {:?}", J::NAME);
+        self
     }
 
-    /// A scheduled account deletion or a notice telling the user about a change to their account's security: an
-    /// admin may not discard it while it waits (once dead, after its attempts, it may go), so an insider cannot
-    /// quietly keep a user from hearing what was done to their account (L16).
-    pub fn protected_while_queued(&self) -> bool {
-        matches!(
-            self,
-            Job::DeleteAccount { .. }
-                | Job::AccountLocked { .. }
-                | Job::PasswordChanged { .. }
-                | Job::NewDeviceSignIn { .. }
-                | Job::EmailChangeNotice { .. }
-                | Job::EmailChanged { .. }
-                | Job::AccountDeletionScheduled { .. }
-                | Job::MfaChanged { .. }
-                | Job::IdentityChanged { .. }
-                | Job::PasskeyChanged { .. }
-                | Job::BackupCodeUsed { .. }
-                | Job::MfaLocked { .. }
-                | Job::AdminChanged { .. }
-                | Job::AccountDeletedByAdmin { .. }
-        )
+    /// Whether the queued payload is a job an admin may not discard while it waits ([`Job::PROTECTED`]).
+    pub fn protected(&self, payload: &str) -> bool {
+        split(payload).is_ok_and(|(name, _)| self.jobs.get(name.as_str()).is_some_and(|r| r.protected))
     }
 
-    fn kind(&self) -> &'static str {
-        match self {
-            Job::DeleteAccount { .. } => "account",
-            _ => "mail",
-        }
+    async fn run(&self, st: &AppState, payload: &str) -> Result<(), String> {
+        let (name, fields) = split(payload)?;
+        let Some(job) = self.jobs.get(name.as_str()) else {
+            return Err(format!("no job is registered as {name:?}"));
+        };
+        (job.run)(st, fields).await
     }
+}
+
+/// A payload's name and its other fields.
+fn split(payload: &str) -> Result<(String, serde_json::Value), String> {
+    let mut value: serde_json::Value = serde_json::from_str(payload).map_err(|e| format!("unreadable payload: {e}"))?;
+    let name = value
+        .as_object_mut()
+        .and_then(|o| o.remove("type"))
+        .and_then(|t| t.as_str().map(str::to_string))
+        .ok_or("unreadable payload: no type")?;
+    Ok((name, value))
 }
 
 /// How long a claimed job is held before another worker may take it over.
@@ -135,7 +110,7 @@ const MAX_BACKOFF_SECS: i64 = 6 * 3600;
 const INLINE_GRACE_SECS: i64 = 60;
 
 /// Queues `job` in `tx`. Returns its id: pass it to [`after_commit`] once the transaction is committed.
-pub async fn enqueue(tx: &mut Tx, st: &AppState, job: &Job) -> Result<String, sqlx::Error> {
+pub async fn enqueue(tx: &mut Tx, st: &AppState, job: impl Into<Queued>) -> Result<String, sqlx::Error> {
     let now = st.clock.now();
     // Inline delivery sends the job from the request itself (by id); the worker only takes it if that failed.
     let run_at = if st.config.mail_delivery == MailDelivery::Inline { now + INLINE_GRACE_SECS } else { now };
@@ -143,7 +118,13 @@ pub async fn enqueue(tx: &mut Tx, st: &AppState, job: &Job) -> Result<String, sq
 }
 
 /// Queues `job` for the worker at `run_at` (not for [`after_commit`]: that runs a job at once).
-pub async fn enqueue_at(tx: &mut Tx, st: &AppState, job: &Job, run_at: i64) -> Result<String, sqlx::Error> {
+pub async fn enqueue_at(
+    tx: &mut Tx,
+    st: &AppState,
+    job: impl Into<Queued>,
+    run_at: i64,
+) -> Result<String, sqlx::Error> {
+    let job = job.into();
     let id = new_id();
     let now = st.clock.now();
     sqlx::query(
@@ -151,11 +132,11 @@ pub async fn enqueue_at(tx: &mut Tx, st: &AppState, job: &Job, run_at: i64) -> R
          VALUES ($1, $6, $2, 'queued', 0, $3, $4, $5, $5)",
     )
     .bind(&id)
-    .bind(serde_json::to_string(job).expect("jobs serialize"))
+    .bind(&job.payload)
     .bind(st.config.job_max_attempts)
     .bind(run_at)
     .bind(now)
-    .bind(job.kind())
+    .bind(job.kind)
     .execute(&mut **tx)
     .await?;
     Ok(id)
@@ -239,10 +220,7 @@ pub async fn run_due(st: &AppState) -> Result<usize, Unexpected> {
 
 async fn finish(st: &AppState, job: Claimed) -> Result<(), Unexpected> {
     let now = st.clock.now();
-    let outcome = match serde_json::from_str::<Job>(&job.payload) {
-        Ok(j) => execute(st, &j).await,
-        Err(e) => Err(format!("unreadable payload: {e}")),
-    };
+    let outcome = st.jobs.run(st, &job.payload).await;
     match outcome {
         Ok(()) => {
             sqlx::query(
@@ -273,264 +251,6 @@ async fn finish(st: &AppState, job: Claimed) -> Result<(), Unexpected> {
     Ok(())
 }
 
-async fn execute(st: &AppState, job: &Job) -> Result<(), String> {
-    if let Some(user_id) = job.makes_link_for() {
-        // An account an admin locked gets no new link, even from a mail queued before the lock.
-        let locked: Option<(Option<i64>,)> = sqlx::query_as("SELECT locked_at FROM users WHERE id = $1")
-            .bind(user_id)
-            .fetch_optional(&st.db.pool)
-            .await
-            .map_err(|e| e.to_string())?;
-        if matches!(locked, Some((Some(_),))) {
-            return Ok(());
-        }
-    }
-    let app = &st.config.app_name;
-    let base = &st.config.base_url;
-    let mail = match job {
-        Job::ConfirmEmail { user_id } => {
-            let Some(email) = user_email(st, user_id, true).await? else {
-                return Ok(()); // confirmed or deleted meanwhile: nothing to send
-            };
-            let issued = issue_link(st, user_id, &email, Purpose::Confirm, true).await?;
-            let link = format!("{base}/users/confirm/{}", issued.token);
-            templates::confirm_email(app, &email, &link, issued.code.as_deref().unwrap_or_default())
-        }
-        Job::AlreadyRegistered { user_id } => {
-            let Some(email) = user_email(st, user_id, false).await? else {
-                return Ok(());
-            };
-            templates::already_registered(app, &email, &format!("{base}/users/log-in"))
-        }
-        Job::AccountLocked { user_id, until_reset } => {
-            let Some(email) = user_email(st, user_id, false).await? else { return Ok(()) };
-            let minutes = (!until_reset).then_some(crate::signin::attempts::PAUSE_SECS / 60);
-            templates::account_locked(app, &email, minutes, &format!("{base}/users/reset-password"))
-        }
-        Job::PasswordReset { user_id } => {
-            let Some(email) = user_email(st, user_id, false).await? else { return Ok(()) };
-            let providers = provider_only(st, user_id).await?;
-            if providers.is_empty() {
-                let issued = issue_link(st, user_id, &email, Purpose::ResetPassword, false).await?;
-                templates::password_reset(app, &email, &format!("{base}/users/reset-password/{}", issued.token))
-            } else {
-                // No password to reset: say how this account signs in.
-                templates::signs_in_with_provider(app, &email, &providers.join(" or "), &format!("{base}/users/log-in"))
-            }
-        }
-        Job::MagicLink { user_id, return_to } => {
-            let Some(email) = user_email(st, user_id, false).await? else { return Ok(()) };
-            let issued = issue_link(st, user_id, &email, Purpose::MagicLink, false).await?;
-            let link = format!("{base}/users/log-in/{}", issued.token);
-            templates::magic_link(
-                app,
-                &email,
-                &domain::validation::with_return_to(&link, return_to.as_deref().unwrap_or("")),
-            )
-        }
-        Job::NewDeviceSignIn { user_id, session_id } => {
-            let Some(email) = user_email(st, user_id, false).await? else { return Ok(()) };
-            let row: Option<(Option<String>, Option<String>, i64)> =
-                sqlx::query_as("SELECT ip, user_agent, created_at FROM sessions WHERE id = $1")
-                    .bind(session_id)
-                    .fetch_optional(&st.db.pool)
-                    .await
-                    .map_err(|e| e.to_string())?;
-            let (device, ip, when) = match row {
-                Some((ip, ua, at)) => {
-                    (crate::account::devices::describe(ua.as_deref()), ip.unwrap_or_default(), crate::format_utc(at))
-                }
-                None => ("a new device".to_string(), String::new(), crate::format_utc(st.clock.now())),
-            };
-            templates::new_device(app, &email, &device, &ip, &when, &format!("{base}/users/sessions"))
-        }
-        Job::EmailChangeConfirm { user_id, new_email } => {
-            let pending = pending_change(st, user_id).await?.and_then(|(_, p)| p);
-            let Some(new_email) = new_email.clone().or_else(|| pending.clone()) else { return Ok(()) };
-            let (taken,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users WHERE email = $1")
-                .bind(&new_email)
-                .fetch_one(&st.db.pool)
-                .await
-                .map_err(|e| e.to_string())?;
-            if taken > 0 {
-                // The address has an account: its owner hears that someone tried, and no link is made.
-                let mail = templates::email_in_use(app, &new_email, &format!("{base}/users/log-in"));
-                return st.mailer.send(mail).await.map_err(|e| e.to_string());
-            }
-            let Some(issued) = issue_change_link(st, user_id, &new_email).await? else {
-                // A later request (or a cancel) replaced this one: its address gets no link.
-                return Ok(());
-            };
-            templates::email_change_confirm(app, &new_email, &format!("{base}/users/settings/email/{}", issued.token))
-        }
-        Job::EmailChangeNotice { user_id } => {
-            let Some((email, Some(new_email))) = pending_change(st, user_id).await? else { return Ok(()) };
-            let issued = issue_link(st, user_id, &email, Purpose::CancelEmailChange, false).await?;
-            let cancel = format!("{base}/users/settings/email/cancel/{}", issued.token);
-            templates::email_change_notice(app, &email, &new_email, &cancel)
-        }
-        Job::EmailChanged { user_id, old_email } => {
-            let Some(email) = user_email(st, user_id, false).await? else { return Ok(()) };
-            templates::email_changed(app, old_email, &email)
-        }
-        Job::AccountDeletionScheduled { user_id } => {
-            let Some(email) = user_email(st, user_id, false).await? else { return Ok(()) };
-            let issued = issue_link(st, user_id, &email, Purpose::CancelDeletion, false).await?;
-            let days = crate::account::settings::DELETION_GRACE_SECS / 86400;
-            templates::deletion_scheduled(
-                app,
-                &email,
-                days,
-                &format!("{base}/users/settings/delete/cancel/{}", issued.token),
-            )
-        }
-        Job::MfaChanged { user_id, enabled } => {
-            let Some(email) = user_email(st, user_id, false).await? else { return Ok(()) };
-            templates::mfa_changed(app, &email, *enabled, &format!("{base}/users/settings/security"))
-        }
-        Job::IdentityChanged { user_id, provider, linked } => {
-            let Some(email) = user_email(st, user_id, false).await? else { return Ok(()) };
-            let name = st.config.oauth_provider(provider).map(|p| p.name.clone()).unwrap_or_else(|| provider.clone());
-            templates::identity_changed(app, &email, &name, *linked, &format!("{base}/users/settings/connections"))
-        }
-        Job::PasskeyChanged { user_id, added } => {
-            let Some(email) = user_email(st, user_id, false).await? else { return Ok(()) };
-            templates::passkey_changed(app, &email, *added, &format!("{base}/users/settings/security"))
-        }
-        Job::BackupCodeUsed { user_id } => {
-            let Some(email) = user_email(st, user_id, false).await? else { return Ok(()) };
-            let (left,): (i64,) =
-                sqlx::query_as("SELECT COUNT(*) FROM backup_codes WHERE user_id = $1 AND used_at IS NULL")
-                    .bind(user_id)
-                    .fetch_one(&st.db.pool)
-                    .await
-                    .map_err(|e| e.to_string())?;
-            templates::backup_code_used(app, &email, left, &format!("{base}/users/settings/security"))
-        }
-        Job::MfaLocked { user_id, until_reset } => {
-            let Some(email) = user_email(st, user_id, false).await? else { return Ok(()) };
-            let minutes = (!until_reset).then_some(crate::signin::attempts::PAUSE_SECS / 60);
-            templates::mfa_locked(app, &email, minutes, &format!("{base}/users/reset-password"))
-        }
-        Job::OrgInvitation { invitation_id } => {
-            use crate::orgs::invitations;
-            let Some(inv) = invitations::find_open(st, invitation_id).await.map_err(|e| e.to_string())? else {
-                return Ok(()); // accepted, revoked or replaced meanwhile
-            };
-            let link = invitations::link_for_mail(st, &inv.id).await.map_err(|e| e.to_string())?;
-            let inviter = inv.inviter.as_deref().unwrap_or("Someone");
-            let days = invitations::INVITATION_SECS / 86400;
-            templates::org_invitation(app, &inv.email, inviter, &inv.org_name, inv.role.as_str(), &link, days)
-        }
-        Job::OrgRoleChanged { org_id, user_id } => {
-            let Some(email) = user_email(st, user_id, false).await? else { return Ok(()) };
-            let Some((org, slug)) = crate::orgs::org_name(st, org_id).await.map_err(|e| e.to_string())? else {
-                return Ok(());
-            };
-            let role: Option<(String,)> =
-                sqlx::query_as("SELECT role FROM memberships WHERE org_id = $1 AND user_id = $2")
-                    .bind(org_id)
-                    .bind(user_id)
-                    .fetch_optional(&st.db.pool)
-                    .await
-                    .map_err(|e| e.to_string())?;
-            let Some((role,)) = role else { return Ok(()) };
-            templates::org_role_changed(app, &email, &org, &role, &format!("{base}/organizations/{slug}"))
-        }
-        Job::OrgMemberRemoved { org_id, user_id } => {
-            let Some(email) = user_email(st, user_id, false).await? else { return Ok(()) };
-            let Some((org, _)) = crate::orgs::org_name(st, org_id).await.map_err(|e| e.to_string())? else {
-                return Ok(());
-            };
-            templates::org_member_removed(app, &email, &org)
-        }
-        Job::AdminChanged { user_id, change } => {
-            let Some(email) = user_email(st, user_id, false).await? else { return Ok(()) };
-            templates::admin_changed(app, &email, *change, base)
-        }
-        Job::AccountDeletedByAdmin { email } => templates::account_deleted_by_admin(app, email),
-        Job::DeleteAccount { user_id } => {
-            return crate::account::settings::delete_if_due(st, user_id).await.map_err(|e| e.to_string());
-        }
-        Job::PasswordChanged { user_id } => {
-            let Some(email) = user_email(st, user_id, false).await? else { return Ok(()) };
-            templates::password_changed(app, &email, &format!("{base}/users/reset-password"))
-        }
-    };
-    st.mailer.send(mail).await.map_err(|e| e.to_string())
-}
-
-/// Makes the token (and code) a mail carries, in its own transaction, at the moment the mail is sent.
-async fn issue_link(
-    st: &AppState,
-    user_id: &str,
-    email: &str,
-    purpose: Purpose,
-    with_code: bool,
-) -> Result<tokens::Issued, String> {
-    let mut tx = st.db.begin().await.map_err(|e| e.to_string())?;
-    let key = st.config.secret_key.expose();
-    let issued = tokens::issue(&mut tx, key, user_id, email, purpose, with_code, st.clock.now())
-        .await
-        .map_err(|e| e.to_string())?;
-    tx.commit().await.map_err(|e| e.to_string())?;
-    Ok(issued)
-}
-
-/// The link for an e-mail change to `email`, made only while the account still waits on that address. The check
-/// and the token are one transaction holding the account's row, so a request that replaces the address either
-/// comes first (no link) or revokes the link it finds.
-async fn issue_change_link(st: &AppState, user_id: &str, email: &str) -> Result<Option<tokens::Issued>, String> {
-    let err = |e: sqlx::Error| e.to_string();
-    let mut tx = st.db.begin().await.map_err(err)?;
-    let lock = if st.db.kind == DbKind::Postgres { " FOR UPDATE" } else { "" };
-    let pending: Option<(Option<String>,)> =
-        sqlx::query_as(&format!("SELECT pending_email FROM users WHERE id = $1{lock}"))
-            .bind(user_id)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(err)?;
-    if pending.and_then(|(p,)| p).as_deref() != Some(email) {
-        return Ok(None);
-    }
-    let key = st.config.secret_key.expose();
-    let issued =
-        tokens::issue(&mut tx, key, user_id, email, Purpose::ChangeEmail, false, st.clock.now()).await.map_err(err)?;
-    tx.commit().await.map_err(err)?;
-    Ok(Some(issued))
-}
-
-/// The account's address and the address its e-mail change waits on.
-async fn pending_change(st: &AppState, user_id: &str) -> Result<Option<(String, Option<String>)>, String> {
-    sqlx::query_as("SELECT email, pending_email FROM users WHERE id = $1")
-        .bind(user_id)
-        .fetch_optional(&st.db.pool)
-        .await
-        .map_err(|e| e.to_string())
-}
-
-/// For an account without a password: the names of the providers it signs in with (empty when it has a password).
-async fn provider_only(st: &AppState, user_id: &str) -> Result<Vec<String>, String> {
-    let rows: Vec<(String,)> = sqlx::query_as(
-        "SELECT i.provider FROM user_identities i JOIN users u ON u.id = i.user_id \
-         WHERE u.id = $1 AND u.password_hash IS NULL ORDER BY i.created_at",
-    )
-    .bind(user_id)
-    .fetch_all(&st.db.pool)
-    .await
-    .map_err(|e| e.to_string())?;
-    Ok(rows.into_iter().map(|(p,)| st.config.oauth_provider(&p).map(|c| c.name.clone()).unwrap_or(p)).collect())
-}
-
-async fn user_email(st: &AppState, user_id: &str, only_unconfirmed: bool) -> Result<Option<String>, String> {
-    let row: Option<(String, Option<i64>)> = sqlx::query_as("SELECT email, confirmed_at FROM users WHERE id = $1")
-        .bind(user_id)
-        .fetch_optional(&st.db.pool)
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(row.filter(|(_, c)| !(only_unconfirmed && c.is_some())).map(|(e, _)| e))
-}
-
 /// The worker: runs due jobs, then sleeps until woken or the poll interval passes. Stops when `shutdown` fires.
 pub async fn worker(st: AppState, mut shutdown: tokio::sync::watch::Receiver<bool>) {
     let poll = std::time::Duration::from_millis(st.config.job_poll_interval_ms);
@@ -556,5 +276,66 @@ pub async fn worker(st: AppState, mut shutdown: tokio::sync::watch::Receiver<boo
         if *shutdown.borrow() {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::signin::jobs::{ConfirmEmail, MfaChanged};
+
+    fn backend_jobs() -> Registry {
+        let mut r = Registry::default();
+        crate::register_jobs(&mut r);
+        r
+    }
+
+    #[test]
+    fn every_payload_name_queued_before_the_registry_still_runs() {
+        let mut names: Vec<_> = backend_jobs().jobs.keys().copied().collect();
+        names.sort_unstable();
+        assert_eq!(
+            names,
+            [
+                "account_deleted_by_admin",
+                "account_deletion_scheduled",
+                "account_locked",
+                "admin_changed",
+                "already_registered",
+                "backup_code_used",
+                "confirm_email",
+                "delete_account",
+                "email_change_confirm",
+                "email_change_notice",
+                "email_changed",
+                "identity_changed",
+                "magic_link",
+                "mfa_changed",
+                "mfa_locked",
+                "new_device_sign_in",
+                "org_invitation",
+                "org_member_removed",
+                "org_role_changed",
+                "passkey_changed",
+                "password_changed",
+                "password_reset",
+            ]
+        );
+    }
+
+    #[test]
+    fn l16_security_notices_are_protected_and_other_mail_is_not() {
+        let r = backend_jobs();
+        let notice = Queued::from(MfaChanged { user_id: "u1".into(), enabled: false });
+        assert_eq!(notice.payload, r#"{"enabled":false,"type":"mfa_changed","user_id":"u1"}"#);
+        assert!(r.protected(&notice.payload));
+        assert!(!r.protected(&Queued::from(ConfirmEmail { user_id: "u1".into() }).payload));
+        assert!(!r.protected(r#"{"type":"no_such_job"}"#) && !r.protected("not json"));
+    }
+
+    #[test]
+    #[should_panic(expected = "two jobs are named \"confirm_email\"")]
+    fn a_name_registered_twice_stops_the_server_starting() {
+        backend_jobs().register::<ConfirmEmail>();
     }
 }

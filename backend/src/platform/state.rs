@@ -1,8 +1,8 @@
 use std::sync::Arc;
 
 use crate::{
-    platform::clock::Clock, platform::config::Config, platform::db::Db, platform::mail::Mailer,
-    platform::rate_limit::RateLimits, signin::passwords::Hasher,
+    platform::clock::Clock, platform::config::Config, platform::db::Db, platform::jobs::Registry,
+    platform::mail::Mailer, platform::rate_limit::RateLimits, signin::passwords::Hasher,
 };
 
 pub type FakeCredentials =
@@ -34,11 +34,21 @@ pub struct Services {
     pub fake_credentials: Arc<FakeCredentials>,
     /// Wakes the background worker when a job is queued.
     pub jobs_wakeup: Arc<tokio::sync::Notify>,
+    /// Every kind of job the worker runs, by name.
+    pub jobs: Registry,
 }
 
 impl AppState {
     /// Connects to the database, applies migrations and builds the services the config names.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        Self::build_with_jobs(config, |_| {}).await
+    }
+
+    /// [`AppState::build`], with jobs of your own beside the backend's: `|r| { r.register::<MyJob>(); }`.
+    pub async fn build_with_jobs(config: Config, more_jobs: impl FnOnce(&mut Registry)) -> anyhow::Result<Self> {
+        let mut jobs = Registry::default();
+        crate::register_jobs(&mut jobs);
+        more_jobs(&mut jobs);
         let db = Db::connect(&config.database_url).await?;
         db.migrate().await?;
         let hasher = Hasher::new(&config)?;
@@ -60,6 +70,7 @@ impl AppState {
             webauthn: Arc::new(webauthn),
             fake_credentials: Arc::new(fake_credentials),
             jobs_wakeup: Arc::new(tokio::sync::Notify::new()),
+            jobs,
         })))
     }
 }

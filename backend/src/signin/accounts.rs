@@ -1,9 +1,10 @@
 //! Registration, confirmation and the password sign-in path.
+use crate::signin::jobs::{AccountLocked, AlreadyRegistered, ConfirmEmail, PasswordReset};
 use crate::signin::password_policy::{normalize_password, NewPassword};
 use crate::{
     platform::audit::{self, Event},
     platform::crypto::new_id,
-    platform::jobs::{self, Job},
+    platform::jobs::{self, Queued},
     platform::request::RequestContext,
     signin::attempts::{self, Claim},
     signin::gate::{self, FirstFactor, SignIn},
@@ -82,7 +83,7 @@ pub async fn register(
             )
             .await?;
             if may_mail {
-                job_ids.push(jobs::enqueue(&mut tx, st, &Job::AlreadyRegistered { user_id }).await?);
+                job_ids.push(jobs::enqueue(&mut tx, st, AlreadyRegistered { user_id }).await?);
             }
         }
         None => {
@@ -98,7 +99,7 @@ pub async fn register(
             .await?;
             audit::record(&mut tx, ctx, now, Event::by_user("user.register", &user_id)).await?;
             if may_mail {
-                job_ids.push(jobs::enqueue(&mut tx, st, &Job::ConfirmEmail { user_id }).await?);
+                job_ids.push(jobs::enqueue(&mut tx, st, ConfirmEmail { user_id }).await?);
             }
         }
     }
@@ -116,7 +117,7 @@ pub async fn mail_account(
     ctx: &RequestContext,
     email: &EmailAddress,
     action: &str,
-    job: impl FnOnce(String, bool) -> Option<Job>,
+    job: impl FnOnce(String, bool) -> Option<Queued>,
 ) -> Result<(), Error> {
     st.limits.mail(email.as_str(), ctx.ip).map_err(Error::RateLimited)?;
     let user = find_user(st, email).await?;
@@ -129,11 +130,12 @@ pub async fn mail_account(
         (None, _) => Event::failed(action, None).detail("no account"),
     };
     audit::record(&mut tx, ctx, now, event).await?;
-    if let Some(job) = &job {
+    let queued = job.is_some();
+    if let Some(job) = job {
         jobs::enqueue_at(&mut tx, st, job, now).await?;
     }
     tx.commit().await?;
-    if job.is_some() {
+    if queued {
         jobs::wake_worker(st);
     }
     Ok(())
@@ -142,7 +144,7 @@ pub async fn mail_account(
 /// Sends a new confirmation mail if the address has an unconfirmed account.
 pub async fn resend_confirmation(st: &AppState, ctx: &RequestContext, email: &EmailAddress) -> Result<(), Error> {
     mail_account(st, ctx, email, "user.confirmation_resent", |user_id, confirmed| {
-        (!confirmed).then_some(Job::ConfirmEmail { user_id })
+        (!confirmed).then_some(ConfirmEmail { user_id }.into())
     })
     .await
 }
@@ -377,7 +379,7 @@ pub async fn remove_sign_in_method(
     method: &SignInMethod,
     id: &str,
     keep_others: bool,
-    job: impl FnOnce(String) -> crate::platform::jobs::Job,
+    job: impl FnOnce(String) -> Queued,
 ) -> Result<(), Error> {
     crate::signin::sudo::require(st, session)?;
     let now = st.clock.now();
@@ -400,7 +402,7 @@ pub async fn remove_sign_in_method(
     sessions::end_others_after_factor_change(&mut tx, session, keep_others).await?;
     let event = crate::platform::audit::Event::by_user(method.audit, &session.user_id).detail(&label);
     crate::platform::audit::record(&mut tx, ctx, now, event).await?;
-    let queued = crate::platform::jobs::enqueue(&mut tx, st, &job(label)).await?;
+    let queued = crate::platform::jobs::enqueue(&mut tx, st, job(label)).await?;
     tx.commit().await?;
     crate::platform::jobs::after_commit(st, &[queued]).await;
     Ok(())
@@ -495,13 +497,13 @@ async fn record_failed_password(
     if let (Some(u), Some(p)) = (user, pause) {
         let why = if p.escalated { "5 failed passwords; until a mailed link" } else { "5 failed passwords" };
         audit::record(&mut tx, ctx, now, Event::on_user("user.locked", &u.id).detail(why)).await?;
-        let job = Job::AccountLocked { user_id: u.id.clone(), until_reset: p.escalated };
-        job_ids.push(jobs::enqueue(&mut tx, st, &job).await?);
+        let job = AccountLocked { user_id: u.id.clone(), until_reset: p.escalated };
+        job_ids.push(jobs::enqueue(&mut tx, st, job).await?);
     }
     if let Some(u) = user.filter(|_| detail == FLAGGED) {
         // Evidence of compromise: the password no longer opens a session; the owner proves the mailbox instead.
         if st.limits.mail(&u.email, ctx.ip).is_ok() {
-            job_ids.push(jobs::enqueue(&mut tx, st, &Job::PasswordReset { user_id: u.id.clone() }).await?);
+            job_ids.push(jobs::enqueue(&mut tx, st, PasswordReset { user_id: u.id.clone() }).await?);
         }
     }
     tx.commit().await?;

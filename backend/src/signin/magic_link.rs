@@ -1,7 +1,7 @@
 //! Sign in by a link mailed to the address: 10 minutes, single use, same answer for unknown addresses. The link
 //! is a first factor like a password: it goes through the same gate (MFA, when it arrives, still applies).
+use crate::signin::jobs::MagicLink;
 use crate::{
-    platform::jobs::Job,
     platform::request::RequestContext,
     signin::accounts,
     signin::gate::{self, FirstFactor, SignIn},
@@ -14,7 +14,7 @@ pub async fn request(st: &AppState, ctx: &RequestContext, email: &EmailAddress, 
     let return_to =
         Some(domain::validation::safe_return_to(return_to, "")).filter(|r| !r.is_empty()).map(str::to_string);
     accounts::mail_account(st, ctx, email, "user.magic_link_requested", |user_id, _| {
-        Some(Job::MagicLink { user_id, return_to })
+        Some(MagicLink { user_id, return_to }.into())
     })
     .await
 }

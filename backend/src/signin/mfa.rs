@@ -4,6 +4,7 @@
 //! The TOTP seed is stored encrypted with the config's key ring (bound to the user id) and leaves the server only
 //! during enrolment. Backup codes carry 120 bits, so a keyed digest is enough to store them (S23) and one indexed
 //! lookup checks one.
+use crate::signin::jobs::{BackupCodeUsed, MfaChanged, MfaLocked};
 use rand::{rngs::OsRng, Rng, RngCore};
 use totp_rs::{Algorithm, TOTP};
 
@@ -11,7 +12,7 @@ use crate::{
     platform::audit::{self, Event},
     platform::crypto::{digest_eq, keyed_digest, new_id},
     platform::db::Tx,
-    platform::jobs::{self, Job},
+    platform::jobs,
     platform::request::{CurrentSession, RequestContext},
     signin::attempts::{self, Claim},
     signin::sudo,
@@ -267,7 +268,7 @@ pub async fn enable(
     let codes = replace_backup_codes(&mut tx, st, &session.user_id, now).await?;
     crate::signin::sessions::end_others_after_factor_change(&mut tx, session, keep_others).await?;
     audit::record(&mut tx, ctx, now, Event::by_user("mfa.totp_enabled", &session.user_id)).await?;
-    let job = jobs::enqueue(&mut tx, st, &Job::MfaChanged { user_id: session.user_id.clone(), enabled: true }).await?;
+    let job = jobs::enqueue(&mut tx, st, MfaChanged { user_id: session.user_id.clone(), enabled: true }).await?;
     tx.commit().await?;
     jobs::after_commit(st, &[job]).await;
     Ok(codes)
@@ -288,7 +289,7 @@ pub async fn disable(
     remove_all(&mut tx, &session.user_id).await?;
     crate::signin::sessions::end_others_after_factor_change(&mut tx, session, keep_others).await?;
     audit::record(&mut tx, ctx, now, Event::by_user("mfa.totp_disabled", &session.user_id)).await?;
-    let job = jobs::enqueue(&mut tx, st, &Job::MfaChanged { user_id: session.user_id.clone(), enabled: false }).await?;
+    let job = jobs::enqueue(&mut tx, st, MfaChanged { user_id: session.user_id.clone(), enabled: false }).await?;
     tx.commit().await?;
     jobs::after_commit(st, &[job]).await;
     Ok(())
@@ -404,8 +405,8 @@ pub async fn verify(st: &AppState, ctx: &RequestContext, user_id: &str, code: &s
         .execute(&mut *tx)
         .await?;
         if r.rows_affected() == 1 {
-            let job = Job::BackupCodeUsed { user_id: user_id.to_string() };
-            job_ids.push(jobs::enqueue(&mut tx, st, &job).await?);
+            let job = BackupCodeUsed { user_id: user_id.to_string() };
+            job_ids.push(jobs::enqueue(&mut tx, st, job).await?);
             Some(Factor::BackupCode)
         } else {
             None
@@ -422,8 +423,8 @@ pub async fn verify(st: &AppState, ctx: &RequestContext, user_id: &str, code: &s
             if let Some(p) = pause {
                 let why = if p.escalated { "until a mailed link" } else { "5 wrong codes" };
                 audit::record(&mut tx, ctx, now, Event::on_user("mfa.locked", user_id).detail(why)).await?;
-                let job = Job::MfaLocked { user_id: user_id.to_string(), until_reset: p.escalated };
-                job_ids.push(jobs::enqueue(&mut tx, st, &job).await?);
+                let job = MfaLocked { user_id: user_id.to_string(), until_reset: p.escalated };
+                job_ids.push(jobs::enqueue(&mut tx, st, job).await?);
             }
             Err(MfaError::Wrong)
         }

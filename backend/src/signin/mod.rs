@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod attempts;
 pub mod gate;
+pub mod jobs;
 pub mod magic_link;
 pub mod mfa;
 pub mod oauth;

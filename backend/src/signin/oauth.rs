@@ -8,6 +8,7 @@
 //! Identities are keyed by (issuer, subject), never by e-mail. A new identity whose e-mail belongs to an existing
 //! account signs nobody in and links nothing: it waits (`pending_links`, bound to the browser) until the owner signs
 //! in to that account by its own means and confirms.
+use crate::signin::jobs::IdentityChanged;
 use std::{
     collections::HashMap,
     sync::{LazyLock, Mutex},
@@ -25,7 +26,7 @@ use crate::{
     platform::audit::{self, Event},
     platform::config::{OAuthKind, OAuthProvider},
     platform::crypto::{new_id, random_token, token_digest},
-    platform::jobs::{self, Job},
+    platform::jobs,
     platform::request::{CurrentSession, RequestContext},
     signin::gate::{self, FirstFactor, SignIn},
     signin::sudo,
@@ -616,7 +617,7 @@ async fn link(
     let job = jobs::enqueue(
         &mut tx,
         st,
-        &Job::IdentityChanged { user_id: user_id.to_string(), provider: provider.id.clone(), linked: true },
+        IdentityChanged { user_id: user_id.to_string(), provider: provider.id.clone(), linked: true },
     )
     .await?;
     tx.commit().await?;
@@ -759,7 +760,7 @@ pub async fn unlink(
         last_way: "This is the only way to sign in to your account. Set a password or add a passkey first.",
     };
     crate::signin::accounts::remove_sign_in_method(st, ctx, session, &method, id, keep_others, |provider| {
-        Job::IdentityChanged { user_id: session.user_id.clone(), provider, linked: false }
+        IdentityChanged { user_id: session.user_id.clone(), provider, linked: false }.into()
     })
     .await
 }

@@ -4,6 +4,7 @@
 //! Every ceremony keeps its server half in `webauthn_ceremonies`: 5 minutes, taken (deleted) by the one request that
 //! finishes it, so an answer can be checked once. Ceremonies of a signed-in user are bound to their session.
 //! A passkey with user verification is two factors: its sign-in passes the MFA gate and opens the sudo window.
+use crate::signin::jobs::PasskeyChanged;
 use serde::{Deserialize, Serialize};
 use webauthn_rs::prelude::{
     CreationChallengeResponse, DiscoverableAuthentication, DiscoverableKey, Passkey, PasskeyAuthentication,
@@ -16,7 +17,7 @@ use crate::{
     platform::audit::{self, Event},
     platform::crypto::{new_id, random_token, token_digest},
     platform::db::Tx,
-    platform::jobs::{self, Job},
+    platform::jobs,
     platform::request::{CurrentSession, RequestContext},
     signin::gate::{self, FirstFactor, SignIn},
     signin::sudo,
@@ -301,8 +302,7 @@ pub async fn finish_registration(
     .await?;
     crate::signin::sessions::end_others_after_factor_change(&mut tx, session, keep_others).await?;
     audit::record(&mut tx, ctx, now, Event::by_user("passkey.added", &session.user_id).detail(&name)).await?;
-    let job =
-        jobs::enqueue(&mut tx, st, &Job::PasskeyChanged { user_id: session.user_id.clone(), added: true }).await?;
+    let job = jobs::enqueue(&mut tx, st, PasskeyChanged { user_id: session.user_id.clone(), added: true }).await?;
     tx.commit().await?;
     jobs::after_commit(st, &[job]).await;
     Ok(())
@@ -398,7 +398,7 @@ pub async fn remove(
                    first.",
     };
     crate::signin::accounts::remove_sign_in_method(st, ctx, session, &method, id, keep_others, |_| {
-        Job::PasskeyChanged { user_id: session.user_id.clone(), added: false }
+        PasskeyChanged { user_id: session.user_id.clone(), added: false }.into()
     })
     .await
 }

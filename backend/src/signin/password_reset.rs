@@ -1,9 +1,10 @@
 //! Password reset by e-mailed link: same answer for every address, 1 h single-use token, and a reset ends every
 //! session (remember-me included) and lifts a password lock.
+use crate::signin::jobs::{PasswordChanged, PasswordReset};
 use crate::signin::password_policy::{NewPassword, PasswordContext};
 use crate::{
     platform::audit::{self, Event},
-    platform::jobs::{self, Job},
+    platform::jobs,
     platform::request::RequestContext,
     signin::accounts,
     signin::tokens::{self, Purpose},
@@ -15,7 +16,7 @@ use domain::validation::EmailAddress;
 /// same whether or not the account exists.
 pub async fn request(st: &AppState, ctx: &RequestContext, email: &EmailAddress) -> Result<(), Error> {
     accounts::mail_account(st, ctx, email, "user.password_reset_requested", |user_id, _| {
-        Some(Job::PasswordReset { user_id })
+        Some(PasswordReset { user_id }.into())
     })
     .await
 }
@@ -48,7 +49,7 @@ pub async fn reset(st: &AppState, ctx: &RequestContext, token: &str, password: &
         crate::signin::sessions::end_all_for_user(&mut tx, &live.user_id, None).await?;
         crate::signin::mfa::revoke_all_trust(&mut tx, &live.user_id).await?;
         audit::record(&mut tx, ctx, now, Event::by_user("user.password_reset", &live.user_id)).await?;
-        Ok(jobs::enqueue(&mut tx, st, &Job::PasswordChanged { user_id: live.user_id.clone() }).await?)
+        Ok(jobs::enqueue(&mut tx, st, PasswordChanged { user_id: live.user_id.clone() }).await?)
     }
     .await;
     let job = result.map_err(ResetError::Account)?;

@@ -2,6 +2,7 @@
 //!
 //! The only way to create a session is [`create`], and it takes a [`SignInGrant`], which only the sign-in gate
 //! ([`crate::signin::gate`]) can make.
+use crate::signin::jobs::NewDeviceSignIn;
 use crate::{
     platform::audit::{self, Event},
     platform::crypto::{new_id, random_token, token_digest},
@@ -64,11 +65,8 @@ pub async fn create(
     .await?;
     let mut job_ids = Vec::new();
     if is_new_device(tx, grant.user_id(), ctx.user_agent.as_deref()).await? {
-        let job = crate::platform::jobs::Job::NewDeviceSignIn {
-            user_id: grant.user_id().to_string(),
-            session_id: id.clone(),
-        };
-        job_ids.push(crate::platform::jobs::enqueue(tx, st, &job).await?);
+        let job = NewDeviceSignIn { user_id: grant.user_id().to_string(), session_id: id.clone() };
+        job_ids.push(crate::platform::jobs::enqueue(tx, st, job).await?);
     }
     audit::record(tx, ctx, now, Event::by_user("user.log_in", grant.user_id()).detail(grant.method())).await?;
     Ok(NewSession { token, max_age_secs: remember_me.then_some(absolute), job_ids })
