@@ -4,9 +4,14 @@
 //! The TOTP seed is stored encrypted with the config's key ring (bound to the user id) and leaves the server only
 //! during enrolment. Backup codes carry 120 bits, so a keyed digest is enough to store them (S23) and one indexed
 //! lookup checks one.
+mod backup_codes;
+use backup_codes::{backup_digest, replace_backup_codes};
+pub use backup_codes::{normalize_code, regenerate_backup_codes};
+mod trust;
 use crate::signin::jobs::{BackupCodeUsed, MfaChanged, MfaLocked};
 use rand::{rngs::OsRng, Rng, RngCore};
 use totp_rs::{Algorithm, TOTP};
+pub use trust::{revoke_all_trust, revoke_trust, trust_this_browser, trusted_browser};
 
 use crate::{
     platform::audit::{self, Event},
@@ -305,27 +310,6 @@ pub async fn remove_all(tx: &mut Tx, user_id: &str) -> Result<bool, sqlx::Error>
     Ok(r.rows_affected() > 0)
 }
 
-/// New backup codes (the old ones stop working): needs sudo and a current TOTP code.
-pub async fn regenerate_backup_codes(
-    st: &AppState,
-    ctx: &RequestContext,
-    session: &CurrentSession,
-    code: &str,
-) -> Result<Vec<String>, Error> {
-    sudo::require(st, session)?;
-    let code = normalize_code(code);
-    if code.len() != 6 {
-        return Err(Error::Field("code", "Enter the 6-digit code from your authenticator app.".into()));
-    }
-    require_code(st, ctx, &session.user_id, &code).await?;
-    let now = st.clock.now();
-    let mut tx = st.db.begin().await?;
-    let codes = replace_backup_codes(&mut tx, st, &session.user_id, now).await?;
-    audit::record(&mut tx, ctx, now, Event::by_user("mfa.backup_codes_regenerated", &session.user_id)).await?;
-    tx.commit().await?;
-    Ok(codes)
-}
-
 async fn require_code(st: &AppState, ctx: &RequestContext, user_id: &str, code: &str) -> Result<(), Error> {
     match verify(st, ctx, user_id, code).await {
         Ok(_) => Ok(()),
@@ -334,45 +318,6 @@ async fn require_code(st: &AppState, ctx: &RequestContext, user_id: &str, code: 
         Err(MfaError::RateLimited(r)) => Err(Error::RateLimited(r)),
         Err(MfaError::Unexpected(u)) => Err(Error::Unexpected(u)),
     }
-}
-
-/// 24 base32 characters (120 bits), shown in groups of four.
-fn new_backup_code() -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let raw: String = (0..24).map(|_| ALPHABET[OsRng.gen_range(0..32)] as char).collect();
-    raw.as_bytes().chunks(4).map(|c| std::str::from_utf8(c).unwrap_or_default()).collect::<Vec<_>>().join("-")
-}
-
-/// Codes as typed: case, spaces and dashes do not matter.
-pub fn normalize_code(code: &str) -> String {
-    code.chars().filter(|c| !c.is_whitespace() && *c != '-').flat_map(char::to_uppercase).collect()
-}
-
-fn backup_digest(st: &AppState, user_id: &str, normalized: &str) -> String {
-    keyed_digest(st.config.secret_key.expose(), &["backup_code", user_id, normalized])
-}
-
-/// Replaces the user's backup codes; the new ones wait, encrypted, for the security page to show them once.
-async fn replace_backup_codes(tx: &mut Tx, st: &AppState, user_id: &str, now: i64) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query("DELETE FROM backup_codes WHERE user_id = $1").bind(user_id).execute(&mut **tx).await?;
-    let codes: Vec<String> = (0..BACKUP_CODE_COUNT).map(|_| new_backup_code()).collect();
-    for code in &codes {
-        sqlx::query("INSERT INTO backup_codes (id, user_id, code_digest, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(new_id())
-            .bind(user_id)
-            .bind(backup_digest(st, user_id, &normalize_code(code)))
-            .bind(now)
-            .execute(&mut **tx)
-            .await?;
-    }
-    let to_show = st.config.data_keys.encrypt(&serde_json::to_vec(&codes).expect("strings serialize"), user_id);
-    sqlx::query("UPDATE user_totp SET codes_to_show = $1, codes_to_show_until = $2 WHERE user_id = $3")
-        .bind(to_show)
-        .bind(now + CODES_SHOWN_SECS)
-        .bind(user_id)
-        .execute(&mut **tx)
-        .await?;
-    Ok(codes)
 }
 
 /// Checks a second-factor code for the user: a TOTP code (each step once) or an unused backup code (used up
@@ -455,109 +400,3 @@ async fn check_totp(tx: &mut Tx, st: &AppState, user_id: &str, code: &str, now: 
 }
 
 // Trusted browsers. The cookie is `row id . user's trust epoch . expiry . MAC` — bound to the user by the MAC.
-
-fn trust_mac(st: &AppState, id: &str, user_id: &str, epoch: i64, expires: i64) -> String {
-    keyed_digest(
-        st.config.secret_key.expose(),
-        &["trusted_browser", id, user_id, &epoch.to_string(), &expires.to_string()],
-    )
-}
-
-/// Records this browser as trusted by the user for 30 days; returns the cookie value.
-pub async fn trust_this_browser(
-    tx: &mut Tx,
-    st: &AppState,
-    ctx: &RequestContext,
-    user_id: &str,
-) -> Result<String, sqlx::Error> {
-    let now = st.clock.now();
-    let id = new_id();
-    let expires = now + TRUST_SECS;
-    let (epoch,): (i64,) =
-        sqlx::query_as("SELECT trust_epoch FROM users WHERE id = $1").bind(user_id).fetch_one(&mut **tx).await?;
-    sqlx::query(
-        "INSERT INTO trusted_browsers (id, user_id, user_agent, ip, created_at, last_used_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $5, $6)",
-    )
-    .bind(&id)
-    .bind(user_id)
-    .bind(ctx.user_agent.as_deref().map(|ua| ua.chars().take(256).collect::<String>()))
-    .bind(ctx.ip.to_string())
-    .bind(now)
-    .bind(expires)
-    .execute(&mut **tx)
-    .await?;
-    audit::record(tx, ctx, now, Event::by_user("mfa.browser_trusted", user_id)).await?;
-    Ok(format!("{id}.{epoch}.{expires}.{}", trust_mac(st, &id, user_id, epoch, expires)))
-}
-
-/// Whether the trust cookie this request carries was issued to `user_id`, is unexpired, matches the user's trust
-/// epoch and its row still exists (not revoked). Marks it used.
-pub async fn trusted_browser(
-    tx: &mut Tx,
-    st: &AppState,
-    ctx: &RequestContext,
-    user_id: &str,
-) -> Result<bool, sqlx::Error> {
-    let Some(cookie) = ctx.trusted_browser.as_deref() else { return Ok(false) };
-    let parts: Vec<&str> = cookie.split('.').collect();
-    let [id, epoch, expires, mac] = parts[..] else { return Ok(false) };
-    let (Ok(epoch), Ok(expires)) = (epoch.parse::<i64>(), expires.parse::<i64>()) else { return Ok(false) };
-    let now = st.clock.now();
-    if expires <= now || !digest_eq(mac, &trust_mac(st, id, user_id, epoch, expires)) {
-        return Ok(false);
-    }
-    let r = sqlx::query(
-        "UPDATE trusted_browsers SET last_used_at = $1 WHERE id = $2 AND user_id = $3 AND expires_at > $1 \
-         AND EXISTS (SELECT 1 FROM users WHERE id = $3 AND trust_epoch = $4)",
-    )
-    .bind(now)
-    .bind(id)
-    .bind(user_id)
-    .bind(epoch)
-    .execute(&mut **tx)
-    .await?;
-    Ok(r.rows_affected() == 1)
-}
-
-/// Forgets every trusted browser of the user at once (a new epoch voids every cookie).
-pub async fn revoke_all_trust(tx: &mut Tx, user_id: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM trusted_browsers WHERE user_id = $1").bind(user_id).execute(&mut **tx).await?;
-    sqlx::query("UPDATE users SET trust_epoch = trust_epoch + 1 WHERE id = $1")
-        .bind(user_id)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
-
-/// Forgets one trusted browser of the user's own; false when there is no such row for this user.
-pub async fn revoke_trust(
-    st: &AppState,
-    ctx: &RequestContext,
-    session: &CurrentSession,
-    id: Option<&str>,
-) -> Result<bool, Error> {
-    sudo::not_impersonating(session)?;
-    let now = st.clock.now();
-    let mut tx = st.db.begin().await?;
-    let found = match id {
-        Some(id) => {
-            let r = sqlx::query("DELETE FROM trusted_browsers WHERE id = $1 AND user_id = $2")
-                .bind(id)
-                .bind(&session.user_id)
-                .execute(&mut *tx)
-                .await?;
-            r.rows_affected() == 1
-        }
-        None => {
-            revoke_all_trust(&mut tx, &session.user_id).await?;
-            true
-        }
-    };
-    if found {
-        let detail = if id.is_some() { "one" } else { "all" };
-        audit::record(&mut tx, ctx, now, Event::by_user("mfa.trust_revoked", &session.user_id).detail(detail)).await?;
-    }
-    tx.commit().await?;
-    Ok(found)
-}
