@@ -11,6 +11,13 @@ pub mod home;
 pub mod orgs;
 // Forks: your feature modules.
 
+/// Jobs of the app's own features, registered beside the backend's when the server builds its state.
+#[cfg(feature = "ssr")]
+pub fn register_jobs(jobs: &mut backend::platform::jobs::Registry) {
+    // Forks: your jobs, e.g. `jobs.register::<projects::SendDigest>();`.
+    let _ = jobs;
+}
+
 #[cfg(feature = "ssr")]
 pub mod server_ctx;
 

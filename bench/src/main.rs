@@ -13,7 +13,7 @@ use std::{
 
 use anyhow::Context;
 use argon2::{password_hash::SaltString, Algorithm, Argon2, Params, PasswordHasher, Version};
-use backend::{platform::config::Config, AppState};
+use backend::platform::config::Config;
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -69,7 +69,7 @@ async fn main() -> anyhow::Result<()> {
     };
 
     // 1b. Log in over HTTP: the whole path (rate limit, CSRF check, lookup, verify, session insert, audit row).
-    let state = AppState::build(config).await?;
+    let state = server::build_state(config).await?;
     let running = server::start(state).await?;
     let base = format!("http://127.0.0.1:{}", running.addr.port());
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;

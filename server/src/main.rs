@@ -1,4 +1,4 @@
-use backend::{platform::config::Config, platform::db::Db, AppState};
+use backend::{platform::config::Config, platform::db::Db};
 use server::cli::{self, Command};
 use tracing_subscriber::EnvFilter;
 
@@ -44,7 +44,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             println!("migrations applied");
         }
         Command::Serve => {
-            let state = AppState::build(config).await?;
+            let state = server::build_state(config).await?;
             let running = server::start(state).await?;
             if running.state.config.precompress_assets {
                 // Brotli and gzip variants of the bundle, made once, in the background, before anyone asks.
@@ -58,7 +58,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::RequirePasswordChange(email) => {
             use backend::{platform::request::RequestContext, signin::accounts};
             let email = domain::validation::EmailAddress::parse(&email).map_err(|m| anyhow::anyhow!("{m}"))?;
-            let state = AppState::build(config).await?;
+            let state = server::build_state(config).await?;
             match accounts::require_password_change(&state, &RequestContext::system(), &email).await {
                 Ok(Some(ended)) => println!(
                     "{}: the next sign-in needs a new password (a reset link is mailed then); {ended} sessions ended",
@@ -71,7 +71,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::AdminGrant(email) => set_admin(config, &email, true).await?,
         Command::AdminRevoke(email) => set_admin(config, &email, false).await?,
         Command::AdminList => {
-            let state = AppState::build(config).await?;
+            let state = server::build_state(config).await?;
             for (email, mfa) in backend::admin::list(&state).await? {
                 println!("{email}\t{}", if mfa { "two-step verification on" } else { "two-step verification OFF" });
             }
@@ -83,7 +83,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
 
 async fn set_admin(config: Config, email: &str, grant: bool) -> anyhow::Result<()> {
     let email = domain::validation::EmailAddress::parse(email).map_err(|m| anyhow::anyhow!("{m}"))?;
-    let state = AppState::build(config).await?;
+    let state = server::build_state(config).await?;
     let changed = backend::admin::set_admin(&state, &email, grant).await?;
     let what = if grant { "is an admin" } else { "is not an admin" };
     println!("{} {what}{}", email.as_str(), if changed { "" } else { " (no change)" });

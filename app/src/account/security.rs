@@ -1,7 +1,6 @@
 //! `/users/settings/security`: two-step verification (authenticator app), backup codes, passkeys, trusted browsers.
 //! Turning things on or off needs sudo; the server checks it, the page reflects it.
 use leptos::{form::ActionForm, prelude::*};
-use serde::{Deserialize, Serialize};
 
 use crate::{
     account::sudo::SudoPrompt,
@@ -16,66 +15,12 @@ use crate::{
 
 /// This page: also where a user who must have two-step verification (policy, an organization, an admin) enrols.
 pub use domain::pages::SECURITY;
+use domain::views::SecurityOverview;
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct SecurityOverview {
-    pub totp_enabled: bool,
-    pub pending: Option<EnrolmentData>,
-    pub fresh_codes: Option<Vec<String>>,
-    pub backup_codes_left: i64,
-    pub trusted: Vec<TrustedItem>,
-    pub sudo_until: Option<String>,
-    /// Policy requires two-step verification and this user has none yet.
-    pub required: bool,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct EnrolmentData {
-    pub qr_svg: String,
-    pub secret: String,
-    pub otpauth_url: String,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct TrustedItem {
-    pub id: String,
-    pub device: String,
-    pub ip: String,
-    pub created: String,
-    pub last_used: String,
-}
-
+/// The page's data: two-step verification, backup codes, trusted browsers and the sudo window.
 #[server(prefix = "/api", endpoint = "security_data")]
 pub async fn security_data() -> Result<SecurityOverview, AppError> {
-    use crate::server_ctx;
-    use backend::{account::devices::describe, format_utc, signin::mfa, signin::sudo};
-    let ctx = server_ctx::request()?;
-    let me = server_ctx::require_session(&ctx)?;
-    let st = server_ctx::state()?;
-    let s = mfa::status(&st, &me).await?;
-    Ok(SecurityOverview {
-        totp_enabled: s.enabled,
-        pending: s.pending.map(|p| EnrolmentData {
-            qr_svg: p.qr_svg,
-            secret: p.secret_base32,
-            otpauth_url: p.otpauth_url,
-        }),
-        fresh_codes: s.fresh_codes,
-        backup_codes_left: s.backup_codes_left,
-        trusted: s
-            .trusted
-            .into_iter()
-            .map(|t| TrustedItem {
-                id: t.id,
-                device: describe(t.user_agent.as_deref()),
-                ip: t.ip.unwrap_or_default(),
-                created: format_utc(t.created_at),
-                last_used: format_utc(t.last_used_at),
-            })
-            .collect(),
-        sudo_until: sudo::open_until(&st, &me).map(format_utc),
-        required: backend::signin::policy::mfa_enrolment_required(&st, &me) && !s.enabled,
-    })
+    crate::server_ctx::session_data(|st, _, me| async move { backend::signin::mfa::status(&st, &me).await }).await
 }
 
 #[server(prefix = "/api", endpoint = "start_totp")]

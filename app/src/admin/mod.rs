@@ -1,7 +1,6 @@
 //! `/admin`: the operator's console. Every page and server function checks the role on the server
 //! (`backend::admin::require_admin`); the header link is only a convenience.
 use leptos::{form::ActionForm, prelude::*};
-use serde::{Deserialize, Serialize};
 
 use crate::{
     components::{
@@ -15,44 +14,24 @@ use crate::{
 
 pub mod audit;
 pub mod jobs;
+pub mod user;
 pub mod users;
 
 #[cfg(feature = "ssr")]
 pub use audit::audit_query;
 pub use audit::AdminAuditPage;
+use domain::views;
 pub use jobs::AdminJobsPage;
-pub use users::{AdminUserPage, AdminUsersPage};
-
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct AdminFigures {
-    pub users: i64,
-    pub unconfirmed: i64,
-    pub sign_ins_24h: i64,
-    pub failed_sign_ins_24h: i64,
-    pub locked: i64,
-    pub admin_locked: i64,
-    pub dead_jobs: i64,
-    pub queued_jobs: i64,
-}
+pub use user::AdminUserPage;
+pub use users::AdminUsersPage;
 
 /// The overview's figures (admins only).
 #[server(prefix = "/api", endpoint = "admin_overview")]
-pub async fn admin_overview() -> Result<AdminFigures, AppError> {
-    use crate::server_ctx;
+pub async fn admin_overview() -> Result<views::AdminOverview, AppError> {
     use backend::admin;
-    server_ctx::session_data(|st, _, me| async move {
+    crate::server_ctx::session_data(|st, _, me| async move {
         admin::require_admin(&me)?;
-        let o = admin::overview(&st).await?;
-        Ok(AdminFigures {
-            users: o.users,
-            unconfirmed: o.unconfirmed,
-            sign_ins_24h: o.sign_ins_24h,
-            failed_sign_ins_24h: o.failed_sign_ins_24h,
-            locked: o.locked,
-            admin_locked: o.admin_locked,
-            dead_jobs: o.dead_jobs,
-            queued_jobs: o.queued_jobs,
-        })
+        Ok(admin::overview(&st).await?)
     })
     .await
 }
@@ -223,7 +202,7 @@ pub fn AdminPage() -> impl IntoView {
 }
 
 #[component]
-fn Figures(o: AdminFigures) -> impl IntoView {
+fn Figures(o: views::AdminOverview) -> impl IntoView {
     let figure = |label: &'static str, value: i64, warn: bool, href: Option<&'static str>| {
         let alarming = warn && value > 0;
         view! {

@@ -17,16 +17,7 @@ use crate::{
     error::AppError,
 };
 
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub enum InvitationState {
-    /// No invitation has this link.
-    Invalid,
-    Expired,
-    /// Revoked by the organization, or replaced by a newer invitation to the same address.
-    Revoked,
-    Accepted,
-    Open,
-}
+pub use domain::views::InvitationState;
 
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub enum Viewer {
@@ -53,7 +44,7 @@ pub struct InvitationInfo {
 #[server(prefix = "/api", endpoint = "invitation_details")]
 pub async fn invitation_details(token: String) -> Result<InvitationInfo, AppError> {
     use crate::server_ctx;
-    use backend::orgs::invitations::{self, Status};
+    use backend::orgs::invitations;
     let ctx = server_ctx::request()?;
     let st = server_ctx::state()?;
     let found = invitations::find_by_token(&st, &token).await?;
@@ -71,12 +62,7 @@ pub async fn invitation_details(token: String) -> Result<InvitationInfo, AppErro
             can_sign_up: false,
         });
     };
-    let state = match inv.status {
-        Status::Open => InvitationState::Open,
-        Status::Expired => InvitationState::Expired,
-        Status::Revoked => InvitationState::Revoked,
-        Status::Accepted => InvitationState::Accepted,
-    };
+    let state = inv.status;
     let viewer = match me {
         None => Viewer::SignedOut,
         Some(m) if m.email == inv.email => Viewer::Invitee,

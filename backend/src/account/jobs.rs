@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     platform::{
         jobs::{Job, Registry},
-        mail::templates,
+        mail::mail,
     },
     signin::{
         jobs::{issue_change_link, issue_link, may_get_a_link, send, user_email},
@@ -28,6 +28,18 @@ async fn pending_change(st: &AppState, user_id: &str) -> Result<Option<(String, 
         .fetch_optional(&st.db.pool)
         .await
         .map_err(|e| e.to_string())
+}
+
+mail! {
+    /// To the new address of an e-mail change, when it already has an account: someone tried (no link is made).
+    EmailInUseMail<'a> { log_in: &'a str }
+    text: "account/mails/email_in_use.txt", html: "account/mails/email_in_use.html"
+}
+
+mail! {
+    /// The link that confirms an e-mail change, to the new address.
+    EmailChangeConfirmMail<'a> { link: &'a str }
+    text: "account/mails/email_change_confirm.txt", html: "account/mails/email_change_confirm.html"
 }
 
 /// The link to the new address of an e-mail change. The job carries the address it was asked for: a request made a
@@ -56,15 +68,22 @@ impl Job for EmailChangeConfirm {
             .map_err(|e| e.to_string())?;
         if taken > 0 {
             // The address has an account: its owner hears that someone tried, and no link is made.
-            return send(st, templates::email_in_use(app, &new_email, &format!("{base}/users/log-in"))).await;
+            let log_in = format!("{base}/users/log-in");
+            return send(st, EmailInUseMail { app, log_in: &log_in }.to(&new_email)).await;
         }
         let Some(issued) = issue_change_link(st, &self.user_id, &new_email).await? else {
             // A later request (or a cancel) replaced this one: its address gets no link.
             return Ok(());
         };
         let link = format!("{base}/users/settings/email/{}", issued.token);
-        send(st, templates::email_change_confirm(app, &new_email, &link)).await
+        send(st, EmailChangeConfirmMail { app, link: &link }.to(&new_email)).await
     }
+}
+
+mail! {
+    /// To the current address of an e-mail change: the address asked for, and the link that cancels the change.
+    EmailChangeNoticeMail<'a> { new_email: &'a str, cancel: &'a str }
+    text: "account/mails/email_change_notice.txt", html: "account/mails/email_change_notice.html"
 }
 
 /// The notice, with a cancel link, to the current address of an e-mail change.
@@ -83,8 +102,15 @@ impl Job for EmailChangeNotice {
         let Some((email, Some(new_email))) = pending_change(st, &self.user_id).await? else { return Ok(()) };
         let issued = issue_link(st, &self.user_id, &email, Purpose::CancelEmailChange, false).await?;
         let cancel = format!("{}/users/settings/email/cancel/{}", st.config.base_url, issued.token);
-        send(st, templates::email_change_notice(&st.config.app_name, &email, &new_email, &cancel)).await
+        let app = &st.config.app_name;
+        send(st, EmailChangeNoticeMail { app, new_email: &new_email, cancel: &cancel }.to(&email)).await
     }
+}
+
+mail! {
+    /// "Your e-mail was changed" (to `new_email`), to the old address.
+    EmailChangedMail<'a> { new_email: &'a str }
+    text: "account/mails/email_changed.txt", html: "account/mails/email_changed.html"
 }
 
 /// "Your e-mail was changed" to the address the account had before (not a secret; it is where the mail goes).
@@ -99,8 +125,14 @@ impl Job for EmailChanged {
     const PROTECTED: bool = true;
     async fn run(&self, st: &AppState) -> Result<(), String> {
         let Some(email) = user_email(st, &self.user_id, false).await? else { return Ok(()) };
-        send(st, templates::email_changed(&st.config.app_name, &self.old_email, &email)).await
+        send(st, EmailChangedMail { app: &st.config.app_name, new_email: &email }.to(&self.old_email)).await
     }
+}
+
+mail! {
+    /// "Your account will be deleted in `days` days", with the link that keeps it.
+    DeletionScheduledMail<'a> { days: i64, keep: &'a str }
+    text: "account/mails/deletion_scheduled.txt", html: "account/mails/deletion_scheduled.html"
 }
 
 /// "Your account will be deleted" with the link that keeps it.
@@ -120,7 +152,7 @@ impl Job for AccountDeletionScheduled {
         let issued = issue_link(st, &self.user_id, &email, Purpose::CancelDeletion, false).await?;
         let days = super::settings::DELETION_GRACE_SECS / 86400;
         let keep = format!("{}/users/settings/delete/cancel/{}", st.config.base_url, issued.token);
-        send(st, templates::deletion_scheduled(&st.config.app_name, &email, days, &keep)).await
+        send(st, DeletionScheduledMail { app: &st.config.app_name, days, keep: &keep }.to(&email)).await
     }
 }
 

@@ -2,13 +2,12 @@
 //! row (actor: the admin; target: the user) and, where it affects the user, queues a mail to them. An admin never
 //! sets or learns a password (S20): the password action mails the user a reset link.
 use super::{require_admin_step_up, Error};
-use crate::admin::jobs::{AccountDeletedByAdmin, AdminChanged};
+use crate::admin::jobs::{AccountDeletedByAdmin, AdminChange, AdminChanged};
 use crate::signin::jobs::{ConfirmEmail, PasswordReset};
 use crate::{
     platform::audit::{self, Event},
     platform::db::Tx,
     platform::jobs::{self, Queued},
-    platform::mail::templates::AdminChange,
     platform::request::{CurrentSession, RequestContext},
     signin::sessions,
     signin::tokens,

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     platform::{
         jobs::{Job, Registry},
-        mail::templates::{self, AdminChange},
+        mail::mail,
     },
     signin::jobs::{send, user_email},
     AppState,
@@ -12,6 +12,24 @@ use crate::{
 
 pub fn register(r: &mut Registry) {
     r.register::<AdminChanged>().register::<AccountDeletedByAdmin>();
+}
+
+/// What an admin did to an account, for [`AdminChanged`]. Queued jobs carry it: the names stay as they are.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum AdminChange {
+    Locked,
+    Unlocked,
+    MfaReset,
+    /// The password no longer signs in (S5): the owner chooses a new one through a reset link.
+    PasswordChangeRequired,
+}
+
+mail! {
+    /// What an admin did to the account; `base`: the site's address, for the link the mail ends with (log in, or
+    /// choose a new password).
+    AdminChangedMail<'a> { change: AdminChange, base: &'a str }
+    text: "admin/mails/admin_changed.txt", html: "admin/mails/admin_changed.html"
 }
 
 /// An admin locked or unlocked the account, reset its two-step verification, or made its password stop working.
@@ -26,8 +44,15 @@ impl Job for AdminChanged {
     const PROTECTED: bool = true;
     async fn run(&self, st: &AppState) -> Result<(), String> {
         let Some(email) = user_email(st, &self.user_id, false).await? else { return Ok(()) };
-        send(st, templates::admin_changed(&st.config.app_name, &email, self.change, &st.config.base_url)).await
+        let (app, base) = (&st.config.app_name, &st.config.base_url);
+        send(st, AdminChangedMail { app, change: self.change, base }.to(&email)).await
     }
+}
+
+mail! {
+    /// "Your account was deleted" by an admin.
+    AccountDeletedByAdminMail<'a> {}
+    text: "admin/mails/account_deleted_by_admin.txt", html: "admin/mails/account_deleted_by_admin.html"
 }
 
 /// An admin deleted the account (the row is gone: the address it had is where the mail goes).
@@ -40,6 +65,6 @@ impl Job for AccountDeletedByAdmin {
     const NAME: &'static str = "account_deleted_by_admin";
     const PROTECTED: bool = true;
     async fn run(&self, st: &AppState) -> Result<(), String> {
-        send(st, templates::account_deleted_by_admin(&st.config.app_name, &self.email)).await
+        send(st, AccountDeletedByAdminMail { app: &st.config.app_name }.to(&self.email)).await
     }
 }

@@ -5,7 +5,7 @@ use crate::{
     platform::request::{CurrentSession, RequestContext},
     AppState, Error,
 };
-use domain::validation::EmailAddress;
+use domain::{validation::EmailAddress, views::AdminOverview};
 
 pub mod actions;
 pub mod audit_log;
@@ -129,19 +129,7 @@ pub async fn sign_out_everyone(st: &AppState, ctx: &RequestContext, admin: &Curr
 }
 
 /// The overview's figures.
-#[derive(Debug, Clone, Copy)]
-pub struct Overview {
-    pub users: i64,
-    pub unconfirmed: i64,
-    pub sign_ins_24h: i64,
-    pub failed_sign_ins_24h: i64,
-    pub locked: i64,
-    pub admin_locked: i64,
-    pub dead_jobs: i64,
-    pub queued_jobs: i64,
-}
-
-pub async fn overview(st: &AppState) -> Result<Overview, sqlx::Error> {
+pub async fn overview(st: &AppState) -> Result<AdminOverview, sqlx::Error> {
     let now = st.clock.now();
     let day = now - 24 * 3600;
     let (users, unconfirmed, sign_ins_24h, failed_sign_ins_24h, locked, admin_locked, dead_jobs, queued_jobs): (
@@ -164,5 +152,14 @@ pub async fn overview(st: &AppState) -> Result<Overview, sqlx::Error> {
     .bind(now)
     .fetch_one(&st.db.pool)
     .await?;
-    Ok(Overview { users, unconfirmed, sign_ins_24h, failed_sign_ins_24h, locked, admin_locked, dead_jobs, queued_jobs })
+    Ok(AdminOverview {
+        users,
+        unconfirmed,
+        sign_ins_24h,
+        failed_sign_ins_24h,
+        locked,
+        admin_locked,
+        dead_jobs,
+        queued_jobs,
+    })
 }

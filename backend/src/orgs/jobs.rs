@@ -5,7 +5,7 @@ use super::invitations;
 use crate::{
     platform::{
         jobs::{Job, Registry},
-        mail::templates,
+        mail::mail,
     },
     signin::jobs::{send, user_email},
     AppState,
@@ -13,6 +13,13 @@ use crate::{
 
 pub fn register(r: &mut Registry) {
     r.register::<OrgInvitation>().register::<OrgRoleChanged>().register::<OrgMemberRemoved>();
+}
+
+mail! {
+    /// An invitation from `inviter` to join `org` as `role`, open for `days` days. Its subject names the inviter and
+    /// the organization, so the invitee knows who asks before opening anything.
+    OrgInvitationMail<'a> { inviter: &'a str, org: &'a str, role: &'a str, link: &'a str, days: i64 }
+    text: "orgs/mails/org_invitation.txt", html: "orgs/mails/org_invitation.html"
 }
 
 /// An invitation to an organization (the link is made when the job runs; nothing is sent once it is closed).
@@ -31,9 +38,15 @@ impl Job for OrgInvitation {
         let inviter = inv.inviter.as_deref().unwrap_or("Someone");
         let days = invitations::INVITATION_SECS / 86400;
         let app = &st.config.app_name;
-        send(st, templates::org_invitation(app, &inv.email, inviter, &inv.org_name, inv.role.as_str(), &link, days))
-            .await
+        let mail = OrgInvitationMail { app, inviter, org: &inv.org_name, role: inv.role.as_str(), link: &link, days };
+        send(st, mail.to(&inv.email)).await
     }
+}
+
+mail! {
+    /// "Your role in {org} is now {role}", with the organization's page.
+    OrgRoleChangedMail<'a> { org: &'a str, role: &'a str, page: &'a str }
+    text: "orgs/mails/org_role_changed.txt", html: "orgs/mails/org_role_changed.html"
 }
 
 /// "Your role in {org} is now {role}".
@@ -58,8 +71,14 @@ impl Job for OrgRoleChanged {
             .map_err(|e| e.to_string())?;
         let Some((role,)) = role else { return Ok(()) };
         let page = format!("{}/organizations/{slug}", st.config.base_url);
-        send(st, templates::org_role_changed(&st.config.app_name, &email, &org, &role, &page)).await
+        send(st, OrgRoleChangedMail { app: &st.config.app_name, org: &org, role: &role, page: &page }.to(&email)).await
     }
+}
+
+mail! {
+    /// "You were removed from {org}".
+    OrgMemberRemovedMail<'a> { org: &'a str }
+    text: "orgs/mails/org_member_removed.txt", html: "orgs/mails/org_member_removed.html"
 }
 
 /// "You were removed from {org}".
@@ -76,6 +95,6 @@ impl Job for OrgMemberRemoved {
         let Some((org, _)) = super::org_name(st, &self.org_id).await.map_err(|e| e.to_string())? else {
             return Ok(());
         };
-        send(st, templates::org_member_removed(&st.config.app_name, &email, &org)).await
+        send(st, OrgMemberRemovedMail { app: &st.config.app_name, org: &org }.to(&email)).await
     }
 }

@@ -6,10 +6,16 @@ use crate::{
     platform::{
         db::DbKind,
         jobs::{Job, Registry},
-        mail::{templates, OutgoingMail},
+        mail::OutgoingMail,
     },
     signin::tokens::{self, Purpose},
     AppState,
+};
+
+use super::mails::{
+    AccountLockedMail, AlreadyRegisteredMail, BackupCodeUsedMail, ConfirmEmailMail, IdentityChangedMail, MagicLinkMail,
+    MfaChangedMail, MfaLockedMail, NewDeviceMail, PasskeyChangedMail, PasswordChangedMail, PasswordResetMail,
+    SignsInWithProviderMail,
 };
 
 pub fn register(r: &mut Registry) {
@@ -27,8 +33,9 @@ pub fn register(r: &mut Registry) {
         .register::<MfaLocked>();
 }
 
-/// Sends `mail` (a job's last step).
-pub(crate) async fn send(st: &AppState, mail: OutgoingMail) -> Result<(), String> {
+/// Sends `mail`, as its templates rendered it (a job's last step).
+pub(crate) async fn send(st: &AppState, mail: askama::Result<OutgoingMail>) -> Result<(), String> {
+    let mail = mail.map_err(|e| format!("mail could not be rendered: {e}"))?;
     st.mailer.send(mail).await.map_err(|e| e.to_string())
 }
 
@@ -127,11 +134,8 @@ impl Job for ConfirmEmail {
         };
         let issued = issue_link(st, &self.user_id, &email, Purpose::Confirm, true).await?;
         let link = format!("{}/users/confirm/{}", st.config.base_url, issued.token);
-        send(
-            st,
-            templates::confirm_email(&st.config.app_name, &email, &link, issued.code.as_deref().unwrap_or_default()),
-        )
-        .await
+        let code = issued.code.as_deref().unwrap_or_default();
+        send(st, ConfirmEmailMail { app: &st.config.app_name, link: &link, code }.to(&email)).await
     }
 }
 
@@ -146,7 +150,7 @@ impl Job for AlreadyRegistered {
     async fn run(&self, st: &AppState) -> Result<(), String> {
         let Some(email) = user_email(st, &self.user_id, false).await? else { return Ok(()) };
         let log_in = format!("{}/users/log-in", st.config.base_url);
-        send(st, templates::already_registered(&st.config.app_name, &email, &log_in)).await
+        send(st, AlreadyRegisteredMail { app: &st.config.app_name, log_in: &log_in }.to(&email)).await
     }
 }
 
@@ -165,7 +169,7 @@ impl Job for AccountLocked {
         let Some(email) = user_email(st, &self.user_id, false).await? else { return Ok(()) };
         let minutes = (!self.until_reset).then_some(crate::signin::attempts::PAUSE_SECS / 60);
         let reset = format!("{}/users/reset-password", st.config.base_url);
-        send(st, templates::account_locked(&st.config.app_name, &email, minutes, &reset)).await
+        send(st, AccountLockedMail { app: &st.config.app_name, minutes, reset: &reset }.to(&email)).await
     }
 }
 
@@ -187,10 +191,12 @@ impl Job for PasswordReset {
         let providers = provider_only(st, &self.user_id).await?;
         let mail = if providers.is_empty() {
             let issued = issue_link(st, &self.user_id, &email, Purpose::ResetPassword, false).await?;
-            templates::password_reset(app, &email, &format!("{base}/users/reset-password/{}", issued.token))
+            let link = format!("{base}/users/reset-password/{}", issued.token);
+            PasswordResetMail { app, link: &link }.to(&email)
         } else {
             // No password to reset: say how this account signs in.
-            templates::signs_in_with_provider(app, &email, &providers.join(" or "), &format!("{base}/users/log-in"))
+            let (providers, log_in) = (providers.join(" or "), format!("{base}/users/log-in"));
+            SignsInWithProviderMail { app, providers: &providers, log_in: &log_in }.to(&email)
         };
         send(st, mail).await
     }
@@ -208,7 +214,7 @@ impl Job for PasswordChanged {
     async fn run(&self, st: &AppState) -> Result<(), String> {
         let Some(email) = user_email(st, &self.user_id, false).await? else { return Ok(()) };
         let reset = format!("{}/users/reset-password", st.config.base_url);
-        send(st, templates::password_changed(&st.config.app_name, &email, &reset)).await
+        send(st, PasswordChangedMail { app: &st.config.app_name, reset: &reset }.to(&email)).await
     }
 }
 
@@ -231,7 +237,7 @@ impl Job for MagicLink {
         let issued = issue_link(st, &self.user_id, &email, Purpose::MagicLink, false).await?;
         let link = format!("{}/users/log-in/{}", st.config.base_url, issued.token);
         let link = domain::validation::with_return_to(&link, self.return_to.as_deref().unwrap_or(""));
-        send(st, templates::magic_link(&st.config.app_name, &email, &link)).await
+        send(st, MagicLinkMail { app: &st.config.app_name, link: &link }.to(&email)).await
     }
 }
 
@@ -260,7 +266,8 @@ impl Job for NewDeviceSignIn {
             None => ("a new device".to_string(), String::new(), crate::format_utc(st.clock.now())),
         };
         let sessions = format!("{}/users/sessions", st.config.base_url);
-        send(st, templates::new_device(&st.config.app_name, &email, &device, &ip, &when, &sessions)).await
+        let app = &st.config.app_name;
+        send(st, NewDeviceMail { app, device: &device, ip: &ip, when: &when, sessions: &sessions }.to(&email)).await
     }
 }
 
@@ -277,7 +284,7 @@ impl Job for MfaChanged {
     async fn run(&self, st: &AppState) -> Result<(), String> {
         let Some(email) = user_email(st, &self.user_id, false).await? else { return Ok(()) };
         let page = format!("{}{}", st.config.base_url, domain::pages::SECURITY);
-        send(st, templates::mfa_changed(&st.config.app_name, &email, self.enabled, &page)).await
+        send(st, MfaChangedMail { app: &st.config.app_name, enabled: self.enabled, security: &page }.to(&email)).await
     }
 }
 
@@ -297,7 +304,8 @@ impl Job for IdentityChanged {
         let name =
             st.config.oauth_provider(&self.provider).map(|p| p.name.clone()).unwrap_or_else(|| self.provider.clone());
         let page = format!("{}/users/settings/connections", st.config.base_url);
-        send(st, templates::identity_changed(&st.config.app_name, &email, &name, self.linked, &page)).await
+        let (app, linked) = (&st.config.app_name, self.linked);
+        send(st, IdentityChangedMail { app, provider: &name, linked, connections: &page }.to(&email)).await
     }
 }
 
@@ -314,7 +322,7 @@ impl Job for PasskeyChanged {
     async fn run(&self, st: &AppState) -> Result<(), String> {
         let Some(email) = user_email(st, &self.user_id, false).await? else { return Ok(()) };
         let page = format!("{}{}", st.config.base_url, domain::pages::SECURITY);
-        send(st, templates::passkey_changed(&st.config.app_name, &email, self.added, &page)).await
+        send(st, PasskeyChangedMail { app: &st.config.app_name, added: self.added, security: &page }.to(&email)).await
     }
 }
 
@@ -336,7 +344,7 @@ impl Job for BackupCodeUsed {
                 .await
                 .map_err(|e| e.to_string())?;
         let page = format!("{}{}", st.config.base_url, domain::pages::SECURITY);
-        send(st, templates::backup_code_used(&st.config.app_name, &email, left, &page)).await
+        send(st, BackupCodeUsedMail { app: &st.config.app_name, left, security: &page }.to(&email)).await
     }
 }
 
@@ -355,6 +363,6 @@ impl Job for MfaLocked {
         let Some(email) = user_email(st, &self.user_id, false).await? else { return Ok(()) };
         let minutes = (!self.until_reset).then_some(crate::signin::attempts::PAUSE_SECS / 60);
         let reset = format!("{}/users/reset-password", st.config.base_url);
-        send(st, templates::mfa_locked(&st.config.app_name, &email, minutes, &reset)).await
+        send(st, MfaLockedMail { app: &st.config.app_name, minutes, reset: &reset }.to(&email)).await
     }
 }

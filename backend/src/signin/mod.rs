@@ -6,6 +6,8 @@ pub mod attempts;
 pub mod gate;
 pub mod jobs;
 pub mod magic_link;
+/// The mails the sign-in core's jobs send (their templates are in `signin/mails/`).
+pub mod mails;
 pub mod mfa;
 pub mod oauth;
 pub mod passkeys;

@@ -12,7 +12,8 @@ use app::{
     admin::{
         audit::{AdminAudit, AuditItem},
         jobs::AdminJobs,
-        users::{AdminUser, AdminUsers, UserItem},
+        user::AdminUser,
+        users::{AdminUsers, UserItem},
         AdminOverview,
     },
     error::AppError,

@@ -55,7 +55,7 @@ impl TestApp {
     pub async fn spawn_on(database_url: &str, tweak: impl FnOnce(&mut Config)) -> Self {
         let mut config = Config::for_tests(database_url);
         tweak(&mut config);
-        let state = AppState::build(config).await.expect("app state");
+        let state = server::build_state(config).await.expect("app state");
         let running = server::start(state).await.expect("server starts");
         let base = format!("http://127.0.0.1:{}", running.addr.port());
         Self { base, client: new_client(), running: Some(running) }

@@ -22,13 +22,8 @@ use domain::validation::EmailAddress;
 
 pub const INVITATION_SECS: i64 = 7 * 24 * 3600;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Status {
-    Open,
-    Expired,
-    Revoked,
-    Accepted,
-}
+/// Where an invitation stands (`Invalid` is for a link that finds none: never a found invitation's).
+pub use domain::views::InvitationState as Status;
 
 #[derive(Debug, Clone)]
 pub struct Invitation {

@@ -9,6 +9,7 @@ use backup_codes::{backup_digest, replace_backup_codes};
 pub use backup_codes::{normalize_code, regenerate_backup_codes};
 mod trust;
 use crate::signin::jobs::{BackupCodeUsed, MfaChanged, MfaLocked};
+use domain::views::{Enrolment, SecurityOverview, TrustedBrowser};
 use rand::{rngs::OsRng, Rng, RngCore};
 use totp_rs::{Algorithm, TOTP};
 pub use trust::{revoke_all_trust, revoke_trust, trust_this_browser, trusted_browser};
@@ -109,33 +110,17 @@ pub async fn is_enabled(tx: &mut Tx, user_id: &str) -> Result<bool, sqlx::Error>
     Ok(n > 0)
 }
 
-/// What the security settings page shows.
-pub struct Status {
-    pub enabled: bool,
-    /// Backup codes just made, shown this once.
-    pub fresh_codes: Option<Vec<String>>,
-    pub pending: Option<Enrolment>,
-    pub backup_codes_left: i64,
-    pub trusted: Vec<TrustedBrowser>,
-}
-
-/// A started enrolment: shown until the first code confirms it, never after.
-pub struct Enrolment {
-    pub secret_base32: String,
-    pub otpauth_url: String,
-    pub qr_svg: String,
-}
-
 #[derive(sqlx::FromRow)]
-pub struct TrustedBrowser {
-    pub id: String,
-    pub user_agent: Option<String>,
-    pub ip: Option<String>,
-    pub created_at: i64,
-    pub last_used_at: i64,
+struct TrustedRow {
+    id: String,
+    user_agent: Option<String>,
+    ip: Option<String>,
+    created_at: i64,
+    last_used_at: i64,
 }
 
-pub async fn status(st: &AppState, session: &CurrentSession) -> Result<Status, Error> {
+/// What the security settings page shows.
+pub async fn status(st: &AppState, session: &CurrentSession) -> Result<SecurityOverview, Error> {
     let now = st.clock.now();
     let row: Option<(String, Option<i64>, i64)> =
         sqlx::query_as("SELECT secret_enc, enabled_at, created_at FROM user_totp WHERE user_id = $1")
@@ -154,7 +139,7 @@ pub async fn status(st: &AppState, session: &CurrentSession) -> Result<Status, E
         .bind(&session.user_id)
         .fetch_one(&st.db.pool)
         .await?;
-    let trusted = sqlx::query_as(
+    let trusted: Vec<TrustedRow> = sqlx::query_as(
         "SELECT id, user_agent, ip, created_at, last_used_at FROM trusted_browsers \
          WHERE user_id = $1 AND expires_at > $2 ORDER BY last_used_at DESC",
     )
@@ -169,7 +154,25 @@ pub async fn status(st: &AppState, session: &CurrentSession) -> Result<Status, E
     } else {
         None
     };
-    Ok(Status { enabled, fresh_codes, pending, backup_codes_left: if enabled { left } else { 0 }, trusted })
+    let trusted = trusted
+        .into_iter()
+        .map(|t| TrustedBrowser {
+            id: t.id,
+            device: crate::account::devices::describe(t.user_agent.as_deref()),
+            ip: t.ip.unwrap_or_default(),
+            created: crate::format_utc(t.created_at),
+            last_used: crate::format_utc(t.last_used_at),
+        })
+        .collect();
+    Ok(SecurityOverview {
+        totp_enabled: enabled,
+        pending,
+        fresh_codes,
+        backup_codes_left: if enabled { left } else { 0 },
+        trusted,
+        sudo_until: sudo::open_until(st, session).map(crate::format_utc),
+        required: crate::signin::policy::mfa_enrolment_required(st, session) && !enabled,
+    })
 }
 
 /// The backup codes waiting to be shown, removed as they are read: they are shown once. A plain read when there are
@@ -205,7 +208,7 @@ fn enrolment_view(st: &AppState, session: &CurrentSession, enc: &str) -> Result<
         .dark_color(qrcode::render::svg::Color("#000000"))
         .light_color(qrcode::render::svg::Color("#ffffff"))
         .build();
-    Ok(Enrolment { secret_base32: t.get_secret_base32(), otpauth_url: url, qr_svg: svg })
+    Ok(Enrolment { secret: t.get_secret_base32(), otpauth_url: url, qr_svg: svg })
 }
 
 /// Starts (or restarts) TOTP enrolment: a new random seed, stored encrypted, waiting for its first code.
