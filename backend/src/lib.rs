@@ -18,7 +18,7 @@ pub mod signin;
 pub use error::{Error, Unexpected};
 pub use platform::state::AppState;
 
-/// Every job the backend runs: each subsystem registers its own (a job of yours is registered by
+/// Every job the backend runs: each subsystem registers its own (the app's own jobs are added by
 /// [`AppState::build_with_jobs`]).
 pub fn register_jobs(r: &mut platform::jobs::Registry) {
     signin::jobs::register(r);

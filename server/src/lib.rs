@@ -78,14 +78,14 @@ async fn not_found(State(st): State<ServerState>, req: Request<Body>) -> axum::r
     handler(req).await.into_response()
 }
 
-/// The whole HTTP surface with its middleware, for `serve` and for tests. `leptos_routes_with_context` mounts
-/// the pages and every server function (`/api/...`), each with the app state in context.
 /// The app's state: the backend's services, with the jobs of the app's own features (`app::register_jobs`)
 /// registered beside the backend's.
 pub async fn build_state(config: backend::platform::config::Config) -> anyhow::Result<AppState> {
     AppState::build_with_jobs(config, app::register_jobs).await
 }
 
+/// The whole HTTP surface with its middleware, for `serve` and for tests. `leptos_routes_with_context` mounts
+/// the pages and every server function (`/api/...`), each with the app state in context.
 pub fn router(state: AppState) -> Router {
     let leptos = leptos_options(&state.config);
     // Once per process: route-list generation suppresses resource loading process-wide while it runs, which

@@ -315,7 +315,7 @@ fn SettingsSections(data: AccountSettings, forms: SettingsActions) -> impl IntoV
         <div class="settings-section">
         <h2 class="section-title" id="two-step">"Two-step verification"</h2>
         <p>"Add a code from an authenticator app to every sign-in, keep backup codes, and manage trusted browsers."</p>
-        <p><a class="button button-secondary" href="/users/settings/security">"Security settings"</a></p>
+        <p><a class="button button-secondary" href=domain::pages::SECURITY>"Security settings"</a></p>
         </div>
 
         <div class="settings-section">

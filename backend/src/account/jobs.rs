@@ -7,7 +7,7 @@ use crate::{
         mail::mail,
     },
     signin::{
-        jobs::{issue_change_link, issue_link, may_get_a_link, send, user_email},
+        jobs::{issue_change_link, issue_link, send, user_email},
         tokens::Purpose,
     },
     AppState,
@@ -54,10 +54,10 @@ pub struct EmailChangeConfirm {
 
 impl Job for EmailChangeConfirm {
     const NAME: &'static str = "email_change_confirm";
+    fn makes_link_for(&self) -> Option<&str> {
+        Some(&self.user_id)
+    }
     async fn run(&self, st: &AppState) -> Result<(), String> {
-        if !may_get_a_link(st, &self.user_id).await? {
-            return Ok(());
-        }
         let (app, base) = (&st.config.app_name, &st.config.base_url);
         let pending = pending_change(st, &self.user_id).await?.and_then(|(_, p)| p);
         let Some(new_email) = self.new_email.clone().or(pending) else { return Ok(()) };
@@ -95,10 +95,10 @@ pub struct EmailChangeNotice {
 impl Job for EmailChangeNotice {
     const NAME: &'static str = "email_change_notice";
     const PROTECTED: bool = true;
+    fn makes_link_for(&self) -> Option<&str> {
+        Some(&self.user_id)
+    }
     async fn run(&self, st: &AppState) -> Result<(), String> {
-        if !may_get_a_link(st, &self.user_id).await? {
-            return Ok(());
-        }
         let Some((email, Some(new_email))) = pending_change(st, &self.user_id).await? else { return Ok(()) };
         let issued = issue_link(st, &self.user_id, &email, Purpose::CancelEmailChange, false).await?;
         let cancel = format!("{}/users/settings/email/cancel/{}", st.config.base_url, issued.token);
@@ -144,10 +144,10 @@ pub struct AccountDeletionScheduled {
 impl Job for AccountDeletionScheduled {
     const NAME: &'static str = "account_deletion_scheduled";
     const PROTECTED: bool = true;
+    fn makes_link_for(&self) -> Option<&str> {
+        Some(&self.user_id)
+    }
     async fn run(&self, st: &AppState) -> Result<(), String> {
-        if !may_get_a_link(st, &self.user_id).await? {
-            return Ok(());
-        }
         let Some(email) = user_email(st, &self.user_id, false).await? else { return Ok(()) };
         let issued = issue_link(st, &self.user_id, &email, Purpose::CancelDeletion, false).await?;
         let days = super::settings::DELETION_GRACE_SECS / 86400;

@@ -17,7 +17,7 @@ pub async fn solely_owned_with_others(tx: &mut Tx, user_id: &str) -> Result<Vec<
 }
 
 /// Each organization of a user: its id, its member count, and its owners other than the user.
-pub(super) const COUNTS: &str = "SELECT m.org_id, (SELECT COUNT(*) FROM memberships y WHERE y.org_id = m.org_id), \
+const COUNTS: &str = "SELECT m.org_id, (SELECT COUNT(*) FROM memberships y WHERE y.org_id = m.org_id), \
      (SELECT COUNT(*) FROM memberships x WHERE x.org_id = m.org_id AND x.role = 'owner' AND x.user_id <> $1) \
      FROM memberships m WHERE m.user_id = $1";
 

@@ -22,6 +22,7 @@ use crate::{
 ///
 /// A job carries ids, not secrets (a mail that carries a link makes its token when it runs), and reads what it needs
 /// when it runs: the account may have changed since it was queued.
+/// A job is a struct with named fields (its payload is a JSON object); anything else panics when it is queued.
 pub trait Job: Serialize + DeserializeOwned + Send + Sync + 'static {
     /// The payload's `type`. Never rename one that may still be queued somewhere.
     const NAME: &'static str;
@@ -31,6 +32,11 @@ pub trait Job: Serialize + DeserializeOwned + Send + Sync + 'static {
     /// while it waits (once dead, after its attempts, it may go), so an insider cannot quietly keep a user from
     /// hearing what was done to their account (L16).
     const PROTECTED: bool = false;
+    /// The account a mail carrying a new link (a token made when the job runs) is for. The queue runs no such job
+    /// for an account an admin locked, even one queued before the lock.
+    fn makes_link_for(&self) -> Option<&str> {
+        None
+    }
     /// Does the work. An error is retried with backoff, and the job ends `dead` after its attempts.
     fn run(&self, st: &AppState) -> impl std::future::Future<Output = Result<(), String>> + Send;
 }
@@ -70,6 +76,11 @@ impl Registry {
         fn run<J: Job>(st: &AppState, fields: serde_json::Value) -> BoxFuture<'_, Result<(), String>> {
             Box::pin(async move {
                 let job: J = serde_json::from_value(fields).map_err(|e| format!("unreadable payload: {e}"))?;
+                if let Some(user_id) = job.makes_link_for() {
+                    if locked_by_admin(st, user_id).await? {
+                        return Ok(());
+                    }
+                }
                 job.run(st).await
             })
         }
@@ -90,6 +101,16 @@ impl Registry {
         };
         (job.run)(st, fields).await
     }
+}
+
+/// Whether an admin locked the account (no mail carrying a new link goes to it).
+async fn locked_by_admin(st: &AppState, user_id: &str) -> Result<bool, String> {
+    let locked: Option<(Option<i64>,)> = sqlx::query_as("SELECT locked_at FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_optional(&st.db.pool)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(matches!(locked, Some((Some(_),))))
 }
 
 /// A payload's name and its other fields.

@@ -39,12 +39,8 @@ pub struct Services {
 }
 
 impl AppState {
-    /// Connects to the database, applies migrations and builds the services the config names.
-    pub async fn build(config: Config) -> anyhow::Result<Self> {
-        Self::build_with_jobs(config, |_| {}).await
-    }
-
-    /// [`AppState::build`], with jobs of your own beside the backend's: `|r| { r.register::<MyJob>(); }`.
+    /// Connects to the database, applies migrations and builds the services the config names, with the backend's
+    /// jobs and `more_jobs` (the app's own: `server::build_state` passes `app::register_jobs`) in its registry.
     pub async fn build_with_jobs(config: Config, more_jobs: impl FnOnce(&mut Registry)) -> anyhow::Result<Self> {
         let mut jobs = Registry::default();
         crate::register_jobs(&mut jobs);

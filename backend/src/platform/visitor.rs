@@ -1,7 +1,7 @@
 //! The visitor session: per-browser data for the forker's own state (a wizard's progress, a cart, preferences) and
 //! the app's one-shot flash, on `tower-sessions` with its store in the app's own database (SQLite or PostgreSQL).
 //!
-//! It is not the sign-in session (`sessions.rs`): that one has a row per device created only by the sign-in gate in
+//! It is not the sign-in session (`signin/sessions.rs`): that one has a row per device created only by the sign-in gate in
 //! the caller's transaction, is rotated in place, carries impersonation, and is what every authorization check reads.
 //! This one holds data only: it exists while it holds something (an empty one is deleted and its cookie removed),
 //! gets a new id at every sign-in (`cycle`), and is emptied at log out (`flush`).

@@ -49,17 +49,6 @@ pub(crate) async fn user_email(st: &AppState, user_id: &str, only_unconfirmed: b
     Ok(row.filter(|(_, c)| !(only_unconfirmed && c.is_some())).map(|(e, _)| e))
 }
 
-/// Whether a mail carrying a new link may go to this account: an account an admin locked gets no new link, even
-/// from a mail queued before the lock.
-pub(crate) async fn may_get_a_link(st: &AppState, user_id: &str) -> Result<bool, String> {
-    let locked: Option<(Option<i64>,)> = sqlx::query_as("SELECT locked_at FROM users WHERE id = $1")
-        .bind(user_id)
-        .fetch_optional(&st.db.pool)
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(!matches!(locked, Some((Some(_),))))
-}
-
 /// Makes the token (and code) a mail carries, in its own transaction, at the moment the mail is sent.
 pub(crate) async fn issue_link(
     st: &AppState,
@@ -125,10 +114,10 @@ pub struct ConfirmEmail {
 
 impl Job for ConfirmEmail {
     const NAME: &'static str = "confirm_email";
+    fn makes_link_for(&self) -> Option<&str> {
+        Some(&self.user_id)
+    }
     async fn run(&self, st: &AppState) -> Result<(), String> {
-        if !may_get_a_link(st, &self.user_id).await? {
-            return Ok(());
-        }
         let Some(email) = user_email(st, &self.user_id, true).await? else {
             return Ok(()); // confirmed or deleted meanwhile: nothing to send
         };
@@ -182,10 +171,10 @@ pub struct PasswordReset {
 
 impl Job for PasswordReset {
     const NAME: &'static str = "password_reset";
+    fn makes_link_for(&self) -> Option<&str> {
+        Some(&self.user_id)
+    }
     async fn run(&self, st: &AppState) -> Result<(), String> {
-        if !may_get_a_link(st, &self.user_id).await? {
-            return Ok(());
-        }
         let Some(email) = user_email(st, &self.user_id, false).await? else { return Ok(()) };
         let (app, base) = (&st.config.app_name, &st.config.base_url);
         let providers = provider_only(st, &self.user_id).await?;
@@ -229,10 +218,10 @@ pub struct MagicLink {
 
 impl Job for MagicLink {
     const NAME: &'static str = "magic_link";
+    fn makes_link_for(&self) -> Option<&str> {
+        Some(&self.user_id)
+    }
     async fn run(&self, st: &AppState) -> Result<(), String> {
-        if !may_get_a_link(st, &self.user_id).await? {
-            return Ok(());
-        }
         let Some(email) = user_email(st, &self.user_id, false).await? else { return Ok(()) };
         let issued = issue_link(st, &self.user_id, &email, Purpose::MagicLink, false).await?;
         let link = format!("{}/users/log-in/{}", st.config.base_url, issued.token);

@@ -888,3 +888,61 @@ async fn s51_an_admin_cannot_discard_a_waiting_security_notice() {
     assert_eq!(count(&app, "SELECT COUNT(*) FROM jobs WHERE id = 'link'").await, 0);
     app.stop().await;
 }
+
+/// S35: a mail carrying a new link that was queued before an admin locked the account is not sent when it runs
+/// (the queue checks every link-making job, whatever feature declared it); the same job for an unlocked account is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s35_a_link_mail_queued_before_an_admin_lock_is_not_sent() {
+    let app = TestApp::spawn().await;
+    app.confirmed_user("bo@example.com", PASSWORD).await;
+    app.confirmed_user("cy@example.com", PASSWORD).await;
+    let (bo, cy) = (app.user_id("bo@example.com").await, app.user_id("cy@example.com").await);
+    let now = app.state().clock.now();
+    for (id, payload) in [
+        ("bo-link", format!(r#"{{"type":"magic_link","user_id":"{bo}"}}"#)),
+        ("bo-reset", format!(r#"{{"type":"password_reset","user_id":"{bo}"}}"#)),
+        ("cy-link", format!(r#"{{"type":"magic_link","user_id":"{cy}"}}"#)),
+    ] {
+        sqlx::query(
+            "INSERT INTO jobs (id, kind, payload, state, attempts, max_attempts, run_at, created_at, updated_at) \
+             VALUES ($1, 'mail', $2, 'queued', 0, 8, $3, $3, $3)",
+        )
+        .bind(id)
+        .bind(payload)
+        .bind(now + 3600)
+        .execute(&app.state().db.pool)
+        .await
+        .unwrap();
+    }
+    sqlx::query("UPDATE users SET locked_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(&bo)
+        .execute(&app.state().db.pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE jobs SET run_at = $1").bind(now).execute(&app.state().db.pool).await.unwrap();
+    backend::platform::jobs::run_due(app.state()).await.unwrap();
+    // The server's own worker may have taken one of them first: wait for it to finish.
+    for _ in 0..100 {
+        if count(&app, "SELECT COUNT(*) FROM jobs WHERE state = 'done' AND id IN ('bo-link', 'bo-reset', 'cy-link')")
+            .await
+            == 3
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM jobs WHERE state = 'done' AND id IN ('bo-link', 'bo-reset', 'cy-link')")
+            .await,
+        3,
+        "every job ran"
+    );
+    let bo_mail: Vec<String> = app.mails_to("bo@example.com").into_iter().map(|m| m.subject).collect();
+    assert!(
+        !bo_mail.iter().any(|s| s.contains("sign-in link") || s.contains("Reset your")),
+        "the locked account got a link: {bo_mail:?}"
+    );
+    assert_eq!(app.mail_with_subject("cy@example.com", "sign-in link").await.to, "cy@example.com");
+    app.stop().await;
+}

@@ -357,7 +357,7 @@ impl Config {
         self.host_cookie("__Host-portcullis_session")
     }
 
-    /// The visitor session (`visitor.rs`): the forker's per-browser data and the one-shot flash.
+    /// The visitor session (`platform/visitor.rs`): the forker's per-browser data and the one-shot flash.
     pub fn visitor_cookie_name(&self) -> &'static str {
         self.host_cookie("__Host-portcullis_visit")
     }

@@ -76,7 +76,7 @@ pub async fn verify_password_of(
 }
 /// A password that matched, and what its success writes — the attempt counters start again and a hash made with
 /// old parameters is upgraded — for the caller to apply in its own transaction.
-pub(super) struct Matched {
+struct Matched {
     user: UserRow,
     rehash: Option<String>,
 }
@@ -101,7 +101,7 @@ impl Matched {
 /// An unknown account, a paused one and one no password may open now ([`UserRow::refused`]) are checked against a
 /// dummy hash, so every answer costs the same and the right password learns nothing. A success returns what it
 /// writes ([`Matched::record`]); a failure is audited as `action`.
-pub(super) async fn check_password(
+async fn check_password(
     st: &AppState,
     ctx: &RequestContext,
     user: Option<UserRow>,
@@ -143,7 +143,7 @@ pub(super) async fn check_password(
 
 /// Audits a failed password. When this attempt started a pause, audits and mails that too (once per pause); a
 /// password tried on an account whose password must change mails the owner a reset link (rate-limited).
-pub(super) async fn record_failed_password(
+async fn record_failed_password(
     st: &AppState,
     ctx: &RequestContext,
     user: Option<&UserRow>,

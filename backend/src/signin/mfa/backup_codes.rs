@@ -22,7 +22,7 @@ pub async fn regenerate_backup_codes(
     Ok(codes)
 }
 /// 24 base32 characters (120 bits), shown in groups of four.
-pub(super) fn new_backup_code() -> String {
+fn new_backup_code() -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
     let raw: String = (0..24).map(|_| ALPHABET[OsRng.gen_range(0..32)] as char).collect();
     raw.as_bytes().chunks(4).map(|c| std::str::from_utf8(c).unwrap_or_default()).collect::<Vec<_>>().join("-")

@@ -1,7 +1,7 @@
 //! Trusted browsers: a signed cookie that skips the code step on this browser for 30 days, and revoking it.
 use super::*;
 
-pub(super) fn trust_mac(st: &AppState, id: &str, user_id: &str, epoch: i64, expires: i64) -> String {
+fn trust_mac(st: &AppState, id: &str, user_id: &str, epoch: i64, expires: i64) -> String {
     keyed_digest(
         st.config.secret_key.expose(),
         &["trusted_browser", id, user_id, &epoch.to_string(), &expires.to_string()],

@@ -105,7 +105,7 @@ pub(super) fn unconfirmed() -> String {
     "Confirm your e-mail address first: we have sent you a link.".into()
 }
 
-pub(super) async fn insert_identity(
+async fn insert_identity(
     tx: &mut crate::platform::db::Tx,
     now: i64,
     user_id: &str,

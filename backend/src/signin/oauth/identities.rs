@@ -8,7 +8,7 @@ pub struct PendingLink {
     pub email: Option<String>,
 }
 
-pub(super) async fn pending_row(
+async fn pending_row(
     st: &AppState,
     ctx: &RequestContext,
     session: &CurrentSession,

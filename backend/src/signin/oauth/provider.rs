@@ -1,7 +1,7 @@
 //! Talking to providers: discovery (cached), clients, the code exchange and who the provider says the user is.
 use super::*;
 
-pub(super) fn provider_failed(provider: &OAuthProvider, what: &str, e: impl std::fmt::Display) -> Failure {
+fn provider_failed(provider: &OAuthProvider, what: &str, e: impl std::fmt::Display) -> Failure {
     tracing::warn!(provider = %provider.id, error = %e, "oauth: {what}");
     Failure::Said(format!("{} did not confirm who you are. Try again, or use another way to sign in.", provider.name))
 }
@@ -19,10 +19,10 @@ pub(super) fn http() -> &'static reqwest::Client {
     &CLIENT
 }
 
-pub(super) type MetadataCache = Mutex<HashMap<String, (Instant, CoreProviderMetadata)>>;
+type MetadataCache = Mutex<HashMap<String, (Instant, CoreProviderMetadata)>>;
 
 /// Discovery documents with their keys, by issuer.
-pub(super) fn metadata_cache() -> &'static MetadataCache {
+fn metadata_cache() -> &'static MetadataCache {
     static CACHE: LazyLock<MetadataCache> = LazyLock::new(Default::default);
     &CACHE
 }
@@ -51,7 +51,7 @@ pub(super) fn find_provider<'a>(st: &'a AppState, id: &str) -> Result<&'a OAuthP
     st.config.oauth_provider(id).ok_or_else(|| Failure::Said("That sign-in provider is not configured here.".into()))
 }
 
-pub(super) type OidcClient = CoreClient<
+type OidcClient = CoreClient<
     openidconnect::EndpointSet,
     openidconnect::EndpointNotSet,
     openidconnect::EndpointNotSet,
@@ -74,7 +74,7 @@ pub(super) async fn oidc_client(
     .set_redirect_uri(redirect))
 }
 
-pub(super) type OAuth2Client = oauth2::basic::BasicClient<
+type OAuth2Client = oauth2::basic::BasicClient<
     oauth2::EndpointSet,
     oauth2::EndpointNotSet,
     oauth2::EndpointNotSet,
@@ -190,7 +190,7 @@ pub(super) async fn identify(
     }
 }
 
-pub(super) async fn api_get(provider: &OAuthProvider, url: &str, token: &str) -> Result<serde_json::Value, Failure> {
+async fn api_get(provider: &OAuthProvider, url: &str, token: &str) -> Result<serde_json::Value, Failure> {
     let response = http()
         .get(url)
         .bearer_auth(token)

@@ -115,7 +115,7 @@ pub async fn verify_for_user(
 /// origin, RP ID, user verification, sign counter. On success the passkey's counter, backup flags and last use are
 /// updated in the returned transaction. A counter that went backwards (a cloned authenticator) is refused and
 /// audited; so is any other failure, as a failed `action`.
-pub(super) async fn check_assertion(
+async fn check_assertion(
     st: &AppState,
     ctx: &RequestContext,
     user_id: &str,
