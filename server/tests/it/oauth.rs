@@ -55,7 +55,8 @@ impl Provider {
         Self::launch(None, port).await.expect("the provider starts again on its port")
     }
 
-    /// Starts the provider on `port`; `None` if node exits before it is ready (the port was taken meanwhile).
+    /// Starts the provider on `port`; `None` if node exits before it is ready (the port was taken meanwhile) or stays
+    /// silent (stuck).
     async fn launch(tamper: Option<&str>, port: u16) -> Option<Self> {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../end2end/oidc");
         assert!(dir.join("node_modules/oidc-provider").exists(), "run `npm ci --prefix end2end/oidc` first");
@@ -92,7 +93,9 @@ impl Provider {
         });
         // Loading oidc-provider takes node a second or two, but far longer on a machine busy with the other tests
         // (each OAuth test starts its own provider): a generous wait, not a measure of anything.
-        let ready = tokio::time::timeout(std::time::Duration::from_secs(90), lines.next_line()).await;
+        // A node that stays silent that long is stuck (seen once in CI: 90 s without a line): it is stopped by its
+        // PID and another port is tried.
+        let ready = tokio::time::timeout(std::time::Duration::from_secs(60), lines.next_line()).await;
         let line = match ready {
             Ok(Ok(Some(line))) => line,
             // Its output ended: node exited before it was ready.
@@ -101,7 +104,15 @@ impl Provider {
                 note_early_exit(port, status);
                 return None;
             }
-            Err(_) => String::new(),
+            Err(_) => {
+                let _ = child.start_kill();
+                let status = child.wait().await.ok();
+                eprintln!(
+                    "test OpenID provider on port {port} said nothing for 60 s ({status:?}; stderr: {}); trying another port",
+                    stderr.lock().unwrap()
+                );
+                return None;
+            }
         };
         // What it wrote to stderr tells a port in use from a slow start.
         let said = || stderr.lock().unwrap().clone();
