@@ -37,6 +37,22 @@ pub struct UserView {
     pub impersonated_by: Option<(String, String)>,
 }
 
+/// What a form's server function decided, once, on the server: the notice to show, the page to go to next, and
+/// values for that page (a link to copy, an address to prefill). The reactive page shows it (leptos follows the
+/// redirect to `next` by itself); a browser without JavaScript gets the same value as a redirect and a [`Flash`].
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Done {
+    pub notice: Option<Notice>,
+    pub next: String,
+    pub values: BTreeMap<String, String>,
+}
+
+impl Done {
+    pub fn value(&self, name: &str) -> Option<String> {
+        self.values.get(name).cloned()
+    }
+}
+
 /// A one-shot message carried across a redirect: a notice after success, or for browsers without JavaScript the
 /// form's error and the input to put back (never a password).
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]

@@ -4,7 +4,12 @@ use axum::http::{header, request::Parts, HeaderValue};
 use leptos::prelude::*;
 use leptos_axum::ResponseOptions;
 
-use crate::{context::Flash, error::AppError};
+use std::collections::BTreeMap;
+
+use crate::{
+    context::{Done, Flash, Notice},
+    error::AppError,
+};
 
 use backend::{platform::cookies, platform::request::RequestContext, AppState, Error};
 
@@ -46,8 +51,7 @@ fn flash_context(ctx: &RequestContext) -> String {
     format!("flash:{}", ctx.session.as_ref().map(|s| s.session_id.as_str()).unwrap_or_default())
 }
 
-/// Puts `value` into `flash` under `name`, encrypted (see [`SEALED`]).
-pub fn seal_value(st: &AppState, ctx: &RequestContext, flash: &mut Flash, name: &str, value: &str) {
+fn seal(st: &AppState, ctx: &RequestContext, flash: &mut Flash, name: &str, value: &str) {
     let sealed = st.config.data_keys.encrypt(value.as_bytes(), &flash_context(ctx));
     flash.values.insert(format!("{name}{SEALED}"), sealed);
 }
@@ -93,42 +97,6 @@ pub fn visitor() -> Result<backend::platform::visitor::Session, AppError> {
 /// The signed-in session of this request, or `Unauthenticated` (401).
 pub fn require_session(ctx: &RequestContext) -> Result<backend::platform::request::CurrentSession, AppError> {
     ctx.session.clone().ok_or_else(|| fail(AppError::Unauthenticated))
-}
-
-/// A form of the signed-in user's: runs `change` with the state, the request and the session, then goes to `page`
-/// with `notice`. Errors go back to `page` too (with `keep` for a browser without JavaScript).
-pub async fn session_form<Fut>(
-    page: &str,
-    notice: Option<crate::context::Notice>,
-    keep: &[(&str, &str)],
-    change: impl FnOnce(AppState, RequestContext, backend::platform::request::CurrentSession) -> Fut,
-) -> Result<(), AppError>
-where
-    Fut: std::future::Future<Output = Result<(), Error>>,
-{
-    session_form_to(page, page, notice, keep, change).await
-}
-
-/// [`session_form`] that goes on to `next` on success (and back to `back` on an error).
-pub async fn session_form_to<Fut>(
-    back: &str,
-    next: &str,
-    notice: Option<crate::context::Notice>,
-    keep: &[(&str, &str)],
-    change: impl FnOnce(AppState, RequestContext, backend::platform::request::CurrentSession) -> Fut,
-) -> Result<(), AppError>
-where
-    Fut: std::future::Future<Output = Result<(), Error>>,
-{
-    let ctx = request()?;
-    let result = async {
-        let me = require_session(&ctx)?;
-        let st = state()?;
-        change(st, ctx.clone(), me).await?;
-        Ok((next.to_string(), notice.map(Flash::notice).unwrap_or_default()))
-    }
-    .await;
-    finish_form(&ctx, result, back, keep)
 }
 
 /// A page's data function for the signed-in user: `load` with the state, the request and the session; its error
@@ -201,10 +169,10 @@ pub fn signed_in(
     ctx: &RequestContext,
     outcome: &backend::signin::gate::SignIn,
     return_to: &str,
-) -> (String, Flash) {
+) -> Outcome {
     let (next, flash, cookie) = sign_in_redirect(st, ctx, outcome, return_to);
     append_header(header::SET_COOKIE, &cookie);
-    (next, flash)
+    Outcome { next: Some(next), notice: flash.notice, values: flash.values, sealed: Vec::new() }
 }
 
 /// [`signed_in`] for handlers outside Leptos: the next page, its flash, and the cookie to set.
@@ -231,48 +199,94 @@ pub fn sign_in_redirect(
     }
 }
 
-/// Every "mail me something" form: parse the address, run `action`, and go on to `next` with `notice` — the
-/// same answer whether or not the address has an account.
-pub async fn email_request<Fut>(
-    email: &str,
-    back: &str,
-    next: &str,
-    notice: crate::context::Notice,
-    action: impl FnOnce(AppState, RequestContext, domain::validation::EmailAddress) -> Fut,
-) -> Result<(), AppError>
-where
-    Fut: std::future::Future<Output = Result<(), Error>>,
-{
-    let ctx = request()?;
-    let result = async {
-        let st = state()?;
-        let parsed = domain::validation::EmailAddress::parse(email).map_err(|m| AppError::field("email", m))?;
-        action(st, ctx.clone(), parsed.clone()).await?;
-        Ok((next.to_string(), Flash::notice_for(notice, parsed.as_str())))
-    }
-    .await;
-    finish_form(&ctx, result, back, &[("email", email)])
+/// How a form went well, as its server function says it: the page to go to (or back to the form's own page), the
+/// notice, and values for the next page. [`form`] turns it into the [`Done`] the reactive page reads and, for a
+/// browser without JavaScript, the redirect and flash.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    next: Option<String>,
+    notice: Option<Notice>,
+    values: BTreeMap<String, String>,
+    sealed: Vec<String>,
 }
 
-/// Ends a form's server function. Success redirects to `next` with `flash` (a notice, or values for the next
-/// page). The WASM client that stays on the page (`next` is `back`) shows the notice from the action's own result
-/// and reads no flash there, so it gets none: one left over would turn up on whatever page it opens next. An error
-/// is returned to the WASM client as is; a plain HTML form (no JavaScript) is sent back to `back` with the error and
-/// the `keep` values in the flash, so nothing typed is lost.
-pub fn finish_form(
-    ctx: &RequestContext,
-    result: Result<(String, Flash), AppError>,
+impl Outcome {
+    /// Back to the form's own page.
+    pub fn stay(notice: impl Into<Option<Notice>>) -> Self {
+        Self { notice: notice.into(), ..Self::default() }
+    }
+
+    /// On to `next`.
+    pub fn go(next: impl Into<String>, notice: impl Into<Option<Notice>>) -> Self {
+        Self { next: Some(next.into()), notice: notice.into(), ..Self::default() }
+    }
+
+    /// A value for the next page (an address to prefill, say).
+    pub fn with(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.values.insert(name.to_string(), value.into());
+        self
+    }
+
+    /// A value that is a secret (a link with a token): the reactive page gets it in its answer; in the flash it is
+    /// encrypted (see [`SEALED`]).
+    pub fn with_secret(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.sealed.push(name.to_string());
+        self.with(name, value)
+    }
+}
+
+/// The one shape of a form's server function: `run` gets the state and the request, parses its input into domain
+/// types, does the work and says how it went ([`Outcome`]); the answer is a [`Done`] for the reactive page and, for a
+/// browser without JavaScript, a redirect to the next page with the notice and values in the flash. An error goes
+/// back to the reactive page as is (with its status); without JavaScript it is a redirect to `back` with the error
+/// and the `keep` values (what was typed, never a password) in the flash, so nothing typed is lost. (`run` owns
+/// the fields it parses, so `keep` borrows copies: `&[("email", &email.clone())]`.)
+pub async fn form<Fut>(
     back: &str,
     keep: &[(&str, &str)],
-) -> Result<(), AppError> {
+    run: impl FnOnce(AppState, RequestContext) -> Fut,
+) -> Result<Done, AppError>
+where
+    Fut: std::future::Future<Output = Result<Outcome, AppError>>,
+{
+    let ctx = request()?;
+    let st = state()?;
+    let result = run(st.clone(), ctx.clone()).await;
+    finish(&st, &ctx, result, back, keep)
+}
+
+/// The form's address field, parsed (an error names the field).
+pub fn parse_email(email: &str) -> Result<domain::validation::EmailAddress, AppError> {
+    domain::validation::EmailAddress::parse(email).map_err(|m| AppError::field("email", m))
+}
+
+/// A success redirects to the next page, with the flash for a plain form. The WASM client that stays on the page
+/// (`next` is `back`) reads the [`Done`] and no flash there, so it gets none: one left over would turn up on whatever
+/// page it opens next.
+fn finish(
+    st: &AppState,
+    ctx: &RequestContext,
+    result: Result<Outcome, AppError>,
+    back: &str,
+    keep: &[(&str, &str)],
+) -> Result<Done, AppError> {
     match result {
-        Ok((next, flash)) => {
+        Ok(outcome) => {
+            let next = outcome.next.unwrap_or_else(|| back.to_string());
             let stays = !ctx.wants_html && next == back;
-            if flash != Flash::default() && !stays {
+            if (outcome.notice.is_some() || !outcome.values.is_empty()) && !stays {
+                let mut flash = Flash { notice: outcome.notice, ..Default::default() };
+                for (name, value) in &outcome.values {
+                    if outcome.sealed.contains(name) {
+                        seal(st, ctx, &mut flash, name, value);
+                    } else {
+                        flash.values.insert(name.clone(), value.clone());
+                    }
+                }
                 set_flash(&flash);
             }
             leptos_axum::redirect(&next);
-            Ok(())
+            Ok(Done { notice: outcome.notice, next, values: outcome.values })
         }
         Err(e) => {
             if ctx.wants_html {

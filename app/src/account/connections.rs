@@ -7,13 +7,16 @@ use serde::{Deserialize, Serialize};
 use crate::{
     account::sudo::SudoPrompt,
     components::{
-        form::{form_error, ErrorBanner, SubmitButton},
+        form::{form_error, ErrorBanner, Outcomes, SubmitButton},
         layout::{with_page_context, NoticeBanner},
         page::loaded,
     },
-    context::Notice,
+    context::Done,
     error::AppError,
 };
+
+#[cfg(feature = "ssr")]
+use crate::context::Notice;
 
 const CONNECTIONS: &str = "/users/settings/connections";
 
@@ -75,31 +78,38 @@ pub async fn connections_data() -> Result<ConnectionsOverview, AppError> {
 
 /// Unlinks one of the user's providers (another user's id is "not found").
 #[server(prefix = "/api", endpoint = "unlink_provider")]
-pub async fn unlink_provider(id: String, keep_signed_in: Option<String>) -> Result<(), AppError> {
-    crate::server_ctx::session_form(CONNECTIONS, Some(Notice::ProviderUnlinked), &[], |st, ctx, me| async move {
-        backend::signin::oauth::unlink(&st, &ctx, &me, &id, keep_signed_in.is_some()).await
+pub async fn unlink_provider(id: String, keep_signed_in: Option<String>) -> Result<Done, AppError> {
+    use crate::server_ctx::{form, require_session, Outcome};
+    form(CONNECTIONS, &[], |st, ctx| async move {
+        let me = require_session(&ctx)?;
+        backend::signin::oauth::unlink(&st, &ctx, &me, &id, keep_signed_in.is_some()).await?;
+        Ok(Outcome::stay(Notice::ProviderUnlinked))
     })
     .await
 }
 
 /// Links the provider identity this browser holds for the signed-in account (behind sudo).
 #[server(prefix = "/api", endpoint = "confirm_provider_link")]
-pub async fn confirm_provider_link() -> Result<(), AppError> {
-    crate::server_ctx::session_form(CONNECTIONS, Some(Notice::ProviderLinked), &[], |st, ctx, me| async move {
+pub async fn confirm_provider_link() -> Result<Done, AppError> {
+    use crate::server_ctx::{form, require_session, Outcome};
+    form(CONNECTIONS, &[], |st, ctx| async move {
+        let me = require_session(&ctx)?;
         backend::signin::oauth::confirm_pending(&st, &ctx, &me).await?;
         forget_pending_cookie(&st);
-        Ok(())
+        Ok(Outcome::stay(Notice::ProviderLinked))
     })
     .await
 }
 
 /// Forgets the held link.
 #[server(prefix = "/api", endpoint = "discard_provider_link")]
-pub async fn discard_provider_link() -> Result<(), AppError> {
-    crate::server_ctx::session_form(CONNECTIONS, None, &[], |st, ctx, me| async move {
+pub async fn discard_provider_link() -> Result<Done, AppError> {
+    use crate::server_ctx::{form, require_session, Outcome};
+    form(CONNECTIONS, &[], |st, ctx| async move {
+        let me = require_session(&ctx)?;
         backend::signin::oauth::discard_pending(&st, &ctx, &me).await?;
         forget_pending_cookie(&st);
-        Ok(())
+        Ok(Outcome::stay(None))
     })
     .await
 }
@@ -123,14 +133,11 @@ pub fn ConnectionsPage() -> impl IntoView {
             move || (unlink.version().get(), confirm.version().get(), discard.version().get()),
             |_| connections_data(),
         );
-        let flash_notice = page.flash.notice;
-        let notice = Signal::derive(move || {
-            let ok = |v: Option<Result<(), AppError>>| matches!(v, Some(Ok(())));
-            [(ok(unlink.value().get()), Notice::ProviderUnlinked), (ok(confirm.value().get()), Notice::ProviderLinked)]
-                .into_iter()
-                .find_map(|(done, n)| done.then_some(n))
-                .or(flash_notice)
-        });
+        let notice = Outcomes::new(&page.flash)
+            .follow(move || unlink.value().get())
+            .follow(move || confirm.value().get())
+            .follow(move || discard.value().get())
+            .notice();
         let error = form_error(
             move || {
                 [unlink.value().get(), confirm.value().get(), discard.value().get()]

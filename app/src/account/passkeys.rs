@@ -4,14 +4,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     components::{
-        form::{form_error, SubmitButton},
+        form::{form_error, Outcomes, SubmitButton},
         layout::NoticeBanner,
         passkey::{ceremony, PasskeyButton, PasskeyChallenge},
     },
-    context::Notice,
+    context::{Done, Flash},
     error::AppError,
 };
 
+#[cfg(feature = "ssr")]
+use crate::context::Notice;
 #[cfg(feature = "ssr")]
 use domain::pages::SECURITY;
 
@@ -77,31 +79,38 @@ pub async fn add_passkey(
     credential: String,
     name: Option<String>,
     keep_signed_in: Option<String>,
-) -> Result<(), AppError> {
+) -> Result<Done, AppError> {
+    use crate::server_ctx::{form, require_session, Outcome};
     use backend::signin::passkeys;
-    // Only the browser (JavaScript) calls this; the section shows the notice from the action's value.
-    crate::server_ctx::session_form(SECURITY, None, &[], |st, ctx, me| async move {
+    // Only the browser (JavaScript) calls this; the section shows the notice from its answer.
+    form(SECURITY, &[], |st, ctx| async move {
+        let me = require_session(&ctx)?;
         passkeys::finish_registration(&st, &ctx, &me, &token, &credential, name.as_deref(), keep_signed_in.is_some())
-            .await
+            .await?;
+        Ok(Outcome::stay(Notice::PasskeyAdded))
     })
     .await
 }
 
 #[server(prefix = "/api", endpoint = "rename_passkey")]
-pub async fn rename_passkey(id: String, #[server(default)] name: String) -> Result<(), AppError> {
-    use backend::signin::passkeys;
-    crate::server_ctx::session_form(SECURITY, Some(Notice::PasskeyRenamed), &[], |st, ctx, me| async move {
-        passkeys::rename(&st, &ctx, &me, &id, &name).await
+pub async fn rename_passkey(id: String, #[server(default)] name: String) -> Result<Done, AppError> {
+    use crate::server_ctx::{form, require_session, Outcome};
+    form(SECURITY, &[], |st, ctx| async move {
+        let me = require_session(&ctx)?;
+        backend::signin::passkeys::rename(&st, &ctx, &me, &id, &name).await?;
+        Ok(Outcome::stay(Notice::PasskeyRenamed))
     })
     .await
 }
 
 /// Removes one of the user's passkeys (another user's id is "not found").
 #[server(prefix = "/api", endpoint = "remove_passkey")]
-pub async fn remove_passkey(id: String, keep_signed_in: Option<String>) -> Result<(), AppError> {
-    use backend::signin::passkeys;
-    crate::server_ctx::session_form(SECURITY, Some(Notice::PasskeyRemoved), &[], |st, ctx, me| async move {
-        passkeys::remove(&st, &ctx, &me, &id, keep_signed_in.is_some()).await
+pub async fn remove_passkey(id: String, keep_signed_in: Option<String>) -> Result<Done, AppError> {
+    use crate::server_ctx::{form, require_session, Outcome};
+    form(SECURITY, &[], |st, ctx| async move {
+        let me = require_session(&ctx)?;
+        backend::signin::passkeys::remove(&st, &ctx, &me, &id, keep_signed_in.is_some()).await?;
+        Ok(Outcome::stay(Notice::PasskeyRemoved))
     })
     .await
 }
@@ -116,16 +125,12 @@ pub fn PasskeySection(sudo_open: bool) -> impl IntoView {
         move || (add.version().get(), rename.version().get(), remove.version().get()),
         |_| passkey_list(),
     );
-    let notice = Signal::derive(move || {
-        let ok = |v: Option<Result<(), AppError>>| matches!(v, Some(Ok(())));
-        [
-            (ok(add.value().get()), Notice::PasskeyAdded),
-            (ok(rename.value().get()), Notice::PasskeyRenamed),
-            (ok(remove.value().get()), Notice::PasskeyRemoved),
-        ]
-        .into_iter()
-        .find_map(|(done, n)| done.then_some(n))
-    });
+    // The page's flash notice shows at its top (`SecurityForms`); this one shows what this section's forms did.
+    let notice = Outcomes::new(&Flash::default())
+        .follow(move || add.value().get())
+        .follow(move || rename.value().get())
+        .follow(move || remove.value().get())
+        .notice();
     let (run, busy, browser_error) = ceremony(passkey_creation_options, move |token, credential| {
         add.dispatch(AddPasskey { token, credential, name: None, keep_signed_in: None });
     });

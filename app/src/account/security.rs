@@ -5,13 +5,16 @@ use leptos::{form::ActionForm, prelude::*};
 use crate::{
     account::sudo::SudoPrompt,
     components::{
-        form::{form_error, ErrorBanner, KeepSignedIn, SubmitButton, TextField},
+        form::{form_error, ErrorBanner, KeepSignedIn, Outcomes, SubmitButton, TextField},
         layout::{with_page_context, NoticeBanner},
         page::loaded,
     },
-    context::{Flash, Notice},
+    context::{Done, Flash},
     error::AppError,
 };
+
+#[cfg(feature = "ssr")]
+use crate::context::Notice;
 
 /// This page: also where a user who must have two-step verification (policy, an organization, an admin) enrols.
 pub use domain::pages::SECURITY;
@@ -24,50 +27,59 @@ pub async fn security_data() -> Result<SecurityOverview, AppError> {
 }
 
 #[server(prefix = "/api", endpoint = "start_totp")]
-pub async fn start_totp() -> Result<(), AppError> {
-    use backend::signin::mfa;
-    crate::server_ctx::session_form(SECURITY, None, &[], |st, ctx, me| async move {
-        mfa::start_enrolment(&st, &ctx, &me).await
+pub async fn start_totp() -> Result<Done, AppError> {
+    use crate::server_ctx::{form, require_session, Outcome};
+    form(SECURITY, &[], |st, ctx| async move {
+        let me = require_session(&ctx)?;
+        backend::signin::mfa::start_enrolment(&st, &ctx, &me).await?;
+        Ok(Outcome::stay(None))
     })
     .await
 }
 
 #[server(prefix = "/api", endpoint = "enable_totp")]
-pub async fn enable_totp(#[server(default)] code: String, keep_signed_in: Option<String>) -> Result<(), AppError> {
-    use backend::signin::mfa;
-    crate::server_ctx::session_form(SECURITY, Some(Notice::MfaEnabled), &[], |st, ctx, me| async move {
-        mfa::enable(&st, &ctx, &me, &code, keep_signed_in.is_some()).await.map(|_| ())
+pub async fn enable_totp(#[server(default)] code: String, keep_signed_in: Option<String>) -> Result<Done, AppError> {
+    use crate::server_ctx::{form, require_session, Outcome};
+    form(SECURITY, &[], |st, ctx| async move {
+        let me = require_session(&ctx)?;
+        backend::signin::mfa::enable(&st, &ctx, &me, &code, keep_signed_in.is_some()).await?;
+        Ok(Outcome::stay(Notice::MfaEnabled))
     })
     .await
 }
 
 #[server(prefix = "/api", endpoint = "disable_totp")]
-pub async fn disable_totp(#[server(default)] code: String, keep_signed_in: Option<String>) -> Result<(), AppError> {
-    use backend::signin::mfa;
-    crate::server_ctx::session_form(SECURITY, Some(Notice::MfaDisabled), &[], |st, ctx, me| async move {
-        mfa::disable(&st, &ctx, &me, &code, keep_signed_in.is_some()).await
+pub async fn disable_totp(#[server(default)] code: String, keep_signed_in: Option<String>) -> Result<Done, AppError> {
+    use crate::server_ctx::{form, require_session, Outcome};
+    form(SECURITY, &[], |st, ctx| async move {
+        let me = require_session(&ctx)?;
+        backend::signin::mfa::disable(&st, &ctx, &me, &code, keep_signed_in.is_some()).await?;
+        Ok(Outcome::stay(Notice::MfaDisabled))
     })
     .await
 }
 
 #[server(prefix = "/api", endpoint = "regenerate_backup_codes")]
-pub async fn regenerate_backup_codes(#[server(default)] code: String) -> Result<(), AppError> {
-    use backend::signin::mfa;
-    crate::server_ctx::session_form(SECURITY, None, &[], |st, ctx, me| async move {
-        mfa::regenerate_backup_codes(&st, &ctx, &me, &code).await.map(|_| ())
+pub async fn regenerate_backup_codes(#[server(default)] code: String) -> Result<Done, AppError> {
+    use crate::server_ctx::{form, require_session, Outcome};
+    form(SECURITY, &[], |st, ctx| async move {
+        let me = require_session(&ctx)?;
+        backend::signin::mfa::regenerate_backup_codes(&st, &ctx, &me, &code).await?;
+        Ok(Outcome::stay(None))
     })
     .await
 }
 
 /// Forgets one trusted browser (by id, own only: another user's id is "not found"), or all with no id.
 #[server(prefix = "/api", endpoint = "revoke_trusted_browser")]
-pub async fn revoke_trusted_browser(id: Option<String>) -> Result<(), AppError> {
-    use backend::{signin::mfa, Error};
-    crate::server_ctx::session_form(SECURITY, Some(Notice::TrustRevoked), &[], |st, ctx, me| async move {
-        match mfa::revoke_trust(&st, &ctx, &me, id.as_deref()).await? {
-            true => Ok(()),
-            false => Err(Error::NotFound),
+pub async fn revoke_trusted_browser(id: Option<String>) -> Result<Done, AppError> {
+    use crate::server_ctx::{form, require_session, Outcome};
+    form(SECURITY, &[], |st, ctx| async move {
+        let me = require_session(&ctx)?;
+        if !backend::signin::mfa::revoke_trust(&st, &ctx, &me, id.as_deref()).await? {
+            return Err(AppError::NotFound);
         }
+        Ok(Outcome::stay(Notice::TrustRevoked))
     })
     .await
 }
@@ -108,18 +120,13 @@ fn SecurityForms(flash: Flash) -> impl IntoView {
         },
         |_| security_data(),
     );
-    let flash_notice = flash.notice;
-    let notice = Signal::derive(move || {
-        let ok = |v: Option<Result<(), AppError>>| matches!(v, Some(Ok(())));
-        [
-            (ok(enable.value().get()), Notice::MfaEnabled),
-            (ok(disable.value().get()), Notice::MfaDisabled),
-            (ok(revoke.value().get()), Notice::TrustRevoked),
-        ]
-        .into_iter()
-        .find_map(|(done, n)| done.then_some(n))
-        .or(flash_notice)
-    });
+    let notice = Outcomes::new(&flash)
+        .follow(move || start.value().get())
+        .follow(move || enable.value().get())
+        .follow(move || disable.value().get())
+        .follow(move || regenerate.value().get())
+        .follow(move || revoke.value().get())
+        .notice();
     let error = form_error(
         move || {
             [

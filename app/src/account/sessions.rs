@@ -5,12 +5,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     components::{
-        form::{form_error, ErrorBanner, SubmitButton},
+        form::{form_error, ErrorBanner, Outcomes, SubmitButton},
         layout::{with_page_context, NoticeBanner},
         page::loaded,
     },
+    context::Done,
     error::AppError,
 };
+
+const SESSIONS: &str = "/users/sessions";
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct SessionItem {
@@ -147,40 +150,31 @@ fn describe_action(action: &str, failed: bool) -> String {
 
 /// Ends one of your own sessions. Another user's session id is "not found", like an unknown one.
 #[server(prefix = "/api", endpoint = "revoke_session")]
-pub async fn revoke_session(id: String) -> Result<(), AppError> {
-    use crate::{context::Flash, server_ctx};
-    use backend::signin::sessions;
-    let ctx = server_ctx::request()?;
-    let result = async {
-        let me = server_ctx::require_session(&ctx)?;
-        let st = server_ctx::state()?;
+pub async fn revoke_session(id: String) -> Result<Done, AppError> {
+    use crate::server_ctx::{form, require_session, Outcome};
+    form(SESSIONS, &[], |st, ctx| async move {
+        let me = require_session(&ctx)?;
         // Like signing out every other device (S40): after a re-authentication, so a stolen session cannot evict the
         // owner one device at a time.
         backend::signin::sudo::require(&st, &me)?;
-        let found = sessions::revoke(&st, &ctx, &me.user_id, &id).await?;
-        if !found {
+        if !backend::signin::sessions::revoke(&st, &ctx, &me.user_id, &id).await? {
             return Err(AppError::NotFound);
         }
-        Ok(("/users/sessions".to_string(), Flash::default()))
-    }
-    .await;
-    server_ctx::finish_form(&ctx, result, "/users/sessions", &[])
+        Ok(Outcome::stay(None))
+    })
+    .await
 }
 
 #[server(prefix = "/api", endpoint = "revoke_other_sessions")]
-pub async fn revoke_other_sessions() -> Result<(), AppError> {
-    use crate::{context::Flash, server_ctx};
-    use backend::signin::sessions;
-    let ctx = server_ctx::request()?;
-    let result = async {
-        let me = server_ctx::require_session(&ctx)?;
-        let st = server_ctx::state()?;
+pub async fn revoke_other_sessions() -> Result<Done, AppError> {
+    use crate::server_ctx::{form, require_session, Outcome};
+    form(SESSIONS, &[], |st, ctx| async move {
+        let me = require_session(&ctx)?;
         backend::signin::sudo::require(&st, &me)?;
-        sessions::revoke_others(&st, &ctx, &me.user_id, &me.session_id).await?;
-        Ok(("/users/sessions".to_string(), Flash::default()))
-    }
-    .await;
-    server_ctx::finish_form(&ctx, result, "/users/sessions", &[])
+        backend::signin::sessions::revoke_others(&st, &ctx, &me.user_id, &me.session_id).await?;
+        Ok(Outcome::stay(None))
+    })
+    .await
 }
 
 #[component]
@@ -196,7 +190,10 @@ fn SessionsList(flash: crate::context::Flash) -> impl IntoView {
     let revoke = ServerAction::<RevokeSession>::new();
     let revoke_others = ServerAction::<RevokeOtherSessions>::new();
     let data = Resource::new(move || (revoke.version().get(), revoke_others.version().get()), |_| list_sessions());
-    let notice = flash.notice;
+    let notice = Outcomes::new(&flash)
+        .follow(move || revoke.value().get())
+        .follow(move || revoke_others.value().get())
+        .notice();
     let error =
         form_error(move || revoke.value().get().filter(Result::is_err).or_else(|| revoke_others.value().get()), flash);
     view! {
@@ -257,7 +254,7 @@ fn SessionsTable(
                 view! {
                     <crate::account::sudo::SudoPrompt
                         why="Signing out your other devices needs you to confirm it's you first."
-                        page="/users/sessions"
+                        page=SESSIONS
                     />
                 }
             })}

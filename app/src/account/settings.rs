@@ -8,13 +8,15 @@ use crate::{
     account::sudo::SudoPrompt,
     auth::register::NewPasswordField,
     components::{
-        form::{form_error, ErrorBanner, SubmitButton, TextField},
+        form::{form_error, ErrorBanner, Outcomes, SubmitButton, TextField},
         layout::{with_page_context, NoticeBanner},
         page::loaded,
     },
-    context::{Flash, Notice},
+    context::{Done, Flash},
     error::AppError,
 };
+#[cfg(feature = "ssr")]
+use crate::context::Notice;
 
 const SETTINGS: &str = "/users/settings";
 /// Kept in step with the server's grace period by a unit test.
@@ -48,15 +50,13 @@ pub async fn settings_data() -> Result<AccountSettings, AppError> {
 }
 
 #[server(prefix = "/api", endpoint = "update_profile")]
-pub async fn update_profile(#[server(default)] display_name: String) -> Result<(), AppError> {
-    use backend::account::settings;
-    let typed = display_name.clone();
-    crate::server_ctx::session_form(
-        SETTINGS,
-        Some(Notice::ProfileSaved),
-        &[("display_name", &typed)],
-        |st, ctx, me| async move { settings::update_profile(&st, &ctx, &me, &display_name).await },
-    )
+pub async fn update_profile(#[server(default)] display_name: String) -> Result<Done, AppError> {
+    use crate::server_ctx::{form, require_session, Outcome};
+    form(SETTINGS, &[("display_name", &display_name.clone())], |st, ctx| async move {
+        let me = require_session(&ctx)?;
+        backend::account::settings::update_profile(&st, &ctx, &me, &display_name).await?;
+        Ok(Outcome::stay(Notice::ProfileSaved))
+    })
     .await
 }
 
@@ -66,104 +66,89 @@ pub async fn update_profile(#[server(default)] display_name: String) -> Result<(
 pub async fn change_password(
     #[server(default)] current_password: String,
     #[server(default)] password: String,
-) -> Result<(), AppError> {
-    use crate::server_ctx;
-    use backend::account::settings;
-    use backend::signin::sessions;
-    crate::server_ctx::session_form(SETTINGS, Some(Notice::PasswordChanged), &[], |st, ctx, me| async move {
+) -> Result<Done, AppError> {
+    use crate::server_ctx::{append_header, form, require_session, Outcome};
+    use backend::{account::settings, signin::sessions};
+    form(SETTINGS, &[], |st, ctx| async move {
+        let me = require_session(&ctx)?;
         let fresh = settings::change_password(&st, &ctx, &me, &current_password, &password).await?;
-        server_ctx::append_header(http::header::SET_COOKIE, &sessions::cookie(&st.config, Some(&fresh)));
-        Ok(())
+        append_header(http::header::SET_COOKIE, &sessions::cookie(&st.config, Some(&fresh)));
+        Ok(Outcome::stay(Notice::PasswordChanged))
     })
     .await
 }
 
 /// Mails a link to the new address and a notice with a cancel link to the current one. Needs sudo.
 #[server(prefix = "/api", endpoint = "request_email_change")]
-pub async fn request_email_change(#[server(default)] email: String) -> Result<(), AppError> {
-    use backend::account::settings;
-    let typed = email.clone();
-    crate::server_ctx::session_form(
-        SETTINGS,
-        Some(Notice::EmailChangeRequested),
-        &[("email", &typed)],
-        |st, ctx, me| async move { settings::request_email_change(&st, &ctx, &me, &email).await.map(|_| ()) },
-    )
+pub async fn request_email_change(#[server(default)] email: String) -> Result<Done, AppError> {
+    use crate::server_ctx::{form, parse_email, require_session, Outcome};
+    form(SETTINGS, &[("email", &email.clone())], |st, ctx| async move {
+        let me = require_session(&ctx)?;
+        let email = parse_email(&email)?;
+        backend::account::settings::request_email_change(&st, &ctx, &me, &email).await?;
+        Ok(Outcome::stay(Notice::EmailChangeRequested))
+    })
     .await
 }
 
 #[server(prefix = "/api", endpoint = "cancel_email_change")]
-pub async fn cancel_email_change() -> Result<(), AppError> {
-    use backend::account::settings;
-    crate::server_ctx::session_form(SETTINGS, Some(Notice::EmailChangeCancelled), &[], |st, ctx, me| async move {
-        settings::cancel_email_change(&st, &ctx, &me).await
+pub async fn cancel_email_change() -> Result<Done, AppError> {
+    use crate::server_ctx::{form, require_session, Outcome};
+    form(SETTINGS, &[], |st, ctx| async move {
+        let me = require_session(&ctx)?;
+        backend::account::settings::cancel_email_change(&st, &ctx, &me).await?;
+        Ok(Outcome::stay(Notice::EmailChangeCancelled))
     })
     .await
 }
 
 /// Schedules the account's deletion (sudo and the typed address). Every session ends, this browser's too.
 #[server(prefix = "/api", endpoint = "delete_account")]
-pub async fn delete_account(#[server(default)] confirm_email: String) -> Result<(), AppError> {
-    use crate::server_ctx;
-    use backend::account::settings;
-    use backend::signin::sessions;
-    let ctx = server_ctx::request()?;
-    let result = async {
-        let me = server_ctx::require_session(&ctx)?;
-        let st = server_ctx::state()?;
+pub async fn delete_account(#[server(default)] confirm_email: String) -> Result<Done, AppError> {
+    use crate::server_ctx::{append_header, form, require_session, Outcome};
+    use backend::{account::settings, signin::sessions};
+    form(SETTINGS, &[], |st, ctx| async move {
+        let me = require_session(&ctx)?;
         settings::schedule_deletion(&st, &ctx, &me, &confirm_email).await?;
-        server_ctx::append_header(http::header::SET_COOKIE, &sessions::cookie(&st.config, None));
-        Ok(("/".to_string(), Flash::notice(Notice::DeletionScheduled)))
-    }
-    .await;
-    server_ctx::finish_form(&ctx, result, SETTINGS, &[])
+        append_header(http::header::SET_COOKIE, &sessions::cookie(&st.config, None));
+        Ok(Outcome::go("/", Notice::DeletionScheduled))
+    })
+    .await
 }
 
 /// Keeps an account scheduled for deletion, from the mailed link.
 #[server(prefix = "/api", endpoint = "keep_account")]
-pub async fn keep_account(token: String) -> Result<(), AppError> {
-    use crate::server_ctx;
-    use backend::account::settings;
-    let ctx = server_ctx::request()?;
-    let result = async {
-        let st = server_ctx::state()?;
-        settings::cancel_deletion_by_link(&st, &ctx, &token).await?;
-        Ok(("/users/log-in".to_string(), Flash::notice(Notice::DeletionCancelled)))
-    }
-    .await;
-    server_ctx::finish_form(&ctx, result, &server_ctx::link_page("/users/settings/delete/cancel", &token), &[])
+pub async fn keep_account(token: String) -> Result<Done, AppError> {
+    use crate::server_ctx::{form, link_page, Outcome};
+    form(&link_page("/users/settings/delete/cancel", &token), &[], |st, ctx| async move {
+        backend::account::settings::cancel_deletion_by_link(&st, &ctx, &token).await?;
+        Ok(Outcome::go("/users/log-in", Notice::DeletionCancelled))
+    })
+    .await
 }
 
 /// Completes the change from the link mailed to the new address. Every session ends, this browser's too.
 #[server(prefix = "/api", endpoint = "confirm_email_change")]
-pub async fn confirm_email_change(token: String) -> Result<(), AppError> {
-    use crate::server_ctx;
-    use backend::account::settings;
-    use backend::signin::sessions;
-    let ctx = server_ctx::request()?;
-    let result = async {
-        let st = server_ctx::state()?;
+pub async fn confirm_email_change(token: String) -> Result<Done, AppError> {
+    use crate::server_ctx::{append_header, form, link_page, Outcome};
+    use backend::{account::settings, signin::sessions};
+    form(&link_page("/users/settings/email", &token), &[], |st, ctx| async move {
         settings::confirm_email_change(&st, &ctx, &token).await?;
-        server_ctx::append_header(http::header::SET_COOKIE, &sessions::cookie(&st.config, None));
-        Ok(("/users/log-in".to_string(), Flash::notice(Notice::EmailChanged)))
-    }
-    .await;
-    server_ctx::finish_form(&ctx, result, &server_ctx::link_page("/users/settings/email", &token), &[])
+        append_header(http::header::SET_COOKIE, &sessions::cookie(&st.config, None));
+        Ok(Outcome::go("/users/log-in", Notice::EmailChanged))
+    })
+    .await
 }
 
 /// Cancels the change from the link mailed to the old address.
 #[server(prefix = "/api", endpoint = "cancel_email_change_by_link")]
-pub async fn cancel_email_change_by_link(token: String) -> Result<(), AppError> {
-    use crate::server_ctx;
-    use backend::account::settings;
-    let ctx = server_ctx::request()?;
-    let result = async {
-        let st = server_ctx::state()?;
-        settings::cancel_email_change_by_link(&st, &ctx, &token).await?;
-        Ok(("/".to_string(), Flash::notice(Notice::EmailChangeCancelled)))
-    }
-    .await;
-    server_ctx::finish_form(&ctx, result, &server_ctx::link_page("/users/settings/email/cancel", &token), &[])
+pub async fn cancel_email_change_by_link(token: String) -> Result<Done, AppError> {
+    use crate::server_ctx::{form, link_page, Outcome};
+    form(&link_page("/users/settings/email/cancel", &token), &[], |st, ctx| async move {
+        backend::account::settings::cancel_email_change_by_link(&st, &ctx, &token).await?;
+        Ok(Outcome::go("/", Notice::EmailChangeCancelled))
+    })
+    .await
 }
 
 #[component]
@@ -181,20 +166,12 @@ fn SettingsForms(flash: Flash) -> impl IntoView {
         move || (profile.version().get(), email.version().get(), cancel.version().get(), password.version().get()),
         |_| settings_data(),
     );
-    let flash_notice = flash.notice;
-    // With WASM the page stays put after a change; the notice comes from the action that just succeeded.
-    let notice = Signal::derive(move || {
-        let ok = |v: Option<Result<(), AppError>>| matches!(v, Some(Ok(())));
-        [
-            (ok(password.value().get()), Notice::PasswordChanged),
-            (ok(email.value().get()), Notice::EmailChangeRequested),
-            (ok(cancel.value().get()), Notice::EmailChangeCancelled),
-            (ok(profile.value().get()), Notice::ProfileSaved),
-        ]
-        .into_iter()
-        .find_map(|(done, n)| done.then_some(n))
-        .or(flash_notice)
-    });
+    let notice = Outcomes::new(&flash)
+        .follow(move || password.value().get())
+        .follow(move || email.value().get())
+        .follow(move || cancel.value().get())
+        .follow(move || profile.value().get())
+        .notice();
     let delete = ServerAction::<DeleteAccount>::new();
     let forms = SettingsActions { profile, email, cancel, password, delete, flash };
     view! {

@@ -5,10 +5,11 @@ use leptos_router::hooks::use_query_map;
 
 use crate::{
     components::{
-        form::{form_error, ErrorBanner, FoldedForm, SubmitButton, TextField},
+        form::{form_error, ErrorBanner, FoldedForm, Outcomes, SubmitButton, TextField},
         layout::{with_page_context, AuthCard, NoticeBanner},
         passkey::{passkey_option, PasskeyChallenge},
     },
+    context::Done,
     error::AppError,
 };
 
@@ -46,7 +47,7 @@ pub fn SudoPrompt(why: &'static str, #[prop(into)] page: String) -> impl IntoVie
 
 /// Re-authenticates with the password. A wrong password counts toward the account's lockout.
 #[server(prefix = "/api", endpoint = "sudo")]
-pub async fn sudo(password: String, #[server(default)] return_to: String) -> Result<(), AppError> {
+pub async fn sudo(password: String, #[server(default)] return_to: String) -> Result<Done, AppError> {
     pass_sudo(SudoInput::Password(password), return_to).await
 }
 
@@ -55,7 +56,7 @@ pub async fn sudo(password: String, #[server(default)] return_to: String) -> Res
 pub async fn sudo_with_code(
     #[server(default)] code: String,
     #[server(default)] return_to: String,
-) -> Result<(), AppError> {
+) -> Result<Done, AppError> {
     pass_sudo(SudoInput::Code(code), return_to).await
 }
 
@@ -65,7 +66,7 @@ pub async fn sudo_with_passkey(
     token: String,
     credential: String,
     #[server(default)] return_to: String,
-) -> Result<(), AppError> {
+) -> Result<Done, AppError> {
     pass_sudo(SudoInput::Passkey { token, credential }, return_to).await
 }
 
@@ -90,10 +91,9 @@ enum SudoInput {
 
 /// Checks the proof, gives the session its new token and goes back to `return_to` (a local path only).
 #[cfg(feature = "ssr")]
-async fn pass_sudo(input: SudoInput, return_to: String) -> Result<(), AppError> {
-    use crate::{context::Flash, server_ctx};
+async fn pass_sudo(input: SudoInput, return_to: String) -> Result<Done, AppError> {
+    use crate::server_ctx::{append_header, form, require_session, Outcome};
     use backend::{signin::sessions, signin::sudo, Error};
-    let ctx = server_ctx::request()?;
     let next = safe_return_to(&return_to, DEFAULT_RETURN).to_string();
     let (proof, field, wrong) = match &input {
         SudoInput::Password(p) => (
@@ -106,18 +106,16 @@ async fn pass_sudo(input: SudoInput, return_to: String) -> Result<(), AppError> 
             (sudo::Proof::Passkey { token, credential }, "passkey", "That passkey was not accepted.")
         }
     };
-    let result = async {
-        let me = server_ctx::require_session(&ctx)?;
-        let st = server_ctx::state()?;
+    form(&sudo_link(&next), &[], |st, ctx| async move {
+        let me = require_session(&ctx)?;
         let fresh = sudo::reauthenticate(&st, &ctx, &me, proof).await.map_err(|e| match e {
             Error::InvalidCredentials => AppError::field(field, wrong),
             e => e.into(),
         })?;
-        server_ctx::append_header(http::header::SET_COOKIE, &sessions::cookie(&st.config, Some(&fresh)));
-        Ok((next.clone(), Flash::default()))
-    }
-    .await;
-    server_ctx::finish_form(&ctx, result, &sudo_link(&next), &[])
+        append_header(http::header::SET_COOKIE, &sessions::cookie(&st.config, Some(&fresh)));
+        Ok(Outcome::go(next, None))
+    })
+    .await
 }
 
 /// Which ways to pass sudo this user has (the page offers those).
@@ -160,6 +158,10 @@ pub fn SudoPage() -> impl IntoView {
         };
         let action = ServerAction::<Sudo>::new();
         let with_code = ServerAction::<SudoWithCode>::new();
+        let notice = Outcomes::new(&page.flash)
+            .follow(move || action.value().get())
+            .follow(move || with_code.value().get())
+            .notice();
         let error = form_error(move || action.value().get(), page.flash.clone());
         let code_error = form_error(move || with_code.value().get(), page.flash.clone());
         let methods = Resource::new(|| (), |_| sudo_methods());
@@ -172,7 +174,7 @@ pub fn SudoPage() -> impl IntoView {
         };
         view! {
             <AuthCard title="Confirm it's you" lead=lead>
-                <NoticeBanner notice=page.flash.notice/>
+                <NoticeBanner notice/>
                 <ErrorBanner error/>
                 <p class="muted">"Signed in as " <strong>{user.email.clone()}</strong></p>
                 {(!factor_only).then(|| view! {

@@ -3,13 +3,19 @@ use leptos::{form::ActionForm, prelude::*};
 use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
-use super::{admin_page, form_failure, form_notice, AdminNav};
+use super::{admin_page, AdminNav};
 use crate::components::page::loaded;
 use crate::{
-    components::{form::ErrorBanner, layout::NoticeBanner},
-    context::Notice,
+    components::{
+        form::{form_error, ErrorBanner, Outcomes},
+        layout::NoticeBanner,
+    },
+    context::Done,
     error::AppError,
 };
+
+#[cfg(feature = "ssr")]
+use crate::context::Notice;
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct JobItem {
@@ -59,25 +65,26 @@ pub async fn admin_jobs(state: String) -> Result<JobList, AppError> {
 
 /// `retry` or `discard` one job.
 #[server(prefix = "/api", endpoint = "admin_job_action")]
-pub async fn admin_job_action(id: String, action: String, state: String) -> Result<Notice, AppError> {
-    use crate::server_ctx;
+pub async fn admin_job_action(id: String, action: String, state: String) -> Result<Done, AppError> {
+    use crate::server_ctx::{fail, form, require_session, Outcome};
     use backend::admin::queue;
     let retry = match action.as_str() {
         "retry" => true,
         "discard" => false,
-        _ => return Err(server_ctx::fail(AppError::NotFound)),
+        _ => return Err(fail(AppError::NotFound)),
     };
-    let notice = if retry { Notice::JobRetried } else { Notice::JobDiscarded };
     let page = format!("/admin/jobs?state={}", super::users::urlencoding(&state));
-    server_ctx::session_form(&page, Some(notice), &[], |st, ctx, me| async move {
+    form(&page, &[], |st, ctx| async move {
+        let me = require_session(&ctx)?;
         if retry {
-            queue::retry(&st, &ctx, &me, &id).await
+            queue::retry(&st, &ctx, &me, &id).await?;
+            Ok(Outcome::stay(Notice::JobRetried))
         } else {
-            queue::discard(&st, &ctx, &me, &id).await
+            queue::discard(&st, &ctx, &me, &id).await?;
+            Ok(Outcome::stay(Notice::JobDiscarded))
         }
     })
     .await
-    .map(|_| notice)
 }
 
 #[component]
@@ -87,8 +94,8 @@ pub fn AdminJobsPage() -> impl IntoView {
         let state = move || query.with(|q| q.get("state").unwrap_or_default());
         let action = ServerAction::<AdminJobAction>::new();
         let data = Resource::new(move || (state(), action.version().get()), |(s, _)| admin_jobs(s));
-        let notice = form_notice(move || action.value().get(), flash.notice);
-        let error = form_failure(move || action.value().get(), flash);
+        let notice = Outcomes::new(&flash).follow(move || action.value().get()).notice();
+        let error = form_error(move || action.value().get(), flash);
         view! {
             <section class="card wide admin-card" aria-labelledby="page-title">
                 <h1 id="page-title">"Jobs"</h1>

@@ -4,11 +4,11 @@ use leptos::{form::ActionForm, prelude::*};
 
 use crate::{
     components::{
-        form::{form_error, ErrorBanner, SubmitButton},
+        form::{form_error, ErrorBanner, Outcomes, SubmitButton},
         layout::{with_page_context, NoticeBanner},
         page::loaded,
     },
-    context::{Flash, Notice},
+    context::{Done, Flash, Notice},
     error::AppError,
 };
 
@@ -38,36 +38,14 @@ pub async fn admin_overview() -> Result<views::AdminOverview, AppError> {
 
 /// Ends every session of every user but this one (S38).
 #[server(prefix = "/api", endpoint = "admin_sign_out_everyone")]
-pub async fn admin_sign_out_everyone() -> Result<Notice, AppError> {
-    use crate::server_ctx;
-    use backend::admin;
-    let notice = Notice::EveryoneSignedOut;
-    server_ctx::session_form("/admin", Some(notice), &[], |st, ctx, me| async move {
-        admin::sign_out_everyone(&st, &ctx, &me).await.map(|_| ())
+pub async fn admin_sign_out_everyone() -> Result<Done, AppError> {
+    use crate::server_ctx::{form, require_session, Outcome};
+    form("/admin", &[], |st, ctx| async move {
+        let me = require_session(&ctx)?;
+        backend::admin::sign_out_everyone(&st, &ctx, &me).await?;
+        Ok(Outcome::stay(Notice::EveryoneSignedOut))
     })
     .await
-    .map(|_| notice)
-}
-
-/// The notice to show after an admin form: its own result once the page runs in the browser, the flash after a
-/// plain form post.
-pub(crate) fn form_notice(
-    value: impl Fn() -> Option<Result<Notice, AppError>> + Send + Sync + 'static,
-    flash: Option<Notice>,
-) -> Signal<Option<Notice>> {
-    Signal::derive(move || match value() {
-        Some(Ok(n)) => Some(n),
-        Some(Err(_)) => None,
-        None => flash,
-    })
-}
-
-/// The error of an admin form (see [`form_notice`]).
-pub(crate) fn form_failure(
-    value: impl Fn() -> Option<Result<Notice, AppError>> + Send + Sync + 'static,
-    flash: Flash,
-) -> Signal<Option<AppError>> {
-    form_error(move || value().map(|r| r.map(|_| ())), flash)
 }
 
 /// Folds every open confirmation once an action is done. (The page then renders its new data into the same
@@ -176,8 +154,8 @@ pub fn AdminPage() -> impl IntoView {
         let everyone = ServerAction::<AdminSignOutEveryone>::new();
         let data = Resource::new(move || everyone.version().get(), |_| admin_overview());
         close_confirmations_after(move || everyone.version().get());
-        let notice = form_notice(move || everyone.value().get(), flash.notice);
-        let error = form_failure(move || everyone.value().get(), flash);
+        let notice = Outcomes::new(&flash).follow(move || everyone.value().get()).notice();
+        let error = form_error(move || everyone.value().get(), flash);
         view! {
             <section class="card wide admin-card" aria-labelledby="page-title">
                 <h1 id="page-title">"Admin"</h1>

@@ -4,16 +4,19 @@ use leptos::{form::ActionForm, prelude::*};
 use leptos_router::hooks::use_params_map;
 use serde::{Deserialize, Serialize};
 
-use super::{admin_page, form_failure, form_notice, AdminNav};
+use super::{admin_page, AdminNav};
 use crate::components::page::loaded;
 use crate::{
     components::{
-        form::{ErrorBanner, SubmitButton, TextField},
+        form::{form_error, ErrorBanner, Outcomes, SubmitButton, TextField},
         layout::NoticeBanner,
     },
-    context::Notice,
+    context::Done,
     error::AppError,
 };
+
+#[cfg(feature = "ssr")]
+use crate::context::Notice;
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct AdminSessionItem {
@@ -105,11 +108,10 @@ pub async fn admin_user_action(
     action: String,
     session_id: String,
     confirm_email: String,
-) -> Result<Notice, AppError> {
-    use crate::server_ctx;
+) -> Result<Done, AppError> {
+    use crate::server_ctx::{fail, form, link_page, require_session, Outcome};
     use backend::admin::actions::{act, Action};
-    let parsed =
-        Action::parse(&action, &session_id, &confirm_email).ok_or_else(|| server_ctx::fail(AppError::NotFound))?;
+    let parsed = Action::parse(&action, &session_id, &confirm_email).ok_or_else(|| fail(AppError::NotFound))?;
     let notice = match parsed {
         Action::Lock => Notice::UserLocked,
         Action::Unlock => Notice::UserUnlocked,
@@ -120,54 +122,47 @@ pub async fn admin_user_action(
         Action::ResendConfirmation => Notice::ConfirmationSent,
         Action::Delete { .. } => Notice::UserDeleted,
     };
-    let page = crate::server_ctx::link_page("/admin/users", &id);
-    let next = if matches!(parsed, Action::Delete { .. }) { "/admin/users".to_string() } else { page.clone() };
-    server_ctx::session_form_to(&page, &next, Some(notice), &[], |st, ctx, me| async move {
-        act(&st, &ctx, &me, &id, parsed).await
+    let deleted = matches!(parsed, Action::Delete { .. });
+    form(&link_page("/admin/users", &id), &[], |st, ctx| async move {
+        let me = require_session(&ctx)?;
+        act(&st, &ctx, &me, &id, parsed).await?;
+        Ok(if deleted { Outcome::go("/admin/users", notice) } else { Outcome::stay(notice) })
     })
     .await
-    .map(|_| notice)
 }
 
 /// Starts impersonating the user: this browser's session becomes theirs (with the banner) until "stop", 30
 /// minutes, or 15 idle. A plain form: the whole page reloads as the user.
 #[server(prefix = "/api", endpoint = "admin_impersonate")]
-pub async fn admin_impersonate(id: String) -> Result<(), AppError> {
-    use crate::{context::Flash, server_ctx};
+pub async fn admin_impersonate(id: String) -> Result<Done, AppError> {
+    use crate::server_ctx::{append_header, form, link_page, require_session, Outcome};
     use backend::{admin::impersonation, signin::sessions};
-    let ctx = server_ctx::request()?;
-    let page = server_ctx::link_page("/admin/users", &id);
-    let result = async {
-        let me = server_ctx::require_session(&ctx)?;
-        let st = server_ctx::state()?;
+    form(&link_page("/admin/users", &id), &[], |st, ctx| async move {
+        let me = require_session(&ctx)?;
         let session = impersonation::start(&st, &ctx, &me, &id).await?;
-        server_ctx::append_header(http::header::SET_COOKIE, &sessions::cookie(&st.config, Some(&session)));
-        Ok(("/".to_string(), Flash::default()))
-    }
-    .await;
-    server_ctx::finish_form(&ctx, result, &page, &[])
+        append_header(http::header::SET_COOKIE, &sessions::cookie(&st.config, Some(&session)));
+        Ok(Outcome::go("/", None))
+    })
+    .await
 }
 
 /// Ends the impersonation: back to the admin's own session and the user's admin page (or to log in, if the admin's
 /// session ended meanwhile).
 #[server(prefix = "/api", endpoint = "stop_impersonating")]
-pub async fn stop_impersonating() -> Result<(), AppError> {
-    use crate::{context::Flash, server_ctx};
+pub async fn stop_impersonating() -> Result<Done, AppError> {
+    use crate::server_ctx::{append_header, form, link_page, require_session, Outcome};
     use backend::{admin::impersonation, signin::sessions};
-    let ctx = server_ctx::request()?;
-    let result = async {
-        let me = server_ctx::require_session(&ctx)?;
-        let st = server_ctx::state()?;
+    form("/", &[], |st, ctx| async move {
+        let me = require_session(&ctx)?;
         let (admin, user_id) = impersonation::stop(&st, &ctx, &me).await?;
-        server_ctx::append_header(http::header::SET_COOKIE, &sessions::cookie(&st.config, admin.as_ref()));
+        append_header(http::header::SET_COOKIE, &sessions::cookie(&st.config, admin.as_ref()));
         let next = match admin {
-            Some(_) => server_ctx::link_page("/admin/users", &user_id),
+            Some(_) => link_page("/admin/users", &user_id),
             None => "/users/log-in".to_string(),
         };
-        Ok((next, Flash::notice(Notice::ImpersonationStopped)))
-    }
-    .await;
-    server_ctx::finish_form(&ctx, result, "/", &[])
+        Ok(Outcome::go(next, Notice::ImpersonationStopped))
+    })
+    .await
 }
 
 #[component]
@@ -178,8 +173,8 @@ pub fn AdminUserPage() -> impl IntoView {
         let action = ServerAction::<AdminUserAction>::new();
         let data = Resource::new(move || (id(), action.version().get()), |(id, _)| admin_user(id));
         super::close_confirmations_after(move || action.version().get());
-        let notice = form_notice(move || action.value().get(), flash.notice);
-        let error = form_failure(move || action.value().get(), flash);
+        let notice = Outcomes::new(&flash).follow(move || action.value().get()).notice();
+        let error = form_error(move || action.value().get(), flash);
         view! {
             <section class="card wide admin-card" aria-labelledby="page-title">
                 <h1 id="page-title">"User"</h1>

@@ -2,62 +2,49 @@ use leptos::{form::ActionForm, prelude::*};
 
 use crate::{
     components::{
-        form::{form_error, EmailField, ErrorBanner, FoldedForm, SubmitButton, TextField},
+        form::{form_error, EmailField, Outcomes, ErrorBanner, FoldedForm, SubmitButton, TextField},
         layout::{with_page_context, AuthCard, NoticeBanner},
     },
+    context::Done,
     error::AppError,
 };
+#[cfg(feature = "ssr")]
+use crate::context::Notice;
 
 /// Confirms the e-mail address with the 6-digit code from the mail (spaces and dashes are fine).
 #[server(prefix = "/api", endpoint = "confirm_with_code")]
-pub async fn confirm_with_code(email: String, code: String) -> Result<(), AppError> {
-    use crate::{
-        context::{Flash, Notice},
-        server_ctx,
-    };
-    use domain::validation::EmailAddress;
-    let ctx = server_ctx::request()?;
-    let result = async {
-        let st = server_ctx::state()?;
-        let parsed = EmailAddress::parse(&email).map_err(|m| AppError::field("email", m))?;
-        domain::validation::parse_code6(&code).map_err(|m| AppError::field("code", m))?;
-        backend::signin::accounts::confirm_by_code(&st, &ctx, &parsed, &code).await?;
-        Ok(("/users/log-in".to_string(), Flash::notice_for(Notice::Confirmed, parsed.as_str())))
-    }
-    .await;
-    server_ctx::finish_form(&ctx, result, "/users/confirm", &[("email", &email)])
+pub async fn confirm_with_code(email: String, code: String) -> Result<Done, AppError> {
+    use crate::server_ctx::{form, parse_email, Outcome};
+    form("/users/confirm", &[("email", &email.clone())], |st, ctx| async move {
+        let email = parse_email(&email)?;
+        let code = domain::validation::parse_code6(&code).map_err(|m| AppError::field("code", m))?;
+        backend::signin::accounts::confirm_by_code(&st, &ctx, &email, &code).await?;
+        Ok(Outcome::go("/users/log-in", Notice::Confirmed).with("email", email.as_str()))
+    })
+    .await
 }
 
 /// Confirms with the token from the mailed link. Only a POST does this: mail scanners that fetch the link change
 /// nothing.
 #[server(prefix = "/api", endpoint = "confirm_with_link")]
-pub async fn confirm_with_link(token: String) -> Result<(), AppError> {
-    use crate::{
-        context::{Flash, Notice},
-        server_ctx,
-    };
-    let ctx = server_ctx::request()?;
-    let result = async {
-        let st = server_ctx::state()?;
+pub async fn confirm_with_link(token: String) -> Result<Done, AppError> {
+    use crate::server_ctx::{form, Outcome};
+    form("/users/confirm", &[], |st, ctx| async move {
         backend::signin::accounts::confirm_by_token(&st, &ctx, &token).await?;
-        Ok(("/users/log-in".to_string(), Flash::notice(Notice::Confirmed)))
-    }
-    .await;
-    server_ctx::finish_form(&ctx, result, "/users/confirm", &[])
+        Ok(Outcome::go("/users/log-in", Notice::Confirmed))
+    })
+    .await
 }
 
 /// Sends a new confirmation mail. Same answer for every address; rate-limited per address and per client.
 #[server(prefix = "/api", endpoint = "resend_confirmation")]
-pub async fn resend_confirmation(email: String) -> Result<(), AppError> {
-    use crate::{context::Notice, server_ctx};
-    use backend::signin::accounts;
-    server_ctx::email_request(
-        &email,
-        "/users/confirm",
-        "/users/confirm",
-        Notice::ConfirmationResent,
-        |st, ctx, e| async move { accounts::resend_confirmation(&st, &ctx, &e).await },
-    )
+pub async fn resend_confirmation(email: String) -> Result<Done, AppError> {
+    use crate::server_ctx::{form, parse_email, Outcome};
+    form("/users/confirm", &[("email", &email.clone())], |st, ctx| async move {
+        let email = parse_email(&email)?;
+        backend::signin::accounts::resend_confirmation(&st, &ctx, &email).await?;
+        Ok(Outcome::stay(Notice::ConfirmationResent).with("email", email.as_str()))
+    })
     .await
 }
 
@@ -68,6 +55,7 @@ pub fn ConfirmPage() -> impl IntoView {
         let resend = ServerAction::<ResendConfirmation>::new();
         let error = form_error(move || confirm.value().get(), page.flash.clone());
         let resend_error = form_error(move || resend.value().get(), Default::default());
+        let notice = Outcomes::new(&page.flash).follow(move || resend.value().get()).notice();
         let email = page.flash.value("email");
         let resend_email = email.clone();
         view! {
@@ -75,7 +63,7 @@ pub fn ConfirmPage() -> impl IntoView {
                 title="Confirm your e-mail"
                 lead="We sent you a link and a 6-digit code. Open the link, or enter the code here."
             >
-                <NoticeBanner notice=page.flash.notice/>
+                <NoticeBanner notice/>
                 <ErrorBanner error/>
                 <ActionForm action=confirm>
                     <EmailField value=email error/>

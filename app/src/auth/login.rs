@@ -2,10 +2,11 @@ use leptos::{form::ActionForm, prelude::*};
 
 use crate::{
     components::{
-        form::{form_error, Checkbox, EmailField, ErrorBanner, FoldedForm, ProviderButtons, SubmitButton, TextField},
+        form::{form_error, Checkbox, Outcomes, EmailField, ErrorBanner, FoldedForm, ProviderButtons, SubmitButton, TextField},
         layout::{with_page_context, AuthCard, NoticeBanner},
         passkey::{passkey_option, PasskeyChallenge},
     },
+    context::Done,
     error::AppError,
 };
 
@@ -23,44 +24,43 @@ pub async fn log_in(
     password: String,
     remember_me: Option<String>,
     #[server(default)] return_to: String,
-) -> Result<(), AppError> {
-    use crate::server_ctx;
-    let ctx = server_ctx::request()?;
-    let result = async {
-        let st = server_ctx::state()?;
-        let session =
-            backend::signin::accounts::log_in_with_password(&st, &ctx, &email, &password, remember_me.is_some())
-                .await?;
-        Ok(server_ctx::signed_in(&st, &ctx, &session, &return_to))
-    }
-    .await;
-    server_ctx::finish_form(&ctx, result, &domain::validation::log_in_link(&return_to), &[("email", &email)])
+) -> Result<Done, AppError> {
+    use crate::server_ctx::{form, signed_in};
+    let back = domain::validation::log_in_link(&return_to);
+    form(&back, &[("email", &email.clone())], |st, ctx| async move {
+        // The address is not parsed here: one that is not an address costs the same hash and gets the same answer
+        // as an unknown one.
+        let signin = backend::signin::accounts::log_in_with_password(&st, &ctx, &email, &password, remember_me.is_some())
+            .await?;
+        Ok(signed_in(&st, &ctx, &signin, &return_to))
+    })
+    .await
 }
 
 /// Mails a one-time sign-in link. Same answer for every address; rate-limited per address and per client.
 #[server(prefix = "/api", endpoint = "request_magic_link")]
-pub async fn request_magic_link(email: String, #[server(default)] return_to: String) -> Result<(), AppError> {
-    use crate::{context::Notice, server_ctx};
-    use backend::signin::magic_link;
-    let here = domain::validation::log_in_link(&return_to);
-    server_ctx::email_request(&email, &here, &here, Notice::MagicLinkSent, |st, ctx, e| async move {
-        magic_link::request(&st, &ctx, &e, &return_to).await
+pub async fn request_magic_link(email: String, #[server(default)] return_to: String) -> Result<Done, AppError> {
+    use crate::{
+        context::Notice,
+        server_ctx::{form, parse_email, Outcome},
+    };
+    form(&domain::validation::log_in_link(&return_to), &[("email", &email.clone())], |st, ctx| async move {
+        let email = parse_email(&email)?;
+        backend::signin::magic_link::request(&st, &ctx, &email, &return_to).await?;
+        Ok(Outcome::stay(Notice::MagicLinkSent).with("email", email.as_str()))
     })
     .await
 }
 
 /// Signs in with the mailed link's token (POSTed from the landing page; opening the link does nothing).
 #[server(prefix = "/api", endpoint = "log_in_with_link")]
-pub async fn log_in_with_link(token: String, #[server(default)] return_to: String) -> Result<(), AppError> {
-    use crate::server_ctx;
-    let ctx = server_ctx::request()?;
-    let result = async {
-        let st = server_ctx::state()?;
-        let session = backend::signin::magic_link::log_in(&st, &ctx, &token).await?;
-        Ok(server_ctx::signed_in(&st, &ctx, &session, &return_to))
-    }
-    .await;
-    server_ctx::finish_form(&ctx, result, &domain::validation::log_in_link(&return_to), &[])
+pub async fn log_in_with_link(token: String, #[server(default)] return_to: String) -> Result<Done, AppError> {
+    use crate::server_ctx::{form, signed_in};
+    form(&domain::validation::log_in_link(&return_to), &[], |st, ctx| async move {
+        let signin = backend::signin::magic_link::log_in(&st, &ctx, &token).await?;
+        Ok(signed_in(&st, &ctx, &signin, &return_to))
+    })
+    .await
 }
 
 /// Options for a passwordless sign-in: usernameless without an e-mail (`autofill` for the e-mail field's
@@ -89,38 +89,36 @@ pub async fn log_in_with_passkey(
     credential: String,
     remember_me: Option<String>,
     #[server(default)] return_to: String,
-) -> Result<(), AppError> {
-    use crate::server_ctx;
-    let ctx = server_ctx::request()?;
-    let result = async {
-        let st = server_ctx::state()?;
-        let outcome =
+) -> Result<Done, AppError> {
+    use crate::server_ctx::{form, signed_in};
+    form(&domain::validation::log_in_link(&return_to), &[], |st, ctx| async move {
+        let signin =
             backend::signin::passkeys::finish_sign_in(&st, &ctx, &token, &credential, remember_me.is_some()).await?;
-        Ok(server_ctx::signed_in(&st, &ctx, &outcome, &return_to))
-    }
-    .await;
-    server_ctx::finish_form(&ctx, result, &domain::validation::log_in_link(&return_to), &[])
+        Ok(signed_in(&st, &ctx, &signin, &return_to))
+    })
+    .await
 }
 
 /// Ends the session server-side and clears the cookie.
 #[server(prefix = "/api", endpoint = "log_out")]
-pub async fn log_out() -> Result<(), AppError> {
+pub async fn log_out() -> Result<Done, AppError> {
     use crate::{
-        context::{Flash, Notice},
-        server_ctx,
+        context::Notice,
+        server_ctx::{append_header, form, visitor, Outcome},
     };
     use backend::signin::sessions;
-    let ctx = server_ctx::request()?;
-    let st = server_ctx::state()?;
-    if let Some(session) = &ctx.session {
-        sessions::end(&st, &ctx, session).await?;
-    }
-    // What this browser kept for the signed-in user goes too.
-    if let Err(e) = server_ctx::visitor()?.flush().await {
-        tracing::warn!(request_id = %ctx.request_id, error = %e, "the visitor session could not be emptied");
-    }
-    server_ctx::append_header(http::header::SET_COOKIE, &sessions::cookie(&st.config, None));
-    server_ctx::finish_form(&ctx, Ok(("/".into(), Flash::notice(Notice::LoggedOut))), "/", &[])
+    form("/", &[], |st, ctx| async move {
+        if let Some(session) = &ctx.session {
+            sessions::end(&st, &ctx, session).await?;
+        }
+        // What this browser kept for the signed-in user goes too.
+        if let Err(e) = visitor()?.flush().await {
+            tracing::warn!(request_id = %ctx.request_id, error = %e, "the visitor session could not be emptied");
+        }
+        append_header(http::header::SET_COOKIE, &sessions::cookie(&st.config, None));
+        Ok(Outcome::go("/", Notice::LoggedOut))
+    })
+    .await
 }
 
 #[component]
@@ -137,12 +135,7 @@ pub fn LoginPage() -> impl IntoView {
         let passkey = passkey_sign_in(return_to.clone());
         let (provider_return_to, magic_return_to) = (return_to.clone(), return_to.clone());
         // A link asked for from the hydrated page stays on this page (no reload brings the flash): say so here.
-        let flash_notice = page.flash.notice;
-        let notice = Signal::derive(move || {
-            matches!(magic.value().get(), Some(Ok(())))
-                .then_some(crate::context::Notice::MagicLinkSent)
-                .or(flash_notice)
-        });
+        let notice = Outcomes::new(&page.flash).follow(move || magic.value().get()).notice();
         view! {
             <AuthCard title="Log in" lead="Welcome back.">
                 <NoticeBanner notice/>

@@ -8,6 +8,7 @@ use crate::{
         layout::{with_page_context, AuthCard},
         passkey::{passkey_option, PasskeyChallenge},
     },
+    context::Done,
     error::AppError,
 };
 
@@ -17,13 +18,16 @@ pub async fn mfa_verify(
     #[server(default)] code: String,
     trust: Option<String>,
     #[server(default)] return_to: String,
-) -> Result<(), AppError> {
-    if code.trim().is_empty() {
-        let ctx = crate::server_ctx::request()?;
-        let e = AppError::field("code", "Enter the code from your authenticator app, or a backup code.");
-        return crate::server_ctx::finish_form(&ctx, Err(e), &mfa_page(&return_to), &[]);
-    }
-    answer_challenge(backend::signin::gate::Answer::Code(&code), trust.is_some(), &return_to).await
+) -> Result<Done, AppError> {
+    answer_challenge(&return_to, |st, ctx| async move {
+        if code.trim().is_empty() {
+            return Err(AppError::field("code", "Enter the code from your authenticator app, or a backup code."));
+        }
+        let answer = backend::signin::gate::Answer::Code(&code);
+        Ok(backend::signin::gate::complete_challenge(&st, &ctx, ctx.mfa_challenge.as_deref(), answer, trust.is_some())
+            .await?)
+    })
+    .await
 }
 
 /// This page, carrying on the page to come back to.
@@ -39,9 +43,13 @@ pub async fn mfa_verify_passkey(
     credential: String,
     trust: Option<String>,
     #[server(default)] return_to: String,
-) -> Result<(), AppError> {
-    let answer = backend::signin::gate::Answer::Passkey { token: &token, credential: &credential };
-    answer_challenge(answer, trust.is_some(), &return_to).await
+) -> Result<Done, AppError> {
+    answer_challenge(&return_to, |st, ctx| async move {
+        let answer = backend::signin::gate::Answer::Passkey { token: &token, credential: &credential };
+        Ok(backend::signin::gate::complete_challenge(&st, &ctx, ctx.mfa_challenge.as_deref(), answer, trust.is_some())
+            .await?)
+    })
+    .await
 }
 
 /// Options to answer the challenge with one of the account's passkeys.
@@ -61,31 +69,28 @@ pub async fn mfa_passkey_options() -> Result<PasskeyChallenge, AppError> {
     Ok(PasskeyChallenge { token: c.token, options: PasskeyOptions::Get(c.options) })
 }
 
+/// A challenge answered by `answer`: the challenge cookie goes, the trust cookie comes when asked for, and the
+/// sign-in ends as every other does.
 #[cfg(feature = "ssr")]
-async fn answer_challenge(
-    answer: backend::signin::gate::Answer<'_>,
-    trust: bool,
+async fn answer_challenge<Fut>(
     return_to: &str,
-) -> Result<(), AppError> {
-    use crate::server_ctx;
-    use backend::{signin::gate, signin::mfa::TRUST_SECS};
-    let ctx = server_ctx::request()?;
-    let result = async {
-        let st = server_ctx::state()?;
-        let done = gate::complete_challenge(&st, &ctx, ctx.mfa_challenge.as_deref(), answer, trust).await?;
+    answer: impl FnOnce(backend::AppState, backend::platform::request::RequestContext) -> Fut,
+) -> Result<Done, AppError>
+where
+    Fut: std::future::Future<Output = Result<backend::signin::gate::Completed, AppError>>,
+{
+    use crate::server_ctx::{append_header, form, signed_in};
+    use backend::{platform::cookies, signin::gate, signin::mfa::TRUST_SECS};
+    form(&mfa_page(return_to), &[], |st, ctx| async move {
+        let done = answer(st.clone(), ctx.clone()).await?;
         let config = &st.config;
-        server_ctx::append_header(
-            http::header::SET_COOKIE,
-            &backend::platform::cookies::clear(config, config.mfa_cookie_name()),
-        );
+        append_header(http::header::SET_COOKIE, &cookies::clear(config, config.mfa_cookie_name()));
         if let Some(value) = &done.trust_cookie {
-            let cookie = backend::platform::cookies::set(config, config.trust_cookie_name(), value, Some(TRUST_SECS));
-            server_ctx::append_header(http::header::SET_COOKIE, &cookie);
+            append_header(http::header::SET_COOKIE, &cookies::set(config, config.trust_cookie_name(), value, Some(TRUST_SECS)));
         }
-        Ok(server_ctx::signed_in(&st, &ctx, &gate::SignIn::Session(done.session), return_to))
-    }
-    .await;
-    server_ctx::finish_form(&ctx, result, &mfa_page(return_to), &[])
+        Ok(signed_in(&st, &ctx, &gate::SignIn::Session(done.session), return_to))
+    })
+    .await
 }
 
 /// Whether this browser holds a live challenge (the page says so instead of showing a form that cannot work), and

@@ -5,44 +5,41 @@ use leptos_router::hooks::use_params_map;
 use crate::{
     auth::register::NewPasswordField,
     components::{
-        form::{form_error, EmailField, ErrorBanner, SubmitButton},
+        form::{form_error, EmailField, ErrorBanner, Outcomes, SubmitButton},
         layout::{with_page_context, AuthCard, ForgetLinkInHistory, NoticeBanner},
     },
+    context::Done,
     error::AppError,
 };
+#[cfg(feature = "ssr")]
+use crate::context::Notice;
 
 /// Mails a reset link. The same answer for every address; rate-limited per address and per client.
 #[server(prefix = "/api", endpoint = "request_password_reset")]
-pub async fn request_password_reset(email: String) -> Result<(), AppError> {
-    use crate::{context::Notice, server_ctx};
-    use backend::signin::password_reset;
-    let here = "/users/reset-password";
-    server_ctx::email_request(&email, here, here, Notice::ResetRequested, |st, ctx, e| async move {
-        password_reset::request(&st, &ctx, &e).await
+pub async fn request_password_reset(email: String) -> Result<Done, AppError> {
+    use crate::server_ctx::{form, parse_email, Outcome};
+    form("/users/reset-password", &[("email", &email.clone())], |st, ctx| async move {
+        let email = parse_email(&email)?;
+        backend::signin::password_reset::request(&st, &ctx, &email).await?;
+        Ok(Outcome::stay(Notice::ResetRequested).with("email", email.as_str()))
     })
     .await
 }
 
-/// Sets the new password from the mailed link. Every session ends; the user logs in again.
+/// Sets the new password from the mailed link. Every session ends; the user logs in again. A failed reset goes
+/// back to the same link page (the token stays in the form, not in a redirect to elsewhere).
 #[server(prefix = "/api", endpoint = "reset_password")]
-pub async fn reset_password(token: String, password: String) -> Result<(), AppError> {
-    use crate::{
-        context::{Flash, Notice},
-        server_ctx,
-    };
+pub async fn reset_password(token: String, password: String) -> Result<Done, AppError> {
+    use crate::server_ctx::{form, link_page, Outcome};
     use backend::signin::password_reset::{self, ResetError};
-    let ctx = server_ctx::request()?;
-    let result = async {
-        let st = server_ctx::state()?;
+    form(&link_page("/users/reset-password", &token), &[], |st, ctx| async move {
         password_reset::reset(&st, &ctx, &token, &password).await.map_err(|e| match e {
             ResetError::Password(m) => AppError::field("password", m),
             ResetError::Account(e) => e.into(),
         })?;
-        Ok(("/users/log-in".to_string(), Flash::notice(Notice::PasswordReset)))
-    }
-    .await;
-    // A failed reset goes back to the same link page (the token stays in the form, not in a redirect to elsewhere).
-    server_ctx::finish_form(&ctx, result, &server_ctx::link_page("/users/reset-password", &token), &[])
+        Ok(Outcome::go("/users/log-in", Notice::PasswordReset))
+    })
+    .await
 }
 
 #[component]
@@ -50,9 +47,10 @@ pub fn RequestResetPage() -> impl IntoView {
     with_page_context(|page| {
         let action = ServerAction::<RequestPasswordReset>::new();
         let error = form_error(move || action.value().get(), page.flash.clone());
+        let notice = Outcomes::new(&page.flash).follow(move || action.value().get()).notice();
         view! {
             <AuthCard title="Reset your password" lead="Enter your e-mail and we'll send you a link to choose a new password.">
-                <NoticeBanner notice=page.flash.notice/>
+                <NoticeBanner notice/>
                 <ErrorBanner error/>
                 <ActionForm action>
                     <EmailField value=page.flash.value("email") error autofocus=true/>

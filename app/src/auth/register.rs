@@ -5,6 +5,7 @@ use crate::{
         form::{form_error, EmailField, ErrorBanner, ProviderButtons, SubmitButton, TextField},
         layout::{with_page_context, AuthCard, NoticeBanner},
     },
+    context::Done,
     error::AppError,
 };
 
@@ -12,17 +13,15 @@ use domain::validation::{PasswordCheck, PASSWORD_MIN_CHARS};
 
 /// Registers an account. The answer is the same whether or not the e-mail already has one.
 #[server(prefix = "/api", endpoint = "register")]
-pub async fn register(email: String, password: String) -> Result<(), AppError> {
+pub async fn register(email: String, password: String) -> Result<Done, AppError> {
     use crate::{
-        context::{Flash, Notice},
+        context::Notice,
         error::FieldErrors,
-        server_ctx,
+        server_ctx::{form, Outcome},
     };
     use backend::signin::password_policy::{NewPassword, PasswordContext};
     use domain::validation::EmailAddress;
-    let ctx = server_ctx::request()?;
-    let result = async {
-        let st = server_ctx::state()?;
+    form("/users/register", &[("email", &email.clone())], |st, ctx| async move {
         let mut errors = FieldErrors::default();
         let parsed_email = errors.check("email", EmailAddress::parse(&email));
         let context = PasswordContext { app_name: &st.config.app_name, email: Some(&email) };
@@ -30,10 +29,9 @@ pub async fn register(email: String, password: String) -> Result<(), AppError> {
         errors.finish()?;
         let (email, password) = (parsed_email.expect("checked"), parsed_password.expect("checked"));
         backend::signin::accounts::register(&st, &ctx, &email, &password).await?;
-        Ok(("/users/confirm".to_string(), Flash::notice_for(Notice::Registered, email.as_str())))
-    }
-    .await;
-    server_ctx::finish_form(&ctx, result, "/users/register", &[("email", &email)])
+        Ok(Outcome::go("/users/confirm", Notice::Registered).with("email", email.as_str()))
+    })
+    .await
 }
 
 #[component]

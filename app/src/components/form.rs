@@ -2,11 +2,16 @@
 //! pending state.
 use leptos::prelude::*;
 
-use crate::{context::Flash, error::AppError};
+use std::collections::BTreeMap;
+
+use crate::{
+    context::{Done, Flash, Notice},
+    error::AppError,
+};
 
 /// The error to show for a form: the action's latest result (WASM) or the flash of a plain form post.
-pub fn form_error(
-    value: impl Fn() -> Option<Result<(), AppError>> + Send + Sync + 'static,
+pub fn form_error<T: 'static>(
+    value: impl Fn() -> Option<Result<T, AppError>> + Send + Sync + 'static,
     flash: Flash,
 ) -> Signal<Option<AppError>> {
     Signal::derive(move || match value() {
@@ -14,6 +19,43 @@ pub fn form_error(
         Some(Ok(_)) => None,
         None => flash.error.clone(),
     })
+}
+
+/// What a page's forms last said: the notice and values of the latest [`Done`] once the page runs in the browser,
+/// the flash's after a plain form post. Each form's action is followed with [`Outcomes::follow`].
+#[derive(Clone, Copy)]
+pub struct Outcomes {
+    notice: RwSignal<Option<Notice>>,
+    values: RwSignal<BTreeMap<String, String>>,
+}
+
+impl Outcomes {
+    pub fn new(flash: &Flash) -> Self {
+        Self { notice: RwSignal::new(flash.notice), values: RwSignal::new(flash.values.clone()) }
+    }
+
+    /// Follows one form's action: its success replaces what is shown; its error takes the notice away (the error
+    /// shows instead).
+    pub fn follow(self, value: impl Fn() -> Option<Result<Done, AppError>> + 'static) -> Self {
+        Effect::new(move |_| match value() {
+            Some(Ok(done)) => {
+                self.notice.set(done.notice);
+                self.values.set(done.values);
+            }
+            Some(Err(_)) => self.notice.set(None),
+            None => {}
+        });
+        self
+    }
+
+    pub fn notice(self) -> Signal<Option<Notice>> {
+        self.notice.into()
+    }
+
+    /// A value the last form left for this page (see `server_ctx::Outcome::with`).
+    pub fn value(self, name: &'static str) -> Signal<Option<String>> {
+        Signal::derive(move || self.values.with(|v| v.get(name).cloned()))
+    }
 }
 
 #[component]

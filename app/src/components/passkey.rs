@@ -166,7 +166,7 @@ pub fn passkey_option<A, Start, Fut>(
     finish: impl Fn(String, String) -> A + Copy + Send + Sync + 'static,
 ) -> impl IntoView
 where
-    A: leptos::server_fn::ServerFn<Output = (), Error = AppError> + Clone + Send + Sync + 'static,
+    A: leptos::server_fn::ServerFn<Output = crate::context::Done, Error = AppError> + Clone + Send + Sync + 'static,
     Start: Fn() -> Fut + Copy + Send + Sync + 'static,
     Fut: Future<Output = Result<PasskeyChallenge, AppError>> + 'static,
 {

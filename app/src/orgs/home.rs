@@ -5,10 +5,11 @@ use serde::{Deserialize, Serialize};
 use super::{org_path, slug_param, OrgHeader, SwitchOrganization, ORGANIZATIONS};
 use crate::{
     components::{
-        form::{form_error, ErrorBanner, SubmitButton},
+        form::{form_error, ErrorBanner, Outcomes, SubmitButton},
         layout::{with_page_context, NoticeBanner},
         page::loaded,
     },
+    context::Done,
     error::AppError,
 };
 
@@ -35,18 +36,14 @@ pub async fn organization_home(slug: String) -> Result<OrgHome, AppError> {
 
 /// Leaves the organization (the last owner cannot).
 #[server(prefix = "/api", endpoint = "leave_organization")]
-pub async fn leave_organization(slug: String) -> Result<(), AppError> {
-    use crate::{context::Flash, server_ctx};
-    let ctx = server_ctx::request()?;
-    let result = async {
-        let me = server_ctx::require_session(&ctx)?;
-        let st = server_ctx::state()?;
+pub async fn leave_organization(slug: String) -> Result<Done, AppError> {
+    use crate::server_ctx::{form, require_session, Outcome};
+    form(&org_path(&slug, ""), &[], |st, ctx| async move {
+        let me = require_session(&ctx)?;
         backend::orgs::members::leave(&st, &ctx, &me, &slug).await?;
-        Ok((ORGANIZATIONS.to_string(), Flash::notice(crate::context::Notice::OrgLeft)))
-    }
-    .await;
-    let back = org_path(&slug, "");
-    server_ctx::finish_form(&ctx, result, &back, &[])
+        Ok(Outcome::go(ORGANIZATIONS, crate::context::Notice::OrgLeft))
+    })
+    .await
 }
 
 /// The heading and tabs of an organization's pages.
@@ -73,11 +70,13 @@ pub fn OrgTabs(org: OrgHeader, current: &'static str) -> impl IntoView {
 }
 
 /// A page of one organization (behind the log-in guard): outsiders get the 404 page, members get `body` with what
-/// `load` returned.
+/// `load` returned, the flash and what the page's forms said (`follow` follows their actions: once per page, not at
+/// each reload of the data, so the latest form's outcome stays shown).
 pub fn org_page<T, Fut, V>(
     load: impl Fn(String) -> Fut + Clone + Send + Sync + 'static,
     source: impl Fn() -> u64 + Clone + Send + Sync + 'static,
-    body: impl Fn(T, crate::context::Flash) -> V + Clone + Send + Sync + 'static,
+    follow: impl Fn(Outcomes) -> Outcomes + Clone + Send + Sync + 'static,
+    body: impl Fn(T, crate::context::Flash, Outcomes) -> V + Clone + Send + Sync + 'static,
 ) -> impl IntoView
 where
     T: Clone + Send + Sync + Serialize + for<'de> Deserialize<'de> + 'static,
@@ -91,8 +90,9 @@ where
         let source = source.clone();
         let data = Resource::new(move || (slug(), source()), move |(s, _)| load(s));
         let body = body.clone();
+        let outcomes = follow(Outcomes::new(&page.flash));
         let flash = page.flash.clone();
-        loaded(data, move |d| body(d, flash.clone())).into_any()
+        loaded(data, move |d| body(d, flash.clone(), outcomes)).into_any()
     })
 }
 
@@ -103,17 +103,19 @@ pub fn OrgHomePage() -> impl IntoView {
     org_page(
         organization_home,
         move || switch.version().get() as u64,
-        move |d: OrgHome, flash| {
+        move |o| o.follow(move || switch.value().get()).follow(move || leave.value().get()),
+        move |d: OrgHome, flash, outcomes| {
             let error = form_error(
                 move || [switch.value().get(), leave.value().get()].into_iter().flatten().find(Result::is_err),
                 flash.clone(),
             );
+            let notice = outcomes.notice();
             let slug = d.org.slug.clone();
             let (slug_switch, slug_leave) = (slug.clone(), slug.clone());
             let members = super::members_label(d.members);
             view! {
                 <section class="card wide" aria-labelledby="page-title">
-                    <NoticeBanner notice=flash.notice/>
+                    <NoticeBanner notice/>
                     <OrgTabs org=d.org.clone() current=""/>
                     <ErrorBanner error/>
                     <p class="field-error" role="alert">{move || error.get().and_then(|e| e.field_error("member"))}</p>

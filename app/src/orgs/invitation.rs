@@ -13,7 +13,7 @@ use crate::{
         form::{form_error, ErrorBanner, SubmitButton},
         layout::{with_page_context, AuthCard},
     },
-    context::Flash,
+    context::{Done, Flash},
     error::AppError,
 };
 
@@ -82,33 +82,30 @@ pub async fn invitation_details(token: String) -> Result<InvitationInfo, AppErro
 
 /// The signed-in invitee accepts. Anyone signed in with another address is refused (403).
 #[server(prefix = "/api", endpoint = "accept_invitation")]
-pub async fn accept_invitation(token: String) -> Result<(), AppError> {
-    use crate::server_ctx;
-    let ctx = server_ctx::request()?;
-    let result = async {
-        let me = server_ctx::require_session(&ctx)?;
-        let st = server_ctx::state()?;
+pub async fn accept_invitation(token: String) -> Result<Done, AppError> {
+    use crate::server_ctx::{form, link_page, require_session, Outcome};
+    form(&link_page("/invitations", &token), &[], |st, ctx| async move {
+        let me = require_session(&ctx)?;
         let slug = backend::orgs::invitations::accept(&st, &ctx, &me, &token).await?;
-        Ok((super::org_path(&slug, ""), Flash::notice(crate::context::Notice::OrgJoined)))
-    }
-    .await;
-    server_ctx::finish_form(&ctx, result, &server_ctx::link_page("/invitations", &token), &[])
+        Ok(Outcome::go(super::org_path(&slug, ""), crate::context::Notice::OrgJoined))
+    })
+    .await
 }
 
 /// A new user signs up with the invited address and joins, signed in at once.
 #[server(prefix = "/api", endpoint = "accept_invitation_sign_up")]
-pub async fn accept_invitation_sign_up(token: String, password: String) -> Result<(), AppError> {
-    use crate::server_ctx;
-    let ctx = server_ctx::request()?;
-    let result = async {
-        let st = server_ctx::state()?;
+pub async fn accept_invitation_sign_up(token: String, password: String) -> Result<Done, AppError> {
+    use crate::server_ctx::{append_header, form, link_page, sign_in_redirect, Outcome};
+    form(&link_page("/invitations", &token), &[], |st, ctx| async move {
         let (slug, outcome) = backend::orgs::invitations::sign_up(&st, &ctx, &token, &password).await?;
         let home = super::org_path(&slug, "");
-        let (next, flash) = server_ctx::signed_in(&st, &ctx, &outcome, &home);
-        Ok(if next == home { (next, Flash::notice(crate::context::Notice::OrgJoined)) } else { (next, flash) })
-    }
-    .await;
-    server_ctx::finish_form(&ctx, result, &server_ctx::link_page("/invitations", &token), &[])
+        let (next, flash, cookie) = sign_in_redirect(&st, &ctx, &outcome, &home);
+        append_header(http::header::SET_COOKIE, &cookie);
+        // Signed in at once: the organization's welcome rather than the log-in one.
+        let notice = if next == home { Some(crate::context::Notice::OrgJoined) } else { flash.notice };
+        Ok(Outcome::go(next, notice))
+    })
+    .await
 }
 
 #[component]

@@ -12,12 +12,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     components::{
-        form::{form_error, ErrorBanner, SubmitButton, TextField},
+        form::{form_error, ErrorBanner, Outcomes, SubmitButton, TextField},
         layout::{with_page_context, AuthCard, NoticeBanner},
         page::loaded,
     },
+    context::Done,
     error::AppError,
 };
+
+#[cfg(feature = "ssr")]
+use crate::context::Notice;
 
 pub const ORGANIZATIONS: &str = "/organizations";
 
@@ -58,27 +62,6 @@ impl From<&backend::orgs::Membership> for OrgHeader {
             is_owner: m.role == backend::orgs::Role::Owner,
         }
     }
-}
-
-/// A form in one organization: runs `change`, then goes to the organization's page `tail` with `notice`; errors
-/// go back there too.
-#[cfg(feature = "ssr")]
-pub async fn org_form<Fut>(
-    slug: &str,
-    tail: &str,
-    notice: Option<crate::context::Notice>,
-    keep: &[(&str, &str)],
-    change: impl FnOnce(
-        backend::AppState,
-        backend::platform::request::RequestContext,
-        backend::platform::request::CurrentSession,
-    ) -> Fut,
-) -> Result<(), AppError>
-where
-    Fut: std::future::Future<Output = Result<(), backend::Error>>,
-{
-    let page = org_path(slug, tail);
-    crate::server_ctx::session_form(&page, notice, keep, change).await
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -137,41 +120,38 @@ pub async fn my_organizations() -> Result<OrganizationsOverview, AppError> {
 
 /// Creates an organization; the caller is its owner and it becomes the session's active one.
 #[server(prefix = "/api", endpoint = "create_organization")]
-pub async fn create_organization(name: String, #[server(default)] slug: String) -> Result<(), AppError> {
-    use crate::{context::Flash, server_ctx};
-    let ctx = server_ctx::request()?;
-    let result = async {
-        let me = server_ctx::require_session(&ctx)?;
-        let st = server_ctx::state()?;
+pub async fn create_organization(name: String, #[server(default)] slug: String) -> Result<Done, AppError> {
+    use crate::server_ctx::{form, require_session, Outcome};
+    form("/organizations/new", &[("name", &name.clone()), ("slug", &slug.clone())], |st, ctx| async move {
+        let me = require_session(&ctx)?;
         let slug = backend::orgs::create(&st, &ctx, &me, &name, &slug).await?;
-        Ok((org_path(&slug, "/members"), Flash::notice(crate::context::Notice::OrgCreated)))
-    }
-    .await;
-    server_ctx::finish_form(&ctx, result, "/organizations/new", &[("name", &name), ("slug", &slug)])
+        Ok(Outcome::go(org_path(&slug, "/members"), Notice::OrgCreated))
+    })
+    .await
 }
 
 /// Makes `slug` the session's active organization.
 #[server(prefix = "/api", endpoint = "switch_organization")]
-pub async fn switch_organization(slug: String) -> Result<(), AppError> {
-    org_form(&slug.clone(), "", Some(crate::context::Notice::OrgSwitched), &[], |st, _ctx, me| async move {
-        backend::orgs::switch(&st, &me, &slug).await
+pub async fn switch_organization(slug: String) -> Result<Done, AppError> {
+    use crate::server_ctx::{form, require_session, Outcome};
+    form(&org_path(&slug, ""), &[], |st, ctx| async move {
+        let me = require_session(&ctx)?;
+        backend::orgs::switch(&st, &me, &slug).await?;
+        Ok(Outcome::stay(Notice::OrgSwitched))
     })
     .await
 }
 
 /// Accepts an invitation listed on `/organizations` (to the account's confirmed address).
 #[server(prefix = "/api", endpoint = "accept_listed_invitation")]
-pub async fn accept_listed_invitation(id: String) -> Result<(), AppError> {
-    use crate::{context::Flash, server_ctx};
-    let ctx = server_ctx::request()?;
-    let result = async {
-        let me = server_ctx::require_session(&ctx)?;
-        let st = server_ctx::state()?;
+pub async fn accept_listed_invitation(id: String) -> Result<Done, AppError> {
+    use crate::server_ctx::{form, require_session, Outcome};
+    form(ORGANIZATIONS, &[], |st, ctx| async move {
+        let me = require_session(&ctx)?;
         let slug = backend::orgs::invitations::accept_listed(&st, &ctx, &me, &id).await?;
-        Ok((org_path(&slug, ""), Flash::notice(crate::context::Notice::OrgJoined)))
-    }
-    .await;
-    server_ctx::finish_form(&ctx, result, ORGANIZATIONS, &[])
+        Ok(Outcome::go(org_path(&slug, ""), Notice::OrgJoined))
+    })
+    .await
 }
 
 #[component]
@@ -193,9 +173,14 @@ pub fn OrganizationsPage() -> impl IntoView {
             },
             page.flash.clone(),
         );
+        let notice = Outcomes::new(&page.flash)
+            .follow(move || switch.value().get())
+            .follow(move || accept.value().get())
+            .follow(move || leave.value().get())
+            .notice();
         view! {
             <section class="card wide" aria-labelledby="page-title">
-                <NoticeBanner notice=page.flash.notice/>
+                <NoticeBanner notice/>
                 <div class="page-heading">
                     <h1 id="page-title">"Organizations"</h1>
                     <a class="button button-small" href="/organizations/new">"New organization"</a>

@@ -10,12 +10,15 @@ use super::{
 use crate::{
     account::sudo::SudoPrompt,
     components::{
-        form::{form_error, ErrorBanner, SubmitButton, TextField},
+        form::{form_error, ErrorBanner, Outcomes, SubmitButton, TextField},
         layout::NoticeBanner,
     },
-    context::{Flash, Notice},
+    context::{Done, Flash},
     error::AppError,
 };
+
+#[cfg(feature = "ssr")]
+use crate::context::Notice;
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct OrgSettingsView {
@@ -43,43 +46,39 @@ pub async fn organization_settings(slug: String) -> Result<OrgSettingsView, AppE
 
 /// Renames the organization and changes its address (the old one redirects members for 7 days).
 #[server(prefix = "/api", endpoint = "update_organization")]
-pub async fn update_organization(slug: String, name: String, new_slug: String) -> Result<(), AppError> {
-    use crate::server_ctx;
-    let ctx = server_ctx::request()?;
-    let result = async {
-        let me = server_ctx::require_session(&ctx)?;
-        let st = server_ctx::state()?;
-        let canonical = backend::orgs::settings::update(&st, &ctx, &me, &slug, &name, &new_slug).await?;
-        Ok((org_path(&canonical, "/settings"), Flash::notice(Notice::OrgSaved)))
-    }
-    .await;
+pub async fn update_organization(slug: String, name: String, new_slug: String) -> Result<Done, AppError> {
+    use crate::server_ctx::{form, require_session, Outcome};
     let back = org_path(&slug, "/settings");
-    server_ctx::finish_form(&ctx, result, &back, &[("name", &name), ("new_slug", &new_slug)])
+    form(&back, &[("name", &name.clone()), ("new_slug", &new_slug.clone())], |st, ctx| async move {
+        let me = require_session(&ctx)?;
+        let canonical = backend::orgs::settings::update(&st, &ctx, &me, &slug, &name, &new_slug).await?;
+        Ok(Outcome::go(org_path(&canonical, "/settings"), Notice::OrgSaved))
+    })
+    .await
 }
 
 /// Turns "members need two-step verification" on (`require` present) or off.
 #[server(prefix = "/api", endpoint = "set_organization_mfa")]
-pub async fn set_organization_mfa(slug: String, #[server(default)] require: Option<String>) -> Result<(), AppError> {
-    crate::orgs::org_form(&slug.clone(), "/settings", Some(Notice::OrgSaved), &[], |st, ctx, me| async move {
-        backend::orgs::settings::set_require_mfa(&st, &ctx, &me, &slug, require.is_some()).await
+pub async fn set_organization_mfa(slug: String, #[server(default)] require: Option<String>) -> Result<Done, AppError> {
+    use crate::server_ctx::{form, require_session, Outcome};
+    form(&org_path(&slug, "/settings"), &[], |st, ctx| async move {
+        let me = require_session(&ctx)?;
+        backend::orgs::settings::set_require_mfa(&st, &ctx, &me, &slug, require.is_some()).await?;
+        Ok(Outcome::stay(Notice::OrgSaved))
     })
     .await
 }
 
 /// Deletes the organization: owners, behind sudo, with its address typed in `confirm`.
 #[server(prefix = "/api", endpoint = "delete_organization")]
-pub async fn delete_organization(slug: String, #[server(default)] confirm: String) -> Result<(), AppError> {
-    use crate::server_ctx;
-    let ctx = server_ctx::request()?;
-    let result = async {
-        let me = server_ctx::require_session(&ctx)?;
-        let st = server_ctx::state()?;
+pub async fn delete_organization(slug: String, #[server(default)] confirm: String) -> Result<Done, AppError> {
+    use crate::server_ctx::{form, require_session, Outcome};
+    form(&org_path(&slug, "/settings"), &[], |st, ctx| async move {
+        let me = require_session(&ctx)?;
         backend::orgs::settings::delete(&st, &ctx, &me, &slug, &confirm).await?;
-        Ok((crate::orgs::ORGANIZATIONS.to_string(), Flash::notice(Notice::OrgDeleted)))
-    }
-    .await;
-    let back = org_path(&slug, "/settings");
-    server_ctx::finish_form(&ctx, result, &back, &[])
+        Ok(Outcome::go(crate::orgs::ORGANIZATIONS, Notice::OrgDeleted))
+    })
+    .await
 }
 
 #[component]
@@ -90,14 +89,16 @@ pub fn OrgSettingsPage() -> impl IntoView {
     org_page(
         organization_settings,
         move || mfa.version().get() as u64,
-        move |d: OrgSettingsView, flash: Flash| {
+        move |o| {
+            o.follow(move || update.value().get())
+                .follow(move || mfa.value().get())
+                .follow(move || delete.value().get())
+        },
+        move |d: OrgSettingsView, flash: Flash, outcomes: Outcomes| {
             let update_error = form_error(move || update.value().get(), flash.clone());
             let mfa_error = form_error(move || mfa.value().get(), flash.clone());
             let delete_error = form_error(move || delete.value().get(), flash.clone());
-            let flash_notice = flash.notice;
-            let notice = Signal::derive(move || {
-                matches!(mfa.value().get(), Some(Ok(()))).then_some(Notice::OrgSaved).or(flash_notice)
-            });
+            let notice = outcomes.notice();
             let slug = d.org.slug.clone();
             let page = org_path(&slug, "/settings");
             let (slug_update, slug_mfa, slug_delete) = (slug.clone(), slug.clone(), slug.clone());

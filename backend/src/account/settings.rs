@@ -130,13 +130,12 @@ pub async fn request_email_change(
     st: &AppState,
     ctx: &RequestContext,
     session: &CurrentSession,
-    new_email: &str,
+    new: &EmailAddress,
 ) -> Result<String, Error> {
     // An address not yet proven must not be moved elsewhere: that would carry a squatter's account past the owner's
     // recovery (M3).
     sudo::require_confirmed(session)?;
     sudo::require(st, session)?;
-    let new = EmailAddress::parse(new_email).map_err(|m| Error::Field("email", m.to_string()))?;
     if new.as_str() == session.email {
         return Err(Error::Field("email", "That is already your e-mail address.".into()));
     }

@@ -7,6 +7,7 @@ mod account;
 mod admin;
 mod assets;
 mod cli;
+mod forms;
 mod guards;
 mod hardening;
 mod login;

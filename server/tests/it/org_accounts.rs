@@ -26,7 +26,7 @@ async fn the_only_owner_of_an_organization_with_other_members_cannot_delete_the_
         .await;
     assert_eq!(r.status(), StatusCode::OK);
     let link: serde_json::Value = r.json().await.unwrap();
-    let token = token_of(link["link"].as_str().unwrap());
+    let token = token_of(link["values"]["invite_link"].as_str().unwrap());
     let r = app.call_server_fn_with(&bob, "/api/accept_invitation", &[("token", &token)]).await;
     assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
 
@@ -71,7 +71,7 @@ async fn a_deleted_account_takes_its_own_organizations_and_hands_others_to_a_mem
         .call_server_fn_with(&ann, "/api/invite_member", &[("slug", &shared), ("email", BOB), ("role", "admin")])
         .await;
     let link: serde_json::Value = r.json().await.unwrap();
-    let token = token_of(link["link"].as_str().unwrap());
+    let token = token_of(link["values"]["invite_link"].as_str().unwrap());
     app.call_server_fn_with(&bob, "/api/accept_invitation", &[("token", &token)]).await;
     // Bob's a second owner when Ann schedules deletion …
     let bob_id = app.user_id(BOB).await;

@@ -13,12 +13,15 @@ use super::{
 };
 use crate::{
     components::{
-        form::{form_error, ErrorBanner, SubmitButton, TextField},
+        form::{form_error, ErrorBanner, Outcomes, SubmitButton, TextField},
         layout::NoticeBanner,
     },
-    context::{Flash, Notice},
+    context::{Done, Flash},
     error::AppError,
 };
+
+#[cfg(feature = "ssr")]
+use crate::context::Notice;
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct MembersOverview {
@@ -115,18 +118,24 @@ pub async fn organization_members(slug: String) -> Result<MembersOverview, AppEr
 
 /// Gives a member another role (within what the caller's role allows; the last owner keeps theirs).
 #[server(prefix = "/api", endpoint = "change_member_role")]
-pub async fn change_member_role(slug: String, user_id: String, role: String) -> Result<(), AppError> {
-    crate::orgs::org_form(&slug.clone(), "/members", Some(Notice::RoleChanged), &[], |st, ctx, me| async move {
-        backend::orgs::members::change_role(&st, &ctx, &me, &slug, &user_id, &role).await
+pub async fn change_member_role(slug: String, user_id: String, role: String) -> Result<Done, AppError> {
+    use crate::server_ctx::{form, require_session, Outcome};
+    form(&super::org_path(&slug, "/members"), &[], |st, ctx| async move {
+        let me = require_session(&ctx)?;
+        backend::orgs::members::change_role(&st, &ctx, &me, &slug, &user_id, &role).await?;
+        Ok(Outcome::stay(Notice::RoleChanged))
     })
     .await
 }
 
 /// Removes a member; their next request to the organization is answered 404.
 #[server(prefix = "/api", endpoint = "remove_member")]
-pub async fn remove_member(slug: String, user_id: String) -> Result<(), AppError> {
-    crate::orgs::org_form(&slug.clone(), "/members", Some(Notice::MemberRemoved), &[], |st, ctx, me| async move {
-        backend::orgs::members::remove(&st, &ctx, &me, &slug, &user_id).await
+pub async fn remove_member(slug: String, user_id: String) -> Result<Done, AppError> {
+    use crate::server_ctx::{form, require_session, Outcome};
+    form(&super::org_path(&slug, "/members"), &[], |st, ctx| async move {
+        let me = require_session(&ctx)?;
+        backend::orgs::members::remove(&st, &ctx, &me, &slug, &user_id).await?;
+        Ok(Outcome::stay(Notice::MemberRemoved))
     })
     .await
 }
@@ -146,16 +155,23 @@ pub fn OrgMembersPage() -> impl IntoView {
             + change.version().get()
             + remove.version().get()) as u64
     };
-    org_page(organization_members, version, move |d: MembersOverview, flash: Flash| {
-        let unit = |v: Option<Result<(), AppError>>| v;
+    let follow = move |o: Outcomes| {
+        o.follow(move || invite.value().get())
+            .follow(move || resend.value().get())
+            .follow(move || revoke.value().get())
+            .follow(move || copy.value().get())
+            .follow(move || change.value().get())
+            .follow(move || remove.value().get())
+    };
+    org_page(organization_members, version, follow, move |d: MembersOverview, flash: Flash, outcomes: Outcomes| {
         let error = form_error(
             move || {
                 [
-                    unit(resend.value().get()),
-                    unit(revoke.value().get()),
-                    unit(change.value().get()),
-                    unit(remove.value().get()),
-                    copy.value().get().map(|r| r.map(|_| ())),
+                    resend.value().get(),
+                    revoke.value().get(),
+                    change.value().get(),
+                    remove.value().get(),
+                    copy.value().get(),
                 ]
                 .into_iter()
                 .flatten()
@@ -163,31 +179,9 @@ pub fn OrgMembersPage() -> impl IntoView {
             },
             flash.clone(),
         );
-        let invite_error = form_error(move || invite.value().get().map(|r| r.map(|_| ())), flash.clone());
-        let flash_notice = flash.notice;
-        let notice = Signal::derive(move || {
-            let ok = |v: Option<Result<(), AppError>>| matches!(v, Some(Ok(())));
-            [
-                (ok(resend.value().get()), Notice::InvitationResent),
-                (ok(revoke.value().get()), Notice::InvitationRevoked),
-                (ok(change.value().get()), Notice::RoleChanged),
-                (ok(remove.value().get()), Notice::MemberRemoved),
-                (matches!(invite.value().get(), Some(Ok(_))), Notice::InvitationSent),
-            ]
-            .into_iter()
-            .find_map(|(done, n)| done.then_some(n))
-            .or(flash_notice)
-        });
-        let flash_link = (!flash.value("invite_link").is_empty())
-            .then(|| InviteLink { email: flash.value("invite_email"), link: flash.value("invite_link") });
-        let shown_link = Signal::derive(move || {
-            copy.value()
-                .get()
-                .and_then(Result::ok)
-                .map(|link| InviteLink { email: String::new(), link })
-                .or_else(|| invite.value().get().and_then(Result::ok))
-                .or_else(|| flash_link.clone())
-        });
+        let invite_error = form_error(move || invite.value().get(), flash.clone());
+        let notice = outcomes.notice();
+        let (link, invited) = (outcomes.value("invite_link"), outcomes.value("invite_email"));
         let slug = d.org.slug.clone();
         let slug_invite = slug.clone();
         let invite_role = Some(flash.value("role")).filter(|r| !r.is_empty()).unwrap_or_else(|| "member".into());
@@ -198,7 +192,7 @@ pub fn OrgMembersPage() -> impl IntoView {
                 <OrgTabs org=d.org.clone() current="/members"/>
                 <ErrorBanner error/>
                 <p class="field-error" role="alert">{move || error.get().and_then(|e| e.field_error("role").or_else(|| e.field_error("member")))}</p>
-                {move || shown_link.get().map(|l| view! { <CopyLink link=l/> })}
+                {move || link.get().map(|link| view! { <CopyLink link email=invited.get().unwrap_or_default()/> })}
                 {(!invite_roles.is_empty()).then(|| view! {
                     <div class="settings-section flush">
                         <h2 class="section-title">"Invite someone"</h2>
@@ -336,11 +330,12 @@ fn InvitationItem(
     }
 }
 
-/// An invitation link to hand over by other means, shown once: a read-only field and a copy button.
+/// An invitation link to hand over by other means, shown once: a read-only field and a copy button. `email` is
+/// the invited address (empty for a new link to an open invitation).
 #[component]
-fn CopyLink(link: InviteLink) -> impl IntoView {
+fn CopyLink(link: String, email: String) -> impl IntoView {
     let copied = RwSignal::new(false);
-    let value = link.link.clone();
+    let value = link.clone();
     let copy = move |_| {
         #[cfg(feature = "hydrate")]
         {
@@ -351,16 +346,16 @@ fn CopyLink(link: InviteLink) -> impl IntoView {
         #[cfg(not(feature = "hydrate"))]
         let _ = &value;
     };
-    let what = if link.email.is_empty() {
+    let what = if email.is_empty() {
         "A new link to this invitation".to_string()
     } else {
-        format!("Invitation link for {}", link.email)
+        format!("Invitation link for {email}")
     };
     view! {
         <div class="banner banner-info copy-link" role="status">
             <label for="invite-link">{what}" — anyone with it can accept as that address, so share it privately. It is shown once."</label>
             <div class="input-row">
-                <input id="invite-link" type="text" readonly value=link.link.clone() on:focus=|ev| {
+                <input id="invite-link" type="text" readonly value=link on:focus=|ev| {
                     #[cfg(feature = "hydrate")]
                     {
                         use wasm_bindgen::JsCast;
