@@ -255,9 +255,15 @@ where
     finish(&st, &ctx, result, back, keep)
 }
 
-/// The form's address field, parsed (an error names the field).
+/// A form field parsed into its domain type (`domain::validation`); the error names the field:
+/// `let name = parsed("name", OrgName::parse(&name))?;`.
+pub fn parsed<T>(field: &str, result: Result<T, &'static str>) -> Result<T, AppError> {
+    result.map_err(|m| AppError::field(field, m))
+}
+
+/// The form's address field, parsed.
 pub fn parse_email(email: &str) -> Result<domain::validation::EmailAddress, AppError> {
-    domain::validation::EmailAddress::parse(email).map_err(|m| AppError::field("email", m))
+    parsed("email", domain::validation::EmailAddress::parse(email))
 }
 
 /// A success redirects to the next page, with the flash for a plain form. The WASM client that stays on the page

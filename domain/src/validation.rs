@@ -34,20 +34,28 @@ impl EmailAddress {
         Ok(Self(s.to_lowercase()))
     }
 
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
     pub fn local_part(&self) -> &str {
         self.0.rsplit_once('@').map(|(l, _)| l).unwrap_or(&self.0)
     }
 }
 
-impl std::fmt::Display for EmailAddress {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
+/// Text that passed its parser: read with `as_str`, shown with `Display`; only `parse` makes one.
+macro_rules! parsed_text {
+    ($($name:ident),*) => {$(
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    )*};
 }
+parsed_text!(EmailAddress, DisplayName, OrgName, Slug);
 
 /// What the meter beside a new-password field shows: the policy's objection, if any, and the strength.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -109,25 +117,35 @@ fn is_invisible_format(c: char) -> bool {
     matches!(c, '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
 }
 
-/// A display name: trimmed, at most 80 characters, no control or invisible formatting characters; empty means none.
-pub fn parse_display_name(raw: &str) -> Result<Option<String>, &'static str> {
-    let name = raw.trim();
-    if name.chars().any(|c| c.is_control() || is_invisible_format(c)) {
-        return Err("Use letters, numbers, spaces and punctuation only.");
+/// A person's display name: trimmed, at most 80 characters, no control or invisible formatting characters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DisplayName(String);
+
+impl DisplayName {
+    /// Empty means none.
+    pub fn parse(raw: &str) -> Result<Option<Self>, &'static str> {
+        let name = raw.trim();
+        if name.chars().any(|c| c.is_control() || is_invisible_format(c)) {
+            return Err("Use letters, numbers, spaces and punctuation only.");
+        }
+        if name.chars().count() > 80 {
+            return Err("Keep it to 80 characters or fewer.");
+        }
+        Ok((!name.is_empty()).then(|| Self(name.to_string())))
     }
-    if name.chars().count() > 80 {
-        return Err("Keep it to 80 characters or fewer.");
-    }
-    Ok((!name.is_empty()).then(|| name.to_string()))
 }
 
-/// An organization's name: trimmed, 1–80 characters, no control characters.
-pub fn parse_org_name(raw: &str) -> Result<String, &'static str> {
-    let name = raw.trim();
-    if name.is_empty() {
-        return Err("Give the organization a name.");
+/// An organization's name: as a display name, but not empty.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrgName(String);
+
+impl OrgName {
+    pub fn parse(raw: &str) -> Result<Self, &'static str> {
+        match DisplayName::parse(raw)? {
+            Some(DisplayName(name)) => Ok(Self(name)),
+            None => Err("Give the organization a name."),
+        }
     }
-    parse_display_name(name).map(|n| n.unwrap_or_default())
 }
 
 /// Slugs that would shadow a page under `/organizations/`.
@@ -135,27 +153,32 @@ const RESERVED_SLUGS: &[&str] = &["new", "api", "admin", "settings", "members", 
 
 /// An organization's address: 3–63 lowercase letters, digits and single hyphens, starting and ending with a letter
 /// or digit (a DNS label, so it can become a subdomain later).
-pub fn parse_slug(raw: &str) -> Result<String, &'static str> {
-    let slug = raw.trim().to_ascii_lowercase();
-    let len = slug.len();
-    if !(3..=63).contains(&len) {
-        return Err("Use 3 to 63 characters.");
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Slug(String);
+
+impl Slug {
+    pub fn parse(raw: &str) -> Result<Self, &'static str> {
+        let slug = raw.trim().to_ascii_lowercase();
+        let len = slug.len();
+        if !(3..=63).contains(&len) {
+            return Err("Use 3 to 63 characters.");
+        }
+        if !slug.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            || slug.starts_with('-')
+            || slug.ends_with('-')
+            || slug.contains("--")
+        {
+            return Err("Use lowercase letters, digits and single hyphens, starting and ending with a letter or digit.");
+        }
+        if RESERVED_SLUGS.contains(&slug.as_str()) {
+            return Err("That address is reserved. Choose another.");
+        }
+        Ok(Self(slug))
     }
-    if !slug.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        || slug.starts_with('-')
-        || slug.ends_with('-')
-        || slug.contains("--")
-    {
-        return Err("Use lowercase letters, digits and single hyphens, starting and ending with a letter or digit.");
-    }
-    if RESERVED_SLUGS.contains(&slug.as_str()) {
-        return Err("That address is reserved. Choose another.");
-    }
-    Ok(slug)
 }
 
 /// The slug a name suggests: ASCII letters and digits kept, everything else a single hyphen, padded to 3 and cut
-/// to 63 characters. Always passes [`parse_slug`] unless it is reserved.
+/// to 63 characters. Always passes [`Slug::parse`] unless it is reserved.
 pub fn slug_from_name(name: &str) -> String {
     let mut slug = String::new();
     for c in name.trim().chars().flat_map(char::to_lowercase) {
@@ -176,7 +199,7 @@ pub fn slug_from_name(name: &str) -> String {
 /// The slug an organization gets when none is asked for (before a number is added to make it unique).
 pub fn suggested_slug(name: &str) -> String {
     let slug = slug_from_name(name);
-    if parse_slug(&slug).is_ok() {
+    if Slug::parse(&slug).is_ok() {
         slug
     } else {
         format!("{slug}-org")
@@ -189,11 +212,11 @@ mod tests {
 
     #[test]
     fn slugs_follow_dns_label_rules() {
-        assert_eq!(parse_slug(" Acme-Labs ").unwrap(), "acme-labs");
+        assert_eq!(Slug::parse(" Acme-Labs ").unwrap().as_str(), "acme-labs");
         for bad in ["ab", "-acme", "acme-", "ac--me", "acme labs", "acmé", "new", &"a".repeat(64)] {
-            assert!(parse_slug(bad).is_err(), "{bad:?} accepted");
+            assert!(Slug::parse(bad).is_err(), "{bad:?} accepted");
         }
-        assert!(parse_slug(&"a".repeat(63)).is_ok());
+        assert!(Slug::parse(&"a".repeat(63)).is_ok());
     }
 
     #[test]
@@ -204,7 +227,7 @@ mod tests {
         assert_eq!(slug_from_name("!!!"), "org");
         assert_eq!(suggested_slug("New"), "new-org");
         for name in ["Acme Labs, Inc.", "X", "!!!", &"long name ".repeat(20), "a-b", "ß"] {
-            assert!(parse_slug(&slug_from_name(name)).is_ok(), "{name:?}");
+            assert!(Slug::parse(&slug_from_name(name)).is_ok(), "{name:?}");
         }
     }
 
@@ -256,13 +279,14 @@ mod tests {
 
     #[test]
     fn display_names_are_trimmed_and_bounded() {
-        assert_eq!(parse_display_name("  Ada Lovelace "), Ok(Some("Ada Lovelace".into())));
-        assert_eq!(parse_display_name("   "), Ok(None));
-        assert!(parse_display_name(&"é".repeat(81)).is_err());
-        assert!(parse_display_name("a\u{0}b").is_err());
+        assert_eq!(DisplayName::parse("  Ada Lovelace ").unwrap().unwrap().as_str(), "Ada Lovelace");
+        assert_eq!(DisplayName::parse("   "), Ok(None));
+        assert!(DisplayName::parse(&"é".repeat(81)).is_err());
+        assert!(DisplayName::parse("a\u{0}b").is_err());
         // Bidirectional overrides and zero-width characters can make a name read differently in mail (L10).
-        assert!(parse_display_name("Support \u{202E}moc.evil").is_err());
-        assert!(parse_display_name("Ac\u{200B}me").is_err());
-        assert!(parse_org_name("Acme\u{2066}").is_err());
+        assert!(DisplayName::parse("Support \u{202E}moc.evil").is_err());
+        assert!(DisplayName::parse("Ac\u{200B}me").is_err());
+        assert!(OrgName::parse("Acme\u{2066}").is_err());
+        assert!(OrgName::parse("  ").is_err());
     }
 }

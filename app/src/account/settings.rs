@@ -51,10 +51,11 @@ pub async fn settings_data() -> Result<AccountSettings, AppError> {
 
 #[server(prefix = "/api", endpoint = "update_profile")]
 pub async fn update_profile(#[server(default)] display_name: String) -> Result<Done, AppError> {
-    use crate::server_ctx::{form, require_session, Outcome};
+    use crate::server_ctx::{form, parsed, require_session, Outcome};
     form(SETTINGS, &[("display_name", &display_name.clone())], |st, ctx| async move {
         let me = require_session(&ctx)?;
-        backend::account::settings::update_profile(&st, &ctx, &me, &display_name).await?;
+        let name = parsed("display_name", domain::validation::DisplayName::parse(&display_name))?;
+        backend::account::settings::update_profile(&st, &ctx, &me, name.as_ref()).await?;
         Ok(Outcome::stay(Notice::ProfileSaved))
     })
     .await

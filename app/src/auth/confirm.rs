@@ -14,10 +14,10 @@ use crate::context::Notice;
 /// Confirms the e-mail address with the 6-digit code from the mail (spaces and dashes are fine).
 #[server(prefix = "/api", endpoint = "confirm_with_code")]
 pub async fn confirm_with_code(email: String, code: String) -> Result<Done, AppError> {
-    use crate::server_ctx::{form, parse_email, Outcome};
+    use crate::server_ctx::{form, parse_email, parsed, Outcome};
     form("/users/confirm", &[("email", &email.clone())], |st, ctx| async move {
         let email = parse_email(&email)?;
-        let code = domain::validation::parse_code6(&code).map_err(|m| AppError::field("code", m))?;
+        let code = parsed("code", domain::validation::parse_code6(&code))?;
         backend::signin::accounts::confirm_by_code(&st, &ctx, &email, &code).await?;
         Ok(Outcome::go("/users/log-in", Notice::Confirmed).with("email", email.as_str()))
     })

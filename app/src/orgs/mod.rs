@@ -121,10 +121,14 @@ pub async fn my_organizations() -> Result<OrganizationsOverview, AppError> {
 /// Creates an organization; the caller is its owner and it becomes the session's active one.
 #[server(prefix = "/api", endpoint = "create_organization")]
 pub async fn create_organization(name: String, #[server(default)] slug: String) -> Result<Done, AppError> {
-    use crate::server_ctx::{form, require_session, Outcome};
+    use crate::server_ctx::{form, parsed, require_session, Outcome};
+    use domain::validation::{OrgName, Slug};
     form("/organizations/new", &[("name", &name.clone()), ("slug", &slug.clone())], |st, ctx| async move {
         let me = require_session(&ctx)?;
-        let slug = backend::orgs::create(&st, &ctx, &me, &name, &slug).await?;
+        let name = parsed("name", OrgName::parse(&name))?;
+        // No slug asked for: the name suggests one.
+        let asked = if slug.trim().is_empty() { None } else { Some(parsed("slug", Slug::parse(&slug))?) };
+        let slug = backend::orgs::create(&st, &ctx, &me, &name, asked.as_ref()).await?;
         Ok(Outcome::go(org_path(&slug, "/members"), Notice::OrgCreated))
     })
     .await

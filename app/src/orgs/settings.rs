@@ -47,10 +47,13 @@ pub async fn organization_settings(slug: String) -> Result<OrgSettingsView, AppE
 /// Renames the organization and changes its address (the old one redirects members for 7 days).
 #[server(prefix = "/api", endpoint = "update_organization")]
 pub async fn update_organization(slug: String, name: String, new_slug: String) -> Result<Done, AppError> {
-    use crate::server_ctx::{form, require_session, Outcome};
+    use crate::server_ctx::{form, parsed, require_session, Outcome};
+    use domain::validation::{OrgName, Slug};
     let back = org_path(&slug, "/settings");
     form(&back, &[("name", &name.clone()), ("new_slug", &new_slug.clone())], |st, ctx| async move {
         let me = require_session(&ctx)?;
+        let name = parsed("name", OrgName::parse(&name))?;
+        let new_slug = parsed("slug", Slug::parse(&new_slug))?;
         let canonical = backend::orgs::settings::update(&st, &ctx, &me, &slug, &name, &new_slug).await?;
         Ok(Outcome::go(org_path(&canonical, "/settings"), Notice::OrgSaved))
     })

@@ -15,7 +15,7 @@ use crate::{
     signin::tokens::{self, Purpose},
     AppState, Error,
 };
-use domain::validation::{parse_display_name, EmailAddress};
+use domain::validation::{DisplayName, EmailAddress};
 
 /// Opens a transaction and uses the live mailed link `token` of `purpose` in it: once only, a concurrent use loses.
 async fn use_link(
@@ -53,13 +53,12 @@ pub async fn update_profile(
     st: &AppState,
     ctx: &RequestContext,
     session: &CurrentSession,
-    display_name: &str,
+    display_name: Option<&DisplayName>,
 ) -> Result<(), Error> {
-    let name = parse_display_name(display_name).map_err(|m| Error::Field("display_name", m.into()))?;
     let now = st.clock.now();
     let mut tx = st.db.begin().await?;
     sqlx::query("UPDATE users SET display_name = $1, updated_at = $2 WHERE id = $3")
-        .bind(name)
+        .bind(display_name.map(DisplayName::as_str))
         .bind(now)
         .bind(&session.user_id)
         .execute(&mut *tx)

@@ -70,9 +70,8 @@ pub async fn change_role(
     me: &CurrentSession,
     slug: &str,
     user_id: &str,
-    role: &str,
+    to: Role,
 ) -> Result<(), Error> {
-    let to = Role::parse(role).ok_or_else(|| Error::Field("role", "Choose owner, admin or member.".into()))?;
     crate::signin::sudo::not_impersonating(me)?;
     let org = authorize(st, me, slug, Action::ViewMembers).await?;
     let mut tx = st.db.begin().await?;

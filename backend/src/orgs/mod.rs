@@ -20,7 +20,7 @@ use crate::{
     platform::request::{CurrentSession, RequestContext},
     AppState, Error,
 };
-use domain::validation::{parse_org_name, parse_slug, suggested_slug};
+use domain::validation::{suggested_slug, OrgName, Slug};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Role {
@@ -42,6 +42,11 @@ impl Role {
 
     pub fn parse(raw: &str) -> Option<Role> {
         Role::ALL.into_iter().find(|r| r.as_str() == raw)
+    }
+
+    /// A role picked in a form; the error is the field's message.
+    pub fn from_form(raw: &str) -> Result<Role, &'static str> {
+        Role::parse(raw).ok_or("Choose owner, admin or member.")
     }
 }
 
@@ -200,27 +205,20 @@ pub async fn create(
     st: &AppState,
     ctx: &RequestContext,
     me: &CurrentSession,
-    name: &str,
-    slug: &str,
+    name: &OrgName,
+    asked: Option<&Slug>,
 ) -> Result<String, Error> {
     crate::signin::sudo::require_confirmed(me)?;
     crate::signin::sudo::not_impersonating(me)?;
-    let name_r = parse_org_name(name);
-    let slug_r = if slug.trim().is_empty() { Ok(None) } else { parse_slug(slug).map(Some) };
-    let (name, asked) = match (name_r, slug_r) {
-        (Err(m), _) => return Err(Error::Field("name", m.into())),
-        (_, Err(m)) => return Err(Error::Field("slug", m.into())),
-        (Ok(n), Ok(s)) => (n, s),
-    };
     let now = st.clock.now();
     let mut tx = st.db.begin().await?;
     let slug = match asked {
-        Some(s) if slug_taken(&mut tx, &s, now).await? => {
+        Some(s) if slug_taken(&mut tx, s.as_str(), now).await? => {
             return Err(Error::Field("slug", "That address is taken. Choose another.".into()));
         }
-        Some(s) => s,
+        Some(s) => s.as_str().to_string(),
         None => {
-            let base = suggested_slug(&name);
+            let base = suggested_slug(name.as_str());
             let mut candidate = base.clone();
             let mut n = 2;
             while slug_taken(&mut tx, &candidate, now).await? {
@@ -238,7 +236,7 @@ pub async fn create(
          VALUES ($1, $2, $3, 0, $4, $5, $5)",
     )
     .bind(&org_id)
-    .bind(&name)
+    .bind(name.as_str())
     .bind(&slug)
     .bind(&me.user_id)
     .bind(now)

@@ -8,7 +8,7 @@ use crate::{
     signin::sudo,
     AppState, Error,
 };
-use domain::validation::{parse_org_name, parse_slug};
+use domain::validation::{OrgName, Slug};
 
 /// Renames the organization and changes its slug; the old slug redirects members for 7 days. Returns the slug.
 pub async fn update(
@@ -16,12 +16,11 @@ pub async fn update(
     ctx: &RequestContext,
     me: &CurrentSession,
     slug: &str,
-    name: &str,
-    new_slug: &str,
+    name: &OrgName,
+    new_slug: &Slug,
 ) -> Result<String, Error> {
     let org = authorize(st, me, slug, Action::EditSettings).await?;
-    let name = parse_org_name(name).map_err(|m| Error::Field("name", m.into()))?;
-    let new_slug = parse_slug(new_slug).map_err(|m| Error::Field("slug", m.into()))?;
+    let (name, new_slug) = (name.as_str(), new_slug.as_str());
     let now = st.clock.now();
     let mut tx = st.db.begin().await?;
     if new_slug != org.slug {
@@ -59,7 +58,7 @@ pub async fn update(
         .await
         .map_err(slug_conflict)?;
     tx.commit().await?;
-    Ok(new_slug)
+    Ok(new_slug.to_string())
 }
 
 /// Turns "members need two-step verification" on or off. An owner without it cannot turn it on (they would lock

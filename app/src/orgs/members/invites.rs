@@ -14,13 +14,14 @@ pub async fn invite_member(
     role: String,
     #[server(default)] send_mail: Option<String>,
 ) -> Result<Done, AppError> {
-    use crate::server_ctx::{form, parse_email, require_session, Outcome};
+    use crate::server_ctx::{form, parse_email, parsed, require_session, Outcome};
     let back = crate::orgs::org_path(&slug, "/members");
     form(&back, &[("email", &email.clone()), ("role", &role.clone())], |st, ctx| async move {
         let me = require_session(&ctx)?;
         let email = parse_email(&email)?;
+        let role = parsed("role", backend::orgs::Role::from_form(&role))?;
         let send = send_mail.is_some();
-        let link = backend::orgs::invitations::invite(&st, &ctx, &me, &slug, email.as_str(), &role, send).await?;
+        let link = backend::orgs::invitations::invite(&st, &ctx, &me, &slug, &email, role, send).await?;
         Ok(Outcome::stay(Notice::InvitationSent).with_secret("invite_link", link).with("invite_email", email.as_str()))
     })
     .await

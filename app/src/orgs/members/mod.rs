@@ -119,10 +119,11 @@ pub async fn organization_members(slug: String) -> Result<MembersOverview, AppEr
 /// Gives a member another role (within what the caller's role allows; the last owner keeps theirs).
 #[server(prefix = "/api", endpoint = "change_member_role")]
 pub async fn change_member_role(slug: String, user_id: String, role: String) -> Result<Done, AppError> {
-    use crate::server_ctx::{form, require_session, Outcome};
+    use crate::server_ctx::{form, parsed, require_session, Outcome};
     form(&super::org_path(&slug, "/members"), &[], |st, ctx| async move {
         let me = require_session(&ctx)?;
-        backend::orgs::members::change_role(&st, &ctx, &me, &slug, &user_id, &role).await?;
+        let role = parsed("role", backend::orgs::Role::from_form(&role))?;
+        backend::orgs::members::change_role(&st, &ctx, &me, &slug, &user_id, role).await?;
         Ok(Outcome::stay(Notice::RoleChanged))
     })
     .await

@@ -143,14 +143,12 @@ pub async fn invite(
     ctx: &RequestContext,
     me: &CurrentSession,
     slug: &str,
-    email: &str,
-    role: &str,
+    email: &EmailAddress,
+    role: Role,
     send_mail: bool,
 ) -> Result<String, Error> {
     crate::signin::sudo::require_confirmed(me)?;
-    let role = Role::parse(role).ok_or_else(|| Error::Field("role", "Choose owner, admin or member.".into()))?;
     let org = authorize(st, me, slug, Action::Invite(role)).await?;
-    let email = EmailAddress::parse(email).map_err(|m| Error::Field("email", m.into()))?;
     let (members,): (i64,) = sqlx::query_as(
         "SELECT COUNT(*) FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.org_id = $1 AND u.email = $2",
     )
