@@ -57,3 +57,34 @@ async fn input_is_parsed_at_the_edge_and_a_bad_one_keeps_what_was_typed() {
     assert!(app.state().mailer.stored().is_empty(), "no mail for an address that did not parse");
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_typed_field_is_refused_by_name_and_nothing_changes() {
+    let app = TestApp::spawn().await;
+    let ann = app.signed_in_user(ANN).await;
+    crate::orgs::create_org(&app, &ann, "Acme", "acme").await;
+    crate::orgs::member(&app, &ann, "acme", "bo@example.com", "member").await;
+    let bo_id = app.user_id("bo@example.com").await;
+    let invisible = "Ac\u{202E}me";
+    let cases: Vec<(&str, Vec<(&str, &str)>, &str)> = vec![
+        ("update_profile", vec![("display_name", invisible)], "display_name"),
+        ("create_organization", vec![("name", "   "), ("slug", "")], "name"),
+        ("create_organization", vec![("name", invisible), ("slug", "")], "name"),
+        ("update_organization", vec![("slug", "acme"), ("name", ""), ("new_slug", "acme")], "name"),
+        ("update_organization", vec![("slug", "acme"), ("name", "Acme"), ("new_slug", "a--b")], "slug"),
+        ("invite_member", vec![("slug", "acme"), ("email", "cy@example.com"), ("role", "boss")], "role"),
+        ("change_member_role", vec![("slug", "acme"), ("user_id", &bo_id), ("role", "Owner")], "role"),
+    ];
+    for (name, form, field) in &cases {
+        let (status, body) = app.call_form(&ann, name, form).await;
+        assert_eq!(status, reqwest::StatusCode::UNPROCESSABLE_ENTITY, "{name} {form:?}: {body}");
+        let error: app::error::AppError = serde_json::from_str(&body).unwrap();
+        assert!(error.field_error(field).is_some(), "{name} {form:?}: {body}");
+    }
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM organizations").await, 1);
+    assert_eq!(app.text("SELECT name FROM organizations WHERE slug = $1", &["acme"]).await, "Acme");
+    assert_eq!(app.text("SELECT role FROM memberships WHERE user_id = $1", &[&bo_id]).await, "member");
+    assert_eq!(app.i64("SELECT COUNT(*) FROM invitations WHERE email = $1", &["cy@example.com"]).await, 0);
+    assert_eq!(app.i64("SELECT COUNT(*) FROM users WHERE display_name IS NOT NULL", &[]).await, 0);
+    app.stop().await;
+}
