@@ -1,45 +1,55 @@
-//! `portcullis [serve | migrate | help]`.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Command {
-    Serve,
-    Migrate,
-    /// `user require-password-change EMAIL`: on evidence of compromise, the next sign-in needs a new password.
-    RequirePasswordChange(String),
-    /// `admin grant EMAIL`, `admin revoke EMAIL`: the operator role (there are no default accounts).
-    AdminGrant(String),
-    AdminRevoke(String),
-    /// `admin list`.
-    AdminList,
-    Help,
+//! The command line, on clap: `portcullis [serve | migrate | doctor | user … | admin … | help]`.
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "portcullis",
+    version,
+    about = "Accounts for your web product: the web server, and the operator's commands.",
+    after_help = "Configuration comes from the environment (and .env in development); see .env.example."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
 }
 
-pub const USAGE: &str = "usage: portcullis [COMMAND]\n\n\
-commands:\n  serve     run the web server and the job worker (default)\n  \
-migrate   apply database migrations and exit\n  \
-user require-password-change EMAIL\n            the password stops working until the owner sets a new one from a\n            \
-mailed link; every session of the account ends (use on evidence of compromise)\n  \
-admin grant EMAIL | admin revoke EMAIL | admin list\n            the operator role (/admin; it needs two-step verification)\n  \
-help      show this message\n\n\
-Configuration comes from the environment (and .env in development); see .env.example.";
+#[derive(Debug, PartialEq, Eq, Subcommand)]
+pub enum Command {
+    /// Run the web server and the job worker (the default)
+    Serve,
+    /// Apply the database migrations and exit
+    Migrate,
+    /// Check the configuration before a deploy: each part ok, warning or error, with the fix; exits 1 on an error
+    Doctor,
+    /// An account, by its e-mail address
+    #[command(subcommand)]
+    User(UserCommand),
+    /// The operator role (/admin; it needs two-step verification). There are no default accounts
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
 
-pub fn parse(args: &[String]) -> Result<Command, String> {
-    match args.first().map(String::as_str) {
-        None | Some("serve") => Ok(Command::Serve),
-        Some("migrate") => Ok(Command::Migrate),
-        Some("user") => match (args.get(1).map(String::as_str), args.get(2)) {
-            (Some("require-password-change"), Some(email)) if args.len() == 3 => {
-                Ok(Command::RequirePasswordChange(email.clone()))
-            }
-            _ => Err(format!("usage: portcullis user require-password-change EMAIL\n\n{USAGE}")),
-        },
-        Some("admin") => match (args.get(1).map(String::as_str), args.get(2)) {
-            (Some("grant"), Some(email)) if args.len() == 3 => Ok(Command::AdminGrant(email.clone())),
-            (Some("revoke"), Some(email)) if args.len() == 3 => Ok(Command::AdminRevoke(email.clone())),
-            (Some("list"), None) => Ok(Command::AdminList),
-            _ => Err(format!("usage: portcullis admin grant EMAIL | admin revoke EMAIL | admin list\n\n{USAGE}")),
-        },
-        Some("help") | Some("--help") | Some("-h") => Ok(Command::Help),
-        Some(other) => Err(format!("unknown command {other:?}\n\n{USAGE}")),
+#[derive(Debug, PartialEq, Eq, Subcommand)]
+pub enum UserCommand {
+    /// The password stops working until the owner sets a new one from a mailed link; every session of the account
+    /// ends (use on evidence of compromise)
+    RequirePasswordChange { email: String },
+}
+
+#[derive(Debug, PartialEq, Eq, Subcommand)]
+pub enum AdminCommand {
+    /// Make the account an admin
+    Grant { email: String },
+    /// Take the admin role away
+    Revoke { email: String },
+    /// The admins, and whether each has two-step verification
+    List,
+}
+
+impl Cli {
+    /// The command to run: `serve` when none is named.
+    pub fn command(self) -> Command {
+        self.command.unwrap_or(Command::Serve)
     }
 }
 
@@ -47,24 +57,30 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn commands_parse() {
-        assert_eq!(parse(&[]).unwrap(), Command::Serve);
-        assert_eq!(parse(&["migrate".into()]).unwrap(), Command::Migrate);
-        assert!(parse(&["frobnicate".into()]).unwrap_err().contains("unknown command"));
-        let args: Vec<String> = ["user", "require-password-change", "a@example.com"].map(String::from).into();
-        assert_eq!(parse(&args).unwrap(), Command::RequirePasswordChange("a@example.com".into()));
-        assert!(parse(&args[..2]).unwrap_err().contains("require-password-change EMAIL"));
+    fn parse(args: &[&str]) -> Result<Command, clap::Error> {
+        Cli::try_parse_from(std::iter::once("portcullis").chain(args.iter().copied())).map(Cli::command)
     }
 
     #[test]
-    fn admin_commands_parse_and_anything_else_is_usage() {
-        let p = |a: &[&str]| parse(&a.iter().map(|s| s.to_string()).collect::<Vec<_>>());
-        assert_eq!(p(&["admin", "grant", "a@example.com"]).unwrap(), Command::AdminGrant("a@example.com".into()));
-        assert_eq!(p(&["admin", "revoke", "a@example.com"]).unwrap(), Command::AdminRevoke("a@example.com".into()));
-        assert_eq!(p(&["admin", "list"]).unwrap(), Command::AdminList);
+    fn commands_parse() {
+        assert_eq!(parse(&[]).unwrap(), Command::Serve);
+        assert_eq!(parse(&["migrate"]).unwrap(), Command::Migrate);
+        assert_eq!(parse(&["doctor"]).unwrap(), Command::Doctor);
+        assert_eq!(parse(&["frobnicate"]).unwrap_err().kind(), clap::error::ErrorKind::InvalidSubcommand);
+        assert_eq!(
+            parse(&["user", "require-password-change", "a@example.com"]).unwrap(),
+            Command::User(UserCommand::RequirePasswordChange { email: "a@example.com".into() })
+        );
+        assert!(parse(&["user", "require-password-change"]).is_err());
+    }
+
+    #[test]
+    fn admin_commands_parse_and_anything_else_is_refused() {
+        assert_eq!(parse(&["admin", "grant", "a@example.com"]).unwrap(), Command::Admin(AdminCommand::Grant { email: "a@example.com".into() }));
+        assert_eq!(parse(&["admin", "revoke", "a@example.com"]).unwrap(), Command::Admin(AdminCommand::Revoke { email: "a@example.com".into() }));
+        assert_eq!(parse(&["admin", "list"]).unwrap(), Command::Admin(AdminCommand::List));
         for bad in [&["admin"][..], &["admin", "grant"], &["admin", "list", "x"], &["admin", "grant", "a", "b"]] {
-            assert!(p(bad).unwrap_err().contains("admin grant EMAIL"), "{bad:?}");
+            assert!(parse(bad).is_err(), "{bad:?}");
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The server: configuration → state → router → serve, plus the job worker. Tests build the same router.
 pub mod cli;
+pub mod doctor;
 pub mod middleware;
 pub mod routes;
 

@@ -1,21 +1,12 @@
 use backend::{platform::config::Config, platform::db::Db};
-use server::cli::{self, Command};
+use clap::Parser;
+use server::cli::{AdminCommand, Cli, Command, UserCommand};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let command = match cli::parse(&args) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("{e}");
-            std::process::exit(2);
-        }
-    };
-    if command == Command::Help {
-        println!("{}", cli::USAGE);
-        return;
-    }
+    // clap answers `help`, `--help` and `--version`, and refuses anything else it does not know (exit 2).
+    let command = Cli::parse().command();
     // `.env` is a development convenience: a production process takes its configuration from the environment only.
     if std::env::var("APP_ENV").map_or(true, |v| v != "production" && v != "prod") {
         let _ = dotenvy::dotenv();
@@ -23,7 +14,15 @@ async fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")))
         .init();
-    let config = match Config::from_env() {
+    let config = Config::from_env();
+    if command == Command::Doctor {
+        let findings = match &config {
+            Ok(c) => server::doctor::check(c).await,
+            Err(e) => server::doctor::config_failed(e),
+        };
+        std::process::exit(if server::doctor::report(&findings) { 0 } else { 1 });
+    }
+    let config = match config {
         Ok(c) => c,
         Err(e) => {
             eprintln!("portcullis: {e}");
@@ -55,7 +54,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             tracing::info!("shutting down");
             running.stop().await;
         }
-        Command::RequirePasswordChange(email) => {
+        Command::User(UserCommand::RequirePasswordChange { email }) => {
             use backend::{platform::request::RequestContext, signin::accounts};
             let email = domain::validation::EmailAddress::parse(&email).map_err(|m| anyhow::anyhow!("{m}"))?;
             let state = server::build_state(config).await?;
@@ -68,15 +67,16 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 Err(e) => anyhow::bail!("{e}"),
             }
         }
-        Command::AdminGrant(email) => set_admin(config, &email, true).await?,
-        Command::AdminRevoke(email) => set_admin(config, &email, false).await?,
-        Command::AdminList => {
+        Command::Admin(AdminCommand::Grant { email }) => set_admin(config, &email, true).await?,
+        Command::Admin(AdminCommand::Revoke { email }) => set_admin(config, &email, false).await?,
+        Command::Admin(AdminCommand::List) => {
             let state = server::build_state(config).await?;
             for (email, mfa) in backend::admin::list(&state).await? {
                 println!("{email}\t{}", if mfa { "two-step verification on" } else { "two-step verification OFF" });
             }
         }
-        Command::Help => {}
+        // Answered in main: it reports a configuration that does not load instead of stopping at it.
+        Command::Doctor => {}
     }
     Ok(())
 }

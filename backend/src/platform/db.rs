@@ -124,6 +124,21 @@ impl Db {
         }
     }
 
+    /// How far this machine's clock is ahead of the database server's, in seconds (PostgreSQL; a SQLite file has no
+    /// clock of its own: `None`).
+    pub async fn clock_offset(&self) -> Result<Option<f64>, sqlx::Error> {
+        if self.kind == DbKind::Sqlite {
+            return Ok(None);
+        }
+        let before = std::time::SystemTime::now();
+        let (db,): (f64,) = sqlx::query_as("SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) AS DOUBLE PRECISION)")
+            .fetch_one(&self.pool)
+            .await?;
+        let after = std::time::SystemTime::now();
+        let secs = |t: std::time::SystemTime| t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs_f64();
+        Ok(Some((secs(before) + secs(after)) / 2.0 - db))
+    }
+
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
         if self.kind == DbKind::Sqlite {
             // Take the write lock up front so two writers never deadlock upgrading a read lock.

@@ -1,4 +1,4 @@
-use std::process::Command;
+use std::{path::Path, process::Command};
 
 use crate::common::*;
 
@@ -50,7 +50,8 @@ fn production_refuses_a_plain_http_base_url() {
 fn an_unknown_command_prints_usage() {
     let out = binary().arg("frobnicate").output().unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("usage: portcullis"));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("unrecognized subcommand 'frobnicate'") && said.contains("Usage: portcullis"), "{said}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -87,4 +88,77 @@ async fn s5_an_operator_can_make_the_next_sign_in_require_a_new_password() {
         binary().args(["user", "require-password-change", "nobody@example.com"]).env("DATABASE_URL", &url).output();
     assert_eq!(out.unwrap().status.code(), Some(1), "an unknown address is an error");
     app.stop().await;
+}
+
+/// `portcullis doctor` with `vars` (and nothing else from this process's environment): exit code and what it printed.
+fn doctor(vars: &[(&str, &str)]) -> (Option<i32>, String) {
+    let out = binary().arg("doctor").envs(vars.iter().copied()).output().unwrap();
+    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The line `doctor` printed about `part`.
+fn line<'a>(said: &'a str, part: &str) -> &'a str {
+    said.lines().find(|l| l.split_whitespace().nth(1) == Some(part)).unwrap_or_else(|| panic!("no {part}: {said}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_passes_a_ready_configuration_and_says_what_is_for_development_only() {
+    let url = fresh_database_url().await;
+    let smtp_port = crate::mail::free_port();
+    let _sink = crate::mail::SmtpSink::start(smtp_port).await;
+    let provider = crate::oauth::Provider::start().await;
+    let smtp = format!("smtp://127.0.0.1:{smtp_port}");
+    let vars = [
+        ("DATABASE_URL", url.as_str()),
+        ("MAIL_TRANSPORT", "smtp"),
+        ("SMTP_URL", &smtp),
+        ("OIDC_ISSUER", &provider.issuer),
+        ("OIDC_CLIENT_ID", "portcullis"),
+        ("OIDC_CLIENT_SECRET", "s3cret"),
+    ];
+    // Before `migrate`: a SQLite file is not made by the check; a PostgreSQL database is reachable but empty.
+    let (code, said) = doctor(&vars);
+    assert_eq!(code, Some(0), "{said}");
+    assert!(line(&said, "database").starts_with("warning"), "{said}");
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        assert!(!Path::new(path).exists(), "the check made the file: {said}");
+    }
+
+    let out = binary().arg("migrate").env("DATABASE_URL", &url).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (code, said) = doctor(&vars);
+    assert_eq!(code, Some(0), "{said}");
+    for part in ["configuration", "database", "mail", "providers", "clock", "passkeys"] {
+        assert!(line(&said, part).starts_with("ok"), "{part}: {said}");
+    }
+    assert!(line(&said, "providers").contains(&provider.issuer), "{said}");
+    // Development defaults are named, with the fix.
+    assert!(line(&said, "secret").starts_with("warning") && said.contains("openssl rand"), "{said}");
+    assert!(line(&said, "data").starts_with("warning") && said.contains("DATA_ENCRYPTION_KEYS="), "{said}");
+    assert!(said.ends_with("0 error(s), 2 warning(s)\n"), "{said}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_names_each_part_that_would_fail_and_exits_1() {
+    let closed = |p: u16| format!("127.0.0.1:{p}");
+    let (db, smtp, oidc) = (crate::mail::free_port(), crate::mail::free_port(), crate::mail::free_port());
+    let (code, said) = doctor(&[
+        ("DATABASE_URL", &format!("postgres://portcullis@{}/portcullis", closed(db))),
+        ("MAIL_TRANSPORT", "smtp"),
+        ("SMTP_URL", &format!("smtp://{}", closed(smtp))),
+        ("OIDC_ISSUER", &format!("http://{}", closed(oidc))),
+        ("OIDC_CLIENT_ID", "portcullis"),
+        ("OIDC_CLIENT_SECRET", "s3cret"),
+    ]);
+    assert_eq!(code, Some(1), "{said}");
+    assert!(line(&said, "database").starts_with("error") && said.contains("DATABASE_URL"), "{said}");
+    assert!(line(&said, "mail").starts_with("error") && said.contains("SMTP_URL"), "{said}");
+    assert!(line(&said, "providers").starts_with("error") && said.contains("discovery"), "{said}");
+    assert!(line(&said, "clock").starts_with("warning"), "{said}");
+    assert!(said.contains("3 error(s)"), "{said}");
+
+    // A configuration that does not load: the variable and what it needs.
+    let (code, said) = doctor(&[("APP_ENV", "production"), ("BASE_URL", "https://auth.example.com")]);
+    assert_eq!(code, Some(1), "{said}");
+    assert!(line(&said, "configuration").starts_with("error") && said.contains("SECRET_KEY"), "{said}");
 }

@@ -122,6 +122,11 @@ fn err(var: &'static str, reason: impl Into<String>) -> ConfigError {
 }
 
 impl Config {
+    /// Whether the secret key is the published development one (allowed on localhost only).
+    pub fn uses_development_secret(&self) -> bool {
+        self.secret_key.expose().as_slice() == DEV_SECRET.as_bytes()
+    }
+
     /// Reads the process environment (after `.env` in development, loaded by the binary).
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_map(&std::env::vars().collect())
