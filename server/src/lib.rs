@@ -2,6 +2,7 @@
 pub mod cli;
 pub mod doctor;
 pub mod middleware;
+pub mod observe;
 pub mod routes;
 
 /// mimalloc instead of glibc's malloc, for every binary built on this crate (the server, the bench, the tests): the
@@ -129,7 +130,7 @@ pub fn router(state: AppState) -> Router {
                 .layer(from_fn_with_state(state.clone(), middleware::loopback_only)),
         );
     }
-    router
+    let router = router
         .fallback(not_found)
         .layer(from_fn_with_state(state.clone(), middleware::organization_entry))
         .layer(from_fn_with_state(state.clone(), middleware::require_mfa_enrolment))
@@ -139,7 +140,8 @@ pub fn router(state: AppState) -> Router {
         .layer(from_fn_with_state(state.clone(), middleware::request_context))
         .layer(backend::platform::visitor::layer(&state.config, &state.db))
         .layer(RequestBodyLimitLayer::new(state.config.body_limit_bytes))
-        .with_state(st)
+        .with_state(st);
+    observe::observed(router)
 }
 
 /// A running server: its address, and the handles to stop it.

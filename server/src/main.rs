@@ -11,10 +11,8 @@ async fn main() {
     if std::env::var("APP_ENV").map_or(true, |v| v != "production" && v != "prod") {
         let _ = dotenvy::dotenv();
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")))
-        .init();
     let config = Config::from_env();
+    init_logging(config.as_ref().is_ok_and(|c| c.log_json));
     if command == Command::Doctor {
         let findings = match &config {
             Ok(c) => server::doctor::check(c).await,
@@ -44,6 +42,10 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         }
         Command::Serve => {
             let state = server::build_state(config).await?;
+            if let Some(addr) = state.config.metrics_addr {
+                let bound = server::observe::serve_metrics(addr, state.clone()).await?;
+                tracing::info!("metrics on http://{bound}/metrics");
+            }
             let running = server::start(state).await?;
             if running.state.config.precompress_assets {
                 // Brotli and gzip variants of the bundle, made once, in the background, before anyone asks.
@@ -79,6 +81,17 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Doctor => {}
     }
     Ok(())
+}
+
+/// Text lines, or one JSON object per line (`LOG_FORMAT=json`) with the spans it was logged in (the request's, with
+/// its request id, among them).
+fn init_logging(json: bool) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    if json {
+        tracing_subscriber::fmt().json().with_current_span(false).with_span_list(true).with_env_filter(filter).init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).init();
+    }
 }
 
 async fn set_admin(config: Config, email: &str, grant: bool) -> anyhow::Result<()> {

@@ -77,7 +77,11 @@ fn warn_untrusted_forwarding(peer: IpAddr) {
 
 /// Builds the [`RequestContext`]: request id, client address, the session behind the cookie.
 pub async fn request_context(State(st): State<AppState>, mut req: Request, next: Next) -> Response {
-    let request_id = crypto::new_id();
+    // Made by the access log (the outermost layer); a router without it still gets one.
+    let request_id = match req.extensions().get::<crate::observe::RequestId>() {
+        Some(id) => id.0.clone(),
+        None => crypto::new_id(),
+    };
     let peer =
         req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()).unwrap_or(IpAddr::from([127, 0, 0, 1]));
     let ip = client_ip(&st.config, peer, req.headers());
@@ -116,12 +120,9 @@ pub async fn request_context(State(st): State<AppState>, mut req: Request, next:
         visitor: visitor.clone(),
     };
     req.extensions_mut().insert(ctx);
-    let mut res = next.run(req).await;
+    let res = next.run(req).await;
     if let Some(session) = &visitor_session {
         visitor.apply(session).await;
-    }
-    if let Ok(v) = HeaderValue::from_str(&request_id) {
-        res.headers_mut().insert("x-request-id", v);
     }
     res
 }

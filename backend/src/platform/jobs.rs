@@ -164,6 +164,29 @@ pub async fn enqueue_at(
 }
 
 /// Wakes the worker for a job queued to run now (mail that must not be sent from the request itself).
+/// How many jobs wait, run and are dead (retries used up), for the metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub queued: i64,
+    pub running: i64,
+    pub dead: i64,
+}
+
+pub async fn counts(st: &AppState) -> Result<Counts, sqlx::Error> {
+    let rows: Vec<(String, i64)> =
+        sqlx::query_as("SELECT state, COUNT(*) FROM jobs WHERE state <> 'done' GROUP BY state").fetch_all(&st.db.pool).await?;
+    let mut counts = Counts::default();
+    for (state, n) in rows {
+        match state.as_str() {
+            "queued" => counts.queued = n,
+            "running" => counts.running = n,
+            "dead" => counts.dead = n,
+            _ => {}
+        }
+    }
+    Ok(counts)
+}
+
 pub fn wake_worker(st: &AppState) {
     st.jobs_wakeup.notify_one();
 }

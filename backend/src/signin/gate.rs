@@ -142,12 +142,23 @@ pub enum SignIn {
 /// Runs the gate for a verified first factor in the sign-in's transaction `tx` and, when it grants, creates the
 /// session there; commits, then sends the mail the sign-in queued.
 pub async fn sign_in(mut tx: Tx, st: &AppState, ctx: &RequestContext, first: FirstFactor) -> Result<SignIn, Error> {
+    let method = first.method;
+    let counted = |outcome: &'static str| {
+        metrics::counter!("signins_total", "method" => method, "outcome" => outcome).increment(1);
+    };
     let outcome = match gate(&mut tx, st, ctx, first).await? {
         GateOutcome::SignedIn(grant) => SignIn::Session(sessions::create(&mut tx, st, ctx, grant).await?),
         GateOutcome::SecondFactorRequired { challenge_token } => SignIn::Challenge { token: challenge_token },
-        GateOutcome::AccountClosing => return Err(Error::AccountClosing),
-        GateOutcome::AccountLocked => return Err(Error::AccountLocked),
+        GateOutcome::AccountClosing => {
+            counted("account_closing");
+            return Err(Error::AccountClosing);
+        }
+        GateOutcome::AccountLocked => {
+            counted("account_locked");
+            return Err(Error::AccountLocked);
+        }
     };
+    counted(if matches!(outcome, SignIn::Session(_)) { "session" } else { "second_factor_required" });
     tx.commit().await?;
     if let SignIn::Session(s) = &outcome {
         jobs::after_commit(st, &s.job_ids).await;

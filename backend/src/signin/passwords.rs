@@ -80,6 +80,23 @@ impl Memory {
     }
 }
 
+/// One request counted in the `password_hash_waiting` gauge until it is dropped (also when the request is).
+struct Waiting(metrics::Gauge);
+
+impl Waiting {
+    fn new() -> Self {
+        let gauge = metrics::gauge!("password_hash_waiting");
+        gauge.increment(1.0);
+        Self(gauge)
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.0.decrement(1.0);
+    }
+}
+
 impl Hasher {
     pub fn new(config: &Config) -> anyhow::Result<Self> {
         Self::with_release_after(config, RELEASE_AFTER)
@@ -122,7 +139,11 @@ impl Hasher {
         &self,
         f: impl FnOnce(&mut Memory) -> anyhow::Result<T> + Send + 'static,
     ) -> Result<T, Unexpected> {
-        let _permit = self.permits.acquire().await.map_err(|e| Unexpected(e.into()))?;
+        // Requests waiting for a free worker (a gauge: how far sign-ins are queued behind the hashing capacity).
+        let waiting = Waiting::new();
+        let permit = self.permits.acquire().await;
+        drop(waiting);
+        let _permit = permit.map_err(|e| Unexpected(e.into()))?;
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.jobs
             .send(Box::new(move |memory| {

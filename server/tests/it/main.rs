@@ -14,6 +14,7 @@ mod login;
 mod magic_link;
 mod mail;
 mod mfa;
+mod observe;
 mod oauth;
 mod org_accounts;
 mod orgs;

@@ -278,26 +278,6 @@ async fn s10_the_password_meter_answers_with_the_policy_on_its_own_allowance() {
     app.stop().await;
 }
 
-/// Everything the server logs in this test binary, from the first call on (tests share one process).
-fn captured_logs() -> &'static std::sync::Mutex<Vec<u8>> {
-    static LOGS: std::sync::OnceLock<&'static std::sync::Mutex<Vec<u8>>> = std::sync::OnceLock::new();
-    LOGS.get_or_init(|| {
-        let logs: &'static std::sync::Mutex<Vec<u8>> = Box::leak(Box::new(std::sync::Mutex::new(Vec::new())));
-        struct Sink(&'static std::sync::Mutex<Vec<u8>>);
-        impl std::io::Write for Sink {
-            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-                self.0.lock().unwrap().extend_from_slice(buf);
-                Ok(buf.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
-        let _ = tracing_subscriber::fmt().with_ansi(false).with_writer(move || Sink(logs)).try_init();
-        logs
-    })
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unexpected_failure_is_logged_once_under_the_reference_the_user_is_shown() {
     let logs = captured_logs();

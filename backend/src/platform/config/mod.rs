@@ -102,6 +102,10 @@ pub struct Config {
     pub site_root: PathBuf,
     /// Make brotli and gzip variants of the assets once per process (on by default in release builds).
     pub precompress_assets: bool,
+    /// Log lines as JSON objects (`LOG_FORMAT=json`) instead of text.
+    pub log_json: bool,
+    /// Where Prometheus metrics are served (`METRICS_ADDR`), on a listener of their own; none by default.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 use oauth::oauth_providers;
@@ -291,6 +295,15 @@ impl Config {
                 "PRECOMPRESS_ASSETS",
                 if cfg!(debug_assertions) { "false" } else { "true" },
             )?,
+            log_json: match get("LOG_FORMAT").as_deref() {
+                None | Some("text") => false,
+                Some("json") => true,
+                Some(o) => return Err(err("LOG_FORMAT", format!("expected text or json, got {o:?}"))),
+            },
+            metrics_addr: match get("METRICS_ADDR") {
+                None => None,
+                Some(raw) => Some(raw.parse().map_err(|e| err("METRICS_ADDR", format!("cannot parse {raw:?}: {e}")))?),
+            },
         };
         if cfg.argon2_m_kib < 19456 && prod {
             return Err(err("ARGON2_M_KIB", "must be at least 19456 (OWASP) in production"));

@@ -136,6 +136,7 @@ async fn check_password(
                 _ => None,
             };
             record_failed_password(st, ctx, u.as_ref(), detail, pause, action).await?;
+            metrics::counter!("password_checks_failed_total").increment(1);
             Err(Error::InvalidCredentials)
         }
     }
