@@ -59,6 +59,7 @@ pub async fn check(config: &Config) -> Vec<Finding> {
     )];
     out.extend(keys(config));
     out.push(passkeys(config));
+    out.push(metrics(config));
     let db = database(config, &mut out).await;
     out.push(mail(config).await);
     out.extend(providers(config).await);
@@ -96,6 +97,19 @@ fn passkeys(config: &Config) -> Finding {
         found(Level::Warning, "passkeys", format!("{said}; BASE_URL is http://: browsers allow passkeys on localhost only"))
     } else {
         found(Level::Ok, "passkeys", said)
+    }
+}
+
+/// `/metrics` has no authentication: on an address other machines reach, say so.
+fn metrics(config: &Config) -> Finding {
+    match config.metrics_addr {
+        None => found(Level::Ok, "metrics", "off (METRICS_ADDR unset)"),
+        Some(a) if a.ip().is_loopback() => found(Level::Ok, "metrics", format!("http://{a}/metrics")),
+        Some(a) => found(
+            Level::Warning,
+            "metrics",
+            format!("http://{a}/metrics answers anyone who reaches it: keep it behind a firewall, or bind 127.0.0.1"),
+        ),
     }
 }
 

@@ -128,7 +128,7 @@ async fn doctor_passes_a_ready_configuration_and_says_what_is_for_development_on
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let (code, said) = doctor(&vars);
     assert_eq!(code, Some(0), "{said}");
-    for part in ["configuration", "database", "mail", "providers", "clock", "passkeys"] {
+    for part in ["configuration", "database", "mail", "providers", "clock", "passkeys", "metrics"] {
         assert!(line(&said, part).starts_with("ok"), "{part}: {said}");
     }
     assert!(line(&said, "providers").contains(&provider.issuer), "{said}");
@@ -156,6 +156,11 @@ async fn doctor_names_each_part_that_would_fail_and_exits_1() {
     assert!(line(&said, "providers").starts_with("error") && said.contains("discovery"), "{said}");
     assert!(line(&said, "clock").starts_with("warning"), "{said}");
     assert!(said.contains("3 error(s)"), "{said}");
+
+    // Metrics on an address other machines reach: a warning (they have no authentication).
+    let (code, said) = doctor(&[("METRICS_ADDR", "0.0.0.0:9090"), ("DATABASE_URL", "sqlite:///nonexistent/x.db")]);
+    assert_eq!(code, Some(0), "{said}");
+    assert!(line(&said, "metrics").starts_with("warning") && said.contains("firewall"), "{said}");
 
     // A configuration that does not load: the variable and what it needs.
     let (code, said) = doctor(&[("APP_ENV", "production"), ("BASE_URL", "https://auth.example.com")]);

@@ -128,7 +128,7 @@ async fn every_request_logs_one_access_line_and_each_of_its_lines_carries_its_re
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn metrics_count_requests_by_route_and_status_and_failed_passwords() {
+async fn metrics_count_requests_by_route_and_status_sign_ins_and_failed_passwords() {
     let served = Served::start().await;
     let client = reqwest::Client::new();
     for _ in 0..3 {
@@ -143,6 +143,18 @@ async fn metrics_count_requests_by_route_and_status_and_failed_passwords() {
         .await
         .unwrap();
     assert!(r.status().is_client_error(), "{}", r.status());
+    // A sign-up, then a sign-in with the right password (an unconfirmed account may sign in by default).
+    for (path, status) in [("/api/register", 200), ("/api/log_in", 200)] {
+        let r = client
+            .post(format!("{}{path}", served.base))
+            .header("accept", "application/json")
+            .header("sec-fetch-site", "same-origin")
+            .form(&[("email", "mia@example.com"), ("password", PASSWORD)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), status, "{path}: {}", r.text().await.unwrap());
+    }
     let text = client.get(&served.metrics).send().await.unwrap().text().await.unwrap();
     let value = |series: &str| -> Option<f64> {
         text.lines().find(|l| l.starts_with(series)).and_then(|l| l.rsplit(' ').next()?.parse().ok())
@@ -151,6 +163,7 @@ async fn metrics_count_requests_by_route_and_status_and_failed_passwords() {
     let healthz = value(r#"http_requests_total{method="GET",route="/healthz",status="200"}"#);
     assert!(healthz.is_some_and(|n| n >= 3.0), "{text}");
     assert_eq!(value("password_checks_failed_total"), Some(1.0), "{text}");
+    assert_eq!(value(r#"signins_total{method="password",outcome="session"}"#), Some(1.0), "{text}");
     assert!(text.contains(r#"http_request_duration_seconds_bucket{method="POST",route="/api/log_in""#), "{text}");
     assert_eq!(value("jobs_dead"), Some(0.0), "{text}");
     assert!(value("password_hash_waiting").is_some(), "{text}");
