@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Checks the README's "Add a page behind log in" recipe: copies the project (its tracked files, as they are now) to a
-# scratch directory, applies the recipe (scripts/apply-recipe.py) and runs the test it adds, then the guard tests
+# scratch directory, generates the recipe's page and a second one from it (`cargo xtask new-page`, tools/xtask) and
+# runs the tests they add, then the guard tests
 # beside it. Build output goes to the shared target directory, under the copy's own path (the project's own
 # artifacts are left as they are).
 set -euo pipefail
@@ -13,6 +14,7 @@ git ls-files -z --cached --others --exclude-standard | xargs -0 tar -cf - | tar 
 mkdir -p "$scratch/target"
 cp -r target/site "$scratch/target/"
 cd "$scratch"
-python3 scripts/apply-recipe.py
-cargo test -p server --test it -- projects:: guards::
+cargo xtask new-page projects
+cargo xtask new-page widgets
+cargo test -p server --test it -- projects:: widgets:: guards::
 rm -rf "$scratch"

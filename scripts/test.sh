@@ -17,10 +17,10 @@ pg_start
 export SMTP_SINK_PYTHON="$PWD/target/smtp-sink-venv/bin/python"
 
 echo "==> Rust tests on SQLite"
-cargo test -p domain -p backend -p app -p server -p bench --no-fail-fast
+cargo test -p domain -p backend -p app -p server -p bench -p xtask --no-fail-fast
 
 echo "==> Rust integration tests on PostgreSQL"
-TEST_DATABASE_URL="$PG_URL" cargo test -p domain -p backend -p app -p server -p bench --no-fail-fast
+TEST_DATABASE_URL="$PG_URL" cargo test -p domain -p backend -p app -p server -p bench -p xtask --no-fail-fast
 
 echo "==> Browser tests in Chromium (SQLite, then PostgreSQL)"
 E2E_POSTGRES_URL="$PG_URL" end2end/run.sh
