@@ -67,27 +67,26 @@ pub async fn check(config: &Config) -> Vec<Finding> {
     out
 }
 
+/// The secret key and the data keys: a development default is a warning with the command that makes a real one.
 fn keys(config: &Config) -> Vec<Finding> {
-    let mut out = vec![];
-    if config.uses_development_secret() {
-        out.push(found(
-            Level::Warning,
+    let default_or_set = |development: bool, part: &'static str, fix: &str, set: &str| match development {
+        true => found(Level::Warning, part, fix),
+        false => found(Level::Ok, part, set),
+    };
+    vec![
+        default_or_set(
+            config.uses_development_secret(),
             "secret key",
             "the published development key (localhost only): set SECRET_KEY=$(openssl rand -hex 32) before deploying",
-        ));
-    } else {
-        out.push(found(Level::Ok, "secret key", "set, and at least 256 random bits"));
-    }
-    if std::env::var_os("DATA_ENCRYPTION_KEYS").is_none() {
-        out.push(found(
-            Level::Warning,
+            "set, and at least 256 random bits",
+        ),
+        default_or_set(
+            config.data_keys.is_derived(),
             "data keys",
             "derived from SECRET_KEY (development only): set DATA_ENCRYPTION_KEYS=k1:$(openssl rand -base64 32)",
-        ));
-    } else {
-        out.push(found(Level::Ok, "data keys", "DATA_ENCRYPTION_KEYS set"));
-    }
-    out
+            "DATA_ENCRYPTION_KEYS set",
+        ),
+    ]
 }
 
 fn passkeys(config: &Config) -> Finding {

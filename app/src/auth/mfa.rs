@@ -19,15 +19,11 @@ pub async fn mfa_verify(
     trust: Option<String>,
     #[server(default)] return_to: String,
 ) -> Result<Done, AppError> {
-    answer_challenge(&return_to, |st, ctx| async move {
-        if code.trim().is_empty() {
-            return Err(AppError::field("code", "Enter the code from your authenticator app, or a backup code."));
-        }
-        let answer = backend::signin::gate::Answer::Code(&code);
-        Ok(backend::signin::gate::complete_challenge(&st, &ctx, ctx.mfa_challenge.as_deref(), answer, trust.is_some())
-            .await?)
-    })
-    .await
+    let answer = match code.trim() {
+        "" => Err(AppError::field("code", "Enter the code from your authenticator app, or a backup code.")),
+        _ => Ok(backend::signin::gate::Answer::Code(&code)),
+    };
+    answer_challenge(&return_to, answer, trust.is_some()).await
 }
 
 /// This page, carrying on the page to come back to.
@@ -44,12 +40,8 @@ pub async fn mfa_verify_passkey(
     trust: Option<String>,
     #[server(default)] return_to: String,
 ) -> Result<Done, AppError> {
-    answer_challenge(&return_to, |st, ctx| async move {
-        let answer = backend::signin::gate::Answer::Passkey { token: &token, credential: &credential };
-        Ok(backend::signin::gate::complete_challenge(&st, &ctx, ctx.mfa_challenge.as_deref(), answer, trust.is_some())
-            .await?)
-    })
-    .await
+    let answer = backend::signin::gate::Answer::Passkey { token: &token, credential: &credential };
+    answer_challenge(&return_to, Ok(answer), trust.is_some()).await
 }
 
 /// Options to answer the challenge with one of the account's passkeys.
@@ -69,20 +61,18 @@ pub async fn mfa_passkey_options() -> Result<PasskeyChallenge, AppError> {
     Ok(PasskeyChallenge { token: c.token, options: PasskeyOptions::Get(c.options) })
 }
 
-/// A challenge answered by `answer`: the challenge cookie goes, the trust cookie comes when asked for, and the
-/// sign-in ends as every other does.
+/// The challenge this browser holds, answered by `answer` (an error when the form was not filled in): the
+/// challenge cookie goes, the trust cookie comes when asked for, and the sign-in ends as every other does.
 #[cfg(feature = "ssr")]
-async fn answer_challenge<Fut>(
+async fn answer_challenge(
     return_to: &str,
-    answer: impl FnOnce(backend::AppState, backend::platform::request::RequestContext) -> Fut,
-) -> Result<Done, AppError>
-where
-    Fut: std::future::Future<Output = Result<backend::signin::gate::Completed, AppError>>,
-{
+    answer: Result<backend::signin::gate::Answer<'_>, AppError>,
+    trust: bool,
+) -> Result<Done, AppError> {
     use crate::server_ctx::{append_header, form, signed_in};
     use backend::{platform::cookies, signin::gate, signin::mfa::TRUST_SECS};
     form(&mfa_page(return_to), &[], |st, ctx| async move {
-        let done = answer(st.clone(), ctx.clone()).await?;
+        let done = gate::complete_challenge(&st, &ctx, ctx.mfa_challenge.as_deref(), answer?, trust).await?;
         let config = &st.config;
         append_header(http::header::SET_COOKIE, &cookies::clear(config, config.mfa_cookie_name()));
         if let Some(value) = &done.trust_cookie {

@@ -12,6 +12,8 @@ use rand::{rngs::OsRng, RngCore};
 pub struct KeyRing {
     /// (id, key), newest first.
     keys: Vec<(String, [u8; 32])>,
+    /// Derived from the secret key (development, no `DATA_ENCRYPTION_KEYS`).
+    derived: bool,
 }
 
 impl std::fmt::Debug for KeyRing {
@@ -43,7 +45,7 @@ impl KeyRing {
         if keys.is_empty() {
             return Err("no keys".into());
         }
-        Ok(Self { keys })
+        Ok(Self { keys, derived: false })
     }
 
     /// A development key ring derived from `SECRET_KEY` (production must list its own keys).
@@ -51,7 +53,12 @@ impl KeyRing {
         use hmac::{Hmac, Mac};
         let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(secret_key).expect("any key length");
         mac.update(b"portcullis data encryption key");
-        Self { keys: vec![("derived".into(), mac.finalize().into_bytes().into())] }
+        Self { keys: vec![("derived".into(), mac.finalize().into_bytes().into())], derived: true }
+    }
+
+    /// Whether these keys were derived from the secret key instead of listed in `DATA_ENCRYPTION_KEYS`.
+    pub fn is_derived(&self) -> bool {
+        self.derived
     }
 
     /// `id:nonce:ciphertext` (base64). `context` (e.g. the user id) is authenticated: a value copied to another

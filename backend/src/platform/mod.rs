@@ -14,3 +14,18 @@ pub mod rate_limit;
 pub mod request;
 pub mod state;
 pub mod visitor;
+
+/// An error and its causes on one line ("connection refused" is usually a cause, not the error itself).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let said = c.to_string();
+        if !out.contains(&said) {
+            out.push_str(": ");
+            out.push_str(&said);
+        }
+        cause = c.source();
+    }
+    out
+}

@@ -166,7 +166,7 @@ impl Mailer {
             Transport::Smtp(t) => match t.test_connection().await {
                 Ok(true) => Ok(true),
                 Ok(false) => Err("the server did not answer NOOP".into()),
-                Err(e) => Err(error_chain(&e)),
+                Err(e) => Err(super::error_chain(&e)),
             },
             Transport::Memory => Ok(false),
         }
@@ -282,19 +282,4 @@ mod tests {
         let mail = super::compose("a@b", "Subject \n\n\nBody\n\n", html).unwrap();
         assert_eq!((mail.subject.as_str(), mail.text.as_str()), ("Subject", "Body\n"));
     }
-}
-
-/// An error and its causes on one line ("connection refused" is usually a cause, not the error itself).
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        let said = c.to_string();
-        if !out.contains(&said) {
-            out.push_str(": ");
-            out.push_str(&said);
-        }
-        cause = c.source();
-    }
-    out
 }

@@ -48,7 +48,7 @@ pub async fn check_discovery(issuer: &str) -> Result<(), String> {
     CoreProviderMetadata::discover_async(url, http())
         .await
         .map(|_| ())
-        .map_err(|e| crate::platform::mail::error_chain(&e))
+        .map_err(|e| crate::platform::error_chain(&e))
 }
 
 pub(super) fn redirect_url(st: &AppState, provider: &OAuthProvider) -> Result<RedirectUrl, Failure> {
