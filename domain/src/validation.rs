@@ -168,7 +168,9 @@ impl Slug {
             || slug.ends_with('-')
             || slug.contains("--")
         {
-            return Err("Use lowercase letters, digits and single hyphens, starting and ending with a letter or digit.");
+            return Err(
+                "Use lowercase letters, digits and single hyphens, starting and ending with a letter or digit.",
+            );
         }
         if RESERVED_SLUGS.contains(&slug.as_str()) {
             return Err("That address is reserved. Choose another.");

@@ -76,8 +76,14 @@ mod tests {
 
     #[test]
     fn admin_commands_parse_and_anything_else_is_refused() {
-        assert_eq!(parse(&["admin", "grant", "a@example.com"]).unwrap(), Command::Admin(AdminCommand::Grant { email: "a@example.com".into() }));
-        assert_eq!(parse(&["admin", "revoke", "a@example.com"]).unwrap(), Command::Admin(AdminCommand::Revoke { email: "a@example.com".into() }));
+        assert_eq!(
+            parse(&["admin", "grant", "a@example.com"]).unwrap(),
+            Command::Admin(AdminCommand::Grant { email: "a@example.com".into() })
+        );
+        assert_eq!(
+            parse(&["admin", "revoke", "a@example.com"]).unwrap(),
+            Command::Admin(AdminCommand::Revoke { email: "a@example.com".into() })
+        );
         assert_eq!(parse(&["admin", "list"]).unwrap(), Command::Admin(AdminCommand::List));
         for bad in [&["admin"][..], &["admin", "grant"], &["admin", "list", "x"], &["admin", "grant", "a", "b"]] {
             assert!(parse(bad).is_err(), "{bad:?}");

@@ -93,7 +93,11 @@ fn passkeys(config: &Config) -> Finding {
     let origins: Vec<&str> = config.webauthn.origins.iter().map(|o| o.as_str().trim_end_matches('/')).collect();
     let said = format!("relying party {} for {}", config.webauthn.rp_id, origins.join(", "));
     if config.base_url.starts_with("http://") && !is_local_origin(&config.base_url) {
-        found(Level::Warning, "passkeys", format!("{said}; BASE_URL is http://: browsers allow passkeys on localhost only"))
+        found(
+            Level::Warning,
+            "passkeys",
+            format!("{said}; BASE_URL is http://: browsers allow passkeys on localhost only"),
+        )
     } else {
         found(Level::Ok, "passkeys", said)
     }
@@ -201,7 +205,9 @@ async fn clock(db: Option<&Db>) -> Finding {
         return found(Level::Warning, "clock", "not compared: no database to compare with");
     };
     match db.clock_offset().await {
-        Ok(None) => found(Level::Ok, "clock", "SQLite is a file on this machine: one clock (keep it synchronised by NTP)"),
+        Ok(None) => {
+            found(Level::Ok, "clock", "SQLite is a file on this machine: one clock (keep it synchronised by NTP)")
+        }
         Ok(Some(off)) => {
             let said = format!("{off:+.2} s from the database server's");
             let fix = "synchronise both by NTP (chrony, systemd-timesyncd): codes and session limits depend on it";

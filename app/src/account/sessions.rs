@@ -190,10 +190,8 @@ fn SessionsList(flash: crate::context::Flash) -> impl IntoView {
     let revoke = ServerAction::<RevokeSession>::new();
     let revoke_others = ServerAction::<RevokeOtherSessions>::new();
     let data = Resource::new(move || (revoke.version().get(), revoke_others.version().get()), |_| list_sessions());
-    let notice = Outcomes::new(&flash)
-        .follow(move || revoke.value().get())
-        .follow(move || revoke_others.value().get())
-        .notice();
+    let notice =
+        Outcomes::new(&flash).follow(move || revoke.value().get()).follow(move || revoke_others.value().get()).notice();
     let error =
         form_error(move || revoke.value().get().filter(Result::is_err).or_else(|| revoke_others.value().get()), flash);
     view! {

@@ -4,6 +4,8 @@
 use leptos::{form::ActionForm, prelude::*};
 use serde::{Deserialize, Serialize};
 
+#[cfg(feature = "ssr")]
+use crate::context::Notice;
 use crate::{
     account::sudo::SudoPrompt,
     auth::register::NewPasswordField,
@@ -15,8 +17,6 @@ use crate::{
     context::{Done, Flash},
     error::AppError,
 };
-#[cfg(feature = "ssr")]
-use crate::context::Notice;
 
 const SETTINGS: &str = "/users/settings";
 /// Kept in step with the server's grace period by a unit test.

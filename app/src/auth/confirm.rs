@@ -1,15 +1,15 @@
 use leptos::{form::ActionForm, prelude::*};
 
+#[cfg(feature = "ssr")]
+use crate::context::Notice;
 use crate::{
     components::{
-        form::{form_error, EmailField, Outcomes, ErrorBanner, FoldedForm, SubmitButton, TextField},
+        form::{form_error, EmailField, ErrorBanner, FoldedForm, Outcomes, SubmitButton, TextField},
         layout::{with_page_context, AuthCard, NoticeBanner},
     },
     context::Done,
     error::AppError,
 };
-#[cfg(feature = "ssr")]
-use crate::context::Notice;
 
 /// Confirms the e-mail address with the 6-digit code from the mail (spaces and dashes are fine).
 #[server(prefix = "/api", endpoint = "confirm_with_code")]

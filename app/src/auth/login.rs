@@ -2,7 +2,10 @@ use leptos::{form::ActionForm, prelude::*};
 
 use crate::{
     components::{
-        form::{form_error, Checkbox, Outcomes, EmailField, ErrorBanner, FoldedForm, ProviderButtons, SubmitButton, TextField},
+        form::{
+            form_error, Checkbox, EmailField, ErrorBanner, FoldedForm, Outcomes, ProviderButtons, SubmitButton,
+            TextField,
+        },
         layout::{with_page_context, AuthCard, NoticeBanner},
         passkey::{passkey_option, PasskeyChallenge},
     },
@@ -30,8 +33,9 @@ pub async fn log_in(
     form(&back, &[("email", &email.clone())], |st, ctx| async move {
         // The address is not parsed here: one that is not an address costs the same hash and gets the same answer
         // as an unknown one.
-        let signin = backend::signin::accounts::log_in_with_password(&st, &ctx, &email, &password, remember_me.is_some())
-            .await?;
+        let signin =
+            backend::signin::accounts::log_in_with_password(&st, &ctx, &email, &password, remember_me.is_some())
+                .await?;
         Ok(signed_in(&st, &ctx, &signin, &return_to))
     })
     .await

@@ -76,7 +76,10 @@ async fn answer_challenge(
         let config = &st.config;
         append_header(http::header::SET_COOKIE, &cookies::clear(config, config.mfa_cookie_name()));
         if let Some(value) = &done.trust_cookie {
-            append_header(http::header::SET_COOKIE, &cookies::set(config, config.trust_cookie_name(), value, Some(TRUST_SECS)));
+            append_header(
+                http::header::SET_COOKIE,
+                &cookies::set(config, config.trust_cookie_name(), value, Some(TRUST_SECS)),
+            );
         }
         Ok(signed_in(&st, &ctx, &gate::SignIn::Session(done.session), return_to))
     })

@@ -2,6 +2,8 @@
 use leptos::{form::ActionForm, prelude::*};
 use leptos_router::hooks::use_params_map;
 
+#[cfg(feature = "ssr")]
+use crate::context::Notice;
 use crate::{
     auth::register::NewPasswordField,
     components::{
@@ -11,8 +13,6 @@ use crate::{
     context::Done,
     error::AppError,
 };
-#[cfg(feature = "ssr")]
-use crate::context::Notice;
 
 /// Mails a reset link. The same answer for every address; rate-limited per address and per client.
 #[server(prefix = "/api", endpoint = "request_password_reset")]

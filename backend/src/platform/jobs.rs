@@ -174,7 +174,9 @@ pub struct Counts {
 
 pub async fn counts(st: &AppState) -> Result<Counts, sqlx::Error> {
     let rows: Vec<(String, i64)> =
-        sqlx::query_as("SELECT state, COUNT(*) FROM jobs WHERE state <> 'done' GROUP BY state").fetch_all(&st.db.pool).await?;
+        sqlx::query_as("SELECT state, COUNT(*) FROM jobs WHERE state <> 'done' GROUP BY state")
+            .fetch_all(&st.db.pool)
+            .await?;
     let mut counts = Counts::default();
     for (state, n) in rows {
         match state.as_str() {

@@ -18,7 +18,10 @@ async fn a_form_has_one_outcome_with_and_without_javascript() {
     // A form that stays on its page: the reactive page reads the notice from the answer...
     let ann = app.signed_in_user(ANN).await;
     let done = app.ok(&ann, UpdateProfile { display_name: "Ann".into() }).await;
-    assert_eq!(done, Done { notice: Some(Notice::ProfileSaved), next: "/users/settings".into(), values: Default::default() });
+    assert_eq!(
+        done,
+        Done { notice: Some(Notice::ProfileSaved), next: "/users/settings".into(), values: Default::default() }
+    );
     // ...and gets no flash, which would turn up on whatever page it opens next.
     let r = app.call_server_fn_with(&ann, "/api/update_profile", &[("display_name", "Ann E.")]).await;
     assert!(r.status().is_success(), "{}", r.status());
@@ -36,7 +39,10 @@ async fn a_form_has_one_outcome_with_and_without_javascript() {
     let r = app.register("cy@example.com", PASSWORD).await;
     assert_eq!(location(&r), "/users/confirm");
     let flash = app.flash(&r).await;
-    assert_eq!((flash["notice"].as_str(), flash["values"]["email"].as_str()), (Some("Registered"), Some("cy@example.com")));
+    assert_eq!(
+        (flash["notice"].as_str(), flash["values"]["email"].as_str()),
+        (Some("Registered"), Some("cy@example.com"))
+    );
     app.stop().await;
 }
 

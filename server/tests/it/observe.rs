@@ -115,9 +115,18 @@ async fn every_request_logs_one_access_line_and_each_of_its_lines_carries_its_re
     let access: Vec<&Value> = lines.iter().filter(|l| l["target"] == "access").collect();
     assert_eq!(access.len(), 1, "{lines:?}");
     let f = &access[0]["fields"];
-    assert_eq!((f["method"].as_str(), f["route"].as_str(), f["status"].as_u64()), (Some("GET"), Some("/users/log-in"), Some(200)));
+    assert_eq!(
+        (f["method"].as_str(), f["route"].as_str(), f["status"].as_u64()),
+        (Some("GET"), Some("/users/log-in"), Some(200))
+    );
     assert!(f["latency_ms"].as_f64().is_some_and(|ms| ms > 0.0), "{f}");
-    assert!(lines.iter().any(|l| l["level"] == "WARN" && l["fields"]["message"].as_str().is_some_and(|m| m.contains("X-Forwarded-For"))), "{lines:?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["level"] == "WARN"
+                && l["fields"]["message"].as_str().is_some_and(|m| m.contains("X-Forwarded-For"))),
+        "{lines:?}"
+    );
 
     // A route with a token in its address is logged by its pattern, never the token.
     let r = client.get(format!("{}/users/reset-password/secret-token-123", served.base)).send().await.unwrap();
@@ -185,8 +194,14 @@ async fn a_panicking_handler_answers_500_and_the_panic_is_logged_with_the_reques
     let id = r.headers()["x-request-id"].to_str().unwrap().to_string();
     let logged = String::from_utf8_lossy(&logs.lock().unwrap()).to_string();
     let lines: Vec<&str> = logged.lines().filter(|l| l.contains(&id)).collect();
-    assert!(lines.iter().any(|l| l.contains("a handler panicked") && l.contains("the handler's own words")), "{lines:?}");
-    assert!(lines.iter().any(|l| l.contains("access") && l.contains("route=/boom") && l.contains("status=500")), "{lines:?}");
+    assert!(
+        lines.iter().any(|l| l.contains("a handler panicked") && l.contains("the handler's own words")),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.contains("access") && l.contains("route=/boom") && l.contains("status=500")),
+        "{lines:?}"
+    );
     // The service goes on answering.
     let r = app.oneshot(Request::get("/fine").body(Body::empty()).unwrap()).await.unwrap();
     assert_eq!(r.status(), 200);

@@ -127,7 +127,8 @@ fn recipe(readme: &str) -> Result<Vec<Block>, String> {
             let marker = after.strip_prefix(", after `").and_then(|m| m.split_once('`')).map(|(m, _)| m.to_string());
             target = Some((path.to_string(), marker));
         } else if line.starts_with("```") && line != "```" {
-            let (path, marker) = target.take().ok_or_else(|| format!("a code block with no file named above it: {line}"))?;
+            let (path, marker) =
+                target.take().ok_or_else(|| format!("a code block with no file named above it: {line}"))?;
             let body: Vec<String> = lines.by_ref().take_while(|l| *l != "```").map(str::to_string).collect();
             blocks.push(Block { path, marker, lines: body });
         }
@@ -159,7 +160,11 @@ fn new_page(root: &Path, plural: &str, singular: Option<&str>) -> Result<Vec<Str
     // Every marker is checked before anything is written, so a failure leaves the project as it was.
     let mut plan = vec![];
     for block in blocks {
-        let path = if block.path.starts_with("migrations/") { next_migration(root, &names)? } else { names.apply(&block.path) };
+        let path = if block.path.starts_with("migrations/") {
+            next_migration(root, &names)?
+        } else {
+            names.apply(&block.path)
+        };
         let lines: Vec<String> = block.lines.iter().map(|l| names.apply(l)).collect();
         if let Some(marker) = &block.marker {
             let text = fs::read_to_string(root.join(&path)).map_err(|e| format!("{path}: {e}"))?;
@@ -188,7 +193,9 @@ fn new_page(root: &Path, plural: &str, singular: Option<&str>) -> Result<Vec<Str
                     out.push(line.to_string());
                     if line.contains(marker.as_str()) {
                         let indent = &line[..line.len() - line.trim_start().len()];
-                        out.extend(lines.iter().map(|l| if l.is_empty() { String::new() } else { format!("{indent}{l}") }));
+                        out.extend(
+                            lines.iter().map(|l| if l.is_empty() { String::new() } else { format!("{indent}{l}") }),
+                        );
                     }
                 }
                 fs::write(&file, out.join("\n")).map_err(|e| format!("{path}: {e}"))?;
@@ -206,7 +213,10 @@ mod tests {
     #[test]
     fn names_replace_the_recipes_longest_first() {
         let n = Names::new("widgets", None).unwrap();
-        assert_eq!(n.apply("ProjectsPage AddProject list_projects add_project /projects"), "WidgetsPage AddWidget list_widgets add_widget /widgets");
+        assert_eq!(
+            n.apply("ProjectsPage AddProject list_projects add_project /projects"),
+            "WidgetsPage AddWidget list_widgets add_widget /widgets"
+        );
         let n = Names::new("categories", Some("category")).unwrap();
         assert_eq!(n.apply("Project projects"), "Category categories");
     }
@@ -225,7 +235,9 @@ mod tests {
         let readme = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md")).unwrap();
         let blocks = recipe(&readme).unwrap();
         assert!(blocks.iter().any(|b| b.path == "app/src/projects/mod.rs" && b.marker.is_none()));
-        assert!(blocks.iter().any(|b| b.path == "app/src/lib.rs" && b.marker.as_deref() == Some("// Forks: your feature modules.")));
+        assert!(blocks
+            .iter()
+            .any(|b| b.path == "app/src/lib.rs" && b.marker.as_deref() == Some("// Forks: your feature modules.")));
         assert!(blocks.iter().any(|b| b.path.starts_with("migrations/")));
     }
 }

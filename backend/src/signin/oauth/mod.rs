@@ -14,8 +14,8 @@ mod provider;
 
 use crate::signin::jobs::IdentityChanged;
 use accounts::{link, reauthenticate, sign_in};
-pub use provider::check_discovery;
 pub use identities::{confirm_pending, discard_pending, identities, pending, unlink, IdentityRow, PendingLink};
+pub use provider::check_discovery;
 use provider::{find_provider, identify, oauth2_client, oidc_client, redirect_url};
 
 use std::{

@@ -45,10 +45,7 @@ pub(super) async fn metadata(provider: &OAuthProvider, issuer: &str) -> Result<C
 /// Fetches an issuer's discovery document and keys, uncached (for `portcullis doctor`).
 pub async fn check_discovery(issuer: &str) -> Result<(), String> {
     let url = IssuerUrl::new(issuer.to_string()).map_err(|e| format!("not a URL: {e}"))?;
-    CoreProviderMetadata::discover_async(url, http())
-        .await
-        .map(|_| ())
-        .map_err(|e| crate::platform::error_chain(&e))
+    CoreProviderMetadata::discover_async(url, http()).await.map(|_| ()).map_err(|e| crate::platform::error_chain(&e))
 }
 
 pub(super) fn redirect_url(st: &AppState, provider: &OAuthProvider) -> Result<RedirectUrl, Failure> {
