@@ -12,6 +12,12 @@ profile=debug
 [[ "${1:-}" == "--release" ]] && profile=release
 wasm_only=false
 [[ "${1:-}" == "--wasm-only" ]] && wasm_only=true
+# scripts/dev.sh: the bundle only, built fast (no size optimisation, not precompressed; the server compresses it once).
+wasm_profile=wasm-release
+if [[ "${1:-}" == "--dev-bundle" ]]; then
+  wasm_only=true
+  wasm_profile=wasm-dev
+fi
 target_dir="${CARGO_TARGET_DIR:-target}"
 site=target/site/pkg
 
@@ -34,11 +40,11 @@ fi
 
 echo "==> building the browser bundle"
 # Linked with its relocations kept: the splitter needs them to move each lazy route's code into its own chunk.
-cargo rustc -p frontend --lib --target wasm32-unknown-unknown --profile wasm-release -- -C link-arg=--emit-relocs
+cargo rustc -p frontend --lib --target wasm32-unknown-unknown --profile "$wasm_profile" -- -C link-arg=--emit-relocs
 mkdir -p "$site"
 rm -f "$site"/*.js "$site"/*.wasm
 # The main module (what every page loads), the chunks, and the loader that fetches a chunk when its page is shown.
-wasm-split-cli --target web --out-name portcullis "$target_dir/wasm32-unknown-unknown/wasm-release/frontend.wasm" "$site"
+wasm-split-cli --target web --out-name portcullis "$target_dir/wasm32-unknown-unknown/$wasm_profile/frontend.wasm" "$site"
 # The main module's JavaScript glue. Without the name section (function names for debuggers, about half the file);
 # the chunks call the main module's functions by their linker names, so those stay exported.
 wasm-bindgen --target web --no-typescript --remove-name-section --remove-producers-section --keep-lld-exports \
@@ -46,8 +52,10 @@ wasm-bindgen --target web --no-typescript --remove-name-section --remove-produce
 mv -f "$site/portcullis_bg.wasm" "$site/portcullis.wasm"
 # The chunks' debugging sections dropped, and brotli and gzip variants made here, once, and embedded with the bundle:
 # no server compresses it at start.
-echo "==> compressing the bundle"
-cargo run --release --quiet -p precompress -- "$site"
+if [[ "$wasm_profile" == wasm-release ]]; then
+  echo "==> compressing the bundle"
+  cargo run --release --quiet -p precompress -- "$site"
+fi
 
 $wasm_only && exit 0
 

@@ -21,6 +21,15 @@ pub enum Command {
     Migrate,
     /// Check the configuration before a deploy: each part ok, warning or error, with the fix; exits 1 on an error
     Doctor,
+    /// Copy the SQLite database into a new FILE while the server runs (a consistent snapshot, `VACUUM INTO`); never
+    /// overwrites a file. PostgreSQL: use pg_dump
+    Backup { file: std::path::PathBuf },
+    /// Exit 0 when the server on BIND_ADDR answers /healthz, 1 otherwise (a container's health check; the image has
+    /// no shell and no curl)
+    Healthcheck,
+    /// The data encryption keys (DATA_ENCRYPTION_KEYS)
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// An account, by its e-mail address
     #[command(subcommand)]
     User(UserCommand),
@@ -34,6 +43,13 @@ pub enum UserCommand {
     /// The password stops working until the owner sets a new one from a mailed link; every session of the account
     /// ends (use on evidence of compromise)
     RequirePasswordChange { email: String },
+}
+
+#[derive(Debug, PartialEq, Eq, Subcommand)]
+pub enum KeysCommand {
+    /// Seal every secret kept at rest again under the first key listed, so the keys after it can be dropped;
+    /// exits 1 when a value opens with no listed key
+    Reseal,
 }
 
 #[derive(Debug, PartialEq, Eq, Subcommand)]
@@ -66,6 +82,10 @@ mod tests {
         assert_eq!(parse(&[]).unwrap(), Command::Serve);
         assert_eq!(parse(&["migrate"]).unwrap(), Command::Migrate);
         assert_eq!(parse(&["doctor"]).unwrap(), Command::Doctor);
+        assert_eq!(parse(&["healthcheck"]).unwrap(), Command::Healthcheck);
+        assert_eq!(parse(&["backup", "copy.db"]).unwrap(), Command::Backup { file: "copy.db".into() });
+        assert!(parse(&["backup"]).is_err(), "the file is required");
+        assert_eq!(parse(&["keys", "reseal"]).unwrap(), Command::Keys(KeysCommand::Reseal));
         assert_eq!(parse(&["frobnicate"]).unwrap_err().kind(), clap::error::ErrorKind::InvalidSubcommand);
         assert_eq!(
             parse(&["user", "require-password-change", "a@example.com"]).unwrap(),

@@ -120,9 +120,8 @@ fn metrics(config: &Config) -> Finding {
 /// created here.
 async fn database(config: &Config, out: &mut Vec<Finding>) -> Option<Db> {
     let url = &config.database_url;
-    if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
-        let path = path.split('?').next().unwrap_or(path);
-        if path != ":memory:" && !Path::new(path).exists() {
+    if let Some(path) = Db::sqlite_file(url) {
+        if !Path::new(path).exists() {
             out.push(found(
                 Level::Warning,
                 "database",

@@ -1,6 +1,6 @@
 use backend::{platform::config::Config, platform::db::Db};
 use clap::Parser;
-use server::cli::{AdminCommand, Cli, Command, UserCommand};
+use server::cli::{AdminCommand, Cli, Command, KeysCommand, UserCommand};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -69,6 +69,41 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 Err(e) => anyhow::bail!("{e}"),
             }
         }
+        Command::Backup { file } => {
+            if let Some(path) = Db::sqlite_file(&config.database_url) {
+                // Connecting would create an empty database; there is nothing to back up.
+                anyhow::ensure!(std::path::Path::new(path).exists(), "{path} does not exist: nothing to back up");
+            }
+            let db = Db::connect(&config.database_url).await?;
+            db.backup_to(&file).await?;
+            println!("backed up to {}", file.display());
+        }
+        Command::Keys(KeysCommand::Reseal) => {
+            let state = server::build_state(config).await?;
+            let newest = state.config.data_keys.newest_id().to_string();
+            let done = backend::signin::mfa::reseal_all(&state).await?;
+            println!("{} value(s) sealed again under {newest}; {} already were", done.sealed, done.current);
+            anyhow::ensure!(
+                done.failed == 0,
+                "{} value(s) open with no listed key and were left as they were: list the key that sealed them",
+                done.failed
+            );
+            println!("nothing needs the keys listed after {newest}: they can be dropped");
+        }
+        Command::Healthcheck => {
+            // The server listens on BIND_ADDR; an address for every interface is asked on loopback.
+            let mut addr = config.bind_addr;
+            if addr.ip().is_unspecified() {
+                addr.set_ip(match addr {
+                    std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                    std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+                });
+            }
+            let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(5)).build()?;
+            let status = client.get(format!("http://{addr}/healthz")).send().await?.status();
+            anyhow::ensure!(status.is_success(), "http://{addr}/healthz answered {status}");
+            println!("ok: http://{addr}/healthz answered {status}");
+        }
         Command::Admin(AdminCommand::Grant { email }) => set_admin(config, &email, true).await?,
         Command::Admin(AdminCommand::Revoke { email }) => set_admin(config, &email, false).await?,
         Command::Admin(AdminCommand::List) => {
@@ -86,7 +121,13 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
 /// Text lines, or one JSON object per line (`LOG_FORMAT=json`) with the spans it was logged in (the request's, with
 /// its request id, among them).
 fn init_logging(json: bool) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    // tower-sessions warns of "possibly suspicious activity" whenever a cookie names a session that is not stored.
+    // Here that is the normal end of a visitor session (an emptied one is deleted and its cookie removed at the next
+    // request), and anyone could fill the log with it by sending such a cookie; unless RUST_LOG names it, it is off.
+    if !std::env::var("RUST_LOG").is_ok_and(|f| f.contains("tower_sessions")) {
+        filter = filter.add_directive("tower_sessions_core::session=error".parse().expect("a valid directive"));
+    }
     if json {
         tracing_subscriber::fmt().json().with_current_span(false).with_span_list(true).with_env_filter(filter).init();
     } else {

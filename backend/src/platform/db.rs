@@ -18,6 +18,8 @@ pub struct Db {
     pub pool: AnyPool,
     pub kind: DbKind,
     quick: Arc<QuickReads>,
+    /// SQLite only: reads on the calling thread ([`Db::read_direct`]).
+    direct: Option<Arc<DirectReads>>,
 }
 
 /// How many connections [`Db::quick`] keeps outside the pool.
@@ -53,6 +55,33 @@ impl Quick<'_> {
     }
 }
 
+/// Reads that run on the calling thread (SQLite only): the session behind a cookie is read on nearly every request,
+/// and through sqlx each statement crosses to the connection's worker thread and back — two thread wake-ups that
+/// cost more than the read. These connections are opened on the same file with `query_only` set, so nothing can
+/// be written through them, and with no busy wait: a read that would have to wait fails at once and the caller asks
+/// the pool instead. A connection comes back only after a read that succeeded.
+#[derive(Debug)]
+struct DirectReads {
+    path: std::path::PathBuf,
+    idle: Mutex<Vec<rusqlite::Connection>>,
+}
+
+/// How many idle direct connections are kept (one per thread that reads at the same moment is enough).
+const DIRECT_CONNECTIONS: usize = 8;
+
+impl DirectReads {
+    fn open(&self) -> rusqlite::Result<rusqlite::Connection> {
+        use rusqlite::OpenFlags;
+        let conn = rusqlite::Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(std::time::Duration::ZERO)?;
+        conn.pragma_update(None, "query_only", true)?;
+        Ok(conn)
+    }
+}
+
 pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
@@ -63,8 +92,7 @@ impl Db {
         install_default_drivers();
         let kind = if url.starts_with("sqlite:") { DbKind::Sqlite } else { DbKind::Postgres };
         let url = if kind == DbKind::Sqlite {
-            let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
-            let path = path.split('?').next().unwrap_or(path);
+            let path = Self::sqlite_file(url).unwrap_or_default();
             if let Some(parent) = std::path::Path::new(path).parent() {
                 if !parent.as_os_str().is_empty() {
                     std::fs::create_dir_all(parent)?;
@@ -93,7 +121,9 @@ impl Db {
         }
         let pool = opts.connect(&url).await?;
         let quick = Arc::new(QuickReads { idle: Mutex::new(Vec::new()), permits: Semaphore::new(QUICK_CONNECTIONS) });
-        Ok(Self { pool, kind, quick })
+        let direct = Self::sqlite_file(&url)
+            .map(|path| Arc::new(DirectReads { path: path.into(), idle: Mutex::new(Vec::new()) }));
+        Ok(Self { pool, kind, quick, direct })
     }
 
     /// A connection for one short read, outside the pool (see [`QuickReads`]): an idle one, or one taken out of
@@ -107,6 +137,50 @@ impl Db {
             None => self.pool.acquire().await?.detach(),
         };
         Ok(Quick { conn: Some(conn), home: &self.quick, _permit: permit })
+    }
+
+    /// Runs a short read on this thread, on a SQLite connection of its own (see [`DirectReads`]); `None` on
+    /// PostgreSQL, where the caller uses the pool. An error (the file is busy at that instant, say) is the caller's to
+    /// retry on the pool: the connection it came from is closed.
+    pub fn read_direct<T>(
+        &self,
+        read: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
+    ) -> Option<rusqlite::Result<T>> {
+        let direct = self.direct.as_ref()?;
+        let idle = direct.idle.lock().ok().and_then(|mut idle| idle.pop());
+        let conn = match idle.map_or_else(|| direct.open(), Ok) {
+            Ok(conn) => conn,
+            Err(e) => return Some(Err(e)),
+        };
+        let result = read(&conn);
+        if result.is_ok() {
+            if let Ok(mut idle) = direct.idle.lock() {
+                if idle.len() < DIRECT_CONNECTIONS {
+                    idle.push(conn);
+                }
+            }
+        }
+        Some(result)
+    }
+
+    /// The file a SQLite URL names (`None` for PostgreSQL and for an in-memory database).
+    pub fn sqlite_file(url: &str) -> Option<&str> {
+        let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+        let path = path.split('?').next().unwrap_or(path);
+        (!path.is_empty() && path != ":memory:").then_some(path)
+    }
+
+    /// A consistent copy of the SQLite database in a new file, taken while the server reads and writes
+    /// (`VACUUM INTO`: one read transaction, so the copy is the database at one moment). It never overwrites a file.
+    pub async fn backup_to(&self, file: &std::path::Path) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.kind == DbKind::Sqlite,
+            "backup copies a SQLite file; for PostgreSQL use pg_dump (the README's deployment guide)"
+        );
+        anyhow::ensure!(!file.exists(), "{} exists already: a backup never overwrites a file", file.display());
+        let target = file.to_str().ok_or_else(|| anyhow::anyhow!("{} is not UTF-8", file.display()))?;
+        sqlx::query("VACUUM INTO $1").bind(target).execute(&self.pool).await?;
+        Ok(())
     }
 
     pub async fn migrate(&self) -> anyhow::Result<()> {
@@ -210,4 +284,33 @@ impl Filters {
 /// `text` as a `LIKE` pattern that matches it literally (with `ESCAPE '\'`).
 pub fn like_literal(text: &str) -> String {
     text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn direct_reads_see_every_commit_at_once_and_cannot_write() {
+        let dir = std::env::temp_dir().join(format!("portcullis-direct-{}", uuid::Uuid::new_v4().simple()));
+        let db = Db::connect(&format!("sqlite://{}/t.db", dir.display())).await.unwrap();
+        sqlx::query("CREATE TABLE t (x BIGINT)").execute(&db.pool).await.unwrap();
+        let count = |db: &Db| {
+            db.read_direct(|c| c.query_row("SELECT COUNT(*) FROM t", [], |r| r.get::<_, i64>(0)))
+                .expect("SQLite reads directly")
+                .unwrap()
+        };
+        assert_eq!(count(&db), 0);
+        // A write committed on the pool is seen by the next direct read (no snapshot is kept between reads): a
+        // session ended elsewhere is ended for the next request.
+        sqlx::query("INSERT INTO t (x) VALUES (1)").execute(&db.pool).await.unwrap();
+        assert_eq!(count(&db), 1);
+        let write = db.read_direct(|c| c.execute("INSERT INTO t (x) VALUES (2)", [])).unwrap();
+        assert!(write.is_err(), "query_only: nothing is written through a direct connection");
+        assert_eq!(count(&db), 1);
+        assert!(Db::sqlite_file("sqlite::memory:").is_none() && Db::sqlite_file("postgres://h/db").is_none());
+        assert_eq!(Db::sqlite_file("sqlite://data/p.db?mode=rwc"), Some("data/p.db"));
+        db.pool.close().await;
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }

@@ -74,6 +74,21 @@ impl KeyRing {
         format!("{id}:{}:{}", STANDARD_NO_PAD.encode(nonce), STANDARD_NO_PAD.encode(ct))
     }
 
+    /// The id of the key that seals new values (the first listed).
+    pub fn newest_id(&self) -> &str {
+        &self.keys[0].0
+    }
+
+    /// `stored` sealed again under the newest key, or `None` when it already is (after a new key was put first,
+    /// so the older ones can be dropped).
+    pub fn reseal(&self, stored: &str, context: &str) -> Result<Option<String>, String> {
+        if stored.split(':').next() == Some(self.newest_id()) {
+            return Ok(None);
+        }
+        let plain = self.decrypt(stored, context)?;
+        Ok(Some(self.encrypt(&plain, context)))
+    }
+
     pub fn decrypt(&self, stored: &str, context: &str) -> Result<zeroize::Zeroizing<Vec<u8>>, String> {
         let mut parts = stored.splitn(3, ':');
         let (Some(id), Some(nonce), Some(ct)) = (parts.next(), parts.next(), parts.next()) else {
@@ -110,6 +125,17 @@ mod tests {
         assert!(rotated.encrypt(b"seed", "user-1").starts_with("k2:"));
         let dropped = KeyRing::parse(K2).unwrap();
         assert!(dropped.decrypt(&stored, "user-1").is_err(), "a dropped key no longer decrypts");
+    }
+
+    #[test]
+    fn reseal_moves_a_value_to_the_newest_key_and_leaves_a_current_one() {
+        let stored = KeyRing::parse(K1).unwrap().encrypt(b"seed", "user-1");
+        let rotated = KeyRing::parse(&format!("{K2},{K1}")).unwrap();
+        let sealed = rotated.reseal(&stored, "user-1").unwrap().expect("k1 value sealed again");
+        assert!(sealed.starts_with("k2:"));
+        assert_eq!(&KeyRing::parse(K2).unwrap().decrypt(&sealed, "user-1").unwrap()[..], b"seed");
+        assert_eq!(rotated.reseal(&sealed, "user-1").unwrap(), None, "already under the newest key");
+        assert!(KeyRing::parse(K2).unwrap().reseal(&stored, "user-1").is_err(), "no listed key opens it");
     }
 
     #[test]

@@ -108,14 +108,20 @@ impl SessionStore for VisitorStore {
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        let now = OffsetDateTime::now_utc().unix_timestamp();
-        let row: Option<(String, i64)> =
-            sqlx::query_as("SELECT data, expires_at FROM visitor_sessions WHERE id_digest = $1 AND expires_at > $2")
-                .bind(digest(id))
-                .bind(now)
-                .fetch_optional(&self.db.pool)
-                .await
-                .map_err(backend)?;
+        const LOAD: &str = "SELECT data, expires_at FROM visitor_sessions WHERE id_digest = $1 AND expires_at > $2";
+        let (digest, now) = (digest(id), OffsetDateTime::now_utc().unix_timestamp());
+        // Every page asks for its flash, so this runs as often as the session lookup: on SQLite, on this thread
+        // (`Db::read_direct`); otherwise, or if that fails, on the pool.
+        let direct = self.db.read_direct(|conn| {
+            use rusqlite::OptionalExtension;
+            conn.prepare_cached(LOAD)?
+                .query_row(rusqlite::named_params! { "$1": digest, "$2": now }, |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
+        });
+        let row: Option<(String, i64)> = match direct {
+            Some(Ok(row)) => row,
+            _ => sqlx::query_as(LOAD).bind(&digest).bind(now).fetch_optional(&self.db.pool).await.map_err(backend)?,
+        };
         let Some((data, expires_at)) = row else { return Ok(None) };
         Ok(Some(Record {
             id: *id,

@@ -91,16 +91,11 @@ async fn is_new_device(tx: &mut Tx, user_id: &str, user_agent: Option<&str>) -> 
     Ok(before > 0 && same == 0)
 }
 
-/// Looks up the session behind a cookie token. Expired rows are deleted; a live one has its idle deadline moved
-/// (at most once a minute, to keep reads cheap).
-pub async fn find_current(st: &AppState, token: &str) -> Result<Option<CurrentSession>, sqlx::Error> {
-    let now = st.clock.now();
-    let digest = token_digest(token);
-    // The active organization counts only through a membership: a removed member's session forgets it at once.
-    // An account an admin locked has no live session; an impersonation lasts only while its admin is one.
-    let query = || {
-        sqlx::query_as::<_, FoundSession>(
-            "SELECT s.id, s.user_id, u.email, u.display_name, u.confirmed_at, s.remember_me, s.last_active_at, \
+/// The session behind a token digest (`$1`) at `$2`, with what every page needs of its user. The active
+/// organization counts only through a membership: a removed member's session forgets it at once. An account an admin
+/// locked has no live session; an impersonation lasts only while its admin is one.
+const FIND_SESSION: &str =
+    "SELECT s.id, s.user_id, u.email, u.display_name, u.confirmed_at, s.remember_me, s.last_active_at, \
          s.idle_expires_at, s.absolute_expires_at, s.sudo_at, \
          (SELECT COUNT(*) FROM user_totp t WHERE t.user_id = u.id AND t.enabled_at IS NOT NULL) AS mfa, \
          (SELECT COUNT(*) FROM passkeys p WHERE p.user_id = u.id) AS passkeys, s.created_at, \
@@ -115,22 +110,35 @@ pub async fn find_current(st: &AppState, token: &str) -> Result<Option<CurrentSe
            AND EXISTS (SELECT 1 FROM sessions o WHERE o.id = s.impersonator_session_id AND o.user_id = a.id \
              AND o.absolute_expires_at > $2) \
          WHERE s.token_digest = $1 AND u.locked_at IS NULL \
-           AND (s.impersonator_id IS NULL OR (a.id IS NOT NULL AND u.is_admin = 0))",
-        )
-        .bind(&digest)
-        .bind(now)
-    };
-    // On a connection outside the pool (`Db::quick`); if that fails, once more on the pool.
-    let mut quick = st.db.quick().await?;
-    let row = match query().fetch_optional(quick.conn()).await {
-        Ok(row) => {
-            quick.keep();
-            row
-        }
-        Err(e) => {
-            drop(quick);
-            tracing::debug!(error = %e, "session lookup on a kept connection failed; asking the pool");
+           AND (s.impersonator_id IS NULL OR (a.id IS NOT NULL AND u.is_admin = 0))";
+
+/// Looks up the session behind a cookie token. Expired rows are deleted; a live one has its idle deadline moved
+/// (at most once a minute, to keep reads cheap).
+pub async fn find_current(st: &AppState, token: &str) -> Result<Option<CurrentSession>, sqlx::Error> {
+    let now = st.clock.now();
+    let digest = token_digest(token);
+    let query = || sqlx::query_as::<_, FoundSession>(FIND_SESSION).bind(&digest).bind(now);
+    // On SQLite, on this thread (`Db::read_direct`); on PostgreSQL, on a connection outside the pool (`Db::quick`).
+    // If either fails, once more on the pool.
+    let row = match st.db.read_direct(|conn| FoundSession::read(conn, &digest, now)) {
+        Some(Ok(row)) => row,
+        Some(Err(e)) => {
+            tracing::debug!(error = %e, "session lookup on this thread failed; asking the pool");
             query().fetch_optional(&st.db.pool).await?
+        }
+        None => {
+            let mut quick = st.db.quick().await?;
+            match query().fetch_optional(quick.conn()).await {
+                Ok(row) => {
+                    quick.keep();
+                    row
+                }
+                Err(e) => {
+                    drop(quick);
+                    tracing::debug!(error = %e, "session lookup on a kept connection failed; asking the pool");
+                    query().fetch_optional(&st.db.pool).await?
+                }
+            }
         }
     };
 
@@ -186,6 +194,7 @@ pub async fn find_current(st: &AppState, token: &str) -> Result<Option<CurrentSe
     }))
 }
 
+/// A row of [`FIND_SESSION`].
 #[derive(sqlx::FromRow)]
 struct FoundSession {
     id: String,
@@ -207,6 +216,38 @@ struct FoundSession {
     impersonator_id: Option<String>,
     impersonator_email: Option<String>,
     impersonator_session_id: Option<String>,
+}
+
+impl FoundSession {
+    /// [`FIND_SESSION`] on a SQLite connection of this thread's (`Db::read_direct`), read by column name.
+    fn read(conn: &rusqlite::Connection, digest: &str, now: i64) -> rusqlite::Result<Option<Self>> {
+        use rusqlite::OptionalExtension;
+        conn.prepare_cached(FIND_SESSION)?
+            .query_row(rusqlite::named_params! { "$1": digest, "$2": now }, |r| {
+                Ok(Self {
+                    id: r.get("id")?,
+                    user_id: r.get("user_id")?,
+                    email: r.get("email")?,
+                    display_name: r.get("display_name")?,
+                    confirmed_at: r.get("confirmed_at")?,
+                    remember_me: r.get("remember_me")?,
+                    last_active_at: r.get("last_active_at")?,
+                    idle_expires_at: r.get("idle_expires_at")?,
+                    absolute_expires_at: r.get("absolute_expires_at")?,
+                    sudo_at: r.get("sudo_at")?,
+                    mfa: r.get("mfa")?,
+                    passkeys: r.get("passkeys")?,
+                    created_at: r.get("created_at")?,
+                    org_slug: r.get("org_slug")?,
+                    org_name: r.get("org_name")?,
+                    is_admin: r.get("is_admin")?,
+                    impersonator_id: r.get("impersonator_id")?,
+                    impersonator_email: r.get("impersonator_email")?,
+                    impersonator_session_id: r.get("impersonator_session_id")?,
+                })
+            })
+            .optional()
+    }
 }
 
 /// Gives the current session a new token (the old cookie stops working), and with `sudo_at` opens its sudo

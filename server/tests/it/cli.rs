@@ -167,3 +167,124 @@ async fn doctor_names_each_part_that_would_fail_and_exits_1() {
     assert_eq!(code, Some(1), "{said}");
     assert!(line(&said, "configuration").starts_with("error") && said.contains("SECRET_KEY"), "{said}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_copies_the_database_while_the_server_runs_and_never_overwrites() {
+    let url = fresh_database_url().await;
+    let app = TestApp::spawn_on(&url, |_| {}).await;
+    app.confirmed_user("ann@example.com", PASSWORD).await;
+    let dir = std::env::temp_dir().join(format!("portcullis-backup-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let copy = dir.join("copy.db");
+
+    let out = binary().arg("backup").arg(&copy).env("DATABASE_URL", &url).output().unwrap();
+    let said = String::from_utf8_lossy(&out.stderr).into_owned();
+    if url.starts_with("postgres") {
+        // One copy per file is a SQLite notion; PostgreSQL has its own tool, and the command says which.
+        assert_eq!(out.status.code(), Some(1), "{said}");
+        assert!(said.contains("pg_dump"), "{said}");
+        assert!(!copy.exists());
+    } else {
+        assert!(out.status.success(), "{said}");
+        // The copy is a database of its own: it opens, is migrated, and has the account made before the backup.
+        let db = backend::platform::db::Db::connect(&format!("sqlite://{}", copy.display())).await.unwrap();
+        assert!(db.migrations_applied().await);
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users WHERE email = 'ann@example.com'")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+        assert_eq!(n, 1);
+        db.pool.close().await;
+
+        // A second backup to the same file is refused and leaves the first copy as it was.
+        let before = std::fs::read(&copy).unwrap();
+        let out = binary().arg("backup").arg(&copy).env("DATABASE_URL", &url).output().unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("exists already"));
+        assert_eq!(std::fs::read(&copy).unwrap(), before, "nothing lost");
+    }
+    // A database that does not exist is not created to be backed up.
+    let missing = dir.join("missing.db");
+    let out = binary()
+        .arg("backup")
+        .arg(dir.join("other.db"))
+        .env("DATABASE_URL", format!("sqlite://{}", missing.display()))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to back up"));
+    assert!(!missing.exists() && !dir.join("other.db").exists());
+    app.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthcheck_answers_for_the_server_on_bind_addr() {
+    let app = TestApp::spawn().await;
+    let port = app.base.rsplit(':').next().unwrap().to_string();
+    // The container's setting: every interface; the check asks on loopback.
+    let out = binary()
+        .arg("healthcheck")
+        .env("BIND_ADDR", format!("0.0.0.0:{port}"))
+        .env("BASE_URL", format!("http://localhost:{port}"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("/healthz answered 200"));
+    app.stop().await;
+
+    let closed = crate::mail::free_port();
+    let out = binary().arg("healthcheck").env("BIND_ADDR", format!("127.0.0.1:{closed}")).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "nothing listens: unhealthy");
+}
+
+/// The stored TOTP seed of the only user who has one.
+async fn stored_seed(url: &str) -> String {
+    let db = backend::platform::db::Db::connect(url).await.unwrap();
+    let (seed,): (String,) = sqlx::query_as("SELECT secret_enc FROM user_totp").fetch_one(&db.pool).await.unwrap();
+    db.pool.close().await;
+    seed
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_reseal_moves_stored_secrets_to_the_new_key_so_the_old_one_can_go() {
+    use backend::platform::keyring::KeyRing;
+    const K1: &str = "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    const K2: &str = "k2:HxwdHhsaGRgXFhUUExIREA8ODQwLCgkIBwYFBAMCAQA=";
+    let url = fresh_database_url().await;
+    let app = TestApp::spawn_on(&url, |c| c.data_keys = KeyRing::parse(K1).unwrap()).await;
+    let (auth, _) = crate::mfa::ann_with_totp(&app).await;
+    let clock = app.state().clock.now();
+    app.stop().await;
+    let sealed_with_k1 = stored_seed(&url).await;
+    assert!(sealed_with_k1.starts_with("k1:"));
+    let reseal = |keys: &str| {
+        binary().args(["keys", "reseal"]).env("DATABASE_URL", &url).env("DATA_ENCRYPTION_KEYS", keys).output().unwrap()
+    };
+
+    // Only the new key listed: the seed opens with none, so it is left as it was and the command fails.
+    let out = reseal(K2);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1 value(s) open with no listed key"));
+    assert_eq!(stored_seed(&url).await, sealed_with_k1, "nothing lost");
+
+    // The new key first, the old one after it: sealed again under k2.
+    let out = reseal(&format!("{K2},{K1}"));
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{said}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(said.contains("1 value(s) sealed again under k2; 0 already were"), "{said}");
+    assert!(stored_seed(&url).await.starts_with("k2:"));
+    let out = reseal(&format!("{K2},{K1}"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("0 value(s) sealed again under k2; 1 already were"));
+
+    // The old key dropped: Ann's authenticator still signs her in.
+    let app = TestApp::spawn_on(&url, |c| c.data_keys = KeyRing::parse(K2).unwrap()).await;
+    // Past the steps the first app used (its clock was moved forward; a used step is refused).
+    app.state().clock.advance(clock - app.state().clock.now() + 90);
+    let r = app.log_in("ann@example.com", PASSWORD).await;
+    assert_eq!(location(&r), "/users/mfa");
+    let r = app.post_form("/api/mfa_verify", &[("code", &auth.code(&app))]).await;
+    assert_eq!(location(&r), "/");
+    assert_eq!(app.signed_in_as(&app.client).await.as_deref(), Some("ann@example.com"));
+    app.stop().await;
+}

@@ -7,10 +7,12 @@
 mod backup_codes;
 use backup_codes::{backup_digest, replace_backup_codes};
 pub use backup_codes::{normalize_code, regenerate_backup_codes};
+mod reseal;
 mod trust;
 use crate::signin::jobs::{BackupCodeUsed, MfaChanged, MfaLocked};
 use domain::views::{Enrolment, SecurityOverview, TrustedBrowser};
 use rand::{rngs::OsRng, Rng, RngCore};
+pub use reseal::{reseal_all, Resealed};
 use totp_rs::{Algorithm, TOTP};
 pub use trust::{revoke_all_trust, revoke_trust, trust_this_browser, trusted_browser};
 
