@@ -128,6 +128,20 @@ async fn every_request_logs_one_access_line_and_each_of_its_lines_carries_its_re
         "{lines:?}"
     );
 
+    // A visitor cookie whose session is gone (a browser sends it once more after its flash was shown; anyone can send
+    // one on every request) is answered normally and fills no log: tower-sessions' warning about it is off.
+    let r = client
+        .get(format!("{}/users/log-in", served.base))
+        .header("cookie", "portcullis_visit=AAAAAAAAAAAAAAAAAAAAAA")
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let lines = served.lines_of(&request_id(&r), 1).await;
+    assert!(lines.iter().all(|l| l["level"] != "WARN"), "{lines:?}");
+    assert!(!served.lines.lock().unwrap().iter().any(|l| l.contains("suspicious")));
+
     // A route with a token in its address is logged by its pattern, never the token.
     let r = client.get(format!("{}/users/reset-password/secret-token-123", served.base)).send().await.unwrap();
     let lines = served.lines_of(&request_id(&r), 1).await;
