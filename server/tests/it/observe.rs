@@ -102,13 +102,14 @@ async fn every_request_logs_one_access_line_and_each_of_its_lines_carries_its_re
     let served = Served::start().await;
     let client = reqwest::Client::new();
     // A page, with a forwarding header from a peer that is not a trusted proxy: the server warns while serving it.
-    let r = client
-        .get(format!("{}/users/log-in", served.base))
-        .header("x-forwarded-for", "203.0.113.7")
-        .header("accept", "text/html")
-        .send()
-        .await
-        .unwrap();
+    let log_in_page = |header: (&'static str, &'static str)| {
+        client
+            .get(format!("{}/users/log-in", served.base))
+            .header(header.0, header.1)
+            .header("accept", "text/html")
+            .send()
+    };
+    let r = log_in_page(("x-forwarded-for", "203.0.113.7")).await.unwrap();
     assert_eq!(r.status(), 200);
     let id = request_id(&r);
     let lines = served.lines_of(&id, 2).await;
@@ -130,13 +131,7 @@ async fn every_request_logs_one_access_line_and_each_of_its_lines_carries_its_re
 
     // A visitor cookie whose session is gone (a browser sends it once more after its flash was shown; anyone can send
     // one on every request) is answered normally and fills no log: tower-sessions' warning about it is off.
-    let r = client
-        .get(format!("{}/users/log-in", served.base))
-        .header("cookie", "portcullis_visit=AAAAAAAAAAAAAAAAAAAAAA")
-        .header("accept", "text/html")
-        .send()
-        .await
-        .unwrap();
+    let r = log_in_page(("cookie", "portcullis_visit=AAAAAAAAAAAAAAAAAAAAAA")).await.unwrap();
     assert_eq!(r.status(), 200);
     let lines = served.lines_of(&request_id(&r), 1).await;
     assert!(lines.iter().all(|l| l["level"] != "WARN"), "{lines:?}");
