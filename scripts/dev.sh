@@ -11,6 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 once=false
 [[ "${1:-}" == "--once" ]] && once=true
+# Incremental compilation is what makes an edit take seconds (CI turns it off; here it is always on).
+export CARGO_INCREMENTAL=1
 bin="${CARGO_TARGET_DIR:-target}/debug/portcullis"
 pkg=target/site/pkg
 say() { echo "dev: $*"; }
