@@ -1,7 +1,7 @@
 //! `portcullis doctor`: checks a configuration before a deploy — the variables, the keys, the base URL and the
 //! passkey relying party, the database (reachable, migrated), mail (the SMTP server answers), the sign-in providers
 //! (discovery) and the clock — and says for each part ok, warning or error, with what to do.
-use std::{fmt, path::Path, time::Duration};
+use std::{fmt, time::Duration};
 
 use backend::platform::{
     config::{is_local_origin, Config, ConfigError, MailTransportKind, OAuthKind},
@@ -120,15 +120,13 @@ fn metrics(config: &Config) -> Finding {
 /// created here.
 async fn database(config: &Config, out: &mut Vec<Finding>) -> Option<Db> {
     let url = &config.database_url;
-    if let Some(path) = Db::sqlite_file(url) {
-        if !Path::new(path).exists() {
-            out.push(found(
-                Level::Warning,
-                "database",
-                format!("{path} does not exist yet: `portcullis migrate` (or the first `serve`) creates it"),
-            ));
-            return None;
-        }
+    if let Some(path) = Db::missing_sqlite_file(url) {
+        out.push(found(
+            Level::Warning,
+            "database",
+            format!("{path} does not exist yet: `portcullis migrate` (or the first `serve`) creates it"),
+        ));
+        return None;
     }
     let db = match tokio::time::timeout(WAIT, Db::connect(url)).await {
         Ok(Ok(db)) => db,

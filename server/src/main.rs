@@ -70,9 +70,8 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             }
         }
         Command::Backup { file } => {
-            if let Some(path) = Db::sqlite_file(&config.database_url) {
-                // Connecting would create an empty database; there is nothing to back up.
-                anyhow::ensure!(std::path::Path::new(path).exists(), "{path} does not exist: nothing to back up");
+            if let Some(path) = Db::missing_sqlite_file(&config.database_url) {
+                anyhow::bail!("{path} does not exist: nothing to back up");
             }
             let db = Db::connect(&config.database_url).await?;
             db.backup_to(&file).await?;

@@ -91,9 +91,9 @@ impl Db {
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
         install_default_drivers();
         let kind = if url.starts_with("sqlite:") { DbKind::Sqlite } else { DbKind::Postgres };
+        let file = Self::sqlite_file(url);
         let url = if kind == DbKind::Sqlite {
-            let path = Self::sqlite_file(url).unwrap_or_default();
-            if let Some(parent) = std::path::Path::new(path).parent() {
+            if let Some(parent) = file.and_then(|path| std::path::Path::new(path).parent()) {
                 if !parent.as_os_str().is_empty() {
                     std::fs::create_dir_all(parent)?;
                 }
@@ -121,8 +121,7 @@ impl Db {
         }
         let pool = opts.connect(&url).await?;
         let quick = Arc::new(QuickReads { idle: Mutex::new(Vec::new()), permits: Semaphore::new(QUICK_CONNECTIONS) });
-        let direct = Self::sqlite_file(&url)
-            .map(|path| Arc::new(DirectReads { path: path.into(), idle: Mutex::new(Vec::new()) }));
+        let direct = file.map(|path| Arc::new(DirectReads { path: path.into(), idle: Mutex::new(Vec::new()) }));
         Ok(Self { pool, kind, quick, direct })
     }
 
@@ -168,6 +167,11 @@ impl Db {
         let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
         let path = path.split('?').next().unwrap_or(path);
         (!path.is_empty() && path != ":memory:").then_some(path)
+    }
+
+    /// The file a SQLite URL names, when it does not exist yet (connecting would create it, empty).
+    pub fn missing_sqlite_file(url: &str) -> Option<&str> {
+        Self::sqlite_file(url).filter(|path| !std::path::Path::new(path).exists())
     }
 
     /// A consistent copy of the SQLite database in a new file, taken while the server reads and writes
