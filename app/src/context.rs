@@ -130,6 +130,8 @@ pub enum Notice {
     JobDiscarded,
     ImpersonationStopped,
     EveryoneSignedOut,
+    ApiTokenCreated,
+    ApiTokenRevoked,
 }
 
 impl Notice {
@@ -199,6 +201,8 @@ impl Notice {
             Notice::JobDiscarded => "The job was discarded.",
             Notice::ImpersonationStopped => "Impersonation ended. You are yourself again.",
             Notice::EveryoneSignedOut => "Every other session of every user ended.",
+            Notice::ApiTokenCreated => "Token created. Copy it now: it is shown only this once.",
+            Notice::ApiTokenRevoked => "Token revoked. Programs using it can no longer call the API.",
             Notice::ProfileSaved => "Your profile is saved.",
             Notice::PasswordChanged => "Your password was changed. Every other device was signed out.",
             Notice::EmailChangeRequested => {

@@ -30,6 +30,7 @@ use leptos_router::{
 
 use crate::{
     account::{
+        api_tokens::ApiTokensPage,
         connections::ConnectionsPage,
         security::SecurityPage,
         sessions::SessionsPage,
@@ -124,6 +125,7 @@ fn PageFrame() -> impl IntoView {
                     <Route path=path!("/users/sudo") view={Lazy::<SudoRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=path!("/users/settings/security") view={Lazy::<SecurityRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=path!("/users/settings/connections") view={Lazy::<ConnectionsRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/users/settings/api-tokens") view={Lazy::<ApiTokensRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=path!("/users/settings") view={Lazy::<SettingsRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=path!("/organizations") view={Lazy::<OrganizationsRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=path!("/organizations/new") view={Lazy::<NewOrganizationRoute>::new()} ssr=SsrMode::Async/>
@@ -215,6 +217,7 @@ page_groups! {
         SudoRoute => SudoPage,
         SecurityRoute => SecurityPage,
         ConnectionsRoute => ConnectionsPage,
+        ApiTokensRoute => ApiTokensPage,
         SettingsRoute => SettingsPage,
         ConfirmEmailChangeRoute => ConfirmEmailChangePage,
         CancelEmailChangeRoute => CancelEmailChangePage,

@@ -7,9 +7,11 @@
 //!   second factors, passkeys, providers, mailed links and tokens.
 //! - [`account`]: what a signed-in user changes about their own account, and their devices.
 //! - [`orgs`], [`admin`]: organizations and the admin console.
+//! - [`api`]: personal access tokens, for the JSON API.
 //! - [`Error`]: the one error every function returns.
 pub mod account;
 pub mod admin;
+pub mod api;
 pub mod error;
 pub mod orgs;
 pub mod platform;
@@ -25,6 +27,7 @@ pub fn register_jobs(r: &mut platform::jobs::Registry) {
     account::jobs::register(r);
     orgs::jobs::register(r);
     admin::jobs::register(r);
+    api::jobs::register(r);
 }
 
 /// Hands memory glibc's malloc holds free back to the system (it keeps freed memory for reuse, and a large block

@@ -1,4 +1,5 @@
 //! The server: configuration → state → router → serve, plus the job worker. Tests build the same router.
+pub mod api;
 pub mod cli;
 pub mod doctor;
 pub mod middleware;
@@ -141,7 +142,8 @@ pub fn router(state: AppState) -> Router {
         .layer(backend::platform::visitor::layer(&state.config, &state.db))
         .layer(RequestBodyLimitLayer::new(state.config.body_limit_bytes))
         .with_state(st);
-    observe::observed(router)
+    // The JSON API has its own middleware (bearer tokens, never the cookies the layers above read).
+    observe::observed(api::router(state).merge(router))
 }
 
 /// A running server: its address, and the handles to stop it.

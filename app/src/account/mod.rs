@@ -1,3 +1,4 @@
+pub mod api_tokens;
 pub mod connections;
 pub mod passkeys;
 pub mod security;

@@ -301,9 +301,9 @@ fn percent_encode(s: &str) -> String {
 }
 
 #[cfg(feature = "hydrate")]
-fn copy_to_clipboard(text: &str) {
+pub(crate) fn copy_to_clipboard(text: &str) {
     let _ = window().navigator().clipboard().write_text(text);
 }
 
 #[cfg(not(feature = "hydrate"))]
-fn copy_to_clipboard(_text: &str) {}
+pub(crate) fn copy_to_clipboard(_text: &str) {}

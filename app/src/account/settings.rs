@@ -302,6 +302,12 @@ fn SettingsSections(data: AccountSettings, forms: SettingsActions) -> impl IntoV
         <p><a class="button button-secondary" href="/users/settings/connections">"Connected accounts"</a></p>
         </div>
 
+        <div class="settings-section">
+        <h2 class="section-title" id="api-tokens">"API tokens"</h2>
+        <p>"Personal access tokens let your scripts and programs call the API as you."</p>
+        <p><a class="button button-secondary" href=crate::account::api_tokens::API_TOKENS>"API tokens"</a></p>
+        </div>
+
         <div class="settings-section danger-zone">
         <h2 class="section-title" id="delete">"Delete account"</h2>
         <p>

@@ -42,6 +42,7 @@ pub async fn before_account_deletion(
     };
     for (org_id, members, other_owners) in orgs {
         if members == 1 {
+            crate::api::tokens::revoke_for_org(tx, &org_id, None).await?;
             sqlx::query("DELETE FROM organizations WHERE id = $1").bind(&org_id).execute(&mut **tx).await?;
             let event = Event::on_user("org.deleted", user_id).org(&org_id);
             audit::record(tx, ctx, now, event.detail("its only member's account was deleted")).await?;

@@ -181,6 +181,7 @@ async fn withdraw_invitations_beyond(
 
 async fn end_membership(tx: &mut Tx, org_id: &str, user_id: &str, now: i64) -> Result<(), sqlx::Error> {
     withdraw_invitations_beyond(tx, org_id, user_id, None, now).await?;
+    crate::api::tokens::revoke_for_org(tx, org_id, Some(user_id)).await?;
     sqlx::query("DELETE FROM memberships WHERE org_id = $1 AND user_id = $2")
         .bind(org_id)
         .bind(user_id)

@@ -108,6 +108,7 @@ pub async fn delete(
         .bind(&org.org_id)
         .execute(&mut *tx)
         .await?;
+    crate::api::tokens::revoke_for_org(&mut tx, &org.org_id, None).await?;
     sqlx::query("DELETE FROM organizations WHERE id = $1").bind(&org.org_id).execute(&mut *tx).await?;
     let event = Event::in_org("org.deleted", &me.user_id, &org.org_id, None).detail(&org.slug);
     audit::record(&mut tx, ctx, now, event).await?;

@@ -1,5 +1,5 @@
 //! Removes rows nothing can use any more: expired sessions (sign-in and visitor), challenges, passkey ceremonies, provider flows and held
-//! links, trusted browsers and mailed tokens, and finished jobs. Run by the worker about every ten minutes; each statement is one indexed-or-small DELETE.
+//! links, trusted browsers, personal access tokens and mailed tokens, and finished jobs. Run by the worker about every ten minutes; each statement is one indexed-or-small DELETE.
 use crate::AppState;
 
 /// How long used or expired mailed tokens and finished jobs are kept (for support questions), in seconds.
@@ -11,7 +11,7 @@ pub async fn purge_expired(st: &AppState) -> Result<u64, sqlx::Error> {
     let old = now - KEEP_SECS;
     // Visitor sessions expire by the wall clock (tower-sessions sets their expiry).
     let wall = time::OffsetDateTime::now_utc().unix_timestamp();
-    let statements: [(&str, i64); 10] = [
+    let statements: [(&str, i64); 11] = [
         ("DELETE FROM visitor_sessions WHERE expires_at <= $1", wall),
         ("DELETE FROM sessions WHERE idle_expires_at <= $1 OR absolute_expires_at <= $1", now),
         ("DELETE FROM mfa_challenges WHERE expires_at <= $1", now),
@@ -20,6 +20,7 @@ pub async fn purge_expired(st: &AppState) -> Result<u64, sqlx::Error> {
         ("DELETE FROM pending_links WHERE expires_at <= $1", now),
         ("DELETE FROM org_slug_redirects WHERE expires_at <= $1", now),
         ("DELETE FROM trusted_browsers WHERE expires_at <= $1", now),
+        ("DELETE FROM api_tokens WHERE expires_at <= $1", now),
         ("DELETE FROM user_tokens WHERE expires_at <= $1", old),
         ("DELETE FROM jobs WHERE state = 'done' AND updated_at <= $1", old),
     ];

@@ -18,6 +18,8 @@ pub struct RateLimits {
     mail_per_ip: Keyed<IpAddr>,
     invites_per_inviter: Keyed<String>,
     invites_per_org: Keyed<String>,
+    /// JSON API requests per personal access token.
+    per_api_token: Keyed<String>,
 }
 
 /// Invitations (sent or re-sent) an hour: per inviter, and per organization whoever sends them.
@@ -85,6 +87,10 @@ impl RateLimits {
             ),
             invites_per_inviter: per_hour(INVITES_PER_INVITER_PER_HOUR),
             invites_per_org: per_hour(INVITES_PER_ORG_PER_HOUR),
+            per_api_token: {
+                let n = nz(config.rate_limit_api_per_minute);
+                RateLimiter::keyed(Quota::per_minute(n).allow_burst(n))
+            },
         }
     }
 
@@ -117,6 +123,11 @@ impl RateLimits {
         check(&self.invites_per_org, &org_id.to_string())
     }
 
+    /// One JSON API request made with the token `token_id`.
+    pub fn api_token(&self, token_id: &str) -> Result<(), RetryAfter> {
+        check(&self.per_api_token, &token_id.to_string())
+    }
+
     /// Drops idle keys so memory stays bounded.
     pub fn sweep(&self) {
         self.anonymous_post.retain_recent();
@@ -128,6 +139,8 @@ impl RateLimits {
         self.mail_per_ip.retain_recent();
         self.invites_per_inviter.retain_recent();
         self.invites_per_org.retain_recent();
+        self.per_api_token.retain_recent();
+        self.per_api_token.shrink_to_fit();
         self.anonymous_post.shrink_to_fit();
         self.mail_per_address.shrink_to_fit();
         self.mail_per_ip.shrink_to_fit();

@@ -138,7 +138,7 @@ async fn grant(app: &TestApp, email: &str) {
 }
 
 /// An admin with two-step verification on, signed in in a browser of their own.
-async fn admin_browser(app: &TestApp, email: &str) -> (Client, Authenticator) {
+pub(crate) async fn admin_browser(app: &TestApp, email: &str) -> (Client, Authenticator) {
     let client = app.signed_in_user(email).await;
     grant(app, email).await;
     let (auth, _) = enable_totp(app, &client).await;
@@ -165,7 +165,7 @@ async fn password_hash(app: &TestApp, id: &str) -> String {
 }
 
 /// An action on an account from the user's admin page (as the page's script sends it).
-async fn act(app: &TestApp, admin: &Client, id: &str, action: &str) -> (StatusCode, String) {
+pub(crate) async fn act(app: &TestApp, admin: &Client, id: &str, action: &str) -> (StatusCode, String) {
     app.call_form(
         admin,
         "admin_user_action",

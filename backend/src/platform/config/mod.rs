@@ -79,6 +79,8 @@ pub struct Config {
     pub rate_limit_mail_per_hour: u32,
     /// Credential checks (passwords, codes) allowed per account per minute, from any address.
     pub rate_limit_account_per_minute: u32,
+    /// Requests allowed per personal access token per minute on the JSON API (`/api/v1`).
+    pub rate_limit_api_per_minute: u32,
     pub job_max_attempts: i64,
     pub job_retry_base_secs: i64,
     pub job_poll_interval_ms: u64,
@@ -275,6 +277,7 @@ impl Config {
             rate_limit_anonymous_per_minute: parse(&get, "RATE_LIMIT_ANONYMOUS_PER_MINUTE", "30")?,
             rate_limit_mail_per_hour: parse(&get, "RATE_LIMIT_MAIL_PER_HOUR", "5")?,
             rate_limit_account_per_minute: parse(&get, "RATE_LIMIT_ACCOUNT_PER_MINUTE", "10")?,
+            rate_limit_api_per_minute: parse(&get, "RATE_LIMIT_API_PER_MINUTE", "600")?,
             job_max_attempts: parse(&get, "JOB_MAX_ATTEMPTS", "8")?,
             job_retry_base_secs: parse(&get, "JOB_RETRY_BASE_SECS", "30")?,
             job_poll_interval_ms: parse(&get, "JOB_POLL_INTERVAL_MS", "1000")?,
@@ -313,6 +316,9 @@ impl Config {
         }
         if cfg.rate_limit_account_per_minute == 0 {
             return Err(err("RATE_LIMIT_ACCOUNT_PER_MINUTE", "must be at least 1"));
+        }
+        if cfg.rate_limit_api_per_minute == 0 {
+            return Err(err("RATE_LIMIT_API_PER_MINUTE", "must be at least 1"));
         }
         if cfg.rate_limit_mail_per_hour == 0 {
             return Err(err("RATE_LIMIT_MAIL_PER_HOUR", "must be at least 1"));

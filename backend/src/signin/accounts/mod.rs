@@ -268,6 +268,7 @@ pub(crate) async fn first_proof(
         sqlx::query(&format!("DELETE FROM {table} WHERE user_id = $1")).bind(user_id).execute(&mut **tx).await?;
     }
     crate::signin::mfa::remove_all(tx, user_id).await?;
+    crate::api::tokens::revoke_all_for_user(tx, user_id).await?;
     sessions::end_all_for_user(tx, user_id, keep).await?;
     Ok(())
 }

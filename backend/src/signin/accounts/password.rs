@@ -46,7 +46,8 @@ pub async fn require_password_change(
     Ok(Some(ended))
 }
 
-/// Sets the flag that stops the password from signing in and ends every session of the user, in `tx`. Returns how
+/// Sets the flag that stops the password from signing in and ends every session and personal access token of the
+/// user, in `tx`. Returns how
 /// many sessions ended. (The command line and the admin console's "Require a new password".)
 pub async fn flag_password_change(
     tx: &mut crate::platform::db::Tx,
@@ -58,6 +59,7 @@ pub async fn flag_password_change(
         .bind(user_id)
         .execute(&mut **tx)
         .await?;
+    crate::api::tokens::revoke_all_for_user(tx, user_id).await?;
     sessions::end_all_for_user(tx, user_id, None).await
 }
 

@@ -310,7 +310,7 @@ pub async fn finish_registration(
     Ok(())
 }
 
-fn clean_name(raw: &str) -> String {
+pub(crate) fn clean_name(raw: &str) -> String {
     raw.chars().filter(|c| !c.is_control()).collect::<String>().trim().chars().take(NAME_MAX).collect()
 }
 

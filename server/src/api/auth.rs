@@ -1,0 +1,108 @@
+//! The bearer check in front of every `/api/v1` route but the OpenAPI document: the token, then its rate limit.
+use std::net::{IpAddr, SocketAddr};
+
+use axum::{
+    extract::{ConnectInfo, FromRequestParts, Request, State},
+    http::{header, request::Parts},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use backend::{
+    api::tokens::{self, Scope, TokenAuth},
+    platform::request::RequestContext,
+    AppState,
+};
+
+use super::problem::ApiError;
+
+/// The caller of a JSON API request: the token's account, and the request as the audit log records it.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub auth: TokenAuth,
+    pub ctx: RequestContext,
+}
+
+impl Caller {
+    /// Refuses unless the token carries `scope`.
+    pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
+        if self.auth.allows(scope) {
+            Ok(())
+        } else {
+            Err(ApiError::missing_scope(scope))
+        }
+    }
+
+    pub fn internal(&self, e: impl std::fmt::Display) -> ApiError {
+        tracing::error!(request_id = %self.ctx.request_id, error = %e, "API request failed");
+        ApiError::Internal { request_id: self.ctx.request_id.clone() }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        // Put there by `require_token`, which every route that takes a `Caller` sits behind.
+        parts.extensions.get::<Caller>().cloned().ok_or(ApiError::Unauthorized { presented: false })
+    }
+}
+
+/// The token from `Authorization: Bearer …` (the scheme in any case, one header only). `Err(())` when the header is
+/// there but is not a bearer token.
+fn bearer(req: &Request) -> Result<Option<&str>, ()> {
+    let mut values = req.headers().get_all(header::AUTHORIZATION).iter();
+    let Some(value) = values.next() else { return Ok(None) };
+    if values.next().is_some() {
+        return Err(());
+    }
+    let value = value.to_str().map_err(|_| ())?;
+    let (scheme, token) = value.split_once(' ').ok_or(())?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(());
+    }
+    Ok(Some(token.trim()))
+}
+
+/// Finds the token's account and checks the token's allowance. A wrong token also counts against the client
+/// address's allowance for anonymous requests, so guessing is slowed like a password would be.
+pub async fn require_token(State(st): State<AppState>, mut req: Request, next: Next) -> Response {
+    let request_id = match req.extensions().get::<crate::observe::RequestId>() {
+        Some(id) => id.0.clone(),
+        None => backend::platform::crypto::new_id(),
+    };
+    let peer =
+        req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()).unwrap_or(IpAddr::from([127, 0, 0, 1]));
+    let ip = crate::middleware::client_ip(&st.config, peer, req.headers());
+    let refused = |presented: bool| {
+        if presented {
+            if let Err(retry) = st.limits.anonymous_post(ip) {
+                tracing::warn!(%request_id, %ip, "API token guesses rate limited");
+                return ApiError::RateLimited { retry_after_secs: retry.0 }.into_response();
+            }
+        }
+        ApiError::Unauthorized { presented }.into_response()
+    };
+    let token = match bearer(&req) {
+        Ok(Some(token)) => token.to_string(),
+        Ok(None) => return refused(false),
+        Err(()) => return refused(true),
+    };
+    let auth = match tokens::authenticate(&st, &token, ip).await {
+        Ok(Some(auth)) => auth,
+        Ok(None) => return refused(true),
+        Err(e) => {
+            tracing::error!(%request_id, error = %e, "API token lookup failed");
+            return ApiError::Internal { request_id }.into_response();
+        }
+    };
+    if let Err(retry) = st.limits.api_token(&auth.token_id) {
+        tracing::warn!(%request_id, token = %auth.token_id, "API token rate limit hit");
+        return ApiError::RateLimited { retry_after_secs: retry.0 }.into_response();
+    }
+    let mut ctx = RequestContext::system();
+    ctx.request_id = request_id;
+    ctx.ip = ip;
+    ctx.user_agent = req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string);
+    req.extensions_mut().insert(Caller { auth, ctx });
+    next.run(req).await
+}

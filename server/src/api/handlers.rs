@@ -1,0 +1,190 @@
+//! The JSON API's endpoints. Each reads with the token's account, never with a session; what it may touch is the
+//! token's scopes and, for organizations, the ones it was granted.
+use axum::{
+    extract::{Path, State},
+    http::StatusCode,
+    Json,
+};
+use backend::{api::tokens, api::tokens::Scope, format_iso, orgs, AppState};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::{auth::Caller, problem::ApiError, problem::Problem};
+
+/// The account the token belongs to.
+#[derive(Serialize, ToSchema)]
+pub struct Me {
+    pub id: String,
+    pub email: String,
+    pub display_name: Option<String>,
+    pub email_confirmed: bool,
+    pub two_step_verification: bool,
+    /// The token this request was made with: its name and scopes.
+    pub token: TokenInfo,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TokenInfo {
+    pub name: String,
+    pub scopes: Vec<String>,
+}
+
+/// A signed-in browser of the account.
+#[derive(Serialize, ToSchema)]
+pub struct Session {
+    pub id: String,
+    /// Browser and system, from the user agent.
+    pub device: String,
+    pub ip: Option<String>,
+    /// RFC 3339, UTC.
+    pub created_at: String,
+    pub last_active_at: String,
+}
+
+/// An organization the token was granted.
+#[derive(Serialize, ToSchema)]
+pub struct Organization {
+    pub slug: String,
+    pub name: String,
+    /// The account's role: `owner`, `admin` or `member`.
+    pub role: String,
+    pub members: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Member {
+    pub email: String,
+    pub display_name: Option<String>,
+    pub role: String,
+    pub joined_at: String,
+}
+
+#[utoipa::path(get, path = "/api/v1/me", tag = "account", security(("bearer" = ["read"])),
+    responses(
+        (status = 200, description = "The token's account", body = Me),
+        (status = 401, description = "No token, or not one that works", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks the read scope", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "The token's allowance is used up (see Retry-After)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn me(caller: Caller) -> Result<Json<Me>, ApiError> {
+    caller.require(Scope::Read)?;
+    let a = &caller.auth;
+    Ok(Json(Me {
+        id: a.user_id.clone(),
+        email: a.email.clone(),
+        display_name: a.display_name.clone(),
+        email_confirmed: a.confirmed,
+        two_step_verification: a.has_mfa,
+        token: TokenInfo { name: a.token_name.clone(), scopes: a.scopes.iter().map(|s| s.as_str().into()).collect() },
+    }))
+}
+
+#[utoipa::path(get, path = "/api/v1/sessions", tag = "account", security(("bearer" = ["read"])),
+    responses(
+        (status = 200, description = "The account's signed-in browsers, the most recently active first", body = [Session]),
+        (status = 401, description = "No token, or not one that works", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks the read scope", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn sessions(State(st): State<AppState>, caller: Caller) -> Result<Json<Vec<Session>>, ApiError> {
+    caller.require(Scope::Read)?;
+    let rows =
+        backend::signin::sessions::list_for_user(&st, &caller.auth.user_id).await.map_err(|e| caller.internal(e))?;
+    Ok(Json(
+        rows.into_iter()
+            .filter(|r| r.impersonator_id.is_none())
+            .map(|r| Session {
+                device: backend::account::devices::describe(r.user_agent.as_deref()),
+                id: r.id,
+                ip: r.ip,
+                created_at: format_iso(r.created_at),
+                last_active_at: format_iso(r.last_active_at),
+            })
+            .collect(),
+    ))
+}
+
+#[utoipa::path(delete, path = "/api/v1/sessions/{id}", tag = "account", security(("bearer" = ["write"])),
+    params(("id" = String, Path, description = "The session's id, from GET /api/v1/sessions")),
+    responses(
+        (status = 204, description = "The browser is signed out"),
+        (status = 401, description = "No token, or not one that works", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks the write scope", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such session of this account", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn end_session(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    caller.require(Scope::Write)?;
+    let ended = backend::signin::sessions::revoke(&st, &caller.ctx, &caller.auth.user_id, &id)
+        .await
+        .map_err(|e| caller.internal(e))?;
+    if ended {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound("This account has no such session.".into()))
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/organizations", tag = "organizations", security(("bearer" = ["read"])),
+    responses(
+        (status = 200, description = "The organizations the token was granted (its account a member of each)", body = [Organization]),
+        (status = 401, description = "No token, or not one that works", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks the read scope", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn organizations(State(st): State<AppState>, caller: Caller) -> Result<Json<Vec<Organization>>, ApiError> {
+    caller.require(Scope::Read)?;
+    let rows = tokens::organizations(&st, &caller.auth).await.map_err(|e| caller.internal(e))?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|o| Organization { slug: o.slug, name: o.name, role: o.role, members: o.members })
+            .collect(),
+    ))
+}
+
+#[utoipa::path(get, path = "/api/v1/organizations/{slug}/members", tag = "organizations", security(("bearer" = ["read"])),
+    params(("slug" = String, Path, description = "The organization's slug")),
+    responses(
+        (status = 200, description = "The members: owners, then admins, then members", body = [Member]),
+        (status = 401, description = "No token, or not one that works", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token was not granted this organization, lacks the read scope, or the organization requires two-step verification the account lacks", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such organization of this account", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn members(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(slug): Path<String>,
+) -> Result<Json<Vec<Member>>, ApiError> {
+    caller.require(Scope::Read)?;
+    let found = tokens::organization(&st, &caller.auth, &slug).await.map_err(|e| caller.internal(e))?;
+    let membership = match found {
+        None => return Err(ApiError::NotFound("This account belongs to no organization with that slug.".into())),
+        Some(None) => {
+            return Err(ApiError::InsufficientScope {
+                scope: "read",
+                detail: format!("This token was not granted the organization {slug}."),
+            })
+        }
+        Some(Some(m)) => m,
+    };
+    if membership.require_mfa && !caller.auth.has_mfa {
+        return Err(ApiError::Forbidden(
+            "This organization requires two-step verification: turn it on for the account first.".into(),
+        ));
+    }
+    if !orgs::can(membership.role, orgs::Action::ViewMembers) {
+        return Err(ApiError::Forbidden("The account's role does not show the members.".into()));
+    }
+    let rows = orgs::members::list(&st, &membership.org_id).await.map_err(|e| caller.internal(e))?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|m| Member {
+                email: m.email,
+                display_name: m.display_name,
+                role: m.role,
+                joined_at: format_iso(m.created_at),
+            })
+            .collect(),
+    ))
+}
