@@ -6,6 +6,7 @@ pub mod admin;
 pub mod auth;
 pub mod components;
 pub mod context;
+pub mod developers;
 pub mod error;
 pub mod home;
 pub mod orgs;
@@ -46,6 +47,7 @@ use crate::{
         register::RegisterPage,
     },
     components::layout::{provide_page_context, Header},
+    developers::ApiReferencePage,
     home::HomePage,
     orgs::{
         home::OrgHomePage, invitation::InvitationPage, members::OrgMembersPage, settings::OrgSettingsPage,
@@ -119,6 +121,7 @@ fn PageFrame() -> impl IntoView {
                 <Route path=path!("/users/reset-password") view={Lazy::<RequestResetRoute>::new()} ssr=SsrMode::Async/>
                 <Route path=path!("/users/reset-password/:token") view={Lazy::<ResetPasswordRoute>::new()} ssr=SsrMode::Async/>
                 <Route path=path!("/invitations/:token") view={Lazy::<InvitationRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/developers/api") view={Lazy::<ApiReferenceRoute>::new()} ssr=SsrMode::Async/>
                 // Behind log in. (Each page's server functions check the session again: the server decides.)
                 <ParentRoute path=path!("") view=components::page::RequireUser ssr=SsrMode::Async>
                     <Route path=path!("/users/sessions") view={Lazy::<SessionsRoute>::new()} ssr=SsrMode::Async/>
@@ -218,6 +221,7 @@ page_groups! {
         SecurityRoute => SecurityPage,
         ConnectionsRoute => ConnectionsPage,
         ApiTokensRoute => ApiTokensPage,
+        ApiReferenceRoute => ApiReferencePage,
         SettingsRoute => SettingsPage,
         ConfirmEmailChangeRoute => ConfirmEmailChangePage,
         CancelEmailChangeRoute => CancelEmailChangePage,

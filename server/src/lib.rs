@@ -105,6 +105,7 @@ pub fn router(state: AppState) -> Router {
                 move || {
                     provide_context(app.clone());
                     provide_context(stylesheet());
+                    provide_context(app::developers::ApiDocument(api::openapi::json()));
                 }
             },
             {

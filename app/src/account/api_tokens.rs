@@ -139,7 +139,7 @@ pub fn ApiTokensPage() -> impl IntoView {
                 <h1 id="page-title">"API tokens"</h1>
                 <p class="lead">
                     "Personal access tokens let scripts and programs call the "
-                    <a href="/api/v1/openapi.json">"API"</a>
+                    <a href="/developers/api">"API"</a>
                     " as you. Treat each like a password. "
                     <a href="/users/settings">"Back to settings"</a>
                 </p>

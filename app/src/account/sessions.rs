@@ -112,6 +112,8 @@ fn describe_action(action: &str, failed: bool) -> String {
         ("user.password_change", true) => "Wrong current password when changing it",
         ("user.password_change_required", _) => "Password change required by an administrator",
         ("user.sudo", false) => "Confirmed it's you",
+        ("user.api_token_created", _) => "API token created",
+        ("user.api_token_revoked", _) => "API token revoked",
         ("user.sudo", true) => "Wrong password when confirming it's you",
         ("user.email_change_requested", _) => "E-mail change requested",
         ("user.email_change", _) => "E-mail address changed",

@@ -50,6 +50,8 @@ pub struct UserInfo {
     pub identities: Vec<(String, String, String)>,
     /// (name, slug, role)
     pub organizations: Vec<(String, String, String)>,
+    /// Personal access tokens, one line each (name, hint, scopes, organizations, last use).
+    pub api_tokens: Vec<String>,
     pub recent: Vec<super::audit::AuditItem>,
 }
 
@@ -94,6 +96,29 @@ pub async fn admin_user(id: String) -> Result<UserInfo, AppError> {
                 .map(|(p, e, at)| (p.clone(), e.clone().unwrap_or_default(), format_utc(*at)))
                 .collect(),
             organizations: d.organizations.clone(),
+            api_tokens: d
+                .api_tokens
+                .iter()
+                .map(|t| {
+                    let orgs = if t.organizations.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" · organizations {}", t.organizations.join(", "))
+                    };
+                    let used = match (t.last_used_at, &t.last_used_ip) {
+                        (Some(at), Some(ip)) => format!("last used {} from {ip}", format_utc(at)),
+                        (Some(at), None) => format!("last used {}", format_utc(at)),
+                        _ => "never used".into(),
+                    };
+                    format!(
+                        "{} · {} · {}{orgs} · made {} · {used}",
+                        t.name,
+                        t.hint,
+                        t.scopes.join(" "),
+                        format_utc(t.created_at)
+                    )
+                })
+                .collect(),
             recent: d.recent.iter().map(super::audit::item).collect(),
         })
     })
@@ -332,6 +357,18 @@ fn UserView(u: UserInfo, action: ServerAction<AdminUserAction>, error: Signal<Op
                         .map(|(name, slug, role)| view! { <li>{format!("{name} ({slug}) · {role}")}</li> })
                         .collect_view()}
                 </ul>
+            }
+            .into_any()
+        }}
+        <h2 class="section-title">"API tokens"</h2>
+        {if u.api_tokens.is_empty() {
+            view! { <p class="muted">"None."</p> }.into_any()
+        } else {
+            view! {
+                <ul class="plain-list" aria-label="API tokens">
+                    {u.api_tokens.into_iter().map(|t| view! { <li>{t}</li> }).collect_view()}
+                </ul>
+                <p class="hint">"Locking the account or requiring a new password revokes them all."</p>
             }
             .into_any()
         }}

@@ -141,6 +141,8 @@ pub struct Detail {
     pub identities: Vec<(String, Option<String>, i64)>,
     /// (name, slug, role)
     pub organizations: Vec<(String, String, String)>,
+    /// Personal access tokens that still work.
+    pub api_tokens: Vec<crate::api::tokens::TokenRow>,
     pub recent: Vec<super::audit_log::AuditRow>,
 }
 
@@ -190,6 +192,7 @@ pub async fn detail(st: &AppState, me: &CurrentSession, user_id: &str) -> Result
     .bind(user_id)
     .fetch_all(db)
     .await?;
+    let api_tokens = crate::api::tokens::list(st, user_id).await?;
     let recent = super::audit_log::about_user(st, user_id, 20).await?;
     Ok(Detail {
         user,
@@ -203,6 +206,7 @@ pub async fn detail(st: &AppState, me: &CurrentSession, user_id: &str) -> Result
         sessions,
         identities,
         organizations,
+        api_tokens,
         recent,
     })
 }

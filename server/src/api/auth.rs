@@ -75,6 +75,8 @@ pub async fn require_token(State(st): State<AppState>, mut req: Request, next: N
     let ip = crate::middleware::client_ip(&st.config, peer, req.headers());
     let refused = |presented: bool| {
         if presented {
+            // Never the token itself (S58): a mistyped one is one character from the real one.
+            tracing::warn!(%request_id, %ip, "API request with a token that is not valid refused");
             if let Err(retry) = st.limits.anonymous_post(ip) {
                 tracing::warn!(%request_id, %ip, "API token guesses rate limited");
                 return ApiError::RateLimited { retry_after_secs: retry.0 }.into_response();

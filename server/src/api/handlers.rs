@@ -59,6 +59,7 @@ pub struct Member {
     pub joined_at: String,
 }
 
+/// The account the token belongs to, and the token's name and scopes.
 #[utoipa::path(get, path = "/api/v1/me", tag = "account", security(("bearer" = ["read"])),
     responses(
         (status = 200, description = "The token's account", body = Me),
@@ -79,6 +80,7 @@ pub async fn me(caller: Caller) -> Result<Json<Me>, ApiError> {
     }))
 }
 
+/// The account's signed-in browsers, the most recently active first.
 #[utoipa::path(get, path = "/api/v1/sessions", tag = "account", security(("bearer" = ["read"])),
     responses(
         (status = 200, description = "The account's signed-in browsers, the most recently active first", body = [Session]),
@@ -103,6 +105,7 @@ pub async fn sessions(State(st): State<AppState>, caller: Caller) -> Result<Json
     ))
 }
 
+/// Signs one of the account's browsers out.
 #[utoipa::path(delete, path = "/api/v1/sessions/{id}", tag = "account", security(("bearer" = ["write"])),
     params(("id" = String, Path, description = "The session's id, from GET /api/v1/sessions")),
     responses(
@@ -127,6 +130,7 @@ pub async fn end_session(
     }
 }
 
+/// The organizations the token was granted, with the account's role in each.
 #[utoipa::path(get, path = "/api/v1/organizations", tag = "organizations", security(("bearer" = ["read"])),
     responses(
         (status = 200, description = "The organizations the token was granted (its account a member of each)", body = [Organization]),
@@ -143,6 +147,7 @@ pub async fn organizations(State(st): State<AppState>, caller: Caller) -> Result
     ))
 }
 
+/// The members of an organization the token was granted.
 #[utoipa::path(get, path = "/api/v1/organizations/{slug}/members", tag = "organizations", security(("bearer" = ["read"])),
     params(("slug" = String, Path, description = "The organization's slug")),
     responses(

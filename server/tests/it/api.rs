@@ -396,3 +396,40 @@ async fn the_openapi_document_describes_every_endpoint_and_unknown_ones_answer_p
     assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
     problem(r).await;
 }
+
+#[tokio::test]
+async fn the_reference_page_shows_every_endpoint_of_the_document() {
+    let app = TestApp::spawn().await;
+    let r = bare_client().get(app.url("/developers/api")).header(header::ACCEPT, "text/html").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let page = r.text().await.unwrap();
+    for text in [
+        "/api/v1/me",
+        "/api/v1/sessions/{id}",
+        "/api/v1/organizations/{slug}/members",
+        "Signs one of the account",
+        "curl -H",
+        "http://localhost:3000/api/v1/me",
+    ] {
+        assert!(page.contains(text), "{text} on the page");
+    }
+}
+
+#[tokio::test]
+async fn tokens_show_in_the_owners_activity_and_on_the_admin_user_page() {
+    let app = TestApp::spawn().await;
+    let ann = app.signed_in_user(ANN).await;
+    let token = token(&app, &ann, "backup job", "read", &[]).await;
+    get(&app, "/api/v1/me", &token).await;
+    let (_, activity) = app.call_form(&ann, "list_sessions", &[]).await;
+    assert!(activity.contains("API token created"), "{activity}");
+
+    let (admin, _) = admin_browser(&app, "root@example.com").await;
+    let id = app.user_id(ANN).await;
+    let (status, body) = app.call_form(&admin, "admin_user", &[("id", &id)]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    let line = v["api_tokens"][0].as_str().unwrap_or_default();
+    assert!(line.starts_with("backup job · pc_pat_") && line.contains("from 127.0.0.1"), "{v}");
+    assert!(!body.contains(&token));
+}
