@@ -348,6 +348,7 @@ mod tests {
                 "account_locked",
                 "admin_changed",
                 "already_registered",
+                "api_token_created",
                 "backup_code_used",
                 "confirm_email",
                 "delete_account",
