@@ -27,7 +27,7 @@ test('a token made on the page reads /api/v1/me and stops working when revoked',
   const shown = page.getByLabel(/Your new token/);
   await expect(shown).toHaveValue(/^pc_pat_[A-Za-z0-9_-]{43}$/);
   const token = await shown.inputValue();
-  await expect(page.getByText('deploy script')).toBeVisible();
+  await expect(page.getByText('deploy script', { exact: true })).toBeVisible();
   await expect(page.getByText(/read and write · made .* never used/)).toBeVisible();
 
   const answer = await me(browser, token);
@@ -68,7 +68,7 @@ test('without JavaScript the form makes a token and shows it once', async ({ bro
   expect((await me(browser, token)).status).toBe(200);
   await page.goto('/users/settings/api-tokens');
   await expect(page.getByLabel(/Your new token/)).toHaveCount(0);
-  await expect(page.getByText(/cron/)).toBeVisible();
+  await expect(page.getByText('cron', { exact: true })).toBeVisible();
   await expect(page.getByText(/read · made .* · expires /)).toBeVisible();
 });
 
