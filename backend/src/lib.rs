@@ -8,6 +8,7 @@
 //! - [`account`]: what a signed-in user changes about their own account, and their devices.
 //! - [`orgs`], [`admin`]: organizations and the admin console.
 //! - [`api`]: personal access tokens, for the JSON API.
+//! - [`provider`]: the OAuth 2.1 / OpenID provider of the product's own apps (clients, signing keys).
 //! - [`Error`]: the one error every function returns.
 pub mod account;
 pub mod admin;
@@ -15,6 +16,7 @@ pub mod api;
 pub mod error;
 pub mod orgs;
 pub mod platform;
+pub mod provider;
 pub mod signin;
 
 pub use error::{Error, Unexpected};

@@ -36,6 +36,32 @@ pub enum Command {
     /// The operator role (/admin; it needs two-step verification). There are no default accounts
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// The apps that sign people in through this site (OAuth 2.1 / OpenID Connect clients)
+    #[command(subcommand)]
+    OauthClient(OauthClientCommand),
+}
+
+#[derive(Debug, PartialEq, Eq, Subcommand)]
+pub enum OauthClientCommand {
+    /// Register an app: prints its client id, and its secret once (none for --public)
+    Create {
+        /// The app's name, shown on the consent page
+        #[arg(long)]
+        name: String,
+        /// Where the app receives the answer: https, http on 127.0.0.1 or [::1] (any port), or com.example.app:/path
+        #[arg(long = "redirect-uri", required = true)]
+        redirect_uris: Vec<String>,
+        /// A native or browser app that cannot keep a secret (PKCE alone)
+        #[arg(long)]
+        public: bool,
+        /// The product's own app: no consent page
+        #[arg(long)]
+        first_party: bool,
+    },
+    /// The registered apps
+    List,
+    /// Revoke an app: it can no longer sign anyone in or use what it was given
+    Revoke { client_id: String },
 }
 
 #[derive(Debug, PartialEq, Eq, Subcommand)]
@@ -86,6 +112,17 @@ mod tests {
         assert_eq!(parse(&["backup", "copy.db"]).unwrap(), Command::Backup { file: "copy.db".into() });
         assert!(parse(&["backup"]).is_err(), "the file is required");
         assert_eq!(parse(&["keys", "reseal"]).unwrap(), Command::Keys(KeysCommand::Reseal));
+        assert_eq!(
+            parse(&["oauth-client", "create", "--name", "App", "--redirect-uri", "https://a.example/cb", "--public"])
+                .unwrap(),
+            Command::OauthClient(OauthClientCommand::Create {
+                name: "App".into(),
+                redirect_uris: vec!["https://a.example/cb".into()],
+                public: true,
+                first_party: false,
+            })
+        );
+        assert!(parse(&["oauth-client", "create", "--name", "App"]).is_err(), "a redirect URI is required");
         assert_eq!(parse(&["frobnicate"]).unwrap_err().kind(), clap::error::ErrorKind::InvalidSubcommand);
         assert_eq!(
             parse(&["user", "require-password-change", "a@example.com"]).unwrap(),

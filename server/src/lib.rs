@@ -119,6 +119,7 @@ pub fn router(state: AppState) -> Router {
         .route("/favicon.ico", get(routes::assets::favicon))
         .route("/auth/{provider}", get(routes::oauth::start))
         .route("/auth/{provider}/callback", get(routes::oauth::callback))
+        .route("/oauth/authorize", get(routes::provider::authorize).post(routes::provider::authorize_decision))
         .route("/admin/audit.csv", get(routes::admin::audit_csv))
         .route("/healthz", get(routes::health::healthz))
         .route("/readyz", get(routes::health::readyz));
@@ -144,7 +145,7 @@ pub fn router(state: AppState) -> Router {
         .layer(RequestBodyLimitLayer::new(state.config.body_limit_bytes))
         .with_state(st);
     // The JSON API has its own middleware (bearer tokens, never the cookies the layers above read).
-    observe::observed(api::router(state).merge(router))
+    observe::observed(api::router(state.clone()).merge(routes::provider::router(state)).merge(router))
 }
 
 /// A running server: its address, and the handles to stop it.

@@ -1,6 +1,6 @@
 use backend::{platform::config::Config, platform::db::Db};
 use clap::Parser;
-use server::cli::{AdminCommand, Cli, Command, KeysCommand, UserCommand};
+use server::cli::{AdminCommand, Cli, Command, KeysCommand, OauthClientCommand, UserCommand};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -80,7 +80,11 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Keys(KeysCommand::Reseal) => {
             let state = server::build_state(config).await?;
             let newest = state.config.data_keys.newest_id().to_string();
-            let done = backend::signin::mfa::reseal_all(&state).await?;
+            let mut done = backend::signin::mfa::reseal_all(&state).await?;
+            let keys = backend::provider::keys::reseal_all(&state).await?;
+            done.sealed += keys.sealed;
+            done.current += keys.current;
+            done.failed += keys.failed;
             println!("{} value(s) sealed again under {newest}; {} already were", done.sealed, done.current);
             anyhow::ensure!(
                 done.failed == 0,
@@ -103,6 +107,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             anyhow::ensure!(status.is_success(), "http://{addr}/healthz answered {status}");
             println!("ok: http://{addr}/healthz answered {status}");
         }
+        Command::OauthClient(c) => oauth_client(config, c).await?,
         Command::Admin(AdminCommand::Grant { email }) => set_admin(config, &email, true).await?,
         Command::Admin(AdminCommand::Revoke { email }) => set_admin(config, &email, false).await?,
         Command::Admin(AdminCommand::List) => {
@@ -113,6 +118,39 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         }
         // Answered in main: it reports a configuration that does not load instead of stopping at it.
         Command::Doctor => {}
+    }
+    Ok(())
+}
+
+/// `portcullis oauth-client …`
+async fn oauth_client(config: backend::platform::config::Config, command: OauthClientCommand) -> anyhow::Result<()> {
+    use backend::provider::clients;
+    let state = server::build_state(config).await?;
+    match command {
+        OauthClientCommand::Create { name, redirect_uris, public, first_party } => {
+            let new = clients::NewClient { name: &name, redirect_uris: &redirect_uris, public, first_party };
+            let created = clients::create(&state, new).await.map_err(|e| match e {
+                backend::Error::Field(_, message) => anyhow::anyhow!(message),
+                e => anyhow::anyhow!(e),
+            })?;
+            println!("client_id: {}", created.id);
+            match created.secret {
+                Some(secret) => println!("client_secret: {secret}\n(shown this once: store it in the app's secrets)"),
+                None => println!("public client: no secret; it must use PKCE"),
+            }
+        }
+        OauthClientCommand::List => {
+            for c in clients::list(&state).await? {
+                let kind = if c.public { "public" } else { "confidential" };
+                let party = if c.first_party { ", first-party" } else { "" };
+                let revoked = if c.revoked_at.is_some() { ", REVOKED" } else { "" };
+                println!("{}\t{}\t{kind}{party}{revoked}\t{}", c.id, c.name, c.redirect_uris.join(" "));
+            }
+        }
+        OauthClientCommand::Revoke { client_id } => {
+            anyhow::ensure!(clients::revoke(&state, &client_id).await?, "no live client has the id {client_id}");
+            println!("revoked {client_id}");
+        }
     }
     Ok(())
 }

@@ -310,22 +310,51 @@ pub async fn anonymous_rate_limit(State(st): State<AppState>, req: Request, next
 pub fn error_response(req: &Request, status: StatusCode, error: AppError) -> Response {
     let html = req.extensions().get::<RequestContext>().is_some_and(|c| c.wants_html);
     if html {
-        let body = format!(
-            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{status}</title>\
-             <link rel=\"stylesheet\" href=\"/pkg/portcullis.css\"></head><body><main class=\"site-main\">\
-             <section class=\"card auth-card\"><h1>{}</h1><p>{}</p><p><a href=\"/\">Home</a></p></section></main></body></html>",
-            status.canonical_reason().unwrap_or("Error"),
-            escape(&error.to_string())
-        );
-        (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response()
+        html_page(status, status.canonical_reason().unwrap_or("Error"), &error.to_string())
     } else {
         let body = serde_json::to_string(&error).unwrap_or_default();
         (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
     }
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+pub(crate) fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// A small page outside the app's router (an error the pipeline answers, the OAuth consent): `title` and a
+/// paragraph of `message`, escaped.
+pub(crate) fn html_page(status: StatusCode, title: &str, message: &str) -> Response {
+    html_page_raw(status, title, &format!("<p>{}</p><p><a href=\"/\">Home</a></p>", escape(message)))
+}
+
+/// [`html_page`] with a body that is already HTML (every value in it escaped by the caller).
+pub(crate) fn html_page_raw(status: StatusCode, title: &str, body: &str) -> Response {
+    let stylesheet = &crate::routes::assets::Assets::get().stylesheet_href;
+    let title = escape(title);
+    let page = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <meta name=\"color-scheme\" content=\"light dark\"><title>{title}</title>\
+         <link rel=\"stylesheet\" href=\"{stylesheet}\"></head><body><main class=\"site-main\" id=\"main\">\
+         <section class=\"card auth-card\"><h1>{title}</h1>{body}</section></main></body></html>"
+    );
+    (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response()
+}
+
+/// The request context of a route that never reads cookies (the JSON API, the OpenID provider's endpoints for
+/// clients): request id, client address and user agent, no session.
+pub async fn cookieless_context(State(st): State<AppState>, mut req: Request, next: Next) -> Response {
+    let mut ctx = RequestContext::system();
+    ctx.request_id = match req.extensions().get::<crate::observe::RequestId>() {
+        Some(id) => id.0.clone(),
+        None => crypto::new_id(),
+    };
+    let peer =
+        req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()).unwrap_or(IpAddr::from([127, 0, 0, 1]));
+    ctx.ip = client_ip(&st.config, peer, req.headers());
+    ctx.user_agent = req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string);
+    req.extensions_mut().insert(ctx);
+    next.run(req).await
 }
 
 /// Security headers on every response (S45). Pages get a CSP whose nonce matches their inline scripts.

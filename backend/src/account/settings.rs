@@ -204,6 +204,7 @@ pub async fn schedule_deletion(
         .await?;
     sessions::end_all_for_user(&mut tx, &session.user_id, None).await?;
     crate::api::tokens::revoke_all_for_user(&mut tx, &session.user_id).await?;
+    crate::provider::grants::revoke_all_for_user(&mut tx, &session.user_id).await?;
     tokens::revoke_every_purpose(&mut tx, &session.user_id, now).await?;
     audit::record(&mut tx, ctx, now, Event::by_user("user.deletion_scheduled", &session.user_id)).await?;
     let user_id = session.user_id.clone();

@@ -221,6 +221,7 @@ fn sessions_ended(n: u64) -> String {
 async fn end_access(tx: &mut Tx, user_id: &str, now: i64) -> Result<u64, sqlx::Error> {
     let ended = sessions::end_all_for_user(tx, user_id, None).await?;
     crate::api::tokens::revoke_all_for_user(tx, user_id).await?;
+    crate::provider::grants::revoke_all_for_user(tx, user_id).await?;
     tokens::revoke_every_purpose(tx, user_id, now).await?;
     sqlx::query("DELETE FROM mfa_challenges WHERE user_id = $1").bind(user_id).execute(&mut **tx).await?;
     crate::signin::mfa::revoke_all_trust(tx, user_id).await?;

@@ -47,6 +47,7 @@ pub async fn reset(st: &AppState, ctx: &RequestContext, token: &str, password: &
             .execute(&mut *tx)
             .await?;
         crate::signin::sessions::end_all_for_user(&mut tx, &live.user_id, None).await?;
+        crate::provider::grants::revoke_all_for_user(&mut tx, &live.user_id).await?;
         crate::signin::mfa::revoke_all_trust(&mut tx, &live.user_id).await?;
         audit::record(&mut tx, ctx, now, Event::by_user("user.password_reset", &live.user_id)).await?;
         Ok(jobs::enqueue(&mut tx, st, PasswordChanged { user_id: live.user_id.clone() }).await?)

@@ -49,7 +49,8 @@ pub async fn create(
     let id = new_id();
     sqlx::query(
         "INSERT INTO sessions (id, user_id, token_digest, remember_me, ip, user_agent, created_at, last_active_at, \
-         idle_expires_at, absolute_expires_at, sudo_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9, $10)",
+         idle_expires_at, absolute_expires_at, sudo_at, sign_in_method) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9, $10, $11)",
     )
     .bind(&id)
     .bind(grant.user_id())
@@ -61,6 +62,7 @@ pub async fn create(
     .bind((now + idle).min(now + absolute))
     .bind(now + absolute)
     .bind(grant.reauthenticated().then_some(now))
+    .bind(grant.method())
     .execute(&mut **tx)
     .await?;
     let mut job_ids = Vec::new();

@@ -1,8 +1,6 @@
 //! The bearer check in front of every `/api/v1` route but the OpenAPI document: the token, then its rate limit.
-use std::net::{IpAddr, SocketAddr};
-
 use axum::{
-    extract::{ConnectInfo, FromRequestParts, Request, State},
+    extract::{FromRequestParts, Request, State},
     http::{header, request::Parts},
     middleware::Next,
     response::{IntoResponse, Response},
@@ -66,13 +64,11 @@ fn bearer(req: &Request) -> Result<Option<&str>, ()> {
 /// Finds the token's account and checks the token's allowance. A wrong token also counts against the client
 /// address's allowance for anonymous requests, so guessing is slowed like a password would be.
 pub async fn require_token(State(st): State<AppState>, mut req: Request, next: Next) -> Response {
-    let request_id = match req.extensions().get::<crate::observe::RequestId>() {
-        Some(id) => id.0.clone(),
-        None => backend::platform::crypto::new_id(),
+    // Put there by `middleware::cookieless_context`, outside this layer.
+    let Some(ctx) = req.extensions().get::<RequestContext>().cloned() else {
+        return ApiError::Internal { request_id: "-".into() }.into_response();
     };
-    let peer =
-        req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()).unwrap_or(IpAddr::from([127, 0, 0, 1]));
-    let ip = crate::middleware::client_ip(&st.config, peer, req.headers());
+    let (request_id, ip) = (ctx.request_id.clone(), ctx.ip);
     let refused = |presented: bool| {
         if presented {
             // Never the token itself (S58): a mistyped one is one character from the real one.
@@ -101,10 +97,6 @@ pub async fn require_token(State(st): State<AppState>, mut req: Request, next: N
         tracing::warn!(%request_id, token = %auth.token_id, "API token rate limit hit");
         return ApiError::RateLimited { retry_after_secs: retry.0 }.into_response();
     }
-    let mut ctx = RequestContext::system();
-    ctx.request_id = request_id;
-    ctx.ip = ip;
-    ctx.user_agent = req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string);
     req.extensions_mut().insert(Caller { auth, ctx });
     next.run(req).await
 }

@@ -4,3 +4,4 @@ pub mod assets;
 pub mod dev_mailbox;
 pub mod health;
 pub mod oauth;
+pub mod provider;

@@ -288,3 +288,44 @@ async fn keys_reseal_moves_stored_secrets_to_the_new_key_so_the_old_one_can_go()
     assert_eq!(app.signed_in_as(&app.client).await.as_deref(), Some("ann@example.com"));
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oauth_client_create_prints_the_secret_once_list_shows_it_and_revoke_ends_it() {
+    let url = fresh_database_url().await;
+    let run = |args: &[&str]| binary().args(args).env("DATABASE_URL", &url).output().unwrap();
+    let out = run(&["oauth-client", "create", "--name", "Notes", "--redirect-uri", "http://app.example.com/cb"]);
+    assert_eq!(out.status.code(), Some(1), "http to another host is refused");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("use https"), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let out = run(&[
+        "oauth-client",
+        "create",
+        "--name",
+        "Notes",
+        "--redirect-uri",
+        "https://app.example.com/cb",
+        "--first-party",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    let field = |name: &str| {
+        said.lines().find_map(|l| l.strip_prefix(name)).unwrap_or_else(|| panic!("{name} in {said}")).trim().to_string()
+    };
+    let (id, secret) = (field("client_id:"), field("client_secret:"));
+    let db = backend::platform::db::Db::connect(&url).await.unwrap();
+    let (digest,): (String,) = sqlx::query_as("SELECT secret_digest FROM oauth_clients WHERE id = $1")
+        .bind(&id)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(digest, backend::platform::crypto::token_digest(&secret), "only the secret's digest is kept");
+
+    let listed = String::from_utf8_lossy(&run(&["oauth-client", "list"]).stdout).to_string();
+    assert!(
+        listed.contains(&id) && listed.contains("confidential, first-party") && !listed.contains(&secret),
+        "{listed}"
+    );
+    assert!(run(&["oauth-client", "revoke", &id]).status.success());
+    assert!(String::from_utf8_lossy(&run(&["oauth-client", "list"]).stdout).contains("REVOKED"));
+    assert_eq!(run(&["oauth-client", "revoke", &id]).status.code(), Some(1), "already revoked");
+}

@@ -21,6 +21,7 @@ mod org_accounts;
 mod orgs;
 mod passkeys;
 mod password_reset;
+mod provider;
 mod registration;
 mod security;
 mod sessions;

@@ -269,6 +269,7 @@ pub(crate) async fn first_proof(
     }
     crate::signin::mfa::remove_all(tx, user_id).await?;
     crate::api::tokens::revoke_all_for_user(tx, user_id).await?;
+    crate::provider::grants::revoke_all_for_user(tx, user_id).await?;
     sessions::end_all_for_user(tx, user_id, keep).await?;
     Ok(())
 }

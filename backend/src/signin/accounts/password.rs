@@ -60,6 +60,7 @@ pub async fn flag_password_change(
         .execute(&mut **tx)
         .await?;
     crate::api::tokens::revoke_all_for_user(tx, user_id).await?;
+    crate::provider::grants::revoke_all_for_user(tx, user_id).await?;
     sessions::end_all_for_user(tx, user_id, None).await
 }
 

@@ -1,0 +1,12 @@
+//! Portcullis as the OAuth 2.1 authorization server and OpenID provider of its own apps (issue #18, in progress):
+//! registered [`clients`] and the [`keys`] that sign tokens, published at `/.well-known/openid-configuration` and
+//! `/oauth/jwks.json`, and the authorization code flow with PKCE and rotating refresh tokens ([`grants`]). Consent for
+//! clients that are not first-party, client credentials and service accounts come next.
+pub mod clients;
+pub mod grants;
+pub mod keys;
+
+/// Scopes a client may ask for.
+pub const SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
+/// How long an access token lives; a retired signing key stays published at least this long.
+pub const ACCESS_TOKEN_SECS: i64 = 600;

@@ -1,0 +1,343 @@
+//! Portcullis as the OpenID provider of its own apps: discovery and keys, the authorization code flow with PKCE
+//! through the normal sign-in (a second factor included), refresh rotation and reuse, revocation, and what ends a
+//! grant. Tokens are checked against the published keys with jsonwebtoken, as a client would.
+use std::collections::HashMap;
+
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use reqwest::{header, Client, Response, StatusCode};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::{
+    admin::{act, admin_browser, log_in_with_code},
+    common::*,
+    mfa::enable_totp,
+};
+
+const ANN: &str = "ann@example.com";
+const REDIRECT: &str = "https://app.example.com/callback";
+
+struct App {
+    id: String,
+    secret: Option<String>,
+}
+
+async fn register(app: &TestApp, first_party: bool, public: bool) -> App {
+    use backend::provider::clients::{create, NewClient};
+    let uris = [REDIRECT.to_string(), "http://127.0.0.1/native".to_string()];
+    let c = create(app.state(), NewClient { name: "Notes", redirect_uris: &uris, public, first_party }).await.unwrap();
+    App { id: c.id, secret: c.secret }
+}
+
+/// A PKCE pair: (verifier, S256 challenge).
+fn pkce() -> (String, String) {
+    let verifier = backend::platform::crypto::random_token();
+    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    (verifier, challenge)
+}
+
+fn authorize_path(client: &App, challenge: &str, scope: &str, redirect: &str) -> String {
+    let q: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("response_type", "code")
+        .append_pair("client_id", &client.id)
+        .append_pair("redirect_uri", redirect)
+        .append_pair("scope", scope)
+        .append_pair("state", "st4te")
+        .append_pair("nonce", "n0nce")
+        .append_pair("code_challenge", challenge)
+        .append_pair("code_challenge_method", "S256")
+        .finish();
+    format!("/oauth/authorize?{q}")
+}
+
+/// The query of a redirect to the client.
+fn answer(r: &Response) -> HashMap<String, String> {
+    let to = location(r);
+    assert!(to.starts_with(REDIRECT) || to.starts_with("http://127.0.0.1"), "to the client: {to}");
+    url::Url::parse(&to).unwrap().query_pairs().into_owned().collect()
+}
+
+async fn code_for(app: &TestApp, browser: &Client, client: &App, challenge: &str, scope: &str) -> String {
+    let r = app.get_with(browser, &authorize_path(client, challenge, scope, REDIRECT)).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", r.status());
+    let q = answer(&r);
+    assert_eq!(q["state"], "st4te");
+    assert_eq!(q["iss"], app.state().config.base_url);
+    q.get("code").unwrap_or_else(|| panic!("a code: {q:?}")).clone()
+}
+
+async fn token(app: &TestApp, client: &App, form: &[(&str, &str)]) -> (StatusCode, Value) {
+    let mut req = bare_client().post(app.url("/oauth/token"));
+    let mut form: Vec<(&str, &str)> = form.to_vec();
+    match &client.secret {
+        Some(secret) => req = req.basic_auth(&client.id, Some(secret)),
+        None => form.push(("client_id", &client.id)),
+    }
+    let r = req.form(&form).send().await.unwrap();
+    assert_eq!(r.headers().get(header::CACHE_CONTROL).map(|v| v.to_str().unwrap()), Some("no-store"));
+    (r.status(), r.json().await.unwrap())
+}
+
+async fn exchange(app: &TestApp, client: &App, code: &str, verifier: &str) -> (StatusCode, Value) {
+    token(
+        app,
+        client,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", verifier),
+        ],
+    )
+    .await
+}
+
+async fn userinfo(app: &TestApp, access_token: &str) -> Response {
+    bare_client().get(app.url("/oauth/userinfo")).bearer_auth(access_token).send().await.unwrap()
+}
+
+/// The claims of a JWT, its signature checked against the provider's published keys.
+async fn verified(app: &TestApp, jwt: &str, audience: &str) -> Value {
+    use jsonwebtoken::{decode, decode_header, jwk::JwkSet, DecodingKey, Validation};
+    let set: JwkSet = bare_client().get(app.url("/oauth/jwks.json")).send().await.unwrap().json().await.unwrap();
+    let header = decode_header(jwt).unwrap();
+    assert_eq!(header.alg, jsonwebtoken::Algorithm::ES256);
+    let jwk = set.find(header.kid.as_deref().unwrap()).expect("the signing key is published");
+    let mut v = Validation::new(jsonwebtoken::Algorithm::ES256);
+    v.set_issuer(&[&app.state().config.base_url]);
+    v.set_audience(&[audience]);
+    decode::<Value>(jwt, &DecodingKey::from_jwk(jwk).unwrap(), &v).expect("a valid signature").claims
+}
+
+#[tokio::test]
+async fn discovery_names_this_site_as_issuer_and_its_endpoints() {
+    let app = TestApp::spawn().await;
+    let d: Value =
+        bare_client().get(app.url("/.well-known/openid-configuration")).send().await.unwrap().json().await.unwrap();
+    let issuer = &app.state().config.base_url;
+    assert_eq!(d["issuer"], *issuer);
+    assert_eq!(d["token_endpoint"], format!("{issuer}/oauth/token"));
+    assert_eq!(d["code_challenge_methods_supported"], serde_json::json!(["S256"]));
+    assert_eq!(d["response_types_supported"], serde_json::json!(["code"]));
+    let jwks: Value = bare_client().get(app.url("/oauth/jwks.json")).send().await.unwrap().json().await.unwrap();
+    let key = &jwks["keys"][0];
+    assert_eq!(
+        (key["kty"].as_str(), key["crv"].as_str(), key["use"].as_str()),
+        (Some("EC"), Some("P-256"), Some("sig"))
+    );
+    assert!(key.get("d").is_none(), "no private part is published");
+    let (kid, sealed): (String, String) = sqlx::query_as("SELECT kid, private_key FROM oauth_signing_keys")
+        .fetch_one(&app.state().db.pool)
+        .await
+        .unwrap();
+    assert_eq!(key["kid"], kid);
+    let keys = &app.state().config.data_keys;
+    assert!(keys.decrypt(&sealed, &format!("oauth_signing_key:{kid}")).is_ok(), "sealed with the data key ring");
+    assert!(keys.decrypt(&sealed, "oauth_signing_key:another").is_err(), "bound to its key id");
+}
+
+#[tokio::test]
+async fn s61_a_first_party_app_gets_a_code_then_tokens_userinfo_and_a_verified_id_token() {
+    let app = TestApp::spawn().await;
+    let client = register(&app, true, false).await;
+    let browser = app.signed_in_user(ANN).await;
+    let (verifier, challenge) = pkce();
+    let code = code_for(&app, &browser, &client, &challenge, "openid email profile").await;
+    let (status, t) = exchange(&app, &client, &code, &verifier).await;
+    assert_eq!(status, StatusCode::OK, "{t}");
+    assert_eq!(t["token_type"], "Bearer");
+    assert!(t.get("refresh_token").is_none(), "no offline_access, no refresh token");
+
+    let id = verified(&app, t["id_token"].as_str().unwrap(), &client.id).await;
+    assert_eq!(id["nonce"], "n0nce");
+    assert_eq!(id["email"], ANN);
+    assert_eq!(id["sub"], app.user_id(ANN).await);
+    assert_eq!(id["amr"], serde_json::json!(["pwd"]));
+    assert_eq!(id["acr"], "urn:portcullis:acr:1fa");
+    assert!(id["auth_time"].as_i64().unwrap() <= id["iat"].as_i64().unwrap());
+
+    let r = userinfo(&app, t["access_token"].as_str().unwrap()).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let info: Value = r.json().await.unwrap();
+    assert_eq!((info["email"].as_str(), info["email_verified"].as_bool()), (Some(ANN), Some(true)));
+
+    // The code works once; the second redemption also ends what the first one gave (S61).
+    let (status, again) = exchange(&app, &client, &code, &verifier).await;
+    assert_eq!((status, again["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
+    assert_eq!(userinfo(&app, t["access_token"].as_str().unwrap()).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(app.i64("SELECT COUNT(*) FROM audit_events WHERE action = 'user.oauth_code_reused'", &[]).await, 1);
+}
+
+#[tokio::test]
+async fn s61_pkce_the_redirect_uri_and_the_client_are_checked() {
+    let app = TestApp::spawn().await;
+    let client = register(&app, true, false).await;
+    let browser = app.signed_in_user(ANN).await;
+
+    // An unknown client or an unregistered redirect URI: a page here, never a redirect to the stranger.
+    for path in [
+        authorize_path(&App { id: "nope".into(), secret: None }, &pkce().1, "openid", REDIRECT),
+        authorize_path(&client, &pkce().1, "openid", "https://evil.example.com/callback"),
+    ] {
+        let r = app.get_with(&browser, &path).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        assert!(r.headers().get(header::LOCATION).is_none());
+    }
+    // No PKCE, or plain: back to the client with invalid_request.
+    let plain = authorize_path(&client, "abc", "openid", REDIRECT).replace("S256", "plain");
+    assert_eq!(answer(&app.get_with(&browser, &plain).await)["error"], "invalid_request");
+    assert_eq!(
+        answer(&app.get_with(&browser, &authorize_path(&client, &pkce().1, "admin", REDIRECT)).await)["error"],
+        "invalid_scope"
+    );
+    // A native app's loopback redirect on any port (RFC 8252).
+    let native = authorize_path(&client, &pkce().1, "openid", "http://127.0.0.1:49152/native");
+    assert!(answer(&app.get_with(&browser, &native).await).contains_key("code"));
+
+    let (verifier, challenge) = pkce();
+    let code = code_for(&app, &browser, &client, &challenge, "openid").await;
+    let (status, t) = exchange(&app, &client, &code, &pkce().0).await;
+    assert_eq!((status, t["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")), "another verifier");
+    let wrong_secret = App { id: client.id.clone(), secret: Some("wrong".into()) };
+    let (status, t) = exchange(&app, &wrong_secret, &code, &verifier).await;
+    assert_eq!((status, t["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_client")));
+    let no_secret = App { id: client.id.clone(), secret: None };
+    assert_eq!(
+        exchange(&app, &no_secret, &code, &verifier).await.0,
+        StatusCode::UNAUTHORIZED,
+        "confidential needs its secret"
+    );
+    // A code is good for 60 seconds.
+    app.state().clock.advance(61);
+    assert_eq!(exchange(&app, &client, &code, &verifier).await.1["error"], "invalid_grant");
+}
+
+#[tokio::test]
+async fn s62_refresh_tokens_rotate_and_a_reused_one_ends_the_whole_grant() {
+    let app = TestApp::spawn().await;
+    let client = register(&app, true, true).await;
+    let browser = app.signed_in_user(ANN).await;
+    let (verifier, challenge) = pkce();
+    let code = code_for(&app, &browser, &client, &challenge, "openid offline_access").await;
+    let (_, first) = exchange(&app, &client, &code, &verifier).await;
+    let r1 = first["refresh_token"].as_str().expect("offline_access gives a refresh token").to_string();
+
+    let (status, second) = token(&app, &client, &[("grant_type", "refresh_token"), ("refresh_token", &r1)]).await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    let r2 = second["refresh_token"].as_str().unwrap().to_string();
+    assert_ne!(r1, r2, "rotated");
+    assert_eq!(userinfo(&app, second["access_token"].as_str().unwrap()).await.status(), StatusCode::OK);
+
+    // The used one again: refused, and the family dies with it — the new refresh token and the access tokens too.
+    let (status, reuse) = token(&app, &client, &[("grant_type", "refresh_token"), ("refresh_token", &r1)]).await;
+    assert_eq!((status, reuse["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
+    let (_, after) = token(&app, &client, &[("grant_type", "refresh_token"), ("refresh_token", &r2)]).await;
+    assert_eq!(after["error"], "invalid_grant");
+    assert_eq!(userinfo(&app, second["access_token"].as_str().unwrap()).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(app.i64("SELECT COUNT(*) FROM audit_events WHERE action = 'user.oauth_refresh_reused'", &[]).await, 1);
+}
+
+#[tokio::test]
+async fn s62_revocation_and_a_lock_end_a_grant() {
+    let app = TestApp::spawn_with(|c| c.rate_limit_anonymous_per_minute = 10_000).await;
+    let client = register(&app, true, false).await;
+    let browser = app.signed_in_user(ANN).await;
+    for how in ["revoke", "lock"] {
+        let (verifier, challenge) = pkce();
+        let code = code_for(&app, &browser, &client, &challenge, "openid offline_access").await;
+        let (_, t) = exchange(&app, &client, &code, &verifier).await;
+        let refresh = t["refresh_token"].as_str().unwrap();
+        if how == "revoke" {
+            let r = bare_client()
+                .post(app.url("/oauth/revoke"))
+                .basic_auth(&client.id, client.secret.as_deref())
+                .form(&[("token", refresh)])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::OK);
+        } else {
+            let (admin, _) = admin_browser(&app, "root@example.com").await;
+            assert_eq!(act(&app, &admin, &app.user_id(ANN).await, "lock").await.0, StatusCode::OK);
+        }
+        let (_, again) = token(&app, &client, &[("grant_type", "refresh_token"), ("refresh_token", refresh)]).await;
+        assert_eq!(again["error"], "invalid_grant", "{how}");
+        assert_eq!(
+            userinfo(&app, t["access_token"].as_str().unwrap()).await.status(),
+            StatusCode::UNAUTHORIZED,
+            "{how}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn s12_a_person_with_two_step_verification_signs_in_through_the_normal_pages_and_the_id_token_says_so() {
+    let app = TestApp::spawn_with(|c| c.rate_limit_anonymous_per_minute = 10_000).await;
+    let client = register(&app, true, false).await;
+    let setup = app.signed_in_user(ANN).await;
+    let (auth, _) = enable_totp(&app, &setup).await;
+    let (verifier, challenge) = pkce();
+    let path = authorize_path(&client, &challenge, "openid", REDIRECT);
+
+    // Not signed in: to the log-in page, coming back to the request.
+    let fresh = new_client();
+    let r = app.get_with(&fresh, &path).await;
+    let to = location(&r);
+    assert!(to.starts_with("/users/log-in?return_to=/oauth/authorize?"), "{to}");
+
+    let browser = log_in_with_code(&app, ANN, &auth).await;
+    let code = code_for(&app, &browser, &client, &challenge, "openid").await;
+    let (_, t) = exchange(&app, &client, &code, &verifier).await;
+    let id = verified(&app, t["id_token"].as_str().unwrap(), &client.id).await;
+    assert_eq!(id["amr"], serde_json::json!(["pwd", "otp", "mfa"]));
+    assert_eq!(id["acr"], "urn:portcullis:acr:mfa");
+}
+
+#[tokio::test]
+async fn an_app_that_is_not_first_party_asks_for_consent() {
+    let app = TestApp::spawn().await;
+    let client = register(&app, false, false).await;
+    let browser = app.signed_in_user(ANN).await;
+    let (_, challenge) = pkce();
+    let path = authorize_path(&client, &challenge, "openid email", REDIRECT);
+    let r = app.get_with(&browser, &path).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("Allow Notes to use your account?") && page.contains("See your e-mail address"), "{page}");
+
+    let mut form: Vec<(String, String)> =
+        url::Url::parse(&format!("http://x{path}")).unwrap().query_pairs().into_owned().collect();
+    form.push(("decision".into(), "deny".into()));
+    let r = app
+        .post_form_with(
+            &browser,
+            "/oauth/authorize",
+            &form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect::<Vec<_>>(),
+        )
+        .await;
+    assert_eq!(answer(&r)["error"], "access_denied");
+    form.last_mut().unwrap().1 = "allow".into();
+    let r = app
+        .post_form_with(
+            &browser,
+            "/oauth/authorize",
+            &form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect::<Vec<_>>(),
+        )
+        .await;
+    assert!(answer(&r).contains_key("code"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn s61_a_code_redeemed_several_times_at_once_gives_tokens_once() {
+    let app = TestApp::spawn().await;
+    let client = register(&app, true, false).await;
+    let browser = app.signed_in_user(ANN).await;
+    let (verifier, challenge) = pkce();
+    let code = code_for(&app, &browser, &client, &challenge, "openid").await;
+    let attempts = (0..4).map(|_| exchange(&app, &client, &code, &verifier));
+    let answers = futures::future::join_all(attempts).await;
+    let ok = answers.iter().filter(|(s, _)| *s == StatusCode::OK).count();
+    assert_eq!(ok, 1, "{answers:?}");
+    assert!(answers.iter().all(|(s, v)| *s == StatusCode::OK || v["error"] == "invalid_grant"), "{answers:?}");
+    assert!(app.i64("SELECT COUNT(*) FROM oauth_grants", &[]).await <= 1);
+}
