@@ -12,7 +12,7 @@ cd "$(dirname "$0")"
 bin="${PORTCULLIS_BIN:-${CARGO_TARGET_DIR:-../target}/debug/portcullis}"
 [[ "$bin" = /* ]] || bin="$PWD/$bin"
 [[ -x "$bin" ]] || { echo "no server binary at $bin: run scripts/build.sh first" >&2; exit 1; }
-[[ -d node_modules/@playwright/test ]] || PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
+[[ -d node_modules/@playwright/test && -d node_modules/openid-client ]] || PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
 
 # Arguments pick spec files by name (e.g. `settings`); none runs them all.
 specs=()

@@ -246,6 +246,16 @@ page_groups! {
 
 #[component]
 pub fn NotFound() -> impl IntoView {
+    // A form's redirect after a sign-in navigates inside the app; a page the server answers itself (the OpenID
+    // provider's, with `return_to`) is loaded from the server instead. The server never renders this component at
+    // those addresses, so this cannot loop.
+    #[cfg(feature = "hydrate")]
+    {
+        let location = window().location();
+        if domain::pages::SERVER_PAGES.contains(&location.pathname().unwrap_or_default().as_str()) {
+            let _ = location.reload();
+        }
+    }
     #[cfg(feature = "ssr")]
     if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
         res.set_status(axum::http::StatusCode::NOT_FOUND);

@@ -92,6 +92,15 @@ async fn exchange(app: &TestApp, client: &App, code: &str, verifier: &str) -> (S
     .await
 }
 
+/// A code for `scope` in `browser`, exchanged: the tokens.
+async fn tokens_for(app: &TestApp, browser: &Client, client: &App, scope: &str) -> Value {
+    let (verifier, challenge) = pkce();
+    let code = code_for(app, browser, client, &challenge, scope).await;
+    let (status, tokens) = exchange(app, client, &code, &verifier).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    tokens
+}
+
 async fn userinfo(app: &TestApp, access_token: &str) -> Response {
     bare_client().get(app.url("/oauth/userinfo")).bearer_auth(access_token).send().await.unwrap()
 }
@@ -217,9 +226,7 @@ async fn s62_refresh_tokens_rotate_and_a_reused_one_ends_the_whole_grant() {
     let app = TestApp::spawn().await;
     let client = register(&app, true, true).await;
     let browser = app.signed_in_user(ANN).await;
-    let (verifier, challenge) = pkce();
-    let code = code_for(&app, &browser, &client, &challenge, "openid offline_access").await;
-    let (_, first) = exchange(&app, &client, &code, &verifier).await;
+    let first = tokens_for(&app, &browser, &client, "openid offline_access").await;
     let r1 = first["refresh_token"].as_str().expect("offline_access gives a refresh token").to_string();
 
     let (status, second) = token(&app, &client, &[("grant_type", "refresh_token"), ("refresh_token", &r1)]).await;
@@ -243,9 +250,7 @@ async fn s62_revocation_and_a_lock_end_a_grant() {
     let client = register(&app, true, false).await;
     let browser = app.signed_in_user(ANN).await;
     for how in ["revoke", "lock"] {
-        let (verifier, challenge) = pkce();
-        let code = code_for(&app, &browser, &client, &challenge, "openid offline_access").await;
-        let (_, t) = exchange(&app, &client, &code, &verifier).await;
+        let t = tokens_for(&app, &browser, &client, "openid offline_access").await;
         let refresh = t["refresh_token"].as_str().unwrap();
         if how == "revoke" {
             let r = bare_client()
@@ -276,7 +281,7 @@ async fn s12_a_person_with_two_step_verification_signs_in_through_the_normal_pag
     let client = register(&app, true, false).await;
     let setup = app.signed_in_user(ANN).await;
     let (auth, _) = enable_totp(&app, &setup).await;
-    let (verifier, challenge) = pkce();
+    let (_, challenge) = pkce();
     let path = authorize_path(&client, &challenge, "openid", REDIRECT);
 
     // Not signed in: to the log-in page, coming back to the request.
@@ -286,8 +291,7 @@ async fn s12_a_person_with_two_step_verification_signs_in_through_the_normal_pag
     assert!(to.starts_with("/users/log-in?return_to=/oauth/authorize?"), "{to}");
 
     let browser = log_in_with_code(&app, ANN, &auth).await;
-    let code = code_for(&app, &browser, &client, &challenge, "openid").await;
-    let (_, t) = exchange(&app, &client, &code, &verifier).await;
+    let t = tokens_for(&app, &browser, &client, "openid").await;
     let id = verified(&app, t["id_token"].as_str().unwrap(), &client.id).await;
     assert_eq!(id["amr"], serde_json::json!(["pwd", "otp", "mfa"]));
     assert_eq!(id["acr"], "urn:portcullis:acr:mfa");
