@@ -132,6 +132,7 @@ pub enum Notice {
     EveryoneSignedOut,
     ApiTokenCreated,
     ApiTokenRevoked,
+    OauthClientRevoked,
 }
 
 impl Notice {
@@ -203,6 +204,7 @@ impl Notice {
             Notice::EveryoneSignedOut => "Every other session of every user ended.",
             Notice::ApiTokenCreated => "Token created. Copy it now: it is shown only this once.",
             Notice::ApiTokenRevoked => "Token revoked. Programs using it can no longer call the API.",
+            Notice::OauthClientRevoked => "App revoked. It can no longer sign anyone in, and what it was given ended.",
             Notice::ProfileSaved => "Your profile is saved.",
             Notice::PasswordChanged => "Your password was changed. Every other device was signed out.",
             Notice::EmailChangeRequested => {

@@ -76,6 +76,9 @@ pub enum KeysCommand {
     /// Seal every secret kept at rest again under the first key listed, so the keys after it can be dropped;
     /// exits 1 when a value opens with no listed key
     Reseal,
+    /// Retire the key that signs the OpenID provider's tokens: new tokens are signed by a new key, and the old one
+    /// stays published until the access tokens it signed have expired
+    RotateSigning,
 }
 
 #[derive(Debug, PartialEq, Eq, Subcommand)]
@@ -112,6 +115,7 @@ mod tests {
         assert_eq!(parse(&["backup", "copy.db"]).unwrap(), Command::Backup { file: "copy.db".into() });
         assert!(parse(&["backup"]).is_err(), "the file is required");
         assert_eq!(parse(&["keys", "reseal"]).unwrap(), Command::Keys(KeysCommand::Reseal));
+        assert_eq!(parse(&["keys", "rotate-signing"]).unwrap(), Command::Keys(KeysCommand::RotateSigning));
         assert_eq!(
             parse(&["oauth-client", "create", "--name", "App", "--redirect-uri", "https://a.example/cb", "--public"])
                 .unwrap(),

@@ -93,6 +93,18 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             );
             println!("nothing needs the keys listed after {newest}: they can be dropped");
         }
+        Command::Keys(KeysCommand::RotateSigning) => {
+            let state = server::build_state(config).await?;
+            let retired = backend::provider::keys::rotate(&state).await?;
+            let (kid, _) = backend::provider::keys::signing_key(&state).await?;
+            match retired {
+                Some(old) => println!(
+                    "signing key {old} retired (published {} s more, for the tokens it signed); new tokens are signed by {kid}",
+                    backend::provider::ACCESS_TOKEN_SECS
+                ),
+                None => println!("there was no signing key; new tokens are signed by {kid}"),
+            }
+        }
         Command::Healthcheck => {
             // The server listens on BIND_ADDR; an address for every interface is asked on loopback.
             let mut addr = config.bind_addr;

@@ -48,6 +48,55 @@ pub async fn admin_sign_out_everyone() -> Result<Done, AppError> {
     .await
 }
 
+/// An app registered to sign people in here (an OAuth client), as the console lists it.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct OauthClientItem {
+    pub id: String,
+    pub name: String,
+    /// "confidential" or "public", and "first-party".
+    pub kind: String,
+    pub redirect_uris: Vec<String>,
+    pub created: String,
+    pub revoked: Option<String>,
+}
+
+/// The registered apps (admins only; registered with `portcullis oauth-client create`).
+#[server(prefix = "/api", endpoint = "admin_oauth_clients")]
+pub async fn admin_oauth_clients() -> Result<Vec<OauthClientItem>, AppError> {
+    use backend::{format_utc, provider::clients};
+    crate::server_ctx::session_data(|st, _, me| async move {
+        Ok(clients::list_for_admin(&st, &me)
+            .await?
+            .into_iter()
+            .map(|c| OauthClientItem {
+                kind: format!(
+                    "{}{}",
+                    if c.public { "public" } else { "confidential" },
+                    if c.first_party { ", first-party" } else { "" }
+                ),
+                id: c.id,
+                name: c.name,
+                redirect_uris: c.redirect_uris,
+                created: format_utc(c.created_at),
+                revoked: c.revoked_at.map(format_utc),
+            })
+            .collect())
+    })
+    .await
+}
+
+/// Revokes an app: it can no longer sign anyone in, and every grant it holds ends.
+#[server(prefix = "/api", endpoint = "admin_revoke_oauth_client")]
+pub async fn admin_revoke_oauth_client(id: String) -> Result<Done, AppError> {
+    use crate::server_ctx::{form, require_session, Outcome};
+    form("/admin", &[], |st, ctx| async move {
+        let me = require_session(&ctx)?;
+        backend::provider::clients::revoke_by_admin(&st, &ctx, &me, &id).await?;
+        Ok(Outcome::stay(Notice::OauthClientRevoked))
+    })
+    .await
+}
+
 /// Folds every open confirmation once an action is done. (The page then renders its new data into the same
 /// elements, so a confirmation left open would show up open on whatever action takes its place.)
 pub(crate) fn close_confirmations_after(version: impl Fn() -> usize + 'static) {
@@ -152,10 +201,16 @@ fn Forbidden() -> impl IntoView {
 pub fn AdminPage() -> impl IntoView {
     admin_page(|flash| {
         let everyone = ServerAction::<AdminSignOutEveryone>::new();
+        let revoke = ServerAction::<AdminRevokeOauthClient>::new();
         let data = Resource::new(move || everyone.version().get(), |_| admin_overview());
-        close_confirmations_after(move || everyone.version().get());
-        let notice = Outcomes::new(&flash).follow(move || everyone.value().get()).notice();
-        let error = form_error(move || everyone.value().get(), flash);
+        let apps = Resource::new(move || revoke.version().get(), |_| admin_oauth_clients());
+        close_confirmations_after(move || everyone.version().get() + revoke.version().get());
+        let notice =
+            Outcomes::new(&flash).follow(move || everyone.value().get()).follow(move || revoke.value().get()).notice();
+        let error = form_error(
+            move || [everyone.value().get(), revoke.value().get()].into_iter().flatten().find(Result::is_err),
+            flash,
+        );
         view! {
             <section class="card wide admin-card" aria-labelledby="page-title">
                 <h1 id="page-title">"Admin"</h1>
@@ -174,9 +229,53 @@ pub fn AdminPage() -> impl IntoView {
                         <SubmitButton label="Sign out every user" pending_label="Signing out…" pending=everyone.pending()/>
                     </ActionForm>
                 </details>
+                <h2 class="section-title">"Apps that sign people in here"</h2>
+                {loaded(apps, move |list| view! { <OauthClients list revoke/> })}
             </section>
         }
     })
+}
+
+/// The registered OAuth clients, each live one with a revoke button (the server asks for a fresh second factor).
+#[component]
+fn OauthClients(list: Vec<OauthClientItem>, revoke: ServerAction<AdminRevokeOauthClient>) -> impl IntoView {
+    if list.is_empty() {
+        return view! {
+            <p class="muted">"None. Register one with " <code>"portcullis oauth-client create"</code> "."</p>
+        }
+        .into_any();
+    }
+    view! {
+        <ul class="session-list" aria-label="Apps">
+            {list.into_iter().map(|c| {
+                let meta = format!(
+                    "{} · {} · registered {}{}",
+                    c.kind,
+                    c.redirect_uris.join(" "),
+                    c.created,
+                    c.revoked.as_deref().map(|r| format!(" · revoked {r}")).unwrap_or_default()
+                );
+                let label = format!("Revoke {}", c.name);
+                let live = c.revoked.is_none();
+                view! {
+                    <li class="session">
+                        <div>
+                            <p class="session-device">{c.name.clone()}</p>
+                            <p class="muted session-meta">{meta}</p>
+                            <p class="muted session-meta"><code>{c.id.clone()}</code></p>
+                        </div>
+                        {live.then(|| view! {
+                            <ActionForm action=revoke>
+                                <input type="hidden" name="id" value=c.id.clone()/>
+                                <button type="submit" class="button button-small button-danger" aria-label=label>"Revoke"</button>
+                            </ActionForm>
+                        })}
+                    </li>
+                }
+            }).collect_view()}
+        </ul>
+    }
+    .into_any()
 }
 
 #[component]

@@ -146,14 +146,52 @@ pub async fn list(st: &AppState) -> Result<Vec<Client>, sqlx::Error> {
     Ok(rows.into_iter().map(from_row).collect())
 }
 
-/// Revokes a client: it can no longer start a sign-in or redeem anything. False when there is no such live client.
+/// Revokes a client: it can no longer start a sign-in or redeem anything, and what it was given ends. False when
+/// there is no such live client.
 pub async fn revoke(st: &AppState, id: &str) -> Result<bool, sqlx::Error> {
+    let mut tx = st.db.begin().await?;
     let r = sqlx::query("UPDATE oauth_clients SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
         .bind(st.clock.now())
         .bind(id)
-        .execute(&st.db.pool)
+        .execute(&mut *tx)
         .await?;
+    sqlx::query("DELETE FROM oauth_grants WHERE client_id = $1").bind(id).execute(&mut *tx).await?;
+    tx.commit().await?;
     Ok(r.rows_affected() == 1)
+}
+
+/// The clients, for the admin console (admins only).
+pub async fn list_for_admin(
+    st: &AppState,
+    admin: &crate::platform::request::CurrentSession,
+) -> Result<Vec<Client>, Error> {
+    crate::admin::require_admin(admin)?;
+    Ok(list(st).await?)
+}
+
+/// Revokes a client from the admin console (a fresh second-factor proof, audited with the admin as actor).
+pub async fn revoke_by_admin(
+    st: &AppState,
+    ctx: &crate::platform::request::RequestContext,
+    admin: &crate::platform::request::CurrentSession,
+    id: &str,
+) -> Result<(), Error> {
+    use crate::platform::audit::{self, Event};
+    crate::admin::require_admin_step_up(st, admin)?;
+    let now = st.clock.now();
+    let mut tx = st.db.begin().await?;
+    let name: Option<(String,)> =
+        sqlx::query_as("UPDATE oauth_clients SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL RETURNING name")
+            .bind(now)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some((name,)) = name else { return Err(Error::NotFound) };
+    // What it was given ends with it.
+    sqlx::query("DELETE FROM oauth_grants WHERE client_id = $1").bind(id).execute(&mut *tx).await?;
+    audit::record(&mut tx, ctx, now, Event::admin("admin.oauth_client_revoked", &admin.user_id).detail(&name)).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -345,3 +345,64 @@ async fn s61_a_code_redeemed_several_times_at_once_gives_tokens_once() {
     assert!(answers.iter().all(|(s, v)| *s == StatusCode::OK || v["error"] == "invalid_grant"), "{answers:?}");
     assert!(app.i64("SELECT COUNT(*) FROM oauth_grants", &[]).await <= 1);
 }
+
+#[tokio::test]
+async fn a_rotated_signing_key_stays_published_while_its_tokens_live() {
+    let app = TestApp::spawn().await;
+    let client = register(&app, true, false).await;
+    let browser = app.signed_in_user(ANN).await;
+    let before = tokens_for(&app, &browser, &client, "openid").await;
+    let old_kid = jsonwebtoken::decode_header(before["access_token"].as_str().unwrap()).unwrap().kid.unwrap();
+
+    let retired = backend::provider::keys::rotate(app.state()).await.unwrap();
+    assert_eq!(retired.as_deref(), Some(old_kid.as_str()));
+    let after = tokens_for(&app, &browser, &client, "openid").await;
+    let new_kid = jsonwebtoken::decode_header(after["id_token"].as_str().unwrap()).unwrap().kid.unwrap();
+    assert_ne!(new_kid, old_kid, "new tokens are signed by the new key");
+    verified(&app, before["id_token"].as_str().unwrap(), &client.id).await;
+    assert_eq!(
+        userinfo(&app, before["access_token"].as_str().unwrap()).await.status(),
+        StatusCode::OK,
+        "old tokens still work"
+    );
+
+    // Once every token the old key signed has expired, it is no longer published.
+    app.state().clock.advance(backend::provider::ACCESS_TOKEN_SECS + 1);
+    let jwks: Value = bare_client().get(app.url("/oauth/jwks.json")).send().await.unwrap().json().await.unwrap();
+    let kids: Vec<&str> = jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap()).collect();
+    assert_eq!(kids, [new_kid.as_str()]);
+}
+
+#[tokio::test]
+async fn an_admin_lists_the_apps_and_revoking_one_ends_what_it_was_given() {
+    let app = TestApp::spawn_with(|c| c.rate_limit_anonymous_per_minute = 10_000).await;
+    let client = register(&app, true, false).await;
+    let browser = app.signed_in_user(ANN).await;
+    let t = tokens_for(&app, &browser, &client, "openid offline_access").await;
+
+    let (status, _) = app.call_form(&browser, "admin_oauth_clients", &[]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "not for a non-admin");
+    let (admin, _) = admin_browser(&app, "root@example.com").await;
+    let (status, body) = app.call_form(&admin, "admin_oauth_clients", &[]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let list: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(list[0]["name"], "Notes");
+    assert_eq!(list[0]["kind"], "confidential, first-party");
+    assert!(!body.contains(client.secret.as_deref().unwrap()), "never the secret");
+
+    let (status, body) = app.call_form(&admin, "admin_revoke_oauth_client", &[("id", &client.id)]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, again) = token(
+        &app,
+        &client,
+        &[("grant_type", "refresh_token"), ("refresh_token", t["refresh_token"].as_str().unwrap())],
+    )
+    .await;
+    assert_eq!(again["error"], "invalid_client", "a revoked client is unknown");
+    assert_eq!(userinfo(&app, t["access_token"].as_str().unwrap()).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.get_with(&browser, &authorize_path(&client, &pkce().1, "openid", REDIRECT)).await.status(),
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(app.i64("SELECT COUNT(*) FROM audit_events WHERE action = 'admin.oauth_client_revoked'", &[]).await, 1);
+}
