@@ -15,10 +15,10 @@ async function callbackServer() {
 }
 
 /** `portcullis oauth-client create` on the server's database, as an operator would run it. */
-function registerClient() {
+function registerClient(name = 'Notes app') {
   const out = execFileSync(
     process.env.E2E_BIN,
-    ['oauth-client', 'create', '--name', 'Notes app', '--redirect-uri', 'http://127.0.0.1/callback', '--first-party'],
+    ['oauth-client', 'create', '--name', name, '--redirect-uri', 'http://127.0.0.1/callback', '--first-party'],
     { env: { PATH: process.env.PATH, DATABASE_URL: process.env.E2E_DATABASE_URL }, encoding: 'utf8' },
   );
   return { id: /client_id: (\S+)/.exec(out)[1], secret: /client_secret: (\S+)/.exec(out)[1] };
@@ -91,4 +91,44 @@ test('openid-client signs a person with two-step verification in through the pag
   await expect(oidc.refreshTokenGrant(config, refreshed.refresh_token)).rejects.toMatchObject({ error: 'invalid_grant' });
   await expect(oidc.fetchUserInfo(config, refreshed.access_token, claims.sub)).rejects.toThrow();
   callback.server.close();
+});
+
+test('an admin sees the registered app in the console and revokes it', async ({ browser, baseURL }) => {
+  const email = uniqueEmail('oidc-admin');
+  const page = await (await browser.newContext()).newPage();
+  await registerAndConfirm(page, email);
+  execFileSync(process.env.E2E_BIN, ['admin', 'grant', email], {
+    env: { PATH: process.env.PATH, DATABASE_URL: process.env.E2E_DATABASE_URL },
+  });
+  await logIn(page, email);
+  await page.goto('/users/settings/security');
+  await waitForHydration(page);
+  await page.getByRole('button', { name: 'Set up an authenticator app' }).click();
+  const key = (await page.locator('code.secret').textContent()).trim();
+  await page.getByLabel('Code from the app').fill(totp(key));
+  await page.getByRole('button', { name: 'Turn on' }).click();
+  await expect(page.getByRole('status').filter({ hasText: 'Two-step verification is on' })).toBeVisible();
+
+  const app = registerClient('Reports app');
+  const config = await oidc.discovery(new URL(baseURL), app.id, app.secret, undefined, { execute: [oidc.allowInsecureRequests] });
+  await page.goto('/admin');
+  await waitForHydration(page);
+  const apps = page.getByRole('list', { name: 'Apps' });
+  await expect(apps.getByText(app.id)).toBeVisible();
+  await page.screenshot({ path: test.info().outputPath('admin-apps.png'), fullPage: true });
+  await apps.getByRole('button', { name: 'Revoke Reports app' }).click();
+  await expect(page.getByText('App revoked.')).toBeVisible();
+  await expect(apps.getByRole('button', { name: 'Revoke Reports app' })).toHaveCount(0);
+  await expect(apps.getByText(/revoked \d{4}-/)).toHaveCount(1);
+
+  // The revoked app can no longer start a sign-in: the authorization page refuses it here, with no redirect.
+  const url = oidc.buildAuthorizationUrl(config, {
+    redirect_uri: 'http://127.0.0.1:9/callback',
+    scope: 'openid',
+    code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
+    code_challenge_method: 'S256',
+  });
+  const answer = await page.goto(url.href);
+  expect(answer.status()).toBe(400);
+  await expect(page.getByText('not registered with this site')).toBeVisible();
 });
