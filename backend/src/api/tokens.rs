@@ -308,6 +308,34 @@ pub async fn authenticate(st: &AppState, raw: &str, ip: std::net::IpAddr) -> Res
     }))
 }
 
+/// The account behind an access token the OpenID provider issued (already verified: signature, expiry, grant
+/// still in force, account usable), as a JSON API caller. Its `api:read` / `api:write` scopes are the API's `read`
+/// / `write`; it is granted no organization (those stay with personal access tokens). Rate-limited per grant.
+pub async fn from_access_token(
+    st: &AppState,
+    claims: &crate::provider::grants::AccessClaims,
+) -> Result<Option<TokenAuth>, sqlx::Error> {
+    let row: Option<(String, Option<String>, Option<i64>, i64, String)> = sqlx::query_as(
+        "SELECT u.email, u.display_name, u.confirmed_at, \
+         (SELECT COUNT(*) FROM user_totp p WHERE p.user_id = u.id AND p.enabled_at IS NOT NULL), c.name \
+         FROM users u JOIN oauth_clients c ON c.id = $2 AND c.revoked_at IS NULL WHERE u.id = $1",
+    )
+    .bind(&claims.sub)
+    .bind(&claims.client_id)
+    .fetch_optional(&st.db.pool)
+    .await?;
+    Ok(row.map(|(email, display_name, confirmed_at, mfa, client_name)| TokenAuth {
+        token_id: format!("oauth:{}", claims.sid),
+        token_name: client_name,
+        user_id: claims.sub.clone(),
+        email,
+        display_name,
+        confirmed: confirmed_at.is_some(),
+        has_mfa: mfa > 0,
+        scopes: claims.scope.split(' ').filter_map(|s| s.strip_prefix("api:")).filter_map(Scope::parse).collect(),
+    }))
+}
+
 /// An organization the token may read, and its owner's role in it: `None` when the owner is not a member (or there
 /// is no such organization); `Some(None)` when they are a member but the token was not granted it.
 pub async fn organization(

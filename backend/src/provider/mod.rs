@@ -6,7 +6,8 @@ pub mod clients;
 pub mod grants;
 pub mod keys;
 
-/// Scopes a client may ask for.
-pub const SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
+/// Scopes a client may ask for. `api:read` and `api:write` let its access tokens call the JSON API (`/api/v1`) as
+/// the person, like a personal access token's `read` and `write`.
+pub const SCOPES: [&str; 6] = ["openid", "profile", "email", "offline_access", "api:read", "api:write"];
 /// How long an access token lives; a retired signing key stays published at least this long.
 pub const ACCESS_TOKEN_SECS: i64 = 600;

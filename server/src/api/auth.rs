@@ -85,7 +85,17 @@ pub async fn require_token(State(st): State<AppState>, mut req: Request, next: N
         Ok(None) => return refused(false),
         Err(()) => return refused(true),
     };
-    let auth = match tokens::authenticate(&st, &token, ip).await {
+    // A personal access token (`pc_pat_…`), or an access token the OpenID provider issued to an app.
+    let found = if tokens::looks_like_token(&token) {
+        tokens::authenticate(&st, &token, ip).await.map_err(backend::Error::from)
+    } else {
+        match backend::provider::grants::verify_access_token(&st, &token).await {
+            Ok(Some(claims)) => tokens::from_access_token(&st, &claims).await.map_err(backend::Error::from),
+            Ok(None) => Ok(None),
+            Err(e) => Err(e),
+        }
+    };
+    let auth = match found {
         Ok(Some(auth)) => auth,
         Ok(None) => return refused(true),
         Err(e) => {

@@ -40,7 +40,11 @@ impl Modify for BearerToken {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
         let mut scheme = Http::new(HttpAuthScheme::Bearer);
-        scheme.description = Some("A personal access token (pc_pat_…)".into());
+        scheme.description = Some(
+            "A personal access token (pc_pat_…), or an access token the site's OpenID provider issued to an app \
+                  with the api:read / api:write scopes"
+                .into(),
+        );
         components.add_security_scheme("bearer", SecurityScheme::Http(scheme));
     }
 }

@@ -160,7 +160,7 @@ async fn run_authorize(
     let mut scopes: Vec<&str> = get("scope").unwrap_or_default().split(' ').filter(|s| !s.is_empty()).collect();
     scopes.dedup();
     if scopes.is_empty() || scopes.iter().any(|s| !SCOPES.contains(s)) {
-        return fail("invalid_scope", "Ask for some of: openid, profile, email, offline_access.");
+        return fail("invalid_scope", "Ask for some of: openid, profile, email, offline_access, api:read, api:write.");
     }
     let scope = scopes.join(" ");
     let Some(session) = ctx.session.as_ref() else {
@@ -199,6 +199,8 @@ fn scope_text(scope: &str) -> &'static str {
         "profile" => "See your display name",
         "email" => "See your e-mail address",
         "offline_access" => "Stay connected when you are not using it",
+        "api:read" => "Read your account and signed-in browsers",
+        "api:write" => "Sign your browsers out",
         _ => "",
     }
 }

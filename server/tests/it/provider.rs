@@ -29,6 +29,12 @@ async fn register(app: &TestApp, first_party: bool, public: bool) -> App {
     App { id: c.id, secret: c.secret }
 }
 
+/// Ann signed in in a browser of her own, and a registered app.
+async fn ann_and_app(app: &TestApp, first_party: bool, public: bool) -> (App, Client) {
+    let client = register(app, first_party, public).await;
+    (client, app.signed_in_user(ANN).await)
+}
+
 /// A PKCE pair: (verifier, S256 challenge).
 fn pkce() -> (String, String) {
     let verifier = backend::platform::crypto::random_token();
@@ -101,6 +107,18 @@ async fn tokens_for(app: &TestApp, browser: &Client, client: &App, scope: &str) 
     tokens
 }
 
+/// RFC 7009 revocation by the client itself.
+async fn revoke(app: &TestApp, client: &App, token: &str) {
+    let r = bare_client()
+        .post(app.url("/oauth/revoke"))
+        .basic_auth(&client.id, client.secret.as_deref())
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
 async fn userinfo(app: &TestApp, access_token: &str) -> Response {
     bare_client().get(app.url("/oauth/userinfo")).bearer_auth(access_token).send().await.unwrap()
 }
@@ -148,8 +166,7 @@ async fn discovery_names_this_site_as_issuer_and_its_endpoints() {
 #[tokio::test]
 async fn s61_a_first_party_app_gets_a_code_then_tokens_userinfo_and_a_verified_id_token() {
     let app = TestApp::spawn().await;
-    let client = register(&app, true, false).await;
-    let browser = app.signed_in_user(ANN).await;
+    let (client, browser) = ann_and_app(&app, true, false).await;
     let (verifier, challenge) = pkce();
     let code = code_for(&app, &browser, &client, &challenge, "openid email profile").await;
     let (status, t) = exchange(&app, &client, &code, &verifier).await;
@@ -180,8 +197,7 @@ async fn s61_a_first_party_app_gets_a_code_then_tokens_userinfo_and_a_verified_i
 #[tokio::test]
 async fn s61_pkce_the_redirect_uri_and_the_client_are_checked() {
     let app = TestApp::spawn().await;
-    let client = register(&app, true, false).await;
-    let browser = app.signed_in_user(ANN).await;
+    let (client, browser) = ann_and_app(&app, true, false).await;
 
     // An unknown client or an unregistered redirect URI: a page here, never a redirect to the stranger.
     for path in [
@@ -224,8 +240,7 @@ async fn s61_pkce_the_redirect_uri_and_the_client_are_checked() {
 #[tokio::test]
 async fn s62_refresh_tokens_rotate_and_a_reused_one_ends_the_whole_grant() {
     let app = TestApp::spawn().await;
-    let client = register(&app, true, true).await;
-    let browser = app.signed_in_user(ANN).await;
+    let (client, browser) = ann_and_app(&app, true, true).await;
     let first = tokens_for(&app, &browser, &client, "openid offline_access").await;
     let r1 = first["refresh_token"].as_str().expect("offline_access gives a refresh token").to_string();
 
@@ -247,20 +262,12 @@ async fn s62_refresh_tokens_rotate_and_a_reused_one_ends_the_whole_grant() {
 #[tokio::test]
 async fn s62_revocation_and_a_lock_end_a_grant() {
     let app = TestApp::spawn_with(|c| c.rate_limit_anonymous_per_minute = 10_000).await;
-    let client = register(&app, true, false).await;
-    let browser = app.signed_in_user(ANN).await;
+    let (client, browser) = ann_and_app(&app, true, false).await;
     for how in ["revoke", "lock"] {
         let t = tokens_for(&app, &browser, &client, "openid offline_access").await;
         let refresh = t["refresh_token"].as_str().unwrap();
         if how == "revoke" {
-            let r = bare_client()
-                .post(app.url("/oauth/revoke"))
-                .basic_auth(&client.id, client.secret.as_deref())
-                .form(&[("token", refresh)])
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(r.status(), StatusCode::OK);
+            revoke(&app, &client, refresh).await;
         } else {
             let (admin, _) = admin_browser(&app, "root@example.com").await;
             assert_eq!(act(&app, &admin, &app.user_id(ANN).await, "lock").await.0, StatusCode::OK);
@@ -300,8 +307,7 @@ async fn s12_a_person_with_two_step_verification_signs_in_through_the_normal_pag
 #[tokio::test]
 async fn an_app_that_is_not_first_party_asks_for_consent() {
     let app = TestApp::spawn().await;
-    let client = register(&app, false, false).await;
-    let browser = app.signed_in_user(ANN).await;
+    let (client, browser) = ann_and_app(&app, false, false).await;
     let (_, challenge) = pkce();
     let path = authorize_path(&client, &challenge, "openid email", REDIRECT);
     let r = app.get_with(&browser, &path).await;
@@ -334,8 +340,7 @@ async fn an_app_that_is_not_first_party_asks_for_consent() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn s61_a_code_redeemed_several_times_at_once_gives_tokens_once() {
     let app = TestApp::spawn().await;
-    let client = register(&app, true, false).await;
-    let browser = app.signed_in_user(ANN).await;
+    let (client, browser) = ann_and_app(&app, true, false).await;
     let (verifier, challenge) = pkce();
     let code = code_for(&app, &browser, &client, &challenge, "openid").await;
     let attempts = (0..4).map(|_| exchange(&app, &client, &code, &verifier));
@@ -349,8 +354,7 @@ async fn s61_a_code_redeemed_several_times_at_once_gives_tokens_once() {
 #[tokio::test]
 async fn a_rotated_signing_key_stays_published_while_its_tokens_live() {
     let app = TestApp::spawn().await;
-    let client = register(&app, true, false).await;
-    let browser = app.signed_in_user(ANN).await;
+    let (client, browser) = ann_and_app(&app, true, false).await;
     let before = tokens_for(&app, &browser, &client, "openid").await;
     let old_kid = jsonwebtoken::decode_header(before["access_token"].as_str().unwrap()).unwrap().kid.unwrap();
 
@@ -376,8 +380,7 @@ async fn a_rotated_signing_key_stays_published_while_its_tokens_live() {
 #[tokio::test]
 async fn an_admin_lists_the_apps_and_revoking_one_ends_what_it_was_given() {
     let app = TestApp::spawn_with(|c| c.rate_limit_anonymous_per_minute = 10_000).await;
-    let client = register(&app, true, false).await;
-    let browser = app.signed_in_user(ANN).await;
+    let (client, browser) = ann_and_app(&app, true, false).await;
     let t = tokens_for(&app, &browser, &client, "openid offline_access").await;
 
     let (status, _) = app.call_form(&browser, "admin_oauth_clients", &[]).await;
@@ -405,4 +408,44 @@ async fn an_admin_lists_the_apps_and_revoking_one_ends_what_it_was_given() {
         StatusCode::BAD_REQUEST
     );
     assert_eq!(app.i64("SELECT COUNT(*) FROM audit_events WHERE action = 'admin.oauth_client_revoked'", &[]).await, 1);
+}
+
+#[tokio::test]
+async fn s53_an_apps_access_token_calls_the_json_api_within_its_api_scopes() {
+    let app = TestApp::spawn().await;
+    let (client, browser) = ann_and_app(&app, true, false).await;
+    let api = |path: &str, token: &str, delete: bool| {
+        let url = app.url(path);
+        let req = if delete { bare_client().delete(url) } else { bare_client().get(url) };
+        req.bearer_auth(token.to_string()).send()
+    };
+
+    let reader = tokens_for(&app, &browser, &client, "openid api:read").await;
+    let token = reader["access_token"].as_str().unwrap();
+    let r = api("/api/v1/me", token, false).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let me: Value = r.json().await.unwrap();
+    assert_eq!((me["email"].as_str(), me["token"]["name"].as_str()), (Some(ANN), Some("Notes")));
+    assert_eq!(me["token"]["scopes"], serde_json::json!(["read"]));
+    let session = app.text("SELECT id FROM sessions", &[]).await;
+    let r = api(&format!("/api/v1/sessions/{session}"), token, true).await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN, "read only");
+
+    // Without an api scope the token opens nothing there; with api:write it signs a browser out.
+    let plain = tokens_for(&app, &browser, &client, "openid").await;
+    assert_eq!(
+        api("/api/v1/me", plain["access_token"].as_str().unwrap(), false).await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    let writer = tokens_for(&app, &browser, &client, "openid api:read api:write").await;
+    let _phone = app.another_browser(ANN, PASSWORD).await;
+    let other_session = app.text("SELECT id FROM sessions ORDER BY created_at DESC, id LIMIT 1", &[]).await;
+    let r = api(&format!("/api/v1/sessions/{other_session}"), writer["access_token"].as_str().unwrap(), true)
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+
+    // A revoked grant ends its access token on the API at once.
+    revoke(&app, &client, token).await;
+    assert_eq!(api("/api/v1/me", token, false).await.unwrap().status(), StatusCode::UNAUTHORIZED);
 }
