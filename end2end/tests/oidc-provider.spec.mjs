@@ -15,10 +15,10 @@ async function callbackServer() {
 }
 
 /** `portcullis oauth-client create` on the server's database, as an operator would run it. */
-function registerClient(name = 'Notes app') {
+function registerClient(name = 'Notes app', { firstParty = true } = {}) {
   const out = execFileSync(
     process.env.E2E_BIN,
-    ['oauth-client', 'create', '--name', name, '--redirect-uri', 'http://127.0.0.1/callback', '--first-party'],
+    ['oauth-client', 'create', '--name', name, '--redirect-uri', 'http://127.0.0.1/callback', ...(firstParty ? ['--first-party'] : [])],
     { env: { PATH: process.env.PATH, DATABASE_URL: process.env.E2E_DATABASE_URL }, encoding: 'utf8' },
   );
   return { id: /client_id: (\S+)/.exec(out)[1], secret: /client_secret: (\S+)/.exec(out)[1] };
@@ -131,4 +131,32 @@ test('an admin sees the registered app in the console and revokes it', async ({ 
   const answer = await page.goto(url.href);
   expect(answer.status()).toBe(400);
   await expect(page.getByText('not registered with this site')).toBeVisible();
+});
+
+test('an app that is not first-party asks for consent, and Allow takes the browser back to it with a code', async ({ browser, baseURL }) => {
+  const email = uniqueEmail('oidc-consent');
+  const page = await (await browser.newContext()).newPage();
+  await registerAndConfirm(page, email);
+  await logIn(page, email);
+  const app = registerClient('Partner app', { firstParty: false });
+  const config = await oidc.discovery(new URL(baseURL), app.id, app.secret, undefined, { execute: [oidc.allowInsecureRequests] });
+  const callback = await callbackServer();
+  const verifier = oidc.randomPKCECodeVerifier();
+  const state = oidc.randomState();
+  const url = oidc.buildAuthorizationUrl(config, {
+    redirect_uri: callback.url,
+    scope: 'openid email',
+    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    state,
+  });
+  await page.goto(url.href);
+  await expect(page.getByRole('heading', { name: 'Allow Partner app to use your account?' })).toBeVisible();
+  await expect(page.getByText('See your e-mail address')).toBeVisible();
+  // The page's own policy lets the form's redirect reach the app (browsers apply form-action to it).
+  await page.getByRole('button', { name: 'Allow' }).click();
+  await page.waitForURL((u) => u.href.startsWith(`${callback.url}?`));
+  const tokens = await oidc.authorizationCodeGrant(config, new URL(page.url()), { pkceCodeVerifier: verifier, expectedState: state });
+  expect(tokens.claims().email).toBe(email);
+  callback.server.close();
 });

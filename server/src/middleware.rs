@@ -367,8 +367,10 @@ pub async fn security_headers(State(st): State<AppState>, req: Request, next: Ne
          img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; \
          frame-ancestors 'none'; form-action 'self'"
     );
+    // A handler may set a stricter or wider one of its own (the OpenID provider's consent form posts to a page
+    // that redirects to the app).
     if let Ok(v) = HeaderValue::from_str(&csp) {
-        h.insert(header::CONTENT_SECURITY_POLICY, v);
+        h.entry(header::CONTENT_SECURITY_POLICY).or_insert(v);
     }
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));

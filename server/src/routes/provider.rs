@@ -178,7 +178,7 @@ async fn run_authorize(
     }
     match decision {
         Some(false) => return fail("access_denied", "The person declined."),
-        None if !client.first_party => return consent_page(st, &client, &scopes, q),
+        None if !client.first_party => return consent_page(st, &client, &scopes, q, redirect_uri),
         _ => {}
     }
     let a =
@@ -206,7 +206,13 @@ fn scope_text(scope: &str) -> &'static str {
 }
 
 /// "Allow App to …?": a form that posts the request back with the person's decision.
-fn consent_page(st: &AppState, client: &Client, scopes: &[&str], q: &HashMap<String, String>) -> Response {
+fn consent_page(
+    st: &AppState,
+    client: &Client,
+    scopes: &[&str],
+    q: &HashMap<String, String>,
+    redirect_uri: &str,
+) -> Response {
     let esc = crate::middleware::escape;
     let hidden: String = q
         .iter()
@@ -224,7 +230,22 @@ fn consent_page(st: &AppState, client: &Client, scopes: &[&str], q: &HashMap<Str
          </form><p class=\"hint\">You can revoke it later from your security activity.</p>",
         app = esc(&st.config.app_name),
     );
-    crate::middleware::html_page_raw(StatusCode::OK, &format!("Allow {} to use your account?", client.name), &body)
+    let mut res =
+        crate::middleware::html_page_raw(StatusCode::OK, &format!("Allow {} to use your account?", client.name), &body);
+    // Browsers apply `form-action` to the redirect that follows the post: the app's address must be allowed too.
+    let target = match url::Url::parse(redirect_uri) {
+        Ok(u) if u.scheme() == "http" || u.scheme() == "https" => u.origin().ascii_serialization(),
+        Ok(u) => format!("{}:", u.scheme()),
+        Err(_) => String::new(),
+    };
+    let csp = format!(
+        "default-src 'self'; script-src 'none'; style-src 'self'; img-src 'self' data:; object-src 'none'; \
+         base-uri 'none'; frame-ancestors 'none'; form-action 'self' {target}"
+    );
+    if let Ok(v) = HeaderValue::from_str(&csp) {
+        res.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    res
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -312,6 +312,9 @@ async fn an_app_that_is_not_first_party_asks_for_consent() {
     let path = authorize_path(&client, &challenge, "openid email", REDIRECT);
     let r = app.get_with(&browser, &path).await;
     assert_eq!(r.status(), StatusCode::OK);
+    // The browser applies form-action to the redirect after the post: the app's origin is allowed, nothing else.
+    let csp = r.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap().to_string();
+    assert!(csp.ends_with("form-action 'self' https://app.example.com") && csp.contains("script-src 'none'"), "{csp}");
     let page = r.text().await.unwrap();
     assert!(page.contains("Allow Notes to use your account?") && page.contains("See your e-mail address"), "{page}");
 
