@@ -141,3 +141,15 @@ export async function twoSignedInBrowsers(browser, tag) {
   await logIn(b, email);
   return { email, a, b };
 }
+
+/** Turns two-step verification on from the security page (signed in, sudo window open); returns the app's key. */
+export async function enableTotp(page) {
+  await page.goto('/users/settings/security');
+  await waitForHydration(page);
+  await page.getByRole('button', { name: 'Set up an authenticator app' }).click();
+  const key = (await page.locator('code.secret').textContent()).trim();
+  await page.getByLabel('Code from the app').fill(totp(key));
+  await page.getByRole('button', { name: 'Turn on' }).click();
+  await expect(page.getByRole('status').filter({ hasText: 'Two-step verification is on' })).toBeVisible();
+  return key;
+}

@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:http';
 import * as oidc from 'openid-client';
 import { test, expect } from './fixtures.mjs';
-import { PASSWORD, uniqueEmail, registerAndConfirm, logIn, waitForHydration, totp } from './helpers.mjs';
+import { PASSWORD, uniqueEmail, registerAndConfirm, logIn, waitForHydration, totp, enableTotp } from './helpers.mjs';
 
 /** The app's loopback callback (RFC 8252: a native app listens on a port of its choice): answers every request. */
 async function callbackServer() {
@@ -31,13 +31,7 @@ test('openid-client signs a person with two-step verification in through the pag
   const page = await (await browser.newContext()).newPage();
   await registerAndConfirm(page, email);
   await logIn(page, email);
-  await page.goto('/users/settings/security');
-  await waitForHydration(page);
-  await page.getByRole('button', { name: 'Set up an authenticator app' }).click();
-  const key = (await page.locator('code.secret').textContent()).trim();
-  await page.getByLabel('Code from the app').fill(totp(key));
-  await page.getByRole('button', { name: 'Turn on' }).click();
-  await expect(page.getByRole('status').filter({ hasText: 'Two-step verification is on' })).toBeVisible();
+  const key = await enableTotp(page);
   await page.getByRole('button', { name: 'Log out' }).click();
   await expect(page.getByRole('link', { name: 'Log in' }).first()).toBeVisible();
 
@@ -101,13 +95,7 @@ test('an admin sees the registered app in the console and revokes it', async ({ 
     env: { PATH: process.env.PATH, DATABASE_URL: process.env.E2E_DATABASE_URL },
   });
   await logIn(page, email);
-  await page.goto('/users/settings/security');
-  await waitForHydration(page);
-  await page.getByRole('button', { name: 'Set up an authenticator app' }).click();
-  const key = (await page.locator('code.secret').textContent()).trim();
-  await page.getByLabel('Code from the app').fill(totp(key));
-  await page.getByRole('button', { name: 'Turn on' }).click();
-  await expect(page.getByRole('status').filter({ hasText: 'Two-step verification is on' })).toBeVisible();
+  const key = await enableTotp(page);
 
   const app = registerClient('Reports app');
   const config = await oidc.discovery(new URL(baseURL), app.id, app.secret, undefined, { execute: [oidc.allowInsecureRequests] });
