@@ -132,7 +132,15 @@ async fn queued_mail_waits_out_an_smtp_outage_and_a_restart_then_arrives() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_that_keeps_failing_ends_dead() {
-    let port = free_port();
+    // An "SMTP server" that hangs up on every connection, on a port this test holds: a port merely found free could
+    // be taken by another test's listener meanwhile, which would leave the client waiting for a greeting.
+    let refuser = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = refuser.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((conn, _)) = refuser.accept().await {
+            drop(conn);
+        }
+    });
     let app = TestApp::spawn_with(|c| {
         smtp(port, MailDelivery::Queue)(c);
         c.job_max_attempts = 2;
