@@ -77,15 +77,7 @@ fn warn_untrusted_forwarding(peer: IpAddr) {
 
 /// Builds the [`RequestContext`]: request id, client address, the session behind the cookie.
 pub async fn request_context(State(st): State<AppState>, mut req: Request, next: Next) -> Response {
-    // Made by the access log (the outermost layer); a router without it still gets one.
-    let request_id = match req.extensions().get::<crate::observe::RequestId>() {
-        Some(id) => id.0.clone(),
-        None => crypto::new_id(),
-    };
-    let peer =
-        req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()).unwrap_or(IpAddr::from([127, 0, 0, 1]));
-    let ip = client_ip(&st.config, peer, req.headers());
-    let user_agent = req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let (request_id, ip, user_agent) = caller(&st, &req);
     let token = cookies::read(req.headers(), st.config.session_cookie_name());
     let session = match &token {
         Some(t) if !t.is_empty() && t.len() <= 128 => match sessions::find_current(&st, t).await {
@@ -125,6 +117,36 @@ pub async fn request_context(State(st): State<AppState>, mut req: Request, next:
         visitor.apply(session).await;
     }
     res
+}
+
+/// Who is calling: the request id (made by the access log, the outermost layer; a router without it still gets
+/// one), the client address ([`client_ip`]) and the user agent.
+fn caller(st: &AppState, req: &Request) -> (String, IpAddr, Option<String>) {
+    let request_id = match req.extensions().get::<crate::observe::RequestId>() {
+        Some(id) => id.0.clone(),
+        None => crypto::new_id(),
+    };
+    let peer =
+        req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()).unwrap_or(IpAddr::from([127, 0, 0, 1]));
+    let ip = client_ip(&st.config, peer, req.headers());
+    let user_agent = req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string);
+    (request_id, ip, user_agent)
+}
+
+/// The token of `Authorization: Bearer …` (the scheme in any case, one header only): `Err(())` when the header is
+/// there but is not one bearer token.
+pub(crate) fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, ()> {
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let Some(value) = values.next() else { return Ok(None) };
+    if values.next().is_some() {
+        return Err(());
+    }
+    let value = value.to_str().map_err(|_| ())?;
+    let (scheme, token) = value.split_once(' ').ok_or(())?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(());
+    }
+    Ok(Some(token.trim()))
 }
 
 /// A request whose answer shows the flash: a page (a browser's `GET` for HTML, not the development mailbox or the
@@ -344,15 +366,8 @@ pub(crate) fn html_page_raw(status: StatusCode, title: &str, body: &str) -> Resp
 /// The request context of a route that never reads cookies (the JSON API, the OpenID provider's endpoints for
 /// clients): request id, client address and user agent, no session.
 pub async fn cookieless_context(State(st): State<AppState>, mut req: Request, next: Next) -> Response {
-    let mut ctx = RequestContext::system();
-    ctx.request_id = match req.extensions().get::<crate::observe::RequestId>() {
-        Some(id) => id.0.clone(),
-        None => crypto::new_id(),
-    };
-    let peer =
-        req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()).unwrap_or(IpAddr::from([127, 0, 0, 1]));
-    ctx.ip = client_ip(&st.config, peer, req.headers());
-    ctx.user_agent = req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let (request_id, ip, user_agent) = caller(&st, &req);
+    let ctx = RequestContext { request_id, ip, user_agent, ..RequestContext::system() };
     req.extensions_mut().insert(ctx);
     next.run(req).await
 }

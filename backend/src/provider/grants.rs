@@ -196,15 +196,16 @@ pub async fn exchange_code(
     let digest = token_digest(code);
     let signer = keys::Signer::current(st).await?;
     let mut tx = st.db.begin().await?;
-    type Row = (String, String, String, String, Option<String>, i64, String, i64, Option<String>);
+    type Row = (String, String, String, String, Option<String>, i64, String, i64, Option<String>, String);
     let row: Option<Row> = sqlx::query_as(
-        "SELECT client_id, user_id, redirect_uri, code_challenge, nonce, auth_time, amr, expires_at, grant_id \
+        "SELECT client_id, user_id, redirect_uri, code_challenge, nonce, auth_time, amr, expires_at, grant_id, scope \
          FROM oauth_codes WHERE code_digest = $1",
     )
     .bind(&digest)
     .fetch_optional(&mut *tx)
     .await?;
-    let Some((client_id, user_id, bound_uri, challenge, nonce, auth_time, amr, expires_at, used_by)) = row else {
+    let Some((client_id, user_id, bound_uri, challenge, nonce, auth_time, amr, expires_at, used_by, scope)) = row
+    else {
         return Err(TokenError::InvalidGrant("The code is not valid."));
     };
     if let Some(grant_id) = used_by {
@@ -221,11 +222,6 @@ pub async fn exchange_code(
     if !pkce_matches(verifier, &challenge) {
         return Err(TokenError::InvalidGrant("The code verifier does not match the code challenge."));
     }
-    let scope: String = sqlx::query_as::<_, (String,)>("SELECT scope FROM oauth_codes WHERE code_digest = $1")
-        .bind(&digest)
-        .fetch_one(&mut *tx)
-        .await?
-        .0;
     let grant = Grant { id: new_id(), client_id, user_id, scope, auth_time, amr };
     sqlx::query(
         "INSERT INTO oauth_grants (id, client_id, user_id, scope, auth_time, amr, created_at) \
@@ -399,9 +395,13 @@ pub async fn verify_access_token(st: &AppState, token: &str) -> Result<Option<Ac
     if header.alg != Algorithm::ES256 || header.typ.as_deref() != Some("at+jwt") {
         return Ok(None);
     }
-    let set = keys::jwks(st).await?;
-    let Some(jwk) = header.kid.as_deref().and_then(|kid| set.find(kid)) else { return Ok(None) };
-    let Ok(key) = DecodingKey::from_jwk(jwk) else { return Ok(None) };
+    let Some(jwk) = (match header.kid.as_deref() {
+        Some(kid) => keys::published(st, kid).await?,
+        None => None,
+    }) else {
+        return Ok(None);
+    };
+    let Ok(key) = DecodingKey::from_jwk(&jwk) else { return Ok(None) };
     let mut validation = Validation::new(Algorithm::ES256);
     validation.set_issuer(&[&st.config.base_url]);
     validation.set_audience(&[&st.config.base_url]);

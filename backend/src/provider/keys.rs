@@ -84,16 +84,30 @@ pub async fn jwks(st: &AppState) -> Result<JwkSet, Error> {
     .bind(since)
     .fetch_all(&st.db.pool)
     .await?;
-    let mut keys = Vec::new();
-    for (kid, sealed) in rows {
-        let der = st.config.data_keys.decrypt(&sealed, &context(&kid)).map_err(|e| Unexpected(anyhow::anyhow!(e)))?;
-        let mut jwk = Jwk::from_encoding_key(&EncodingKey::from_ec_der(&der), Algorithm::ES256)
-            .map_err(|e| Unexpected(anyhow::anyhow!("JWK: {e}")))?;
-        jwk.common.key_id = Some(kid);
-        jwk.common.public_key_use = Some(jsonwebtoken::jwk::PublicKeyUse::Signature);
-        keys.push(jwk);
-    }
+    let keys = rows.into_iter().map(|(kid, sealed)| public_jwk(st, kid, &sealed)).collect::<Result<_, _>>()?;
     Ok(JwkSet { keys })
+}
+
+/// The published key `kid` (see [`jwks`]), to check a token it signed; `None` when it is not published.
+pub async fn published(st: &AppState, kid: &str) -> Result<Option<Jwk>, Error> {
+    let row: Option<(String,)> = sqlx::query_as(
+        "SELECT private_key FROM oauth_signing_keys WHERE kid = $1 AND (retired_at IS NULL OR retired_at > $2)",
+    )
+    .bind(kid)
+    .bind(st.clock.now() - super::ACCESS_TOKEN_SECS)
+    .fetch_optional(&st.db.pool)
+    .await?;
+    row.map(|(sealed,)| public_jwk(st, kid.to_string(), &sealed)).transpose()
+}
+
+/// The public half of a sealed key, as a JWK with its id.
+fn public_jwk(st: &AppState, kid: String, sealed: &str) -> Result<Jwk, Error> {
+    let der = st.config.data_keys.decrypt(sealed, &context(&kid)).map_err(|e| Unexpected(anyhow::anyhow!(e)))?;
+    let mut jwk = Jwk::from_encoding_key(&EncodingKey::from_ec_der(&der), Algorithm::ES256)
+        .map_err(|e| Unexpected(anyhow::anyhow!("JWK: {e}")))?;
+    jwk.common.key_id = Some(kid);
+    jwk.common.public_key_use = Some(jsonwebtoken::jwk::PublicKeyUse::Signature);
+    Ok(jwk)
 }
 
 /// The current signing key, opened: loaded (or made) before a transaction starts, since making one writes.

@@ -1,7 +1,7 @@
 //! The bearer check in front of every `/api/v1` route but the OpenAPI document: the token, then its rate limit.
 use axum::{
     extract::{FromRequestParts, Request, State},
-    http::{header, request::Parts},
+    http::request::Parts,
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -45,22 +45,6 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     }
 }
 
-/// The token from `Authorization: Bearer …` (the scheme in any case, one header only). `Err(())` when the header is
-/// there but is not a bearer token.
-fn bearer(req: &Request) -> Result<Option<&str>, ()> {
-    let mut values = req.headers().get_all(header::AUTHORIZATION).iter();
-    let Some(value) = values.next() else { return Ok(None) };
-    if values.next().is_some() {
-        return Err(());
-    }
-    let value = value.to_str().map_err(|_| ())?;
-    let (scheme, token) = value.split_once(' ').ok_or(())?;
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(());
-    }
-    Ok(Some(token.trim()))
-}
-
 /// Finds the token's account and checks the token's allowance. A wrong token also counts against the client
 /// address's allowance for anonymous requests, so guessing is slowed like a password would be.
 pub async fn require_token(State(st): State<AppState>, mut req: Request, next: Next) -> Response {
@@ -80,7 +64,7 @@ pub async fn require_token(State(st): State<AppState>, mut req: Request, next: N
         }
         ApiError::Unauthorized { presented }.into_response()
     };
-    let token = match bearer(&req) {
+    let token = match crate::middleware::bearer_token(req.headers()) {
         Ok(Some(token)) => token.to_string(),
         Ok(None) => return refused(false),
         Err(()) => return refused(true),

@@ -345,10 +345,7 @@ async fn token(
 }
 
 async fn userinfo(State(st): State<AppState>, headers: HeaderMap) -> Response {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' ').filter(|(s, _)| s.eq_ignore_ascii_case("bearer")).map(|(_, t)| t.trim()));
+    let token = crate::middleware::bearer_token(&headers).ok().flatten();
     let invalid = || {
         let mut res = StatusCode::UNAUTHORIZED.into_response();
         res.headers_mut().insert(
