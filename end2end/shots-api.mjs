@@ -1,4 +1,5 @@
-// Development helper: screenshots of the API tokens page (the form, a new token, the list) and the API reference,
+// Development helper: screenshots of the API tokens page (the form, a new token, the list), the API reference and an
+// organization's service accounts page (empty, then a new one with its secret),
 // light and dark, wide and narrow. Start a development server first, then:
 // node end2end/shots-api.mjs BASE_URL OUT_DIR
 import { chromium, expect } from '@playwright/test';
@@ -28,5 +29,15 @@ for (const [scheme, width] of [['light', 1000], ['dark', 390]]) {
   await shot(page, `api-tokens-made-${scheme}`);
   await page.goto('/developers/api');
   await shot(page, `api-reference-${scheme}`);
+  await page.goto('/organizations');
+  await page.getByRole('link', { name: `Acme ${scheme}` }).first().click();
+  await page.getByRole('link', { name: 'Service accounts' }).click();
+  await waitForHydration(page);
+  await shot(page, `service-accounts-empty-${scheme}`);
+  await page.getByLabel('Name').fill('billing sync');
+  await page.getByRole('button', { name: 'Make service account' }).click();
+  await expect(page.getByLabel(/Client secret/)).toBeVisible();
+  await page.getByRole('button', { name: 'Copy client secret' }).focus();
+  await shot(page, `service-accounts-made-${scheme}`);
 }
 await browser.close();

@@ -133,6 +133,9 @@ pub enum Notice {
     ApiTokenCreated,
     ApiTokenRevoked,
     OauthClientRevoked,
+    ServiceAccountCreated,
+    ServiceAccountSecretReplaced,
+    ServiceAccountRevoked,
 }
 
 impl Notice {
@@ -205,6 +208,13 @@ impl Notice {
             Notice::ApiTokenCreated => "Token created. Copy it now: it is shown only this once.",
             Notice::ApiTokenRevoked => "Token revoked. Programs using it can no longer call the API.",
             Notice::OauthClientRevoked => "App revoked. It can no longer sign anyone in, and what it was given ended.",
+            Notice::ServiceAccountCreated => {
+                "Service account created. Copy its secret now: it is shown only this once."
+            }
+            Notice::ServiceAccountSecretReplaced => {
+                "New secret made. Copy it now: it is shown only this once. The old one no longer works."
+            }
+            Notice::ServiceAccountRevoked => "Service account revoked. Its secret and its tokens no longer work.",
             Notice::ProfileSaved => "Your profile is saved.",
             Notice::PasswordChanged => "Your password was changed. Every other device was signed out.",
             Notice::EmailChangeRequested => {

@@ -50,8 +50,8 @@ use crate::{
     developers::ApiReferencePage,
     home::HomePage,
     orgs::{
-        home::OrgHomePage, invitation::InvitationPage, members::OrgMembersPage, settings::OrgSettingsPage,
-        NewOrganizationPage, OrganizationsPage,
+        home::OrgHomePage, invitation::InvitationPage, members::OrgMembersPage,
+        service_accounts::OrgServiceAccountsPage, settings::OrgSettingsPage, NewOrganizationPage, OrganizationsPage,
     },
 };
 
@@ -137,6 +137,7 @@ fn PageFrame() -> impl IntoView {
                     <Route path=path!("/organizations/:slug") view={Lazy::<OrgHomeRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=path!("/organizations/:slug/members") view={Lazy::<OrgMembersRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=path!("/organizations/:slug/settings") view={Lazy::<OrgSettingsRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/organizations/:slug/service-accounts") view={Lazy::<OrgServiceAccountsRoute>::new()} ssr=SsrMode::Async/>
                     // Admins only: anyone else gets a bare 403 page.
                     <ParentRoute path=path!("") view=admin::AdminOnly ssr=SsrMode::Async>
                         <Route path=path!("/admin") view={Lazy::<AdminRoute>::new()} ssr=SsrMode::Async/>
@@ -233,6 +234,7 @@ page_groups! {
         OrgHomeRoute => OrgHomePage,
         OrgMembersRoute => OrgMembersPage,
         OrgSettingsRoute => OrgSettingsPage,
+        OrgServiceAccountsRoute => OrgServiceAccountsPage,
         InvitationRoute => InvitationPage,
     }
     admin_pages {

@@ -78,3 +78,56 @@ test('the API reference lists the endpoints', async ({ page }) => {
   await expect(page.getByRole('heading', { name: /GET \/api\/v1\/me/ })).toBeVisible();
   await expect(page.getByRole('heading', { name: /DELETE \/api\/v1\/sessions\/\{id\}/ })).toBeVisible();
 });
+
+test('an owner makes a service account whose secret gets a program a token for the organization only', async ({ browser }) => {
+  const email = uniqueEmail('service-account');
+  const page = await (await browser.newContext()).newPage();
+  await registerAndConfirm(page, email);
+  await logIn(page, email);
+  await page.goto('/organizations/new');
+  await waitForHydration(page);
+  await page.getByLabel('Name').fill('Acme Robots');
+  await page.getByRole('button', { name: /create/i }).click();
+  await page.waitForURL(/\/members$/);
+  await page.getByRole('link', { name: 'Service accounts' }).click();
+  await expect(page).toHaveURL(/\/service-accounts$/);
+  await waitForHydration(page);
+  await expect(page.getByText('None yet.')).toBeVisible();
+
+  await page.getByLabel('Name').fill('billing sync');
+  await page.getByRole('button', { name: 'Make service account' }).click();
+  const secretField = page.getByLabel(/Client secret/);
+  await expect(secretField).toHaveValue(/^[A-Za-z0-9_-]{43}$/);
+  const secret = await secretField.inputValue();
+  const clientId = await page.getByLabel('Client ID', { exact: true }).inputValue();
+  await expect(page.getByText('billing sync', { exact: true })).toBeVisible();
+
+  // A program of its own: client credentials, then the API.
+  const program = await browser.newContext();
+  const basic = Buffer.from(`${clientId}:${secret}`).toString('base64');
+  const tokenAnswer = await program.request.post('/oauth/token', {
+    headers: { authorization: `Basic ${basic}` },
+    form: { grant_type: 'client_credentials' },
+  });
+  expect(tokenAnswer.status()).toBe(200);
+  const { access_token: token, scope } = await tokenAnswer.json();
+  expect(scope).toBe('api:read');
+  const auth = { headers: { authorization: `Bearer ${token}` } };
+  const orgs = await (await program.request.get('/api/v1/organizations', auth)).json();
+  expect(orgs.map((o) => [o.name, o.role])).toEqual([['Acme Robots', 'service_account']]);
+  const members = await (await program.request.get(`/api/v1/organizations/${orgs[0].slug}/members`, auth)).json();
+  expect(members.map((m) => m.email)).toEqual([email]);
+  expect((await program.request.get('/api/v1/me', auth)).status()).toBe(403);
+
+  // Shown once; revoked, its token stops at once.
+  await page.reload();
+  await expect(page.getByLabel(/Client secret/)).toHaveCount(0);
+  expect(await page.content()).not.toContain(secret);
+  await expect(page.getByText(/last token .* from /)).toBeVisible();
+  await waitForHydration(page);
+  await page.getByRole('button', { name: 'Revoke billing sync' }).click();
+  await expect(page.getByText('Service account revoked.')).toBeVisible();
+  await expect(page.getByText('None yet.')).toBeVisible();
+  expect((await program.request.get('/api/v1/organizations', auth)).status()).toBe(401);
+  await program.close();
+});

@@ -10,6 +10,7 @@ use crate::{
         form::{form_error, ErrorBanner, Outcomes, SubmitButton, TextField},
         layout::{with_page_context, NoticeBanner},
         page::loaded,
+        secret::FreshSecret,
     },
     context::Done,
     error::AppError,
@@ -143,7 +144,11 @@ pub fn ApiTokensPage() -> impl IntoView {
                     " as you. Treat each like a password. "
                     <a href="/users/settings">"Back to settings"</a>
                 </p>
-                {move || fresh.get().map(|token| view! { <FreshToken token/> })}
+                {move || fresh.get().map(|token| view! {
+                    <div class="banner banner-warn copy-link fresh-token" role="status">
+                        <FreshSecret id="new-token" label="Your new token — copy it now, it is shown only this once:" what="token" value=token/>
+                    </div>
+                })}
                 <ErrorBanner error=revoke_error/>
                 {loaded(data, move |d| view! { <Tokens data=d create revoke create_error name=name.clone()/> })}
             </section>
@@ -275,33 +280,5 @@ fn NewTokenForm(
             </div>
             <SubmitButton label="Make token" pending_label="Making…" pending=create.pending()/>
         </ActionForm>
-    }
-}
-
-/// The new token, shown this once, with a copy button (in the browser).
-#[component]
-fn FreshToken(token: String) -> impl IntoView {
-    let copied = RwSignal::new(false);
-    let (hydrated, set_hydrated) = signal(false);
-    Effect::new(move |_| set_hydrated.set(true));
-    let value = token.clone();
-    view! {
-        <div class="banner banner-warn copy-link fresh-token" role="status">
-            <label for="new-token">"Your new token — copy it now, it is shown only this once:"</label>
-            <div class="input-row">
-                <input id="new-token" type="text" readonly value=token class="token-value"/>
-                <button
-                    type="button"
-                    class="button button-small button-secondary"
-                    hidden=move || !hydrated.get()
-                    on:click=move |_| {
-                        crate::account::security::copy_to_clipboard(&value);
-                        copied.set(true);
-                    }
-                >
-                    {move || if copied.get() { "Copied" } else { "Copy" }}
-                </button>
-            </div>
-        </div>
     }
 }

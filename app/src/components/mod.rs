@@ -3,3 +3,4 @@ pub mod layout;
 pub mod link_page;
 pub mod page;
 pub mod passkey;
+pub mod secret;

@@ -64,6 +64,7 @@ pub fn OrgTabs(org: OrgHeader, current: &'static str) -> impl IntoView {
         <nav class="tabs" aria-label="Organization">
             {tab("", "Overview")}
             {tab("/members", "Members")}
+            {org.is_owner.then(|| tab("/service-accounts", "Service accounts"))}
             {org.is_owner.then(|| tab("/settings", "Settings"))}
         </nav>
     }

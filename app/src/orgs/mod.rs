@@ -4,6 +4,7 @@
 pub mod home;
 pub mod invitation;
 pub mod members;
+pub mod service_accounts;
 pub mod settings;
 
 use leptos::{form::ActionForm, prelude::*};

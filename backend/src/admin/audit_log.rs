@@ -43,10 +43,14 @@ pub struct AuditRow {
     pub org_id: Option<String>,
 }
 
-const SELECT: &str = "SELECT e.id, e.at, e.action, e.outcome, e.actor_user_id, a.email AS actor_email, \
+// A service account's events name it as the actor (`service account NAME`).
+const SELECT: &str =
+    "SELECT e.id, e.at, e.action, e.outcome, COALESCE(e.actor_user_id, e.actor_client_id) AS actor_user_id, \
+     COALESCE(a.email, 'service account ' || c.name) AS actor_email, \
      e.target_user_id, t.email AS target_email, e.impersonator_id, i.email AS impersonator_email, e.ip, e.user_agent, \
      e.detail, e.org_id FROM audit_events e LEFT JOIN users a ON a.id = e.actor_user_id \
-     LEFT JOIN users t ON t.id = e.target_user_id LEFT JOIN users i ON i.id = e.impersonator_id";
+     LEFT JOIN users t ON t.id = e.target_user_id LEFT JOIN users i ON i.id = e.impersonator_id \
+     LEFT JOIN oauth_clients c ON c.id = e.actor_client_id";
 
 /// A user given by e-mail or by id (a deleted account is known only by its id).
 fn user_condition(f: &mut Filters, columns: &[&str], who: &str) {
@@ -62,7 +66,7 @@ fn user_condition(f: &mut Filters, columns: &[&str], who: &str) {
 
 fn filters(q: &Query) -> Result<Filters, Error> {
     let mut f = Filters::default();
-    user_condition(&mut f, &["e.actor_user_id", "e.impersonator_id"], &q.actor);
+    user_condition(&mut f, &["e.actor_user_id", "e.impersonator_id", "e.actor_client_id"], &q.actor);
     user_condition(&mut f, &["e.target_user_id"], &q.target);
     let action = q.action.trim().to_lowercase();
     if !action.is_empty() {

@@ -231,23 +231,47 @@ pub async fn revoke_for_org(tx: &mut Tx, org_id: &str, user_id: Option<&str>) ->
     Ok(r.rows_affected())
 }
 
-/// The account behind a bearer token, for one JSON API request.
+/// Who a bearer token acts for, for one JSON API request.
 #[derive(Clone, Debug)]
 pub struct TokenAuth {
+    /// What its rate limit is counted on: the personal token, the app's grant, or the service account.
     pub token_id: String,
+    /// The token's name, the app's, or the service account's.
     pub token_name: String,
+    pub scopes: Vec<Scope>,
+    pub holder: Holder,
+}
+
+#[derive(Clone, Debug)]
+pub enum Holder {
+    /// A person: a personal access token, or an app's access token.
+    Person(Person),
+    /// An organization's service account (client credentials): it reads that organization, and is no person.
+    Service { client_id: String, org_id: String },
+}
+
+/// The account a token acts for.
+#[derive(Clone, Debug)]
+pub struct Person {
     pub user_id: String,
     pub email: String,
     pub display_name: Option<String>,
     pub confirmed: bool,
     /// Two-step verification is on (an organization may require it).
     pub has_mfa: bool,
-    pub scopes: Vec<Scope>,
 }
 
 impl TokenAuth {
     pub fn allows(&self, scope: Scope) -> bool {
         self.scopes.contains(&scope)
+    }
+
+    /// The person the token acts for; `None` for a service account's.
+    pub fn person(&self) -> Option<&Person> {
+        match &self.holder {
+            Holder::Person(p) => Some(p),
+            Holder::Service { .. } => None,
+        }
     }
 }
 
@@ -299,22 +323,41 @@ pub async fn authenticate(st: &AppState, raw: &str, ip: std::net::IpAddr) -> Res
     Ok(Some(TokenAuth {
         token_id,
         token_name,
-        user_id,
-        email,
-        display_name,
-        confirmed: confirmed_at.is_some(),
-        has_mfa: mfa > 0,
         scopes: scopes.split(' ').filter_map(Scope::parse).collect(),
+        holder: Holder::Person(Person {
+            user_id,
+            email,
+            display_name,
+            confirmed: confirmed_at.is_some(),
+            has_mfa: mfa > 0,
+        }),
     }))
 }
 
-/// The account behind an access token the OpenID provider issued (already verified: signature, expiry, grant
-/// still in force, account usable), as a JSON API caller. Its `api:read` / `api:write` scopes are the API's `read`
-/// / `write`; it is granted no organization (those stay with personal access tokens). Rate-limited per grant.
+/// Who an access token the OpenID provider issued acts for (already verified: signature, expiry, grant or service
+/// account still in force, account usable), as a JSON API caller. Its `api:read` / `api:write` scopes are the API's
+/// `read` / `write`. An app's token acts for its person and is granted no organization (those stay with personal
+/// access tokens); a service account's acts for itself in its organization. Rate-limited per grant or service
+/// account.
 pub async fn from_access_token(
     st: &AppState,
     claims: &crate::provider::grants::AccessClaims,
 ) -> Result<Option<TokenAuth>, sqlx::Error> {
+    let scopes = claims.scope.split(' ').filter_map(|s| s.strip_prefix("api:")).filter_map(Scope::parse).collect();
+    if let Some(org_id) = &claims.org {
+        let name: Option<(String,)> =
+            sqlx::query_as("SELECT name FROM oauth_clients WHERE id = $1 AND org_id = $2 AND revoked_at IS NULL")
+                .bind(&claims.client_id)
+                .bind(org_id)
+                .fetch_optional(&st.db.pool)
+                .await?;
+        return Ok(name.map(|(name,)| TokenAuth {
+            token_id: format!("service:{}", claims.client_id),
+            token_name: name,
+            scopes,
+            holder: Holder::Service { client_id: claims.client_id.clone(), org_id: org_id.clone() },
+        }));
+    }
     let row: Option<(String, Option<String>, Option<i64>, i64, String)> = sqlx::query_as(
         "SELECT u.email, u.display_name, u.confirmed_at, \
          (SELECT COUNT(*) FROM user_totp p WHERE p.user_id = u.id AND p.enabled_at IS NOT NULL), c.name \
@@ -327,56 +370,90 @@ pub async fn from_access_token(
     Ok(row.map(|(email, display_name, confirmed_at, mfa, client_name)| TokenAuth {
         token_id: format!("oauth:{}", claims.sid),
         token_name: client_name,
-        user_id: claims.sub.clone(),
-        email,
-        display_name,
-        confirmed: confirmed_at.is_some(),
-        has_mfa: mfa > 0,
-        scopes: claims.scope.split(' ').filter_map(|s| s.strip_prefix("api:")).filter_map(Scope::parse).collect(),
+        scopes,
+        holder: Holder::Person(Person {
+            user_id: claims.sub.clone(),
+            email,
+            display_name,
+            confirmed: confirmed_at.is_some(),
+            has_mfa: mfa > 0,
+        }),
     }))
 }
 
-/// An organization the token may read, and its owner's role in it: `None` when the owner is not a member (or there
-/// is no such organization); `Some(None)` when they are a member but the token was not granted it.
-pub async fn organization(
-    st: &AppState,
-    auth: &TokenAuth,
-    slug: &str,
-) -> Result<Option<Option<crate::orgs::Membership>>, sqlx::Error> {
-    let row: Option<(String, String, String, String, i64, i64)> = sqlx::query_as(
-        "SELECT o.id, o.slug, o.name, m.role, o.require_mfa, \
+/// What a token may see of an organization, by slug.
+#[derive(Debug)]
+pub enum OrgAccess {
+    /// Not the holder's organization (not a member; another organization than the service account's; none such).
+    NotFound,
+    /// A member's organization the personal token was not granted.
+    NotGranted,
+    /// The organization requires two-step verification, which the person has not turned on.
+    NeedsMfa,
+    /// Its members may be read.
+    Members { org_id: String },
+}
+
+/// Whether the token may read the members of organization `slug`.
+pub async fn organization(st: &AppState, auth: &TokenAuth, slug: &str) -> Result<OrgAccess, sqlx::Error> {
+    let person = match &auth.holder {
+        Holder::Service { org_id, .. } => {
+            let found: Option<(String,)> = sqlx::query_as("SELECT id FROM organizations WHERE id = $1 AND slug = $2")
+                .bind(org_id)
+                .bind(slug)
+                .fetch_optional(&st.db.pool)
+                .await?;
+            return Ok(found.map_or(OrgAccess::NotFound, |(org_id,)| OrgAccess::Members { org_id }));
+        }
+        Holder::Person(p) => p,
+    };
+    let row: Option<(String, String, i64, i64)> = sqlx::query_as(
+        "SELECT o.id, m.role, o.require_mfa, \
          (SELECT COUNT(*) FROM api_token_orgs g WHERE g.token_id = $1 AND g.org_id = o.id) \
          FROM organizations o JOIN memberships m ON m.org_id = o.id AND m.user_id = $2 WHERE o.slug = $3",
     )
     .bind(&auth.token_id)
-    .bind(&auth.user_id)
+    .bind(&person.user_id)
     .bind(slug)
     .fetch_optional(&st.db.pool)
     .await?;
-    Ok(row.map(|(org_id, slug, name, role, require_mfa, granted)| {
-        let role = crate::orgs::Role::parse(&role)?;
-        (granted > 0).then_some(crate::orgs::Membership {
-            org_id,
-            slug,
-            name,
-            role,
-            require_mfa: require_mfa == 1,
-            last_active_at: None,
-        })
-    }))
+    let Some((org_id, role, require_mfa, granted)) = row else { return Ok(OrgAccess::NotFound) };
+    let may_view =
+        crate::orgs::Role::parse(&role).is_some_and(|role| crate::orgs::can(role, crate::orgs::Action::ViewMembers));
+    Ok(if granted == 0 || !may_view {
+        OrgAccess::NotGranted
+    } else if require_mfa == 1 && !person.has_mfa {
+        OrgAccess::NeedsMfa
+    } else {
+        OrgAccess::Members { org_id }
+    })
 }
 
-/// The organizations the token was granted, as `orgs::list_for_user` lists them.
+/// The organizations the token may read, as `orgs::list_for_user` lists them: a personal token's granted ones (with
+/// its owner's role), or a service account's own (role `service_account`).
 pub async fn organizations(st: &AppState, auth: &TokenAuth) -> Result<Vec<crate::orgs::OrgRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT o.slug, o.name, m.role, (SELECT COUNT(*) FROM memberships x WHERE x.org_id = o.id) AS members \
-         FROM organizations o JOIN memberships m ON m.org_id = o.id AND m.user_id = $1 \
-         JOIN api_token_orgs g ON g.org_id = o.id AND g.token_id = $2 ORDER BY o.name, o.slug",
-    )
-    .bind(&auth.user_id)
-    .bind(&auth.token_id)
-    .fetch_all(&st.db.pool)
-    .await
+    let members = "(SELECT COUNT(*) FROM memberships x WHERE x.org_id = o.id) AS members";
+    match &auth.holder {
+        Holder::Service { org_id, .. } => {
+            sqlx::query_as(&format!(
+                "SELECT o.slug, o.name, 'service_account' AS role, {members} FROM organizations o WHERE o.id = $1"
+            ))
+            .bind(org_id)
+            .fetch_all(&st.db.pool)
+            .await
+        }
+        Holder::Person(person) => {
+            sqlx::query_as(&format!(
+                "SELECT o.slug, o.name, m.role, {members} \
+                 FROM organizations o JOIN memberships m ON m.org_id = o.id AND m.user_id = $1 \
+                 JOIN api_token_orgs g ON g.org_id = o.id AND g.token_id = $2 ORDER BY o.name, o.slug"
+            ))
+            .bind(&person.user_id)
+            .bind(&auth.token_id)
+            .fetch_all(&st.db.pool)
+            .await
+        }
+    }
 }
 
 #[cfg(test)]

@@ -72,6 +72,8 @@ pub enum Action {
     Leave,
     /// Rename, change the slug, require two-step verification.
     EditSettings,
+    /// Make, list, re-key and revoke the organization's service accounts.
+    ManageServiceAccounts,
     Delete,
 }
 

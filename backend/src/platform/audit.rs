@@ -9,6 +9,8 @@ pub struct Event<'a> {
     pub detail: Option<&'a str>,
     /// The organization the event happened in, if any.
     pub org_id: Option<&'a str>,
+    /// A service account that acted (an OAuth client of the organization), when no person did.
+    pub actor_client_id: Option<&'a str>,
 }
 
 #[derive(Clone, Copy)]
@@ -36,6 +38,7 @@ impl<'a> Event<'a> {
             target_user_id: Some(user_id),
             detail: None,
             org_id: None,
+            actor_client_id: None,
         }
     }
 
@@ -48,11 +51,20 @@ impl<'a> Event<'a> {
             target_user_id: Some(target_user_id),
             detail: None,
             org_id: None,
+            actor_client_id: None,
         }
     }
 
     pub fn failed(action: &'a str, target_user_id: Option<&'a str>) -> Self {
-        Self { action, outcome: Outcome::Failure, actor_user_id: None, target_user_id, detail: None, org_id: None }
+        Self {
+            action,
+            outcome: Outcome::Failure,
+            actor_user_id: None,
+            target_user_id,
+            detail: None,
+            org_id: None,
+            actor_client_id: None,
+        }
     }
 
     pub fn detail(mut self, detail: &'a str) -> Self {
@@ -85,6 +97,20 @@ impl<'a> Event<'a> {
             target_user_id: target,
             detail: None,
             org_id: Some(org_id),
+            actor_client_id: None,
+        }
+    }
+
+    /// An action by a service account (`client_id`) of organization `org_id`.
+    pub fn by_service_account(action: &'a str, client_id: &'a str, org_id: &'a str) -> Self {
+        Self {
+            action,
+            outcome: Outcome::Success,
+            actor_user_id: None,
+            target_user_id: None,
+            detail: None,
+            org_id: Some(org_id),
+            actor_client_id: Some(client_id),
         }
     }
 }
@@ -92,7 +118,7 @@ impl<'a> Event<'a> {
 pub async fn record(tx: &mut Tx, ctx: &RequestContext, now: i64, e: Event<'_>) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO audit_events (id, at, action, outcome, actor_user_id, target_user_id, ip, user_agent, detail, org_id, \
-         impersonator_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+         impersonator_id, actor_client_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(new_id())
     .bind(now)
@@ -106,6 +132,7 @@ pub async fn record(tx: &mut Tx, ctx: &RequestContext, now: i64, e: Event<'_>) -
     .bind(e.org_id)
     // Whatever happens in an impersonation session names the admin behind it too.
     .bind(ctx.session.as_ref().and_then(|s| s.impersonator.as_ref()).map(|i| i.user_id.as_str()))
+    .bind(e.actor_client_id)
     .execute(&mut **tx)
     .await?;
     Ok(())

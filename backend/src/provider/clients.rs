@@ -30,6 +30,10 @@ pub struct Client {
     pub redirect_uris: Vec<String>,
     pub created_at: i64,
     pub revoked_at: Option<i64>,
+    /// A service account's organization ([`super::service_accounts`]); `None` for an app people sign in to.
+    pub org_id: Option<String>,
+    /// What a service account may ask for (`api:read`, `api:write`).
+    pub scopes: Vec<String>,
     secret_digest: Option<String>,
 }
 
@@ -113,11 +117,11 @@ pub async fn create(st: &AppState, new: NewClient<'_>) -> Result<Created, Error>
     Ok(Created { id, secret })
 }
 
-type Row = (String, String, Option<String>, String, i64, i64, Option<i64>);
-const COLUMNS: &str =
-    "SELECT id, name, secret_digest, redirect_uris, first_party, created_at, revoked_at FROM oauth_clients";
+type Row = (String, String, Option<String>, String, i64, i64, Option<i64>, Option<String>, Option<String>);
+const COLUMNS: &str = "SELECT id, name, secret_digest, redirect_uris, first_party, created_at, revoked_at, org_id, \
+     scopes FROM oauth_clients";
 
-fn from_row((id, name, secret_digest, uris, first_party, created_at, revoked_at): Row) -> Client {
+fn from_row((id, name, secret_digest, uris, first_party, created_at, revoked_at, org_id, scopes): Row) -> Client {
     Client {
         id,
         name,
@@ -126,6 +130,8 @@ fn from_row((id, name, secret_digest, uris, first_party, created_at, revoked_at)
         redirect_uris: uris.lines().map(str::to_string).collect(),
         created_at,
         revoked_at,
+        org_id,
+        scopes: scopes.unwrap_or_default().split(' ').filter(|s| !s.is_empty()).map(str::to_string).collect(),
         secret_digest,
     }
 }
@@ -139,10 +145,11 @@ pub async fn find(st: &AppState, id: &str) -> Result<Option<Client>, sqlx::Error
     Ok(row.map(from_row))
 }
 
-/// Every client, revoked ones too, the newest first.
+/// Every app, revoked ones too, the newest first (organizations' service accounts are theirs to list).
 pub async fn list(st: &AppState) -> Result<Vec<Client>, sqlx::Error> {
-    let rows: Vec<Row> =
-        sqlx::query_as(&format!("{COLUMNS} ORDER BY created_at DESC, id")).fetch_all(&st.db.pool).await?;
+    let rows: Vec<Row> = sqlx::query_as(&format!("{COLUMNS} WHERE org_id IS NULL ORDER BY created_at DESC, id"))
+        .fetch_all(&st.db.pool)
+        .await?;
     Ok(rows.into_iter().map(from_row).collect())
 }
 
@@ -150,11 +157,12 @@ pub async fn list(st: &AppState) -> Result<Vec<Client>, sqlx::Error> {
 /// there is no such live client.
 pub async fn revoke(st: &AppState, id: &str) -> Result<bool, sqlx::Error> {
     let mut tx = st.db.begin().await?;
-    let r = sqlx::query("UPDATE oauth_clients SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-        .bind(st.clock.now())
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+    let r =
+        sqlx::query("UPDATE oauth_clients SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL AND org_id IS NULL")
+            .bind(st.clock.now())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
     sqlx::query("DELETE FROM oauth_grants WHERE client_id = $1").bind(id).execute(&mut *tx).await?;
     tx.commit().await?;
     Ok(r.rows_affected() == 1)
@@ -180,12 +188,14 @@ pub async fn revoke_by_admin(
     crate::admin::require_admin_step_up(st, admin)?;
     let now = st.clock.now();
     let mut tx = st.db.begin().await?;
-    let name: Option<(String,)> =
-        sqlx::query_as("UPDATE oauth_clients SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL RETURNING name")
-            .bind(now)
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
+    let name: Option<(String,)> = sqlx::query_as(
+        "UPDATE oauth_clients SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL AND org_id IS NULL \
+         RETURNING name",
+    )
+    .bind(now)
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
     let Some((name,)) = name else { return Err(Error::NotFound) };
     // What it was given ends with it.
     sqlx::query("DELETE FROM oauth_grants WHERE client_id = $1").bind(id).execute(&mut *tx).await?;
@@ -207,6 +217,8 @@ mod tests {
             redirect_uris: uris.iter().map(|s| s.to_string()).collect(),
             created_at: 0,
             revoked_at: None,
+            org_id: None,
+            scopes: Vec::new(),
             secret_digest: None,
         }
     }

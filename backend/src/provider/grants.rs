@@ -26,6 +26,10 @@ pub enum TokenError {
     InvalidRequest(&'static str),
     InvalidClient,
     InvalidGrant(&'static str),
+    /// A scope the client was not given.
+    InvalidScope,
+    /// A grant this client may not use (an app asking for `client_credentials`).
+    UnauthorizedClient,
     UnsupportedGrantType,
     Unexpected(Error),
 }
@@ -136,8 +140,12 @@ pub struct AccessClaims {
     pub iat: i64,
     pub exp: i64,
     pub jti: String,
-    /// The grant: checked on every use, so revoking it ends the token at once.
+    /// The grant: checked on every use, so revoking it ends the token at once. A service account's token names
+    /// the service account.
     pub sid: String,
+    /// A service account's organization: the token acts as the service account, in that organization only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -333,6 +341,7 @@ async fn issue(
         exp: now + ACCESS_TOKEN_SECS,
         jti: new_id(),
         sid: grant.id.clone(),
+        org: None,
     };
     let access_token = signer.sign("at+jwt", &access)?;
     let id_token = if scopes.contains(&"openid") {
@@ -411,6 +420,10 @@ pub async fn verify_access_token(st: &AppState, token: &str) -> Result<Option<Ac
     if data.claims.exp <= st.clock.now() {
         return Ok(None);
     }
+    if let Some(org_id) = data.claims.org.as_deref() {
+        let live = super::service_accounts::is_live(st, &data.claims, org_id).await?;
+        return Ok(live.then_some(data.claims));
+    }
     let (live,): (i64,) = sqlx::query_as(
         "SELECT COUNT(*) FROM oauth_grants g JOIN users u ON u.id = g.user_id WHERE g.id = $1 \
          AND u.locked_at IS NULL AND u.password_change_required = 0 AND u.deletion_scheduled_at IS NULL",
@@ -434,7 +447,8 @@ pub async fn revoke(st: &AppState, ctx: &RequestContext, client: &Client, token:
     let grant = match grant {
         Some(g) => Some(g),
         None => match verify_access_token(st, token).await? {
-            Some(claims) if claims.client_id == client.id => Some((claims.sid, claims.sub)),
+            // A service account's access token has no grant to end: revoking the service account ends it.
+            Some(claims) if claims.client_id == client.id && claims.org.is_none() => Some((claims.sid, claims.sub)),
             _ => None,
         },
     };

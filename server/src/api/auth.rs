@@ -6,7 +6,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use backend::{
-    api::tokens::{self, Scope, TokenAuth},
+    api::tokens::{self, Person, Scope, TokenAuth},
     platform::request::RequestContext,
     AppState,
 };
@@ -28,6 +28,17 @@ impl Caller {
         } else {
             Err(ApiError::missing_scope(scope))
         }
+    }
+
+    /// The person the token acts for; a service account's token is refused (it reads its organization only).
+    pub fn person(&self) -> Result<&Person, ApiError> {
+        self.auth.person().ok_or_else(|| {
+            ApiError::Forbidden(
+                "This is a service account's token: it acts for its organization, not for a person. \
+                 See /api/v1/organizations."
+                    .into(),
+            )
+        })
     }
 
     pub fn internal(&self, e: impl std::fmt::Display) -> ApiError {

@@ -5,7 +5,10 @@ use axum::{
     http::StatusCode,
     Json,
 };
-use backend::{api::tokens, api::tokens::Scope, format_iso, orgs, AppState};
+use backend::{
+    api::tokens::{self, OrgAccess, Scope},
+    format_iso, orgs, AppState,
+};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -46,7 +49,7 @@ pub struct Session {
 pub struct Organization {
     pub slug: String,
     pub name: String,
-    /// The account's role: `owner`, `admin` or `member`.
+    /// The account's role: `owner`, `admin` or `member`; `service_account` for a service account's token.
     pub role: String,
     pub members: i64,
 }
@@ -69,14 +72,15 @@ pub struct Member {
     ))]
 pub async fn me(caller: Caller) -> Result<Json<Me>, ApiError> {
     caller.require(Scope::Read)?;
-    let a = &caller.auth;
+    let a = caller.person()?;
+    let t = &caller.auth;
     Ok(Json(Me {
         id: a.user_id.clone(),
         email: a.email.clone(),
         display_name: a.display_name.clone(),
         email_confirmed: a.confirmed,
         two_step_verification: a.has_mfa,
-        token: TokenInfo { name: a.token_name.clone(), scopes: a.scopes.iter().map(|s| s.as_str().into()).collect() },
+        token: TokenInfo { name: t.token_name.clone(), scopes: t.scopes.iter().map(|s| s.as_str().into()).collect() },
     }))
 }
 
@@ -85,12 +89,12 @@ pub async fn me(caller: Caller) -> Result<Json<Me>, ApiError> {
     responses(
         (status = 200, description = "The account's signed-in browsers, the most recently active first", body = [Session]),
         (status = 401, description = "No token, or not one that works", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks the read scope", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks the read scope, or is a service account's", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn sessions(State(st): State<AppState>, caller: Caller) -> Result<Json<Vec<Session>>, ApiError> {
     caller.require(Scope::Read)?;
-    let rows =
-        backend::signin::sessions::list_for_user(&st, &caller.auth.user_id).await.map_err(|e| caller.internal(e))?;
+    let person = caller.person()?;
+    let rows = backend::signin::sessions::list_for_user(&st, &person.user_id).await.map_err(|e| caller.internal(e))?;
     Ok(Json(
         rows.into_iter()
             .filter(|r| r.impersonator_id.is_none())
@@ -111,7 +115,7 @@ pub async fn sessions(State(st): State<AppState>, caller: Caller) -> Result<Json
     responses(
         (status = 204, description = "The browser is signed out"),
         (status = 401, description = "No token, or not one that works", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks the write scope", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks the write scope, or is a service account's", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such session of this account", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn end_session(
@@ -120,7 +124,8 @@ pub async fn end_session(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Scope::Write)?;
-    let ended = backend::signin::sessions::revoke(&st, &caller.ctx, &caller.auth.user_id, &id)
+    let person = caller.person()?;
+    let ended = backend::signin::sessions::revoke(&st, &caller.ctx, &person.user_id, &id)
         .await
         .map_err(|e| caller.internal(e))?;
     if ended {
@@ -133,7 +138,7 @@ pub async fn end_session(
 /// The organizations the token was granted, with the account's role in each.
 #[utoipa::path(get, path = "/api/v1/organizations", tag = "organizations", security(("bearer" = ["read"])),
     responses(
-        (status = 200, description = "The organizations the token was granted (its account a member of each)", body = [Organization]),
+        (status = 200, description = "The organizations the token was granted (its account a member of each); a service account's own organization", body = [Organization]),
         (status = 401, description = "No token, or not one that works", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The token lacks the read scope", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -162,26 +167,24 @@ pub async fn members(
     Path(slug): Path<String>,
 ) -> Result<Json<Vec<Member>>, ApiError> {
     caller.require(Scope::Read)?;
-    let found = tokens::organization(&st, &caller.auth, &slug).await.map_err(|e| caller.internal(e))?;
-    let membership = match found {
-        None => return Err(ApiError::NotFound("This account belongs to no organization with that slug.".into())),
-        Some(None) => {
+    let org_id = match tokens::organization(&st, &caller.auth, &slug).await.map_err(|e| caller.internal(e))? {
+        OrgAccess::NotFound => {
+            return Err(ApiError::NotFound("This token's holder belongs to no organization with that slug.".into()))
+        }
+        OrgAccess::NotGranted => {
             return Err(ApiError::InsufficientScope {
                 scope: "read",
                 detail: format!("This token was not granted the organization {slug}."),
             })
         }
-        Some(Some(m)) => m,
+        OrgAccess::NeedsMfa => {
+            return Err(ApiError::Forbidden(
+                "This organization requires two-step verification: turn it on for the account first.".into(),
+            ))
+        }
+        OrgAccess::Members { org_id } => org_id,
     };
-    if membership.require_mfa && !caller.auth.has_mfa {
-        return Err(ApiError::Forbidden(
-            "This organization requires two-step verification: turn it on for the account first.".into(),
-        ));
-    }
-    if !orgs::can(membership.role, orgs::Action::ViewMembers) {
-        return Err(ApiError::Forbidden("The account's role does not show the members.".into()));
-    }
-    let rows = orgs::members::list(&st, &membership.org_id).await.map_err(|e| caller.internal(e))?;
+    let rows = orgs::members::list(&st, &org_id).await.map_err(|e| caller.internal(e))?;
     Ok(Json(
         rows.into_iter()
             .map(|m| Member {

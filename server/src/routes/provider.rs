@@ -15,7 +15,7 @@ use backend::{
     provider::{
         clients::{self, Client},
         grants::{self, Authorization, TokenError},
-        keys, SCOPES,
+        keys, service_accounts, SCOPES,
     },
     AppState,
 };
@@ -53,7 +53,7 @@ async fn discovery(State(st): State<AppState>) -> Response {
         "jwks_uri": format!("{issuer}/oauth/jwks.json"),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "code_challenge_methods_supported": ["S256"],
         "scopes_supported": SCOPES,
         "subject_types_supported": ["public"],
@@ -134,8 +134,9 @@ async fn run_authorize(
     let get = |k: &str| q.get(k).map(String::as_str).filter(|v| !v.is_empty());
     let client = match get("client_id") {
         Some(id) => match clients::find(st, id).await {
-            Ok(Some(c)) => c,
-            Ok(None) => return error_page("The app that sent you here is not registered with this site."),
+            // A service account is no app people sign in to.
+            Ok(Some(c)) if c.org_id.is_none() => c,
+            Ok(_) => return error_page("The app that sent you here is not registered with this site."),
             Err(e) => {
                 tracing::error!(request_id = %ctx.request_id, error = %e, "client lookup failed");
                 return error_page("Something went wrong on our side. Please try again.");
@@ -258,9 +259,19 @@ fn token_error(e: TokenError, basic: bool) -> Response {
             (StatusCode::UNAUTHORIZED, "invalid_client", "The client is not known or its credentials are wrong.")
         }
         TokenError::InvalidGrant(d) => (StatusCode::BAD_REQUEST, "invalid_grant", d),
-        TokenError::UnsupportedGrantType => {
-            (StatusCode::BAD_REQUEST, "unsupported_grant_type", "Use authorization_code or refresh_token.")
+        TokenError::InvalidScope => {
+            (StatusCode::BAD_REQUEST, "invalid_scope", "The client was not given one of the scopes it asked for.")
         }
+        TokenError::UnauthorizedClient => (
+            StatusCode::BAD_REQUEST,
+            "unauthorized_client",
+            "Only an organization's service account may use client_credentials; an app acts for people.",
+        ),
+        TokenError::UnsupportedGrantType => (
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "Use authorization_code, refresh_token or client_credentials.",
+        ),
         TokenError::Unexpected(e) => {
             tracing::error!(error = %e, "token endpoint failed");
             (StatusCode::INTERNAL_SERVER_ERROR, "server_error", "Something went wrong on our side.")
@@ -335,6 +346,9 @@ async fn token(
                 .await
         }
         "refresh_token" => grants::refresh(&st, &ctx, &client, field("refresh_token")).await,
+        "client_credentials" => {
+            service_accounts::issue_token(&st, &ctx, &client, form.get("scope").map(String::as_str)).await
+        }
         "" => Err(TokenError::InvalidRequest("grant_type is missing.")),
         _ => Err(TokenError::UnsupportedGrantType),
     };

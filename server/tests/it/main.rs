@@ -24,6 +24,7 @@ mod password_reset;
 mod provider;
 mod registration;
 mod security;
+mod service_accounts;
 mod sessions;
 mod settings;
 mod visitor;

@@ -124,7 +124,7 @@ async fn userinfo(app: &TestApp, access_token: &str) -> Response {
 }
 
 /// The claims of a JWT, its signature checked against the provider's published keys.
-async fn verified(app: &TestApp, jwt: &str, audience: &str) -> Value {
+pub(crate) async fn verified(app: &TestApp, jwt: &str, audience: &str) -> Value {
     use jsonwebtoken::{decode, decode_header, jwk::JwkSet, DecodingKey, Validation};
     let set: JwkSet = bare_client().get(app.url("/oauth/jwks.json")).send().await.unwrap().json().await.unwrap();
     let header = decode_header(jwt).unwrap();
