@@ -136,6 +136,7 @@ pub enum Notice {
     ServiceAccountCreated,
     ServiceAccountSecretReplaced,
     ServiceAccountRevoked,
+    AppRevoked,
 }
 
 impl Notice {
@@ -215,6 +216,7 @@ impl Notice {
                 "New secret made. Copy it now: it is shown only this once. The old one no longer works."
             }
             Notice::ServiceAccountRevoked => "Service account revoked. Its secret and its tokens no longer work.",
+            Notice::AppRevoked => "App revoked. What it held no longer works, and it will ask again next time.",
             Notice::ProfileSaved => "Your profile is saved.",
             Notice::PasswordChanged => "Your password was changed. Every other device was signed out.",
             Notice::EmailChangeRequested => {

@@ -146,5 +146,21 @@ test('an app that is not first-party asks for consent, and Allow takes the brows
   await page.waitForURL((u) => u.href.startsWith(`${callback.url}?`));
   const tokens = await oidc.authorizationCodeGrant(config, new URL(page.url()), { pkceCodeVerifier: verifier, expectedState: state });
   expect(tokens.claims().email).toBe(email);
+
+  // Remembered: the same request goes straight back to the app.
+  await page.goto(url.href);
+  await page.waitForURL((u) => u.href.startsWith(`${callback.url}?`));
+
+  // The person sees the app on the API tokens page and takes its access back: its token stops, and it asks again.
+  await page.goto('/users/settings/api-tokens');
+  await waitForHydration(page);
+  await expect(page.getByText('Partner app', { exact: true })).toBeVisible();
+  await expect(page.getByText(/can: know who you are on this site, see your e-mail address/)).toBeVisible();
+  await page.getByRole('button', { name: 'Revoke the app Partner app' }).click();
+  await expect(page.getByText('App revoked.')).toBeVisible();
+  await expect(page.getByText('No app signs in with your account.')).toBeVisible();
+  await expect(oidc.fetchUserInfo(config, tokens.access_token, tokens.claims().sub)).rejects.toThrow();
+  await page.goto(url.href);
+  await expect(page.getByRole('heading', { name: 'Allow Partner app to use your account?' })).toBeVisible();
   callback.server.close();
 });

@@ -1,6 +1,6 @@
 //! `/users/settings/api-tokens`: personal access tokens for the JSON API (`/api/v1`). Make one (behind sudo: a
 //! name, read or read and write, organizations, a lifetime; the token is shown once), see when and where each was
-//! last used, revoke.
+//! last used, revoke. Below them, the apps the person allowed through the OpenID provider, each revocable.
 use leptos::{form::ActionForm, prelude::*};
 use serde::{Deserialize, Serialize};
 
@@ -29,6 +29,17 @@ pub struct TokensOverview {
     pub sudo_open: bool,
     pub confirmed: bool,
     pub at_limit: bool,
+    pub apps: Vec<AllowedAppView>,
+}
+
+/// An app signed in with the account (OpenID provider), and what it may do.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct AllowedAppView {
+    pub client_id: String,
+    pub name: String,
+    /// What it may do, in words.
+    pub can: Vec<String>,
+    pub since: String,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -52,6 +63,22 @@ pub async fn api_tokens_data() -> Result<TokensOverview, AppError> {
     let st = server_ctx::state()?;
     let rows = tokens::list(&st, &me.user_id).await?;
     let organizations = orgs::list_for_user(&st, &me.user_id).await?.into_iter().map(|o| (o.slug, o.name)).collect();
+    let apps = backend::provider::consents::list(&st, &me.user_id)
+        .await?
+        .into_iter()
+        .map(|a| AllowedAppView {
+            can: a
+                .scopes
+                .iter()
+                .map(|s| backend::provider::scope_text(s))
+                .filter(|t| !t.is_empty())
+                .map(str::to_string)
+                .collect(),
+            client_id: a.client_id,
+            name: a.name,
+            since: format_utc(a.since),
+        })
+        .collect();
     Ok(TokensOverview {
         at_limit: rows.len() as i64 >= tokens::MAX_TOKENS,
         tokens: rows
@@ -73,6 +100,7 @@ pub async fn api_tokens_data() -> Result<TokensOverview, AppError> {
         organizations,
         sudo_open: sudo::is_fresh(&st, &me),
         confirmed: me.confirmed,
+        apps,
     })
 }
 
@@ -120,24 +148,45 @@ pub async fn revoke_api_token(id: String) -> Result<Done, AppError> {
     .await
 }
 
+/// Takes an app's access away: it is asked again next time, and what it holds stops working.
+#[server(prefix = "/api", endpoint = "revoke_app")]
+pub async fn revoke_app(client_id: String) -> Result<Done, AppError> {
+    use crate::server_ctx::{form, require_session, Outcome};
+    form(API_TOKENS, &[], |st, ctx| async move {
+        let me = require_session(&ctx)?;
+        backend::provider::consents::revoke(&st, &ctx, &me, &client_id).await?;
+        Ok(Outcome::stay(Notice::AppRevoked))
+    })
+    .await
+}
+
 #[component]
 pub fn ApiTokensPage() -> impl IntoView {
     with_page_context(|page| {
         let create = ServerAction::<CreateApiToken>::new();
         let revoke = ServerAction::<RevokeApiToken>::new();
-        let data = Resource::new(move || (create.version().get(), revoke.version().get()), |_| api_tokens_data());
-        let outcomes =
-            Outcomes::new(&page.flash).follow(move || create.value().get()).follow(move || revoke.value().get());
+        let revoke_app = ServerAction::<RevokeApp>::new();
+        let data = Resource::new(
+            move || (create.version().get(), revoke.version().get(), revoke_app.version().get()),
+            |_| api_tokens_data(),
+        );
+        let outcomes = Outcomes::new(&page.flash)
+            .follow(move || create.value().get())
+            .follow(move || revoke.value().get())
+            .follow(move || revoke_app.value().get());
         let notice = outcomes.notice();
         let fresh = outcomes.value("token");
         let create_error = form_error(move || create.value().get(), page.flash.clone());
         // A plain form's error comes back in the flash, shown once (by the creation form's banner).
-        let revoke_error = form_error(move || revoke.value().get(), Default::default());
+        let revoke_error = form_error(
+            move || [revoke.value().get(), revoke_app.value().get()].into_iter().flatten().find(Result::is_err),
+            Default::default(),
+        );
         let name = page.flash.value("name");
         view! {
             <section class="card wide" aria-labelledby="page-title">
                 <NoticeBanner notice/>
-                <h1 id="page-title">"API tokens"</h1>
+                <h1 id="page-title">"API tokens and apps"</h1>
                 <p class="lead">
                     "Personal access tokens let scripts and programs call the "
                     <a href="/developers/api">"API"</a>
@@ -150,7 +199,7 @@ pub fn ApiTokensPage() -> impl IntoView {
                     </div>
                 })}
                 <ErrorBanner error=revoke_error/>
-                {loaded(data, move |d| view! { <Tokens data=d create revoke create_error name=name.clone()/> })}
+                {loaded(data, move |d| view! { <Tokens data=d create revoke revoke_app create_error name=name.clone()/> })}
             </section>
         }
         .into_any()
@@ -162,9 +211,11 @@ fn Tokens(
     data: TokensOverview,
     create: ServerAction<CreateApiToken>,
     revoke: ServerAction<RevokeApiToken>,
+    revoke_app: ServerAction<RevokeApp>,
     create_error: Signal<Option<AppError>>,
     name: String,
 ) -> impl IntoView {
+    let apps = data.apps.clone();
     let form = if !data.confirmed {
         view! { <p class="muted">"Confirm your e-mail address first: then you can make tokens."</p> }.into_any()
     } else if !data.sudo_open {
@@ -189,6 +240,18 @@ fn Tokens(
                 view! {
                     <ul class="session-list" aria-label="Your tokens">
                         {data.tokens.into_iter().map(|t| view! { <TokenItem t revoke/> }).collect_view()}
+                    </ul>
+                }.into_any()
+            }}
+        </div>
+        <div class="settings-section">
+            <h2 class="section-title">"Apps you allowed"</h2>
+            {if apps.is_empty() {
+                view! { <p class="muted">"No app signs in with your account."</p> }.into_any()
+            } else {
+                view! {
+                    <ul class="session-list" aria-label="Apps you allowed">
+                        {apps.into_iter().map(|a| view! { <AppItem a revoke_app/> }).collect_view()}
                     </ul>
                 }.into_any()
             }}
@@ -221,6 +284,24 @@ fn TokenItem(t: ApiTokenView, revoke: ServerAction<RevokeApiToken>) -> impl Into
             </div>
             <ActionForm action=revoke>
                 <input type="hidden" name="id" value=t.id.clone()/>
+                <button type="submit" class="button button-small button-danger" aria-label=label>"Revoke"</button>
+            </ActionForm>
+        </li>
+    }
+}
+
+#[component]
+fn AppItem(a: AllowedAppView, revoke_app: ServerAction<RevokeApp>) -> impl IntoView {
+    let label = format!("Revoke the app {}", a.name);
+    let meta = format!("since {} · can: {}", a.since, a.can.join(", ").to_lowercase());
+    view! {
+        <li class="session">
+            <div>
+                <p class="session-device">{a.name.clone()}</p>
+                <p class="muted session-meta">{meta}</p>
+            </div>
+            <ActionForm action=revoke_app>
+                <input type="hidden" name="client_id" value=a.client_id.clone()/>
                 <button type="submit" class="button button-small button-danger" aria-label=label>"Revoke"</button>
             </ActionForm>
         </li>

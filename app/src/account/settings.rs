@@ -303,9 +303,9 @@ fn SettingsSections(data: AccountSettings, forms: SettingsActions) -> impl IntoV
         </div>
 
         <div class="settings-section">
-        <h2 class="section-title" id="api-tokens">"API tokens"</h2>
-        <p>"Personal access tokens let your scripts and programs call the API as you."</p>
-        <p><a class="button button-secondary" href=crate::account::api_tokens::API_TOKENS>"API tokens"</a></p>
+        <h2 class="section-title" id="api-tokens">"API tokens and apps"</h2>
+        <p>"Personal access tokens let your scripts and programs call the API as you. Apps you signed in to with this account are listed there too."</p>
+        <p><a class="button button-secondary" href=crate::account::api_tokens::API_TOKENS>"API tokens and apps"</a></p>
         </div>
 
         <div class="settings-section danger-zone">

@@ -76,6 +76,8 @@ pub struct Authorization<'a> {
     pub scope: &'a str,
     pub code_challenge: &'a str,
     pub nonce: Option<&'a str>,
+    /// The person just allowed it on the consent page: remember it, so the same scopes are not asked again.
+    pub remember_consent: bool,
 }
 
 /// Issues a code for the signed-in person (never to an admin impersonating them). Audited.
@@ -110,6 +112,9 @@ pub async fn issue_code(
     .bind(now + CODE_SECS)
     .execute(&mut *tx)
     .await?;
+    if a.remember_consent {
+        super::consents::remember(&mut tx, &session.user_id, &a.client.id, a.scope, now).await?;
+    }
     let event = Event::by_user("user.oauth_authorized", &session.user_id).detail(&a.client.name);
     audit::record(&mut tx, ctx, now, event).await?;
     tx.commit().await?;

@@ -14,6 +14,7 @@ use backend::{
     platform::request::RequestContext,
     provider::{
         clients::{self, Client},
+        consents,
         grants::{self, Authorization, TokenError},
         keys, service_accounts, SCOPES,
     },
@@ -179,30 +180,31 @@ async fn run_authorize(
     }
     match decision {
         Some(false) => return fail("access_denied", "The person declined."),
-        None if !client.first_party => return consent_page(st, &client, &scopes, q, redirect_uri),
+        // An app that is not first-party asks, unless the person already allowed it these scopes.
+        None if !client.first_party => match consents::covers(st, &session.user_id, &client.id, &scopes).await {
+            Ok(true) => {}
+            Ok(false) => return consent_page(st, &client, &scopes, q, redirect_uri),
+            Err(e) => {
+                tracing::error!(request_id = %ctx.request_id, error = %e, "consent lookup failed");
+                return fail("server_error", "Something went wrong on our side.");
+            }
+        },
         _ => {}
     }
-    let a =
-        Authorization { client: &client, redirect_uri, scope: &scope, code_challenge: challenge, nonce: get("nonce") };
+    let a = Authorization {
+        client: &client,
+        redirect_uri,
+        scope: &scope,
+        code_challenge: challenge,
+        nonce: get("nonce"),
+        remember_consent: decision == Some(true) && !client.first_party,
+    };
     match grants::issue_code(st, ctx, session, a).await {
         Ok(code) => to_client(st, redirect_uri, &[("code", &code)], state),
         Err(e) => {
             tracing::error!(request_id = %ctx.request_id, error = %e, "authorization failed");
             fail("server_error", "Something went wrong on our side.")
         }
-    }
-}
-
-/// What each scope lets an app do, in the consent page's words.
-fn scope_text(scope: &str) -> &'static str {
-    match scope {
-        "openid" => "Know who you are on this site",
-        "profile" => "See your display name",
-        "email" => "See your e-mail address",
-        "offline_access" => "Stay connected when you are not using it",
-        "api:read" => "Read your account and signed-in browsers",
-        "api:write" => "Sign your browsers out",
-        _ => "",
     }
 }
 
@@ -220,7 +222,7 @@ fn consent_page(
         .filter(|(k, _)| k.as_str() != "decision")
         .map(|(k, v)| format!("<input type=\"hidden\" name=\"{}\" value=\"{}\">", esc(k), esc(v)))
         .collect();
-    let items: String = scopes.iter().map(|s| format!("<li>{}</li>", esc(scope_text(s)))).collect();
+    let items: String = scopes.iter().map(|s| format!("<li>{}</li>", esc(backend::provider::scope_text(s)))).collect();
     let name = esc(&client.name);
     let body = format!(
         "<p class=\"lead\"><strong>{name}</strong> asks to use your {app} account. It will be able to:</p>\
@@ -228,7 +230,7 @@ fn consent_page(
          <form method=\"post\" action=\"/oauth/authorize\" class=\"consent-actions\">{hidden}\
          <button type=\"submit\" name=\"decision\" value=\"allow\" class=\"button\">Allow</button> \
          <button type=\"submit\" name=\"decision\" value=\"deny\" class=\"button button-secondary\">Deny</button>\
-         </form><p class=\"hint\">You can revoke it later from your security activity.</p>",
+         </form><p class=\"hint\">It will not ask again for this. You can take it back at any time in your settings, under API tokens and apps.</p>",
         app = esc(&st.config.app_name),
     );
     let mut res =

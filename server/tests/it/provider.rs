@@ -318,25 +318,9 @@ async fn an_app_that_is_not_first_party_asks_for_consent() {
     let page = r.text().await.unwrap();
     assert!(page.contains("Allow Notes to use your account?") && page.contains("See your e-mail address"), "{page}");
 
-    let mut form: Vec<(String, String)> =
-        url::Url::parse(&format!("http://x{path}")).unwrap().query_pairs().into_owned().collect();
-    form.push(("decision".into(), "deny".into()));
-    let r = app
-        .post_form_with(
-            &browser,
-            "/oauth/authorize",
-            &form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect::<Vec<_>>(),
-        )
-        .await;
+    let r = decide(&app, &browser, &path, "deny").await;
     assert_eq!(answer(&r)["error"], "access_denied");
-    form.last_mut().unwrap().1 = "allow".into();
-    let r = app
-        .post_form_with(
-            &browser,
-            "/oauth/authorize",
-            &form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect::<Vec<_>>(),
-        )
-        .await;
+    let r = decide(&app, &browser, &path, "allow").await;
     assert!(answer(&r).contains_key("code"));
 }
 
@@ -451,4 +435,76 @@ async fn s53_an_apps_access_token_calls_the_json_api_within_its_api_scopes() {
     // A revoked grant ends its access token on the API at once.
     revoke(&app, &client, token).await;
     assert_eq!(api("/api/v1/me", token, false).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+}
+
+/// Posts the consent form for the authorization request at `path` with the person's `decision`.
+async fn decide(app: &TestApp, browser: &Client, path: &str, decision: &str) -> Response {
+    let mut form: Vec<(String, String)> =
+        url::Url::parse(&format!("http://x{path}")).unwrap().query_pairs().into_owned().collect();
+    form.push(("decision".into(), decision.into()));
+    app.post_form_with(
+        browser,
+        "/oauth/authorize",
+        &form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect::<Vec<_>>(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn s62_consent_is_remembered_and_revoking_the_app_on_the_tokens_page_ends_what_it_holds() {
+    let app = TestApp::spawn().await;
+    let (client, browser) = ann_and_app(&app, false, false).await;
+    let (verifier, challenge) = pkce();
+    let path = authorize_path(&client, &challenge, "openid offline_access", REDIRECT);
+    assert_eq!(app.get_with(&browser, &path).await.status(), StatusCode::OK, "the consent page");
+    let r = decide(&app, &browser, &path, "allow").await;
+    let code = answer(&r)["code"].clone();
+    let (status, tokens) = exchange(&app, &client, &code, &verifier).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+
+    // Allowed once: the same scopes go straight back to the app; more scopes ask again.
+    let r = app.get_with(&browser, &path).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "not asked again");
+    assert!(answer(&r).contains_key("code"));
+    let more = authorize_path(&client, &challenge, "openid email", REDIRECT);
+    assert_eq!(app.get_with(&browser, &more).await.status(), StatusCode::OK, "a new scope asks again");
+
+    // The person sees it on the API tokens page, with what it may do, and takes it back.
+    let (status, body) = app.call_form(&browser, "api_tokens_data", &[]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let data: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(data["apps"].as_array().unwrap().len(), 1, "{data}");
+    assert_eq!(data["apps"][0]["name"], "Notes");
+    let can = data["apps"][0]["can"].to_string();
+    assert!(can.contains("Know who you are") && can.contains("Stay connected"), "{can}");
+    let bo = app.signed_in_user("bo@example.com").await;
+    assert_eq!(app.call_form(&bo, "revoke_app", &[("client_id", &client.id)]).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(userinfo(&app, tokens["access_token"].as_str().unwrap()).await.status(), StatusCode::OK, "untouched");
+
+    let (status, body) = app.call_form(&browser, "revoke_app", &[("client_id", &client.id)]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(userinfo(&app, tokens["access_token"].as_str().unwrap()).await.status(), StatusCode::UNAUTHORIZED);
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    let (status, v) = token(&app, &client, &[("grant_type", "refresh_token"), ("refresh_token", refresh)]).await;
+    assert_eq!((status, v["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
+    assert_eq!(app.get_with(&browser, &path).await.status(), StatusCode::OK, "asked again after revoking");
+    assert_eq!(apps_listed(&app, &browser).await, 0);
+    let audited = "SELECT COUNT(*) FROM audit_events WHERE action = 'user.oauth_revoked' AND target_user_id = $1";
+    assert_eq!(app.i64(audited, &[&app.user_id(ANN).await]).await, 1);
+}
+
+#[tokio::test]
+async fn a_first_party_app_is_listed_while_it_holds_tokens() {
+    let app = TestApp::spawn().await;
+    let (client, browser) = ann_and_app(&app, true, false).await;
+    tokens_for(&app, &browser, &client, "openid").await;
+    assert_eq!(apps_listed(&app, &browser).await, 1, "its access token may still be alive");
+    app.state().clock.advance(601);
+    assert_eq!(apps_listed(&app, &browser).await, 0, "no refresh token, and its access token has expired");
+}
+
+/// How many apps the person's API tokens page lists.
+async fn apps_listed(app: &TestApp, browser: &Client) -> usize {
+    let (_, body) = app.call_form(browser, "api_tokens_data", &[]).await;
+    serde_json::from_str::<Value>(&body).unwrap()["apps"].as_array().unwrap().len()
 }
