@@ -74,7 +74,7 @@ pub async fn list_sessions() -> Result<SessionsData, AppError> {
         .into_iter()
         .map(|e| {
             let by_admin = e.by_admin != 0;
-            let mut what = describe_action(&e.action, e.outcome == "failure");
+            let mut what = describe_action(&e.action, e.outcome == "failure", e.detail.as_deref());
             if by_admin && !e.action.starts_with("admin.") {
                 what.push_str(" — by an administrator signed in as you");
             }
@@ -92,7 +92,16 @@ pub async fn list_sessions() -> Result<SessionsData, AppError> {
 }
 
 #[cfg(feature = "ssr")]
-fn describe_action(action: &str, failed: bool) -> String {
+fn describe_action(action: &str, failed: bool, detail: Option<&str>) -> String {
+    // An app's events name the app (the detail is its registered name).
+    let app = detail.unwrap_or("An app");
+    match action {
+        "user.oauth_authorized" => return format!("Signed in to {app} with your account"),
+        "user.oauth_revoked" => return format!("Took back the access you gave {app}"),
+        "user.oauth_code_reused" => return format!("{app} used a sign-in code twice: its access was ended"),
+        "user.oauth_refresh_reused" => return format!("{app} used an old refresh token: its access was ended"),
+        _ => {}
+    }
     let text = match (action, failed) {
         ("user.log_in", false) => "Signed in",
         ("user.log_in", true) => "Failed sign-in",

@@ -148,6 +148,8 @@ pub struct ActivityRow {
     pub user_agent: Option<String>,
     /// What an admin did to the account, or did as the user while impersonating them.
     pub by_admin: i64,
+    /// The event's detail: for an app's events (`user.oauth_*`), the app's name.
+    pub detail: Option<String>,
 }
 
 /// The security events about a user, newest first: sign-ins and failures, confirmations, session revocations,
@@ -156,7 +158,7 @@ pub struct ActivityRow {
 pub async fn activity_for_user(db: &sqlx::AnyPool, user_id: &str, limit: i64) -> Result<Vec<ActivityRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT at, action, outcome, ip, user_agent, \
-         CASE WHEN action LIKE 'admin.%' OR impersonator_id IS NOT NULL THEN 1 ELSE 0 END AS by_admin \
+         CASE WHEN action LIKE 'admin.%' OR impersonator_id IS NOT NULL THEN 1 ELSE 0 END AS by_admin, detail \
          FROM audit_events WHERE target_user_id = $1 \
          AND (action LIKE 'user.%' OR action LIKE 'session.%' OR action LIKE 'mfa.%' OR action LIKE 'admin.%') \
          ORDER BY at DESC, id DESC LIMIT $2",

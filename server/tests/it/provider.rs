@@ -491,6 +491,11 @@ async fn s62_consent_is_remembered_and_revoking_the_app_on_the_tokens_page_ends_
     assert_eq!(apps_listed(&app, &browser).await, 0);
     let audited = "SELECT COUNT(*) FROM audit_events WHERE action = 'user.oauth_revoked' AND target_user_id = $1";
     assert_eq!(app.i64(audited, &[&app.user_id(ANN).await]).await, 1);
+    // The person's security activity says it in words, naming the app.
+    let (_, body) = app.call_form(&browser, "list_sessions", &[]).await;
+    assert!(body.contains("Signed in to Notes with your account"), "{body}");
+    assert!(body.contains("Took back the access you gave Notes"), "{body}");
+    assert!(!body.contains("user.oauth"), "no audit names: {body}");
 }
 
 #[tokio::test]
