@@ -341,6 +341,20 @@ async fn token(
             return token_error(e, basic);
         }
     };
+    // Each client's own allowance (RATE_LIMIT_API_PER_MINUTE), like a token's: a client in a loop cannot flood the
+    // audit log or the signing key.
+    if let Err(retry) = st.limits.api_token(&format!("client:{}", client.id)) {
+        tracing::warn!(request_id = %ctx.request_id, client = %client.id, "token endpoint rate limit hit");
+        let body = serde_json::json!({
+            "error": "temporarily_unavailable",
+            "error_description": format!("Too many token requests from this client: try again in {} s.", retry.0),
+        });
+        let mut res = (StatusCode::TOO_MANY_REQUESTS, Json(body)).into_response();
+        if let Ok(v) = HeaderValue::from_str(&retry.0.to_string()) {
+            res.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return no_store(res);
+    }
     let field = |k: &str| form.get(k).map(String::as_str).unwrap_or_default();
     let result = match field("grant_type") {
         "authorization_code" => {

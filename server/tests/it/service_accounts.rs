@@ -330,3 +330,29 @@ async fn s53_an_organization_holds_at_most_ten_service_accounts_even_when_asked_
     assert!(statuses.iter().all(|s| *s == StatusCode::OK || *s == StatusCode::UNPROCESSABLE_ENTITY), "{statuses:?}");
     assert_eq!(app.i64("SELECT COUNT(*) FROM oauth_clients WHERE org_id IS NOT NULL", &[]).await, 10);
 }
+
+#[tokio::test]
+async fn s60_each_client_has_its_own_allowance_at_the_token_endpoint() {
+    let app = TestApp::spawn_with(|c| c.rate_limit_api_per_minute = 3).await;
+    let ann = app.signed_in_user(ANN).await;
+    create_org(&app, &ann, "Acme", "acme").await;
+    let looping = service_account(&app, &ann, "acme", "looping job").await;
+    let other = service_account(&app, &ann, "acme", "other job").await;
+    for _ in 0..3 {
+        assert_eq!(client_credentials(&app, &looping.id, &looping.secret, None).await.0, StatusCode::OK);
+    }
+    let r = bare_client()
+        .post(app.url("/oauth/token"))
+        .basic_auth(&looping.id, Some(&looping.secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = r.headers()[header::RETRY_AFTER].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    let issued =
+        "SELECT COUNT(*) FROM audit_events WHERE action = 'service_account.token_issued' AND actor_client_id = $1";
+    assert_eq!(app.i64(issued, &[&looping.id]).await, 3, "nothing issued or audited past the allowance");
+    assert_eq!(client_credentials(&app, &other.id, &other.secret, None).await.0, StatusCode::OK, "the other client");
+}
