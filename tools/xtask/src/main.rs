@@ -1,8 +1,8 @@
-//! `cargo xtask new-page NAME`: a page behind log in — its folder with the page and server functions, its SQL, a
-//! migration, its route in the guarded group and an integration test — written from the README's recipe ("Add a
-//! page behind log in") with the recipe's names (`projects`, `Project`, …) replaced by NAME's. The recipe is the
-//! template, so the two cannot drift apart: `scripts/check-recipe.sh` generates the recipe's own page and another
-//! into a copy of the project and runs their tests.
+//! `cargo xtask new-page NAME [--org]`: a page behind log in — its folder with the page and server functions, its
+//! SQL, a migration, its route in the guarded group and an integration test — written from the README's recipe ("Add
+//! a page behind log in", or with `--org` "Add a page of an organization") with the recipe's names (`projects`,
+//! `Project`, …) replaced by NAME's. The recipes are the templates, so they cannot drift apart:
+//! `scripts/check-recipe.sh` generates pages from both into a copy of the project and runs their tests.
 //!
 //! Each block of that README section follows a line naming its file: **`path`** writes the block as that (new) file;
 //! **`path`**, after `marker` inserts the block after the one line of that file holding `marker`, at its indentation.
@@ -23,25 +23,34 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// A page behind log in at /NAME: page, server functions, SQL, migration, route and test
+    /// A page behind log in at /NAME (or /organizations/SLUG/NAME): page, server functions, SQL, migration, route
+    /// and test
     NewPage {
         /// The plural, in lowercase letters: `widgets` makes /widgets, `Widget`, `add_widget`, a `widgets` table
         name: String,
         /// The singular when it is not NAME without its final s (`--singular category` for `categories`)
         #[arg(long)]
         singular: Option<String>,
+        /// A page of an organization, for its members: /organizations/SLUG/NAME, its rows the organization's
+        #[arg(long)]
+        org: bool,
     },
 }
 
+/// The README sections the generator reads: a page behind log in, and a page of an organization.
+const USER_RECIPE: &str = "### Add a page behind log in";
+const ORG_RECIPE: &str = "### Add a page of an organization";
+
 fn main() -> ExitCode {
-    let Command::NewPage { name, singular } = Cli::parse().command;
+    let Command::NewPage { name, singular, org } = Cli::parse().command;
+    let section = if org { ORG_RECIPE } else { USER_RECIPE };
     // The project is the folder this is run in, or the nearest one above it that holds this tool.
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     let Some(root) = cwd.ancestors().find(|d| d.join("tools/xtask/Cargo.toml").exists()).map(Path::to_path_buf) else {
         eprintln!("new-page: run it inside the project (no tools/xtask above {})", cwd.display());
         return ExitCode::FAILURE;
     };
-    match new_page(&root, &name, singular.as_deref()) {
+    match new_page(&root, section, &name, singular.as_deref()) {
         Ok(written) => {
             for line in written {
                 println!("new-page: {line}");
@@ -115,8 +124,8 @@ struct Block {
     lines: Vec<String>,
 }
 
-fn recipe(readme: &str) -> Result<Vec<Block>, String> {
-    let start = readme.find("### Add a page behind log in").ok_or("README.md has no recipe section")?;
+fn recipe(readme: &str, section: &str) -> Result<Vec<Block>, String> {
+    let start = readme.find(section).ok_or_else(|| format!("README.md has no section {section:?}"))?;
     let end = readme[start + 1..].find("\n### ").map_or(readme.len(), |e| start + 1 + e);
     let mut blocks = vec![];
     let mut target: Option<(String, Option<String>)> = None;
@@ -149,10 +158,10 @@ fn next_migration(root: &Path, names: &Names) -> Result<String, String> {
     Ok(format!("migrations/{}_{}.sql", newest + 1, names.plural))
 }
 
-fn new_page(root: &Path, plural: &str, singular: Option<&str>) -> Result<Vec<String>, String> {
+fn new_page(root: &Path, section: &str, plural: &str, singular: Option<&str>) -> Result<Vec<String>, String> {
     let names = Names::new(plural, singular)?;
     let readme = fs::read_to_string(root.join("README.md")).map_err(|e| format!("README.md: {e}"))?;
-    let blocks = recipe(&readme)?;
+    let blocks = recipe(&readme, section)?;
     let folder = root.join("app/src").join(&names.plural);
     if folder.exists() {
         return Err(format!("app/src/{} exists already", names.plural));
@@ -236,11 +245,18 @@ mod tests {
         // in that copy's path.
         let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap();
         let readme = fs::read_to_string(Path::new(&dir).join("../../README.md")).unwrap();
-        let blocks = recipe(&readme).unwrap();
-        assert!(blocks.iter().any(|b| b.path == "app/src/projects/mod.rs" && b.marker.is_none()));
-        assert!(blocks
-            .iter()
-            .any(|b| b.path == "app/src/lib.rs" && b.marker.as_deref() == Some("// Forks: your feature modules.")));
-        assert!(blocks.iter().any(|b| b.path.starts_with("migrations/")));
+        for section in [USER_RECIPE, ORG_RECIPE] {
+            let blocks = recipe(&readme, section).unwrap();
+            assert!(blocks.iter().any(|b| b.path == "app/src/projects/mod.rs" && b.marker.is_none()), "{section}");
+            assert!(blocks
+                .iter()
+                .any(|b| b.path == "app/src/lib.rs" && b.marker.as_deref() == Some("// Forks: your feature modules.")));
+            assert!(blocks.iter().any(|b| b.path.starts_with("migrations/")), "{section}");
+            // Each recipe is its own: the first does not run on into the second.
+            assert_eq!(blocks.iter().filter(|b| b.path == "app/src/projects/mod.rs").count(), 1, "{section}");
+        }
+        let org = recipe(&readme, ORG_RECIPE).unwrap();
+        let route = org.iter().find(|b| b.marker.as_deref() == Some("// Forks: your pages behind log in.")).unwrap();
+        assert!(route.lines[0].contains("/organizations/:slug/projects"), "{:?}", route.lines);
     }
 }
