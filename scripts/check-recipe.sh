@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Checks the README's recipes ("Add a page behind log in", "Add a page of an organization"): copies the project (its
-# tracked files, as they are now) to a scratch directory, generates the first recipe's page, a second one from it and
-# an organization's page from the second (`cargo xtask new-page`, tools/xtask) and runs the tests they add, then the
-# guard tests
+# Checks the README's recipes ("Add a page behind log in", "… of an organization", "Add an admin page"): copies the
+# project (its tracked files, as they are now) to a scratch directory, generates the first recipe's page, a second one
+# from it, an organization's page and an admin page (`cargo xtask new-page`, tools/xtask) and runs the tests they
+# add, then the guard tests
 # beside it. Build output goes to the shared target directory, under the copy's own path (the project's own
 # artifacts are left as they are).
 set -euo pipefail
@@ -18,5 +18,6 @@ cd "$scratch"
 cargo xtask new-page projects
 cargo xtask new-page widgets
 cargo xtask new-page boards --org
-cargo test -p server --test it -- projects:: widgets:: boards:: guards::
+cargo xtask new-page notices --admin
+cargo test -p server --test it -- projects:: widgets:: boards:: notices:: guards::
 rm -rf "$scratch"

@@ -145,6 +145,7 @@ fn PageFrame() -> impl IntoView {
                         <Route path=path!("/admin/users/:id") view={Lazy::<AdminUserRoute>::new()} ssr=SsrMode::Async/>
                         <Route path=path!("/admin/audit") view={Lazy::<AdminAuditRoute>::new()} ssr=SsrMode::Async/>
                         <Route path=path!("/admin/jobs") view={Lazy::<AdminJobsRoute>::new()} ssr=SsrMode::Async/>
+                        // Forks: your admin pages.
                     </ParentRoute>
                 </ParentRoute>
             </Routes>

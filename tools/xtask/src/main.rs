@@ -1,8 +1,9 @@
-//! `cargo xtask new-page NAME [--org]`: a page behind log in — its folder with the page and server functions, its
-//! SQL, a migration, its route in the guarded group and an integration test — written from the README's recipe ("Add
-//! a page behind log in", or with `--org` "Add a page of an organization") with the recipe's names (`projects`,
-//! `Project`, …) replaced by NAME's. The recipes are the templates, so they cannot drift apart:
-//! `scripts/check-recipe.sh` generates pages from both into a copy of the project and runs their tests.
+//! `cargo xtask new-page NAME [--org | --admin]`: a page behind log in — its folder with the page and server
+//! functions, its SQL, a migration, its route in the guarded group and an integration test — written from the
+//! README's recipe ("Add a page behind log in"; with `--org` "Add a page of an organization", with `--admin` "Add an
+//! admin page") with the recipe's names (`projects`, `Project`, …) replaced by NAME's. The recipes are the
+//! templates, so they cannot drift apart: `scripts/check-recipe.sh` generates pages from each into a copy of the
+//! project and runs their tests.
 //!
 //! Each block of that README section follows a line naming its file: **`path`** writes the block as that (new) file;
 //! **`path`**, after `marker` inserts the block after the one line of that file holding `marker`, at its indentation.
@@ -32,18 +33,26 @@ enum Command {
         #[arg(long)]
         singular: Option<String>,
         /// A page of an organization, for its members: /organizations/SLUG/NAME, its rows the organization's
-        #[arg(long)]
+        #[arg(long, conflicts_with = "admin")]
         org: bool,
+        /// A page of the admin console, for the site's administrators: /admin/NAME
+        #[arg(long)]
+        admin: bool,
     },
 }
 
-/// The README sections the generator reads: a page behind log in, and a page of an organization.
+/// The README sections the generator reads: a page behind log in, a page of an organization, an admin page.
 const USER_RECIPE: &str = "### Add a page behind log in";
 const ORG_RECIPE: &str = "### Add a page of an organization";
+const ADMIN_RECIPE: &str = "### Add an admin page";
 
 fn main() -> ExitCode {
-    let Command::NewPage { name, singular, org } = Cli::parse().command;
-    let section = if org { ORG_RECIPE } else { USER_RECIPE };
+    let Command::NewPage { name, singular, org, admin } = Cli::parse().command;
+    let section = match (org, admin) {
+        (true, _) => ORG_RECIPE,
+        (_, true) => ADMIN_RECIPE,
+        _ => USER_RECIPE,
+    };
     // The project is the folder this is run in, or the nearest one above it that holds this tool.
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     let Some(root) = cwd.ancestors().find(|d| d.join("tools/xtask/Cargo.toml").exists()).map(Path::to_path_buf) else {
@@ -245,7 +254,7 @@ mod tests {
         // in that copy's path.
         let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap();
         let readme = fs::read_to_string(Path::new(&dir).join("../../README.md")).unwrap();
-        for section in [USER_RECIPE, ORG_RECIPE] {
+        for section in [USER_RECIPE, ORG_RECIPE, ADMIN_RECIPE] {
             let blocks = recipe(&readme, section).unwrap();
             assert!(blocks.iter().any(|b| b.path == "app/src/projects/mod.rs" && b.marker.is_none()), "{section}");
             assert!(blocks
@@ -258,5 +267,8 @@ mod tests {
         let org = recipe(&readme, ORG_RECIPE).unwrap();
         let route = org.iter().find(|b| b.marker.as_deref() == Some("// Forks: your pages behind log in.")).unwrap();
         assert!(route.lines[0].contains("/organizations/:slug/projects"), "{:?}", route.lines);
+        let admin = recipe(&readme, ADMIN_RECIPE).unwrap();
+        let route = admin.iter().find(|b| b.marker.as_deref() == Some("// Forks: your admin pages.")).unwrap();
+        assert!(route.lines[0].contains("/admin/projects"), "{:?}", route.lines);
     }
 }
