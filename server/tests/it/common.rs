@@ -22,6 +22,31 @@ pub struct TestApp {
     pub running: Option<Running>,
 }
 
+/// Runs `attempts` at once, for a claim that concurrent requests cannot pass a limit together. On PostgreSQL the
+/// test holds, for 700 ms, a lock on `table` that lets every attempt read it but none write to it, so each has read
+/// before any writes unless the code under test serialises them itself. On SQLite a write transaction holds the
+/// database's one write lock from its start, so running them at once is the test.
+pub async fn at_once_with_writes_held<T>(
+    app: &TestApp,
+    table: &str,
+    attempts: impl IntoIterator<Item = impl std::future::Future<Output = T>>,
+) -> Vec<T> {
+    match app.state().db.kind {
+        backend::platform::db::DbKind::Postgres => {
+            use sqlx::{Connection, Executor};
+            let mut blocker = sqlx::PgConnection::connect(&app.state().config.database_url).await.unwrap();
+            blocker.execute("BEGIN").await.unwrap();
+            blocker.execute(format!("LOCK TABLE {table} IN SHARE MODE").as_str()).await.unwrap();
+            let release = async {
+                tokio::time::sleep(Duration::from_millis(700)).await;
+                blocker.execute("COMMIT").await.unwrap();
+            };
+            tokio::join!(futures::future::join_all(attempts), release).0
+        }
+        _ => futures::future::join_all(attempts).await,
+    }
+}
+
 /// A fresh database: a new SQLite file, or a new PostgreSQL database on the server `TEST_DATABASE_URL` names.
 pub async fn fresh_database_url() -> String {
     match std::env::var("TEST_DATABASE_URL") {

@@ -309,23 +309,8 @@ async fn s53_an_organization_holds_at_most_ten_service_accounts_even_when_asked_
         let (app, ann) = (&app, &ann);
         async move { make(app, ann, "acme", &format!("race{i}")).await.0 }
     });
-    let statuses = match app.state().db.kind {
-        // PostgreSQL: while the test holds a lock that lets every attempt read the table but none write to it, all
-        // eight have counted 9 before any inserts, unless the creation serialises them itself.
-        backend::platform::db::DbKind::Postgres => {
-            use sqlx::{Connection, Executor};
-            let mut blocker = sqlx::PgConnection::connect(&app.state().config.database_url).await.unwrap();
-            blocker.execute("BEGIN").await.unwrap();
-            blocker.execute("LOCK TABLE oauth_clients IN SHARE MODE").await.unwrap();
-            let release = async {
-                tokio::time::sleep(std::time::Duration::from_millis(700)).await;
-                blocker.execute("COMMIT").await.unwrap();
-            };
-            tokio::join!(futures::future::join_all(attempts), release).0
-        }
-        // SQLite: a write transaction holds the database's one write lock from its start.
-        _ => futures::future::join_all(attempts).await,
-    };
+    // Without the creation's own lock, all eight would count the same rows before any inserts.
+    let statuses = at_once_with_writes_held(&app, "oauth_clients", attempts).await;
     assert_eq!(statuses.iter().filter(|s| **s == StatusCode::OK).count(), 1, "{statuses:?}");
     assert!(statuses.iter().all(|s| *s == StatusCode::OK || *s == StatusCode::UNPROCESSABLE_ENTITY), "{statuses:?}");
     assert_eq!(app.i64("SELECT COUNT(*) FROM oauth_clients WHERE org_id IS NOT NULL", &[]).await, 10);
