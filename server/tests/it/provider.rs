@@ -513,3 +513,30 @@ async fn apps_listed(app: &TestApp, browser: &Client) -> usize {
     let (_, body) = app.call_form(browser, "api_tokens_data", &[]).await;
     serde_json::from_str::<Value>(&body).unwrap()["apps"].as_array().unwrap().len()
 }
+
+#[tokio::test]
+async fn s62_housekeeping_removes_grants_that_hold_nothing_live_and_keeps_reuse_detection() {
+    let app = TestApp::spawn().await;
+    let (client, browser) = ann_and_app(&app, true, false).await;
+    tokens_for(&app, &browser, &client, "openid").await;
+    let kept = tokens_for(&app, &browser, &client, "openid offline_access").await;
+    let purge = || backend::platform::housekeeping::purge_expired(app.state());
+    purge().await.unwrap();
+    assert_eq!(app.i64("SELECT COUNT(*) FROM oauth_grants", &[]).await, 2, "both may hold a live access token");
+    app.state().clock.advance(601);
+    purge().await.unwrap();
+    assert_eq!(app.i64("SELECT COUNT(*) FROM oauth_grants", &[]).await, 1, "only the one with a refresh token");
+
+    let first = kept["refresh_token"].as_str().unwrap();
+    let (status, next) = token(&app, &client, &[("grant_type", "refresh_token"), ("refresh_token", first)]).await;
+    assert_eq!(status, StatusCode::OK, "{next}");
+    app.state().clock.advance(601);
+    purge().await.unwrap();
+    // The used token is kept while its grant lives, so presenting it again still ends the grant.
+    let (status, v) = token(&app, &client, &[("grant_type", "refresh_token"), ("refresh_token", first)]).await;
+    assert_eq!((status, v["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
+    let second = next["refresh_token"].as_str().unwrap();
+    let (status, _) = token(&app, &client, &[("grant_type", "refresh_token"), ("refresh_token", second)]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "the reuse ended the grant");
+    assert_eq!(app.i64("SELECT COUNT(*) FROM oauth_grants", &[]).await, 0);
+}
