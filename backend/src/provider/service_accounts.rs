@@ -1,5 +1,5 @@
 //! Service accounts: an organization's own clients, for its back ends and jobs. An owner makes one on the
-//! organization's settings (behind sudo) and gets its client id and secret, the secret once; the service account
+//! organization's service accounts page (behind sudo) and gets its client id and secret, the secret once; the service account
 //! then gets 10-minute access tokens with the `client_credentials` grant (RFC 6749 §4.4) and calls the JSON API as
 //! itself, never as a person: it reads that organization (its members), and nothing else. (The API changes nothing
 //! in an organization yet, so there is no write scope to give; the `scopes` column is there for it.)
@@ -38,7 +38,6 @@ pub struct Credentials {
 pub struct ServiceAccountRow {
     pub id: String,
     pub name: String,
-    pub scopes: Vec<String>,
     pub created_at: i64,
     /// Who made it (their address), unless their account is gone.
     pub created_by: Option<String>,
@@ -111,9 +110,9 @@ pub async fn list(
     slug: &str,
 ) -> Result<(crate::orgs::Membership, Vec<ServiceAccountRow>), Error> {
     let org = authorize(st, me, slug, Action::ManageServiceAccounts).await?;
-    type Row = (String, String, Option<String>, i64, Option<String>, Option<i64>, Option<String>);
+    type Row = (String, String, i64, Option<String>, Option<i64>, Option<String>);
     let rows: Vec<Row> = sqlx::query_as(
-        "SELECT c.id, c.name, c.scopes, c.created_at, u.email, c.last_used_at, c.last_used_ip FROM oauth_clients c \
+        "SELECT c.id, c.name, c.created_at, u.email, c.last_used_at, c.last_used_ip FROM oauth_clients c \
          LEFT JOIN users u ON u.id = c.created_by WHERE c.org_id = $1 AND c.revoked_at IS NULL \
          ORDER BY c.created_at DESC, c.id",
     )
@@ -122,8 +121,7 @@ pub async fn list(
     .await?;
     let rows = rows
         .into_iter()
-        .map(|(id, name, scopes, created_at, created_by, last_used_at, last_used_ip)| ServiceAccountRow {
-            scopes: scopes.unwrap_or_default().split(' ').map(str::to_string).collect(),
+        .map(|(id, name, created_at, created_by, last_used_at, last_used_ip)| ServiceAccountRow {
             id,
             name,
             created_at,
