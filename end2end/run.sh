@@ -9,7 +9,8 @@
 # the server trusts 127.0.0.1 as its proxy, as it would a reverse proxy in front of it).
 set -euo pipefail
 cd "$(dirname "$0")"
-bin="${PORTCULLIS_BIN:-${CARGO_TARGET_DIR:-../target}/debug/portcullis}"
+source ../scripts/project.sh
+bin="${PORTCULLIS_BIN:-${CARGO_TARGET_DIR:-../target}/debug/$PROJECT}"
 [[ "$bin" = /* ]] || bin="$PWD/$bin"
 [[ -x "$bin" ]] || { echo "no server binary at $bin: run scripts/build.sh first" >&2; exit 1; }
 [[ -d node_modules/@playwright/test && -d node_modules/openid-client ]] || PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
@@ -88,7 +89,7 @@ run_spec() {
   done
   [[ -n "$up" ]] || { echo "---- the server did not start ($label) ----"; cat "$work/server-$label.log"; exit 1; }
   # The admin spec grants the role the way an operator does: the same binary's `admin grant`, on the same database.
-  if ! E2E_BASE_URL="http://localhost:$port" E2E_DATABASE_URL="$database_url" E2E_BIN="$bin" npx playwright test "$spec"; then
+  if ! E2E_BASE_URL="http://localhost:$port" E2E_DATABASE_URL="$database_url" E2E_BIN="$bin" E2E_PROJECT="$PROJECT" npx playwright test "$spec"; then
     echo "---- server log ($label) ----"; tail -50 "$work/server-$label.log"
     echo "---- OpenID provider log ----"; tail -20 "$work/oidc.log"
     kill -0 "$oidc_pid" 2>/dev/null || echo "(the OpenID provider is no longer running)"

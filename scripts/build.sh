@@ -7,6 +7,7 @@
 # that cuts the bundle into lazily loaded chunks (wasm_split_cli_support, the one cargo-leptos uses for `--split`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/project.sh
 
 profile=debug
 [[ "${1:-}" == "--release" ]] && profile=release
@@ -44,12 +45,12 @@ cargo rustc -p frontend --lib --target wasm32-unknown-unknown --profile "$wasm_p
 mkdir -p "$site"
 rm -f "$site"/*.js "$site"/*.wasm
 # The main module (what every page loads), the chunks, and the loader that fetches a chunk when its page is shown.
-wasm-split-cli --target web --out-name portcullis "$target_dir/wasm32-unknown-unknown/$wasm_profile/frontend.wasm" "$site"
+wasm-split-cli --target web --out-name "$PROJECT" "$target_dir/wasm32-unknown-unknown/$wasm_profile/frontend.wasm" "$site"
 # The main module's JavaScript glue. Without the name section (function names for debuggers, about half the file);
 # the chunks call the main module's functions by their linker names, so those stay exported.
 wasm-bindgen --target web --no-typescript --remove-name-section --remove-producers-section --keep-lld-exports \
-  --no-demangle --out-dir "$site" --out-name portcullis "$site/portcullis.wasm"
-mv -f "$site/portcullis_bg.wasm" "$site/portcullis.wasm"
+  --no-demangle --out-dir "$site" --out-name "$PROJECT" "$site/$PROJECT.wasm"
+mv -f "$site/${PROJECT}_bg.wasm" "$site/$PROJECT.wasm"
 # The chunks' debugging sections dropped, and brotli and gzip variants made here, once, and embedded with the bundle:
 # no server compresses it at start.
 if [[ "$wasm_profile" == wasm-release ]]; then
@@ -61,8 +62,8 @@ $wasm_only && exit 0
 
 echo "==> building the server ($profile)"
 if [[ "$profile" == release ]]; then
-  cargo build -p server --release --bin portcullis
+  cargo build -p server --release --bin "$PROJECT"
 else
-  cargo build -p server --bin portcullis
+  cargo build -p server --bin "$PROJECT"
 fi
-echo "==> built $target_dir/$profile/portcullis"
+echo "==> built $target_dir/$profile/$PROJECT"

@@ -13,7 +13,8 @@ once=false
 [[ "${1:-}" == "--once" ]] && once=true
 # Incremental compilation is what makes an edit take seconds (CI turns it off; here it is always on).
 export CARGO_INCREMENTAL=1
-bin="${CARGO_TARGET_DIR:-target}/debug/portcullis"
+source scripts/project.sh
+bin="${CARGO_TARGET_DIR:-target}/debug/$PROJECT"
 pkg=target/site/pkg
 say() { echo "dev: $*"; }
 
@@ -33,7 +34,7 @@ start() {
 trap stop EXIT
 trap 'exit 130' INT TERM
 
-build_server() { say "building the server"; cargo build --quiet -p server --bin portcullis; }
+build_server() { say "building the server"; cargo build --quiet -p server --bin "$PROJECT"; }
 build_bundle() { say "building the browser bundle (development profile)"; scripts/build.sh --dev-bundle >/dev/null; }
 
 started=$SECONDS

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs and is not there yet: Chromium (Debian), PostgreSQL (Debian), the SMTP sink
 # (aiosmtpd from PyPI, in a venv under target/), Playwright (npm, no browser download), and the OpenID provider the
-# sign-in-with-provider tests run on loopback (oidc-provider from npm).
+# sign-in-with-provider tests run on loopback (oidc-provider from npm), and cargo-generate for the template check
+# (0.23.14: the newest whose locked dependencies build with this rustc; cargo-leptos 0.3.10 embeds 0.23 too).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,4 +33,10 @@ fi
 if [[ ! -d end2end/node_modules/@playwright/test ]]; then
   echo "==> npm ci (Playwright test runner; Chromium comes from Debian)"
   (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+cg_version=0.23.14
+if [[ "$(cargo generate --version 2>/dev/null | awk '{print $NF}')" != "$cg_version" ]]; then
+  echo "==> installing cargo-generate $cg_version (once, about 15 minutes)"
+  cargo install --locked cargo-generate --version "$cg_version"
 fi

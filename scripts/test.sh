@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: unit and integration tests on SQLite and on PostgreSQL, the browser journeys in
-# Chromium on both, then the README recipe check. Installs what it lacks (see scripts/test-deps.sh) and starts/stops its own servers.
+# Chromium on both, then the README recipe check and the template check (a generated fork, built and tested).
+# Installs what it lacks (see scripts/test-deps.sh) and starts/stops its own servers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
@@ -27,5 +28,8 @@ E2E_POSTGRES_URL="$PG_URL" end2end/run.sh
 
 echo "==> The README's recipe for a page behind log in, applied to a copy and tested"
 scripts/check-recipe.sh
+
+echo "==> The repository as a cargo-generate template: a fork named acme-auth, built and tested"
+scripts/check-template.sh
 
 echo "==> all tests passed in $(( $(date +%s) - start )) s"

@@ -67,7 +67,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     {
         provide_context(leptos::nonce::Nonce::from_value(ctx.nonce.clone()));
     }
-    let stylesheet = use_context::<StylesheetHref>().map_or_else(|| "/pkg/portcullis.css".to_string(), |s| s.0);
+    let stylesheet = use_context::<StylesheetHref>().map_or_else(|| concat!("/pkg/", env!("LEPTOS_OUTPUT_NAME"), ".css").to_string(), |s| s.0);
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -92,7 +92,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     view! {
-        <Title text="Portcullis"/>
+        <Title text=env!("APP_NAME_DEFAULT")/>
         <Router>
             <PageFrame/>
         </Router>
@@ -151,7 +151,7 @@ fn PageFrame() -> impl IntoView {
             </Routes>
         </main>
         <footer class="site-footer">
-            <p>"Portcullis · accounts done right"</p>
+            <p>{concat!(env!("APP_NAME_DEFAULT"), " · accounts done right")}</p>
         </footer>
     }
 }

@@ -20,6 +20,14 @@ pub mod provider;
 pub mod signin;
 
 pub use error::{Error, Unexpected};
+
+/// The project's name in code — the binary, the browser bundle, the cookies' prefix, the default database file —
+/// set once in `.cargo/config.toml` (`LEPTOS_OUTPUT_NAME`); a fork made with `cargo generate` gets its own.
+/// Where a literal is needed (a cookie's name), code writes `concat!(env!("LEPTOS_OUTPUT_NAME"), …)`.
+pub const PROJECT: &str = env!("LEPTOS_OUTPUT_NAME");
+
+/// The name people see when `APP_NAME` is not set (`.cargo/config.toml`, `APP_NAME_DEFAULT`).
+pub const APP_NAME_DEFAULT: &str = env!("APP_NAME_DEFAULT");
 pub use platform::state::AppState;
 
 /// Every job the backend runs: each subsystem registers its own (the app's own jobs are added by

@@ -124,7 +124,7 @@ async fn main() -> anyhow::Result<()> {
         .get_all("set-cookie")
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with("portcullis_session="))
+        .find(|c| c.starts_with(&format!("{}_session=", backend::PROJECT)))
         .context("no session cookie")?
         .split(';')
         .next()

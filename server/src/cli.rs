@@ -3,7 +3,7 @@ use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
 #[command(
-    name = "portcullis",
+    name = backend::PROJECT,
     version,
     about = "Accounts for your web product: the web server, and the operator's commands.",
     after_help = "Configuration comes from the environment (and .env in development); see .env.example."
@@ -103,7 +103,7 @@ mod tests {
     use super::*;
 
     fn parse(args: &[&str]) -> Result<Command, clap::Error> {
-        Cli::try_parse_from(std::iter::once("portcullis").chain(args.iter().copied())).map(Cli::command)
+        Cli::try_parse_from(std::iter::once(backend::PROJECT).chain(args.iter().copied())).map(Cli::command)
     }
 
     #[test]

@@ -124,7 +124,7 @@ async fn database(config: &Config, out: &mut Vec<Finding>) -> Option<Db> {
         out.push(found(
             Level::Warning,
             "database",
-            format!("{path} does not exist yet: `portcullis migrate` (or the first `serve`) creates it"),
+            format!("{path} does not exist yet: `{} migrate` (or the first `serve`) creates it", backend::PROJECT),
         ));
         return None;
     }
@@ -149,7 +149,7 @@ async fn database(config: &Config, out: &mut Vec<Finding>) -> Option<Db> {
         out.push(found(
             Level::Warning,
             "database",
-            format!("{kind}, reachable, migrations not applied yet: `portcullis migrate` (serve also applies them)"),
+            format!("{kind}, reachable, migrations not applied yet: `{} migrate` (serve also applies them)", backend::PROJECT),
         ));
     }
     Some(db)

@@ -56,7 +56,7 @@ impl FromRef<ServerState> for AppState {
 /// `/pkg/<hash>/portcullis.js` and `.wasm`, which are cached forever (see `routes::assets`).
 pub fn leptos_options(config: &Config) -> LeptosOptions {
     LeptosOptions::builder()
-        .output_name("portcullis")
+        .output_name(backend::PROJECT)
         .site_root(config.site_root.to_string_lossy().to_string())
         .site_pkg_dir(format!("pkg/{}", routes::assets::Assets::get().bundle_dir))
         .site_addr(config.bind_addr)

@@ -23,12 +23,12 @@ async fn main() {
     let config = match config {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("portcullis: {e}");
+            eprintln!("{}: {e}", backend::PROJECT);
             std::process::exit(2);
         }
     };
     if let Err(e) = run(command, config).await {
-        eprintln!("portcullis: {e:#}");
+        eprintln!("{}: {e:#}", backend::PROJECT);
         std::process::exit(1);
     }
 }

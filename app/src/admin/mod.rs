@@ -241,7 +241,7 @@ pub fn AdminPage() -> impl IntoView {
 fn OauthClients(list: Vec<OauthClientItem>, revoke: ServerAction<AdminRevokeOauthClient>) -> impl IntoView {
     if list.is_empty() {
         return view! {
-            <p class="muted">"None. Register one with " <code>"portcullis oauth-client create"</code> "."</p>
+            <p class="muted">"None. Register one with " <code>{concat!(env!("LEPTOS_OUTPUT_NAME"), " oauth-client create")}</code> "."</p>
         }
         .into_any();
     }

@@ -158,7 +158,7 @@ pub fn Header() -> impl IntoView {
         <header class="site-header">
             <a class="brand" href="/">
                 <span class="brand-mark" aria-hidden="true">"▣"</span>
-                "Portcullis"
+                {env!("APP_NAME_DEFAULT")}
             </a>
             <nav aria-label="Account">
                 {move || match current.with(|c| c.user.clone()) {

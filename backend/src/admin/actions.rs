@@ -99,8 +99,9 @@ pub async fn act(
     .ok_or(Error::NotFound)?;
     if target.is_admin == 1 && action.spares_admins() {
         return Err(Error::Refused(format!(
-            "{} is an admin. Revoke the role from the command line first (portcullis admin revoke EMAIL).",
-            target.email
+            "{} is an admin. Revoke the role from the command line first ({} admin revoke EMAIL).",
+            target.email,
+            crate::PROJECT
         )));
     }
     let admin = me.user_id.as_str();

@@ -11,7 +11,8 @@ use super::{handlers, problem::Problem};
 #[derive(OpenApi)]
 #[openapi(
     info(
-        title = "Portcullis API",
+        // The title is the app's name, set in `json()`.
+        title = "API",
         version = "1",
         description = "Call it with a personal access token made at /users/settings/api-tokens: \
                        `Authorization: Bearer pc_pat_…`. Errors are RFC 9457 problem details."
@@ -52,7 +53,11 @@ impl Modify for BearerToken {
 /// The document as JSON, made once per process.
 pub fn json() -> &'static str {
     static DOC: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    DOC.get_or_init(|| ApiDoc::openapi().to_pretty_json().expect("the OpenAPI document serializes"))
+    DOC.get_or_init(|| {
+        let mut doc = ApiDoc::openapi();
+        doc.info.title = format!("{} API", backend::APP_NAME_DEFAULT);
+        doc.to_pretty_json().expect("the OpenAPI document serializes")
+    })
 }
 
 /// `GET /api/v1/openapi.json`: public, like the code it describes.

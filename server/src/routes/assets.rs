@@ -36,8 +36,8 @@ struct Pkg;
 /// A release build without the browser bundle does not compile (it would serve pages that never hydrate).
 #[cfg(not(debug_assertions))]
 const _BUNDLE_IS_BUILT: (&[u8], &[u8]) = (
-    include_bytes!("../../../target/site/pkg/portcullis.js"),
-    include_bytes!("../../../target/site/pkg/portcullis.wasm"),
+    include_bytes!(concat!("../../../target/site/pkg/", env!("LEPTOS_OUTPUT_NAME"), ".js")),
+    include_bytes!(concat!("../../../target/site/pkg/", env!("LEPTOS_OUTPUT_NAME"), ".wasm")),
 );
 
 const STYLESHEET: &str = include_str!("../../../style/main.css");
@@ -129,8 +129,8 @@ impl Assets {
             by_name.insert(hashed, (asset, true));
         };
         let css = Asset::new(Bytes::from_static(STYLESHEET.as_bytes()), "text/css; charset=utf-8");
-        let stylesheet_href = format!("/pkg/portcullis.{}.css", css.hash);
-        publish("portcullis.css", format!("portcullis.{}.css", css.hash), css);
+        let stylesheet_href = format!("/pkg/{}.{}.css", backend::PROJECT, css.hash);
+        publish(&format!("{}.css", backend::PROJECT), format!("{}.{}.css", backend::PROJECT, css.hash), css);
         // In release builds the embedded bytes are static: served from the binary's pages, not copied.
         let bytes = |data: std::borrow::Cow<'static, [u8]>| match data {
             std::borrow::Cow::Borrowed(b) => Bytes::from_static(b),

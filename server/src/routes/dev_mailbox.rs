@@ -27,11 +27,13 @@ fn linkify(text: &str) -> String {
 fn page(title: &str, body: &str) -> Html<String> {
     Html(format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <meta name=\"color-scheme\" content=\"light dark\"><title>{t} · Dev mailbox</title><link rel=\"stylesheet\" href=\"/pkg/portcullis.css\"></head>\
-         <body><header class=\"site-header\"><a class=\"brand\" href=\"/\"><span class=\"brand-mark\" aria-hidden=\"true\">▣</span>Portcullis</a>\
+         <meta name=\"color-scheme\" content=\"light dark\"><title>{t} · Dev mailbox</title><link rel=\"stylesheet\" href=\"/pkg/{project}.css\"></head>\
+         <body><header class=\"site-header\"><a class=\"brand\" href=\"/\"><span class=\"brand-mark\" aria-hidden=\"true\">▣</span>{brand}</a>\
          <nav aria-label=\"Mailbox\"><a class=\"nav-link\" href=\"/dev/mailbox\">Dev mailbox</a></nav></header>\
          <main id=\"main\" class=\"site-main\"><section class=\"card mailbox\">{body}</section></main></body></html>",
-        t = esc(title)
+        t = esc(title),
+        project = backend::PROJECT,
+        brand = esc(backend::APP_NAME_DEFAULT)
     ))
 }
 

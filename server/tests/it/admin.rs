@@ -33,7 +33,7 @@ const DEE: &str = "dee@example.com";
 const NEW_PASSWORD: &str = "violet tractors hum at dawn";
 
 fn admin_cli(url: &str, args: &[&str]) -> std::process::Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_portcullis"));
+    let mut c = Command::new(env!(concat!("CARGO_BIN_EXE_", env!("LEPTOS_OUTPUT_NAME"))));
     c.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default()).env("DATABASE_URL", url);
     c.arg("admin").args(args).output().unwrap()
 }
@@ -518,7 +518,7 @@ async fn s35_locking_a_user_ends_every_session_and_mailed_link_at_once() {
     // Recorded with both names; the user was told; the console shows it.
     assert_eq!(audit_rows(&app, "admin.user_locked", Some(&ann_id), Some(&bo_id)).await, 1);
     let mail = app.mail_with_subject(BO, "account was locked").await;
-    assert_eq!(mail.subject, "Your Portcullis account was locked");
+    assert_eq!(mail.subject, format!("Your {} account was locked", backend::APP_NAME_DEFAULT));
     let info = app.ok(&ann, AdminUser { id: bo_id.to_string() }).await;
     assert!(info.locked.is_some(), "{info:?}");
     assert_eq!(info.sessions.len(), 0);
@@ -547,7 +547,7 @@ async fn s35_locking_a_user_ends_every_session_and_mailed_link_at_once() {
     let (status, body) = act(&app, &ann, &bo_id, "unlock").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(audit_rows(&app, "admin.user_unlocked", Some(&ann_id), Some(&bo_id)).await, 1);
-    assert_eq!(app.mail_with_subject(BO, "account was unlocked").await.subject, "Your Portcullis account was unlocked");
+    assert_eq!(app.mail_with_subject(BO, "account was unlocked").await.subject, format!("Your {} account was unlocked", backend::APP_NAME_DEFAULT));
     let back = new_client();
     let r = app.post_form_with(&back, "/api/log_in", &[("email", BO), ("password", PASSWORD)]).await;
     assert_eq!(location(&r), "/");
@@ -1269,7 +1269,7 @@ async fn admin_actions_on_admins_are_refused() {
     // The plain form goes back to the page with the reason.
     let r = act_form(&app, &ann, &dee_id, "lock").await;
     assert_eq!(location(&r), format!("/admin/users/{dee_id}"));
-    assert!(app.flash(&r).await["error"]["Refused"]["message"].as_str().unwrap().contains("portcullis admin revoke"));
+    assert!(app.flash(&r).await["error"]["Refused"]["message"].as_str().unwrap().contains(&format!("{} admin revoke", backend::PROJECT)));
 
     // Nothing happened to either admin.
     for (client, email, id) in [(&dee, DEE, &dee_id), (&ann, ANN, &ann_id)] {
@@ -1379,7 +1379,7 @@ async fn admin_delete_needs_the_typed_email_then_removes_the_account_and_mails_t
     assert_eq!(app.i64("SELECT COUNT(*) FROM sessions WHERE user_id = $1", &[&bo_id]).await, 0);
     assert_eq!(app.signed_in_as(&bo).await, None);
     let mail = app.mail_with_subject(BO, "was deleted").await;
-    assert_eq!(mail.subject, "Your Portcullis account was deleted");
+    assert_eq!(mail.subject, format!("Your {} account was deleted", backend::APP_NAME_DEFAULT));
     assert_eq!(audit_rows(&app, "admin.user_deleted", Some(&ann_id), Some(&bo_id)).await, 1);
     let (status, _) = app.call_form(&new_client(), "log_in", &[("email", BO), ("password", PASSWORD)]).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);

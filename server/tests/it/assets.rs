@@ -6,6 +6,9 @@ use reqwest::{header, StatusCode};
 
 use crate::common::*;
 
+/// The bundle's and the stylesheet's name: the project's.
+const P: &str = backend::PROJECT;
+
 /// The `href`/`src` in `html` that starts with `prefix` and ends with `suffix`.
 fn asset_url(html: &str, prefix: &str, suffix: &str) -> String {
     html.match_indices(prefix)
@@ -31,14 +34,14 @@ async fn assets_have_hashed_names_are_cached_forever_and_compressed_once() {
     assert!(page.headers().get(header::CONTENT_ENCODING).is_none(), "pages are not compressed (BREACH)");
     assert_eq!(page.headers()[header::CACHE_CONTROL], "no-store", "nor cached");
     let html = page.text().await.unwrap();
-    let css = asset_url(&html, "/pkg/portcullis.", ".css");
-    assert_ne!(css, "/pkg/portcullis.css", "the stylesheet's name carries its hash: {css}");
+    let css = asset_url(&html, &format!("/pkg/{P}."), ".css");
+    assert_ne!(css, format!("/pkg/{P}.css"), "the stylesheet's name carries its hash: {css}");
     // The bundle too, when it is built (the test script builds it first).
-    if std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/site/pkg/portcullis.wasm")).exists() {
-        let wasm = asset_url(&html, "/pkg/", "/portcullis.wasm");
-        let js = asset_url(&html, "/pkg/", "/portcullis.js");
-        let folder = wasm.trim_end_matches("portcullis.wasm");
-        assert_eq!(folder, js.trim_end_matches("portcullis.js"), "one versioned folder for the bundle: {wasm} {js}");
+    if std::path::Path::new(&format!("{}/../target/site/pkg/{P}.wasm", env!("CARGO_MANIFEST_DIR"))).exists() {
+        let wasm = asset_url(&html, "/pkg/", &format!("/{P}.wasm"));
+        let js = asset_url(&html, "/pkg/", &format!("/{P}.js"));
+        let folder = wasm.trim_end_matches(&format!("{P}.wasm"));
+        assert_eq!(folder, js.trim_end_matches(&format!("{P}.js")), "one versioned folder for the bundle: {wasm} {js}");
         assert!(folder.len() == "/pkg/".len() + 25, "the folder is named by a hash: {folder}");
         // The files the glue imports by relative names (the chunks' loader) are in the same folder, cached alike.
         for (path, mime) in [
@@ -54,7 +57,7 @@ async fn assets_have_hashed_names_are_cached_forever_and_compressed_once() {
         }
         // Another version's folder is not there (a page from an older release reloads instead; see the journeys).
         assert_eq!(
-            get(&app, "/pkg/0123456789abcdef01234567/portcullis.wasm", &[]).await.status(),
+            get(&app, &format!("/pkg/0123456789abcdef01234567/{P}.wasm"), &[]).await.status(),
             StatusCode::NOT_FOUND
         );
     }
@@ -70,10 +73,10 @@ async fn assets_have_hashed_names_are_cached_forever_and_compressed_once() {
     assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
     assert!(again.bytes().await.unwrap().is_empty());
     // The plain name still answers, revalidated each time.
-    let r = get(&app, "/pkg/portcullis.css", &[]).await;
+    let r = get(&app, &format!("/pkg/{P}.css"), &[]).await;
     assert_eq!(r.headers()[header::CACHE_CONTROL], "no-cache");
     assert_eq!(r.headers()[header::ETAG].to_str().unwrap(), etag);
-    assert_eq!(get(&app, "/pkg/portcullis.0123456789ab.css", &[]).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(get(&app, &format!("/pkg/{P}.0123456789ab.css"), &[]).await.status(), StatusCode::NOT_FOUND);
 
     // Brotli and gzip, made once in the background; until then the file goes out as it is.
     let mut br = None;
@@ -109,7 +112,7 @@ async fn assets_have_hashed_names_are_cached_forever_and_compressed_once() {
 async fn no_asset_is_compressed_on_request() {
     let app = TestApp::spawn_with(|c| c.precompress_assets = false).await;
     let html = get(&app, "/users/log-in", &[]).await.text().await.unwrap();
-    let css = asset_url(&html, "/pkg/portcullis.", ".css");
+    let css = asset_url(&html, &format!("/pkg/{P}."), ".css");
     for _ in 0..3 {
         let r = get(&app, &css, &[("accept-encoding", "br, gzip")]).await;
         assert_eq!(r.status(), StatusCode::OK);
@@ -125,12 +128,12 @@ async fn no_asset_is_compressed_on_request() {
 async fn the_bundle_is_compressed_at_build_time_not_by_the_server() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/site/pkg");
     assert!(
-        std::path::Path::new(&format!("{dir}/portcullis.wasm")).exists(),
+        std::path::Path::new(&format!("{dir}/{P}.wasm")).exists(),
         "the test script builds the bundle first (scripts/build.sh --wasm-only)"
     );
     let app = TestApp::spawn_with(|c| c.precompress_assets = false).await;
     let html = get(&app, "/users/log-in", &[]).await.text().await.unwrap();
-    let wasm = asset_url(&html, "/pkg/", "/portcullis.wasm");
+    let wasm = asset_url(&html, "/pkg/", &format!("/{P}.wasm"));
     let plain = get(&app, &wasm, &[]).await.bytes().await.unwrap();
     assert_eq!(&plain[..4], b"\0asm");
     let br = get(&app, &wasm, &[("accept-encoding", "br, gzip")]).await;

@@ -3,7 +3,7 @@ use std::{path::Path, process::Command};
 use crate::common::*;
 
 fn binary() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_portcullis"));
+    let mut c = Command::new(env!(concat!("CARGO_BIN_EXE_", env!("LEPTOS_OUTPUT_NAME"))));
     c.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
     c
 }
@@ -51,7 +51,7 @@ fn an_unknown_command_prints_usage() {
     let out = binary().arg("frobnicate").output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let said = String::from_utf8_lossy(&out.stderr);
-    assert!(said.contains("unrecognized subcommand 'frobnicate'") && said.contains("Usage: portcullis"), "{said}");
+    assert!(said.contains("unrecognized subcommand 'frobnicate'") && said.contains(&format!("Usage: {}", backend::PROJECT)), "{said}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -255,7 +255,7 @@ impl TestApp {
     /// The flash a plain HTML form's answer left for the next page (`Null` when there is none): read from the
     /// visitor session whose cookie the answer sets, as the next page will.
     pub async fn flash(&self, r: &Response) -> serde_json::Value {
-        let Some(line) = cookie_map(r).remove("portcullis_visit") else { return serde_json::Value::Null };
+        let Some(line) = cookie_map(r).remove(&cookie("visit")) else { return serde_json::Value::Null };
         let id = line.split(';').next().unwrap().split_once('=').unwrap().1.to_string();
         if id.is_empty() {
             return serde_json::Value::Null;
@@ -414,13 +414,19 @@ pub fn set_cookies(r: &Response) -> Vec<String> {
 }
 
 /// name → full Set-Cookie line.
+/// A cookie's name on plain http (the tests' base URL): the project's name and the cookie's own, `portcullis_session`
+/// in this project (`Config::*_cookie_name`).
+pub fn cookie(which: &str) -> String {
+    format!("{}_{which}", backend::PROJECT)
+}
+
 pub fn cookie_map(r: &Response) -> HashMap<String, String> {
     set_cookies(r).into_iter().map(|c| (c.split('=').next().unwrap().to_string(), c)).collect()
 }
 
 pub fn session_token(r: &Response) -> Option<String> {
     cookie_map(r)
-        .get("portcullis_session")
+        .get(&cookie("session"))
         .map(|c| c.split(';').next().unwrap().split_once('=').unwrap().1.to_string())
         .filter(|v| !v.is_empty())
 }

@@ -693,7 +693,7 @@ async fn s51_admin_actions_need_a_fresh_second_factor_and_admin_sessions_are_sho
     app.state().clock.advance(30);
     let r = app.post_form_with(&admin, "/api/mfa_verify", &[("code", &auth.code(&app))]).await;
     assert_eq!(location(&r), "/");
-    let session_cookie = cookie_map(&r).remove("portcullis_session").expect("a session cookie");
+    let session_cookie = cookie_map(&r).remove(&cookie("session")).expect("a session cookie");
     assert!(!session_cookie.contains("Max-Age"), "no remember-me cookie for an admin: {session_cookie}");
     let (remember, idle, absolute): (i64, i64, i64) = sqlx::query_as(
         "SELECT remember_me, idle_expires_at - created_at, absolute_expires_at - created_at FROM sessions \
@@ -755,10 +755,10 @@ async fn s43_a_forged_flash_cookie_is_not_shown() {
     let json = r#"{"error":{"Provider":{"message":"Your account is at risk: call +1 555 0100 now"}}}"#;
     let forged = URL_SAFE_NO_PAD.encode(json);
     for cookie in [
-        format!("portcullis_flash={forged}"),
-        format!("portcullis_flash={forged}.{}", "0".repeat(64)),
-        format!("portcullis_visit={forged}"),
-        "portcullis_visit=AAAAAAAAAAAAAAAAAAAAAA".to_string(),
+        format!("{}={forged}", cookie("flash")),
+        format!("{}={forged}.{}", cookie("flash"), "0".repeat(64)),
+        format!("{}={forged}", cookie("visit")),
+        format!("{}=AAAAAAAAAAAAAAAAAAAAAA", cookie("visit")),
     ] {
         let page = bare_client()
             .get(app.url("/users/log-in"))

@@ -84,7 +84,7 @@ async fn confirmation_mail_is_delivered_over_real_smtp_as_html_and_text() {
     let app = TestApp::spawn_with(smtp(port, MailDelivery::Inline)).await;
     app.register("ann@example.com", PASSWORD).await;
     let raw = sink.wait_for("To: ann@example.com", 10).await;
-    assert!(raw.contains("Subject: Confirm your e-mail for Portcullis"));
+    assert!(raw.contains(&format!("Subject: Confirm your e-mail for {}", backend::APP_NAME_DEFAULT)));
     assert!(raw.contains("multipart/alternative"));
     assert!(raw.contains("text/plain") && raw.contains("text/html"));
     assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM jobs WHERE state = 'done'").await, 1);

@@ -265,7 +265,7 @@ async fn a_trusted_browser_skips_the_challenge_until_it_is_forgotten_or_the_pass
     let trusted = challenged_browser(&app).await;
     let r = app.post_form_with(&trusted, "/api/mfa_verify", &[("code", &auth.code(&app)), ("trust", "on")]).await;
     assert_eq!(location(&r), "/");
-    assert!(cookie_map(&r).contains_key("portcullis_trust"));
+    assert!(cookie_map(&r).contains_key(&cookie("trust")));
     app.post_form_with(&trusted, "/api/log_out", &[]).await;
     let r = app.post_form_with(&trusted, "/api/log_in", &[("email", ANN), ("password", PASSWORD)]).await;
     assert_eq!(location(&r), "/", "the trusted browser skips the code");

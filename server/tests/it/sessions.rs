@@ -14,7 +14,7 @@ async fn s34_a_session_cookie_replayed_after_log_out_is_not_logged_in() {
     let r = app.log_in("ann@example.com", PASSWORD).await;
     let token = session_token(&r).expect("a session cookie");
     let replay = bare_client();
-    let cookie = format!("portcullis_session={token}");
+    let cookie = format!("{}={token}", cookie("session"));
     let page = replay.get(app.url("/")).header(header::COOKIE, &cookie).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("You are signed in as"), "the cookie works before log out");
 
@@ -37,7 +37,7 @@ async fn signed_in_with(app: &TestApp, cookie: &str) -> (u16, bool) {
 async fn s34_many_requests_at_once_see_the_session_then_its_log_out_and_abandoned_ones_break_nothing() {
     let app = signed_in_app().await;
     let token = session_token(&app.log_in("ann@example.com", PASSWORD).await).expect("a session cookie");
-    let cookie = format!("portcullis_session={token}");
+    let cookie = format!("{}={token}", cookie("session"));
     let seen = futures::future::join_all((0..40).map(|_| signed_in_with(&app, &cookie))).await;
     assert!(seen.iter().all(|s| *s == (200, true)), "{seen:?}");
 
@@ -78,7 +78,7 @@ async fn s31_the_cookie_is_opaque_and_only_its_digest_is_stored() {
     // A forged cookie is nobody.
     let forged = bare_client()
         .get(app.url("/"))
-        .header(header::COOKIE, format!("portcullis_session={}", "A".repeat(43)))
+        .header(header::COOKIE, format!("{}={}", cookie("session"), "A".repeat(43)))
         .send()
         .await
         .unwrap();
@@ -95,7 +95,7 @@ async fn s32_log_in_issues_a_new_session_and_the_planted_one_dies() {
     let r = victim
         .post(app.url("/api/log_in"))
         .header(header::ACCEPT, "text/html")
-        .header(header::COOKIE, format!("portcullis_session={planted}"))
+        .header(header::COOKIE, format!("{}={planted}", cookie("session")))
         .form(&[("email", "ann@example.com"), ("password", PASSWORD)])
         .send()
         .await
@@ -104,7 +104,7 @@ async fn s32_log_in_issues_a_new_session_and_the_planted_one_dies() {
     assert_ne!(fresh, planted);
     let old = bare_client()
         .get(app.url("/"))
-        .header(header::COOKIE, format!("portcullis_session={planted}"))
+        .header(header::COOKIE, format!("{}={planted}", cookie("session")))
         .send()
         .await
         .unwrap();
@@ -116,7 +116,7 @@ async fn s32_log_in_issues_a_new_session_and_the_planted_one_dies() {
 async fn s43_the_session_cookie_is_httponly_samesite_and_host_only() {
     let app = signed_in_app().await;
     let r = app.log_in("ann@example.com", PASSWORD).await;
-    let line = cookie_map(&r).remove("portcullis_session").unwrap();
+    let line = cookie_map(&r).remove(&cookie("session")).unwrap();
     assert!(line.contains("HttpOnly"));
     assert!(line.contains("SameSite=Lax"));
     assert!(line.contains("Path=/"));
@@ -134,7 +134,7 @@ async fn s43_production_cookies_are_secure_and_host_prefixed() {
         &config,
         Some(&backend::signin::sessions::NewSession { token: "t".into(), max_age_secs: None, job_ids: vec![] }),
     );
-    assert!(line.starts_with("__Host-portcullis_session=t;"));
+    assert!(line.starts_with(&format!("__Host-{}=t;", cookie("session"))));
     assert!(
         line.contains("; Secure")
             && line.contains("HttpOnly")
@@ -150,7 +150,7 @@ async fn remember_me_keeps_the_cookie_for_30_days() {
     let r = app
         .post_form("/api/log_in", &[("email", "ann@example.com"), ("password", PASSWORD), ("remember_me", "on")])
         .await;
-    let line = cookie_map(&r).remove("portcullis_session").unwrap();
+    let line = cookie_map(&r).remove(&cookie("session")).unwrap();
     assert!(line.contains("Max-Age=2592000"), "{line}");
     app.stop().await;
 }

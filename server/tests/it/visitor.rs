@@ -9,7 +9,7 @@ const ANN: &str = "ann@example.com";
 
 /// The visitor session id a response sets (`None` when it sets none, `Some("")` when it removes it).
 fn visit_cookie(r: &Response) -> Option<String> {
-    cookie_map(r).get("portcullis_visit").map(|line| line.split(';').next().unwrap().split_once('=').unwrap().1.into())
+    cookie_map(r).get(&cookie("visit")).map(|line| line.split(';').next().unwrap().split_once('=').unwrap().1.into())
 }
 
 async fn rows(app: &TestApp) -> i64 {

@@ -15,6 +15,8 @@ use std::{
 
 use clap::{Parser, Subcommand};
 
+mod template;
+
 #[derive(Parser)]
 #[command(name = "cargo xtask", about = "Project generators")]
 struct Cli {
@@ -39,6 +41,12 @@ enum Command {
         #[arg(long)]
         admin: bool,
     },
+    /// Writes the cargo-generate twins (`FILE.liquid`) of the files that carry the project's names (template.rs)
+    Template {
+        /// Writes nothing; fails when a twin is missing or out of date
+        #[arg(long)]
+        check: bool,
+    },
 }
 
 /// The README sections the generator reads: a page behind log in, a page of an organization, an admin page.
@@ -47,17 +55,21 @@ const ORG_RECIPE: &str = "### Add a page of an organization";
 const ADMIN_RECIPE: &str = "### Add an admin page";
 
 fn main() -> ExitCode {
-    let Command::NewPage { name, singular, org, admin } = Cli::parse().command;
+    let (name, singular, org, admin) = match Cli::parse().command {
+        Command::NewPage { name, singular, org, admin } => (name, singular, org, admin),
+        Command::Template { check } => return template_command(check),
+    };
     let section = match (org, admin) {
         (true, _) => ORG_RECIPE,
         (_, true) => ADMIN_RECIPE,
         _ => USER_RECIPE,
     };
-    // The project is the folder this is run in, or the nearest one above it that holds this tool.
-    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    let Some(root) = cwd.ancestors().find(|d| d.join("tools/xtask/Cargo.toml").exists()).map(Path::to_path_buf) else {
-        eprintln!("new-page: run it inside the project (no tools/xtask above {})", cwd.display());
-        return ExitCode::FAILURE;
+    let root = match project_root() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("new-page: {e}");
+            return ExitCode::FAILURE;
+        }
     };
     match new_page(&root, section, &name, singular.as_deref()) {
         Ok(written) => {
@@ -72,6 +84,52 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `cargo xtask template [--check]`: the twins written from their files, or checked against them.
+fn template_command(check: bool) -> ExitCode {
+    let root = match project_root() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("template: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if check {
+        return match template::problems(&root) {
+            Ok(problems) if problems.is_empty() => {
+                println!("template: the twins are up to date");
+                ExitCode::SUCCESS
+            }
+            Ok(problems) => {
+                problems.iter().for_each(|p| eprintln!("template: {p}"));
+                ExitCode::FAILURE
+            }
+            Err(e) => {
+                eprintln!("template: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    match template::write(&root) {
+        Ok(written) => {
+            written.iter().for_each(|p| println!("template: wrote {p}"));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("template: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The project is the folder this is run in, or the nearest one above it that holds this tool.
+fn project_root() -> Result<PathBuf, String> {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    cwd.ancestors()
+        .find(|d| d.join("tools/xtask/Cargo.toml").exists())
+        .map(Path::to_path_buf)
+        .ok_or_else(|| format!("run it inside the project (no tools/xtask above {})", cwd.display()))
 }
 
 /// The recipe's names and the ones they become.

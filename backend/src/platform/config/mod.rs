@@ -228,13 +228,13 @@ impl Config {
             Some("queue") => MailDelivery::Queue,
             Some(o) => return Err(err("MAIL_DELIVERY", format!("expected inline or queue, got {o:?}"))),
         };
-        let app_name = get("APP_NAME").unwrap_or_else(|| "Portcullis".into());
+        let app_name = get("APP_NAME").unwrap_or_else(|| crate::APP_NAME_DEFAULT.into());
         let mail_from = get("MAIL_FROM").unwrap_or_else(|| format!("{app_name} <no-reply@localhost>"));
         if mail_from.parse::<lettre::message::Mailbox>().is_err() {
             return Err(err("MAIL_FROM", "is not a valid mailbox (e.g. \"Portcullis <no-reply@example.com>\")"));
         }
 
-        let database_url = get("DATABASE_URL").unwrap_or_else(|| "sqlite://data/portcullis.db".into());
+        let database_url = get("DATABASE_URL").unwrap_or_else(|| format!("sqlite://data/{}.db", crate::PROJECT));
         if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres")) {
             return Err(err("DATABASE_URL", "must start with sqlite: or postgres://"));
         }
@@ -378,27 +378,27 @@ impl Config {
     }
 
     pub fn session_cookie_name(&self) -> &'static str {
-        self.host_cookie("__Host-portcullis_session")
+        self.host_cookie(concat!("__Host-", env!("LEPTOS_OUTPUT_NAME"), "_session"))
     }
 
     /// The visitor session (`platform/visitor.rs`): the forker's per-browser data and the one-shot flash.
     pub fn visitor_cookie_name(&self) -> &'static str {
-        self.host_cookie("__Host-portcullis_visit")
+        self.host_cookie(concat!("__Host-", env!("LEPTOS_OUTPUT_NAME"), "_visit"))
     }
 
     /// The pending second-factor challenge (5 minutes).
     pub fn mfa_cookie_name(&self) -> &'static str {
-        self.host_cookie("__Host-portcullis_mfa")
+        self.host_cookie(concat!("__Host-", env!("LEPTOS_OUTPUT_NAME"), "_mfa"))
     }
 
     /// An OAuth sign-in in progress in this browser (10 minutes).
     pub fn oauth_cookie_name(&self) -> &'static str {
-        self.host_cookie("__Host-portcullis_oauth")
+        self.host_cookie(concat!("__Host-", env!("LEPTOS_OUTPUT_NAME"), "_oauth"))
     }
 
     /// A provider identity waiting for its account's owner to sign in and link it (10 minutes).
     pub fn link_cookie_name(&self) -> &'static str {
-        self.host_cookie("__Host-portcullis_link")
+        self.host_cookie(concat!("__Host-", env!("LEPTOS_OUTPUT_NAME"), "_link"))
     }
 
     pub fn oauth_provider(&self, id: &str) -> Option<&OAuthProvider> {
@@ -407,7 +407,7 @@ impl Config {
 
     /// "Trust this browser" (30 days).
     pub fn trust_cookie_name(&self) -> &'static str {
-        self.host_cookie("__Host-portcullis_trust")
+        self.host_cookie(concat!("__Host-", env!("LEPTOS_OUTPUT_NAME"), "_trust"))
     }
 
     pub fn is_sqlite(&self) -> bool {

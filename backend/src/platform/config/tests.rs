@@ -29,7 +29,7 @@ fn development_needs_nothing_set() {
 fn production_accepts_a_strong_configuration() {
     let c = prod(&[]).unwrap();
     assert!(c.secure_cookies());
-    assert_eq!(c.session_cookie_name(), "__Host-portcullis_session");
+    assert_eq!(c.session_cookie_name(), format!("__Host-{}_session", crate::PROJECT));
     assert_eq!(c.mail_delivery, MailDelivery::Queue);
 }
 
@@ -141,7 +141,7 @@ fn s53_secret_key_needs_256_random_bits() {
 #[test]
 fn s43_the_visitor_cookie_is_host_prefixed_and_secure_on_https() {
     let c = prod(&[]).unwrap();
-    assert_eq!(c.visitor_cookie_name(), "__Host-portcullis_visit");
+    assert_eq!(c.visitor_cookie_name(), format!("__Host-{}_visit", crate::PROJECT));
     assert!(c.secure_cookies(), "the visitor session's layer is built with Secure from this");
     let line = crate::platform::cookies::set(&c, c.session_cookie_name(), "v", Some(120));
     assert!(line.contains("; Secure") && line.contains("HttpOnly") && line.contains("Path=/"), "{line}");
