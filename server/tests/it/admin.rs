@@ -33,7 +33,7 @@ const DEE: &str = "dee@example.com";
 const NEW_PASSWORD: &str = "violet tractors hum at dawn";
 
 fn admin_cli(url: &str, args: &[&str]) -> std::process::Output {
-    let mut c = Command::new(env!(concat!("CARGO_BIN_EXE_", env!("LEPTOS_OUTPUT_NAME"))));
+    let mut c = Command::new(BIN);
     c.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default()).env("DATABASE_URL", url);
     c.arg("admin").args(args).output().unwrap()
 }

@@ -3,7 +3,7 @@ use std::{path::Path, process::Command};
 use crate::common::*;
 
 fn binary() -> Command {
-    let mut c = Command::new(env!(concat!("CARGO_BIN_EXE_", env!("LEPTOS_OUTPUT_NAME"))));
+    let mut c = Command::new(BIN);
     c.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
     c
 }

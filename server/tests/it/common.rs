@@ -414,6 +414,9 @@ pub fn set_cookies(r: &Response) -> Vec<String> {
 }
 
 /// name → full Set-Cookie line.
+/// The server's binary, named after the project (`.cargo/config.toml`).
+pub const BIN: &str = env!(concat!("CARGO_BIN_EXE_", env!("LEPTOS_OUTPUT_NAME")));
+
 /// A cookie's name on plain http (the tests' base URL): the project's name and the cookie's own, `portcullis_session`
 /// in this project (`Config::*_cookie_name`).
 pub fn cookie(which: &str) -> String {

@@ -31,7 +31,7 @@ impl Drop for Served {
 impl Served {
     async fn start() -> Self {
         let (port, metrics_port) = (free_port(), free_port());
-        let mut child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        let mut child = Command::new(BIN)
             .arg("serve")
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
