@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
 # Checks that the repository works as a cargo-generate template (cargo-generate.toml, tools/xtask/src/template.rs):
-# generates a fork named acme-auth from the project's files as they are now, checks that only the files carrying the
+# generates a fork named tollgate-id from the project's files as they are now, checks that only the files carrying the
 # names changed and that the names are the fork's everywhere they appear, then builds the fork's browser bundle and
 # runs its unit and integration tests. Build output goes to the shared target directory, under the fork's own path.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+project=$PWD
 scratch="${TMPDIR:-/tmp}/portcullis-template"
 rm -rf "$scratch"
 mkdir -p "$scratch/src"
 git ls-files -z --cached --others --exclude-standard | xargs -0 tar -cf - | tar -xf - -C "$scratch/src"
 
-echo "==> cargo generate --name acme-auth"
-cargo generate --path "$scratch/src" --name acme-auth --silent --vcs none --destination "$scratch"
-fork="$scratch/acme-auth"
+echo "==> cargo generate --name tollgate-id"
+cargo generate --path "$scratch/src" --name tollgate-id --silent --vcs none --destination "$scratch"
+fork="$scratch/tollgate-id"
 cd "$fork"
 
 fail() { echo "check-template: $*" >&2; exit 1; }
@@ -28,15 +29,17 @@ $(diff <(echo "$expected") <(echo "$changed") || true)"
 for f in "${twins[@]}"; do
   ! grep -n '{{\|{%\|portcullis\|Portcullis' "$f" || fail "$f still has a placeholder or the template's name"
 done
-grep -qx 'LEPTOS_OUTPUT_NAME = "acme_auth"' .cargo/config.toml || fail "the bundle is not named acme_auth"
-grep -qx 'APP_NAME_DEFAULT = "Acme Auth"' .cargo/config.toml || fail "the display name is not Acme Auth"
-grep -A1 '^\[\[bin\]\]' server/Cargo.toml | grep -qx 'name = "acme_auth"' || fail "the binary is not acme_auth"
-grep -qx 'APP_NAME=Acme Auth' .env.example || fail ".env.example does not name Acme Auth"
+grep -qx 'LEPTOS_OUTPUT_NAME = "tollgate_id"' .cargo/config.toml || fail "the bundle is not named tollgate_id"
+grep -qx 'APP_NAME_DEFAULT = "Tollgate Id"' .cargo/config.toml || fail "the display name is not Tollgate Id"
+grep -A1 '^\[\[bin\]\]' server/Cargo.toml | grep -qx 'name = "tollgate_id"' || fail "the binary is not tollgate_id"
+grep -qx 'APP_NAME=Tollgate Id' .env.example || fail ".env.example does not name Tollgate Id"
 echo "==> the fork has its names and nothing else changed"
 
-# The fork builds and its tests pass under its own names (its cookies, bundle and binary are acme_auth's).
+# The fork builds and its tests pass under its own names (its cookies, bundle and binary are tollgate_id's). The test
+# OpenID provider's npm packages are the template's (scripts/test-deps.sh installed them there).
+cp -r "$project/end2end/oidc/node_modules" end2end/oidc/
 scripts/build.sh --wasm-only
-[[ -f target/site/pkg/acme_auth.wasm ]] || fail "no target/site/pkg/acme_auth.wasm"
+[[ -f target/site/pkg/tollgate_id.wasm ]] || fail "no target/site/pkg/tollgate_id.wasm"
 cargo test -p domain -p backend -p app -p server -p xtask --no-fail-fast
 cd /
 rm -rf "$scratch"

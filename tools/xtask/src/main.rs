@@ -193,7 +193,14 @@ struct Block {
 
 fn recipe(readme: &str, section: &str) -> Result<Vec<Block>, String> {
     let start = readme.find(section).ok_or_else(|| format!("README.md has no section {section:?}"))?;
-    let end = readme[start + 1..].find("\n### ").map_or(readme.len(), |e| start + 1 + e);
+    // The section ends at the next heading of its level or above (`### …`, `## …`).
+    let end = readme[start + 1..]
+        .match_indices("\n#")
+        .find(|(i, _)| {
+            let rest = &readme[start + 1 + i + 1..];
+            rest.starts_with("## ") || rest.starts_with("### ")
+        })
+        .map_or(readme.len(), |(i, _)| start + 1 + i);
     let mut blocks = vec![];
     let mut target: Option<(String, Option<String>)> = None;
     let mut lines = readme[start..end].lines();
