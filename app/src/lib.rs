@@ -67,7 +67,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     {
         provide_context(leptos::nonce::Nonce::from_value(ctx.nonce.clone()));
     }
-    let stylesheet = use_context::<StylesheetHref>().map_or_else(|| concat!("/pkg/", env!("LEPTOS_OUTPUT_NAME"), ".css").to_string(), |s| s.0);
+    let stylesheet = use_context::<StylesheetHref>()
+        .map_or_else(|| concat!("/pkg/", env!("LEPTOS_OUTPUT_NAME"), ".css").to_string(), |s| s.0);
     view! {
         <!DOCTYPE html>
         <html lang="en">

@@ -149,7 +149,10 @@ async fn database(config: &Config, out: &mut Vec<Finding>) -> Option<Db> {
         out.push(found(
             Level::Warning,
             "database",
-            format!("{kind}, reachable, migrations not applied yet: `{} migrate` (serve also applies them)", backend::PROJECT),
+            format!(
+                "{kind}, reachable, migrations not applied yet: `{} migrate` (serve also applies them)",
+                backend::PROJECT
+            ),
         ));
     }
     Some(db)

@@ -547,7 +547,10 @@ async fn s35_locking_a_user_ends_every_session_and_mailed_link_at_once() {
     let (status, body) = act(&app, &ann, &bo_id, "unlock").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(audit_rows(&app, "admin.user_unlocked", Some(&ann_id), Some(&bo_id)).await, 1);
-    assert_eq!(app.mail_with_subject(BO, "account was unlocked").await.subject, format!("Your {} account was unlocked", backend::APP_NAME_DEFAULT));
+    assert_eq!(
+        app.mail_with_subject(BO, "account was unlocked").await.subject,
+        format!("Your {} account was unlocked", backend::APP_NAME_DEFAULT)
+    );
     let back = new_client();
     let r = app.post_form_with(&back, "/api/log_in", &[("email", BO), ("password", PASSWORD)]).await;
     assert_eq!(location(&r), "/");
@@ -1269,7 +1272,10 @@ async fn admin_actions_on_admins_are_refused() {
     // The plain form goes back to the page with the reason.
     let r = act_form(&app, &ann, &dee_id, "lock").await;
     assert_eq!(location(&r), format!("/admin/users/{dee_id}"));
-    assert!(app.flash(&r).await["error"]["Refused"]["message"].as_str().unwrap().contains(&format!("{} admin revoke", backend::PROJECT)));
+    assert!(app.flash(&r).await["error"]["Refused"]["message"]
+        .as_str()
+        .unwrap()
+        .contains(&format!("{} admin revoke", backend::PROJECT)));
 
     // Nothing happened to either admin.
     for (client, email, id) in [(&dee, DEE, &dee_id), (&ann, ANN, &ann_id)] {

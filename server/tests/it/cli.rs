@@ -51,7 +51,10 @@ fn an_unknown_command_prints_usage() {
     let out = binary().arg("frobnicate").output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let said = String::from_utf8_lossy(&out.stderr);
-    assert!(said.contains("unrecognized subcommand 'frobnicate'") && said.contains(&format!("Usage: {}", backend::PROJECT)), "{said}");
+    assert!(
+        said.contains("unrecognized subcommand 'frobnicate'") && said.contains(&format!("Usage: {}", backend::PROJECT)),
+        "{said}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

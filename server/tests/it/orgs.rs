@@ -633,7 +633,9 @@ async fn a_new_user_signs_up_from_the_mailed_invitation_and_lands_in_the_organiz
         )
         .await;
     let copied = v.value("invite_link").unwrap()[BASE.len()..].to_string();
-    let mail = app.mail_with_subject(new, &format!("Ann Example invited you to join Acme Corp on {}", backend::APP_NAME_DEFAULT)).await;
+    let mail = app
+        .mail_with_subject(new, &format!("Ann Example invited you to join Acme Corp on {}", backend::APP_NAME_DEFAULT))
+        .await;
     let path = link_path(&mail.text, "/invitations/");
     assert!(path.starts_with("/invitations/"));
     assert_ne!(path, copied, "the mail carries a link of its own");

@@ -21,7 +21,9 @@ pub fn names(root: &Path) -> Result<(String, String), String> {
     let value = |key: &str| {
         config
             .lines()
-            .find_map(|l| l.strip_prefix(key)?.trim_start().strip_prefix('=')?.trim().strip_prefix('"')?.strip_suffix('"'))
+            .find_map(|l| {
+                l.strip_prefix(key)?.trim_start().strip_prefix('=')?.trim().strip_prefix('"')?.strip_suffix('"')
+            })
             .map(str::to_string)
             .ok_or_else(|| format!(".cargo/config.toml has no {key} = \"…\""))
     };
