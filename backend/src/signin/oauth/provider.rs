@@ -6,13 +6,17 @@ fn provider_failed(provider: &OAuthProvider, what: &str, e: impl std::fmt::Displ
     Failure::Said(format!("{} did not confirm who you are. Try again, or use another way to sign in.", provider.name))
 }
 
-/// Calls to providers never follow redirects (SSRF) and give up after 10 seconds.
+/// Calls to providers never follow redirects (SSRF) and give up after 10 seconds. A connection idle for 2 seconds is
+/// not reused: servers close idle keep-alive connections after a few seconds (Node's default is 5), and a code
+/// exchange (a POST, never retried) sent on one the provider is closing that instant fails the sign-in. The
+/// discovery call that precedes it by the time the person takes at the provider left such a connection.
 pub(super) fn http() -> &'static reqwest::Client {
     static CLIENT: LazyLock<reqwest::Client> = LazyLock::new(|| {
         reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(10))
-            .user_agent("portcullis")
+            .pool_idle_timeout(Duration::from_secs(2))
+            .user_agent(crate::PROJECT)
             .build()
             .expect("HTTP client")
     });
