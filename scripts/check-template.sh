@@ -17,13 +17,15 @@ fork="$scratch/tollgate-id"
 cd "$fork"
 
 fail() { echo "check-template: $*" >&2; exit 1; }
-twins=(Cargo.toml server/Cargo.toml .cargo/config.toml .env.example Dockerfile)
+# The files that carry the names are those with a twin (FILE.liquid) in the template.
+(cd "$scratch/src" && git init -q . && git add -A && git -c user.email=t@t -c user.name=t commit -qm t)
+mapfile -t twins < <(git -C "$scratch/src" ls-files -- '*.liquid' | sed 's/\.liquid$//')
+(( ${#twins[@]} > 0 )) || fail "the template has no twins"
 # Nothing else touched: every other file is the template's, byte for byte; the twins and the configuration are gone.
 excludes=()
 for f in "${twins[@]}"; do excludes+=(":!$f"); done
-(cd "$scratch/src" && git init -q . && git add -A && git -c user.email=t@t -c user.name=t commit -qm t)
 changed=$(git --git-dir="$scratch/src/.git" --work-tree="$fork" status --porcelain -- . "${excludes[@]}")
-expected=$(cd "$scratch/src" && git ls-files -- '*.liquid' cargo-generate.toml | sed 's/^/ D /')
+expected=$(git -C "$scratch/src" ls-files -- '*.liquid' cargo-generate.toml | sed 's/^/ D /')
 [[ "$changed" == "$expected" ]] || fail "files other than the twins differ from the template:
 $(diff <(echo "$expected") <(echo "$changed") || true)"
 for f in "${twins[@]}"; do

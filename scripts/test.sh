@@ -29,7 +29,7 @@ E2E_POSTGRES_URL="$PG_URL" end2end/run.sh
 echo "==> The README's recipe for a page behind log in, applied to a copy and tested"
 scripts/check-recipe.sh
 
-echo "==> The repository as a cargo-generate template: a fork named acme-auth, built and tested"
+echo "==> The repository as a cargo-generate template: a fork named tollgate-id, built and tested"
 scripts/check-template.sh
 
 echo "==> all tests passed in $(( $(date +%s) - start )) s"

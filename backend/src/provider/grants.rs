@@ -31,6 +31,8 @@ pub enum TokenError {
     /// A grant this client may not use (an app asking for `client_credentials`).
     UnauthorizedClient,
     UnsupportedGrantType,
+    /// The client is past its allowance (`RATE_LIMIT_API_PER_MINUTE`): retry after this many seconds.
+    TooManyRequests(u64),
     Unexpected(Error),
 }
 

@@ -255,34 +255,48 @@ fn consent_page(
 // Token, userinfo, revocation
 
 fn token_error(e: TokenError, basic: bool) -> Response {
-    let (status, error, description) = match e {
-        TokenError::InvalidRequest(d) => (StatusCode::BAD_REQUEST, "invalid_request", d),
+    let mut retry_after = None;
+    let (status, error, description): (_, _, std::borrow::Cow<'static, str>) = match e {
+        TokenError::InvalidRequest(d) => (StatusCode::BAD_REQUEST, "invalid_request", d.into()),
         TokenError::InvalidClient => {
-            (StatusCode::UNAUTHORIZED, "invalid_client", "The client is not known or its credentials are wrong.")
+            (StatusCode::UNAUTHORIZED, "invalid_client", "The client is not known or its credentials are wrong.".into())
         }
-        TokenError::InvalidGrant(d) => (StatusCode::BAD_REQUEST, "invalid_grant", d),
-        TokenError::InvalidScope => {
-            (StatusCode::BAD_REQUEST, "invalid_scope", "The client was not given one of the scopes it asked for.")
-        }
+        TokenError::InvalidGrant(d) => (StatusCode::BAD_REQUEST, "invalid_grant", d.into()),
+        TokenError::InvalidScope => (
+            StatusCode::BAD_REQUEST,
+            "invalid_scope",
+            "The client was not given one of the scopes it asked for.".into(),
+        ),
         TokenError::UnauthorizedClient => (
             StatusCode::BAD_REQUEST,
             "unauthorized_client",
-            "Only an organization's service account may use client_credentials; an app acts for people.",
+            "Only an organization's service account may use client_credentials; an app acts for people.".into(),
         ),
         TokenError::UnsupportedGrantType => (
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
-            "Use authorization_code, refresh_token or client_credentials.",
+            "Use authorization_code, refresh_token or client_credentials.".into(),
         ),
+        TokenError::TooManyRequests(secs) => {
+            retry_after = Some(secs);
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                "temporarily_unavailable",
+                format!("Too many token requests from this client: try again in {secs} s.").into(),
+            )
+        }
         TokenError::Unexpected(e) => {
             tracing::error!(error = %e, "token endpoint failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, "server_error", "Something went wrong on our side.")
+            (StatusCode::INTERNAL_SERVER_ERROR, "server_error", "Something went wrong on our side.".into())
         }
     };
     let mut res =
         (status, Json(serde_json::json!({ "error": error, "error_description": description }))).into_response();
     if status == StatusCode::UNAUTHORIZED && basic {
         res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(r#"Basic realm="oauth""#));
+    }
+    if let Some(secs) = retry_after {
+        res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
     }
     no_store(res)
 }
@@ -345,15 +359,7 @@ async fn token(
     // audit log or the signing key.
     if let Err(retry) = st.limits.api_token(&format!("client:{}", client.id)) {
         tracing::warn!(request_id = %ctx.request_id, client = %client.id, "token endpoint rate limit hit");
-        let body = serde_json::json!({
-            "error": "temporarily_unavailable",
-            "error_description": format!("Too many token requests from this client: try again in {} s.", retry.0),
-        });
-        let mut res = (StatusCode::TOO_MANY_REQUESTS, Json(body)).into_response();
-        if let Ok(v) = HeaderValue::from_str(&retry.0.to_string()) {
-            res.headers_mut().insert(header::RETRY_AFTER, v);
-        }
-        return no_store(res);
+        return token_error(TokenError::TooManyRequests(retry.0), basic);
     }
     let field = |k: &str| form.get(k).map(String::as_str).unwrap_or_default();
     let result = match field("grant_type") {

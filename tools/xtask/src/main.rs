@@ -88,32 +88,18 @@ fn main() -> ExitCode {
 
 /// `cargo xtask template [--check]`: the twins written from their files, or checked against them.
 fn template_command(check: bool) -> ExitCode {
-    let root = match project_root() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("template: {e}");
-            return ExitCode::FAILURE;
+    let outcome = project_root().and_then(|root| {
+        if !check {
+            return Ok(template::write(&root)?.into_iter().map(|p| format!("wrote {p}")).collect());
         }
-    };
-    if check {
-        return match template::problems(&root) {
-            Ok(problems) if problems.is_empty() => {
-                println!("template: the twins are up to date");
-                ExitCode::SUCCESS
-            }
-            Ok(problems) => {
-                problems.iter().for_each(|p| eprintln!("template: {p}"));
-                ExitCode::FAILURE
-            }
-            Err(e) => {
-                eprintln!("template: {e}");
-                ExitCode::FAILURE
-            }
-        };
-    }
-    match template::write(&root) {
-        Ok(written) => {
-            written.iter().for_each(|p| println!("template: wrote {p}"));
+        match template::problems(&root)? {
+            problems if problems.is_empty() => Ok(vec!["the twins are up to date".to_string()]),
+            problems => Err(problems.join("\ntemplate: ")),
+        }
+    });
+    match outcome {
+        Ok(lines) => {
+            lines.iter().for_each(|l| println!("template: {l}"));
             ExitCode::SUCCESS
         }
         Err(e) => {
