@@ -2,7 +2,8 @@
 # Checks that the repository works as a cargo-generate template (cargo-generate.toml, tools/xtask/src/template.rs):
 # generates a fork named tollgate-id from the project's files as they are now, checks that only the files carrying the
 # names changed and that the names are the fork's everywhere they appear, then builds the fork's browser bundle and
-# runs its unit and integration tests. Build output goes to the shared target directory, under the fork's own path.
+# runs its unit and integration tests and two of its Chromium journeys. Build output goes to the shared target
+# directory, under the fork's own path.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 project=$PWD
@@ -43,5 +44,9 @@ cp -r "$project/end2end/oidc/node_modules" end2end/oidc/
 scripts/build.sh --wasm-only
 [[ -f target/site/pkg/tollgate_id.wasm ]] || fail "no target/site/pkg/tollgate_id.wasm"
 cargo test -p domain -p backend -p app -p server -p xtask --no-fail-fast
+# Its pages in Chromium, on the debug binary the tests built: a new user's journey (with and without JavaScript, its
+# cookies named __Host-tollgate_id_*) and the bundle (tollgate_id.js and .wasm load, hydrate and fetch their chunks).
+cp -r "$project/end2end/node_modules" end2end/
+end2end/run.sh journey bundle
 cd /
 rm -rf "$scratch"
