@@ -571,3 +571,73 @@ async fn a_provider_sign_in_comes_back_to_the_page_that_sent_the_visitor_to_log_
     assert_eq!(location(&deliver(&app, &other, &callback).await), "/");
     app.stop().await;
 }
+
+/// A proxy in front of the provider that acts as a server whose keep-alive timer fires just as a request arrives: a
+/// request that comes on a connection idle for longer than `idle` is read, and the connection is closed without an
+/// answer. Every other byte goes through unchanged. Returns its port; it runs until the test process ends.
+async fn proxy_closing_connections_idle_for(idle: std::time::Duration, upstream: u16) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let Ok(mut server) = tokio::net::TcpStream::connect(("127.0.0.1", upstream)).await else { return };
+                let (mut client_in, mut client_out) = client.split();
+                let (mut server_in, mut server_out) = server.split();
+                let (mut up, mut down) = ([0u8; 16384], [0u8; 16384]);
+                let mut last = std::time::Instant::now();
+                loop {
+                    tokio::select! {
+                        n = client_in.read(&mut up) => match n {
+                            Ok(n) if n > 0 && last.elapsed() <= idle => {
+                                if server_out.write_all(&up[..n]).await.is_err() { return; }
+                                last = std::time::Instant::now();
+                            }
+                            _ => return, // closed, or a request on a connection idle too long: dropped unanswered
+                        },
+                        n = server_in.read(&mut down) => match n {
+                            Ok(n) if n > 0 => {
+                                if client_out.write_all(&down[..n]).await.is_err() { return; }
+                                last = std::time::Instant::now();
+                            }
+                            _ => return,
+                        },
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+/// The code exchange is a POST, which is never retried: sent on a kept-alive connection that the provider closes at
+/// that instant, it fails the sign-in (it did, once, in CI). Here the provider (behind a proxy) closes a connection
+/// idle for 250 ms when the next request arrives on it, and the exchange comes 600 ms after the provider's last
+/// answer: only a connection of its own gets it through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_code_exchange_never_goes_out_on_a_connection_the_provider_may_be_closing() {
+    let provider = Provider::start().await;
+    let proxy = proxy_closing_connections_idle_for(std::time::Duration::from_millis(250), provider.port).await;
+    let app = TestApp::spawn_with(|c| {
+        provider.configure(&mut c.oauth_providers);
+        for p in &mut c.oauth_providers {
+            if let OAuthKind::OAuth2 { token_url, user_url, .. } = &mut p.kind {
+                *token_url = format!("http://localhost:{proxy}/token");
+                *user_url = format!("http://localhost:{proxy}/me");
+            }
+        }
+    })
+    .await;
+    let dee = Account { sub: "4242", email: "dee@example.com", verified: true };
+    // Bea's browser is back from the provider first; her callback is delivered last.
+    let bea = new_client();
+    let callback = through_provider(&app, &bea, "/auth/github", &dee).await;
+    // Another sign-in talks to the provider (code exchange, user call): the connection it used stays open.
+    assert_eq!(location(&sign_in(&app, &new_client(), "github", &dee).await), "/");
+    // Under the test provider's own keep-alive (1 s), over the proxy's 250 ms.
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    assert_eq!(location(&deliver(&app, &bea, &callback).await), "/", "the code exchange got an answer");
+    assert_eq!(app.signed_in_as(&bea).await.as_deref(), Some("dee@example.com"));
+    app.stop().await;
+}

@@ -6,16 +6,17 @@ fn provider_failed(provider: &OAuthProvider, what: &str, e: impl std::fmt::Displ
     Failure::Said(format!("{} did not confirm who you are. Try again, or use another way to sign in.", provider.name))
 }
 
-/// Calls to providers never follow redirects (SSRF) and give up after 10 seconds. A connection idle for 2 seconds is
-/// not reused: servers close idle keep-alive connections after a few seconds (Node's default is 5), and a code
-/// exchange (a POST, never retried) sent on one the provider is closing that instant fails the sign-in. The
-/// discovery call that precedes it by the time the person takes at the provider left such a connection.
+/// Calls to providers never follow redirects (SSRF) and give up after 10 seconds. Each call has a connection of its
+/// own (none is kept for reuse): a server closes an idle keep-alive connection when its own timer says (Node's default
+/// is 5 s, the test provider's 1 s), and a code exchange — a POST, never retried — sent on a pooled connection the
+/// provider is closing at that instant fails the sign-in (it did, in CI). No idle timeout on our side closes that
+/// window for every provider; a fresh connection per call does, and costs one handshake on a sign-in.
 pub(super) fn http() -> &'static reqwest::Client {
     static CLIENT: LazyLock<reqwest::Client> = LazyLock::new(|| {
         reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(10))
-            .pool_idle_timeout(Duration::from_secs(2))
+            .pool_max_idle_per_host(0)
             .user_agent(crate::PROJECT)
             .build()
             .expect("HTTP client")
