@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: unit and integration tests on SQLite and on PostgreSQL, the browser journeys in
-# Chromium on both, then the README recipe check and the template check (a generated fork, built and tested).
+# Chromium on both, then the README recipe check and the template check (a generated fork, built and tested). The
+# container's runtime stage is checked without a container runtime (scripts/check-image.sh).
 # Installs what it lacks (see scripts/test-deps.sh) and starts/stops its own servers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +23,9 @@ cargo test -p domain -p backend -p app -p server -p bench -p xtask --no-fail-fas
 
 echo "==> Rust integration tests on PostgreSQL"
 TEST_DATABASE_URL="$PG_URL" cargo test -p domain -p backend -p app -p server -p bench -p xtask --no-fail-fast
+
+echo "==> The container's runtime stage: the Dockerfile's final stage rebuilt as a root filesystem, run under chroot"
+if [[ "$(id -u)" == 0 ]]; then scripts/check-image.sh; else sudo --preserve-env=CARGO_TARGET_DIR scripts/check-image.sh; fi
 
 echo "==> Browser tests in Chromium (SQLite, then PostgreSQL)"
 E2E_POSTGRES_URL="$PG_URL" end2end/run.sh
