@@ -58,7 +58,14 @@ pub struct Asset {
 
 impl Asset {
     fn new(bytes: Bytes, mime: &'static str) -> Arc<Self> {
-        let hash = hex::encode(&Sha256::digest(&bytes)[..12]);
+        let hash = Sha256::digest(&bytes).into();
+        Self::with_hash(bytes, mime, hash)
+    }
+
+    /// An asset whose SHA-256 is known: for the embedded bundle it was computed at build time, so the process does
+    /// not read the bundle's megabytes at start-up (they stay on disk until someone downloads them).
+    fn with_hash(bytes: Bytes, mime: &'static str, sha256: [u8; 32]) -> Arc<Self> {
+        let hash = hex::encode(&sha256[..12]);
         let compressible = matches!(mime, "application/wasm" | "text/javascript" | "text/css; charset=utf-8");
         Arc::new(Self {
             bytes,
@@ -137,7 +144,8 @@ impl Assets {
             std::borrow::Cow::Owned(v) => Bytes::from(v),
         };
         let file = |name: &str, mime: &'static str| {
-            let asset = Asset::new(bytes(Pkg::get(name)?.data), mime);
+            let file = Pkg::get(name)?;
+            let asset = Asset::with_hash(bytes(file.data), mime, file.metadata.sha256_hash());
             // The build's variants, when they are of this very file.
             let variant = |ext: &str| Pkg::get(&format!("{}.{ext}", asset.hash)).map(|f| bytes(f.data));
             if let (Some(br), Some(gz)) = (variant("br"), variant("gz")) {
