@@ -60,7 +60,7 @@ printf 'root:x:0:\nnonroot:x:65532:\n' > "$root/etc/group"
 [[ ! -e "$root/bin/sh" && ! -e "$root/usr/bin/sh" ]] || fail "the image root has a shell"
 
 # What the Dockerfile's final stage copies and declares, read from it.
-grep -q '^COPY --from=build /portcullis /usr/local/bin/portcullis$' Dockerfile || fail "the Dockerfile copies the binary elsewhere"
+grep -qx "COPY --from=build /$PROJECT /usr/local/bin/$PROJECT" Dockerfile || fail "the Dockerfile copies the binary elsewhere"
 mkdir -p "$root/usr/local/bin" "$root/data"
 cp "$bin" "$root/usr/local/bin/$PROJECT"
 chown 65532:65532 "$root/data"

@@ -44,8 +44,8 @@ cp -r "$project/end2end/oidc/node_modules" end2end/oidc/
 scripts/build.sh --wasm-only
 [[ -f target/site/pkg/tollgate_id.wasm ]] || fail "no target/site/pkg/tollgate_id.wasm"
 cargo test -p domain -p backend -p app -p server -p xtask --no-fail-fast
-# Its pages in Chromium, on the debug binary the tests built: a new user's journey (with and without JavaScript, its
-# cookies named __Host-tollgate_id_*) and the bundle (tollgate_id.js and .wasm load, hydrate and fetch their chunks).
+# Its pages in Chromium, on the debug binary the tests built: a new user's journey (with and without JavaScript, on
+# the fork's own cookies) and the bundle (tollgate_id.wasm loads, the pages hydrate and fetch their chunks).
 cp -r "$project/end2end/node_modules" end2end/
 end2end/run.sh journey bundle
 cd /

@@ -630,14 +630,14 @@ async fn a_code_exchange_never_goes_out_on_a_connection_the_provider_may_be_clos
     })
     .await;
     let dee = Account { sub: "4242", email: "dee@example.com", verified: true };
-    // Bea's browser is back from the provider first; her callback is delivered last.
-    let bea = new_client();
-    let callback = through_provider(&app, &bea, "/auth/github", &dee).await;
+    // One browser is back from the provider first; its callback is delivered last.
+    let held = new_client();
+    let callback = through_provider(&app, &held, "/auth/github", &dee).await;
     // Another sign-in talks to the provider (code exchange, user call): the connection it used stays open.
     assert_eq!(location(&sign_in(&app, &new_client(), "github", &dee).await), "/");
     // Under the test provider's own keep-alive (1 s), over the proxy's 250 ms.
     tokio::time::sleep(std::time::Duration::from_millis(600)).await;
-    assert_eq!(location(&deliver(&app, &bea, &callback).await), "/", "the code exchange got an answer");
-    assert_eq!(app.signed_in_as(&bea).await.as_deref(), Some("dee@example.com"));
+    assert_eq!(location(&deliver(&app, &held, &callback).await), "/", "the code exchange got an answer");
+    assert_eq!(app.signed_in_as(&held).await.as_deref(), Some("dee@example.com"));
     app.stop().await;
 }
