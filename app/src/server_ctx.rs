@@ -35,7 +35,7 @@ fn set_flash(flash: &Flash) {
     }
 }
 
-/// Carries `flash` to the next page, in the visitor session (stored by the `request_context` middleware when this
+/// Carries `flash` to the next page, in the visitor session (stored by the server's request pipeline when this
 /// request ends; the next page takes it). For handlers outside Leptos too.
 pub fn put_flash(ctx: &RequestContext, flash: &Flash) {
     if let Ok(value) = serde_json::to_value(flash) {

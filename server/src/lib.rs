@@ -135,12 +135,7 @@ pub fn router(state: AppState) -> Router {
     }
     let router = router
         .fallback(not_found)
-        .layer(from_fn_with_state(state.clone(), middleware::organization_entry))
-        .layer(from_fn_with_state(state.clone(), middleware::require_mfa_enrolment))
-        .layer(from_fn_with_state(state.clone(), middleware::anonymous_rate_limit))
-        .layer(from_fn_with_state(state.clone(), middleware::cross_site_guard))
-        .layer(from_fn_with_state(state.clone(), middleware::security_headers))
-        .layer(from_fn_with_state(state.clone(), middleware::request_context))
+        .layer(from_fn_with_state(state.clone(), middleware::pipeline))
         .layer(backend::platform::visitor::layer(&state.config, &state.db))
         .layer(RequestBodyLimitLayer::new(state.config.body_limit_bytes))
         .with_state(st);

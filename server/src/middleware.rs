@@ -1,5 +1,5 @@
-//! The request pipeline in front of every page and server function: request context (client address, session),
-//! cross-site refusal, anonymous rate limit, security headers.
+//! The request pipeline in front of every page and server function ([`pipeline`]): request context (client address,
+//! session), cross-site refusal, anonymous rate limit, two-step enrolment, organization entry, security headers.
 use std::net::{IpAddr, SocketAddr};
 
 use app::error::AppError;
@@ -75,16 +75,65 @@ fn warn_untrusted_forwarding(peer: IpAddr) {
     }
 }
 
-/// Builds the [`RequestContext`]: request id, client address, the session behind the cookie.
-pub async fn request_context(State(st): State<AppState>, mut req: Request, next: Next) -> Response {
-    let (request_id, ip, user_agent) = caller(&st, &req);
-    let token = cookies::read(req.headers(), st.config.session_cookie_name());
-    let session = match &token {
-        Some(t) if !t.is_empty() && t.len() <= 128 => match sessions::find_current(&st, t).await {
+/// The pipeline in front of every page and server function, as one layer. In order: the request context
+/// ([`request_context`]); the refusals, each of which answers instead of the page ([`cross_site_guard`],
+/// [`anonymous_rate_limit`], [`require_mfa_enrolment`], [`organization_entry`]); the page or server function; the
+/// flash and visitor state written back; and the security headers on every answer ([`security_headers`]).
+///
+/// One layer rather than one per step: axum's `from_fn` clones and boxes the whole stack below it on every request,
+/// so six stacked layers made about forty clones a request (route, layers, handler), a tenth of a session check's
+/// instructions.
+pub async fn pipeline(State(st): State<AppState>, mut req: Request, next: Next) -> Response {
+    let (ctx, visitor_session) = match request_context(&st, &mut req).await {
+        Ok(found) => found,
+        Err(res) => return security_headers(&st, "", res),
+    };
+    let nonce = ctx.nonce.clone();
+    let visitor = ctx.visitor.clone();
+    req.extensions_mut().insert(ctx);
+    let refused = match cross_site_guard(&st, &req)
+        .or_else(|| anonymous_rate_limit(&st, &req))
+        .or_else(|| require_mfa_enrolment(&st, &req))
+    {
+        None => organization_entry(&st, &mut req).await,
+        refused => refused,
+    };
+    let res = match refused {
+        Some(refused) => refused,
+        None => next.run(req).await,
+    };
+    if let Some(session) = &visitor_session {
+        visitor.apply(session).await;
+    }
+    security_headers(&st, &nonce, res)
+}
+
+/// The [`RequestContext`]: request id, client address, the session behind the cookie, the other cookies the app
+/// reads, and the flash a page shows (taken out of the visitor session, which is returned). A failed session lookup
+/// is an answer: 500. (The request is taken `&mut` so that the future is `Send`: a body is not `Sync`.)
+async fn request_context(
+    st: &AppState,
+    req: &mut Request,
+) -> Result<(RequestContext, Option<backend::platform::visitor::Session>), Response> {
+    let (request_id, ip, user_agent) = caller(st, req);
+    let c = &st.config;
+    let [token, mfa_challenge, trusted_browser, oauth_browser, pending_link] = cookies::read(
+        req.headers(),
+        [
+            c.session_cookie_name(),
+            c.mfa_cookie_name(),
+            c.trust_cookie_name(),
+            c.oauth_cookie_name(),
+            c.link_cookie_name(),
+        ],
+    );
+    let presented_session_digest = token.as_deref().map(crypto::token_digest);
+    let session = match (&token, &presented_session_digest) {
+        (Some(t), Some(digest)) if !t.is_empty() && t.len() <= 128 => match sessions::find_current(st, digest).await {
             Ok(s) => s,
             Err(e) => {
                 tracing::error!(%request_id, error = %e, "session lookup failed");
-                return error_response(&req, StatusCode::INTERNAL_SERVER_ERROR, AppError::Internal { request_id });
+                return Err(error_response(req, StatusCode::INTERNAL_SERVER_ERROR, AppError::Internal { request_id }));
             }
         },
         _ => None,
@@ -94,29 +143,24 @@ pub async fn request_context(State(st): State<AppState>, mut req: Request, next:
     // The visitor session (tower-sessions, outside this layer): a page takes the flash it shows out of it first.
     let visitor_session = req.extensions().get::<backend::platform::visitor::Session>().cloned();
     let visitor = backend::platform::visitor::Pending::default();
-    if let Some(session) = visitor_session.as_ref().filter(|_| shows_flash(&req, wants_html)) {
+    if let Some(session) = visitor_session.as_ref().filter(|_| shows_flash(req, wants_html)) {
         visitor.take_from(session).await;
     }
     let ctx = RequestContext {
-        request_id: request_id.clone(),
+        request_id,
         ip,
         user_agent,
-        presented_session_digest: token.as_deref().map(crypto::token_digest),
-        mfa_challenge: cookies::read(req.headers(), st.config.mfa_cookie_name()),
-        trusted_browser: cookies::read(req.headers(), st.config.trust_cookie_name()),
-        oauth_browser: cookies::read(req.headers(), st.config.oauth_cookie_name()),
-        pending_link: cookies::read(req.headers(), st.config.link_cookie_name()),
+        presented_session_digest,
+        mfa_challenge,
+        trusted_browser,
+        oauth_browser,
+        pending_link,
         session,
         nonce: crypto::random_token(),
         wants_html,
-        visitor: visitor.clone(),
+        visitor,
     };
-    req.extensions_mut().insert(ctx);
-    let res = next.run(req).await;
-    if let Some(session) = &visitor_session {
-        visitor.apply(session).await;
-    }
-    res
+    Ok((ctx, visitor_session))
 }
 
 /// Who is calling: the request id (made by the access log, the outermost layer; a router without it still gets
@@ -163,21 +207,21 @@ fn shows_flash(req: &Request, wants_html: bool) -> bool {
 
 /// A signed-in user whom policy requires to have two-step verification, and who has not, can only enrol: pages send
 /// them to the enrolment page, server functions answer 403.
-pub async fn require_mfa_enrolment(State(st): State<AppState>, req: Request, next: Next) -> Response {
+fn require_mfa_enrolment(st: &AppState, req: &Request) -> Option<Response> {
     use backend::signin::policy;
     let required = req
         .extensions()
         .get::<RequestContext>()
         .and_then(|c| c.session.as_ref())
-        .is_some_and(|s| policy::mfa_enrolment_required(&st, s));
+        .is_some_and(|s| policy::mfa_enrolment_required(st, s));
     let path = req.uri().path();
     if !required || policy::allowed_during_mfa_enrolment(path) {
-        return next.run(req).await;
+        return None;
     }
     if is_safe(req.method()) && !path.starts_with("/api/") {
-        return axum::response::Redirect::to(policy::MFA_ENROLMENT_PAGE).into_response();
+        return Some(axum::response::Redirect::to(policy::MFA_ENROLMENT_PAGE).into_response());
     }
-    error_response(&req, StatusCode::FORBIDDEN, AppError::MfaEnrolmentRequired)
+    Some(error_response(req, StatusCode::FORBIDDEN, AppError::MfaEnrolmentRequired))
 }
 
 /// To the two-step verification enrolment page, saying why.
@@ -191,30 +235,28 @@ pub(crate) fn to_enrolment(req: &Request, why: app::context::Notice) -> Response
 /// A page under `/organizations/{slug}`: an old slug sends members to the new one; an organization that requires
 /// two-step verification sends a member without it to enrolment. Everyone else goes on to the page, which answers
 /// outsiders 404. Server functions check the same through `orgs::authorize`.
-pub async fn organization_entry(State(st): State<AppState>, req: Request, next: Next) -> Response {
+async fn organization_entry(st: &AppState, req: &mut Request) -> Option<Response> {
     use backend::orgs;
     let path = req.uri().path();
-    let Some(rest) = path.strip_prefix("/organizations/").filter(|_| is_safe(req.method())) else {
-        return next.run(req).await;
-    };
-    let Some(me) = req.extensions().get::<RequestContext>().and_then(|c| c.session.clone()) else {
-        return next.run(req).await;
-    };
+    let rest = path.strip_prefix("/organizations/").filter(|_| is_safe(req.method()))?;
+    let me = req.extensions().get::<RequestContext>().and_then(|c| c.session.as_ref())?;
     let (slug, tail) = rest.split_once('/').map(|(s, t)| (s, format!("/{t}"))).unwrap_or((rest, String::new()));
     if slug.is_empty() || slug == "new" || slug.len() > 63 {
-        return next.run(req).await;
+        return None;
     }
-    match orgs::entry(&st, &me, slug).await {
-        Ok(orgs::Entry::Proceed) => next.run(req).await,
+    match orgs::entry(st, me, slug).await {
+        Ok(orgs::Entry::Proceed) => None,
         Ok(orgs::Entry::Moved(new_slug)) => {
             let query = req.uri().query().map(|q| format!("?{q}")).unwrap_or_default();
-            axum::response::Redirect::temporary(&format!("/organizations/{new_slug}{tail}{query}")).into_response()
+            Some(
+                axum::response::Redirect::temporary(&format!("/organizations/{new_slug}{tail}{query}")).into_response(),
+            )
         }
-        Ok(orgs::Entry::MfaRequired) => to_enrolment(&req, app::context::Notice::OrgRequiresMfa),
+        Ok(orgs::Entry::MfaRequired) => Some(to_enrolment(req, app::context::Notice::OrgRequiresMfa)),
         Err(e) => {
             let request_id = req.extensions().get::<RequestContext>().map(|c| c.request_id.clone()).unwrap_or_default();
             tracing::error!(%request_id, error = %e, "organization lookup failed");
-            error_response(&req, StatusCode::INTERNAL_SERVER_ERROR, AppError::Internal { request_id })
+            Some(error_response(req, StatusCode::INTERNAL_SERVER_ERROR, AppError::Internal { request_id }))
         }
     }
 }
@@ -246,9 +288,9 @@ fn is_safe(method: &Method) -> bool {
 
 /// Refuses state-changing requests sent from another site (S44). Browsers send `Sec-Fetch-Site`; older ones send
 /// `Origin`. A request with neither comes from a non-browser client, which carries no ambient cookies to abuse.
-pub async fn cross_site_guard(State(st): State<AppState>, req: Request, next: Next) -> Response {
+fn cross_site_guard(st: &AppState, req: &Request) -> Option<Response> {
     if is_safe(req.method()) {
-        return next.run(req).await;
+        return None;
     }
     let headers = req.headers();
     let allowed = match headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
@@ -259,17 +301,16 @@ pub async fn cross_site_guard(State(st): State<AppState>, req: Request, next: Ne
         },
     };
     if allowed {
-        next.run(req).await
-    } else {
-        let ctx = req.extensions().get::<RequestContext>();
-        tracing::warn!(
-            request_id = ctx.map(|c| c.request_id.as_str()).unwrap_or("-"),
-            ip = ?ctx.map(|c| c.ip),
-            path = %req.uri().path(),
-            "cross-site request refused"
-        );
-        error_response(&req, StatusCode::FORBIDDEN, AppError::Forbidden)
+        return None;
     }
+    let ctx = req.extensions().get::<RequestContext>();
+    tracing::warn!(
+        request_id = ctx.map(|c| c.request_id.as_str()).unwrap_or("-"),
+        ip = ?ctx.map(|c| c.ip),
+        path = %req.uri().path(),
+        "cross-site request refused"
+    );
+    Some(error_response(req, StatusCode::FORBIDDEN, AppError::Forbidden))
 }
 
 /// Server functions that check a credential (a password, a code, a mailed token, a passkey) or send mail to an
@@ -307,24 +348,20 @@ fn counts_per_address(ctx: &RequestContext, path: &str) -> bool {
 }
 
 /// POSTs count against their client address (IPv6 by /64) per [`counts_per_address`]: 429 with `Retry-After`.
-pub async fn anonymous_rate_limit(State(st): State<AppState>, req: Request, next: Next) -> Response {
-    if !is_safe(req.method()) {
-        if let Some(ctx) = req.extensions().get::<RequestContext>() {
-            if counts_per_address(ctx, req.uri().path()) {
-                if let Err(retry) = st.limits.anonymous_post(ctx.ip) {
-                    tracing::warn!(request_id = %ctx.request_id, ip = %ctx.ip, path = %req.uri().path(), "rate limit hit");
-                    let mut res = error_response(
-                        &req,
-                        StatusCode::TOO_MANY_REQUESTS,
-                        AppError::RateLimited { retry_after_secs: retry.0 },
-                    );
-                    res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry.0));
-                    return res;
-                }
-            }
-        }
+fn anonymous_rate_limit(st: &AppState, req: &Request) -> Option<Response> {
+    if is_safe(req.method()) {
+        return None;
     }
-    next.run(req).await
+    let ctx = req.extensions().get::<RequestContext>()?;
+    if !counts_per_address(ctx, req.uri().path()) {
+        return None;
+    }
+    let retry = st.limits.anonymous_post(ctx.ip).err()?;
+    tracing::warn!(request_id = %ctx.request_id, ip = %ctx.ip, path = %req.uri().path(), "rate limit hit");
+    let mut res =
+        error_response(req, StatusCode::TOO_MANY_REQUESTS, AppError::RateLimited { retry_after_secs: retry.0 });
+    res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry.0));
+    Some(res)
 }
 
 /// The error as the caller can read it: a small HTML page for a browser form, the JSON `AppError` for the
@@ -363,19 +400,19 @@ pub(crate) fn html_page_raw(status: StatusCode, title: &str, body: &str) -> Resp
     (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response()
 }
 
-/// The request context of a route that never reads cookies (the JSON API, the OpenID provider's endpoints for
-/// clients): request id, client address and user agent, no session.
-pub async fn cookieless_context(State(st): State<AppState>, mut req: Request, next: Next) -> Response {
+/// The pipeline of a route that never reads cookies (the JSON API, the OpenID provider's endpoints for clients), as
+/// one layer: the request context (request id, client address and user agent, no session), then the route, and the
+/// security headers on its answer.
+pub async fn cookieless_pipeline(State(st): State<AppState>, mut req: Request, next: Next) -> Response {
     let (request_id, ip, user_agent) = caller(&st, &req);
     let ctx = RequestContext { request_id, ip, user_agent, ..RequestContext::system() };
     req.extensions_mut().insert(ctx);
-    next.run(req).await
+    let res = next.run(req).await;
+    security_headers(&st, "", res)
 }
 
 /// Security headers on every response (S45). Pages get a CSP whose nonce matches their inline scripts.
-pub async fn security_headers(State(st): State<AppState>, req: Request, next: Next) -> Response {
-    let nonce = req.extensions().get::<RequestContext>().map(|c| c.nonce.clone()).unwrap_or_default();
-    let mut res = next.run(req).await;
+fn security_headers(st: &AppState, nonce: &str, mut res: Response) -> Response {
     let h = res.headers_mut();
     let csp = format!(
         "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self'; \

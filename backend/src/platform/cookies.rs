@@ -22,17 +22,23 @@ pub fn clear(config: &Config, name: &str) -> String {
     set(config, name, "", Some(0))
 }
 
-/// The value of the cookie `name` in a request, across every `Cookie` header it carries; the first one if a client
-/// sent the name twice. Pairs that do not parse are skipped.
-pub fn read(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
+/// The values of the cookies `names` in a request, in the same order, across every `Cookie` header it carries; the
+/// first one of a name a client sent twice. Pairs that do not parse are skipped. The headers are parsed once, for
+/// every name: the request pipeline reads five cookies on every request.
+pub fn read<const N: usize>(headers: &HeaderMap, names: [&str; N]) -> [Option<String>; N] {
+    let mut found: [Option<String>; N] = std::array::from_fn(|_| None);
+    let pairs = headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(Cookie::split_parse)
-        .filter_map(Result::ok)
-        .find(|c| c.name() == name)
-        .map(|c| c.value().to_string())
+        .filter_map(Result::ok);
+    for c in pairs {
+        if let Some(i) = names.iter().position(|n| *n == c.name()) {
+            found[i].get_or_insert_with(|| c.value().to_string());
+        }
+    }
+    found
 }
 
 #[cfg(test)]
@@ -49,11 +55,14 @@ mod tests {
 
     #[test]
     fn reads_a_cookie_among_others_across_header_fields() {
-        let h = headers(&["a=1; portcullis_session=abc.def", "b=2"]);
-        assert_eq!(read(&h, "portcullis_session").as_deref(), Some("abc.def"));
-        assert_eq!(read(&h, "b").as_deref(), Some("2"));
-        assert_eq!(read(&h, "portcullis"), None, "a name is matched whole");
-        assert_eq!(read(&headers(&["=x; junk; s=v"]), "s").as_deref(), Some("v"), "bad pairs are skipped");
+        let h = headers(&["a=1; portcullis_session=abc.def", "b=2; a=3"]);
+        let [session, b, a, whole] = read(&h, ["portcullis_session", "b", "a", "portcullis"]);
+        assert_eq!(session.as_deref(), Some("abc.def"));
+        assert_eq!(b.as_deref(), Some("2"));
+        assert_eq!(a.as_deref(), Some("1"), "the first of a name sent twice");
+        assert_eq!(whole, None, "a name is matched whole");
+        assert_eq!(read(&headers(&["=x; junk; s=v"]), ["s"]), [Some("v".to_string())], "bad pairs are skipped");
+        assert_eq!(read(&HeaderMap::new(), ["s", "t"]), [None, None]);
     }
 
     #[test]

@@ -141,7 +141,7 @@ impl SessionStore for VisitorStore {
 }
 
 /// What a request does to its visitor session, decided by code that cannot wait (a page rendering, the end of a
-/// form) and carried out by the `request_context` middleware around it: the flash the page shows (taken before),
+/// form) and carried out by the server's request pipeline around it: the flash the page shows (taken before),
 /// the flash for the next page and a new id after a sign-in (stored after).
 #[derive(Clone, Debug, Default)]
 pub struct Pending(std::sync::Arc<std::sync::Mutex<PendingState>>);

@@ -59,7 +59,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
 /// Finds the token's account and checks the token's allowance. A wrong token also counts against the client
 /// address's allowance for anonymous requests, so guessing is slowed like a password would be.
 pub async fn require_token(State(st): State<AppState>, mut req: Request, next: Next) -> Response {
-    // Put there by `middleware::cookieless_context`, outside this layer.
+    // Put there by `middleware::cookieless_pipeline`, outside this layer.
     let Some(ctx) = req.extensions().get::<RequestContext>().cloned() else {
         return ApiError::Internal { request_id: "-".into() }.into_response();
     };

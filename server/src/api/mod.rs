@@ -35,7 +35,6 @@ pub fn router(state: AppState) -> Router {
         .with_state(state.clone());
     Router::new()
         .nest("/api/v1", v1)
-        .layer(from_fn_with_state(state.clone(), crate::middleware::cookieless_context))
-        .layer(from_fn_with_state(state.clone(), crate::middleware::security_headers))
+        .layer(from_fn_with_state(state.clone(), crate::middleware::cookieless_pipeline))
         .layer(RequestBodyLimitLayer::new(state.config.body_limit_bytes))
 }

@@ -32,8 +32,7 @@ pub fn router(state: AppState) -> Router {
         .route("/oauth/token", post(token))
         .route("/oauth/userinfo", get(userinfo).post(userinfo))
         .route("/oauth/revoke", post(revoke))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::middleware::cookieless_context))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::middleware::security_headers))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::middleware::cookieless_pipeline))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(state.config.body_limit_bytes))
         .with_state(state)
 }
