@@ -62,10 +62,8 @@ pub struct StylesheetHref(pub String);
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
-    if let Some(ctx) = use_context::<axum::http::request::Parts>()
-        .and_then(|p| p.extensions.get::<backend::platform::request::RequestContext>().cloned())
-    {
-        provide_context(leptos::nonce::Nonce::from_value(ctx.nonce.clone()));
+    if let Some(nonce) = server_ctx::with_request(|ctx| ctx.nonce.clone()) {
+        provide_context(leptos::nonce::Nonce::from_value(nonce));
     }
     let stylesheet = use_context::<StylesheetHref>()
         .map_or_else(|| concat!("/pkg/", env!("LEPTOS_OUTPUT_NAME"), ".css").to_string(), |s| s.0);

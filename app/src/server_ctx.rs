@@ -18,9 +18,18 @@ pub fn state() -> Result<AppState, AppError> {
 }
 
 pub fn request() -> Result<RequestContext, AppError> {
-    use_context::<Parts>()
-        .and_then(|p| p.extensions.get::<RequestContext>().cloned())
-        .ok_or_else(|| AppError::Internal { request_id: "no-request-context".into() })
+    with_request(RequestContext::clone).ok_or_else(|| AppError::Internal { request_id: "no-request-context".into() })
+}
+
+/// `read` of this request's context, without copying it or the request (`use_context::<Parts>()` would copy every
+/// header and extension, twice a page).
+pub fn with_request<R>(read: impl FnOnce(&RequestContext) -> R) -> Option<R> {
+    with_extension(read)
+}
+
+/// `read` of one of this request's extensions (the server's pipeline puts them there).
+fn with_extension<T: Send + Sync + 'static, R>(read: impl FnOnce(&T) -> R) -> Option<R> {
+    with_context::<Parts, _>(|p| p.extensions.get::<T>().map(read)).flatten()
 }
 
 pub fn append_header(name: header::HeaderName, value: &str) {
@@ -72,8 +81,7 @@ fn open_sealed(mut flash: Flash) -> Flash {
 
 /// The flash this request's page shows (taken out of the visitor session before the request; once).
 pub fn take_flash() -> Flash {
-    let Ok(ctx) = request() else { return Flash::default() };
-    let flash = ctx.visitor.take_flash().and_then(|v| serde_json::from_value(v).ok());
+    let flash = with_request(|ctx| ctx.visitor.take_flash()).flatten().and_then(|v| serde_json::from_value(v).ok());
     flash.map(open_sealed).unwrap_or_default()
 }
 
@@ -89,8 +97,7 @@ pub fn redirect_page(path: &str) {
 /// progress, a cart, preferences. `visitor()?.insert("cart", &cart).await`, `.get::<Cart>("cart").await`. It gets a
 /// new id at every sign-in and is emptied at log out; the sign-in session (`require_session`) is another thing.
 pub fn visitor() -> Result<backend::platform::visitor::Session, AppError> {
-    use_context::<Parts>()
-        .and_then(|p| p.extensions.get::<backend::platform::visitor::Session>().cloned())
+    with_extension(backend::platform::visitor::Session::clone)
         .ok_or_else(|| AppError::Internal { request_id: "no-visitor-session".into() })
 }
 

@@ -15,7 +15,7 @@ pub async fn get_page_context() -> Result<PageContext, AppError> {
 #[cfg(feature = "ssr")]
 fn page_context_now() -> PageContext {
     let st = crate::server_ctx::state().ok();
-    let user = crate::server_ctx::request().ok().and_then(|ctx| ctx.session).map(|s| UserView {
+    let user = crate::server_ctx::with_request(|ctx| ctx.session.clone()).flatten().map(|s| UserView {
         sudo_open: st.as_ref().is_some_and(|st| backend::signin::sudo::is_fresh(st, &s)),
         sudo_needs_second_factor: s.sudo_needs_second_factor(),
         admin_needs_second_factor: s.is_admin && !s.has_second_factor(),

@@ -143,13 +143,20 @@ async fn doctor_passes_a_ready_configuration_and_says_what_is_for_development_on
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn doctor_names_each_part_that_would_fail_and_exits_1() {
-    let closed = |p: u16| format!("127.0.0.1:{p}");
-    let (db, smtp, oidc) = (crate::mail::free_port(), crate::mail::free_port(), crate::mail::free_port());
+    // Ports nothing answers on while the check runs: bound, never listening, so a connection is refused and no
+    // other test can take one meanwhile (a port that was only free once was taken by another test's SMTP sink).
+    let closed = || {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = socket.local_addr().unwrap().to_string();
+        (socket, addr)
+    };
+    let ((_db, db), (_smtp, smtp), (_oidc, oidc)) = (closed(), closed(), closed());
     let (code, said) = doctor(&[
-        ("DATABASE_URL", &format!("postgres://portcullis@{}/portcullis", closed(db))),
+        ("DATABASE_URL", &format!("postgres://portcullis@{db}/portcullis")),
         ("MAIL_TRANSPORT", "smtp"),
-        ("SMTP_URL", &format!("smtp://{}", closed(smtp))),
-        ("OIDC_ISSUER", &format!("http://{}", closed(oidc))),
+        ("SMTP_URL", &format!("smtp://{smtp}")),
+        ("OIDC_ISSUER", &format!("http://{oidc}")),
         ("OIDC_CLIENT_ID", "portcullis"),
         ("OIDC_CLIENT_SECRET", "s3cret"),
     ]);
