@@ -30,7 +30,7 @@ fi
 wb_version=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' Cargo.lock)
 if ! command -v wasm-bindgen >/dev/null || [[ "$(wasm-bindgen --version | awk '{print $2}')" != "$wb_version" ]]; then
   echo "==> installing wasm-bindgen-cli $wb_version (once, a few minutes)"
-  cargo install wasm-bindgen-cli --version "$wb_version"
+  cargo install --locked wasm-bindgen-cli --version "$wb_version"
 fi
 
 split_version=0.2.4
