@@ -30,7 +30,8 @@ fi
 wb_version=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' Cargo.lock)
 if ! command -v wasm-bindgen >/dev/null || [[ "$(wasm-bindgen --version | awk '{print $2}')" != "$wb_version" ]]; then
   echo "==> installing wasm-bindgen-cli $wb_version (once, a few minutes)"
-  cargo install --locked wasm-bindgen-cli --version "$wb_version"
+  # Not --locked: the lock file published with 0.2.130 pins webpki-roots 1.0.11, which the registry here does not have.
+  cargo install wasm-bindgen-cli --version "$wb_version"
 fi
 
 split_version=0.2.4

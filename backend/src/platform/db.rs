@@ -290,14 +290,21 @@ pub fn like_literal(text: &str) -> String {
     text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
 
+/// A database in a new SQLite file of its own, for unit tests: the database and its folder, to remove at the end.
+#[cfg(test)]
+pub(crate) async fn scratch_sqlite(label: &str) -> (Db, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("portcullis-{label}-{}", uuid::Uuid::new_v4().simple()));
+    let db = Db::connect(&format!("sqlite://{}/t.db", dir.display())).await.unwrap();
+    (db, dir)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[tokio::test]
     async fn direct_reads_see_every_commit_at_once_and_cannot_write() {
-        let dir = std::env::temp_dir().join(format!("portcullis-direct-{}", uuid::Uuid::new_v4().simple()));
-        let db = Db::connect(&format!("sqlite://{}/t.db", dir.display())).await.unwrap();
+        let (db, dir) = scratch_sqlite("direct").await;
         sqlx::query("CREATE TABLE t (x BIGINT)").execute(&db.pool).await.unwrap();
         let count = |db: &Db| {
             db.read_direct(|c| c.query_row("SELECT COUNT(*) FROM t", [], |r| r.get::<_, i64>(0)))

@@ -382,15 +382,14 @@ pub async fn revoke_others(st: &AppState, ctx: &RequestContext, user_id: &str, k
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::platform::db::Db;
+    use crate::platform::db::scratch_sqlite;
 
     /// The direct read takes [`FIND_SESSION`]'s columns by position; sqlx takes them by name. On a row where every
     /// column has a value of its own (an impersonated session in an organization, with a second factor and passkeys),
     /// both give the same session: a column read at the wrong position would differ.
     #[tokio::test]
     async fn the_direct_session_read_gives_what_the_pool_gives_column_by_column() {
-        let dir = std::env::temp_dir().join(format!("portcullis-found-{}", uuid::Uuid::new_v4().simple()));
-        let db = Db::connect(&format!("sqlite://{}/t.db", dir.display())).await.unwrap();
+        let (db, dir) = scratch_sqlite("found").await;
         db.migrate().await.unwrap();
         let now = 1_000_000;
         for sql in [
