@@ -22,7 +22,7 @@ use app::{
 
 use crate::{
     common::*,
-    mail::{free_port, SmtpSink},
+    mail::{closed_port, SmtpSink},
     mfa::{enable_totp, Authenticator},
 };
 
@@ -1175,7 +1175,7 @@ async fn a_dead_mail_job_is_delivered_after_retry_once_smtp_is_up() {
     let bo_id = setup.user_id(BO).await;
     setup.stop().await;
 
-    let port = free_port(); // nothing listens here: SMTP is down
+    let (held, port) = closed_port(); // nothing listens here: SMTP is down
     let app = TestApp::spawn_on(&url, move |c| {
         roomy(c);
         c.mail_transport = MailTransportKind::Smtp;
@@ -1219,7 +1219,8 @@ async fn a_dead_mail_job_is_delivered_after_retry_once_smtp_is_up() {
     assert!(page.contains(&format!("password_reset: user_id={bo_id}")), "the page lists the job");
     assert!(page.contains("Dead (1)") && page.contains("Retry"));
 
-    // SMTP is back; the admin retries; the mail arrives.
+    // SMTP is back, on the port held closed until now; the admin retries; the mail arrives.
+    drop(held);
     let sink = SmtpSink::start(port).await;
     let r = app
         .post_form_with(&ann, "/api/admin_job_action", &[("id", &job_id), ("action", "retry"), ("state", "dead")])

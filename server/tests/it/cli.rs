@@ -143,20 +143,13 @@ async fn doctor_passes_a_ready_configuration_and_says_what_is_for_development_on
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn doctor_names_each_part_that_would_fail_and_exits_1() {
-    // Ports nothing answers on while the check runs: bound, never listening, so a connection is refused and no
-    // other test can take one meanwhile (a port that was only free once was taken by another test's SMTP sink).
-    let closed = || {
-        let socket = tokio::net::TcpSocket::new_v4().unwrap();
-        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
-        let addr = socket.local_addr().unwrap().to_string();
-        (socket, addr)
-    };
-    let ((_db, db), (_smtp, smtp), (_oidc, oidc)) = (closed(), closed(), closed());
+    use crate::mail::closed_port;
+    let ((_db, db), (_smtp, smtp), (_oidc, oidc)) = (closed_port(), closed_port(), closed_port());
     let (code, said) = doctor(&[
-        ("DATABASE_URL", &format!("postgres://portcullis@{db}/portcullis")),
+        ("DATABASE_URL", &format!("postgres://portcullis@127.0.0.1:{db}/portcullis")),
         ("MAIL_TRANSPORT", "smtp"),
-        ("SMTP_URL", &format!("smtp://{smtp}")),
-        ("OIDC_ISSUER", &format!("http://{oidc}")),
+        ("SMTP_URL", &format!("smtp://127.0.0.1:{smtp}")),
+        ("OIDC_ISSUER", &format!("http://127.0.0.1:{oidc}")),
         ("OIDC_CLIENT_ID", "portcullis"),
         ("OIDC_CLIENT_SECRET", "s3cret"),
     ]);
@@ -243,7 +236,7 @@ async fn healthcheck_answers_for_the_server_on_bind_addr() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("/healthz answered 200"));
     app.stop().await;
 
-    let closed = crate::mail::free_port();
+    let (_held, closed) = crate::mail::closed_port();
     let out = binary().arg("healthcheck").env("BIND_ADDR", format!("127.0.0.1:{closed}")).output().unwrap();
     assert_eq!(out.status.code(), Some(1), "nothing listens: unhealthy");
 }

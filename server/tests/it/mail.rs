@@ -19,6 +19,16 @@ pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// A loopback port nothing answers on for as long as the returned socket lives: bound, never listening, so a
+/// connection is refused and no other test can take the port meanwhile (a port that was only free when it was picked
+/// was once taken by another test's SMTP sink).
+pub(crate) fn closed_port() -> (tokio::net::TcpSocket, u16) {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let port = socket.local_addr().unwrap().port();
+    (socket, port)
+}
+
 impl SmtpSink {
     pub(crate) async fn start(port: u16) -> Self {
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("maildir-{}", uuid::Uuid::new_v4().simple()));
