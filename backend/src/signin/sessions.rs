@@ -118,7 +118,7 @@ const FIND_SESSION: &str =
 /// a live one has its idle deadline moved (at most once a minute, to keep reads cheap).
 pub async fn find_current(st: &AppState, digest: &str) -> Result<Option<CurrentSession>, sqlx::Error> {
     let now = st.clock.now();
-    let query = || sqlx::query_as::<_, FoundSession>(FIND_SESSION).bind(&digest).bind(now);
+    let query = || sqlx::query_as::<_, FoundSession>(FIND_SESSION).bind(digest).bind(now);
     // On SQLite, on this thread (`Db::read_direct`); on PostgreSQL, on a connection outside the pool (`Db::quick`).
     // If either fails, once more on the pool.
     let row = match st.db.read_direct(|conn| FoundSession::read(conn, digest, now)) {
