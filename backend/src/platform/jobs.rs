@@ -204,7 +204,10 @@ pub async fn after_commit(st: &AppState, job_ids: &[String]) {
                 }
             }
         }
-        MailDelivery::Queue => st.jobs_wakeup.notify_one(),
+        // Nothing was queued (a sign-in from a known device, say): the worker is not woken for nothing (each wake-up
+        // is a write transaction that claims no job).
+        MailDelivery::Queue if !job_ids.is_empty() => st.jobs_wakeup.notify_one(),
+        MailDelivery::Queue => {}
     }
 }
 

@@ -30,6 +30,11 @@ impl Drop for Served {
 
 impl Served {
     async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    /// As [`Served::start`], with these variables set too (or instead).
+    async fn start_with(vars: &[(&str, &str)]) -> Self {
         let (port, metrics_port) = (free_port(), free_port());
         let mut child = Command::new(BIN)
             .arg("serve")
@@ -41,6 +46,7 @@ impl Served {
             .env("LOG_FORMAT", "json")
             .env("RUST_LOG", "info")
             .env("ARGON2_M_KIB", "1024")
+            .envs(vars.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -214,4 +220,50 @@ async fn a_panicking_handler_answers_500_and_the_panic_is_logged_with_the_reques
     // The service goes on answering.
     let r = app.oneshot(Request::get("/fine").body(Body::empty()).unwrap()).await.unwrap();
     assert_eq!(r.status(), 200);
+}
+
+/// The server process's anonymous resident memory, in MiB (`RssAnon` in `/proc/PID/status`): what the process holds
+/// of its own, not the binary's pages.
+#[cfg(target_os = "linux")]
+fn resident_anon_mib(served: &Served) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", served.child.id())).unwrap();
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("RssAnon:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("RssAnon in /proc/PID/status");
+    kib / 1024
+}
+
+/// A burst of sign-ins does not leave the process holding the hashing memory: an idle worker's block leaves the
+/// process (its resident memory, as the system counts it) once it has had nothing to do for `RELEASE_AFTER` (5 s).
+/// The real binary, with its allocator, and a 64 MiB block so that it stands out from everything else.
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_server_hands_its_hashing_memory_back_to_the_system() {
+    let served =
+        Served::start_with(&[("ARGON2_M_KIB", "65536"), ("ARGON2_T", "1"), ("HASH_CONCURRENCY", "1")]).await;
+    let before = resident_anon_mib(&served);
+    let r = bare_client()
+        .post(format!("{}/api/register", served.base))
+        .header("accept", "text/html")
+        .form(&[("email", "ann@example.com"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 302, "registered");
+    let hashed = resident_anon_mib(&served);
+    assert!(hashed >= before + 60, "the 64 MiB block is resident after the hash: {before} MiB before, {hashed} after");
+    let mut now = hashed;
+    for _ in 0..150 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        now = resident_anon_mib(&served);
+        if now + 48 <= hashed {
+            break;
+        }
+    }
+    assert!(
+        now + 48 <= hashed,
+        "the idle worker's block stayed resident: {before} MiB before the hash, {hashed} after it, {now} 15 s later"
+    );
 }
