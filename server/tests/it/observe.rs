@@ -241,8 +241,7 @@ fn resident_anon_mib(served: &Served) -> u64 {
 #[cfg(target_os = "linux")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_server_hands_its_hashing_memory_back_to_the_system() {
-    let served =
-        Served::start_with(&[("ARGON2_M_KIB", "65536"), ("ARGON2_T", "1"), ("HASH_CONCURRENCY", "1")]).await;
+    let served = Served::start_with(&[("ARGON2_M_KIB", "65536"), ("ARGON2_T", "1"), ("HASH_CONCURRENCY", "1")]).await;
     let before = resident_anon_mib(&served);
     let r = bare_client()
         .post(format!("{}/api/register", served.base))
