@@ -34,15 +34,16 @@ use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::limit::RequestBodyLimitLayer;
 
+/// The state of the pages' router, cloned with each handler on every request: so the options are behind an `Arc`.
 #[derive(Clone)]
 pub struct ServerState {
     pub app: AppState,
-    pub leptos: LeptosOptions,
+    pub leptos: std::sync::Arc<LeptosOptions>,
 }
 
 impl FromRef<ServerState> for LeptosOptions {
     fn from_ref(s: &ServerState) -> Self {
-        s.leptos.clone()
+        (*s.leptos).clone()
     }
 }
 
@@ -76,7 +77,7 @@ async fn not_found(State(st): State<ServerState>, req: Request<Body>) -> axum::r
             provide_context(app.clone());
             provide_context(stylesheet());
         },
-        move || shell(options.clone()),
+        move || shell((*options).clone()),
     );
     handler(req).await.into_response()
 }
@@ -95,7 +96,7 @@ pub fn router(state: AppState) -> Router {
     // would stall a page rendering at that moment in another router of the same process (tests run several).
     static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> = std::sync::OnceLock::new();
     let routes = ROUTES.get_or_init(|| generate_route_list(App)).clone();
-    let st = ServerState { app: state.clone(), leptos: leptos.clone() };
+    let st = ServerState { app: state.clone(), leptos: std::sync::Arc::new(leptos.clone()) };
     let mut router: Router<ServerState> = Router::new()
         .leptos_routes_with_context(
             &st,
@@ -133,14 +134,16 @@ pub fn router(state: AppState) -> Router {
                 .layer(from_fn_with_state(state.clone(), middleware::loopback_only)),
         );
     }
-    let router = router
-        .fallback(not_found)
-        .layer(from_fn_with_state(state.clone(), middleware::pipeline))
-        .layer(backend::platform::visitor::layer(&state.config, &state.db))
+    // The pages' middleware wraps their router as a whole (see `observe::observed` for why not each route).
+    let pages = tower::ServiceBuilder::new()
         .layer(RequestBodyLimitLayer::new(state.config.body_limit_bytes))
-        .with_state(st);
-    // The JSON API has its own middleware (bearer tokens, never the cookies the layers above read).
-    observe::observed(api::router(state.clone()).merge(routes::provider::router(state)).merge(router))
+        .map_request(|req: Request<tower_http::body::Limited<Body>>| req.map(Body::new))
+        .layer(backend::platform::visitor::layer(&state.config, &state.db))
+        .layer(from_fn_with_state(state.clone(), middleware::pipeline))
+        .service(observe::recording_routes(router.fallback(not_found).with_state(st)));
+    // The JSON API has its own middleware (bearer tokens, never the cookies the layers above read); every other
+    // request goes to the pages.
+    observe::observed(api::router(state.clone()).merge(routes::provider::router(state)).fallback_service(pages))
 }
 
 /// A running server: its address, and the handles to stop it.

@@ -1,7 +1,11 @@
 //! What an operator sees of the running server: one access-log line per request (method, route, status, latency,
 //! request id) inside a span that carries the request id to every line the request logs; a panic in a handler
 //! answers 500 and is logged; Prometheus metrics on a listener of their own (`METRICS_ADDR`).
-use std::{net::SocketAddr, time::Instant};
+use std::{
+    net::SocketAddr,
+    sync::{Arc, OnceLock},
+    time::Instant,
+};
 
 use axum::{
     extract::{MatchedPath, Request, State},
@@ -27,11 +31,13 @@ pub async fn access_log(mut req: Request, next: Next) -> Response {
     let started = Instant::now();
     let request_id = crypto::new_id();
     let method = req.method().clone();
-    let route = req.extensions().get::<MatchedPath>().map_or("(no route)", |p| p.as_str()).to_string();
+    let slot = RouteSlot::default();
+    req.extensions_mut().insert(slot.clone());
     req.extensions_mut().insert(RequestId(request_id.clone()));
     let span = tracing::info_span!("request", request_id = %request_id);
     let mut res = next.run(req).instrument(span.clone()).await;
     let latency = started.elapsed();
+    let route = slot.0.get().map_or("(no route)", |p| p.as_str()).to_string();
     let status = res.status().as_u16();
     span.in_scope(|| {
         tracing::info!(
@@ -54,11 +60,32 @@ pub async fn access_log(mut req: Request, next: Next) -> Response {
     res
 }
 
-/// `router` with the access log outermost and panics caught inside it.
+/// The route a request matched, for [`access_log`], which runs before any router has matched it: the router that
+/// matches it records it here ([`recording_routes`]).
+#[derive(Clone, Default)]
+pub struct RouteSlot(Arc<OnceLock<MatchedPath>>);
+
+/// `router` with each of its routes recording its pattern in the request's [`RouteSlot`] (a plain function on the
+/// request: nothing is cloned or boxed for it per request, unlike a `from_fn` middleware).
+pub fn recording_routes(router: Router) -> Router {
+    fn record(req: Request) -> Request {
+        if let (Some(slot), Some(path)) = (req.extensions().get::<RouteSlot>(), req.extensions().get::<MatchedPath>()) {
+            let _ = slot.0.set(path.clone());
+        }
+        req
+    }
+    router.route_layer(tower::util::MapRequestLayer::new(record as fn(Request) -> Request))
+}
+
+/// `router` with the access log outermost and panics caught inside it. Both wrap the router as a whole, once, not
+/// each of its routes: axum clones a route's whole stack of layers on every request it serves, and a `from_fn`
+/// layer clones everything below it again, so layers on the routes cost a deep copy of the stack per request.
 pub fn observed(router: Router) -> Router {
-    router
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
+    let service = tower::ServiceBuilder::new()
         .layer(axum::middleware::from_fn(access_log))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
+        .service(recording_routes(router));
+    Router::new().fallback_service(service)
 }
 
 /// A handler that panics: the request gets a 500 (the connection is not dropped) and the panic is logged in the
