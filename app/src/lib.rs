@@ -67,6 +67,10 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
     let stylesheet = use_context::<StylesheetHref>()
         .map_or_else(|| concat!("/pkg/", env!("LEPTOS_OUTPUT_NAME"), ".css").to_string(), |s| s.0);
+    #[cfg(feature = "ssr")]
+    let page_context = components::layout::page_context_script();
+    #[cfg(not(feature = "ssr"))]
+    let page_context = ();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -77,13 +81,39 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <link rel="icon" href="/favicon.ico" type="image/svg+xml"/>
                 <link rel="stylesheet" href=stylesheet/>
                 <AutoReload options=options.clone()/>
-                <HydrationScripts options/>
+                <LoadBundle options/>
                 <MetaTags/>
+                {page_context}
             </head>
             <body>
                 <App/>
             </body>
         </html>
+    }
+}
+
+/// The tags that load the bundle and hydrate the page, as Leptos's `HydrationScripts` makes them (a preload of the
+/// glue module and of the main WASM module, and an inline module script, with this request's nonce, that imports
+/// the glue, instantiates the module and calls its `hydrate`), with their text made once per process: Leptos
+/// formats the script anew for every page. The bundle is not split by Leptos's manifest (see `page_groups!`), so
+/// there is nothing else to provide.
+#[component]
+fn LoadBundle(options: LeptosOptions) -> impl IntoView {
+    static TAGS: std::sync::OnceLock<(String, String, String)> = std::sync::OnceLock::new();
+    let (js, wasm, script) = TAGS.get_or_init(|| {
+        let dir = format!("/{}", options.site_pkg_dir);
+        let js = format!("{dir}/{}.js", options.output_name);
+        let wasm = format!("{dir}/{}.wasm", options.output_name);
+        let script = format!(
+            "import({js:?}).then((glue) => glue.default({{ module_or_path: {wasm:?} }}).then(() => glue.hydrate()));"
+        );
+        (js, wasm, script)
+    });
+    let nonce = leptos::nonce::use_nonce();
+    view! {
+        <link rel="modulepreload" href=js.as_str() crossorigin="anonymous"/>
+        <link rel="preload" href=wasm.as_str() r#as="fetch" r#type="application/wasm" crossorigin="anonymous"/>
+        <script type="module" nonce=nonce>{script.as_str()}</script>
     }
 }
 

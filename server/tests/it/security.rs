@@ -165,3 +165,26 @@ async fn s6_password_fields_welcome_managers_paste_and_a_show_toggle() {
     }
     app.stop().await;
 }
+
+/// The page context travels to the browser as JSON in a `<script>` element of the page's head: a value a user
+/// chose cannot end that element and run as a script (every `<` in it is escaped), and the browser reads it back
+/// whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s45_a_display_name_cannot_end_the_page_context_script() {
+    let app = TestApp::spawn().await;
+    let ann = app.signed_in_user("ann@example.com").await;
+    let name = "</script><script>alert(1)</script><!--";
+    let r = app.post_form_with(&ann, "/api/update_profile", &[("display_name", name)]).await;
+    assert_eq!(location(&r), "/users/settings");
+    let html = app.get_with(&ann, "/").await.text().await.unwrap();
+    assert!(!html.contains("<script>alert(1)"), "the name ended the script element: {html}");
+    let json = html
+        .split("<script type=\"application/json\" id=\"page-context\"")
+        .nth(1)
+        .and_then(|rest| rest.split_once('>'))
+        .and_then(|(_, rest)| rest.split("</script>").next())
+        .expect("the page context script");
+    let context: serde_json::Value = serde_json::from_str(json).unwrap();
+    assert_eq!(context["user"]["display_name"], name);
+    app.stop().await;
+}
