@@ -42,8 +42,9 @@ pub fn register_jobs(r: &mut platform::jobs::Registry) {
 
 /// Hands memory glibc's malloc holds free back to the system (it keeps freed memory for reuse, and a large block
 /// freed below the top of a heap is never returned otherwise); elsewhere a no-op. The server's own allocations go to
-/// mimalloc (`server/src/lib.rs`), which returns freed memory by itself; this is for what C code (SQLite) allocates
-/// from glibc, and for a binary built on `app` with the system allocator.
+/// mimalloc (`server/src/lib.rs`), which returns freed memory by itself, but only when the thread that freed it
+/// allocates again (so the hashing workers map their blocks from the system: `signin::passwords`); this is for what
+/// C code (SQLite) allocates from glibc, and for a binary built on `app` with the system allocator.
 pub fn release_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only returns free pages to the system; it touches no live allocation.
