@@ -89,6 +89,7 @@ pub fn admin_access() -> impl Fn() -> Option<AdminAccess> + Clone + Send + Sync 
 
 /// The id of the `<script type="application/json">` in the document's head that carries the first render's page
 /// context to the browser (see [`page_context_script`]).
+#[cfg(any(feature = "ssr", feature = "hydrate"))]
 const PAGE_CONTEXT_ID: &str = "page-context";
 
 /// The page context of the first render, computed once by the shell (which writes it into the head).
