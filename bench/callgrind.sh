@@ -11,24 +11,12 @@ shift
 what=("$@")
 [[ $# -eq 0 ]] && what=(session page)
 work=$(mktemp -d)
-free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-cat >"$work/post.lua" <<'LUA'
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
-wrk.headers["Accept"] = "application/json"
-LUA
+source "$(dirname "$0")/lib.sh"
+wrk_post "$work/post.lua"
 for w in "${what[@]}"; do
-  port=$(free_port); base=http://localhost:$port; data=$(mktemp -d "$work/db.XXXX")
-  (cd "$data" && exec env APP_ENV=development BIND_ADDR=127.0.0.1:$port BASE_URL=$base DATABASE_URL=sqlite://$data/bench.db \
-    MAIL_TRANSPORT=dev MAIL_DELIVERY=queue RUST_LOG=warn \
-    valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$work/callgrind.$w.out" "$BIN" serve \
-    >"$data/server.log" 2>&1) &
-  pid=$!
-  for _ in $(seq 1 600); do curl -sf "$base/healthz" >/dev/null && break; sleep 0.2; done
-  form='email=bench@example.com&password=kettle-orbit-marigold-93'
-  curl -sf -o /dev/null -H "Origin: $base" -d "$form" "$base/api/register"
-  cookie=$(curl -sf -D - -o /dev/null -H "Origin: $base" -d "$form" "$base/api/log_in" | tr -d '\r' |
-    awk -F'[ ;]' 'tolower($1) == "set-cookie:" { printf "%s%s", sep, $2; sep = "; " }')
+  data=$(mktemp -d "$work/db.XXXX")
+  start_server "$data" valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$work/callgrind.$w.out" "$BIN"
+  cookie=$(sign_in)
   if [[ $w == session ]]; then args=(-s "$work/post.lua" "$base/api/page_context"); else args=("$base/"); fi
   wrk -t1 -c1 -d3s -H "Cookie: $cookie" -H "Origin: $base" "${args[@]}" >/dev/null
   callgrind_control -i on "$pid" >/dev/null 2>&1
