@@ -3,6 +3,8 @@
 //!   2. an authenticated page against a bare axum handler.
 //! `cargo run -p bench --release [-- SECONDS]`. The app runs with its production defaults except the per-address
 //! and per-account rate limits, which are raised so the benchmark measures the work and not the limiter.
+//! The two sides of each ratio are measured in alternating one-second slices (SECONDS of each), so that a change in
+//! the machine's speed during the run (another tenant of the host, say) weighs on both sides alike.
 use std::{
     sync::{
         atomic::{AtomicU64, Ordering},
@@ -35,7 +37,8 @@ async fn main() -> anyhow::Result<()> {
         config.argon2_m_kib, config.argon2_t, config.argon2_p
     );
 
-    // 1a. Raw Argon2id: verify on every core, each thread reusing one memory block, as the server's hashing workers do.
+    // 1a. Raw Argon2id: verify on every core, each thread reusing one memory block, as the server's hashing workers do
+    // (measured below, in slices alternating with 1b).
     let params =
         Params::new(config.argon2_m_kib, config.argon2_t, config.argon2_p, None).map_err(anyhow::Error::msg)?;
     let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
@@ -43,30 +46,7 @@ async fn main() -> anyhow::Result<()> {
         .hash_password(PASSWORD.as_bytes(), &SaltString::generate(&mut argon2::password_hash::rand_core::OsRng))
         .map_err(anyhow::Error::msg)?
         .to_string();
-    let raw = {
-        let count = Arc::new(AtomicU64::new(0));
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        let threads: Vec<_> = (0..cores)
-            .map(|_| {
-                let (count, hash, argon, params) = (count.clone(), hash.clone(), argon.clone(), params.clone());
-                std::thread::spawn(move || {
-                    let parsed = argon2::PasswordHash::new(&hash).unwrap();
-                    let expected = parsed.hash.unwrap();
-                    let mut salt = [0u8; 64];
-                    let salt = parsed.salt.unwrap().decode_b64(&mut salt).unwrap();
-                    let mut blocks = vec![argon2::Block::default(); params.block_count()];
-                    let mut out = vec![0u8; expected.len()];
-                    while Instant::now() < deadline {
-                        argon.hash_password_into_with_memory(PASSWORD.as_bytes(), salt, &mut out, &mut blocks).unwrap();
-                        assert_eq!(out, expected.as_bytes());
-                        count.fetch_add(1, Ordering::Relaxed);
-                    }
-                })
-            })
-            .collect();
-        threads.into_iter().for_each(|t| t.join().unwrap());
-        count.load(Ordering::Relaxed) as f64 / secs as f64
-    };
+    let hashers = RawHashers::start(cores, &argon, &params, &hash);
 
     // 1b. Log in over HTTP: the whole path (rate limit, CSRF check, lookup, verify, session insert, audit row).
     let state = server::build_state(config).await?;
@@ -110,7 +90,7 @@ async fn main() -> anyhow::Result<()> {
             }
         }
     };
-    let logins = measure(secs, cores * 4, log_in).await?;
+    let (raw, logins) = interleaved(secs, || hashers.run(SLICE), || measure(SLICE, cores * 4, log_in.clone())).await?;
 
     // 2. An authenticated page (session lookup + full SSR) against a bare axum handler, same client and concurrency.
     let r = client
@@ -141,26 +121,25 @@ async fn main() -> anyhow::Result<()> {
             }
         }
     };
-    let pages = measure(secs, 16, page).await?;
-
     let bare_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let bare_addr = bare_listener.local_addr()?;
     let bare = tokio::spawn(async move {
         let app = axum::Router::new().route("/", axum::routing::get(|| async { "ok" }));
         let _ = axum::serve(bare_listener, app).await;
     });
-    let bare_rate = {
+    let bare_op = {
         let client = client.clone();
-        measure(secs, 16, move || {
+        move || {
             let (client, url) = (client.clone(), format!("http://{bare_addr}/"));
             async move {
                 let body = client.get(url).send().await?.text().await?;
                 anyhow::ensure!(body == "ok");
                 Ok(())
             }
-        })
-        .await?
+        }
     };
+    let (pages, bare_rate) =
+        interleaved(secs, || measure(SLICE, 16, page.clone()), || measure(SLICE, 16, bare_op.clone())).await?;
     bare.abort();
     running.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
@@ -180,14 +159,111 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs `op` from `concurrency` tasks for `secs` seconds; returns successful operations per second.
-async fn measure<F, Fut>(secs: u64, concurrency: usize, op: F) -> anyhow::Result<f64>
+/// Each side of a ratio is measured in slices of this length, alternating with the other side.
+const SLICE: Duration = Duration::from_secs(1);
+
+/// Operations done and the time they took, summed over slices.
+#[derive(Clone, Copy, Default)]
+struct Rate {
+    ops: u64,
+    elapsed: Duration,
+}
+
+impl Rate {
+    fn per_sec(self) -> f64 {
+        self.ops as f64 / self.elapsed.as_secs_f64()
+    }
+}
+
+/// `slices` rounds of one slice of `a` and one of `b`, the order swapped every round; each side's operations per
+/// second over all its slices.
+async fn interleaved<A, FA, B, FB>(slices: u64, mut a: A, mut b: B) -> anyhow::Result<(f64, f64)>
+where
+    A: FnMut() -> FA,
+    FA: std::future::Future<Output = anyhow::Result<Rate>>,
+    B: FnMut() -> FB,
+    FB: std::future::Future<Output = anyhow::Result<Rate>>,
+{
+    let (mut ra, mut rb) = (Rate::default(), Rate::default());
+    for round in 0..slices.max(1) {
+        let add = |total: &mut Rate, r: Rate| {
+            total.ops += r.ops;
+            total.elapsed += r.elapsed;
+        };
+        if round % 2 == 0 {
+            add(&mut ra, a().await?);
+            add(&mut rb, b().await?);
+        } else {
+            add(&mut rb, b().await?);
+            add(&mut ra, a().await?);
+        }
+    }
+    Ok((ra.per_sec(), rb.per_sec()))
+}
+
+/// Argon2id verifications on every core, each thread reusing one memory block as the server's hashing workers do.
+/// The threads live for the whole run and hash only during [`RawHashers::run`].
+struct RawHashers {
+    go: Vec<std::sync::mpsc::Sender<Instant>>,
+    done: std::sync::mpsc::Receiver<u64>,
+}
+
+impl RawHashers {
+    fn start(threads: usize, argon: &Argon2<'static>, params: &Params, hash: &str) -> Self {
+        let (done_tx, done) = std::sync::mpsc::channel();
+        let go = (0..threads)
+            .map(|_| {
+                let (go_tx, go_rx) = std::sync::mpsc::channel::<Instant>();
+                let (done_tx, argon, params, hash) = (done_tx.clone(), argon.clone(), params.clone(), hash.to_string());
+                std::thread::spawn(move || {
+                    let parsed = argon2::PasswordHash::new(&hash).unwrap();
+                    let expected = parsed.hash.unwrap();
+                    let mut salt = [0u8; 64];
+                    let salt = parsed.salt.unwrap().decode_b64(&mut salt).unwrap();
+                    let mut blocks = vec![argon2::Block::default(); params.block_count()];
+                    let mut out = vec![0u8; expected.len()];
+                    for deadline in go_rx {
+                        let mut n = 0;
+                        while Instant::now() < deadline {
+                            argon
+                                .hash_password_into_with_memory(PASSWORD.as_bytes(), salt, &mut out, &mut blocks)
+                                .unwrap();
+                            assert_eq!(out, expected.as_bytes());
+                            n += 1;
+                        }
+                        let _ = done_tx.send(n);
+                    }
+                });
+                go_tx
+            })
+            .collect();
+        Self { go, done }
+    }
+
+    /// Hashes on every thread for `slice`; the verifications done and the time they took (until the last thread's
+    /// last hash ended).
+    async fn run(&self, slice: Duration) -> anyhow::Result<Rate> {
+        let start = Instant::now();
+        for go in &self.go {
+            go.send(start + slice)?;
+        }
+        let mut ops = 0;
+        for _ in &self.go {
+            ops += tokio::task::block_in_place(|| self.done.recv())?;
+        }
+        Ok(Rate { ops, elapsed: start.elapsed() })
+    }
+}
+
+/// Runs `op` from `concurrency` tasks for `slice`; returns the successful operations and the time they took (until
+/// the last one in flight at the deadline ended).
+async fn measure<F, Fut>(slice: Duration, concurrency: usize, op: F) -> anyhow::Result<Rate>
 where
     F: Fn() -> Fut + Clone + Send + 'static,
     Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
 {
-    let deadline = Instant::now() + Duration::from_secs(secs);
     let start = Instant::now();
+    let deadline = start + slice;
     let tasks: Vec<_> = (0..concurrency)
         .map(|_| {
             let op = op.clone();
@@ -201,9 +277,9 @@ where
             })
         })
         .collect();
-    let mut total = 0;
+    let mut ops = 0;
     for t in tasks {
-        total += t.await??;
+        ops += t.await??;
     }
-    Ok(total as f64 / start.elapsed().as_secs_f64())
+    Ok(Rate { ops, elapsed: start.elapsed() })
 }
