@@ -14,23 +14,25 @@ work=$(mktemp -d)
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
 rustc --edition 2021 -O -o "$work/floor" "$here/floor.rs"
+pid= floor_pid=
+trap 'kill $pid $floor_pid 2>/dev/null || true' EXIT
 floor_port=$(free_port)
 "$work/floor" "$floor_port" &
 floor_pid=$!
 start_server "$work" "$BIN"
-trap 'kill $pid $floor_pid 2>/dev/null || true' EXIT
 cookie=$(sign_in)
 wrk_post "$work/post.lua"
+session=(-H "Cookie: $cookie" -H "Origin: $base" -s "$work/post.lua" "$base/api/page_context")
 curl -sf -H "Cookie: $cookie" -H "Origin: $base" -H 'Accept: application/json' -d '' "$base/api/page_context" |
   grep -q '"email":"bench@example.com"' || { echo "the session check does not answer for the signed-in account" >&2; exit 1; }
 rate() { wrk -t1 -c1 -d"${secs}s" "$@" | awk '/^Requests\/sec/ { printf "%.0f", $2 }'; }
 rate "http://127.0.0.1:$floor_port/" >/dev/null # warm-up
-rate -H "Cookie: $cookie" -H "Origin: $base" -s "$work/post.lua" "$base/api/page_context" >/dev/null
+rate "${session[@]}" >/dev/null
 printf '%-8s %12s %12s %16s\n' round floor healthz session_check
 for r in $(seq 1 "$rounds"); do
   f=$(rate "http://127.0.0.1:$floor_port/")
   h=$(rate "$base/healthz")
-  s=$(rate -H "Cookie: $cookie" -H "Origin: $base" -s "$work/post.lua" "$base/api/page_context")
+  s=$(rate "${session[@]}")
   printf '%-8s %12s %12s %16s\n' "$r" "$f" "$h" "$s"
 done
 echo "requests/s, wrk -t1 -c1, ${secs} s each"

@@ -2,7 +2,7 @@
 #   start_server DIR COMMAND ...         runs `COMMAND ... serve` (the binary, or valgrind and its options and the
 #                                        binary) in DIR; sets $pid and $base; the server's log is DIR/server.log
 #   sign_in                              prints the cookies of a new account signed in on $base
-#   wrk_post                             writes a wrk script for form posts answered in JSON and prints its path
+#   wrk_post FILE                        writes to FILE a wrk script for form posts answered in JSON
 free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 
 start_server() {

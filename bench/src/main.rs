@@ -170,6 +170,11 @@ struct Rate {
 }
 
 impl Rate {
+    fn add(&mut self, slice: Rate) {
+        self.ops += slice.ops;
+        self.elapsed += slice.elapsed;
+    }
+
     fn per_sec(self) -> f64 {
         self.ops as f64 / self.elapsed.as_secs_f64()
     }
@@ -186,16 +191,12 @@ where
 {
     let (mut ra, mut rb) = (Rate::default(), Rate::default());
     for round in 0..slices.max(1) {
-        let add = |total: &mut Rate, r: Rate| {
-            total.ops += r.ops;
-            total.elapsed += r.elapsed;
-        };
         if round % 2 == 0 {
-            add(&mut ra, a().await?);
-            add(&mut rb, b().await?);
+            ra.add(a().await?);
+            rb.add(b().await?);
         } else {
-            add(&mut rb, b().await?);
-            add(&mut ra, a().await?);
+            rb.add(b().await?);
+            ra.add(a().await?);
         }
     }
     Ok((ra.per_sec(), rb.per_sec()))

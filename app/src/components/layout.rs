@@ -13,7 +13,7 @@ pub async fn get_page_context() -> Result<PageContext, AppError> {
 }
 
 #[cfg(feature = "ssr")]
-pub(crate) fn page_context_now() -> PageContext {
+fn page_context_now() -> PageContext {
     let st = crate::server_ctx::state().ok();
     let user = crate::server_ctx::with_request(|ctx| ctx.session.clone()).flatten().map(|s| UserView {
         sudo_open: st.as_ref().is_some_and(|st| backend::signin::sudo::is_fresh(st, &s)),
