@@ -1,4 +1,4 @@
-use leptos::prelude::*;
+use leptos::{either::Either, prelude::*};
 
 use crate::components::{
     form::ErrorBanner,
@@ -12,7 +12,7 @@ pub fn HomePage() -> impl IntoView {
         // A form the server could not read (and that named no page to go back to) lands here with its error.
         let error = Signal::stored(page.flash.error.clone());
         match page.user {
-            Some(user) => view! {
+            Some(user) => Either::Left(view! {
                 <section class="card" aria-labelledby="page-title">
                     <NoticeBanner notice/>
                     <ErrorBanner error/>
@@ -28,9 +28,8 @@ pub fn HomePage() -> impl IntoView {
                     <p>"You are signed in as " <strong>{user.email}</strong> "."</p>
                     <p class="muted">"This is the page a fork turns into its product. Everything account-related is already here."</p>
                 </section>
-            }
-            .into_any(),
-            None => view! {
+            }),
+            None => Either::Right(view! {
                 <section class="hero" aria-labelledby="page-title">
                     <NoticeBanner notice/>
                     <ErrorBanner error/>
@@ -43,8 +42,7 @@ pub fn HomePage() -> impl IntoView {
                         <a class="button button-secondary" href="/users/log-in">"Log in"</a>
                     </p>
                 </section>
-            }
-            .into_any(),
+            }),
         }
     })
 }

@@ -26,7 +26,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::{
     components::{ParentRoute, Route, Router, Routes},
-    path, Lazy, LazyRoute, SsrMode,
+    path, ChooseView, GeneratedRouteData, MatchNestedRoutes, RouteMatchId, SsrMode,
 };
 
 use crate::{
@@ -135,53 +135,101 @@ fn PageFrame() -> impl IntoView {
         <a class="skip-link" href="#main">"Skip to content"</a>
         <Header/>
         <main id="main" class="site-main">
-            <Routes fallback=NotFound>
-                // Open to everyone: signing up and in, and the pages mailed links open (their token is the key).
-                <Route path=path!("/") view={Lazy::<HomeRoute>::new()} ssr=SsrMode::Async/>
-                <Route path=path!("/users/register") view={Lazy::<RegisterRoute>::new()} ssr=SsrMode::Async/>
-                <Route path=path!("/users/log-in") view={Lazy::<LoginRoute>::new()} ssr=SsrMode::Async/>
-                <Route path=path!("/users/log-in/:token") view={Lazy::<MagicLinkRoute>::new()} ssr=SsrMode::Async/>
-                <Route path=path!("/users/confirm") view={Lazy::<ConfirmRoute>::new()} ssr=SsrMode::Async/>
-                <Route path=path!("/users/confirm/:token") view={Lazy::<ConfirmLinkRoute>::new()} ssr=SsrMode::Async/>
-                <Route path=path!("/users/mfa") view={Lazy::<MfaRoute>::new()} ssr=SsrMode::Async/>
-                <Route path=path!("/users/settings/email/:token") view={Lazy::<ConfirmEmailChangeRoute>::new()} ssr=SsrMode::Async/>
-                <Route path=path!("/users/settings/email/cancel/:token") view={Lazy::<CancelEmailChangeRoute>::new()} ssr=SsrMode::Async/>
-                <Route path=path!("/users/settings/delete/cancel/:token") view={Lazy::<KeepAccountRoute>::new()} ssr=SsrMode::Async/>
-                <Route path=path!("/users/reset-password") view={Lazy::<RequestResetRoute>::new()} ssr=SsrMode::Async/>
-                <Route path=path!("/users/reset-password/:token") view={Lazy::<ResetPasswordRoute>::new()} ssr=SsrMode::Async/>
-                <Route path=path!("/invitations/:token") view={Lazy::<InvitationRoute>::new()} ssr=SsrMode::Async/>
-                <Route path=path!("/developers/api") view={Lazy::<ApiReferenceRoute>::new()} ssr=SsrMode::Async/>
-                // Behind log in. (Each page's server functions check the session again: the server decides.)
-                <ParentRoute path=path!("") view=components::page::RequireUser ssr=SsrMode::Async>
-                    <Route path=path!("/users/sessions") view={Lazy::<SessionsRoute>::new()} ssr=SsrMode::Async/>
-                    <Route path=path!("/users/sudo") view={Lazy::<SudoRoute>::new()} ssr=SsrMode::Async/>
-                    <Route path=path!("/users/settings/security") view={Lazy::<SecurityRoute>::new()} ssr=SsrMode::Async/>
-                    <Route path=path!("/users/settings/connections") view={Lazy::<ConnectionsRoute>::new()} ssr=SsrMode::Async/>
-                    <Route path=path!("/users/settings/api-tokens") view={Lazy::<ApiTokensRoute>::new()} ssr=SsrMode::Async/>
-                    <Route path=path!("/users/settings") view={Lazy::<SettingsRoute>::new()} ssr=SsrMode::Async/>
-                    <Route path=path!("/organizations") view={Lazy::<OrganizationsRoute>::new()} ssr=SsrMode::Async/>
-                    <Route path=path!("/organizations/new") view={Lazy::<NewOrganizationRoute>::new()} ssr=SsrMode::Async/>
-                    // Forks: your pages behind log in.
-                    // Members only: the data functions answer outsiders 404 (see `orgs::org_page`).
-                    <Route path=path!("/organizations/:slug") view={Lazy::<OrgHomeRoute>::new()} ssr=SsrMode::Async/>
-                    <Route path=path!("/organizations/:slug/members") view={Lazy::<OrgMembersRoute>::new()} ssr=SsrMode::Async/>
-                    <Route path=path!("/organizations/:slug/settings") view={Lazy::<OrgSettingsRoute>::new()} ssr=SsrMode::Async/>
-                    <Route path=path!("/organizations/:slug/service-accounts") view={Lazy::<OrgServiceAccountsRoute>::new()} ssr=SsrMode::Async/>
-                    // Admins only: anyone else gets a bare 403 page.
-                    <ParentRoute path=path!("") view=admin::AdminOnly ssr=SsrMode::Async>
-                        <Route path=path!("/admin") view={Lazy::<AdminRoute>::new()} ssr=SsrMode::Async/>
-                        <Route path=path!("/admin/users") view={Lazy::<AdminUsersRoute>::new()} ssr=SsrMode::Async/>
-                        <Route path=path!("/admin/users/:id") view={Lazy::<AdminUserRoute>::new()} ssr=SsrMode::Async/>
-                        <Route path=path!("/admin/audit") view={Lazy::<AdminAuditRoute>::new()} ssr=SsrMode::Async/>
-                        <Route path=path!("/admin/jobs") view={Lazy::<AdminJobsRoute>::new()} ssr=SsrMode::Async/>
-                        // Forks: your admin pages.
-                    </ParentRoute>
-                </ParentRoute>
-            </Routes>
+            <Routes fallback=NotFound><RouteTable/></Routes>
         </main>
         <footer class="site-footer">
             <p>{concat!(env!("APP_NAME_DEFAULT"), " · accounts done right")}</p>
         </footer>
+    }
+}
+
+/// The route table: which page answers which address, and who may see it. Forks add their pages here (in a group
+/// of `page_groups!` below).
+fn route_definitions() -> impl MatchNestedRoutes + Clone + Send + Sync + 'static {
+    view! {
+        // Open to everyone: signing up and in, and the pages mailed links open (their token is the key).
+        <Route path=path!("/") view=HomeRoute ssr=SsrMode::Async/>
+        <Route path=path!("/users/register") view=RegisterRoute ssr=SsrMode::Async/>
+        <Route path=path!("/users/log-in") view=LoginRoute ssr=SsrMode::Async/>
+        <Route path=path!("/users/log-in/:token") view=MagicLinkRoute ssr=SsrMode::Async/>
+        <Route path=path!("/users/confirm") view=ConfirmRoute ssr=SsrMode::Async/>
+        <Route path=path!("/users/confirm/:token") view=ConfirmLinkRoute ssr=SsrMode::Async/>
+        <Route path=path!("/users/mfa") view=MfaRoute ssr=SsrMode::Async/>
+        <Route path=path!("/users/settings/email/:token") view=ConfirmEmailChangeRoute ssr=SsrMode::Async/>
+        <Route path=path!("/users/settings/email/cancel/:token") view=CancelEmailChangeRoute ssr=SsrMode::Async/>
+        <Route path=path!("/users/settings/delete/cancel/:token") view=KeepAccountRoute ssr=SsrMode::Async/>
+        <Route path=path!("/users/reset-password") view=RequestResetRoute ssr=SsrMode::Async/>
+        <Route path=path!("/users/reset-password/:token") view=ResetPasswordRoute ssr=SsrMode::Async/>
+        <Route path=path!("/invitations/:token") view=InvitationRoute ssr=SsrMode::Async/>
+        <Route path=path!("/developers/api") view=ApiReferenceRoute ssr=SsrMode::Async/>
+        // Behind log in. (Each page's server functions check the session again: the server decides.)
+        <ParentRoute path=path!("") view=components::page::RequireUser ssr=SsrMode::Async>
+            <Route path=path!("/users/sessions") view=SessionsRoute ssr=SsrMode::Async/>
+            <Route path=path!("/users/sudo") view=SudoRoute ssr=SsrMode::Async/>
+            <Route path=path!("/users/settings/security") view=SecurityRoute ssr=SsrMode::Async/>
+            <Route path=path!("/users/settings/connections") view=ConnectionsRoute ssr=SsrMode::Async/>
+            <Route path=path!("/users/settings/api-tokens") view=ApiTokensRoute ssr=SsrMode::Async/>
+            <Route path=path!("/users/settings") view=SettingsRoute ssr=SsrMode::Async/>
+            <Route path=path!("/organizations") view=OrganizationsRoute ssr=SsrMode::Async/>
+            <Route path=path!("/organizations/new") view=NewOrganizationRoute ssr=SsrMode::Async/>
+            // Forks: your pages behind log in.
+            // Members only: the data functions answer outsiders 404 (see `orgs::org_page`).
+            <Route path=path!("/organizations/:slug") view=OrgHomeRoute ssr=SsrMode::Async/>
+            <Route path=path!("/organizations/:slug/members") view=OrgMembersRoute ssr=SsrMode::Async/>
+            <Route path=path!("/organizations/:slug/settings") view=OrgSettingsRoute ssr=SsrMode::Async/>
+            <Route path=path!("/organizations/:slug/service-accounts") view=OrgServiceAccountsRoute ssr=SsrMode::Async/>
+            // Admins only: anyone else gets a bare 403 page.
+            <ParentRoute path=path!("") view=admin::AdminOnly ssr=SsrMode::Async>
+                <Route path=path!("/admin") view=AdminRoute ssr=SsrMode::Async/>
+                <Route path=path!("/admin/users") view=AdminUsersRoute ssr=SsrMode::Async/>
+                <Route path=path!("/admin/users/:id") view=AdminUserRoute ssr=SsrMode::Async/>
+                <Route path=path!("/admin/audit") view=AdminAuditRoute ssr=SsrMode::Async/>
+                <Route path=path!("/admin/jobs") view=AdminJobsRoute ssr=SsrMode::Async/>
+                // Forks: your admin pages.
+            </ParentRoute>
+        </ParentRoute>
+    }
+    .into_inner()
+}
+
+/// The route table, built once per process and shared by every render. `<Routes>` takes its table by value and
+/// clones it once per render, and each `<Route>` written inside it is built anew per render (with its own set of
+/// methods, id and lazy-view state): about a tenth of the instructions of a signed-in page, for a table that never
+/// changes. Sharing it is safe because the table holds no state: each route's view is a unit struct (see
+/// `page_groups!`) or a component function.
+#[component(transparent)]
+fn RouteTable() -> SharedRoutes<impl MatchNestedRoutes + Clone + Send + Sync + 'static> {
+    static TABLE: std::sync::OnceLock<Box<dyn std::any::Any + Send + Sync>> = std::sync::OnceLock::new();
+    fn shared<T: Send + Sync + 'static>(make: impl FnOnce() -> T) -> SharedRoutes<T> {
+        let table = TABLE.get_or_init(|| Box::new(SharedRoutes(std::sync::Arc::new(make()))));
+        table.downcast_ref::<SharedRoutes<T>>().expect("one route table per process").clone()
+    }
+    shared(route_definitions)
+}
+
+/// Route definitions behind an `Arc`: cloning them is one reference count.
+struct SharedRoutes<T>(std::sync::Arc<T>);
+
+impl<T> Clone for SharedRoutes<T> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
+
+impl<T: MatchNestedRoutes> MatchNestedRoutes for SharedRoutes<T> {
+    type Data = T::Data;
+    type Match = T::Match;
+
+    fn match_nested<'a>(&'a self, path: &'a str) -> (Option<(RouteMatchId, Self::Match)>, &'a str) {
+        self.0.match_nested(path)
+    }
+
+    fn generate_routes(&self) -> impl IntoIterator<Item = GeneratedRouteData> + '_ {
+        self.0.generate_routes()
+    }
+
+    fn optional(&self) -> bool {
+        self.0.optional()
     }
 }
 
@@ -194,8 +242,9 @@ fn PageFrame() -> impl IntoView {
 ///
 /// `page_groups!` declares, for each group, a module with an enum of its pages, the lazy function that renders one
 /// (with the `preload` the router calls before hydrating a page, so its chunk is there first), and for each page the
-/// route type (`Lazy::<XRoute>`) for the route table. A page component without props goes in a group as
-/// `XRoute => XPage`.
+/// route's view (`view=XRoute` in the route table). A page component without props goes in a group as
+/// `XRoute => XPage`. (Leptos's own `Lazy::<XRoute>` would do the same, but it carries state shared by everyone
+/// rendering the route, which the shared route table cannot have: two renders at once would collide on it.)
 macro_rules! page_groups {
     ($($group:ident { $($route:ident => $page:ident),* $(,)? })*) => {$(
         mod $group {
@@ -215,15 +264,13 @@ macro_rules! page_groups {
             }
 
             $(
+                #[derive(Clone, Copy)]
                 pub struct $route;
-                impl LazyRoute for $route {
-                    fn data() -> Self {
-                        $route
-                    }
-                    async fn view(_this: Self) -> AnyView {
+                impl ChooseView for $route {
+                    async fn choose(self) -> AnyView {
                         page(Page::$page).await
                     }
-                    async fn preload() {
+                    async fn preload(&self) {
                         #[cfg(target_arch = "wasm32")]
                         __preload_page().await;
                     }

@@ -1,4 +1,5 @@
 //! The browser entry: hydrates the server-rendered page.
+#![recursion_limit = "256"]
 use std::cell::RefCell;
 
 use leptos::prelude::*;

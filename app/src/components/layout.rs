@@ -1,4 +1,4 @@
-use leptos::prelude::*;
+use leptos::{either::Either, prelude::*};
 
 use crate::{
     context::{PageContext, UserView},
@@ -196,14 +196,11 @@ pub fn Header() -> impl IntoView {
             </a>
             <nav aria-label="Account">
                 {move || match current.with(|c| c.user.clone()) {
-                    Some(user) => view! { <SignedInNav user/> }.into_any(),
-                    None => {
-                        view! {
-                            <a class="nav-link" href="/users/log-in">"Log in"</a>
-                            <a class="button button-small" href="/users/register">"Register"</a>
-                        }
-                            .into_any()
-                    }
+                    Some(user) => Either::Left(view! { <SignedInNav user/> }),
+                    None => Either::Right(view! {
+                        <a class="nav-link" href="/users/log-in">"Log in"</a>
+                        <a class="button button-small" href="/users/register">"Register"</a>
+                    }),
                 }}
             </nav>
         </header>

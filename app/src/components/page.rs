@@ -2,7 +2,7 @@
 //! view of it; an error as a banner, or for a `NotFound` (an organization the user is not in, say) the 404 page.
 //! Who may open a page at all is decided before this, by the route guards in `lib.rs` ([`RequireUser`] here, and
 //! the admins' `admin::AdminOnly`).
-use leptos::prelude::*;
+use leptos::{either::EitherOf3, prelude::*};
 use leptos_router::{components::Outlet, hooks::use_location};
 use serde::{Deserialize, Serialize};
 
@@ -50,20 +50,19 @@ pub fn RequireUser() -> impl IntoView {
         domain::validation::log_in_link(&if query.is_empty() { path } else { format!("{path}?{query}") })
     };
     move || match known() {
-        Some(true) => view! { <Outlet/> }.into_any(),
+        Some(true) => EitherOf3::A(view! { <Outlet/> }),
         Some(false) => {
             let link = here();
             #[cfg(feature = "ssr")]
             crate::server_ctx::redirect_page(&link);
-            view! {
+            EitherOf3::B(view! {
                 <section class="card auth-card" aria-labelledby="page-title">
                     <h1 id="page-title">"Please log in"</h1>
                     <p>"You are signed out. Log in, and you will be brought back to this page."</p>
                     <p><a class="button" href=link>"Log in"</a></p>
                 </section>
-            }
-            .into_any()
+            })
         }
-        None => ().into_any(),
+        None => EitherOf3::C(()),
     }
 }
