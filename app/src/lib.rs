@@ -46,7 +46,10 @@ use crate::{
         password_reset::{RequestResetPage, ResetPasswordPage},
         register::RegisterPage,
     },
-    components::layout::{provide_page_context, Header},
+    components::{
+        layout::{provide_page_context, Header},
+        sync_render::SyncRender,
+    },
     developers::ApiReferencePage,
     home::HomePage,
     orgs::{
@@ -74,17 +77,20 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
         <!DOCTYPE html>
         <html lang="en">
-            <head>
-                <meta charset="utf-8"/>
-                <meta name="viewport" content="width=device-width, initial-scale=1"/>
-                <meta name="color-scheme" content="light dark"/>
-                <link rel="icon" href="/favicon.ico" type="image/svg+xml"/>
-                <link rel="stylesheet" href=stylesheet/>
-                <AutoReload options=options.clone()/>
-                <LoadBundle options/>
-                <MetaTags/>
-                {page_context}
-            </head>
+            // The head waits for nothing: written in one pass (see `SyncRender`).
+            {SyncRender(view! {
+                <head>
+                    <meta charset="utf-8"/>
+                    <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                    <meta name="color-scheme" content="light dark"/>
+                    <link rel="icon" href="/favicon.ico" type="image/svg+xml"/>
+                    <link rel="stylesheet" href=stylesheet/>
+                    <AutoReload options=options.clone()/>
+                    <LoadBundle options/>
+                    <MetaTags/>
+                    {page_context}
+                </head>
+            })}
             <body>
                 <App/>
             </body>
@@ -133,13 +139,16 @@ fn PageFrame() -> impl IntoView {
     provide_page_context();
     view! {
         <a class="skip-link" href="#main">"Skip to content"</a>
-        <Header/>
+        // The header and the footer wait for nothing: written in one pass (see `SyncRender`).
+        {SyncRender(view! { <Header/> })}
         <main id="main" class="site-main">
             <Routes fallback=NotFound><RouteTable/></Routes>
         </main>
-        <footer class="site-footer">
-            <p>{concat!(env!("APP_NAME_DEFAULT"), " · accounts done right")}</p>
-        </footer>
+        {SyncRender(view! {
+            <footer class="site-footer">
+                <p>{concat!(env!("APP_NAME_DEFAULT"), " · accounts done right")}</p>
+            </footer>
+        })}
     }
 }
 

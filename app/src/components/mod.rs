@@ -4,3 +4,4 @@ pub mod link_page;
 pub mod page;
 pub mod passkey;
 pub mod secret;
+pub mod sync_render;

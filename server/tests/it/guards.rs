@@ -137,3 +137,43 @@ async fn pages_rendered_at_the_same_time_each_get_their_own_page() {
     }
     app.stop().await;
 }
+
+/// The page frame is written on the server's synchronous path (`SyncRender`, app/src/components/sync_render.rs)
+/// inside the asynchronous render of every page: the HTML must be what the asynchronous path writes, byte for byte,
+/// or the browser's hydration would not match it. The header, signed out, signed in (in an organization, as an admin)
+/// and impersonated: components, reactive closures, branches and text next to text.
+#[test]
+fn the_page_frame_written_in_one_pass_is_the_same_html() {
+    use app::components::{
+        layout::{CurrentPage, Header},
+        sync_render::SyncRender,
+    };
+    use futures::{executor::block_on, StreamExt};
+    use leptos::prelude::*;
+
+    let user = r#"{"email":"ann@example.com","display_name":"Ann","confirmed":true,"active_org":["acme","Acme & Co"],
+        "is_admin":true,"admin_needs_second_factor":false,"sudo_open":true,"sudo_needs_second_factor":false"#;
+    let rest = r#""flash":{"notice":null,"error":null,"values":{}},"providers":[]"#;
+    let contexts = [
+        (format!(r#"{{"app_name":"Portcullis","user":null,{rest}}}"#), ">Log in</a>"),
+        (format!(r#"{{"app_name":"Portcullis","user":{user},"impersonated_by":null}},{rest}}}"#), "Open Acme &amp; Co"),
+        (
+            format!(
+                r#"{{"app_name":"Portcullis","user":{user},"impersonated_by":["root@example.com","12:00"]}},{rest}}}"#
+            ),
+            "Impersonated by root@example.com",
+        ),
+    ];
+    for (context, shown) in contexts {
+        let page: app::context::PageContext = serde_json::from_str(&context).unwrap();
+        let owner = Owner::new();
+        let (plain, one_pass) = owner.with(|| {
+            provide_context(CurrentPage(RwSignal::new(page)));
+            let plain = block_on(view! { <Header/> }.to_html_stream_in_order().collect::<String>());
+            let one_pass = block_on(SyncRender(view! { <Header/> }).to_html_stream_in_order().collect::<String>());
+            (plain, one_pass)
+        });
+        assert!(plain.contains("<header class=\"site-header\">") && plain.contains(shown), "{plain}");
+        assert_eq!(one_pass, plain, "{context}");
+    }
+}
