@@ -152,8 +152,8 @@ fn PageFrame() -> impl IntoView {
     }
 }
 
-/// The route table: which page answers which address, and who may see it. Forks add their pages here (in a group
-/// of `page_groups!` below).
+/// The route table: which page answers which address, and who may see it. Forks add their pages at the `Forks:`
+/// lines (a page whose code the browser should load lazily also goes in a group of `page_groups!` below).
 fn route_definitions() -> impl MatchNestedRoutes + Clone + Send + Sync + 'static {
     view! {
         // Open to everyone: signing up and in, and the pages mailed links open (their token is the key).
