@@ -154,7 +154,7 @@ fn PageFrame() -> impl IntoView {
 
 /// The route table: which page answers which address, and who may see it. Forks add their pages at the `Forks:`
 /// lines (a page whose code the browser should load lazily also goes in a group of `page_groups!` below).
-fn route_definitions() -> impl MatchNestedRoutes + Clone + Send + Sync + 'static {
+fn route_definitions() -> impl MatchNestedRoutes + Send + Sync + 'static {
     view! {
         // Open to everyone: signing up and in, and the pages mailed links open (their token is the key).
         <Route path=path!("/") view=HomeRoute ssr=SsrMode::Async/>
@@ -207,7 +207,7 @@ fn route_definitions() -> impl MatchNestedRoutes + Clone + Send + Sync + 'static
 /// changes. Sharing it is safe because the table holds no state: each route's view is a unit struct (see
 /// `page_groups!`) or a component function.
 #[component(transparent)]
-fn RouteTable() -> SharedRoutes<impl MatchNestedRoutes + Clone + Send + Sync + 'static> {
+fn RouteTable() -> SharedRoutes<impl MatchNestedRoutes + Send + Sync + 'static> {
     static TABLE: std::sync::OnceLock<Box<dyn std::any::Any + Send + Sync>> = std::sync::OnceLock::new();
     fn shared<T: Send + Sync + 'static>(make: impl FnOnce() -> T) -> SharedRoutes<T> {
         let table = TABLE.get_or_init(|| Box::new(SharedRoutes(std::sync::Arc::new(make()))));

@@ -2,9 +2,10 @@
 //!
 //! Every page is rendered by Leptos's asynchronous renderer: the page's own view comes from a lazily loaded function
 //! and may wait for data. On that path `tachys` renders each element into strings of its own — the opening tag,
-//! grown attribute by attribute, and the closing tag — and copies them into the page: about a thousand instructions
-//! an element. The frame around every page (the document's head, the header, the footer) waits for nothing, so it
-//! takes the synchronous path instead, which writes into the page's buffer directly. The HTML is the same either way
+//! grown attribute by attribute, and the closing tag — and copies them into the page. The frame around every page
+//! (the document's head, the header, the footer) waits for nothing, so it takes the synchronous path instead, which
+//! writes into the page's buffer directly: 12 k instructions fewer for the signed-in dashboard (README, "The route
+//! table and the page frame"). The HTML is the same either way
 //! (`server/tests/it/guards.rs` compares the frame both ways), and in the browser the wrapper changes nothing: it
 //! hydrates, builds and updates as the view it wraps.
 //!
