@@ -3,11 +3,13 @@ use leptos::{either::Either, prelude::*};
 use crate::components::{
     form::ErrorBanner,
     layout::{with_page_context, NoticeBanner},
+    sync_render::SyncRender,
 };
 
 #[component]
 pub fn HomePage() -> impl IntoView {
-    with_page_context(|page| {
+    // Waits for nothing: written in one pass (see `SyncRender`).
+    SyncRender(with_page_context(|page| {
         let notice = page.flash.notice;
         // A form the server could not read (and that named no page to go back to) lands here with its error.
         let error = Signal::stored(page.flash.error.clone());
@@ -44,5 +46,5 @@ pub fn HomePage() -> impl IntoView {
                 </section>
             }),
         }
-    })
+    }))
 }

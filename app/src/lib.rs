@@ -63,7 +63,7 @@ use crate::{
 pub struct StylesheetHref(pub String);
 
 /// The HTML document around the app, rendered on the server only.
-pub fn shell(options: LeptosOptions) -> impl IntoView {
+pub fn shell(options: &LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
     if let Some(nonce) = server_ctx::with_request(|ctx| ctx.nonce.clone()) {
         provide_context(leptos::nonce::Nonce::from_value(nonce));
@@ -74,6 +74,12 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     let page_context = components::layout::page_context_script();
     #[cfg(not(feature = "ssr"))]
     let page_context = ();
+    // cargo-leptos's reload script, only under `cargo leptos watch`; the variable is read once per process
+    // (`AutoReload` reads it for every page, and takes the options by value).
+    static WATCHING: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let reload = WATCHING
+        .get_or_init(|| std::env::var_os("LEPTOS_WATCH").is_some())
+        .then(|| view! { <AutoReload options=options.clone()/> });
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -85,8 +91,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                     <meta name="color-scheme" content="light dark"/>
                     <link rel="icon" href="/favicon.ico" type="image/svg+xml"/>
                     <link rel="stylesheet" href=stylesheet/>
-                    <AutoReload options=options.clone()/>
-                    <LoadBundle options/>
+                    {reload}
+                    {load_bundle(options)}
                     <MetaTags/>
                     {page_context}
                 </head>
@@ -103,8 +109,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 /// the glue, instantiates the module and calls its `hydrate`), with their text made once per process: Leptos
 /// formats the script anew for every page. The bundle is not split by Leptos's manifest (see `page_groups!`), so
 /// there is nothing else to provide.
-#[component]
-fn LoadBundle(options: LeptosOptions) -> impl IntoView {
+fn load_bundle(options: &LeptosOptions) -> impl IntoView {
     static TAGS: std::sync::OnceLock<(String, String, String)> = std::sync::OnceLock::new();
     let (js, wasm, script) = TAGS.get_or_init(|| {
         let dir = format!("/{}", options.site_pkg_dir);

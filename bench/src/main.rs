@@ -1,6 +1,8 @@
 //! Benchmarks, as ratios measured in one run on one machine:
 //!   1. log-in throughput against raw Argon2id throughput with the same parameters;
-//!   2. an authenticated page against a bare axum handler.
+//!   2. an authenticated page against a bare axum handler;
+//!   3. the smallest page Leptos serves (leptos_axum, one route, nothing else) against the same bare handler: the
+//!      floor under every page of the app.
 //! `cargo run -p bench --release [-- SECONDS]`. The app runs with its production defaults except the per-address
 //! and per-account rate limits, which are raised so the benchmark measures the work and not the limiter.
 //! The two sides of each ratio are measured in alternating one-second slices (SECONDS of each), so that a change in
@@ -140,6 +142,29 @@ async fn main() -> anyhow::Result<()> {
     };
     let (pages, bare_rate) =
         interleaved(secs, || measure(SLICE, 16, page.clone()), || measure(SLICE, 16, bare_op.clone())).await?;
+
+    // 3. The floor of the stack every page stands on: Leptos's smallest server-rendered page (a document, a router
+    // with one route, a title), through leptos_axum's handler as the app's pages are, with no session, no
+    // middleware and no data; against the same bare handler.
+    let floor_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let floor_addr = floor_listener.local_addr()?;
+    let floor = tokio::spawn(async move {
+        let _ = axum::serve(floor_listener, leptos_floor::router()).await;
+    });
+    let floor_op = {
+        let client = client.clone();
+        move || {
+            let (client, url) = (client.clone(), format!("http://{floor_addr}/"));
+            async move {
+                let body = client.get(url).send().await?.text().await?;
+                anyhow::ensure!(body.contains("<p>ok</p>"), "not the floor page: {body}");
+                Ok(())
+            }
+        }
+    };
+    let (floor_rate, bare_rate_2) =
+        interleaved(secs, || measure(SLICE, 16, floor_op.clone()), || measure(SLICE, 16, bare_op.clone())).await?;
+    floor.abort();
     bare.abort();
     running.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
@@ -152,10 +177,15 @@ async fn main() -> anyhow::Result<()> {
     println!("bare axum handler requests/s        : {bare_rate:10.1}");
     println!("authenticated page requests/s       : {pages:10.1}");
     println!("ratio authenticated page / bare     : {:10.3}", pages / bare_rate);
+    println!();
+    println!("bare axum handler requests/s        : {bare_rate_2:10.1}");
+    println!("smallest Leptos page requests/s     : {floor_rate:10.1}");
+    println!("ratio smallest Leptos page / bare   : {:10.3}", floor_rate / bare_rate_2);
     // For scripts: one line a ratio.
     println!();
     println!("ratio login_vs_argon2 {:.3}", logins / raw);
     println!("ratio page_vs_bare_axum {:.3}", pages / bare_rate);
+    println!("ratio leptos_floor_vs_bare_axum {:.3}", floor_rate / bare_rate_2);
     Ok(())
 }
 
@@ -283,4 +313,50 @@ where
         ops += t.await??;
     }
     Ok(Rate { ops, elapsed: start.elapsed() })
+}
+
+/// The smallest server-rendered Leptos page, served the way the app's pages are (`leptos_routes` with the route's
+/// `SsrMode::Async`), with nothing of the app's: no middleware, no session, no data.
+mod leptos_floor {
+    use leptos::prelude::*;
+    use leptos_axum::{generate_route_list, LeptosRoutes};
+    use leptos_meta::{provide_meta_context, MetaTags, Title};
+    use leptos_router::{
+        components::{Route, Router, Routes},
+        path, SsrMode,
+    };
+
+    fn shell() -> impl IntoView {
+        view! {
+            <!DOCTYPE html>
+            <html lang="en">
+                <head>
+                    <meta charset="utf-8"/>
+                    <MetaTags/>
+                </head>
+                <body>
+                    <Floor/>
+                </body>
+            </html>
+        }
+    }
+
+    #[component]
+    fn Floor() -> impl IntoView {
+        provide_meta_context();
+        view! {
+            <Title text="Floor"/>
+            <Router>
+                <Routes fallback=|| "not found">
+                    <Route path=path!("/") view=|| view! { <p>"ok"</p> } ssr=SsrMode::Async/>
+                </Routes>
+            </Router>
+        }
+    }
+
+    pub fn router() -> axum::Router {
+        let options = LeptosOptions::builder().output_name("floor").build();
+        let routes = generate_route_list(Floor);
+        axum::Router::new().leptos_routes(&options, routes, shell).with_state(options)
+    }
 }

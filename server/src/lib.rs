@@ -77,7 +77,7 @@ async fn not_found(State(st): State<ServerState>, req: Request<Body>) -> axum::r
             provide_context(app.clone());
             provide_context(stylesheet());
         },
-        move || shell((*options).clone()),
+        move || shell(&options),
     );
     handler(req).await.into_response()
 }
@@ -111,7 +111,7 @@ pub fn router(state: AppState) -> Router {
             },
             {
                 let leptos = leptos.clone();
-                move || shell(leptos.clone())
+                move || shell(&leptos)
             },
         )
         // Static assets only, compressed once per process: pages may carry tokens (a reset link's form), and

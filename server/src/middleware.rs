@@ -413,12 +413,17 @@ pub async fn cookieless_pipeline(State(st): State<AppState>, mut req: Request, n
 
 /// Security headers on every response (S45). Pages get a CSP whose nonce matches their inline scripts.
 fn security_headers(st: &AppState, nonce: &str, mut res: Response) -> Response {
+    const CSP_BEFORE_NONCE: &str = "default-src 'self'; script-src 'self' 'nonce-";
+    const CSP_AFTER_NONCE: &str = "' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; connect-src 'self'; \
+         font-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+    const COOP: header::HeaderName = header::HeaderName::from_static("cross-origin-opener-policy");
+    const PERMISSIONS_POLICY: header::HeaderName = header::HeaderName::from_static("permissions-policy");
     let h = res.headers_mut();
-    let csp = format!(
-        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self'; \
-         img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; \
-         frame-ancestors 'none'; form-action 'self'"
-    );
+    // Put together rather than formatted: this runs for every response.
+    let mut csp = String::with_capacity(CSP_BEFORE_NONCE.len() + nonce.len() + CSP_AFTER_NONCE.len());
+    csp.push_str(CSP_BEFORE_NONCE);
+    csp.push_str(nonce);
+    csp.push_str(CSP_AFTER_NONCE);
     // A handler may set a stricter or wider one of its own (the OpenID provider's consent form posts to a page
     // that redirects to the app).
     if let Ok(v) = HeaderValue::from_str(&csp) {
@@ -427,8 +432,8 @@ fn security_headers(st: &AppState, nonce: &str, mut res: Response) -> Response {
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    h.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
-    h.insert("permissions-policy", HeaderValue::from_static("camera=(), microphone=(), geolocation=(), payment=()"));
+    h.insert(COOP, HeaderValue::from_static("same-origin"));
+    h.insert(PERMISSIONS_POLICY, HeaderValue::from_static("camera=(), microphone=(), geolocation=(), payment=()"));
     if st.config.secure_cookies() {
         h.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=63072000; includeSubDomains"));
     }
