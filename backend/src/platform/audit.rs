@@ -1,5 +1,5 @@
 //! Security events. Written inside the transaction of the change they record, so neither exists without the other.
-use crate::{platform::crypto::new_id, platform::db::Tx, platform::request::RequestContext};
+use crate::{platform::crypto::new_ordered_id, platform::db::Tx, platform::request::RequestContext};
 
 pub struct Event<'a> {
     pub action: &'a str,
@@ -120,7 +120,8 @@ pub async fn record(tx: &mut Tx, ctx: &RequestContext, now: i64, e: Event<'_>) -
         "INSERT INTO audit_events (id, at, action, outcome, actor_user_id, target_user_id, ip, user_agent, detail, org_id, \
          impersonator_id, actor_client_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
-    .bind(new_id())
+    // Time-ordered: events of the same second are listed by their id (`ORDER BY at DESC, id DESC`).
+    .bind(new_ordered_id())
     .bind(now)
     .bind(e.action)
     .bind(e.outcome.as_str())

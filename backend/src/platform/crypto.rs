@@ -35,6 +35,12 @@ pub fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
+/// An id that sorts in the order the ids were made (UUID v7: the time in milliseconds, then a counter and random
+/// bits; ordered within the process), for rows listed newest first whose timestamps, in seconds, can be equal.
+pub fn new_ordered_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
 /// Constant-time equality for digests.
 pub fn digest_eq(a: &str, b: &str) -> bool {
     use subtle::ConstantTimeEq;

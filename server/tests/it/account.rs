@@ -8,6 +8,30 @@ async fn sessions_of(app: &TestApp, client: &reqwest::Client) -> serde_json::Val
     r.json().await.unwrap()
 }
 
+/// The activity feed lists events of the same second in the order they happened, newest first: registering and
+/// signing in, say, usually fall in one second, and their order used to be a matter of chance (the ids were random).
+/// Here every event has the same timestamp, so only the ids can order them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_activity_feed_lists_events_of_the_same_second_newest_first() {
+    use backend::platform::{audit, request::RequestContext};
+    let app = TestApp::spawn().await;
+    app.confirmed_user("ann@example.com", PASSWORD).await;
+    let st = app.state();
+    let ann = app.user_id("ann@example.com").await;
+    let second = st.clock.now();
+    let actions: Vec<String> = (0..12).map(|i| format!("user.step_{i:02}")).collect();
+    for action in &actions {
+        let mut tx = st.db.begin().await.unwrap();
+        audit::record(&mut tx, &RequestContext::system(), second, audit::Event::on_user(action, &ann)).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+    let listed = audit::activity_for_user(&st.db.pool, &ann, 50).await.unwrap();
+    let steps: Vec<&str> = listed.iter().map(|e| e.action.as_str()).filter(|a| a.starts_with("user.step_")).collect();
+    let newest_first: Vec<&str> = actions.iter().rev().map(String::as_str).collect();
+    assert_eq!(steps, newest_first);
+    app.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s40_the_sessions_page_lists_every_device_and_revokes_one_by_id() {
     let app = TestApp::spawn().await;
