@@ -36,7 +36,8 @@ pub fn new_id() -> String {
 }
 
 /// An id that sorts in the order the ids were made (UUID v7: the time in milliseconds, then a counter and random
-/// bits; ordered within the process), for rows listed newest first whose timestamps, in seconds, can be equal.
+/// bits; ordered within the process), for rows listed newest first whose timestamps, in seconds, can be equal: audit
+/// events and jobs.
 pub fn new_ordered_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }

@@ -11,7 +11,7 @@ use serde::{de::DeserializeOwned, Serialize};
 
 use crate::{
     platform::config::MailDelivery,
-    platform::crypto::new_id,
+    platform::crypto::new_ordered_id,
     platform::db::{DbKind, Tx},
     AppState, Unexpected,
 };
@@ -146,7 +146,8 @@ pub async fn enqueue_at(
     run_at: i64,
 ) -> Result<String, sqlx::Error> {
     let job = job.into();
-    let id = new_id();
+    // Time-ordered, as audit ids are: the admin's job console lists jobs of the same second by id.
+    let id = new_ordered_id();
     let now = st.clock.now();
     sqlx::query(
         "INSERT INTO jobs (id, kind, payload, state, attempts, max_attempts, run_at, created_at, updated_at) \

@@ -632,6 +632,33 @@ async fn s38_an_admin_ends_one_users_sessions_or_everyones() {
     app.stop().await;
 }
 
+/// The job console lists jobs queued in the same second in the order they were queued, newest first. Its list breaks
+/// ties by id, and job ids are time-ordered, as audit ids are (with random ids the order was chance).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_job_console_lists_jobs_of_the_same_second_newest_first() {
+    use backend::{
+        admin::jobs::{AdminChange, AdminChanged},
+        platform::jobs,
+    };
+    let app = spawn().await;
+    let (ann, _) = admin_browser(&app, ANN).await;
+    let st = app.state();
+    // Due in an hour, so the worker leaves them queued.
+    let later = st.clock.now() + 3600;
+    let mut queued = Vec::new();
+    for i in 0..12 {
+        let mut tx = st.db.begin().await.unwrap();
+        let job = AdminChanged { user_id: format!("nobody-{i}"), change: AdminChange::Locked };
+        queued.push(jobs::enqueue_at(&mut tx, st, job, later).await.unwrap());
+        tx.commit().await.unwrap();
+    }
+    let listed = app.ok(&ann, AdminJobs { state: "queued".into() }).await;
+    let ours: Vec<&String> = listed.rows.iter().map(|r| &r.id).filter(|id| queued.contains(id)).collect();
+    let newest_first: Vec<&String> = queued.iter().rev().collect();
+    assert_eq!(ours, newest_first);
+    app.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s20_an_admin_can_only_send_a_reset_link_never_set_or_see_a_password() {
     let app = spawn().await;
